@@ -1,0 +1,60 @@
+//! The disk seam: every byte a member persists goes through [`Disk`].
+//!
+//! Two implementations share one contract. [`RealDisk`] maps names to files
+//! in a data directory and `sync` is `fsync`. [`SimDisk`] keeps files in
+//! memory, outside the member's tasks, so it outlives a killed process; what
+//! was written but not synced is lost when the harness calls
+//! [`SimDisk::crash`], exactly as a page cache is lost on power failure.
+//!
+//! The trait is synchronous on purpose: a member's raft loop must not go on
+//! until its WAL write is durable, and etcd's own raft loop blocks on fsync
+//! the same way.
+
+mod real;
+mod sim;
+
+pub use real::RealDisk;
+pub use sim::SimDisk;
+
+use std::io;
+
+/// A flat namespace of files, one per member.
+///
+/// Obligations of every implementation:
+/// - `append`, `write` and `truncate` change what `read` returns at once, but
+///   survive a crash only after `sync` of that file returns `Ok`.
+/// - `rename` and `remove` are atomic and durable when they return (a
+///   directory sync is implied), so "write temp, sync, rename" publishes a
+///   file atomically.
+/// - `list` returns the names in ascending order, so that anything derived
+///   from it is deterministic.
+pub trait Disk: Send + Sync + 'static {
+    /// The whole content of `name`; `ErrorKind::NotFound` if it does not exist.
+    fn read(&self, name: &str) -> io::Result<Vec<u8>>;
+    /// Appends `data` to `name`, creating it if needed.
+    fn append(&self, name: &str, data: &[u8]) -> io::Result<()>;
+    /// Replaces the content of `name` with `data`, creating it if needed.
+    fn write(&self, name: &str, data: &[u8]) -> io::Result<()>;
+    /// Cuts `name` to its first `len` bytes.
+    fn truncate(&self, name: &str, len: u64) -> io::Result<()>;
+    /// Makes everything written to `name` so far durable.
+    fn sync(&self, name: &str) -> io::Result<()>;
+    /// Atomically renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &str, to: &str) -> io::Result<()>;
+    /// Removes `name`; removing a missing file is not an error.
+    fn remove(&self, name: &str) -> io::Result<()>;
+    /// All file names, ascending.
+    fn list(&self) -> io::Result<Vec<String>>;
+}
+
+/// Reads `name`, or `None` if it does not exist.
+pub fn read_if_exists(disk: &dyn Disk, name: &str) -> io::Result<Option<Vec<u8>>> {
+    match disk.read(name) {
+        Ok(data) => Ok(Some(data)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod conformance;
