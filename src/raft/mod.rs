@@ -1,0 +1,19 @@
+//! The raft layer: a driver around raft-rs's `RawNode`.
+//!
+//! One task owns the `RawNode` ([`node`]). It ticks on the runtime clock,
+//! steps messages from peers, takes proposals and read-index requests from
+//! the server, and handles each `Ready` in the order raft-rs documents:
+//! send what may go before persistence, hand committed entries to the
+//! server, persist entries and hard state in the [`wal`] and sync, only then
+//! send the persisted messages, advance. Peers talk over gRPC
+//! ([`transport`]); election timeouts come from the member's seed
+//! ([`election`]).
+
+mod election;
+mod node;
+mod transport;
+pub mod wal;
+
+pub use election::ElectionTimeouts;
+pub use node::{spawn_raft, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus};
+pub use transport::{Peer, RaftTransportService, Transport};

@@ -1,0 +1,263 @@
+//! The write-ahead log: raft entries and hard state, durable before they count.
+//!
+//! # Record framing
+//!
+//! The log is one file, `wal`, a sequence of records:
+//!
+//! ```text
+//! +-------------+-------------+------+-------------------------+
+//! | len: u32 LE | crc: u32 LE | kind | payload (len - 1 bytes) |
+//! +-------------+-------------+------+-------------------------+
+//! ```
+//!
+//! `crc` is CRC-32 (IEEE) of `kind` and `payload`. `kind` 1 is an
+//! `eraftpb::Entry`, `kind` 2 an `eraftpb::HardState`, both in raft-rs's own
+//! protobuf encoding.
+//!
+//! # Replay
+//!
+//! Records are replayed in order. An entry whose index is not past the last
+//! one replaces that suffix of the log (a new leader overwrote it), exactly as
+//! raft's storage append does; the last hard state wins.
+//!
+//! A record cut short by the end of the file is a torn write: the process
+//! died while appending and the record was never synced, so nothing that
+//! depended on it was acknowledged. Replay truncates it and reports it. A
+//! record whose checksum fails is corruption of data that *was* synced:
+//! replay stops with [`WalError::Corrupt`] instead of skipping it, because a
+//! member that silently forgets an acknowledged entry breaks raft's safety.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use protobuf::Message as _;
+use raft::eraftpb::{Entry, HardState};
+
+use crate::storage::{read_if_exists, Disk};
+
+const WAL_FILE: &str = "wal";
+const HEADER_LEN: usize = 8;
+const KIND_ENTRY: u8 = 1;
+const KIND_HARD_STATE: u8 = 2;
+
+/// Why the log could not be read back.
+#[derive(Debug)]
+pub enum WalError {
+    /// The disk failed.
+    Io(io::Error),
+    /// A complete record at `offset` fails its checksum or does not decode.
+    Corrupt {
+        /// Byte offset of the bad record in the file.
+        offset: usize,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+impl fmt::Display for WalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalError::Io(e) => write!(f, "wal: {e}"),
+            WalError::Corrupt { offset, reason } => {
+                write!(f, "wal: corrupt record at offset {offset}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for WalError {}
+
+impl From<io::Error> for WalError {
+    fn from(e: io::Error) -> Self {
+        WalError::Io(e)
+    }
+}
+
+/// What a member finds in its log when it starts.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// The last hard state written, default if none.
+    pub hard_state: HardState,
+    /// The log, after overwrites, in index order.
+    pub entries: Vec<Entry>,
+    /// Bytes of a torn last record that were cut off, if any.
+    pub torn_bytes: Option<usize>,
+}
+
+/// The write-ahead log of one member.
+pub struct Wal {
+    disk: Arc<dyn Disk>,
+}
+
+impl Wal {
+    /// Opens the log on `disk`, replaying what it holds and truncating a
+    /// torn tail.
+    pub fn open(disk: Arc<dyn Disk>) -> Result<(Wal, Replay), WalError> {
+        let data = read_if_exists(disk.as_ref(), WAL_FILE)?.unwrap_or_default();
+        let mut replay = Replay::default();
+        let mut offset = 0;
+        while offset < data.len() {
+            let Some((kind, payload)) = next_record(&data, offset)? else {
+                replay.torn_bytes = Some(data.len() - offset);
+                disk.truncate(WAL_FILE, offset as u64)?;
+                disk.sync(WAL_FILE)?;
+                break;
+            };
+            let corrupt = |reason: String| WalError::Corrupt { offset, reason };
+            match kind {
+                KIND_ENTRY => {
+                    let entry = Entry::parse_from_bytes(payload)
+                        .map_err(|e| corrupt(format!("entry does not decode: {e}")))?;
+                    let keep = replay.entries.partition_point(|e| e.index < entry.index);
+                    replay.entries.truncate(keep);
+                    replay.entries.push(entry);
+                }
+                KIND_HARD_STATE => {
+                    replay.hard_state = HardState::parse_from_bytes(payload)
+                        .map_err(|e| corrupt(format!("hard state does not decode: {e}")))?;
+                }
+                other => return Err(corrupt(format!("unknown record kind {other}"))),
+            }
+            offset += HEADER_LEN + 1 + payload.len();
+        }
+        Ok((Wal { disk }, replay))
+    }
+
+    /// Appends `entries` and `hard_state` and syncs them: when this returns,
+    /// they survive a crash.
+    pub fn save(&mut self, entries: &[Entry], hard_state: Option<&HardState>) -> io::Result<()> {
+        let mut buf = Vec::new();
+        for entry in entries {
+            encode_record(
+                &mut buf,
+                KIND_ENTRY,
+                &entry.write_to_bytes().map_err(io_error)?,
+            );
+        }
+        if let Some(hs) = hard_state {
+            encode_record(
+                &mut buf,
+                KIND_HARD_STATE,
+                &hs.write_to_bytes().map_err(io_error)?,
+            );
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.disk.append(WAL_FILE, &buf)?;
+        self.disk.sync(WAL_FILE)
+    }
+}
+
+fn io_error(e: protobuf::ProtobufError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+fn encode_record(buf: &mut Vec<u8>, kind: u8, payload: &[u8]) {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&[kind]);
+    hasher.update(payload);
+    buf.extend_from_slice(&((payload.len() + 1) as u32).to_le_bytes());
+    buf.extend_from_slice(&hasher.finalize().to_le_bytes());
+    buf.push(kind);
+    buf.extend_from_slice(payload);
+}
+
+/// The record at `offset`, or `None` if the file ends inside it (torn).
+fn next_record(data: &[u8], offset: usize) -> Result<Option<(u8, &[u8])>, WalError> {
+    let Some(header) = data.get(offset..offset + HEADER_LEN) else {
+        return Ok(None);
+    };
+    let len = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
+    let crc = u32::from_le_bytes(header[4..].try_into().unwrap());
+    let Some(body) = data.get(offset + HEADER_LEN..offset + HEADER_LEN + len) else {
+        return Ok(None);
+    };
+    if len == 0 || crc32fast::hash(body) != crc {
+        return Err(WalError::Corrupt {
+            offset,
+            reason: "checksum mismatch".to_string(),
+        });
+    }
+    Ok(Some((body[0], &body[1..])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::SimDisk;
+
+    fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
+        let mut e = Entry::default();
+        e.index = index;
+        e.term = term;
+        e.data = data.to_vec().into();
+        e
+    }
+
+    fn hard_state(term: u64, commit: u64) -> HardState {
+        let mut hs = HardState::default();
+        hs.term = term;
+        hs.commit = commit;
+        hs
+    }
+
+    #[test]
+    fn replays_entries_and_the_last_hard_state() {
+        let disk = Arc::new(SimDisk::new());
+        let (mut wal, replay) = Wal::open(disk.clone()).unwrap();
+        assert!(replay.entries.is_empty());
+        wal.save(
+            &[entry(1, 1, b"a"), entry(2, 1, b"b")],
+            Some(&hard_state(1, 1)),
+        )
+        .unwrap();
+        wal.save(&[], Some(&hard_state(1, 2))).unwrap();
+        let (_, replay) = Wal::open(disk).unwrap();
+        assert_eq!(replay.entries, vec![entry(1, 1, b"a"), entry(2, 1, b"b")]);
+        assert_eq!(replay.hard_state, hard_state(1, 2));
+        assert_eq!(replay.torn_bytes, None);
+    }
+
+    #[test]
+    fn an_overwritten_suffix_is_replaced_on_replay() {
+        let disk = Arc::new(SimDisk::new());
+        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(
+            &[entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")],
+            None,
+        )
+        .unwrap();
+        wal.save(&[entry(2, 2, b"x")], None).unwrap();
+        let (_, replay) = Wal::open(disk).unwrap();
+        assert_eq!(replay.entries, vec![entry(1, 1, b"a"), entry(2, 2, b"x")]);
+    }
+
+    #[test]
+    fn a_torn_tail_is_truncated_and_reported() {
+        let disk = Arc::new(SimDisk::new());
+        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(&[entry(1, 1, b"a")], None).unwrap();
+        disk.append(WAL_FILE, &[9, 0, 0, 0, 1, 2]).unwrap();
+        let (mut wal, replay) = Wal::open(disk.clone()).unwrap();
+        assert_eq!(replay.torn_bytes, Some(6));
+        assert_eq!(replay.entries.len(), 1);
+        wal.save(&[entry(2, 1, b"b")], None).unwrap();
+        let (_, replay) = Wal::open(disk).unwrap();
+        assert_eq!(replay.entries.len(), 2);
+    }
+
+    #[test]
+    fn a_corrupt_record_in_the_middle_stops_replay() {
+        let disk = Arc::new(SimDisk::new());
+        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+            .unwrap();
+        let mut data = disk.read(WAL_FILE).unwrap();
+        data[HEADER_LEN + 2] ^= 0xff;
+        disk.write(WAL_FILE, &data).unwrap();
+        let err = Wal::open(disk).err().expect("corruption must stop replay");
+        assert!(matches!(err, WalError::Corrupt { offset: 0, .. }), "{err}");
+    }
+}
