@@ -1,0 +1,283 @@
+//! Snapshots: the whole store as bytes, for raft snapshots and restarts.
+//!
+//! # Format (version 1)
+//!
+//! All integers are big-endian; `bytes` is a `u32` length then that many
+//! bytes.
+//!
+//! ```text
+//! magic      8 bytes   b"ESMVCC" then version 0x00 0x01
+//! current    i64       current revision
+//! compacted  i64       last compaction (-1: never compacted)
+//! count      u64       number of records
+//! record*    count times, in ascending revision order:
+//!   revision bytes     17-byte revision key (see `Revision`), with the
+//!                      tombstone mark b't' appended for a delete (18 bytes)
+//!   key      bytes
+//!   -- a put only: --
+//!   value    bytes
+//!   create   i64       create revision
+//!   version  i64
+//!   lease    i64
+//! checksum   u64       FNV-1a 64 of every byte before it
+//! ```
+//!
+//! A record's mod revision is its main revision and is not stored again.
+//! Like etcd's backend, a snapshot holds the changes themselves; the key
+//! index is rebuilt from them on restore, as etcd's `restore` does.
+
+use std::collections::BTreeMap;
+
+use super::error::SnapshotError;
+use super::key_index::KeyIndex;
+use super::revision::{Revision, TOMBSTONE_MARK};
+use super::store::{KeyValue, KvStore, Record};
+
+const MAGIC: &[u8; 8] = b"ESMVCC\x00\x01";
+
+impl KvStore {
+    /// Encodes every retained revision and the current and compacted
+    /// revisions (format in the module docs of `snapshot.rs`).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.current.to_be_bytes());
+        out.extend_from_slice(&self.compacted.to_be_bytes());
+        out.extend_from_slice(&(self.records.len() as u64).to_be_bytes());
+        for (rev, record) in &self.records {
+            let mut key = rev.to_bytes().to_vec();
+            if record.tombstone {
+                key.push(TOMBSTONE_MARK);
+            }
+            put_bytes(&mut out, &key);
+            put_bytes(&mut out, &record.kv.key);
+            if !record.tombstone {
+                put_bytes(&mut out, &record.kv.value);
+                out.extend_from_slice(&record.kv.create_revision.to_be_bytes());
+                out.extend_from_slice(&record.kv.version.to_be_bytes());
+                out.extend_from_slice(&record.kv.lease.to_be_bytes());
+            }
+        }
+        let sum = fnv1a(&out);
+        out.extend_from_slice(&sum.to_be_bytes());
+        out
+    }
+
+    /// Rebuilds a store from [`KvStore::snapshot`]'s bytes; the result
+    /// equals the store that was snapshotted. Corrupt or inconsistent input
+    /// is an error, never a panic.
+    pub fn restore(bytes: &[u8]) -> Result<KvStore, SnapshotError> {
+        if bytes.len() < MAGIC.len() + 8 {
+            return Err(SnapshotError::Truncated);
+        }
+        if &bytes[..MAGIC.len()] != MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 8);
+        if fnv1a(body).to_be_bytes() != sum {
+            return Err(SnapshotError::Checksum);
+        }
+        let mut r = Reader(&body[MAGIC.len()..]);
+        let current = r.i64()?;
+        let compacted = r.i64()?;
+        if current < 1 || compacted < -1 || compacted > current {
+            return Err(SnapshotError::Invalid("current or compacted revision"));
+        }
+        let count = r.u64()?;
+        let mut store = KvStore {
+            index: BTreeMap::new(),
+            records: BTreeMap::new(),
+            current,
+            compacted,
+        };
+        let mut last = Revision::new(0, -1);
+        for _ in 0..count {
+            let (rev, tombstone) =
+                Revision::from_bytes(r.bytes()?).ok_or(SnapshotError::Invalid("revision key"))?;
+            if rev <= last || rev.sub < 0 || rev.main > current {
+                return Err(SnapshotError::Invalid("revision out of order or range"));
+            }
+            last = rev;
+            let key = r.bytes()?.to_vec();
+            let record = if tombstone {
+                store.restore_tombstone(&key, rev)?;
+                Record {
+                    kv: KeyValue {
+                        key,
+                        ..KeyValue::default()
+                    },
+                    tombstone,
+                }
+            } else {
+                let kv = KeyValue {
+                    value: r.bytes()?.to_vec(),
+                    create_revision: r.i64()?,
+                    mod_revision: rev.main,
+                    version: r.i64()?,
+                    lease: r.i64()?,
+                    key,
+                };
+                store.restore_put(&kv, rev)?;
+                Record { kv, tombstone }
+            };
+            store.records.insert(rev, record);
+        }
+        if !r.0.is_empty() {
+            return Err(SnapshotError::Invalid("trailing bytes"));
+        }
+        Ok(store)
+    }
+
+    fn restore_put(&mut self, kv: &KeyValue, rev: Revision) -> Result<(), SnapshotError> {
+        match self.index.get_mut(&kv.key[..]) {
+            None => {
+                if kv.version < 1 || kv.create_revision > rev.main {
+                    return Err(SnapshotError::Invalid("first put of a key"));
+                }
+                let ki = KeyIndex::restore(kv.create_revision, rev, kv.version);
+                self.index.insert(kv.key.clone(), ki);
+            }
+            Some(ki) => {
+                ki.put(rev);
+                let found = ki.get(rev.main).expect("just put");
+                if (found.created, found.version) != (kv.create_revision, kv.version) {
+                    return Err(SnapshotError::Invalid("version or create revision"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn restore_tombstone(&mut self, key: &[u8], rev: Revision) -> Result<(), SnapshotError> {
+        match self.index.get_mut(key) {
+            Some(ki) if ki.is_live() => {
+                ki.tombstone(rev);
+                Ok(())
+            }
+            _ => Err(SnapshotError::Invalid("tombstone of a missing key")),
+        }
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).expect("mvcc snapshot: a key or value over 4 GiB");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// FNV-1a, 64 bits: enough to catch torn or corrupted snapshots, std only.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A cursor over snapshot bytes whose reads fail at the end of the input.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        if self.0.len() < n {
+            return Err(SnapshotError::Truncated);
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn i64(&mut self) -> Result<i64, SnapshotError> {
+        Ok(i64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], SnapshotError> {
+        let len = u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes"));
+        self.take(len as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy_store() -> KvStore {
+        let mut store = KvStore::new();
+        for i in 0..6u8 {
+            let mut t = store.write();
+            t.put(&[b'a' + i % 3], &[i], i64::from(i));
+            t.put(b"z", &[i], 0);
+            if i % 2 == 1 {
+                t.delete_range(b"a", b"c");
+            }
+            t.end();
+        }
+        store
+    }
+
+    #[test]
+    fn a_snapshot_round_trips() {
+        let store = busy_store();
+        assert_eq!(KvStore::restore(&store.snapshot()), Ok(store.clone()));
+        assert_eq!(
+            KvStore::restore(&KvStore::new().snapshot()),
+            Ok(KvStore::new())
+        );
+    }
+
+    #[test]
+    fn a_snapshot_of_a_compacted_store_round_trips() {
+        let mut store = busy_store();
+        store.compact(4).unwrap();
+        let restored = KvStore::restore(&store.snapshot()).unwrap();
+        assert_eq!(restored, store);
+        // And the restored store keeps working like the original.
+        let mut a = store.clone();
+        let mut b = restored;
+        for s in [&mut a, &mut b] {
+            let mut t = s.write();
+            t.put(b"z", b"again", 0);
+            t.end();
+        }
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn restore_rejects_damage() {
+        let bytes = busy_store().snapshot();
+        assert_eq!(KvStore::restore(&bytes[..5]), Err(SnapshotError::Truncated));
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert_eq!(KvStore::restore(&bad), Err(SnapshotError::BadMagic));
+        for cut in [bytes.len() - 1, bytes.len() / 2] {
+            assert!(KvStore::restore(&bytes[..cut]).is_err());
+        }
+        let mut flipped = bytes.clone();
+        flipped[30] ^= 1;
+        assert_eq!(KvStore::restore(&flipped), Err(SnapshotError::Checksum));
+    }
+
+    #[test]
+    fn restore_rejects_a_tombstone_without_a_put() {
+        let mut body = MAGIC.to_vec();
+        body.extend_from_slice(&2i64.to_be_bytes());
+        body.extend_from_slice(&(-1i64).to_be_bytes());
+        body.extend_from_slice(&1u64.to_be_bytes());
+        let mut key = Revision::new(2, 0).to_bytes().to_vec();
+        key.push(TOMBSTONE_MARK);
+        put_bytes(&mut body, &key);
+        put_bytes(&mut body, b"k");
+        let sum = fnv1a(&body);
+        body.extend_from_slice(&sum.to_be_bytes());
+        assert_eq!(
+            KvStore::restore(&body),
+            Err(SnapshotError::Invalid("tombstone of a missing key"))
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! The store: every retained revision of every key, and reads over them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use super::error::MvccError;
+use super::key_index::KeyIndex;
+use super::revision::Revision;
+
+/// A key-value pair as a read returns it (etcd's `mvccpb.KeyValue`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct KeyValue {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value; empty in a keys-only read.
+    pub value: Vec<u8>,
+    /// The main revision of the put that created the key's current life.
+    pub create_revision: i64,
+    /// The main revision of the last change to the key.
+    pub mod_revision: i64,
+    /// The number of puts since the key was created (1 after the first).
+    pub version: i64,
+    /// The lease attached to the key; 0 for none.
+    pub lease: i64,
+}
+
+/// Options of a store-level read (etcd's `mvcc.RangeOptions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RangeOptions {
+    /// At most this many key-values; `<= 0` means no limit. `count` is not
+    /// limited.
+    pub limit: i64,
+    /// Read at this revision; `<= 0` means the current one.
+    pub rev: i64,
+    /// Return only the count, no key-values.
+    pub count_only: bool,
+}
+
+/// The answer of a store-level read (etcd's `mvcc.RangeResult`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RangeResult {
+    /// The key-values in key order, at most `limit` of them.
+    pub kvs: Vec<KeyValue>,
+    /// The revision of the view that was read (the current revision, not
+    /// the requested historical one — as etcd's header revision).
+    pub rev: i64,
+    /// How many keys the range holds at the read revision, before `limit`.
+    pub count: i64,
+}
+
+/// A read over the store at a fixed revision (etcd's `ReadView`): the store
+/// itself, or a write txn that sees its own changes.
+pub trait ReadView {
+    /// The revision a read with `rev: 0` sees.
+    fn rev(&self) -> i64;
+
+    /// Reads the keys `key..range_end` as etcd's `ReadView.Range` does:
+    ///
+    /// - `range_end` empty: the single key `key`;
+    /// - `range_end == b"\0"`: every key `>= key` (all keys if `key` is
+    ///   empty too);
+    /// - otherwise the half-open interval `[key, range_end)`, empty if
+    ///   `range_end <= key`.
+    ///
+    /// Fails with [`MvccError::FutureRev`] if `opts.rev > self.rev()` and
+    /// with [`MvccError::Compacted`] if the read revision is below the
+    /// compacted one.
+    fn range(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+        opts: RangeOptions,
+    ) -> Result<RangeResult, MvccError>;
+}
+
+/// One change in the store's history: a put, or a delete (tombstone, whose
+/// `kv` holds only the key), as etcd's backend stores them by revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Record {
+    pub kv: KeyValue,
+    pub tombstone: bool,
+}
+
+/// An etcd-3.4-style multi-version key-value store.
+///
+/// Each write request gets one main revision (see [`WriteTxn`](super::WriteTxn));
+/// reads can look at any revision between the compacted one and the
+/// current one. All state is in ordered maps, so everything — iteration,
+/// snapshots — is deterministic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvStore {
+    /// User key -> the revisions that changed it.
+    pub(super) index: BTreeMap<Vec<u8>, KeyIndex>,
+    /// Revision -> the change made at it (every retained one).
+    pub(super) records: BTreeMap<Revision, Record>,
+    /// The revision of the last committed write (1 in a fresh store).
+    pub(super) current: i64,
+    /// The revision of the last compaction; -1 if never compacted (as etcd's
+    /// `compactMainRev`, which makes `compact(0)` legal once).
+    pub(super) compacted: i64,
+}
+
+impl Default for KvStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KvStore {
+    /// An empty store at revision 1, never compacted, like a fresh etcd.
+    pub fn new() -> Self {
+        KvStore {
+            index: BTreeMap::new(),
+            records: BTreeMap::new(),
+            current: 1,
+            compacted: -1,
+        }
+    }
+
+    /// The revision of the last committed write (1 if there was none).
+    pub fn current_revision(&self) -> i64 {
+        self.current
+    }
+
+    /// The revision of the last compaction; 0 if the store was never
+    /// compacted. Reads below it fail with [`MvccError::Compacted`].
+    pub fn compacted_revision(&self) -> i64 {
+        self.compacted.max(0)
+    }
+
+    /// Reads at the current revision or an older one; see
+    /// [`ReadView::range`] for the meaning of `range_end` and the errors.
+    pub fn range(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+        opts: RangeOptions,
+    ) -> Result<RangeResult, MvccError> {
+        self.range_at(key, range_end, self.current, opts)
+    }
+
+    /// Discards history before `rev`: afterwards reads below `rev` fail with
+    /// [`MvccError::Compacted`], reads at or above it are unchanged, and keys
+    /// whose last change at `rev` was a delete vanish entirely.
+    ///
+    /// Fails with [`MvccError::Compacted`] if `rev` is not above the last
+    /// compaction and with [`MvccError::FutureRev`] if it is above the
+    /// current revision. As etcd's, the compaction is physical at once.
+    pub fn compact(&mut self, rev: i64) -> Result<(), MvccError> {
+        if rev <= self.compacted {
+            return Err(MvccError::Compacted);
+        }
+        if rev > self.current {
+            return Err(MvccError::FutureRev);
+        }
+        self.compacted = rev;
+        let mut keep = BTreeSet::new();
+        self.index.retain(|_, ki| {
+            ki.compact(rev, &mut keep);
+            !ki.is_empty()
+        });
+        let newer = self.records.split_off(&Revision::new(rev + 1, 0));
+        self.records.retain(|r, _| keep.contains(r));
+        self.records.extend(newer);
+        Ok(())
+    }
+
+    /// The store's read, seen from a view whose current revision is `cur`
+    /// (etcd's `rangeKeys`).
+    pub(super) fn range_at(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+        cur: i64,
+        opts: RangeOptions,
+    ) -> Result<RangeResult, MvccError> {
+        if opts.rev > cur {
+            return Err(MvccError::FutureRev);
+        }
+        let rev = if opts.rev <= 0 { cur } else { opts.rev };
+        if rev < self.compacted {
+            return Err(MvccError::Compacted);
+        }
+        let revs: Vec<Revision> = self
+            .keys_in(key, range_end)
+            .filter_map(|(_, ki)| ki.get(rev).map(|f| f.modified))
+            .collect();
+        let count = revs.len();
+        let take = match usize::try_from(opts.limit) {
+            _ if opts.count_only => 0,
+            Ok(limit) if limit > 0 => limit.min(count),
+            _ => count,
+        };
+        let kvs = revs[..take]
+            .iter()
+            .map(|r| self.record(*r).kv.clone())
+            .collect();
+        Ok(RangeResult {
+            kvs,
+            rev: cur,
+            count: count as i64,
+        })
+    }
+
+    /// The index entries of the keys in `key..range_end` (see
+    /// [`ReadView::range`]), in key order.
+    pub(super) fn keys_in<'a>(
+        &'a self,
+        key: &'a [u8],
+        range_end: &'a [u8],
+    ) -> Box<dyn Iterator<Item = (&'a Vec<u8>, &'a KeyIndex)> + 'a> {
+        let end = match range_end {
+            [] => return Box::new(self.index.get_key_value(key).into_iter()),
+            [0] => Bound::Unbounded,
+            end if end <= key => return Box::new(std::iter::empty()),
+            end => Bound::Excluded(end),
+        };
+        Box::new(self.index.range::<[u8], _>((Bound::Included(key), end)))
+    }
+
+    /// The change at `rev`, which the index says exists.
+    pub(super) fn record(&self, rev: Revision) -> &Record {
+        self.records
+            .get(&rev)
+            .unwrap_or_else(|| panic!("mvcc: index names revision {rev}, which has no record"))
+    }
+}
+
+impl ReadView for KvStore {
+    fn rev(&self) -> i64 {
+        self.current
+    }
+
+    fn range(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+        opts: RangeOptions,
+    ) -> Result<RangeResult, MvccError> {
+        KvStore::range(self, key, range_end, opts)
+    }
+}
