@@ -10,7 +10,9 @@
 //! ([`election`]).
 
 mod election;
+mod log_store;
 mod node;
+mod snapshotter;
 mod transport;
 pub mod wal;
 

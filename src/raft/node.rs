@@ -4,14 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
-use raft::eraftpb::{ConfState, Entry, Message};
-use raft::storage::MemStorage;
-use raft::{RawNode, ReadOnlyOption, StateRole};
+use raft::eraftpb::{ConfState, Entry, Message, Snapshot};
+use raft::{RawNode, ReadOnlyOption, StateRole, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::log_store::LogStore;
+use super::snapshotter::Snapshotter;
 use super::transport::{Peer, Transport};
 use super::wal::{Wal, WalError};
 use super::ElectionTimeouts;
+use crate::bugs::{Bug, BugSet};
 use crate::storage::Disk;
 
 /// How a member runs raft.
@@ -32,11 +34,17 @@ pub struct RaftConfig {
     /// A leader steps down when it has not heard from a quorum in an
     /// election timeout (raft thesis §6.2).
     pub check_quorum: bool,
+    /// Injected bugs (`skip-fsync`, `early-ack`).
+    pub bugs: BugSet,
 }
 
 /// What raft hands up to the server, in log order.
 #[derive(Debug)]
 pub enum Committed {
+    /// Replace the state machine with this snapshot's data; it covers every
+    /// entry up to its index. Sent on start if a snapshot was on disk, and
+    /// when the leader sends one.
+    Snapshot(Snapshot),
     /// Entries committed by the cluster, to apply in order.
     Entries(Vec<Entry>),
     /// A read-index request identified by `ctx` may be served once the
@@ -79,6 +87,10 @@ enum Input {
         done: oneshot::Sender<Result<(), ProposeError>>,
     },
     ReadIndex(Vec<u8>),
+    Compact {
+        index: u64,
+        data: Vec<u8>,
+    },
 }
 
 /// A cheap, cloneable handle to a member's raft loop.
@@ -105,6 +117,13 @@ impl RaftHandle {
         let _ = self.inbox.send(Input::ReadIndex(ctx));
     }
 
+    /// Compacts the log up to `index`, which the state machine has applied
+    /// and whose state `data` is: a snapshot is saved, and the entries it
+    /// covers leave the log and the WAL.
+    pub fn compact(&self, index: u64, data: Vec<u8>) {
+        let _ = self.inbox.send(Input::Compact { index, data });
+    }
+
     /// Delivers a message from a peer.
     pub fn step(&self, msg: Message) {
         let _ = self.inbox.send(Input::Step(msg));
@@ -122,14 +141,28 @@ pub fn spawn_raft(
     config: RaftConfig,
     disk: Arc<dyn Disk>,
 ) -> Result<(RaftHandle, mpsc::UnboundedReceiver<Committed>), WalError> {
-    let (wal, replay) = Wal::open(disk)?;
-    let voters: Vec<u64> = config.peers.iter().map(|p| p.id).collect();
-    let storage = MemStorage::new_with_conf_state(ConfState::from((voters, vec![])));
-    storage
-        .wl()
-        .append(&replay.entries)
-        .expect("replayed log is contiguous");
-    storage.wl().set_hardstate(replay.hard_state);
+    let snapshotter = Snapshotter::new(disk.clone());
+    let snapshot = match snapshotter.load_newest()? {
+        Some(snapshot) => snapshot,
+        None => {
+            let voters: Vec<u64> = config.peers.iter().map(|p| p.id).collect();
+            let mut initial = Snapshot::default();
+            initial
+                .mut_metadata()
+                .set_conf_state(ConfState::from((voters, vec![])));
+            initial
+        }
+    };
+    let (mut wal, replay) = Wal::open(disk)?;
+    wal.set_skip_fsync(config.bugs.has(Bug::SkipFsync));
+    let snapshot_index = snapshot.get_metadata().index;
+    let mut storage = LogStore::new(snapshot.clone(), replay.hard_state);
+    // Entries the snapshot covers may still be in the WAL if the member
+    // stopped between saving the snapshot and rewriting the WAL.
+    let first_new = replay
+        .entries
+        .partition_point(|e| e.index <= snapshot_index);
+    storage.append(&replay.entries[first_new..]);
 
     let (min, max) = config.election_ticks;
     let raft_config = raft::Config {
@@ -143,6 +176,7 @@ pub fn spawn_raft(
         check_quorum: config.check_quorum,
         pre_vote: config.pre_vote,
         read_only_option: ReadOnlyOption::Safe,
+        applied: snapshot_index,
         ..Default::default()
     };
     let logger = slog::Logger::root(slog::Discard, slog::o!());
@@ -151,6 +185,9 @@ pub fn spawn_raft(
 
     let (inbox, inputs) = mpsc::unbounded_channel();
     let (out, committed) = mpsc::unbounded_channel();
+    if snapshot_index > 0 {
+        let _ = out.send(Committed::Snapshot(snapshot));
+    }
     let (status_tx, status) = watch::channel(RaftStatus {
         id: config.id,
         ..Default::default()
@@ -159,22 +196,30 @@ pub fn spawn_raft(
     let driver = Driver {
         raw,
         wal,
+        snapshotter,
         transport,
         election,
         out,
         status: status_tx,
+        early_ack: config.bugs.has(Bug::EarlyAck),
+        applied_early: 0,
     };
     tokio::spawn(driver.run(inputs, config.tick));
     Ok((RaftHandle { inbox, status }, committed))
 }
 
 struct Driver {
-    raw: RawNode<MemStorage>,
+    raw: RawNode<LogStore>,
     wal: Wal,
+    snapshotter: Snapshotter,
     transport: Transport,
     election: ElectionTimeouts,
     out: mpsc::UnboundedSender<Committed>,
     status: watch::Sender<RaftStatus>,
+    /// The `early-ack` bug: a leader hands up entries it has only appended.
+    early_ack: bool,
+    /// The last index handed up before it committed (with `early_ack`).
+    applied_early: u64,
 }
 
 impl Driver {
@@ -216,7 +261,46 @@ impl Driver {
                 let _ = done.send(result);
             }
             Input::ReadIndex(ctx) => self.raw.read_index(ctx),
+            Input::Compact { index, data } => self.compact(index, data),
         }
+    }
+
+    /// Log compaction: snapshot at `index`, then drop what it covers.
+    fn compact(&mut self, index: u64, data: Vec<u8>) {
+        let store = self.raw.store();
+        let covered = store.snapshot_ref().get_metadata().index;
+        // Only committed entries may leave the log; a stale request (a
+        // newer snapshot arrived meanwhile) is dropped.
+        if index <= covered || index > self.raw.raft.raft_log.committed {
+            return;
+        }
+        let Ok(term) = store.term(index) else { return };
+        let mut snapshot = Snapshot::default();
+        let meta = snapshot.mut_metadata();
+        meta.index = index;
+        meta.term = term;
+        meta.set_conf_state(store.conf_state().clone());
+        snapshot.data = data.into();
+        self.install_snapshot(snapshot);
+    }
+
+    /// Saves `snapshot`, makes it the start of the log and shrinks the WAL,
+    /// in that order, so that a crash at any point leaves a snapshot and a
+    /// WAL that together hold every persisted entry.
+    fn install_snapshot(&mut self, snapshot: Snapshot) {
+        let id = self.raw.raft.id;
+        self.snapshotter
+            .save(&snapshot)
+            .unwrap_or_else(|e| panic!("member {id} cannot save a snapshot: {e}"));
+        let store = self.raw.mut_store();
+        store.apply_snapshot(snapshot);
+        let (entries, hard_state) = (
+            store.entries_after_snapshot().to_vec(),
+            store.hard_state().clone(),
+        );
+        self.wal
+            .rewrite(&entries, &hard_state)
+            .unwrap_or_else(|e| panic!("member {id} cannot rewrite its WAL: {e}"));
     }
 
     /// One `Ready`, handled in the order raft-rs's documentation gives.
@@ -227,36 +311,47 @@ impl Driver {
         let mut ready = self.raw.ready();
         // 1. A leader may send before it persists (raft thesis §10.2.1).
         self.transport.send(ready.take_messages());
-        assert!(
-            ready.snapshot().is_empty(),
-            "raft snapshots need log compaction, which this member never does"
-        );
-        // 2. Committed entries are already persisted: hand them up.
+        // 2. A snapshot from the leader replaces the state machine.
+        if !ready.snapshot().is_empty() {
+            let snapshot = ready.snapshot().clone();
+            self.install_snapshot(snapshot.clone());
+            let _ = self.out.send(Committed::Snapshot(snapshot));
+        }
+        // 3. Committed entries are already persisted: hand them up.
         self.emit_read_states(ready.take_read_states());
-        self.emit_entries(ready.take_committed_entries());
-        // 3. Persist new entries and hard state, durably, before anything
+        self.emit_committed(ready.take_committed_entries());
+        // 4. Persist new entries and hard state, durably, before anything
         //    that depends on them leaves this member.
         let hard_state = ready.hs().cloned();
         self.wal
             .save(ready.entries(), hard_state.as_ref())
             .unwrap_or_else(|e| panic!("member {} cannot write its WAL: {e}", self.raw.raft.id));
         let store = self.raw.mut_store();
-        store
-            .wl()
-            .append(ready.entries())
-            .expect("raft appends a contiguous suffix");
+        store.append(ready.entries());
         if let Some(hs) = hard_state {
-            store.wl().set_hardstate(hs);
+            store.set_hard_state(hs);
         }
-        // 4. Votes and append responses promise persisted state.
+        if self.early_ack && self.raw.raft.state == StateRole::Leader {
+            let uncommitted = ready.entries().to_vec();
+            self.applied_early = uncommitted.last().map_or(self.applied_early, |e| e.index);
+            self.emit_entries(uncommitted);
+        }
+        // 5. Votes and append responses promise persisted state.
         self.transport.send(ready.take_persisted_messages());
         let mut light = self.raw.advance(ready);
         if let Some(commit) = light.commit_index() {
-            self.raw.mut_store().wl().mut_hard_state().commit = commit;
+            self.raw.mut_store().set_commit(commit);
         }
         self.transport.send(light.take_messages());
-        self.emit_entries(light.take_committed_entries());
+        self.emit_committed(light.take_committed_entries());
         self.raw.advance_apply();
+    }
+
+    /// Hands up committed entries, less those the `early-ack` bug already
+    /// handed up.
+    fn emit_committed(&self, mut entries: Vec<Entry>) {
+        entries.retain(|e| e.index > self.applied_early);
+        self.emit_entries(entries);
     }
 
     fn emit_entries(&self, entries: Vec<Entry>) {

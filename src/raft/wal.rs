@@ -88,6 +88,8 @@ pub struct Replay {
 /// The write-ahead log of one member.
 pub struct Wal {
     disk: Arc<dyn Disk>,
+    /// The `skip-fsync` bug: write, but never sync.
+    skip_fsync: bool,
 }
 
 impl Wal {
@@ -121,33 +123,56 @@ impl Wal {
             }
             offset += HEADER_LEN + 1 + payload.len();
         }
-        Ok((Wal { disk }, replay))
+        Ok((
+            Wal {
+                disk,
+                skip_fsync: false,
+            },
+            replay,
+        ))
+    }
+
+    /// Switches the `skip-fsync` bug on or off.
+    pub fn set_skip_fsync(&mut self, skip: bool) {
+        self.skip_fsync = skip;
+    }
+
+    /// Replaces the whole log with `entries` and `hard_state`, atomically:
+    /// after log compaction the entries a snapshot covers are dropped.
+    pub fn rewrite(&mut self, entries: &[Entry], hard_state: &HardState) -> io::Result<()> {
+        let tmp = format!("{WAL_FILE}.tmp");
+        self.disk
+            .write(&tmp, &encode_records(entries, Some(hard_state))?)?;
+        self.disk.sync(&tmp)?;
+        self.disk.rename(&tmp, WAL_FILE)
     }
 
     /// Appends `entries` and `hard_state` and syncs them: when this returns,
     /// they survive a crash.
     pub fn save(&mut self, entries: &[Entry], hard_state: Option<&HardState>) -> io::Result<()> {
-        let mut buf = Vec::new();
-        for entry in entries {
-            encode_record(
-                &mut buf,
-                KIND_ENTRY,
-                &entry.write_to_bytes().map_err(io_error)?,
-            );
-        }
-        if let Some(hs) = hard_state {
-            encode_record(
-                &mut buf,
-                KIND_HARD_STATE,
-                &hs.write_to_bytes().map_err(io_error)?,
-            );
-        }
+        let buf = encode_records(entries, hard_state)?;
         if buf.is_empty() {
             return Ok(());
         }
         self.disk.append(WAL_FILE, &buf)?;
+        if self.skip_fsync {
+            return Ok(());
+        }
         self.disk.sync(WAL_FILE)
     }
+}
+
+fn encode_records(entries: &[Entry], hard_state: Option<&HardState>) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    for entry in entries {
+        let payload = entry.write_to_bytes().map_err(io_error)?;
+        encode_record(&mut buf, KIND_ENTRY, &payload);
+    }
+    if let Some(hs) = hard_state {
+        let payload = hs.write_to_bytes().map_err(io_error)?;
+        encode_record(&mut buf, KIND_HARD_STATE, &payload);
+    }
+    Ok(buf)
 }
 
 fn io_error(e: protobuf::ProtobufError) -> io::Error {
@@ -246,6 +271,20 @@ mod tests {
         wal.save(&[entry(2, 1, b"b")], None).unwrap();
         let (_, replay) = Wal::open(disk).unwrap();
         assert_eq!(replay.entries.len(), 2);
+    }
+
+    #[test]
+    fn a_rewrite_replaces_the_log() {
+        let disk = Arc::new(SimDisk::new());
+        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+            .unwrap();
+        wal.rewrite(&[entry(2, 1, b"b")], &hard_state(1, 2))
+            .unwrap();
+        disk.crash(|_| 0);
+        let (_, replay) = Wal::open(disk).unwrap();
+        assert_eq!(replay.entries, vec![entry(2, 1, b"b")]);
+        assert_eq!(replay.hard_state, hard_state(1, 2));
     }
 
     #[test]

@@ -1,0 +1,158 @@
+//! Injectable bugs: named switches in the system under test, off by default.
+//!
+//! Each bug is a small deviation *in the real code path* — a skipped fsync, a
+//! skipped read barrier — never a separate path, so that what a campaign
+//! catches with the switch on is what it would catch if a developer wrote
+//! the same mistake. A campaign with `--bug NAME` must find a violation; a
+//! campaign without any must find none. That pair is the evidence that the
+//! harness and the checker have teeth.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One injectable bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bug {
+    /// Linearizable reads are served from local state, without ReadIndex.
+    StaleRead,
+    /// A member that believes it leads serves reads without confirming its
+    /// leadership, as a lease read with an expired lease would.
+    LostLeaderLease,
+    /// A write is answered when the leader has appended it, before a quorum
+    /// has: the leader applies uncommitted entries.
+    EarlyAck,
+    /// The WAL is written but never fsynced.
+    SkipFsync,
+    /// The client retries a write whose outcome is unknown.
+    NonIdempotentRetry,
+}
+
+impl Bug {
+    /// Every bug, in a fixed order.
+    pub const ALL: [Bug; 5] = [
+        Bug::StaleRead,
+        Bug::LostLeaderLease,
+        Bug::EarlyAck,
+        Bug::SkipFsync,
+        Bug::NonIdempotentRetry,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::StaleRead => "stale-read",
+            Bug::LostLeaderLease => "lost-leader-lease",
+            Bug::EarlyAck => "early-ack",
+            Bug::SkipFsync => "skip-fsync",
+            Bug::NonIdempotentRetry => "non-idempotent-retry",
+        }
+    }
+
+    /// What the bug breaks.
+    pub fn breaks(self) -> &'static str {
+        match self {
+            Bug::StaleRead => {
+                "linearizable reads: a partitioned or lagging member returns old values"
+            }
+            Bug::LostLeaderLease => {
+                "linearizable reads: a deposed leader answers from its old state"
+            }
+            Bug::EarlyAck => "durability of acknowledged writes across leader changes",
+            Bug::SkipFsync => "durability of acknowledged writes across power loss",
+            Bug::NonIdempotentRetry => "exactly-once writes: a retried put is applied twice",
+        }
+    }
+
+    /// The real-world class of bug it models.
+    pub fn models(self) -> &'static str {
+        match self {
+            Bug::StaleRead => {
+                "serving reads without a quorum check (etcd before ReadIndex, Jepsen 2014)"
+            }
+            Bug::LostLeaderLease => "leader leases under clock skew or pauses (raft thesis §6.4.1)",
+            Bug::EarlyAck => "replying before commit (etcd #14370: ack before the WAL is durable)",
+            Bug::SkipFsync => {
+                "fsync skipped or lied about (ALICE, 'All File Systems Are Not Created Equal')"
+            }
+            Bug::NonIdempotentRetry => {
+                "client retry of non-idempotent requests (clientv3 retry policy)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a bug in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownBug(pub String);
+
+impl fmt::Display for UnknownBug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+        write!(f, "unknown bug {:?}; known: {}", self.0, names.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownBug {}
+
+impl FromStr for Bug {
+    type Err = UnknownBug;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Bug::ALL
+            .into_iter()
+            .find(|b| b.name() == s.trim())
+            .ok_or_else(|| UnknownBug(s.to_string()))
+    }
+}
+
+/// The bugs switched on in one member or client; empty by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BugSet(u32);
+
+impl BugSet {
+    /// No bugs.
+    pub const NONE: BugSet = BugSet(0);
+
+    /// Whether `bug` is on.
+    pub fn has(self, bug: Bug) -> bool {
+        self.0 & (1 << bug as u32) != 0
+    }
+
+    /// This set with `bug` on as well.
+    pub fn with(self, bug: Bug) -> Self {
+        BugSet(self.0 | 1 << bug as u32)
+    }
+}
+
+impl FromIterator<Bug> for BugSet {
+    fn from_iter<I: IntoIterator<Item = Bug>>(bugs: I) -> Self {
+        bugs.into_iter().fold(BugSet::NONE, BugSet::with)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bugs_parse_by_name_and_sets_hold_exactly_what_was_added() {
+        for bug in Bug::ALL {
+            assert_eq!(bug.name().parse::<Bug>().unwrap(), bug);
+        }
+        assert!("no-such-bug"
+            .parse::<Bug>()
+            .unwrap_err()
+            .to_string()
+            .contains("stale-read"));
+        let set: BugSet = [Bug::SkipFsync, Bug::StaleRead].into_iter().collect();
+        assert!(set.has(Bug::SkipFsync) && set.has(Bug::StaleRead));
+        assert!(!set.has(Bug::EarlyAck));
+        assert!(!BugSet::NONE.has(Bug::StaleRead));
+    }
+}

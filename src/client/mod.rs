@@ -1,0 +1,142 @@
+//! A clientv3-like client: endpoints, failover, typed errors.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), etcd_sim::client::ClientError> {
+//! use etcd_sim::client::{Client, GetOptions};
+//! use std::time::Duration;
+//! let client = Client::new(["http://127.0.0.1:2379"], Duration::from_secs(2))?;
+//! client.put("foo", "bar").await?;
+//! let got = client.get("foo", GetOptions::default()).await?;
+//! assert_eq!(got.kvs[0].value, b"bar");
+//! # Ok(()) }
+//! ```
+//!
+//! Failover follows clientv3's rule: a request moves to the next endpoint
+//! when it certainly did not reach the server (the connection could not be
+//! made), and reads, which are idempotent, also when the connection broke
+//! while they were in flight. A write whose connection broke is *not*
+//! retried: it may have been applied, and the caller must learn that from the
+//! error ([`ClientError::may_have_taken_effect`]).
+
+mod error;
+mod kv;
+mod txn;
+
+pub use error::ClientError;
+pub use kv::{prefix_end, GetOptions};
+pub use txn::{Compare, CompareOp, Txn, TxnOp};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+
+use crate::bugs::BugSet;
+
+use crate::proto::etcdserverpb::kv_client::KvClient;
+use crate::proto::etcdserverpb::maintenance_client::MaintenanceClient;
+
+/// A connection to a cluster, through any of its members.
+pub struct Client {
+    endpoints: Vec<Endpoint>,
+    channels: Mutex<Vec<Option<Channel>>>,
+    current: AtomicUsize,
+    dial_timeout: Duration,
+    bugs: BugSet,
+}
+
+impl Client {
+    /// A client for `endpoints` (`http://HOST:PORT`); connections are made on
+    /// first use, each within `dial_timeout`.
+    pub fn new<S: AsRef<str>>(
+        endpoints: impl IntoIterator<Item = S>,
+        dial_timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let endpoints = endpoints
+            .into_iter()
+            .map(|url| {
+                let url = url.as_ref();
+                let url = if url.contains("://") {
+                    url.to_string()
+                } else {
+                    format!("http://{url}")
+                };
+                Endpoint::from_shared(url.clone())
+                    .map(|e| e.connect_timeout(dial_timeout))
+                    .map_err(|_| ClientError::InvalidEndpoint(url))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if endpoints.is_empty() {
+            return Err(ClientError::InvalidEndpoint(String::new()));
+        }
+        let channels = Mutex::new(vec![None; endpoints.len()]);
+        Ok(Self {
+            endpoints,
+            channels,
+            current: AtomicUsize::new(0),
+            dial_timeout,
+            bugs: BugSet::NONE,
+        })
+    }
+
+    /// Switches on injected client bugs (`non-idempotent-retry`).
+    pub fn with_bugs(mut self, bugs: BugSet) -> Self {
+        self.bugs = bugs;
+        self
+    }
+
+    /// Starts with endpoint `index` (mod the count), e.g. to spread clients.
+    pub fn prefer_endpoint(&self, index: usize) {
+        self.current
+            .store(index % self.endpoints.len(), Ordering::Relaxed);
+    }
+
+    /// The endpoint requests go to now.
+    pub fn current_endpoint(&self) -> String {
+        self.endpoints[self.current.load(Ordering::Relaxed)]
+            .uri()
+            .to_string()
+    }
+
+    /// A KV stub and its endpoint index, connecting if needed.
+    async fn kv_client(&self) -> Result<(usize, KvClient<Channel>), ClientError> {
+        let (index, channel) = self.channel().await?;
+        Ok((index, KvClient::new(channel)))
+    }
+
+    /// A Maintenance stub for the current endpoint.
+    pub async fn maintenance(&self) -> Result<MaintenanceClient<Channel>, ClientError> {
+        Ok(MaintenanceClient::new(self.channel().await?.1))
+    }
+
+    /// Tries each endpoint once, starting with the current one, until one
+    /// connects.
+    async fn channel(&self) -> Result<(usize, Channel), ClientError> {
+        let start = self.current.load(Ordering::Relaxed);
+        let count = self.endpoints.len();
+        for step in 0..count {
+            let index = (start + step) % count;
+            if let Some(channel) = self.channels.lock().unwrap()[index].clone() {
+                self.current.store(index, Ordering::Relaxed);
+                return Ok((index, channel));
+            }
+            let connect = self.endpoints[index].connect();
+            if let Ok(Ok(channel)) = tokio::time::timeout(self.dial_timeout, connect).await {
+                self.channels.lock().unwrap()[index] = Some(channel.clone());
+                self.current.store(index, Ordering::Relaxed);
+                return Ok((index, channel));
+            }
+        }
+        Err(ClientError::Unreachable)
+    }
+
+    /// Drops the connection to endpoint `index` and moves to the next one.
+    fn fail_over(&self, index: usize) {
+        self.channels.lock().unwrap()[index] = None;
+        let next = (index + 1) % self.endpoints.len();
+        let _ = self
+            .current
+            .compare_exchange(index, next, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}

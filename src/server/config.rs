@@ -1,0 +1,139 @@
+//! A member's configuration, from etcd-like flags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::membership::{Cluster, Member};
+use crate::bugs::BugSet;
+
+/// How one member runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// This member's `--name`.
+    pub name: String,
+    /// The initial cluster, this member included.
+    pub cluster: Cluster,
+    /// Where the client API listens.
+    pub listen_client: SocketAddr,
+    /// Where the peer transport listens.
+    pub listen_peer: SocketAddr,
+    /// One raft tick (etcd's `--heartbeat-interval`).
+    pub tick: Duration,
+    /// Election timeout range in ticks (etcd's `--election-timeout` is the low end).
+    pub election_ticks: (usize, usize),
+    /// How long a request may wait for raft before
+    /// `etcdserver: request timed out`.
+    pub request_timeout: Duration,
+    /// Applied entries between snapshots (etcd's `--snapshot-count`): each
+    /// snapshot lets the log and the WAL drop the entries it covers.
+    pub snapshot_count: u64,
+    /// Injected bugs; none unless a test switches them on.
+    pub bugs: BugSet,
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `--name` is not in `--initial-cluster`.
+    NotInCluster(String),
+    /// A URL or address does not parse.
+    BadUrl(String),
+    /// `--initial-cluster` is malformed.
+    BadCluster(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::NotInCluster(name) => {
+                write!(f, "--name {name:?} is not in --initial-cluster")
+            }
+            ConfigError::BadUrl(url) => write!(f, "invalid URL {url:?}: expected http://HOST:PORT"),
+            ConfigError::BadCluster(s) => {
+                write!(
+                    f,
+                    "invalid --initial-cluster {s:?}: expected name=http://HOST:PORT,..."
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ServerConfig {
+    /// etcd's defaults: 100 ms ticks, elections after 10 to 20 ticks.
+    pub fn new(
+        name: &str,
+        cluster: Cluster,
+        listen_client: SocketAddr,
+        listen_peer: SocketAddr,
+    ) -> Result<Self, ConfigError> {
+        if cluster.member(name).is_none() {
+            return Err(ConfigError::NotInCluster(name.to_string()));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            cluster,
+            listen_client,
+            listen_peer,
+            tick: Duration::from_millis(100),
+            election_ticks: (10, 20),
+            request_timeout: Duration::from_secs(5),
+            snapshot_count: 10_000,
+            bugs: BugSet::NONE,
+        })
+    }
+
+    /// This member's entry in the cluster.
+    pub fn member(&self) -> &Member {
+        self.cluster.member(&self.name).expect("checked in new")
+    }
+}
+
+/// Parses `http://HOST:PORT` (or bare `HOST:PORT`) into a socket address.
+pub fn parse_url(url: &str) -> Result<SocketAddr, ConfigError> {
+    let rest = url
+        .strip_prefix("http://")
+        .unwrap_or(url)
+        .trim_end_matches('/');
+    rest.parse()
+        .map_err(|_| ConfigError::BadUrl(url.to_string()))
+}
+
+/// Parses `--initial-cluster` (`n1=http://a:2380,n2=...`) under `token`.
+pub fn parse_initial_cluster(spec: &str, token: &str) -> Result<Cluster, ConfigError> {
+    let mut members = Vec::new();
+    for part in spec.split(',').filter(|p| !p.is_empty()) {
+        let (name, url) = part
+            .split_once('=')
+            .ok_or_else(|| ConfigError::BadCluster(spec.to_string()))?;
+        parse_url(url)?;
+        members.push((name.to_string(), url.to_string()));
+    }
+    if members.is_empty() {
+        return Err(ConfigError::BadCluster(spec.to_string()));
+    }
+    Ok(Cluster::new(token, members))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_initial_cluster_and_rejects_garbage() {
+        let c =
+            parse_initial_cluster("a=http://127.0.0.1:2380,b=http://127.0.0.1:2381", "t").unwrap();
+        assert_eq!(c.members.len(), 2);
+        assert_eq!(parse_url("http://127.0.0.1:2379").unwrap().port(), 2379);
+        assert!(matches!(
+            parse_initial_cluster("a:b", "t"),
+            Err(ConfigError::BadCluster(_))
+        ));
+        assert!(matches!(
+            parse_url("http://nohost"),
+            Err(ConfigError::BadUrl(_))
+        ));
+    }
+}

@@ -1,0 +1,130 @@
+//! The applier: committed entries in, store changes and woken waiters out.
+//!
+//! Every member applies every entry in log order, so the store is a pure
+//! function of the log.
+
+use std::sync::{Arc, Mutex};
+
+use prost::Message as _;
+use raft::eraftpb::{Entry, EntryType, Snapshot};
+use tokio::sync::watch;
+
+use super::convert::header;
+use super::{ServerError, Wait};
+use crate::mvcc::KvStore;
+use crate::proto::etcdserverpb::{
+    CompactionResponse, DeleteRangeResponse, InternalRaftRequest, PutResponse, RangeRequest,
+    RangeResponse, TxnResponse,
+};
+use crate::raft::RaftHandle;
+
+/// The result of applying one request, handed to its waiter.
+#[derive(Debug)]
+pub enum ApplyResult {
+    /// A put.
+    Put(Result<PutResponse, ServerError>),
+    /// A delete-range.
+    DeleteRange(Result<DeleteRangeResponse, ServerError>),
+    /// A txn.
+    Txn(Result<TxnResponse, ServerError>),
+    /// A compaction.
+    Compaction(Result<CompactionResponse, ServerError>),
+}
+
+/// Applies committed entries to the store, and snapshots it now and then.
+pub struct Applier {
+    /// The state machine.
+    pub store: Arc<Mutex<KvStore>>,
+    /// Writes waiting for their entry to be applied.
+    pub writes: Arc<Wait<u64, ApplyResult>>,
+    /// Reads waiting for their read index.
+    pub reads: Arc<Wait<u64, u64>>,
+    /// The index of the last entry applied (etcd's consistent index).
+    pub applied: watch::Sender<u64>,
+    /// Where snapshots for log compaction go.
+    pub raft: RaftHandle,
+    /// Applied entries between snapshots.
+    pub snapshot_count: u64,
+    /// The index of the last snapshot.
+    pub last_snapshot: u64,
+}
+
+impl Applier {
+    /// Replaces the store with a snapshot's; `applied` jumps to its index.
+    pub fn restore(&mut self, snapshot: Snapshot) {
+        let index = snapshot.get_metadata().index;
+        let store = KvStore::restore(&snapshot.data)
+            .unwrap_or_else(|e| panic!("snapshot at index {index} holds no store: {e:?}"));
+        *self.store.lock().unwrap() = store;
+        self.last_snapshot = index;
+        self.applied.send_replace(index);
+    }
+
+    /// Applies `entries` in order, wakes their waiters, then publishes the
+    /// new applied index.
+    pub fn apply_entries(&mut self, entries: Vec<Entry>) {
+        let Some(last) = entries.last().map(|e| e.index) else {
+            return;
+        };
+        for entry in entries {
+            // Empty entries are the no-ops a new leader appends; conf
+            // changes do not occur with a static membership.
+            if entry.get_entry_type() != EntryType::EntryNormal || entry.data.is_empty() {
+                continue;
+            }
+            let request = InternalRaftRequest::decode(entry.data.as_ref())
+                .unwrap_or_else(|e| panic!("committed entry {} does not decode: {e}", entry.index));
+            let id = request.header.as_ref().map_or(0, |h| h.id);
+            let result = self.apply(request);
+            self.writes.trigger(&id, result);
+        }
+        self.applied.send_replace(last);
+        if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
+            let data = self.store.lock().unwrap().snapshot();
+            self.raft.compact(last, data);
+            self.last_snapshot = last;
+        }
+    }
+
+    /// Wakes the read waiting for `ctx` with the index it must wait for.
+    pub fn confirm_read(&self, ctx: &[u8], index: u64) {
+        if let Ok(bytes) = ctx.try_into() {
+            self.reads.trigger(&u64::from_be_bytes(bytes), index);
+        }
+    }
+
+    fn apply(&mut self, request: InternalRaftRequest) -> ApplyResult {
+        let mut store = self.store.lock().unwrap();
+        if let Some(put) = request.put {
+            ApplyResult::Put(
+                store
+                    .apply_put(&put.into())
+                    .map(Into::into)
+                    .map_err(Into::into),
+            )
+        } else if let Some(delete) = request.delete_range {
+            ApplyResult::DeleteRange(Ok(store.apply_delete_range(&delete.into()).into()))
+        } else if let Some(txn) = request.txn {
+            ApplyResult::Txn(
+                store
+                    .apply_txn(&txn.into())
+                    .map(Into::into)
+                    .map_err(Into::into),
+            )
+        } else if let Some(compaction) = request.compaction {
+            let result = store
+                .compact(compaction.revision)
+                .map(|()| CompactionResponse {
+                    header: header(store.current_revision()),
+                });
+            ApplyResult::Compaction(result.map_err(Into::into))
+        } else {
+            panic!("committed request has no known body: {request:?}")
+        }
+    }
+}
+
+/// A range against the store as it is, served once the read barrier passed.
+pub fn range(store: &KvStore, request: &RangeRequest) -> Result<RangeResponse, ServerError> {
+    Ok(store.apply_range(&request.clone().into())?.into())
+}

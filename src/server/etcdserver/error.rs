@@ -1,0 +1,41 @@
+//! What can go wrong between a request and its result.
+
+use std::fmt;
+
+use crate::mvcc::MvccError;
+
+/// Errors of the etcdserver layer, with etcd's exact messages.
+///
+/// The variants keep uncertainty apart: after [`ServerError::TimedOut`] the
+/// request may still be applied; after [`ServerError::NoLeader`] it certainly
+/// was not, because raft refused it before it entered any log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerError {
+    /// Proposed, but not applied within the request timeout.
+    TimedOut,
+    /// raft knows no leader, so the proposal was dropped.
+    NoLeader,
+    /// The member is shutting down.
+    Stopped,
+    /// The store refused the request when it was applied.
+    Mvcc(MvccError),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::TimedOut => f.write_str("etcdserver: request timed out"),
+            ServerError::NoLeader => f.write_str("etcdserver: no leader"),
+            ServerError::Stopped => f.write_str("etcdserver: server stopped"),
+            ServerError::Mvcc(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl From<MvccError> for ServerError {
+    fn from(e: MvccError) -> Self {
+        ServerError::Mvcc(e)
+    }
+}

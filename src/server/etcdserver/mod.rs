@@ -1,0 +1,288 @@
+//! EtcdServer: requests in, raft proposals out, applied results back.
+//!
+//! Writes go through one funnel ([`EtcdServer::propose`]): pick a unique id,
+//! register a waiter, propose, wait for the apply loop to trigger the id or
+//! for the timeout. Linearizable reads go through ReadIndex
+//! ([`EtcdServer::read_barrier`]): ask raft for the commit index the leader
+//! has confirmed, wait until this member has applied that far, then read the
+//! local store.
+
+mod apply;
+mod convert;
+mod error;
+mod wait;
+
+pub use error::ServerError;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use madsim::rand::{thread_rng, Rng};
+use prost::Message as _;
+use tokio::sync::{mpsc, watch};
+
+use super::ServerConfig;
+use crate::bugs::{Bug, BugSet};
+use crate::mvcc::KvStore;
+use crate::proto::etcdserverpb::{
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse,
+    InternalRaftRequest, PutRequest, PutResponse, RangeRequest, RangeResponse, RequestHeader,
+    TxnRequest, TxnResponse,
+};
+use crate::raft::{
+    spawn_raft, wal::WalError, Committed, Peer, ProposeError, RaftConfig, RaftHandle,
+};
+use crate::storage::Disk;
+use apply::{Applier, ApplyResult};
+use wait::Wait;
+
+/// Why a member could not start.
+pub type StartError = WalError;
+
+/// The part of a member between the API and raft. Cheap to clone.
+#[derive(Clone)]
+pub struct EtcdServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    member_id: u64,
+    cluster_id: u64,
+    raft: RaftHandle,
+    store: Arc<Mutex<KvStore>>,
+    applied: watch::Receiver<u64>,
+    writes: Arc<Wait<u64, ApplyResult>>,
+    reads: Arc<Wait<u64, u64>>,
+    request_timeout: Duration,
+    bugs: BugSet,
+}
+
+/// Where a member stands, for `Status`.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberStatus {
+    /// The leader's id, 0 if none is known.
+    pub leader: u64,
+    /// The current raft term.
+    pub term: u64,
+    /// The highest committed raft index known here.
+    pub commit: u64,
+    /// The highest raft index applied to the store.
+    pub applied: u64,
+    /// The store's current revision.
+    pub revision: i64,
+}
+
+impl EtcdServer {
+    /// Restores the member from `disk` and starts its raft and apply loops.
+    pub fn start(config: &ServerConfig, disk: Arc<dyn Disk>) -> Result<Self, StartError> {
+        let raft_config = RaftConfig {
+            id: config.member().id,
+            peers: config
+                .cluster
+                .members
+                .iter()
+                .map(|m| Peer {
+                    id: m.id,
+                    url: m.peer_url.clone(),
+                })
+                .collect(),
+            tick: config.tick,
+            election_ticks: config.election_ticks,
+            heartbeat_ticks: 1,
+            pre_vote: true,
+            check_quorum: true,
+            bugs: config.bugs,
+        };
+        let (raft, committed) = spawn_raft(raft_config, disk)?;
+        let store = Arc::new(Mutex::new(KvStore::new()));
+        let (applied_tx, applied) = watch::channel(0);
+        let writes = Arc::new(Wait::default());
+        let reads = Arc::new(Wait::default());
+        let applier = Applier {
+            store: store.clone(),
+            writes: writes.clone(),
+            reads: reads.clone(),
+            applied: applied_tx,
+            raft: raft.clone(),
+            snapshot_count: config.snapshot_count,
+            last_snapshot: 0,
+        };
+        tokio::spawn(apply_loop(applier, committed));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                member_id: config.member().id,
+                cluster_id: config.cluster.id,
+                raft,
+                store,
+                applied,
+                writes,
+                reads,
+                request_timeout: config.request_timeout,
+                bugs: config.bugs,
+            }),
+        })
+    }
+
+    /// This member's raft handle, for the peer transport.
+    pub fn raft(&self) -> &RaftHandle {
+        &self.inner.raft
+    }
+
+    /// This member's id.
+    pub fn member_id(&self) -> u64 {
+        self.inner.member_id
+    }
+
+    /// The cluster's id.
+    pub fn cluster_id(&self) -> u64 {
+        self.inner.cluster_id
+    }
+
+    /// Where this member stands now.
+    pub fn status(&self) -> MemberStatus {
+        let raft = self.inner.raft.status();
+        MemberStatus {
+            leader: raft.leader,
+            term: raft.term,
+            commit: raft.commit,
+            applied: *self.inner.applied.borrow(),
+            revision: self.inner.store.lock().unwrap().current_revision(),
+        }
+    }
+
+    /// Range; linearizable unless `serializable` is set.
+    pub async fn range(&self, request: RangeRequest) -> Result<RangeResponse, ServerError> {
+        if !request.serializable && !self.may_read_locally() {
+            self.read_barrier().await?;
+        }
+        let store = self.inner.store.lock().unwrap();
+        Ok(apply::range(&store, &request)?)
+    }
+
+    /// Put through raft.
+    pub async fn put(&self, request: PutRequest) -> Result<PutResponse, ServerError> {
+        match self
+            .propose(InternalRaftRequest {
+                put: Some(request),
+                ..Default::default()
+            })
+            .await?
+        {
+            ApplyResult::Put(r) => r,
+            other => unreachable!("put applied as {other:?}"),
+        }
+    }
+
+    /// DeleteRange through raft.
+    pub async fn delete_range(
+        &self,
+        request: DeleteRangeRequest,
+    ) -> Result<DeleteRangeResponse, ServerError> {
+        let request = InternalRaftRequest {
+            delete_range: Some(request),
+            ..Default::default()
+        };
+        match self.propose(request).await? {
+            ApplyResult::DeleteRange(r) => r,
+            other => unreachable!("delete applied as {other:?}"),
+        }
+    }
+
+    /// Txn through raft.
+    pub async fn txn(&self, request: TxnRequest) -> Result<TxnResponse, ServerError> {
+        match self
+            .propose(InternalRaftRequest {
+                txn: Some(request),
+                ..Default::default()
+            })
+            .await?
+        {
+            ApplyResult::Txn(r) => r,
+            other => unreachable!("txn applied as {other:?}"),
+        }
+    }
+
+    /// Compaction through raft.
+    pub async fn compact(
+        &self,
+        request: CompactionRequest,
+    ) -> Result<CompactionResponse, ServerError> {
+        let request = InternalRaftRequest {
+            compaction: Some(request),
+            ..Default::default()
+        };
+        match self.propose(request).await? {
+            ApplyResult::Compaction(r) => r,
+            other => unreachable!("compaction applied as {other:?}"),
+        }
+    }
+
+    /// Whether an injected bug lets a linearizable read skip the barrier.
+    fn may_read_locally(&self) -> bool {
+        let bugs = self.inner.bugs;
+        bugs.has(Bug::StaleRead)
+            || (bugs.has(Bug::LostLeaderLease)
+                && self.inner.raft.status().leader == self.member_id())
+    }
+
+    /// The write funnel: propose `request` under a fresh id and wait for its
+    /// result.
+    async fn propose(&self, mut request: InternalRaftRequest) -> Result<ApplyResult, ServerError> {
+        // Random ids stay unique across restarts of this member, which a
+        // counter would not: entries proposed before a crash may still be
+        // applied after it.
+        let id: u64 = thread_rng().gen();
+        request.header = Some(RequestHeader { id });
+        let applied = self.inner.writes.register(id);
+        let proposed = self.inner.raft.propose(request.encode_to_vec()).await;
+        if let Err(e) = proposed {
+            self.inner.writes.cancel(&id);
+            return Err(match e {
+                ProposeError::Dropped => ServerError::NoLeader,
+                ProposeError::Stopped => ServerError::Stopped,
+            });
+        }
+        match tokio::time::timeout(self.inner.request_timeout, applied).await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(_)) => Err(ServerError::Stopped),
+            Err(_) => {
+                self.inner.writes.cancel(&id);
+                Err(ServerError::TimedOut)
+            }
+        }
+    }
+
+    /// Returns once this member has applied everything committed before the
+    /// call, as confirmed by the leader (raft thesis §6.4).
+    async fn read_barrier(&self) -> Result<(), ServerError> {
+        let ctx: u64 = thread_rng().gen();
+        let confirmed = self.inner.reads.register(ctx);
+        self.inner.raft.read_index(ctx.to_be_bytes().to_vec());
+        let mut applied = self.inner.applied.clone();
+        let wait = async {
+            let index = confirmed.await.map_err(|_| ServerError::Stopped)?;
+            applied
+                .wait_for(|&a| a >= index)
+                .await
+                .map_err(|_| ServerError::Stopped)?;
+            Ok(())
+        };
+        match tokio::time::timeout(self.inner.request_timeout, wait).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.inner.reads.cancel(&ctx);
+                Err(ServerError::TimedOut)
+            }
+        }
+    }
+}
+
+async fn apply_loop(mut applier: Applier, mut committed: mpsc::UnboundedReceiver<Committed>) {
+    while let Some(batch) = committed.recv().await {
+        match batch {
+            Committed::Snapshot(snapshot) => applier.restore(snapshot),
+            Committed::Entries(entries) => applier.apply_entries(entries),
+            Committed::ReadIndex { ctx, index } => applier.confirm_read(&ctx, index),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The server: etcd's layering, one job per layer.
+//!
+//! - [`api`]: the gRPC services. Check a request, call the layer below, map
+//!   its error to etcd's status, fill the response header. Nothing else.
+//! - [`etcdserver`]: turn requests into raft proposals and wait for them to
+//!   be applied; serve linearizable reads through ReadIndex.
+//! - [`crate::raft`] below it, and [`crate::mvcc`] at the bottom.
+//!
+//! [`run`] wires them up for one member and serves until the process ends.
+
+pub mod api;
+pub mod config;
+pub mod etcdserver;
+mod membership;
+
+pub use config::{ConfigError, ServerConfig};
+pub use membership::{Cluster, Member};
+
+use std::sync::Arc;
+
+use crate::proto::etcdserverpb::kv_server::KvServer;
+use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
+use crate::raft::RaftTransportService;
+use crate::storage::Disk;
+use etcdserver::{EtcdServer, StartError};
+
+/// Why a member stopped.
+#[derive(Debug)]
+pub enum ServeError {
+    /// It could not restore its state from disk.
+    Start(StartError),
+    /// A listener failed.
+    Transport(tonic::transport::Error),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Start(e) => write!(f, "cannot start: {e}"),
+            ServeError::Transport(e) => write!(f, "listener failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Runs one member on `disk` until the process ends or a listener fails.
+pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeError> {
+    let server = EtcdServer::start(&config, disk).map_err(ServeError::Start)?;
+    let peer = tonic::transport::Server::builder()
+        .add_service(RaftTransportServer::new(RaftTransportService::new(
+            server.raft().clone(),
+        )))
+        .serve(config.listen_peer);
+    let client = tonic::transport::Server::builder()
+        .add_service(KvServer::new(api::KvService::new(server.clone())))
+        .add_service(MaintenanceServer::new(api::MaintenanceService::new(server)))
+        .serve(config.listen_client);
+    tokio::try_join!(peer, client).map_err(ServeError::Transport)?;
+    Ok(())
+}
