@@ -12,6 +12,7 @@
 
 pub mod bugs;
 pub mod client;
+pub mod crash;
 pub mod mvcc;
 pub mod proto;
 pub mod raft;

@@ -14,6 +14,7 @@ use super::transport::{Peer, Transport};
 use super::wal::{Wal, WalError};
 use super::ElectionTimeouts;
 use crate::bugs::{Bug, BugSet};
+use crate::crash::{CrashPoint, CrashPoints};
 use crate::storage::Disk;
 
 /// How a member runs raft.
@@ -36,6 +37,8 @@ pub struct RaftConfig {
     pub check_quorum: bool,
     /// Injected bugs (`skip-fsync`, `early-ack`).
     pub bugs: BugSet,
+    /// Where a test may crash this member.
+    pub crash_points: CrashPoints,
 }
 
 /// What raft hands up to the server, in log order.
@@ -201,6 +204,7 @@ pub fn spawn_raft(
         election,
         out,
         status: status_tx,
+        crash: config.crash_points.clone(),
         early_ack: config.bugs.has(Bug::EarlyAck),
         applied_early: 0,
     };
@@ -216,6 +220,7 @@ struct Driver {
     election: ElectionTimeouts,
     out: mpsc::UnboundedSender<Committed>,
     status: watch::Sender<RaftStatus>,
+    crash: CrashPoints,
     /// The `early-ack` bug: a leader hands up entries it has only appended.
     early_ack: bool,
     /// The last index handed up before it committed (with `early_ack`).
@@ -289,9 +294,11 @@ impl Driver {
     /// WAL that together hold every persisted entry.
     fn install_snapshot(&mut self, snapshot: Snapshot) {
         let id = self.raw.raft.id;
+        self.crash.reach(CrashPoint::BeforeSnapshotSave);
         self.snapshotter
             .save(&snapshot)
             .unwrap_or_else(|e| panic!("member {id} cannot save a snapshot: {e}"));
+        self.crash.reach(CrashPoint::AfterSnapshotSave);
         let store = self.raw.mut_store();
         store.apply_snapshot(snapshot);
         let (entries, hard_state) = (
@@ -310,7 +317,7 @@ impl Driver {
         }
         let mut ready = self.raw.ready();
         // 1. A leader may send before it persists (raft thesis §10.2.1).
-        self.transport.send(ready.take_messages());
+        self.send(ready.take_messages());
         // 2. A snapshot from the leader replaces the state machine.
         if !ready.snapshot().is_empty() {
             let snapshot = ready.snapshot().clone();
@@ -323,9 +330,16 @@ impl Driver {
         // 4. Persist new entries and hard state, durably, before anything
         //    that depends on them leaves this member.
         let hard_state = ready.hs().cloned();
+        let saving = !ready.entries().is_empty() || hard_state.is_some();
+        if saving {
+            self.crash.reach(CrashPoint::RaftBeforeSave);
+        }
         self.wal
             .save(ready.entries(), hard_state.as_ref())
             .unwrap_or_else(|e| panic!("member {} cannot write its WAL: {e}", self.raw.raft.id));
+        if saving {
+            self.crash.reach(CrashPoint::RaftAfterSave);
+        }
         let store = self.raw.mut_store();
         store.append(ready.entries());
         if let Some(hs) = hard_state {
@@ -337,14 +351,28 @@ impl Driver {
             self.emit_entries(uncommitted);
         }
         // 5. Votes and append responses promise persisted state.
-        self.transport.send(ready.take_persisted_messages());
+        self.send(ready.take_persisted_messages());
         let mut light = self.raw.advance(ready);
         if let Some(commit) = light.commit_index() {
             self.raw.mut_store().set_commit(commit);
         }
-        self.transport.send(light.take_messages());
+        self.send(light.take_messages());
         self.emit_committed(light.take_committed_entries());
         self.raw.advance_apply();
+    }
+
+    /// Sends `messages`, first passing the send crash point of this role.
+    fn send(&self, messages: Vec<Message>) {
+        if messages.is_empty() {
+            return;
+        }
+        self.crash
+            .reach(if self.raw.raft.state == StateRole::Leader {
+                CrashPoint::LeaderBeforeSend
+            } else {
+                CrashPoint::FollowerBeforeSend
+            });
+        self.transport.send(messages);
     }
 
     /// Hands up committed entries, less those the `early-ack` bug already

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::membership::{Cluster, Member};
 use crate::bugs::BugSet;
+use crate::crash::CrashPoints;
 
 /// How one member runs.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct ServerConfig {
     /// Applied entries between snapshots (etcd's `--snapshot-count`): each
     /// snapshot lets the log and the WAL drop the entries it covers.
     pub snapshot_count: u64,
+    /// This member's crash points; none armed unless a test arms one.
+    pub crash_points: CrashPoints,
     /// Injected bugs; none unless a test switches them on.
     pub bugs: BugSet,
 }
@@ -81,6 +84,7 @@ impl ServerConfig {
             election_ticks: (10, 20),
             request_timeout: Duration::from_secs(5),
             snapshot_count: 10_000,
+            crash_points: CrashPoints::default(),
             bugs: BugSet::NONE,
         })
     }

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::convert::header;
 use super::{ServerError, Wait};
+use crate::crash::{CrashPoint, CrashPoints};
 use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::{
     CompactionResponse, DeleteRangeResponse, InternalRaftRequest, PutResponse, RangeRequest,
@@ -47,6 +48,8 @@ pub struct Applier {
     pub snapshot_count: u64,
     /// The index of the last snapshot.
     pub last_snapshot: u64,
+    /// Where a test may crash this member.
+    pub crash: CrashPoints,
 }
 
 impl Applier {
@@ -55,7 +58,9 @@ impl Applier {
         let index = snapshot.get_metadata().index;
         let store = KvStore::restore(&snapshot.data)
             .unwrap_or_else(|e| panic!("snapshot at index {index} holds no store: {e:?}"));
+        self.crash.reach(CrashPoint::BeforeSnapshotApply);
         *self.store.lock().unwrap() = store;
+        self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
         self.applied.send_replace(index);
     }
@@ -75,8 +80,12 @@ impl Applier {
             let request = InternalRaftRequest::decode(entry.data.as_ref())
                 .unwrap_or_else(|e| panic!("committed entry {} does not decode: {e}", entry.index));
             let id = request.header.as_ref().map_or(0, |h| h.id);
+            self.crash.reach(CrashPoint::BeforeApply);
             let result = self.apply(request);
+            self.crash.reach(CrashPoint::BeforeCommit);
             self.writes.trigger(&id, result);
+            self.crash.reach(CrashPoint::AfterCommit);
+            self.crash.reach(CrashPoint::AfterApply);
         }
         self.applied.send_replace(last);
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
@@ -112,11 +121,13 @@ impl Applier {
                     .map_err(Into::into),
             )
         } else if let Some(compaction) = request.compaction {
+            self.crash.reach(CrashPoint::BeforeCompactionCommit);
             let result = store
                 .compact(compaction.revision)
                 .map(|()| CompactionResponse {
                     header: header(store.current_revision()),
                 });
+            self.crash.reach(CrashPoint::AfterCompactionCommit);
             ApplyResult::Compaction(result.map_err(Into::into))
         } else {
             panic!("committed request has no known body: {request:?}")

@@ -92,6 +92,7 @@ impl EtcdServer {
             pre_vote: true,
             check_quorum: true,
             bugs: config.bugs,
+            crash_points: config.crash_points.clone(),
         };
         let (raft, committed) = spawn_raft(raft_config, disk)?;
         let store = Arc::new(Mutex::new(KvStore::new()));
@@ -106,6 +107,7 @@ impl EtcdServer {
             raft: raft.clone(),
             snapshot_count: config.snapshot_count,
             last_snapshot: 0,
+            crash: config.crash_points.clone(),
         };
         tokio::spawn(apply_loop(applier, committed));
         Ok(Self {
