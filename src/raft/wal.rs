@@ -5,12 +5,14 @@
 //! The log is one file, `wal`, a sequence of records:
 //!
 //! ```text
-//! +-------------+-------------+------+-------------------------+
-//! | len: u32 LE | crc: u32 LE | kind | payload (len - 1 bytes) |
-//! +-------------+-------------+------+-------------------------+
+//! +-------------+-----------------+-------------+------+-------------------------+
+//! | len: u32 LE | len_crc: u32 LE | crc: u32 LE | kind | payload (len - 1 bytes) |
+//! +-------------+-----------------+-------------+------+-------------------------+
 //! ```
 //!
-//! `crc` is CRC-32 (IEEE) of `kind` and `payload`. `kind` 1 is an
+//! `len_crc` is CRC-32 (IEEE) of the four `len` bytes, `crc` of `kind` and
+//! `payload`. The length has a checksum of its own so that a corrupt length
+//! in the middle of the log cannot pass for a record torn at the end. `kind` 1 is an
 //! `eraftpb::Entry`, `kind` 2 an `eraftpb::HardState`, both in raft-rs's own
 //! protobuf encoding.
 //!
@@ -22,8 +24,10 @@
 //!
 //! A record cut short by the end of the file is a torn write: the process
 //! died while appending and the record was never synced, so nothing that
-//! depended on it was acknowledged. Replay truncates it and reports it. A
-//! record whose checksum fails is corruption of data that *was* synced:
+//! depended on it was acknowledged. Replay truncates it and reports it.
+//! (A torn write keeps a prefix of what was written, so a complete header
+//! is genuine: if its length checksum fails, that is corruption.) A
+//! record whose checksums fail is corruption of data that *was* synced:
 //! replay stops with [`WalError::Corrupt`] instead of skipping it, because a
 //! member that silently forgets an acknowledged entry breaks raft's safety.
 
@@ -37,7 +41,7 @@ use raft::eraftpb::{Entry, HardState};
 use crate::storage::{read_if_exists, Disk};
 
 const WAL_FILE: &str = "wal";
-const HEADER_LEN: usize = 8;
+const HEADER_LEN: usize = 12;
 const KIND_ENTRY: u8 = 1;
 const KIND_HARD_STATE: u8 = 2;
 
@@ -183,7 +187,9 @@ fn encode_record(buf: &mut Vec<u8>, kind: u8, payload: &[u8]) {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&[kind]);
     hasher.update(payload);
-    buf.extend_from_slice(&((payload.len() + 1) as u32).to_le_bytes());
+    let len = ((payload.len() + 1) as u32).to_le_bytes();
+    buf.extend_from_slice(&len);
+    buf.extend_from_slice(&crc32fast::hash(&len).to_le_bytes());
     buf.extend_from_slice(&hasher.finalize().to_le_bytes());
     buf.push(kind);
     buf.extend_from_slice(payload);
@@ -194,8 +200,14 @@ fn next_record(data: &[u8], offset: usize) -> Result<Option<(u8, &[u8])>, WalErr
     let Some(header) = data.get(offset..offset + HEADER_LEN) else {
         return Ok(None);
     };
-    let len = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
-    let crc = u32::from_le_bytes(header[4..].try_into().unwrap());
+    let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().unwrap());
+    let (len, len_crc, crc) = (word(0) as usize, word(4), word(8));
+    if crc32fast::hash(&header[..4]) != len_crc {
+        return Err(WalError::Corrupt {
+            offset,
+            reason: "length checksum mismatch".to_string(),
+        });
+    }
     let Some(body) = data.get(offset + HEADER_LEN..offset + HEADER_LEN + len) else {
         return Ok(None);
     };
@@ -264,9 +276,14 @@ mod tests {
         let disk = Arc::new(SimDisk::new());
         let (mut wal, _) = Wal::open(disk.clone()).unwrap();
         wal.save(&[entry(1, 1, b"a")], None).unwrap();
-        disk.append(WAL_FILE, &[9, 0, 0, 0, 1, 2]).unwrap();
+        // A whole header promising 9 bytes, and 2 of them.
+        let mut torn = vec![9, 0, 0, 0];
+        torn.extend_from_slice(&crc32fast::hash(&[9, 0, 0, 0]).to_le_bytes());
+        torn.extend_from_slice(&[0xaa; 4]);
+        torn.extend_from_slice(&[1, 2]);
+        disk.append(WAL_FILE, &torn).unwrap();
         let (mut wal, replay) = Wal::open(disk.clone()).unwrap();
-        assert_eq!(replay.torn_bytes, Some(6));
+        assert_eq!(replay.torn_bytes, Some(14));
         assert_eq!(replay.entries.len(), 1);
         wal.save(&[entry(2, 1, b"b")], None).unwrap();
         let (_, replay) = Wal::open(disk).unwrap();
@@ -285,6 +302,30 @@ mod tests {
         let (_, replay) = Wal::open(disk).unwrap();
         assert_eq!(replay.entries, vec![entry(2, 1, b"b")]);
         assert_eq!(replay.hard_state, hard_state(1, 2));
+    }
+
+    #[test]
+    fn a_torn_header_is_truncated_too() {
+        let disk = Arc::new(SimDisk::new());
+        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(&[entry(1, 1, b"a")], None).unwrap();
+        disk.append(WAL_FILE, &[9, 0, 0]).unwrap();
+        let (_, replay) = Wal::open(disk).unwrap();
+        assert_eq!(replay.torn_bytes, Some(3));
+        assert_eq!(replay.entries.len(), 1);
+    }
+
+    #[test]
+    fn a_corrupt_length_in_the_middle_is_not_mistaken_for_a_torn_tail() {
+        let disk = Arc::new(SimDisk::new());
+        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+            .unwrap();
+        let mut data = disk.read(WAL_FILE).unwrap();
+        data[1] = 0x7f; // the first record now claims to be huge
+        disk.write(WAL_FILE, &data).unwrap();
+        let err = Wal::open(disk).err().expect("corruption must stop replay");
+        assert!(err.to_string().contains("length checksum"), "{err}");
     }
 
     #[test]
