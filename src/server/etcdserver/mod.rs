@@ -158,7 +158,7 @@ impl EtcdServer {
             self.read_barrier().await?;
         }
         let store = self.inner.store.lock().unwrap();
-        Ok(apply::range(&store, &request)?)
+        apply::range(&store, &request)
     }
 
     /// Put through raft.
