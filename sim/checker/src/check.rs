@@ -1,0 +1,224 @@
+//! The verdict on a history: the search per part, the revision invariants,
+//! and the evidence a person needs when something is wrong.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::history::{History, Outcome, Request, Response};
+use crate::invariants::{self, Violation};
+use crate::kv::{model_ops, parts, Part};
+use crate::search::{search, Search};
+
+/// How to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Check each independent part (key) on its own; much faster, and the
+    /// same verdict.
+    pub partition_by_key: bool,
+    /// Give up after this long (verdict [`Verdict::Unknown`]).
+    pub timeout: Option<Duration>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        Self {
+            partition_by_key: true,
+            timeout: None,
+        }
+    }
+}
+
+/// The checker's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Some order of the operations explains every response.
+    Linearizable,
+    /// None does, or an invariant is broken.
+    NotLinearizable,
+    /// The timeout passed before a verdict.
+    Unknown,
+}
+
+/// A part the search could not linearize.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The keys of the part.
+    pub keys: Vec<String>,
+    /// The smallest set of its operations found that is still not
+    /// linearizable (indices into the history's operations).
+    pub minimal: Vec<usize>,
+    /// How many operations the longest linearizable prefix held.
+    pub longest_prefix: usize,
+    /// How many operations the part had.
+    pub operations: usize,
+}
+
+/// A verdict with its evidence.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The first part that is not linearizable, if any.
+    pub failure: Option<Failure>,
+    /// Broken revision invariants.
+    pub violations: Vec<Violation>,
+    /// The history's operations, rendered, for the evidence.
+    rendered: Vec<String>,
+}
+
+impl CheckReport {
+    /// The operations that make up the evidence, each once, in order.
+    pub fn failing_operations(&self) -> Vec<usize> {
+        let mut ops: Vec<usize> = self
+            .failure
+            .iter()
+            .flat_map(|f| f.minimal.iter().copied())
+            .chain(self.violations.iter().flat_map(Violation::operations))
+            .collect();
+        ops.sort_unstable();
+        ops.dedup();
+        ops
+    }
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.verdict {
+            Verdict::Linearizable => return f.write_str("linearizable"),
+            Verdict::Unknown => return f.write_str("unknown: the checker timed out"),
+            Verdict::NotLinearizable => {}
+        }
+        if let Some(failure) = &self.failure {
+            writeln!(
+                f,
+                "keys {:?}: no linearization of {} operations (longest linearizable prefix: {}); \
+                 a minimal non-linearizable sub-history of {}:",
+                failure.keys,
+                failure.operations,
+                failure.longest_prefix,
+                failure.minimal.len()
+            )?;
+            for &i in &failure.minimal {
+                writeln!(f, "  {}", self.rendered[i])?;
+            }
+        }
+        for violation in &self.violations {
+            writeln!(f, "invariant: {violation}")?;
+            for i in violation.operations() {
+                writeln!(f, "  {}", self.rendered[i])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks `history` against etcd-sim's KV model and etcd's revision rules.
+pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
+    let deadline = options.timeout.map(|t| Instant::now() + t);
+    let mut violations = invariants::revisions(history);
+    violations.extend(invariants::reads(history));
+    let rendered = history
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let ret = if op.return_ns == u64::MAX {
+                "never".to_string()
+            } else {
+                format!("{:.6}s", op.return_ns as f64 / 1e9)
+            };
+            format!(
+                "#{i} client {} [{:.6}s, {ret}] {:?} -> {:?}",
+                op.client,
+                op.call_ns as f64 / 1e9,
+                op.request,
+                op.outcome
+            )
+        })
+        .collect();
+    let mut report = CheckReport {
+        verdict: Verdict::Linearizable,
+        failure: None,
+        violations,
+        rendered,
+    };
+    for part in parts(history, options.partition_by_key) {
+        match search_part(history, &part, &part.members, deadline) {
+            Search::Linearizable => {}
+            Search::TimedOut => {
+                report.verdict = Verdict::Unknown;
+                return report;
+            }
+            Search::NotLinearizable { longest_prefix } => {
+                report.failure = Some(Failure {
+                    minimal: minimize(history, &part, deadline),
+                    keys: part.keys.clone(),
+                    longest_prefix,
+                    operations: part.members.len(),
+                });
+                break;
+            }
+        }
+    }
+    if report.failure.is_some() || !report.violations.is_empty() {
+        report.verdict = Verdict::NotLinearizable;
+    }
+    report
+}
+
+fn is_read_by_a_kept_read(history: &History, write: usize, kept: &[usize]) -> bool {
+    let (Request::Put { key, value } | Request::Cas { key, value, .. }) =
+        &history.operations[write].request
+    else {
+        return false;
+    };
+    kept.iter().any(|&r| match &history.operations[r].outcome {
+        Outcome::Ok(Response::Get { kv: Some(kv), .. }) => {
+            kv.value == *value
+                && matches!(&history.operations[r].request, Request::Get { key: k, .. } if k == key)
+        }
+        Outcome::Ok(Response::Range { kvs, .. }) => {
+            kvs.iter().any(|(k, kv)| k == key && kv.value == *value)
+        }
+        _ => false,
+    })
+}
+
+fn search_part(
+    history: &History,
+    part: &Part,
+    members: &[usize],
+    deadline: Option<Instant>,
+) -> Search {
+    let (model, ops) = model_ops(history, part, members);
+    search(&model, &ops, deadline)
+}
+
+/// Drops operations one at a time while what is left stays
+/// non-linearizable (delta debugging, one element at a time). A write whose
+/// value a kept read returned stays: without it the read would fail for
+/// the dull reason that nobody wrote its value, and hide the real story.
+fn minimize(history: &History, part: &Part, deadline: Option<Instant>) -> Vec<usize> {
+    let mut kept = part.members.clone();
+    // Passes until nothing more can go: dropping a read can free its write.
+    loop {
+        let before = kept.len();
+        let mut i = 0;
+        while i < kept.len() {
+            if is_read_by_a_kept_read(history, kept[i], &kept) {
+                i += 1;
+                continue;
+            }
+            let mut without = kept.clone();
+            without.remove(i);
+            match search_part(history, part, &without, deadline) {
+                Search::NotLinearizable { .. } => kept = without,
+                Search::Linearizable => i += 1,
+                Search::TimedOut => return kept,
+            }
+        }
+        if kept.len() == before {
+            return kept;
+        }
+    }
+}

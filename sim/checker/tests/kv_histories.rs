@@ -1,0 +1,315 @@
+//! Hand-written histories with known verdicts: the checker must accept the
+//! linearizable ones and reject every kind of violation.
+
+use etcd_sim_checker::{
+    check_kv, CheckOptions, History, KeyValue, Operation, Outcome, Request, Response, Verdict,
+};
+
+fn op(client: u32, call: u64, ret: u64, request: Request, outcome: Outcome) -> Operation {
+    Operation {
+        client,
+        call_ns: call,
+        return_ns: ret,
+        request,
+        outcome,
+    }
+}
+
+fn put(client: u32, call: u64, ret: u64, key: &str, value: &str, revision: i64) -> Operation {
+    let request = Request::Put {
+        key: key.into(),
+        value: value.into(),
+    };
+    op(
+        client,
+        call,
+        ret,
+        request,
+        Outcome::Ok(Response::Put { revision }),
+    )
+}
+
+fn put_unknown(client: u32, call: u64, key: &str, value: &str) -> Operation {
+    let request = Request::Put {
+        key: key.into(),
+        value: value.into(),
+    };
+    op(
+        client,
+        call,
+        u64::MAX,
+        request,
+        Outcome::Unknown("timed out".into()),
+    )
+}
+
+fn put_failed(client: u32, call: u64, ret: u64, key: &str, value: &str) -> Operation {
+    let request = Request::Put {
+        key: key.into(),
+        value: value.into(),
+    };
+    op(
+        client,
+        call,
+        ret,
+        request,
+        Outcome::Fail("etcdserver: no leader".into()),
+    )
+}
+
+fn kv(value: &str, revision: i64) -> KeyValue {
+    KeyValue {
+        value: value.into(),
+        create_revision: 2,
+        mod_revision: revision,
+        version: 1,
+    }
+}
+
+fn get(client: u32, call: u64, ret: u64, key: &str, seen: Option<(&str, i64)>) -> Operation {
+    let request = Request::Get {
+        key: key.into(),
+        serializable: false,
+    };
+    let revision = seen.map_or(1, |(_, r)| r);
+    let response = Response::Get {
+        kv: seen.map(|(v, r)| kv(v, r)),
+        revision,
+    };
+    op(client, call, ret, request, Outcome::Ok(response))
+}
+
+fn verdict(operations: Vec<Operation>) -> Verdict {
+    let history = History {
+        operations,
+        faults: vec![],
+    };
+    let report = check_kv(&history, &CheckOptions::default());
+    let unsplit = check_kv(
+        &history,
+        &CheckOptions {
+            partition_by_key: false,
+            timeout: None,
+        },
+    );
+    assert_eq!(
+        report.verdict, unsplit.verdict,
+        "partitioning must not change the verdict"
+    );
+    report.verdict
+}
+
+#[test]
+fn sequential_puts_and_reads_are_linearizable() {
+    let ops = vec![
+        put(0, 0, 10, "k", "a", 2),
+        get(1, 20, 30, "k", Some(("a", 2))),
+        put(0, 40, 50, "k", "b", 3),
+        get(1, 60, 70, "k", Some(("b", 3))),
+    ];
+    assert_eq!(verdict(ops), Verdict::Linearizable);
+}
+
+#[test]
+fn identifies_a_stale_read() {
+    let ops = vec![
+        put(0, 0, 10, "k", "a", 2),
+        put(0, 20, 30, "k", "b", 3),
+        get(1, 40, 50, "k", Some(("a", 2))),
+    ];
+    assert_eq!(verdict(ops), Verdict::NotLinearizable);
+}
+
+#[test]
+fn a_read_concurrent_with_a_write_may_see_either_value() {
+    let ops = vec![
+        put(0, 0, 10, "k", "a", 2),
+        put(0, 20, 60, "k", "b", 3),
+        get(1, 30, 40, "k", Some(("a", 2))),
+        get(2, 35, 50, "k", Some(("b", 3))),
+    ];
+    assert_eq!(verdict(ops), Verdict::Linearizable);
+}
+
+#[test]
+fn identifies_a_lost_acknowledged_write() {
+    let ops = vec![put(0, 0, 10, "k", "a", 2), get(1, 20, 30, "k", None)];
+    assert_eq!(verdict(ops), Verdict::NotLinearizable);
+}
+
+#[test]
+fn a_write_of_unknown_outcome_may_appear_later_or_never() {
+    let appears = vec![
+        put_unknown(0, 0, "k", "a"),
+        get(1, 20, 30, "k", None),
+        get(1, 40, 50, "k", Some(("a", 2))),
+    ];
+    assert_eq!(verdict(appears), Verdict::Linearizable);
+    let never = vec![put_unknown(0, 0, "k", "a"), get(1, 40, 50, "k", None)];
+    assert_eq!(verdict(never), Verdict::Linearizable);
+}
+
+#[test]
+fn a_failed_write_must_never_be_seen() {
+    let ops = vec![
+        put_failed(0, 0, 10, "k", "a"),
+        get(1, 20, 30, "k", Some(("a", 2))),
+    ];
+    assert_eq!(verdict(ops), Verdict::NotLinearizable);
+}
+
+#[test]
+fn compare_and_set_must_agree_with_the_value() {
+    let cas = |call, ret, expected: Option<&str>, value: &str, succeeded, revision| {
+        let request = Request::Cas {
+            key: "k".into(),
+            expected: expected.map(Into::into),
+            value: value.into(),
+        };
+        op(
+            2,
+            call,
+            ret,
+            request,
+            Outcome::Ok(Response::Cas {
+                succeeded,
+                revision,
+            }),
+        )
+    };
+    let good = vec![
+        put(0, 0, 10, "k", "a", 2),
+        cas(20, 30, Some("a"), "b", true, 3),
+        get(1, 40, 50, "k", Some(("b", 3))),
+    ];
+    assert_eq!(verdict(good), Verdict::Linearizable);
+    let wrong = vec![
+        put(0, 0, 10, "k", "a", 2),
+        cas(20, 30, Some("x"), "b", true, 3),
+    ];
+    assert_eq!(verdict(wrong), Verdict::NotLinearizable);
+    let failed_but_held = vec![
+        put(0, 0, 10, "k", "a", 2),
+        cas(20, 30, Some("a"), "b", false, 2),
+    ];
+    assert_eq!(verdict(failed_but_held), Verdict::NotLinearizable);
+}
+
+#[test]
+fn a_range_sees_every_key_at_one_instant() {
+    let range = |call, ret, kvs: Vec<(&str, &str, i64)>| {
+        let request = Request::Range {
+            prefix: "k".into(),
+            serializable: false,
+        };
+        let kvs = kvs
+            .into_iter()
+            .map(|(k, v, r)| (k.to_string(), kv(v, r)))
+            .collect();
+        op(
+            3,
+            call,
+            ret,
+            request,
+            Outcome::Ok(Response::Range { kvs, revision: 3 }),
+        )
+    };
+    // x was written before y (real time); a range that shows y but not x is impossible.
+    let torn = vec![
+        put(0, 0, 10, "kx", "x", 2),
+        put(1, 20, 30, "ky", "y", 3),
+        range(40, 50, vec![("ky", "y", 3)]),
+    ];
+    assert_eq!(verdict(torn), Verdict::NotLinearizable);
+    let whole = vec![
+        put(0, 0, 10, "kx", "x", 2),
+        put(1, 20, 30, "ky", "y", 3),
+        range(40, 50, vec![("kx", "x", 2), ("ky", "y", 3)]),
+    ];
+    assert_eq!(verdict(whole), Verdict::Linearizable);
+}
+
+#[test]
+fn identifies_duplicate_and_backward_revisions() {
+    let duplicate = vec![put(0, 0, 10, "a", "1", 2), put(1, 20, 30, "b", "2", 2)];
+    assert_eq!(verdict(duplicate), Verdict::NotLinearizable);
+    let backward = vec![put(0, 0, 10, "a", "1", 5), put(1, 20, 30, "b", "2", 3)];
+    assert_eq!(verdict(backward), Verdict::NotLinearizable);
+}
+
+#[test]
+fn a_serializable_read_may_be_stale_but_not_invented() {
+    let stale_read = |value: &str, revision| {
+        let request = Request::Get {
+            key: "k".into(),
+            serializable: true,
+        };
+        let response = Response::Get {
+            kv: Some(kv(value, revision)),
+            revision,
+        };
+        op(1, 40, 50, request, Outcome::Ok(response))
+    };
+    let stale = vec![
+        put(0, 0, 10, "k", "a", 2),
+        put(0, 20, 30, "k", "b", 3),
+        stale_read("a", 2),
+    ];
+    assert_eq!(verdict(stale), Verdict::Linearizable);
+    let invented = vec![put(0, 0, 10, "k", "a", 2), stale_read("zzz", 2)];
+    assert_eq!(verdict(invented), Verdict::NotLinearizable);
+}
+
+#[test]
+fn the_minimal_failing_sub_history_is_smaller_and_still_fails() {
+    let mut ops = vec![
+        put(0, 0, 10, "k", "a", 2),
+        put(0, 20, 30, "k", "b", 3),
+        get(1, 40, 50, "k", Some(("a", 2))),
+    ];
+    // Unrelated noise on the same key, all consistent.
+    for i in 0..6u64 {
+        let t = 100 + i * 20;
+        let v = format!("n{i}");
+        ops.push(put(2, t, t + 5, "k", &v, 4 + i as i64));
+        ops.push(get(3, t + 10, t + 15, "k", Some((&v, 4 + i as i64))));
+    }
+    let history = History {
+        operations: ops,
+        faults: vec![],
+    };
+    let report = check_kv(&history, &CheckOptions::default());
+    assert_eq!(report.verdict, Verdict::NotLinearizable);
+    let failure = report.failure.as_ref().expect("a failing part");
+    assert!(failure.minimal.len() < history.operations.len());
+    assert_eq!(
+        failure.minimal,
+        vec![0, 1, 2],
+        "put a, put b, then the read of a"
+    );
+    let minimal = History {
+        operations: failure
+            .minimal
+            .iter()
+            .map(|&i| history.operations[i].clone())
+            .collect(),
+        faults: vec![],
+    };
+    let again = check_kv(&minimal, &CheckOptions::default());
+    assert!(again.failure.is_some(), "the minimal history still fails");
+}
+
+#[test]
+fn histories_round_trip_through_json_lines_and_bad_lines_are_located() {
+    let history = History {
+        operations: vec![put(0, 0, 10, "k", "a", 2), put_unknown(1, 5, "k", "b")],
+        faults: vec![],
+    };
+    let mut buf = Vec::new();
+    history.write_jsonl(&mut buf).unwrap();
+    assert_eq!(History::read_jsonl(&buf[..]).unwrap(), history);
+    let mut broken = buf.clone();
+    broken.extend_from_slice(b"{\"client\": 1}\n");
+    let error = History::read_jsonl(&broken[..]).unwrap_err();
+    assert_eq!(error.line, 4);
+}
