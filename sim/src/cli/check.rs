@@ -1,0 +1,55 @@
+//! `etcd-sim check FILE`: decide whether a recorded history is linearizable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use etcd_sim_checker::{check_file, Format, Verdict};
+
+use super::{EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
+
+/// `etcd-sim check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The history file.
+    file: PathBuf,
+    /// Its format: native (etcd-sim JSON lines), porcupine-etcd or porcupine-kv.
+    #[arg(long, default_value = "native", value_parser = parse_format)]
+    format: Format,
+    /// Write an HTML view of the history (and of the failure, if any) here.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Give up after this many seconds (verdict `unknown`, exit 3).
+    #[arg(long)]
+    timeout: Option<f64>,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse::<Format>().map_err(|e| e.to_string())
+}
+
+/// Prints `linearizable`, `not linearizable` or `unknown`.
+pub fn run(args: CheckArgs) -> u8 {
+    let timeout = args.timeout.map(Duration::from_secs_f64);
+    let report = match check_file(&args.file, args.format, args.html.as_deref(), timeout) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match report.verdict {
+        Verdict::Linearizable => {
+            println!("linearizable");
+            EXIT_OK
+        }
+        Verdict::NotLinearizable => {
+            println!("not linearizable\n{report}");
+            EXIT_VIOLATION
+        }
+        Verdict::Unknown => {
+            println!("unknown");
+            EXIT_UNDECIDED
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The command line. Each subcommand lives in its own module.
+
+mod check;
+mod serve;
+#[cfg(madsim)]
+mod simulate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: everything checked is linearizable.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a violation was found.
+pub const EXIT_VIOLATION: u8 = 1;
+/// Exit code: bad usage (clap uses it too).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the checker timed out.
+pub const EXIT_UNDECIDED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "etcd-sim",
+    version,
+    about = "Deterministic simulation testing for an etcd-3.4-style store",
+    long_version = concat!(env!("CARGO_PKG_VERSION"), " (", "build: see `etcd-sim mode`", ")"),
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a campaign: one simulated cluster per seed, each history checked.
+    Run(simulate_args::RunArgs),
+    /// Replay one seed and print its trace hash.
+    Reproduce(simulate_args::ReproduceArgs),
+    /// Join the JSON reports of several shards (`run --json`) into one summary.
+    Merge {
+        /// The reports.
+        #[arg(required = true)]
+        reports: Vec<std::path::PathBuf>,
+    },
+    /// Check a history file for linearizability.
+    Check(check::CheckArgs),
+    /// Serve a real member over TCP (real build only).
+    Serve(serve::ServeArgs),
+    /// List the injectable bugs.
+    Bugs,
+    /// List the crash points.
+    CrashPoints,
+    /// Print which runtime this binary was built for.
+    Mode,
+}
+
+/// Arguments of the simulation commands; parsed in both builds so that the
+/// real build can say clearly why it cannot run them.
+mod simulate_args {
+    use std::ops::Range;
+
+    use clap::Args;
+
+    /// `etcd-sim run`.
+    #[derive(Args, Debug, Clone)]
+    pub struct RunArgs {
+        /// Seeds to run, as A..B (B excluded).
+        #[arg(long, value_parser = parse_seed_range)]
+        pub seeds: Range<u64>,
+        #[command(flatten)]
+        pub shape: ShapeArgs,
+        /// Seeds run in parallel (each seed stays deterministic).
+        #[arg(long, default_value_t = 1)]
+        pub jobs: usize,
+        /// Run only every N-th seed, starting at the K-th (0-based), so N
+        /// machines split one range: K/N.
+        #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+        pub shard: (u64, u64),
+        /// Run every seed twice and fail if the two traces differ.
+        #[arg(long)]
+        pub check_determinism: bool,
+        /// Write the campaign's results as JSON here (see `etcd-sim merge`).
+        #[arg(long)]
+        pub json: Option<std::path::PathBuf>,
+    }
+
+    /// `etcd-sim reproduce`.
+    #[derive(Args, Debug, Clone)]
+    pub struct ReproduceArgs {
+        /// The seed to replay.
+        #[arg(long)]
+        pub seed: u64,
+        #[command(flatten)]
+        pub shape: ShapeArgs,
+        /// Print the whole event trace.
+        #[arg(long)]
+        pub trace: bool,
+        /// Write the history (native JSON lines) here.
+        #[arg(long)]
+        pub history: Option<std::path::PathBuf>,
+    }
+
+    /// What a simulated run looks like besides its seed.
+    #[derive(Args, Debug, Clone)]
+    pub struct ShapeArgs {
+        /// Cluster size.
+        #[arg(long, default_value_t = 3)]
+        pub nodes: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 3)]
+        pub clients: usize,
+        /// Operations per client.
+        #[arg(long, default_value_t = 30)]
+        pub ops: usize,
+        /// Faults the nemesis draws from: `all`, `none`, or names separated
+        /// by commas (kill-leader, kill, kill-all, pause, partition,
+        /// isolate-leader, bridge, one-way-clog, packet-loss, latency).
+        #[arg(long, default_value = "kill-leader")]
+        pub faults: etcd_sim_harness::faults::FaultSet,
+        /// Switch on an injectable bug (repeatable; see `etcd-sim bugs`).
+        #[arg(long = "bug")]
+        pub bugs: Vec<etcd_sim::bugs::Bug>,
+    }
+
+    fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("expected K/N, got {s:?}"))?;
+        let k: u64 = k.parse().map_err(|_| format!("bad shard index {k:?}"))?;
+        let n: u64 = n.parse().map_err(|_| format!("bad shard count {n:?}"))?;
+        if n == 0 || k >= n {
+            return Err(format!("shard {s:?}: need 0 <= K < N"));
+        }
+        Ok((k, n))
+    }
+
+    fn parse_seed_range(s: &str) -> Result<Range<u64>, String> {
+        let (a, b) = s
+            .split_once("..")
+            .ok_or_else(|| format!("expected A..B, got {s:?}"))?;
+        let a: u64 = a.parse().map_err(|_| format!("bad seed {a:?}"))?;
+        let b: u64 = b.parse().map_err(|_| format!("bad seed {b:?}"))?;
+        if a >= b {
+            return Err(format!("empty seed range {s:?}"));
+        }
+        Ok(a..b)
+    }
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Bugs => {
+            for bug in etcd_sim::bugs::Bug::ALL {
+                println!(
+                    "{:<22} breaks {}\n{:<22} models {}",
+                    bug.name(),
+                    bug.breaks(),
+                    "",
+                    bug.models()
+                );
+            }
+            EXIT_OK
+        }
+        Command::CrashPoints => {
+            for point in etcd_sim::crash::CrashPoint::ALL {
+                println!("{:<26} {}", point.name(), point.place());
+            }
+            EXIT_OK
+        }
+        Command::Mode => {
+            println!("{}", etcd_sim::BUILD_MODE);
+            EXIT_OK
+        }
+        Command::Check(args) => check::run(args),
+        Command::Serve(args) => serve::run(args),
+        #[cfg(madsim)]
+        Command::Run(args) => simulate::run(args),
+        #[cfg(madsim)]
+        Command::Reproduce(args) => simulate::reproduce(args),
+        #[cfg(madsim)]
+        Command::Merge { reports } => simulate::merge(&reports),
+        #[cfg(not(madsim))]
+        Command::Run(_) | Command::Reproduce(_) | Command::Merge { .. } => {
+            eprintln!(
+                "error: this binary is the real build; `run`, `reproduce` and `merge` need the \
+                 simulation build (`cargo build --release` with the repository's \
+                 .cargo/config.toml, and no RUSTFLAGS exported)"
+            );
+            EXIT_USAGE
+        }
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,174 @@
+//! `etcd-sim run` and `etcd-sim reproduce`.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use etcd_sim_harness::campaign::{Campaign, SeedResult, Summary};
+use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
+
+use super::simulate_args::{ReproduceArgs, RunArgs, ShapeArgs};
+use super::{EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
+
+fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
+    if shape.nodes == 0 || shape.nodes > 7 {
+        return Err(format!("--nodes must be 1..=7, got {}", shape.nodes));
+    }
+    if shape.clients == 0 || shape.clients > 200 {
+        return Err(format!("--clients must be 1..=200, got {}", shape.clients));
+    }
+    let mut config = RunConfig::new(seed);
+    config.nodes = shape.nodes;
+    config.clients = shape.clients;
+    config.workload.ops_per_client = shape.ops;
+    config.faults = shape.faults.clone();
+    config.bugs = shape.bugs.iter().copied().collect();
+    Ok(config)
+}
+
+/// The command line that replays `seed` with the same shape.
+fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
+    let mut cmd = format!("etcd-sim reproduce --seed {seed}");
+    let defaults = RunConfig::new(seed);
+    if shape.nodes != defaults.nodes {
+        cmd += &format!(" --nodes {}", shape.nodes);
+    }
+    if shape.clients != defaults.clients {
+        cmd += &format!(" --clients {}", shape.clients);
+    }
+    if shape.ops != defaults.workload.ops_per_client {
+        cmd += &format!(" --ops {}", shape.ops);
+    }
+    if shape.faults != defaults.faults {
+        cmd += &format!(" --faults {}", shape.faults);
+    }
+    for bug in &shape.bugs {
+        cmd += &format!(" --bug {bug}");
+    }
+    cmd
+}
+
+/// Runs every seed of the range (or of this shard of it); prints failing
+/// seeds as they are found, and a summary.
+pub fn run(args: RunArgs) -> u8 {
+    if let Err(e) = config(0, &args.shape) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    let (shard, shards) = args.shard;
+    let seeds: Vec<u64> = args
+        .seeds
+        .clone()
+        .filter(|seed| seed % shards == shard)
+        .collect();
+    let total = seeds.len();
+    let progress = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let shape = args.shape.clone();
+    let campaign = Campaign {
+        seeds,
+        jobs: args.jobs.max(1),
+        check_determinism: args.check_determinism,
+    };
+    let mut failed = 0usize;
+    let summary = campaign.run(
+        |seed| config(seed, &shape).expect("checked above"),
+        |done, result: &SeedResult| {
+            if result.failed() {
+                failed += 1;
+                if progress {
+                    eprint!("\r\x1b[K");
+                }
+                println!(
+                    "seed {}: {} — reproduce: {}",
+                    result.seed,
+                    result.describe(),
+                    reproduce_command(result.seed, &args.shape)
+                );
+            }
+            if progress {
+                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                let left = (total - done) as f64 / rate;
+                eprint!(
+                    "\r\x1b[K[{done}/{total}] failed {failed} | {rate:.1} seeds/s | ETA {left:.0}s"
+                );
+            }
+        },
+    );
+    if progress {
+        eprintln!();
+    }
+    println!("{summary}");
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, summary.to_json()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    }
+    summary.exit_code()
+}
+
+/// Joins campaign reports; prints the failures and the summary.
+pub fn merge(reports: &[std::path::PathBuf]) -> u8 {
+    let mut parts = Vec::new();
+    for path in reports {
+        let part = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Summary::from_json(&text));
+        match part {
+            Ok(part) => parts.push(part),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let summary = Summary::merge(parts);
+    for failure in summary.failures() {
+        println!("seed {}: {}", failure.seed, failure.describe());
+    }
+    println!("{summary}");
+    summary.exit_code()
+}
+
+/// Replays one seed; prints its trace hash and verdict.
+pub fn reproduce(args: ReproduceArgs) -> u8 {
+    let mut config = match config(args.seed, &args.shape) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    config.echo_trace = args.trace;
+    let outcome = run_seed(&config);
+    if let Some(path) = &args.history {
+        let written =
+            std::fs::File::create(path).and_then(|mut f| outcome.history.write_jsonl(&mut f));
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    }
+    println!("seed: {}", outcome.seed);
+    println!("operations: {}", outcome.history.operations.len());
+    println!("simulated: {:.3}s", outcome.simulated.as_secs_f64());
+    println!("trace-hash: {:016x}", outcome.trace.hash());
+    match outcome.verdict() {
+        SeedVerdict::Linearizable => {
+            println!("verdict: linearizable");
+            EXIT_OK
+        }
+        SeedVerdict::NotLinearizable => {
+            println!("verdict: not linearizable\n{}", outcome.report);
+            EXIT_VIOLATION
+        }
+        SeedVerdict::Panicked(message) => {
+            println!("verdict: the simulation panicked: {message}");
+            EXIT_VIOLATION
+        }
+        SeedVerdict::Undecided => {
+            println!("verdict: unknown (checker timed out)");
+            EXIT_UNDECIDED
+        }
+    }
+}

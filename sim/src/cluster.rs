@@ -1,0 +1,185 @@
+//! A cluster of etcd-sim members on madsim nodes.
+//!
+//! Each member is a madsim node with its own IP whose init runs the real
+//! server, [`etcd_sim::server::run`], on a [`SimDisk`] that the harness
+//! keeps. A restart re-runs init, so the member comes back from what its disk
+//! made durable and nothing else, as a restarted process does. A member that
+//! reaches an armed crash point panics and madsim restarts it the same way.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_sim::client::Client;
+use etcd_sim::crash::{CrashPoints, CRASH_PANIC};
+use etcd_sim::proto::etcdserverpb::StatusRequest;
+use etcd_sim::server::{Cluster, ServerConfig};
+use etcd_sim::storage::{Disk, SimDisk};
+use madsim::rand::{thread_rng, Rng};
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId;
+
+/// The client port of every member.
+pub const CLIENT_PORT: u16 = 2379;
+/// The peer port of every member.
+pub const PEER_PORT: u16 = 2380;
+
+/// One member: its node, its disk and the switch of its crash points.
+pub struct SimMember {
+    /// Its `--name`, `n1`, `n2`, …
+    pub name: String,
+    /// Its IP on the simulated network.
+    pub ip: IpAddr,
+    /// Its raft and member id.
+    pub id: u64,
+    node: NodeHandle,
+    disk: SimDisk,
+    crash_points: CrashPoints,
+}
+
+/// The members of one simulated cluster.
+pub struct SimCluster {
+    members: Vec<SimMember>,
+}
+
+/// How much of its unsynced tail a file keeps in a crash: usually none,
+/// sometimes a random prefix (a torn write), decided by the seed.
+fn torn_tail(unsynced: usize) -> usize {
+    if thread_rng().gen_bool(0.3) {
+        thread_rng().gen_range(0..=unsynced)
+    } else {
+        0
+    }
+}
+
+impl SimCluster {
+    /// Starts `size` members at 10.0.0.1, 10.0.0.2, … in the current runtime;
+    /// `configure` adjusts each member's configuration first.
+    pub fn start(size: usize, configure: impl Fn(&mut ServerConfig)) -> Self {
+        let ips: Vec<IpAddr> = (1..=size)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8)))
+            .collect();
+        let cluster = Cluster::new(
+            "etcd-sim",
+            ips.iter()
+                .enumerate()
+                .map(|(i, ip)| (format!("n{}", i + 1), format!("http://{ip}:{PEER_PORT}"))),
+        );
+        let handle = Handle::current();
+        let members = ips
+            .iter()
+            .enumerate()
+            .map(|(i, &ip)| {
+                let name = format!("n{}", i + 1);
+                let mut config = ServerConfig::new(
+                    &name,
+                    cluster.clone(),
+                    SocketAddr::new(ip, CLIENT_PORT),
+                    SocketAddr::new(ip, PEER_PORT),
+                )
+                .expect("the member is in the cluster it was built from");
+                configure(&mut config);
+                let crash_points = config.crash_points.clone();
+                let disk = SimDisk::new();
+                let member_disk = disk.clone();
+                let node = handle
+                    .create_node()
+                    .name(&name)
+                    .ip(ip)
+                    .restart_on_panic_matching(CRASH_PANIC)
+                    .init(move || {
+                        let config = config.clone();
+                        let disk = disk.clone();
+                        async move {
+                            // A process (re)starts with what its disk made
+                            // durable: whatever was not synced when the last
+                            // incarnation died is gone, perhaps with a torn tail.
+                            disk.crash(torn_tail);
+                            let disk: Arc<dyn Disk> = Arc::new(disk);
+                            if let Err(e) = etcd_sim::server::run(config, disk).await {
+                                panic!("member stopped: {e}");
+                            }
+                        }
+                    })
+                    .build();
+                SimMember {
+                    id: cluster.member(&name).expect("built above").id,
+                    name,
+                    ip,
+                    node,
+                    disk: member_disk,
+                    crash_points,
+                }
+            })
+            .collect();
+        Self { members }
+    }
+
+    /// The members, in order of name.
+    pub fn members(&self) -> &[SimMember] {
+        &self.members
+    }
+
+    /// The madsim node of member `index`.
+    pub fn node_id(&self, index: usize) -> NodeId {
+        self.members[index].node.id()
+    }
+
+    /// The name of member `index`.
+    pub fn name(&self, index: usize) -> &str {
+        &self.members[index].name
+    }
+
+    /// The disk of member `index`, which outlives its incarnations.
+    pub fn disk(&self, index: usize) -> &SimDisk {
+        &self.members[index].disk
+    }
+
+    /// The crash points of member `index`.
+    pub fn crash_points(&self, index: usize) -> &CrashPoints {
+        &self.members[index].crash_points
+    }
+
+    /// Every member's client URL.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| format!("http://{}:{CLIENT_PORT}", m.ip))
+            .collect()
+    }
+
+    /// Kills member `index` like a power loss: its tasks die, and when it
+    /// restarts, its disk has lost what was not synced.
+    pub fn kill(&self, index: usize) {
+        Handle::current().kill(self.members[index].node.id());
+    }
+
+    /// Starts member `index` again from its disk.
+    pub fn restart(&self, index: usize) {
+        Handle::current().restart(self.members[index].node.id());
+    }
+
+    /// The index of the member that most members report as leader, if any.
+    /// Call it from a node that has network access.
+    pub async fn leader(&self) -> Option<usize> {
+        let mut votes: Vec<u64> = Vec::new();
+        for endpoint in self.endpoints() {
+            let Ok(client) = Client::new([endpoint], Duration::from_millis(500)) else {
+                continue;
+            };
+            let status = async {
+                let mut maintenance = client.maintenance().await.ok()?;
+                maintenance.status(StatusRequest {}).await.ok()
+            };
+            if let Ok(Some(status)) = tokio::time::timeout(Duration::from_secs(1), status).await {
+                votes.push(status.into_inner().leader);
+            }
+        }
+        let leader = votes
+            .iter()
+            .copied()
+            .filter(|&id| id != 0)
+            .max_by_key(|id| votes.iter().filter(|v| *v == id).count())?;
+        self.members.iter().position(|m| m.id == leader)
+    }
+}

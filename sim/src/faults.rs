@@ -1,0 +1,176 @@
+//! The kinds of fault, by name, and sets of them as the CLI spells them.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// One kind of fault the nemesis can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// Kill the leader (power loss: unsynced writes are lost), restart it later.
+    KillLeader,
+    /// Kill a random member, restart it later.
+    Kill,
+    /// Kill every member at once, restart them all later.
+    KillAll,
+    /// Freeze a member's tasks, then let them go on.
+    Pause,
+    /// Freeze the leader, so that it wakes up believing it still leads.
+    PauseLeader,
+    /// Split the members into two random sides.
+    Partition,
+    /// Cut the leader off from every other member (clients still reach it).
+    IsolateLeader,
+    /// Two sides that each see one bridge member but not each other.
+    Bridge,
+    /// Drop every packet on one link, in one direction only.
+    OneWayClog,
+    /// Drop a share of all packets.
+    PacketLoss,
+    /// Deliver packets late, up to hundreds of milliseconds.
+    LatencySpike,
+    /// Arm a random crash point of a random member for a while.
+    CrashPoint,
+}
+
+impl FaultKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [FaultKind; 12] = [
+        FaultKind::KillLeader,
+        FaultKind::Kill,
+        FaultKind::KillAll,
+        FaultKind::Pause,
+        FaultKind::PauseLeader,
+        FaultKind::Partition,
+        FaultKind::IsolateLeader,
+        FaultKind::Bridge,
+        FaultKind::OneWayClog,
+        FaultKind::PacketLoss,
+        FaultKind::LatencySpike,
+        FaultKind::CrashPoint,
+    ];
+
+    /// The name used on the command line and in traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::KillLeader => "kill-leader",
+            FaultKind::Kill => "kill",
+            FaultKind::KillAll => "kill-all",
+            FaultKind::Pause => "pause",
+            FaultKind::PauseLeader => "pause-leader",
+            FaultKind::Partition => "partition",
+            FaultKind::IsolateLeader => "isolate-leader",
+            FaultKind::Bridge => "bridge",
+            FaultKind::OneWayClog => "one-way-clog",
+            FaultKind::PacketLoss => "packet-loss",
+            FaultKind::LatencySpike => "latency",
+            FaultKind::CrashPoint => "crash-point",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of fault kinds: `all`, `none`, or names separated by commas.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultSet(BTreeSet<FaultKind>);
+
+impl FaultSet {
+    /// No faults.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Every fault.
+    pub fn all() -> Self {
+        Self(FaultKind::ALL.into_iter().collect())
+    }
+
+    /// Exactly `kinds`.
+    pub fn of(kinds: impl IntoIterator<Item = FaultKind>) -> Self {
+        Self(kinds.into_iter().collect())
+    }
+
+    /// The kinds, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = FaultKind> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Whether no fault is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for FaultSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        if *self == Self::all() {
+            return f.write_str("all");
+        }
+        let names: Vec<&str> = self.iter().map(FaultKind::name).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// A fault name that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseFaultError(pub String);
+
+impl fmt::Display for ParseFaultError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let known: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+        write!(
+            f,
+            "unknown fault {:?}; known: all, none, {}",
+            self.0,
+            known.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for ParseFaultError {}
+
+impl FromStr for FaultSet {
+    type Err = ParseFaultError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "all" => return Ok(Self::all()),
+            "none" | "" => return Ok(Self::none()),
+            _ => {}
+        }
+        s.split(',')
+            .map(|name| {
+                let name = name.trim();
+                FaultKind::ALL
+                    .into_iter()
+                    .find(|k| k.name() == name)
+                    .ok_or_else(|| ParseFaultError(name.to_string()))
+            })
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_sets_parse_and_print_as_the_cli_spells_them() {
+        assert_eq!("all".parse::<FaultSet>().unwrap(), FaultSet::all());
+        assert!("none".parse::<FaultSet>().unwrap().is_empty());
+        let set: FaultSet = "partition, kill".parse().unwrap();
+        assert_eq!(set.to_string(), "kill,partition");
+        assert_eq!(set.to_string().parse::<FaultSet>().unwrap(), set);
+        let err = "partition,flood".parse::<FaultSet>().unwrap_err();
+        assert!(err.to_string().contains("unknown fault \"flood\""), "{err}");
+    }
+}

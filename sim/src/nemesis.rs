@@ -1,0 +1,299 @@
+//! The nemesis: faults, each named, seeded, and recorded with its
+//! simulated time.
+//!
+//! Every fault is a pair of verbs (partition/heal, clog/unclog, kill/restart,
+//! pause/resume) applied by [`Nemesis::inject`], which always undoes what it
+//! did before it returns. A schedule ([`Nemesis::run`]) injects faults one
+//! after another, with quiet gaps, until told to stop; the run then heals
+//! and lets the cluster settle before the final reads.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_sim::crash::CrashPoint;
+use madsim::net::NetSim;
+use madsim::rand::{seq::SliceRandom, thread_rng, Rng};
+use madsim::runtime::Handle;
+use madsim::task::NodeId;
+use tokio::sync::watch;
+
+use crate::cluster::SimCluster;
+use crate::faults::{FaultKind, FaultSet};
+use crate::recorder::{FaultId, Recorder};
+use crate::run::Clock;
+
+/// The longest delay after which madsim restarts a node whose task panicked.
+const MADSIM_RESTART_DELAY_MAX: Duration = Duration::from_secs(10);
+
+/// Injects faults into one cluster.
+pub struct Nemesis {
+    cluster: Arc<SimCluster>,
+    recorder: Recorder,
+    clock: Clock,
+    crash_points: Vec<CrashPoint>,
+}
+
+impl Nemesis {
+    /// A nemesis for `cluster` that records into `recorder`; the
+    /// `crash-point` fault arms one of `crash_points`.
+    pub fn new(
+        cluster: Arc<SimCluster>,
+        recorder: Recorder,
+        clock: Clock,
+        crash_points: Vec<CrashPoint>,
+    ) -> Self {
+        assert!(!crash_points.is_empty(), "no crash point to choose from");
+        Self {
+            cluster,
+            recorder,
+            clock,
+            crash_points,
+        }
+    }
+
+    /// Injects faults drawn from `faults` until `stop` turns true; each
+    /// fault is healed before the next one starts and before this returns.
+    pub async fn run(&self, faults: &FaultSet, mut stop: watch::Receiver<bool>) {
+        let kinds: Vec<FaultKind> = faults.iter().collect();
+        if kinds.is_empty() {
+            return;
+        }
+        loop {
+            let quiet = Duration::from_millis(thread_rng().gen_range(200..1_500));
+            if wait_or_stop(&mut stop, quiet).await {
+                return;
+            }
+            let kind = *kinds.choose(&mut thread_rng()).expect("not empty");
+            let duration = Duration::from_millis(thread_rng().gen_range(300..3_000));
+            self.inject(kind, duration).await;
+        }
+    }
+
+    /// Applies `kind` for `duration`, then undoes it.
+    pub async fn inject(&self, kind: FaultKind, duration: Duration) {
+        let members = self.cluster.members().len();
+        let everyone: Vec<usize> = (0..members).collect();
+        match kind {
+            FaultKind::KillLeader => {
+                let Some(leader) = self.leader(kind).await else {
+                    return;
+                };
+                self.kill_restart(&[leader], kind, duration, "leader").await;
+            }
+            FaultKind::Kill => {
+                let victim = thread_rng().gen_range(0..members);
+                self.kill_restart(&[victim], kind, duration, "").await;
+            }
+            FaultKind::KillAll => {
+                self.kill_restart(&everyone, kind, duration, "power loss")
+                    .await;
+            }
+            FaultKind::Pause => {
+                let victim = thread_rng().gen_range(0..members);
+                self.pause(victim, kind, duration, "").await;
+            }
+            FaultKind::PauseLeader => {
+                let Some(leader) = self.leader(kind).await else {
+                    return;
+                };
+                self.pause(leader, kind, duration, " (leader)").await;
+            }
+            FaultKind::Partition => {
+                let order = shuffled(members);
+                let minority = thread_rng().gen_range(1..=(members / 2).max(1));
+                let (a, b) = order.split_at(minority);
+                let detail = format!("{} | {}", self.names(a), self.names(b));
+                self.cut(kind, self.between(a, b), duration, detail).await;
+            }
+            FaultKind::IsolateLeader => {
+                let Some(leader) = self.leader(kind).await else {
+                    return;
+                };
+                let others: Vec<usize> = everyone.into_iter().filter(|&m| m != leader).collect();
+                let detail = format!(
+                    "{} (leader) | {}",
+                    self.cluster.name(leader),
+                    self.names(&others)
+                );
+                self.cut(kind, self.between(&[leader], &others), duration, detail)
+                    .await;
+            }
+            FaultKind::Bridge => {
+                // A line a - bridge - b: each side sees the bridge but not the
+                // other side, so each may believe it can reach a majority.
+                let order = shuffled(members);
+                let (bridge, rest) = order.split_first().expect("at least one member");
+                let (a, b) = rest.split_at(rest.len() / 2);
+                let detail = format!(
+                    "{} - {} - {}",
+                    self.names(a),
+                    self.cluster.name(*bridge),
+                    self.names(b)
+                );
+                self.cut(kind, self.between(a, b), duration, detail).await;
+            }
+            FaultKind::OneWayClog => {
+                let order = shuffled(members);
+                let (from, to) = (order[0], order[1 % members]);
+                let link = (self.cluster.node_id(from), self.cluster.node_id(to));
+                let detail = format!("{} -> {}", self.cluster.name(from), self.cluster.name(to));
+                self.cut(kind, BTreeSet::from([link]), duration, detail)
+                    .await;
+            }
+            FaultKind::PacketLoss => {
+                let rate = thread_rng().gen_range(0.05..0.3);
+                let fault = self.start(kind, format!("{:.0}% of packets", rate * 100.0));
+                NetSim::current().update_config(|c| c.packet_loss_rate = rate);
+                tokio::time::sleep(duration).await;
+                NetSim::current().update_config(|c| c.packet_loss_rate = 0.0);
+                self.end(fault);
+            }
+            FaultKind::CrashPoint => {
+                let victim = thread_rng().gen_range(0..members);
+                let point = *self
+                    .crash_points
+                    .choose(&mut thread_rng())
+                    .expect("not empty");
+                let detail = format!("{} at {point}", self.cluster.name(victim));
+                let fault = self.start(kind, detail);
+                let points = self.cluster.crash_points(victim);
+                points.arm(point);
+                let deadline = tokio::time::Instant::now() + duration;
+                while points.is_armed() && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                if points.disarm() {
+                    let note = format!("crash point {point} not reached");
+                    self.recorder.note(self.clock.now_ns(), note);
+                } else {
+                    let note = format!(
+                        "crash point {point} fired; madsim restarts {}",
+                        self.cluster.name(victim)
+                    );
+                    self.recorder.note(self.clock.now_ns(), note);
+                    // madsim restarts a crashed node 1 to 10 s later; no other
+                    // fault may kill or restart it meanwhile, or the two
+                    // restarts would overlap.
+                    tokio::time::sleep(MADSIM_RESTART_DELAY_MAX).await;
+                }
+                self.end(fault);
+            }
+            FaultKind::LatencySpike => {
+                let max = thread_rng().gen_range(50..500);
+                let fault = self.start(kind, format!("1..{max} ms per packet"));
+                let normal = madsim::net::Config::default().send_latency;
+                NetSim::current().update_config(|c| {
+                    c.send_latency = Duration::from_millis(1)..Duration::from_millis(max)
+                });
+                tokio::time::sleep(duration).await;
+                NetSim::current().update_config(|c| c.send_latency = normal);
+                self.end(fault);
+            }
+        }
+    }
+
+    async fn leader(&self, kind: FaultKind) -> Option<usize> {
+        let leader = self.cluster.leader().await;
+        if leader.is_none() {
+            let note = format!("nemesis: {kind} skipped, no leader");
+            self.recorder.note(self.clock.now_ns(), note);
+        }
+        leader
+    }
+
+    async fn pause(&self, victim: usize, kind: FaultKind, duration: Duration, why: &str) {
+        let node = self.cluster.node_id(victim);
+        let fault = self.start(kind, format!("{}{why}", self.cluster.name(victim)));
+        Handle::current().pause(node);
+        tokio::time::sleep(duration).await;
+        Handle::current().resume(node);
+        self.end(fault);
+    }
+
+    async fn kill_restart(
+        &self,
+        victims: &[usize],
+        kind: FaultKind,
+        downtime: Duration,
+        why: &str,
+    ) {
+        let mut detail = self.names(victims);
+        if !why.is_empty() {
+            detail = format!("{detail} ({why})");
+        }
+        let fault = self.start(kind, detail);
+        for &victim in victims {
+            self.cluster.kill(victim);
+        }
+        tokio::time::sleep(downtime).await;
+        for &victim in victims {
+            self.cluster.restart(victim);
+        }
+        self.end(fault);
+    }
+
+    /// Clogs every link in `links` for `duration`.
+    async fn cut(
+        &self,
+        kind: FaultKind,
+        links: BTreeSet<(NodeId, NodeId)>,
+        duration: Duration,
+        detail: String,
+    ) {
+        let fault = self.start(kind, detail);
+        for &(from, to) in &links {
+            NetSim::current().clog_link(from, to);
+        }
+        tokio::time::sleep(duration).await;
+        for &(from, to) in &links {
+            NetSim::current().unclog_link(from, to);
+        }
+        self.end(fault);
+    }
+
+    /// Both directions of every link between a member of `a` and one of `b`.
+    fn between(&self, a: &[usize], b: &[usize]) -> BTreeSet<(NodeId, NodeId)> {
+        let mut links = BTreeSet::new();
+        for &x in a {
+            for &y in b {
+                let (x, y) = (self.cluster.node_id(x), self.cluster.node_id(y));
+                links.insert((x, y));
+                links.insert((y, x));
+            }
+        }
+        links
+    }
+
+    fn names(&self, members: &[usize]) -> String {
+        let names: Vec<&str> = members.iter().map(|&m| self.cluster.name(m)).collect();
+        names.join(",")
+    }
+
+    fn start(&self, kind: FaultKind, detail: String) -> FaultId {
+        self.recorder
+            .fault_started(kind.name(), detail, self.clock.now_ns())
+    }
+
+    fn end(&self, fault: FaultId) {
+        self.recorder.fault_ended(fault, self.clock.now_ns());
+    }
+}
+
+fn shuffled(members: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..members).collect();
+    order.shuffle(&mut thread_rng());
+    order
+}
+
+/// Sleeps for `duration` unless `stop` turns true first; returns whether it did.
+async fn wait_or_stop(stop: &mut watch::Receiver<bool>, duration: Duration) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        biased;
+        _ = stop.wait_for(|&s| s) => true,
+        _ = tokio::time::sleep(duration) => false,
+    }
+}

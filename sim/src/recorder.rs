@@ -1,0 +1,132 @@
+//! Records what clients asked and what they got back, as a checkable history.
+//!
+//! An operation is recorded twice: when it is invoked and when it completes.
+//! One that never completes (its client was cut off when the run ended)
+//! stays `Unknown`, which the checker treats as "may take effect at any time
+//! after its call, or never".
+
+use std::sync::{Arc, Mutex};
+
+use etcd_sim_checker::{FaultBand, History, Operation, Outcome, Request};
+
+use crate::trace::Trace;
+
+/// The handle of an operation in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpId(usize);
+
+/// The handle of a fault in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultId(usize);
+
+/// A shared, cloneable recorder; every client and the nemesis write to it.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    history: History,
+    trace: Trace,
+}
+
+impl Recorder {
+    /// A recorder whose trace prints every event as it happens.
+    pub fn echoing() -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                history: History::default(),
+                trace: Trace::echoing(),
+            })),
+        }
+    }
+
+    /// Records that `client` invoked `request` at `call_ns`.
+    pub fn invoke(&self, client: u32, call_ns: u64, request: Request) -> OpId {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .trace
+            .record(call_ns, format_args!("client {client} invoke {request:?}"));
+        inner.history.operations.push(Operation {
+            client,
+            call_ns,
+            return_ns: u64::MAX,
+            request,
+            outcome: Outcome::Unknown("never completed".to_string()),
+        });
+        OpId(inner.history.operations.len() - 1)
+    }
+
+    /// Records how operation `id` ended, at `return_ns`.
+    pub fn complete(&self, id: OpId, return_ns: u64, outcome: Outcome) {
+        let mut inner = self.inner.lock().unwrap();
+        let client = inner.history.operations[id.0].client;
+        inner.trace.record(
+            return_ns,
+            format_args!("client {client} complete {outcome:?}"),
+        );
+        let op = &mut inner.history.operations[id.0];
+        op.return_ns = return_ns;
+        op.outcome = outcome;
+    }
+
+    /// Records that fault `name` began at `start_ns`.
+    pub fn fault_started(&self, name: &str, detail: String, start_ns: u64) -> FaultId {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .trace
+            .record(start_ns, format_args!("fault {name} start: {detail}"));
+        inner.history.faults.push(FaultBand {
+            name: name.to_string(),
+            start_ns,
+            end_ns: None,
+            detail,
+        });
+        FaultId(inner.history.faults.len() - 1)
+    }
+
+    /// Records that fault `id` ended at `end_ns`.
+    pub fn fault_ended(&self, id: FaultId, end_ns: u64) {
+        let mut inner = self.inner.lock().unwrap();
+        let name = inner.history.faults[id.0].name.clone();
+        inner.trace.record(end_ns, format_args!("fault {name} end"));
+        inner.history.faults[id.0].end_ns = Some(end_ns);
+    }
+
+    /// Adds a free-form event to the trace.
+    pub fn note(&self, at_ns: u64, event: impl std::fmt::Display) {
+        self.inner.lock().unwrap().trace.record(at_ns, event);
+    }
+
+    /// The history and trace so far.
+    pub fn snapshot(&self) -> (History, Trace) {
+        let inner = self.inner.lock().unwrap();
+        (inner.history.clone(), inner.trace.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etcd_sim_checker::Response;
+
+    #[test]
+    fn an_operation_is_unknown_until_it_completes() {
+        let recorder = Recorder::default();
+        let put = Request::Put {
+            key: "k".into(),
+            value: "v".into(),
+        };
+        let a = recorder.invoke(1, 10, put.clone());
+        let b = recorder.invoke(2, 20, put);
+        recorder.complete(a, 30, Outcome::Ok(Response::Put { revision: 2 }));
+        let (history, trace) = recorder.snapshot();
+        assert_eq!(history.operations[0].return_ns, 30);
+        assert!(matches!(history.operations[0].outcome, Outcome::Ok(_)));
+        assert_eq!(history.operations[1].return_ns, u64::MAX);
+        assert!(matches!(history.operations[1].outcome, Outcome::Unknown(_)));
+        assert_eq!(trace.lines().len(), 3);
+        let _ = b;
+    }
+}

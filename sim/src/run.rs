@@ -1,0 +1,287 @@
+//! One seed, start to verdict.
+//!
+//! A run has three phases: chaos (clients run while the nemesis injects
+//! faults; safety), heal and settle (no faults; the cluster elects a leader
+//! and catches up), and final reads (one linearizable read of every key,
+//! retried until it succeeds, so that a lost acknowledged write shows up as a
+//! violation even if no client happened to read that key again).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_sim::bugs::BugSet;
+use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
+use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
+use madsim::runtime::{Handle, Runtime};
+use madsim::time::Instant;
+use tokio::sync::watch;
+
+use crate::cluster::SimCluster;
+use crate::faults::{FaultKind, FaultSet};
+use crate::nemesis::Nemesis;
+use crate::recorder::Recorder;
+use crate::trace::Trace;
+use crate::workload::{final_reads, run_client, Workload};
+
+/// Everything that shapes a run besides the seed's randomness.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The seed: it fixes the schedule, the faults and the history.
+    pub seed: u64,
+    /// Cluster size.
+    pub nodes: usize,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// The load each client applies.
+    pub workload: Workload,
+    /// The faults the nemesis draws from during the chaos phase.
+    pub faults: FaultSet,
+    /// Bugs switched on in every member and client.
+    pub bugs: BugSet,
+    /// The crash points the `crash-point` fault chooses from.
+    pub crash_points: Vec<CrashPoint>,
+    /// Print the trace as the run goes (for `reproduce --trace`).
+    pub echo_trace: bool,
+    /// Applied entries between a member's snapshots (small, so that runs
+    /// exercise log compaction and snapshot transfer).
+    pub snapshot_count: u64,
+}
+
+impl RunConfig {
+    /// The default run: 3 members, 3 clients, 30 operations each on 3 keys,
+    /// with the leader killed and restarted again and again.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            nodes: 3,
+            clients: 3,
+            workload: Workload {
+                ops_per_client: 30,
+                keys: 3,
+                deadline: Duration::from_secs(7),
+            },
+            faults: FaultSet::of([FaultKind::KillLeader]),
+            bugs: BugSet::NONE,
+            snapshot_count: 25,
+            crash_points: CrashPoint::ALL.to_vec(),
+            echo_trace: false,
+        }
+    }
+}
+
+/// What one seed produced.
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Every client operation, with the faults.
+    pub history: History,
+    /// The event trace.
+    pub trace: Trace,
+    /// The checker's verdict and evidence, on what was recorded.
+    pub report: CheckReport,
+    /// Simulated time the run took.
+    pub simulated: Duration,
+    /// Why the simulation stopped early: a member (or the harness) panicked.
+    pub panic: Option<String>,
+}
+
+/// A seed's result in one word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeedVerdict {
+    /// The history is linearizable and nothing panicked.
+    Linearizable,
+    /// The history is not linearizable.
+    NotLinearizable,
+    /// The checker timed out.
+    Undecided,
+    /// A member or the harness panicked, e.g. raft found its log lost.
+    Panicked(String),
+}
+
+impl SeedOutcome {
+    /// The seed's result.
+    pub fn verdict(&self) -> SeedVerdict {
+        if let Some(message) = &self.panic {
+            return SeedVerdict::Panicked(message.clone());
+        }
+        match self.report.verdict {
+            Verdict::Linearizable => SeedVerdict::Linearizable,
+            Verdict::NotLinearizable => SeedVerdict::NotLinearizable,
+            Verdict::Unknown => SeedVerdict::Undecided,
+        }
+    }
+}
+
+/// Simulated time since the start of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    /// A clock that reads 0 now.
+    pub fn start() -> Self {
+        Self {
+            start: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the start.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+}
+
+/// Runs `config` in a fresh runtime seeded with `config.seed`, and checks it.
+///
+/// A panic inside the simulation (a member's broken invariant, such as raft
+/// finding its log gone) ends the run; it is reported in the outcome, with
+/// the history recorded until then, rather than taking the campaign down.
+pub fn run_seed(config: &RunConfig) -> SeedOutcome {
+    let runtime = Runtime::with_seed_and_config(config.seed, madsim::Config::default());
+    let recorder = new_recorder(config);
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(simulate_into(config.clone(), recorder.clone()))
+    }));
+    let (simulated, panic) = match run {
+        Ok(simulated) => (simulated, None),
+        Err(payload) => (Duration::ZERO, Some(panic_message(payload.as_ref()))),
+    };
+    let (history, trace) = recorder.snapshot();
+    let report = check_kv(&history, &CheckOptions::default());
+    SeedOutcome {
+        seed: config.seed,
+        history,
+        trace,
+        report,
+        simulated,
+        panic,
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message")
+        .to_string()
+}
+
+fn new_recorder(config: &RunConfig) -> Recorder {
+    if config.echo_trace {
+        Recorder::echoing()
+    } else {
+        Recorder::default()
+    }
+}
+
+/// Keeps the panics of crash points (expected: madsim restarts the member)
+/// off stderr; every other panic is reported as before.
+fn quiet_crash_point_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            if !message.starts_with(CRASH_PANIC) {
+                report(info);
+            }
+        }));
+    });
+}
+
+/// Runs `config` inside the current madsim runtime; returns the history, the
+/// trace and the simulated time taken.
+pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
+    let recorder = new_recorder(&config);
+    let simulated = simulate_into(config, recorder.clone()).await;
+    let (history, trace) = recorder.snapshot();
+    (history, trace, simulated)
+}
+
+/// Runs `config` inside the current madsim runtime, recording into
+/// `recorder`; returns the simulated time taken.
+async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
+    quiet_crash_point_panics();
+    let handle = Handle::current();
+    let clock = Clock::start();
+    let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
+        member.bugs = config.bugs;
+        member.snapshot_count = config.snapshot_count;
+    }));
+    let endpoints = cluster.endpoints();
+    let note = format!(
+        "seed {} faults {} bugs {:?} cluster {endpoints:?}",
+        config.seed, config.faults, config.bugs
+    );
+    recorder.note(clock.now_ns(), note);
+
+    // Let the first election finish before the load starts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let client_node = |c: usize| {
+        handle
+            .create_node()
+            .name(format!("client{c}"))
+            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 1, c as u8 + 1)))
+            .build()
+    };
+    let clients: Vec<_> = (0..config.clients)
+        .map(|c| {
+            client_node(c).spawn(run_client(
+                c as u32,
+                endpoints.clone(),
+                config.workload.clone(),
+                config.bugs,
+                recorder.clone(),
+                clock,
+            ))
+        })
+        .collect();
+
+    // Chaos: faults for as long as the clients run.
+    let (stop, stopped) = watch::channel(false);
+    let control = handle
+        .create_node()
+        .name("nemesis")
+        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)))
+        .build();
+    let nemesis = control.spawn({
+        let nemesis = Nemesis::new(
+            cluster.clone(),
+            recorder.clone(),
+            clock,
+            config.crash_points.clone(),
+        );
+        let faults = config.faults.clone();
+        async move { nemesis.run(&faults, stopped).await }
+    });
+    for client in clients {
+        client.await.expect("client task panicked");
+    }
+    stop.send_replace(true);
+    nemesis.await.expect("nemesis task panicked");
+
+    // Heal and settle, then read every key once more.
+    recorder.note(clock.now_ns(), "healed; settling");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let reader = config.clients as u32;
+    client_node(config.clients)
+        .spawn(final_reads(
+            reader,
+            endpoints,
+            config.workload.clone(),
+            recorder.clone(),
+            clock,
+        ))
+        .await
+        .expect("final reader panicked");
+
+    Duration::from_nanos(clock.now_ns())
+}

@@ -1,0 +1,257 @@
+//! Concurrent clients issuing random operations, each one recorded.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use etcd_sim::bugs::BugSet;
+use etcd_sim::client::{Client, ClientError, Compare, CompareOp, GetOptions, Txn, TxnOp};
+use etcd_sim::proto::etcdserverpb::RangeResponse;
+use etcd_sim::proto::mvccpb;
+use etcd_sim_checker::{KeyValue, Outcome, Request, Response};
+use madsim::rand::{thread_rng, Rng};
+
+use crate::recorder::Recorder;
+use crate::run::Clock;
+
+/// Every key the workload uses starts with this.
+const KEY_PREFIX: &str = "k";
+
+/// The shape of the client load.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Operations each client issues.
+    pub ops_per_client: usize,
+    /// Keys `k0`, `k1`, … the clients contend on.
+    pub keys: usize,
+    /// How long a client waits for an answer before giving up (the outcome
+    /// is then unknown). Longer than the server's request timeout, so that
+    /// the server's own, more precise, error usually arrives first.
+    pub deadline: Duration,
+}
+
+/// Runs client `id` against `endpoints`, recording every operation.
+///
+/// Values are unique (`c<id>-<seq>`), so a read names the write it saw. The
+/// mix: puts, linearizable and serializable gets, deletes, compare-and-set
+/// txns (expecting the last value this client saw), and ranges over all keys.
+pub async fn run_client(
+    id: u32,
+    endpoints: Vec<String>,
+    workload: Workload,
+    bugs: BugSet,
+    recorder: Recorder,
+    clock: Clock,
+) {
+    let client = Client::new(&endpoints, Duration::from_secs(1))
+        .expect("valid endpoints")
+        .with_bugs(bugs);
+    client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
+    let mut seen: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for seq in 0..workload.ops_per_client {
+        let key = format!("{KEY_PREFIX}{}", thread_rng().gen_range(0..workload.keys));
+        let value = format!("c{id}-{seq}");
+        let request = match thread_rng().gen_range(0..100) {
+            0..30 => Request::Put { key, value },
+            30..50 => Request::Get {
+                key,
+                serializable: false,
+            },
+            50..55 => Request::Get {
+                key,
+                serializable: true,
+            },
+            55..65 => Request::Delete { key },
+            65..85 => {
+                let expected = seen.get(&key).cloned().flatten();
+                Request::Cas {
+                    key,
+                    expected,
+                    value,
+                }
+            }
+            _ => Request::Range {
+                prefix: KEY_PREFIX.to_string(),
+                serializable: false,
+            },
+        };
+        let outcome = recorded(&client, id, &request, &workload, &recorder, &clock).await;
+        remember(&mut seen, &request, &outcome);
+        let pause = thread_rng().gen_range(0..30);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+/// Reads every key once, linearizably, as client `id`, retrying each read
+/// until it succeeds or ten attempts fail.
+pub async fn final_reads(
+    id: u32,
+    endpoints: Vec<String>,
+    workload: Workload,
+    recorder: Recorder,
+    clock: Clock,
+) {
+    let client = Client::new(&endpoints, Duration::from_secs(1)).expect("valid endpoints");
+    for key in (0..workload.keys).map(|k| format!("{KEY_PREFIX}{k}")) {
+        let request = Request::Get {
+            key,
+            serializable: false,
+        };
+        for _attempt in 0..10 {
+            let outcome = recorded(&client, id, &request, &workload, &recorder, &clock).await;
+            if matches!(outcome, Outcome::Ok(_)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Issues `request` as client `id` within the workload's deadline, recording
+/// its invocation and completion.
+async fn recorded(
+    client: &Client,
+    id: u32,
+    request: &Request,
+    workload: &Workload,
+    recorder: &Recorder,
+    clock: &Clock,
+) -> Outcome {
+    let op = recorder.invoke(id, clock.now_ns(), request.clone());
+    let outcome = match tokio::time::timeout(workload.deadline, execute(client, request)).await {
+        Ok(outcome) => outcome,
+        Err(_) => failed(&ClientError::DeadlineExceeded),
+    };
+    recorder.complete(op, clock.now_ns(), outcome.clone());
+    outcome
+}
+
+/// Notes what `outcome` revealed about the keys' current values.
+fn remember(seen: &mut BTreeMap<String, Option<String>>, request: &Request, outcome: &Outcome) {
+    let Outcome::Ok(response) = outcome else {
+        return;
+    };
+    match (request, response) {
+        (Request::Put { key, value }, _) => {
+            seen.insert(key.clone(), Some(value.clone()));
+        }
+        (Request::Get { key, .. }, Response::Get { kv, .. }) => {
+            seen.insert(key.clone(), kv.as_ref().map(|kv| kv.value.clone()));
+        }
+        (Request::Delete { key }, _) => {
+            seen.insert(key.clone(), None);
+        }
+        (
+            Request::Cas { key, value, .. },
+            Response::Cas {
+                succeeded: true, ..
+            },
+        ) => {
+            seen.insert(key.clone(), Some(value.clone()));
+        }
+        (Request::Range { .. }, Response::Range { kvs, .. }) => {
+            for (key, kv) in kvs {
+                seen.insert(key.clone(), Some(kv.value.clone()));
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn execute(client: &Client, request: &Request) -> Outcome {
+    let result = match request {
+        Request::Put { key, value } => {
+            client
+                .put(key.as_str(), value.as_str())
+                .await
+                .map(|r| Response::Put {
+                    revision: revision(&r.header),
+                })
+        }
+        Request::Get { key, serializable } => {
+            let options = GetOptions {
+                serializable: *serializable,
+                prefix: false,
+            };
+            client
+                .get(key.as_str(), options)
+                .await
+                .map(|r| Response::Get {
+                    kv: r.kvs.first().map(key_value),
+                    revision: revision(&r.header),
+                })
+        }
+        Request::Delete { key } => client.delete(key.as_str()).await.map(|r| Response::Delete {
+            deleted: r.deleted,
+            revision: revision(&r.header),
+        }),
+        Request::Cas {
+            key,
+            expected,
+            value,
+        } => {
+            let condition = match expected {
+                Some(old) => Compare::value(key.as_str(), CompareOp::Equal, old.as_str()),
+                None => Compare::create_revision(key.as_str(), CompareOp::Equal, 0),
+            };
+            let txn = Txn::new()
+                .when([condition])
+                .and_then([TxnOp::put(key.as_str(), value.as_str())]);
+            client.txn(txn).await.map(|r| Response::Cas {
+                succeeded: r.succeeded,
+                revision: revision(&r.header),
+            })
+        }
+        Request::Range {
+            prefix,
+            serializable,
+        } => {
+            let options = GetOptions {
+                serializable: *serializable,
+                prefix: true,
+            };
+            client
+                .get(prefix.as_str(), options)
+                .await
+                .map(range_response)
+        }
+    };
+    match result {
+        Ok(response) => Outcome::Ok(response),
+        Err(e) => failed(&e),
+    }
+}
+
+fn revision(header: &Option<etcd_sim::proto::etcdserverpb::ResponseHeader>) -> i64 {
+    header.as_ref().map_or(0, |h| h.revision)
+}
+
+fn key_value(kv: &mvccpb::KeyValue) -> KeyValue {
+    KeyValue {
+        value: String::from_utf8_lossy(&kv.value).into_owned(),
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
+        version: kv.version,
+    }
+}
+
+fn range_response(response: RangeResponse) -> Response {
+    let kvs = response
+        .kvs
+        .iter()
+        .map(|kv| (String::from_utf8_lossy(&kv.key).into_owned(), key_value(kv)))
+        .collect();
+    Response::Range {
+        kvs,
+        revision: revision(&response.header),
+    }
+}
+
+/// The outcome of a failed call: `Fail` only when it certainly did not
+/// apply, `Unknown` when it may have.
+fn failed(error: &ClientError) -> Outcome {
+    if error.may_have_taken_effect() {
+        Outcome::Unknown(error.to_string())
+    } else {
+        Outcome::Fail(error.to_string())
+    }
+}
