@@ -1,0 +1,211 @@
+//! Recovery from disk: torn WAL tails, corrupt WAL records, and followers
+//! that fall behind log compaction (DESIGN.md §2, raft thesis §5).
+#![cfg(madsim)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_sim::client::{Client, GetOptions};
+use etcd_sim::proto::etcdserverpb::StatusRequest;
+use etcd_sim::server::{Cluster, ServeError, ServerConfig};
+use etcd_sim::storage::{Disk, SimDisk};
+use etcd_sim_harness::cluster::SimCluster;
+use madsim::net::NetSim;
+use madsim::runtime::Handle;
+
+/// Runs `f` on a fresh client node (nodes without an IP cannot dial).
+async fn on_client_node<F, T>(octet: u8, f: F) -> T
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    Handle::current()
+        .create_node()
+        .name(format!("test-client-{octet}"))
+        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, octet)))
+        .build()
+        .spawn(f)
+        .await
+        .expect("client task")
+}
+
+/// Puts `key`, retrying until the cluster accepts it.
+async fn put_until_ok(client: &Client, key: &str, value: &str) {
+    for _ in 0..50 {
+        if client.put(key, value).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the cluster never accepted put {key}={value}");
+}
+
+/// A local (serializable) read of `key` on the member at `endpoint`.
+async fn local_value(endpoint: String, key: &'static str) -> Option<String> {
+    let client = Client::new([endpoint], Duration::from_secs(1)).unwrap();
+    let options = GetOptions {
+        serializable: true,
+        ..Default::default()
+    };
+    let response = client.get(key, options).await.ok()?;
+    let kv = response.kvs.first()?;
+    Some(String::from_utf8_lossy(&kv.value).into_owned())
+}
+
+fn snapshot_index(disk: &SimDisk) -> Option<u64> {
+    disk.list()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.strip_prefix("snap-")?.strip_suffix(".snap"))
+        .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
+        .max()
+}
+
+#[madsim::test]
+async fn a_torn_wal_tail_is_truncated_and_the_member_rejoins() {
+    let cluster = Arc::new(SimCluster::start(3, |_| {}));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let endpoints = cluster.endpoints();
+    let client = Client::new(&endpoints[1..], Duration::from_secs(1)).unwrap();
+    let writer = on_client_node(1, async move {
+        put_until_ok(&client, "a", "1").await;
+        client
+    })
+    .await;
+
+    // n1 dies in the middle of appending a record: its header promises 100
+    // bytes, 3 made it to the platter.
+    cluster.kill(0);
+    let disk = cluster.disk(0);
+    let intact = disk.read("wal").unwrap().len();
+    disk.append("wal", &[100, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3])
+        .unwrap();
+    disk.sync("wal").unwrap();
+    cluster.restart(0);
+
+    on_client_node(2, async move { put_until_ok(&writer, "a", "2").await }).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let n1 = endpoints[0].clone();
+    let seen = on_client_node(3, local_value(n1, "a")).await;
+    assert_eq!(seen.as_deref(), Some("2"), "n1 rejoined and caught up");
+    assert!(
+        disk.read("wal").unwrap().len() > intact,
+        "the torn bytes were cut and new records appended"
+    );
+}
+
+#[madsim::test]
+async fn a_corrupt_record_in_the_middle_of_the_wal_stops_the_member_with_a_clear_error() {
+    let handle = Handle::current();
+    let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let cluster = Cluster::new("t", [("n1".to_string(), format!("http://{ip}:2380"))]);
+    let config = ServerConfig::new(
+        "n1",
+        cluster,
+        SocketAddr::new(ip, 2379),
+        SocketAddr::new(ip, 2380),
+    )
+    .unwrap();
+    let disk = SimDisk::new();
+    // Each incarnation reports how `run` ended.
+    let (ended, mut endings) = tokio::sync::mpsc::unbounded_channel();
+    let node = handle
+        .create_node()
+        .name("n1")
+        .ip(ip)
+        .init({
+            let disk = disk.clone();
+            move || {
+                let (config, ended) = (config.clone(), ended.clone());
+                let disk: Arc<dyn Disk> = Arc::new(disk.clone());
+                async move {
+                    let _ = ended.send(etcd_sim::server::run(config, disk).await);
+                }
+            }
+        })
+        .build();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let client = Client::new([format!("http://{ip}:2379")], Duration::from_secs(1)).unwrap();
+    on_client_node(1, async move {
+        for i in 0..5 {
+            put_until_ok(&client, &format!("k{i}"), "v").await;
+        }
+    })
+    .await;
+    handle.kill(node.id());
+
+    let mut wal = disk.read("wal").unwrap();
+    let middle = wal.len() / 2;
+    wal[middle] ^= 0xff;
+    disk.write("wal", &wal).unwrap();
+    disk.sync("wal").unwrap();
+
+    handle.restart(node.id());
+    let result = tokio::time::timeout(Duration::from_secs(5), endings.recv())
+        .await
+        .expect("the member must stop at once, not serve")
+        .expect("an incarnation ended");
+    let error: ServeError = result.expect_err("a corrupt WAL must stop the member");
+    assert!(matches!(error, ServeError::Start(_)), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("wal: corrupt record at offset"),
+        "{message}"
+    );
+}
+
+#[madsim::test]
+async fn a_follower_partitioned_past_log_compaction_catches_up_by_snapshot() {
+    let cluster = Arc::new(SimCluster::start(3, |member| member.snapshot_count = 10));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let leader = {
+        let cluster = cluster.clone();
+        on_client_node(1, async move { cluster.leader().await }).await
+    }
+    .expect("a leader was elected");
+    let follower = (leader + 1) % 3;
+    let endpoints = cluster.endpoints();
+
+    // Cut the follower off from its peers (clients still reach it).
+    let net = NetSim::current();
+    for other in (0..3).filter(|&m| m != follower) {
+        net.clog_link(cluster.node_id(follower), cluster.node_id(other));
+        net.clog_link(cluster.node_id(other), cluster.node_id(follower));
+    }
+    let follower_endpoint = endpoints[follower].clone();
+    let applied_before = on_client_node(2, async move {
+        let client = Client::new([follower_endpoint], Duration::from_secs(1)).unwrap();
+        let mut maintenance = client.maintenance().await.unwrap();
+        let status = maintenance.status(StatusRequest {}).await.unwrap();
+        status.into_inner().raft_applied_index
+    })
+    .await;
+
+    let majority = vec![endpoints[leader].clone()];
+    on_client_node(3, async move {
+        let client = Client::new(majority, Duration::from_secs(1)).unwrap();
+        for i in 0..60 {
+            put_until_ok(&client, "key", &format!("v{i}")).await;
+        }
+    })
+    .await;
+    let leader_snapshot = snapshot_index(cluster.disk(leader)).expect("the leader compacted");
+    assert!(
+        leader_snapshot > applied_before + 1,
+        "the leader's log starts after what the follower has ({leader_snapshot} vs {applied_before})"
+    );
+
+    for other in (0..3).filter(|&m| m != follower) {
+        net.unclog_link(cluster.node_id(follower), cluster.node_id(other));
+        net.unclog_link(cluster.node_id(other), cluster.node_id(follower));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let follower_endpoint = endpoints[follower].clone();
+    let seen = on_client_node(4, local_value(follower_endpoint, "key")).await;
+    assert_eq!(seen.as_deref(), Some("v59"), "the follower caught up");
+    assert!(
+        snapshot_index(cluster.disk(follower)).is_some_and(|i| i >= leader_snapshot),
+        "the follower holds the leader's snapshot"
+    );
+}
