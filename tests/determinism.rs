@@ -33,3 +33,25 @@ fn madsim_finds_no_nondeterminism() {
         simulate(RunConfig::new(5)).await;
     });
 }
+
+/// The determinism check must be able to fail: a run that leaks OS entropy
+/// into its trace is flagged on every seed, a clean one on none.
+#[test]
+fn the_determinism_check_catches_injected_entropy() {
+    use etcd_sim_harness::campaign::Campaign;
+    let campaign = Campaign {
+        seeds: vec![1, 2, 3],
+        jobs: 1,
+        check_determinism: true,
+    };
+    let leaky = campaign.run(
+        |seed| RunConfig {
+            inject_nondeterminism: true,
+            ..RunConfig::new(seed)
+        },
+        |_, _| {},
+    );
+    assert_eq!(leaky.failures().count(), 3, "{leaky}");
+    let clean = campaign.run(RunConfig::new, |_, _| {});
+    assert_eq!(clean.failures().count(), 0, "{clean}");
+}

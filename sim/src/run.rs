@@ -41,6 +41,9 @@ pub struct RunConfig {
     pub bugs: BugSet,
     /// The crash points the `crash-point` fault chooses from.
     pub crash_points: Vec<CrashPoint>,
+    /// Leak OS entropy into the trace, to prove that the determinism
+    /// check notices (tests only).
+    pub inject_nondeterminism: bool,
     /// Print the trace as the run goes (for `reproduce --trace`).
     pub echo_trace: bool,
     /// Applied entries between a member's snapshots (small, so that runs
@@ -66,6 +69,7 @@ impl RunConfig {
             snapshot_count: 25,
             crash_points: CrashPoint::ALL.to_vec(),
             echo_trace: false,
+            inject_nondeterminism: false,
         }
     }
 }
@@ -223,6 +227,13 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
     );
     recorder.note(clock.now_ns(), note);
 
+    if config.inject_nondeterminism {
+        // The very leak the election-timeout pinning guards against: rand's
+        // OsRng reads entropy by a syscall that madsim does not intercept.
+        use rand::RngCore;
+        let leak = rand::rngs::OsRng.next_u64();
+        recorder.note(clock.now_ns(), format_args!("injected entropy {leak:x}"));
+    }
     // Let the first election finish before the load starts.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let client_node = |c: usize| {

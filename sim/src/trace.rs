@@ -26,7 +26,12 @@ impl Trace {
     /// Records `event` at simulated time `at_ns`.
     pub fn record(&mut self, at_ns: u64, event: impl std::fmt::Display) {
         let mut line = String::new();
-        let _ = write!(line, "{:>4}.{:09}s {event}", at_ns / 1_000_000_000, at_ns % 1_000_000_000);
+        let _ = write!(
+            line,
+            "{:>4}.{:09}s {event}",
+            at_ns / 1_000_000_000,
+            at_ns % 1_000_000_000
+        );
         if self.echo {
             println!("{line}");
         }

@@ -17,6 +17,8 @@ pub use error::ServerError;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use madsim::rand::{thread_rng, Rng};
 use prost::Message as _;
 use tokio::sync::{mpsc, watch};
@@ -55,6 +57,11 @@ struct Inner {
     reads: Arc<Wait<u64, u64>>,
     request_timeout: Duration,
     bugs: BugSet,
+    /// With the `lost-leader-lease` bug: until when this member believes
+    /// its leadership lease holds.
+    lease_until: Mutex<Option<Instant>>,
+    /// The lease the `lost-leader-lease` bug grants itself.
+    lease: Duration,
 }
 
 /// Where a member stands, for `Status`.
@@ -121,6 +128,10 @@ impl EtcdServer {
                 reads,
                 request_timeout: config.request_timeout,
                 bugs: config.bugs,
+                lease_until: Mutex::new(None),
+                // Three election timeouts: longer than a deposed leader
+                // needs to notice, which is the bug.
+                lease: config.tick * config.election_ticks.0 as u32 * 3,
             }),
         })
     }
@@ -222,9 +233,19 @@ impl EtcdServer {
     /// Whether an injected bug lets a linearizable read skip the barrier.
     fn may_read_locally(&self) -> bool {
         let bugs = self.inner.bugs;
-        bugs.has(Bug::StaleRead)
-            || (bugs.has(Bug::LostLeaderLease)
-                && self.inner.raft.status().leader == self.member_id())
+        bugs.has(Bug::StaleRead) || (bugs.has(Bug::LostLeaderLease) && self.holds_lease())
+    }
+
+    /// The `lost-leader-lease` bug: a leader renews its lease whenever it
+    /// sees itself lead, and trusts it for longer than it takes the others
+    /// to elect someone else.
+    fn holds_lease(&self) -> bool {
+        let now = Instant::now();
+        let mut lease_until = self.inner.lease_until.lock().unwrap();
+        if self.inner.raft.status().leader == self.member_id() {
+            *lease_until = Some(now + self.inner.lease);
+        }
+        lease_until.is_some_and(|until| now < until)
     }
 
     /// The write funnel: propose `request` under a fresh id and wait for its
