@@ -12,6 +12,7 @@
 
 pub mod bugs;
 pub mod client;
+pub mod clock;
 pub mod crash;
 pub mod mvcc;
 pub mod proto;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_sim::client::Client;
+use etcd_sim::clock::ClockRate;
 use etcd_sim::crash::{CrashPoints, CRASH_PANIC};
 use etcd_sim::proto::etcdserverpb::StatusRequest;
 use etcd_sim::server::{Cluster, ServerConfig};
@@ -35,6 +36,7 @@ pub struct SimMember {
     node: NodeHandle,
     disk: SimDisk,
     crash_points: CrashPoints,
+    clock: ClockRate,
 }
 
 /// The members of one simulated cluster.
@@ -80,6 +82,7 @@ impl SimCluster {
                 .expect("the member is in the cluster it was built from");
                 configure(&mut config);
                 let crash_points = config.crash_points.clone();
+                let clock = config.clock.clone();
                 let disk = SimDisk::new();
                 let member_disk = disk.clone();
                 let node = handle
@@ -109,6 +112,7 @@ impl SimCluster {
                     node,
                     disk: member_disk,
                     crash_points,
+                    clock,
                 }
             })
             .collect();
@@ -133,6 +137,11 @@ impl SimCluster {
     /// The disk of member `index`, which outlives its incarnations.
     pub fn disk(&self, index: usize) -> &SimDisk {
         &self.members[index].disk
+    }
+
+    /// The clock rate of member `index`.
+    pub fn clock(&self, index: usize) -> &ClockRate {
+        &self.members[index].clock
     }
 
     /// The crash points of member `index`.

@@ -31,11 +31,15 @@ pub enum FaultKind {
     LatencySpike,
     /// Arm a random crash point of a random member for a while.
     CrashPoint,
+    /// Make a random member's fsyncs slow.
+    SlowFsync,
+    /// Make a random member's clock run slow or fast.
+    ClockSkew,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 14] = [
         FaultKind::KillLeader,
         FaultKind::Kill,
         FaultKind::KillAll,
@@ -48,6 +52,8 @@ impl FaultKind {
         FaultKind::PacketLoss,
         FaultKind::LatencySpike,
         FaultKind::CrashPoint,
+        FaultKind::SlowFsync,
+        FaultKind::ClockSkew,
     ];
 
     /// The name used on the command line and in traces.
@@ -65,6 +71,8 @@ impl FaultKind {
             FaultKind::PacketLoss => "packet-loss",
             FaultKind::LatencySpike => "latency",
             FaultKind::CrashPoint => "crash-point",
+            FaultKind::SlowFsync => "slow-fsync",
+            FaultKind::ClockSkew => "clock-skew",
         }
     }
 }

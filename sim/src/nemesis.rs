@@ -179,6 +179,30 @@ impl Nemesis {
                 }
                 self.end(fault);
             }
+            FaultKind::SlowFsync => {
+                let victim = thread_rng().gen_range(0..members);
+                let latency = Duration::from_millis(thread_rng().gen_range(20..300));
+                let detail = format!("{}: +{latency:?} per fsync", self.cluster.name(victim));
+                let fault = self.start(kind, detail);
+                self.cluster.disk(victim).set_sync_latency(latency);
+                tokio::time::sleep(duration).await;
+                self.cluster.disk(victim).set_sync_latency(Duration::ZERO);
+                self.end(fault);
+            }
+            FaultKind::ClockSkew => {
+                let victim = thread_rng().gen_range(0..members);
+                let percent = if thread_rng().gen_bool(0.5) {
+                    thread_rng().gen_range(25..80)
+                } else {
+                    thread_rng().gen_range(150..400)
+                };
+                let detail = format!("{}: clock at {percent}%", self.cluster.name(victim));
+                let fault = self.start(kind, detail);
+                self.cluster.clock(victim).set_percent(percent);
+                tokio::time::sleep(duration).await;
+                self.cluster.clock(victim).set_percent(100);
+                self.end(fault);
+            }
             FaultKind::LatencySpike => {
                 let max = thread_rng().gen_range(50..500);
                 let fault = self.start(kind, format!("1..{max} ms per packet"));

@@ -14,6 +14,7 @@ use super::transport::{Peer, Transport};
 use super::wal::{Wal, WalError};
 use super::ElectionTimeouts;
 use crate::bugs::{Bug, BugSet};
+use crate::clock::ClockRate;
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::storage::Disk;
 
@@ -39,6 +40,8 @@ pub struct RaftConfig {
     pub bugs: BugSet,
     /// Where a test may crash this member.
     pub crash_points: CrashPoints,
+    /// How fast this member's clock runs (a fault switch).
+    pub clock: ClockRate,
 }
 
 /// What raft hands up to the server, in log order.
@@ -205,6 +208,7 @@ pub fn spawn_raft(
         out,
         status: status_tx,
         crash: config.crash_points.clone(),
+        clock: config.clock.clone(),
         early_ack: config.bugs.has(Bug::EarlyAck),
         applied_early: 0,
     };
@@ -221,6 +225,7 @@ struct Driver {
     out: mpsc::UnboundedSender<Committed>,
     status: watch::Sender<RaftStatus>,
     crash: CrashPoints,
+    clock: ClockRate,
     /// The `early-ack` bug: a leader hands up entries it has only appended.
     early_ack: bool,
     /// The last index handed up before it committed (with `early_ack`).
@@ -229,13 +234,14 @@ struct Driver {
 
 impl Driver {
     async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>, tick: Duration) {
-        let mut ticker = tokio::time::interval(tick);
+        let mut next_tick = tokio::time::Instant::now() + self.clock.scale(tick);
         loop {
             self.election.pin(&mut self.raw.raft);
             tokio::select! {
                 biased;
-                _ = ticker.tick() => {
+                _ = tokio::time::sleep_until(next_tick) => {
                     self.raw.tick();
+                    next_tick += self.clock.scale(tick);
                 }
                 input = inputs.recv() => {
                     let Some(input) = input else { return };
@@ -246,7 +252,7 @@ impl Driver {
                 }
             }
             self.election.pin(&mut self.raw.raft);
-            self.handle_ready();
+            self.handle_ready().await;
             self.publish_status();
         }
     }
@@ -311,7 +317,7 @@ impl Driver {
     }
 
     /// One `Ready`, handled in the order raft-rs's documentation gives.
-    fn handle_ready(&mut self) {
+    async fn handle_ready(&mut self) {
         if !self.raw.has_ready() {
             return;
         }
@@ -338,6 +344,12 @@ impl Driver {
             .save(ready.entries(), hard_state.as_ref())
             .unwrap_or_else(|e| panic!("member {} cannot write its WAL: {e}", self.raw.raft.id));
         if saving {
+            // A slow disk holds the whole loop up, as a slow fsync holds up
+            // etcd's raft loop.
+            let latency = self.wal.sync_latency();
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
             self.crash.reach(CrashPoint::RaftAfterSave);
         }
         let store = self.raw.mut_store();

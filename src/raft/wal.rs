@@ -136,6 +136,11 @@ impl Wal {
         ))
     }
 
+    /// How long the disk currently takes to sync.
+    pub fn sync_latency(&self) -> std::time::Duration {
+        self.disk.sync_latency()
+    }
+
     /// Switches the `skip-fsync` bug on or off.
     pub fn set_skip_fsync(&mut self, skip: bool) {
         self.skip_fsync = skip;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::membership::{Cluster, Member};
 use crate::bugs::BugSet;
+use crate::clock::ClockRate;
 use crate::crash::CrashPoints;
 
 /// How one member runs.
@@ -28,6 +29,8 @@ pub struct ServerConfig {
     /// Applied entries between snapshots (etcd's `--snapshot-count`): each
     /// snapshot lets the log and the WAL drop the entries it covers.
     pub snapshot_count: u64,
+    /// How fast this member's clock runs; true time unless a test skews it.
+    pub clock: ClockRate,
     /// This member's crash points; none armed unless a test arms one.
     pub crash_points: CrashPoints,
     /// Injected bugs; none unless a test switches them on.
@@ -84,6 +87,7 @@ impl ServerConfig {
             election_ticks: (10, 20),
             request_timeout: Duration::from_secs(5),
             snapshot_count: 10_000,
+            clock: ClockRate::default(),
             crash_points: CrashPoints::default(),
             bugs: BugSet::NONE,
         })

@@ -45,6 +45,13 @@ pub trait Disk: Send + Sync + 'static {
     fn remove(&self, name: &str) -> io::Result<()>;
     /// All file names, ascending.
     fn list(&self) -> io::Result<Vec<String>>;
+
+    /// How much longer than its own duration a `sync` takes now; the
+    /// caller waits it out on the runtime clock. Real disks take their real
+    /// time and report zero; a simulated disk can be slowed as a fault.
+    fn sync_latency(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// Reads `name`, or `None` if it does not exist.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::Disk;
 
@@ -14,6 +15,7 @@ use super::Disk;
 #[derive(Clone, Default)]
 pub struct SimDisk {
     files: Arc<Mutex<BTreeMap<String, SimFile>>>,
+    sync_latency: Arc<Mutex<Duration>>,
 }
 
 #[derive(Clone, Default)]
@@ -28,6 +30,12 @@ impl SimDisk {
     /// An empty disk.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes every sync take `latency` longer (a slow-fsync fault); zero
+    /// restores a fast disk.
+    pub fn set_sync_latency(&self, latency: Duration) {
+        *self.sync_latency.lock().unwrap() = latency;
     }
 
     /// Loses every write that was not synced, as a power failure does.
@@ -115,6 +123,10 @@ impl Disk for SimDisk {
 
     fn list(&self) -> io::Result<Vec<String>> {
         Ok(self.files.lock().unwrap().keys().cloned().collect())
+    }
+
+    fn sync_latency(&self) -> Duration {
+        *self.sync_latency.lock().unwrap()
     }
 }
 

@@ -114,7 +114,8 @@ mod simulate_args {
         pub ops: usize,
         /// Faults the nemesis draws from: `all`, `none`, or names separated
         /// by commas (kill-leader, kill, kill-all, pause, partition,
-        /// isolate-leader, bridge, one-way-clog, packet-loss, latency).
+        /// isolate-leader, bridge, one-way-clog, packet-loss, latency,
+        /// crash-point, slow-fsync, clock-skew, pause-leader).
         #[arg(long, default_value = "kill-leader")]
         pub faults: etcd_sim_harness::faults::FaultSet,
         /// Switch on an injectable bug (repeatable; see `etcd-sim bugs`).

@@ -100,6 +100,7 @@ impl EtcdServer {
             check_quorum: true,
             bugs: config.bugs,
             crash_points: config.crash_points.clone(),
+            clock: config.clock.clone(),
         };
         let (raft, committed) = spawn_raft(raft_config, disk)?;
         let store = Arc::new(Mutex::new(KvStore::new()));
