@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::history::{History, Outcome, Request, Response};
 use crate::invariants::{self, Violation};
 use crate::kv::{model_ops, parts, Part};
-use crate::search::{search, Search};
+use crate::search::{search, search_bounded, search_parts, Search};
 
 /// How to check.
 #[derive(Debug, Clone)]
@@ -67,6 +67,30 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// A report of a bare search verdict, for histories of other models
+    /// (porcupine's), which carry no evidence beyond it.
+    pub fn from_search(result: &Search) -> Self {
+        let (verdict, failure) = match *result {
+            Search::Linearizable => (Verdict::Linearizable, None),
+            Search::NotLinearizable { longest_prefix } => (
+                Verdict::NotLinearizable,
+                Some(Failure {
+                    keys: vec![],
+                    minimal: vec![],
+                    longest_prefix,
+                    operations: 0,
+                }),
+            ),
+            Search::TimedOut | Search::OutOfSteps => (Verdict::Unknown, None),
+        };
+        CheckReport {
+            verdict,
+            failure,
+            violations: vec![],
+            rendered: vec![],
+        }
+    }
+
     /// The operations that make up the evidence, each once, in order.
     pub fn failing_operations(&self) -> Vec<usize> {
         let mut ops: Vec<usize> = self
@@ -88,7 +112,13 @@ impl fmt::Display for CheckReport {
             Verdict::Unknown => return f.write_str("unknown: the checker timed out"),
             Verdict::NotLinearizable => {}
         }
-        if let Some(failure) = &self.failure {
+        if let Some(failure) = self.failure.as_ref().filter(|f| f.minimal.is_empty()) {
+            writeln!(
+                f,
+                "no linearization exists (longest linearizable prefix: {} operations)",
+                failure.longest_prefix
+            )?;
+        } else if let Some(failure) = &self.failure {
             writeln!(
                 f,
                 "keys {:?}: no linearization of {} operations (longest linearizable prefix: {}); \
@@ -142,23 +172,27 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
         violations,
         rendered,
     };
-    for part in parts(history, options.partition_by_key) {
-        match search_part(history, &part, &part.members, deadline) {
-            Search::Linearizable => {}
-            Search::TimedOut => {
-                report.verdict = Verdict::Unknown;
-                return report;
-            }
-            Search::NotLinearizable { longest_prefix } => {
-                report.failure = Some(Failure {
-                    minimal: minimize(history, &part, deadline),
-                    keys: part.keys.clone(),
-                    longest_prefix,
-                    operations: part.members.len(),
-                });
-                break;
-            }
+    let parts = parts(history, options.partition_by_key);
+    let first_failure = search_parts(parts.len(), |i, budget| {
+        let (model, ops) = model_ops(history, &parts[i], &parts[i].members);
+        search_bounded(&model, &ops, deadline, budget)
+    });
+    match first_failure {
+        None => {}
+        Some((_, Search::TimedOut)) => {
+            report.verdict = Verdict::Unknown;
+            return report;
         }
+        Some((i, Search::NotLinearizable { longest_prefix })) => {
+            let part = &parts[i];
+            report.failure = Some(Failure {
+                minimal: minimize(history, part, deadline),
+                keys: part.keys.clone(),
+                longest_prefix,
+                operations: part.members.len(),
+            });
+        }
+        Some((_, other)) => unreachable!("search_parts ends on a failure, not {other:?}"),
     }
     if report.failure.is_some() || !report.violations.is_empty() {
         report.verdict = Verdict::NotLinearizable;
@@ -180,6 +214,13 @@ fn is_read_by_a_kept_read(history: &History, write: usize, kept: &[usize]) -> bo
         Outcome::Ok(Response::Range { kvs, .. }) => {
             kvs.iter().any(|(k, kv)| k == key && kv.value == *value)
         }
+        // A compare-and-set that succeeded read its expected value too.
+        Outcome::Ok(Response::Cas {
+            succeeded: true, ..
+        }) => matches!(
+            &history.operations[r].request,
+            Request::Cas { key: k, expected: Some(e), .. } if k == key && e == value
+        ),
         _ => false,
     })
 }
@@ -196,7 +237,7 @@ fn search_part(
 
 /// Drops operations one at a time while what is left stays
 /// non-linearizable (delta debugging, one element at a time). A write whose
-/// value a kept read returned stays: without it the read would fail for
+/// value a kept read (or successful compare-and-set) saw stays: without it the read would fail for
 /// the dull reason that nobody wrote its value, and hide the real story.
 fn minimize(history: &History, part: &Part, deadline: Option<Instant>) -> Vec<usize> {
     let mut kept = part.members.clone();
@@ -214,7 +255,7 @@ fn minimize(history: &History, part: &Part, deadline: Option<Instant>) -> Vec<us
             match search_part(history, part, &without, deadline) {
                 Search::NotLinearizable { .. } => kept = without,
                 Search::Linearizable => i += 1,
-                Search::TimedOut => return kept,
+                Search::TimedOut | Search::OutOfSteps => return kept,
             }
         }
         if kept.len() == before {

@@ -16,6 +16,7 @@ mod history;
 pub mod invariants;
 mod jsonl;
 mod kv;
+pub mod porcupine;
 pub mod search;
 
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
@@ -28,8 +29,12 @@ use std::time::Duration;
 /// History file formats `check_file` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// etcd-sim's JSON lines.
+    /// etcd-sim's JSON lines, checked with the KV model.
     Native,
+    /// porcupine's Jepsen etcd logs, checked with the register model.
+    PorcupineEtcd,
+    /// porcupine's kv logs, checked with the get/put/append model per key.
+    PorcupineKv,
 }
 
 impl std::str::FromStr for Format {
@@ -38,7 +43,11 @@ impl std::str::FromStr for Format {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "native" => Ok(Format::Native),
-            other => Err(format!("unknown history format {other:?}; known: native")),
+            "porcupine-etcd" => Ok(Format::PorcupineEtcd),
+            "porcupine-kv" => Ok(Format::PorcupineKv),
+            other => Err(format!(
+                "unknown history format {other:?}; known: native, porcupine-etcd, porcupine-kv"
+            )),
         }
     }
 }
@@ -50,14 +59,27 @@ pub fn check_file(
     _html: Option<&Path>,
     timeout: Option<Duration>,
 ) -> Result<CheckReport, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let history = match format {
-        Format::Native => History::read_jsonl(std::io::BufReader::new(file))
-            .map_err(|e| format!("{}: {e}", path.display()))?,
-    };
-    let options = CheckOptions {
-        timeout,
-        ..CheckOptions::default()
-    };
-    Ok(check_kv(&history, &options))
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let located = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    match format {
+        Format::Native => {
+            let history = History::read_jsonl(text.as_bytes()).map_err(|e| located(&e))?;
+            let options = CheckOptions {
+                timeout,
+                ..CheckOptions::default()
+            };
+            Ok(check_kv(&history, &options))
+        }
+        Format::PorcupineEtcd => {
+            let ops = porcupine::read_jepsen_etcd(&text).map_err(|e| located(&e))?;
+            let result = search::search(&porcupine::Register, &ops, deadline);
+            Ok(CheckReport::from_search(&result))
+        }
+        Format::PorcupineKv => {
+            let (keys, ops) = porcupine::read_kv(&text).map_err(|e| located(&e))?;
+            let result = porcupine::check_kv_log(&keys, ops, true, deadline);
+            Ok(CheckReport::from_search(&result))
+        }
+    }
 }

@@ -45,12 +45,51 @@ pub enum Search {
     },
     /// The deadline passed first.
     TimedOut,
+    /// The step budget ran out first (see [`search_parts`]).
+    OutOfSteps,
 }
 
 const NIL: usize = usize::MAX;
 
 /// Searches for a linearization of `ops` under `model`.
 pub fn search<M: Model>(model: &M, ops: &[Timed<M::Op>], deadline: Option<Instant>) -> Search {
+    search_bounded(model, ops, deadline, u64::MAX)
+}
+
+/// Checks independent parts, failing fast: porcupine checks parts in
+/// parallel and stops at the first failure, because one part may be
+/// refuted in a millisecond while another takes minutes. Here each part
+/// gets a step budget in turn, and undecided parts get four times more in
+/// the next round; the wasted work is at most a third. `check(i, budget)`
+/// searches part `i`. Returns the first failing part and its result.
+pub fn search_parts(
+    parts: usize,
+    mut check: impl FnMut(usize, u64) -> Search,
+) -> Option<(usize, Search)> {
+    let mut undecided: Vec<usize> = (0..parts).collect();
+    let mut budget = 20_000;
+    while !undecided.is_empty() {
+        let mut still = Vec::new();
+        for &part in &undecided {
+            match check(part, budget) {
+                Search::Linearizable => {}
+                Search::OutOfSteps => still.push(part),
+                failed => return Some((part, failed)),
+            }
+        }
+        undecided = still;
+        budget = budget.saturating_mul(4);
+    }
+    None
+}
+
+/// [`search`] that gives up with [`Search::OutOfSteps`] after `max_steps`.
+pub fn search_bounded<M: Model>(
+    model: &M,
+    ops: &[Timed<M::Op>],
+    deadline: Option<Instant>,
+    max_steps: u64,
+) -> Search {
     let n = ops.len();
     if n == 0 {
         return Search::Linearizable;
@@ -112,6 +151,9 @@ pub fn search<M: Model>(model: &M, ops: &[Timed<M::Op>], deadline: Option<Instan
     let mut steps: u64 = 0;
     while next[head] != NIL {
         steps += 1;
+        if steps >= max_steps {
+            return Search::OutOfSteps;
+        }
         if steps % 4096 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
             return Search::TimedOut;
         }
