@@ -13,6 +13,7 @@
 
 mod check;
 mod history;
+mod html;
 pub mod invariants;
 mod jsonl;
 mod kv;
@@ -21,6 +22,7 @@ pub mod search;
 
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
 pub use history::{FaultBand, History, KeyValue, Operation, Outcome, Request, Response};
+pub use html::render_html;
 pub use jsonl::ParseError;
 
 use std::path::Path;
@@ -56,7 +58,7 @@ impl std::str::FromStr for Format {
 pub fn check_file(
     path: &Path,
     format: Format,
-    _html: Option<&Path>,
+    html: Option<&Path>,
     timeout: Option<Duration>,
 ) -> Result<CheckReport, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -69,7 +71,12 @@ pub fn check_file(
                 timeout,
                 ..CheckOptions::default()
             };
-            Ok(check_kv(&history, &options))
+            let report = check_kv(&history, &options);
+            if let Some(out) = html {
+                let page = render_html(&history, &report, &path.display().to_string());
+                std::fs::write(out, page).map_err(|e| format!("{}: {e}", out.display()))?;
+            }
+            Ok(report)
         }
         Format::PorcupineEtcd => {
             let ops = porcupine::read_jepsen_etcd(&text).map_err(|e| located(&e))?;

@@ -98,6 +98,9 @@ mod simulate_args {
         /// Write the history (native JSON lines) here.
         #[arg(long)]
         pub history: Option<std::path::PathBuf>,
+        /// Write an HTML view of the history and the failure here.
+        #[arg(long)]
+        pub html: Option<std::path::PathBuf>,
     }
 
     /// What a simulated run looks like besides its seed.

@@ -149,6 +149,14 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
             return EXIT_USAGE;
         }
     }
+    if let Some(path) = &args.html {
+        let title = format!("etcd-sim seed {}", outcome.seed);
+        let page = etcd_sim_checker::render_html(&outcome.history, &outcome.report, &title);
+        if let Err(e) = std::fs::write(path, page) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    }
     println!("seed: {}", outcome.seed);
     println!("operations: {}", outcome.history.operations.len());
     println!("simulated: {:.3}s", outcome.simulated.as_secs_f64());
