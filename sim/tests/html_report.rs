@@ -27,8 +27,19 @@ fn the_rendered_report_shows_every_operation_and_marks_the_failure() {
     let dir = std::env::temp_dir().join(format!("etcd-sim-html-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (html, history) = (dir.join("report.html"), dir.join("history.jsonl"));
+    // Find a seed where the stale-read bug shows, then render that run.
+    let campaign = Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
+        .args(["run", "--seeds", "0..200", "--faults", "all", "--bug", "stale-read"])
+        .output()
+        .unwrap();
+    let campaign = String::from_utf8_lossy(&campaign.stdout);
+    let seed = campaign
+        .lines()
+        .find_map(|l| l.strip_prefix("seed ")?.split(':').next())
+        .expect("stale-read is caught within 200 seeds")
+        .to_string();
     let status = Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
-        .args(["reproduce", "--seed", "189", "--faults", "all", "--bug", "stale-read"])
+        .args(["reproduce", "--seed", &seed, "--faults", "all", "--bug", "stale-read"])
         .arg("--html")
         .arg(&html)
         .arg("--history")
