@@ -158,12 +158,20 @@ async fn a_corrupt_record_in_the_middle_of_the_wal_stops_the_member_with_a_clear
 #[madsim::test]
 async fn a_follower_partitioned_past_log_compaction_catches_up_by_snapshot() {
     let cluster = Arc::new(SimCluster::start(3, |member| member.snapshot_count = 10));
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let leader = {
         let cluster = cluster.clone();
-        on_client_node(1, async move { cluster.leader().await }).await
+        on_client_node(1, async move {
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Some(leader) = cluster.leader().await {
+                    return Some(leader);
+                }
+            }
+            None
+        })
+        .await
     }
-    .expect("a leader was elected");
+    .expect("a leader was elected within 10 s");
     let follower = (leader + 1) % 3;
     let endpoints = cluster.endpoints();
 

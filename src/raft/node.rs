@@ -234,14 +234,20 @@ struct Driver {
 
 impl Driver {
     async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>, tick: Duration) {
-        let mut next_tick = tokio::time::Instant::now() + self.clock.scale(tick);
+        // The tick interval follows this member's clock rate; it is rebuilt
+        // only when the rate changes.
+        let mut period = self.clock.scale(tick);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             self.election.pin(&mut self.raw.raft);
             tokio::select! {
                 biased;
-                _ = tokio::time::sleep_until(next_tick) => {
+                _ = ticker.tick() => {
                     self.raw.tick();
-                    next_tick += self.clock.scale(tick);
+                    if self.clock.scale(tick) != period {
+                        period = self.clock.scale(tick);
+                        ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                    }
                 }
                 input = inputs.recv() => {
                     let Some(input) = input else { return };
