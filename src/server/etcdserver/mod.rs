@@ -130,9 +130,10 @@ impl EtcdServer {
                 request_timeout: config.request_timeout,
                 bugs: config.bugs,
                 lease_until: Mutex::new(None),
-                // Three election timeouts: longer than a deposed leader
-                // needs to notice, which is the bug.
-                lease: config.tick * config.election_ticks.0 as u32 * 3,
+                // Ten election timeouts: far longer than a deposed leader
+                // needs to notice it lost, which is the bug; long enough to
+                // outlive the request timeouts its partition causes.
+                lease: config.tick * config.election_ticks.0 as u32 * 10,
             }),
         })
     }
