@@ -29,7 +29,15 @@ fn the_rendered_report_shows_every_operation_and_marks_the_failure() {
     let (html, history) = (dir.join("report.html"), dir.join("history.jsonl"));
     // Find a seed where the stale-read bug shows, then render that run.
     let campaign = Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
-        .args(["run", "--seeds", "0..200", "--faults", "all", "--bug", "stale-read"])
+        .args([
+            "run",
+            "--seeds",
+            "0..200",
+            "--faults",
+            "all",
+            "--bug",
+            "stale-read",
+        ])
         .output()
         .unwrap();
     let campaign = String::from_utf8_lossy(&campaign.stdout);
@@ -39,7 +47,15 @@ fn the_rendered_report_shows_every_operation_and_marks_the_failure() {
         .expect("stale-read is caught within 200 seeds")
         .to_string();
     let status = Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
-        .args(["reproduce", "--seed", &seed, "--faults", "all", "--bug", "stale-read"])
+        .args([
+            "reproduce",
+            "--seed",
+            &seed,
+            "--faults",
+            "all",
+            "--bug",
+            "stale-read",
+        ])
         .arg("--html")
         .arg(&html)
         .arg("--history")
@@ -64,9 +80,15 @@ fn the_rendered_report_shows_every_operation_and_marks_the_failure() {
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("<svg"), "chromium rendered the page: {dom:.200}");
+    assert!(
+        dom.contains("<svg"),
+        "chromium rendered the page: {dom:.200}"
+    );
     let bars = dom.matches(r#"class="op "#).count();
     assert_eq!(bars, operations, "one bar per operation");
-    assert!(dom.matches(" failing\"").count() >= 1, "the evidence is marked");
+    assert!(
+        dom.matches(" failing\"").count() >= 1,
+        "the evidence is marked"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
