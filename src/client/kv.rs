@@ -1,18 +1,20 @@
-//! Key-value calls.
+//! Key-value calls (clientv3's `KV`: `Get`, `Put`, `Delete`, `Compact`,
+//! `Txn`, `Do`).
 
 use std::future::Future;
 
 use tonic::transport::Channel;
 
+use super::op::{DeleteOp, GetOp, Op, OpResponse, PutOp};
 use super::{Client, ClientError};
 use crate::bugs::Bug;
 use crate::proto::etcdserverpb::kv_client::KvClient;
 use crate::proto::etcdserverpb::{
-    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
+    CompactionRequest, CompactionResponse, DeleteRangeResponse, PutResponse, RangeResponse,
     TxnResponse,
 };
 
-/// Options of [`Client::get`].
+/// Options of [`Client::get`]; [`Op::get`] has them all.
 #[derive(Debug, Clone, Default)]
 pub struct GetOptions {
     /// Read the answering member's local state, which may be stale, instead
@@ -41,16 +43,7 @@ impl Client {
         key: impl Into<Vec<u8>>,
         value: impl Into<Vec<u8>>,
     ) -> Result<PutResponse, ClientError> {
-        let request = PutRequest {
-            key: key.into(),
-            value: value.into(),
-            ..Default::default()
-        };
-        self.call(false, |mut kv| {
-            let request = request.clone();
-            async move { kv.put(request).await }
-        })
-        .await
+        self.put_op(Op::put(key, value)).await
     }
 
     /// Gets `key` (or every key under it, with `prefix`).
@@ -59,22 +52,14 @@ impl Client {
         key: impl Into<Vec<u8>>,
         options: GetOptions,
     ) -> Result<RangeResponse, ClientError> {
-        let key = key.into();
-        let request = RangeRequest {
-            range_end: if options.prefix {
-                prefix_end(&key)
-            } else {
-                vec![]
-            },
-            key,
-            serializable: options.serializable,
-            ..Default::default()
-        };
-        self.call(true, |mut kv| {
-            let request = request.clone();
-            async move { kv.range(request).await }
-        })
-        .await
+        let mut op = Op::get(key);
+        if options.prefix {
+            op = op.prefix();
+        }
+        if options.serializable {
+            op = op.serializable();
+        }
+        self.get_op(op).await
     }
 
     /// Deletes `key`. Never retried once sent.
@@ -82,10 +67,33 @@ impl Client {
         &self,
         key: impl Into<Vec<u8>>,
     ) -> Result<DeleteRangeResponse, ClientError> {
-        let request = DeleteRangeRequest {
-            key: key.into(),
-            ..Default::default()
-        };
+        self.delete_op(Op::delete(key)).await
+    }
+
+    /// Runs a range read with all its options. Retried on another endpoint
+    /// after a broken connection: reads are idempotent.
+    pub async fn get_op(&self, op: GetOp) -> Result<RangeResponse, ClientError> {
+        let request = op.into_request();
+        self.call(true, |mut kv| {
+            let request = request.clone();
+            async move { kv.range(request).await }
+        })
+        .await
+    }
+
+    /// Runs a put with all its options. Never retried once sent.
+    pub async fn put_op(&self, op: PutOp) -> Result<PutResponse, ClientError> {
+        let request = op.into_request();
+        self.call(false, |mut kv| {
+            let request = request.clone();
+            async move { kv.put(request).await }
+        })
+        .await
+    }
+
+    /// Runs a delete-range with all its options. Never retried once sent.
+    pub async fn delete_op(&self, op: DeleteOp) -> Result<DeleteRangeResponse, ClientError> {
+        let request = op.into_request();
         self.call(false, |mut kv| {
             let request = request.clone();
             async move { kv.delete_range(request).await }
@@ -101,6 +109,30 @@ impl Client {
             async move { kv.txn(request).await }
         })
         .await
+    }
+
+    /// Compacts the history up to `revision`; with `physical`, answers only
+    /// once the compaction is done. Retried like a read: compacting twice
+    /// to the same revision changes nothing more (clientv3 deems it
+    /// repeatable), though the second attempt may answer `Compacted`.
+    pub async fn compact(
+        &self,
+        revision: i64,
+        physical: bool,
+    ) -> Result<CompactionResponse, ClientError> {
+        let request = CompactionRequest { revision, physical };
+        self.call(true, |mut kv| async move { kv.compact(request).await })
+            .await
+    }
+
+    /// Runs any op (clientv3's `KV.Do`).
+    pub async fn execute(&self, op: impl Into<Op>) -> Result<OpResponse, ClientError> {
+        Ok(match op.into() {
+            Op::Get(op) => OpResponse::Get(self.get_op(op).await?),
+            Op::Put(op) => OpResponse::Put(self.put_op(op).await?),
+            Op::Delete(op) => OpResponse::Delete(self.delete_op(op).await?),
+            Op::Txn(txn) => OpResponse::Txn(self.txn(txn).await?),
+        })
     }
 
     /// Runs `call` on an endpoint, failing over per the rule in the module
@@ -119,7 +151,9 @@ impl Client {
                     let error = ClientError::from(status);
                     let retry_anyway =
                         self.bugs.has(Bug::NonIdempotentRetry) && error.may_have_taken_effect();
-                    if !matches!(error, ClientError::ConnectionLost(_)) && !retry_anyway {
+                    let member_gone =
+                        matches!(error, ClientError::ConnectionLost(_) | ClientError::Stopped);
+                    if !member_gone && !retry_anyway {
                         return Err(error);
                     }
                     self.fail_over(index);

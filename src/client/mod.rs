@@ -8,6 +8,14 @@
 //! client.put("foo", "bar").await?;
 //! let got = client.get("foo", GetOptions::default()).await?;
 //! assert_eq!(got.kvs[0].value, b"bar");
+//!
+//! // Every option of etcd's requests, through clientv3-style op builders.
+//! use etcd_sim::client::{Op, SortOrder, SortTarget};
+//! let old = client.put_op(Op::put("foo", "baz").prev_kv()).await?;
+//! assert_eq!(old.prev_kv.unwrap().value, b"bar");
+//! let newest = Op::get("f").prefix().sort(SortTarget::Mod, SortOrder::Descend).limit(1);
+//! let got = client.get_op(newest).await?;
+//! client.compact(got.header.unwrap().revision, false).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -16,14 +24,17 @@
 //! made), and reads, which are idempotent, also when the connection broke
 //! while they were in flight. A write whose connection broke is *not*
 //! retried: it may have been applied, and the caller must learn that from the
-//! error ([`ClientError::may_have_taken_effect`]).
+//! error ([`ClientError::may_have_taken_effect`]). A member that answers
+//! `etcdserver: server stopped` is treated like a broken connection.
 
 mod error;
 mod kv;
+mod op;
 mod txn;
 
 pub use error::ClientError;
 pub use kv::{prefix_end, GetOptions};
+pub use op::{DeleteOp, GetOp, Op, OpResponse, PutOp, SortOrder, SortTarget};
 pub use txn::{Compare, CompareOp, Txn, TxnOp};
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -17,6 +17,9 @@ pub enum MvccError {
     /// A put with `ignore_value` or `ignore_lease` on a key that does not
     /// exist (etcd `etcdserver.ErrKeyNotFound`); nothing was written.
     KeyNotFound,
+    /// A put named a lease that does not exist (etcd
+    /// `lease.ErrLeaseNotFound`); nothing was written.
+    LeaseNotFound,
 }
 
 impl fmt::Display for MvccError {
@@ -25,6 +28,7 @@ impl fmt::Display for MvccError {
             MvccError::Compacted => "mvcc: required revision has been compacted",
             MvccError::FutureRev => "mvcc: required revision is a future revision",
             MvccError::KeyNotFound => "etcdserver: key not found",
+            MvccError::LeaseNotFound => "lease not found",
         })
     }
 }
@@ -75,5 +79,6 @@ mod tests {
             MvccError::KeyNotFound.to_string(),
             "etcdserver: key not found"
         );
+        assert_eq!(MvccError::LeaseNotFound.to_string(), "lease not found");
     }
 }

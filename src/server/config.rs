@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::api;
 use super::membership::{Cluster, Member};
 use crate::bugs::BugSet;
 use crate::clock::ClockRate;
@@ -35,6 +36,12 @@ pub struct ServerConfig {
     pub crash_points: CrashPoints,
     /// Injected bugs; none unless a test switches them on.
     pub bugs: BugSet,
+    /// The most compares, and the most ops per branch, of a txn (etcd's
+    /// `--max-txn-ops`).
+    pub max_txn_ops: usize,
+    /// The largest raft proposal a write may become (etcd's
+    /// `--max-request-bytes`).
+    pub max_request_bytes: usize,
 }
 
 /// A configuration that cannot work.
@@ -68,7 +75,8 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ServerConfig {
-    /// etcd's defaults: 100 ms ticks, elections after 10 to 20 ticks.
+    /// etcd's defaults: 100 ms ticks, elections after 10 to 20 ticks, txns
+    /// of up to 128 ops, requests of up to 1.5 MiB.
     pub fn new(
         name: &str,
         cluster: Cluster,
@@ -90,6 +98,8 @@ impl ServerConfig {
             clock: ClockRate::default(),
             crash_points: CrashPoints::default(),
             bugs: BugSet::NONE,
+            max_txn_ops: api::MAX_TXN_OPS,
+            max_request_bytes: api::MAX_REQUEST_BYTES,
         })
     }
 

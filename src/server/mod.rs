@@ -54,7 +54,10 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
         )))
         .serve(config.listen_peer);
     let client = tonic::transport::Server::builder()
-        .add_service(KvServer::new(api::KvService::new(server.clone())))
+        .add_service(KvServer::new(api::KvService::new(
+            server.clone(),
+            api::Limits::from(&config),
+        )))
         .add_service(MaintenanceServer::new(api::MaintenanceService::new(server)))
         .serve(config.listen_client);
     tokio::try_join!(peer, client).map_err(ServeError::Transport)?;

@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use super::compare::Compare;
+use super::leases::{AnyLease, Leases};
 use super::types::{
     DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
     RequestOp, ResponseHeader, ResponseOp, SortOrder, SortTarget, TxnRequest, TxnResponse,
@@ -26,8 +27,23 @@ impl KvStore {
     /// Serves a put request in a write txn of its own (etcd's `Put`).
     /// `ignore_value` / `ignore_lease` keep the key's current value / lease
     /// and fail with [`MvccError::KeyNotFound`] (writing nothing) if the key
-    /// does not exist. Lease existence is the server's business.
+    /// does not exist. Every lease counts as existing; see
+    /// [`KvStore::apply_put_with`].
     pub fn apply_put(&mut self, r: &PutRequest) -> Result<PutResponse, MvccError> {
+        self.apply_put_with(r, &AnyLease)
+    }
+
+    /// [`KvStore::apply_put`], failing first with
+    /// [`MvccError::LeaseNotFound`] if the put names a lease that `leases`
+    /// does not know (etcd checks that before it opens the write txn).
+    pub fn apply_put_with(
+        &mut self,
+        r: &PutRequest,
+        leases: &dyn Leases,
+    ) -> Result<PutResponse, MvccError> {
+        if r.lease != 0 && !leases.exists(r.lease) {
+            return Err(MvccError::LeaseNotFound);
+        }
         let mut txn = self.write();
         let resp = put(&mut txn, r);
         txn.end();
@@ -66,8 +82,20 @@ impl KvStore {
     /// API layer's duplicate-key check rejects such txns before they get
     /// here anyway.
     pub fn apply_txn(&mut self, r: &TxnRequest) -> Result<TxnResponse, MvccError> {
+        self.apply_txn_with(r, &AnyLease)
+    }
+
+    /// [`KvStore::apply_txn`] where a put of a taken branch that names a
+    /// lease `leases` does not know fails the txn with
+    /// [`MvccError::LeaseNotFound`]. As in etcd, each put is checked in op
+    /// order, its `ignore_value`/`ignore_lease` check before its lease.
+    pub fn apply_txn_with(
+        &mut self,
+        r: &TxnRequest,
+        leases: &dyn Leases,
+    ) -> Result<TxnResponse, MvccError> {
         let path = Path::judge(self, r);
-        self.check(r, &path)?;
+        self.check(r, &path, leases)?;
         let mut txn = self.write();
         let mut resp = run(&mut txn, r, &path);
         resp.header.revision = txn.end();
@@ -87,16 +115,16 @@ impl KvStore {
             "apply_read_txn with a txn that writes: {r:?}"
         );
         let path = Path::judge(self, r);
-        self.check(r, &path)?;
+        self.check(r, &path, &AnyLease)?;
         let mut resp = run(&mut ReadOnly(self), r, &path);
         resp.header.revision = self.current_revision();
         Ok(resp)
     }
 
     /// Step 2 of [`KvStore::apply_txn`] (etcd's `checkRequests`).
-    fn check(&self, r: &TxnRequest, path: &Path) -> Result<(), MvccError> {
+    fn check(&self, r: &TxnRequest, path: &Path, leases: &dyn Leases) -> Result<(), MvccError> {
         if !r.is_read_only() {
-            self.check_puts(r, path, &mut Vec::new())?;
+            self.check_puts(r, path, leases, &mut Vec::new())?;
         }
         self.check_ranges(r, path)
     }
@@ -105,6 +133,7 @@ impl KvStore {
         &self,
         r: &'r TxnRequest,
         path: &Path,
+        leases: &dyn Leases,
         earlier: &mut Vec<Effect<'r>>,
     ) -> Result<(), MvccError> {
         let mut nested = path.nested.iter();
@@ -122,10 +151,15 @@ impl KvStore {
                             return Err(MvccError::KeyNotFound);
                         }
                     }
+                    if p.lease != 0 && !leases.exists(p.lease) {
+                        return Err(MvccError::LeaseNotFound);
+                    }
                     earlier.push(Effect::Put(&p.key));
                 }
                 RequestOp::DeleteRange(d) => earlier.push(Effect::Delete(&d.key, &d.range_end)),
-                RequestOp::Txn(t) => self.check_puts(t, nested.next().expect("path"), earlier)?,
+                RequestOp::Txn(t) => {
+                    self.check_puts(t, nested.next().expect("path"), leases, earlier)?
+                }
                 RequestOp::Range(_) => {}
             }
         }

@@ -8,16 +8,19 @@
 //!
 //! The types mirror the protobuf messages field for field so the server
 //! converts them 1:1; request validation (empty key, too many ops,
-//! duplicate keys, sizes, lease existence) stays in the API layer, as in
-//! etcd.
+//! duplicate keys, sizes) stays in the API layer, as in etcd. Lease
+//! existence is checked here, where etcd's applier checks it, through the
+//! [`Leases`] seam.
 
 mod apply;
 mod compare;
+mod leases;
 #[cfg(test)]
 mod tests;
 mod types;
 
 pub use compare::{Compare, CompareResult, CompareTarget, TargetUnion};
+pub use leases::{AnyLease, Leases, NoLeases};
 pub use types::{
     DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
     RequestOp, ResponseHeader, ResponseOp, SortOrder, SortTarget, TxnRequest, TxnResponse,

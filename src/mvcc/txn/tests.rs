@@ -348,3 +348,54 @@ fn a_read_only_txn_runs_on_a_shared_store() {
     let mut writable = s.clone();
     assert_eq!(writable.apply_txn(&txn), Ok(resp));
 }
+
+#[test]
+fn a_put_naming_an_unknown_lease_fails_and_writes_nothing() {
+    let mut s = store();
+    let leased = PutRequest {
+        lease: 0x1234,
+        ..put("a", "x")
+    };
+    assert_eq!(
+        s.apply_put_with(&leased, &NoLeases),
+        Err(MvccError::LeaseNotFound)
+    );
+    assert_eq!(s.current_revision(), 5);
+    assert!(s.apply_put_with(&put("a", "x"), &NoLeases).is_ok());
+    assert!(s.apply_put_with(&leased, &AnyLease).is_ok());
+}
+
+#[test]
+fn a_txn_checks_leases_only_in_the_branch_taken_after_each_puts_ignore_check() {
+    let mut s = store();
+    let leased = RequestOp::Put(PutRequest {
+        lease: 7,
+        ..put("b", "x")
+    });
+    let missing = RequestOp::Put(PutRequest {
+        ignore_value: true,
+        ..put("nope", "")
+    });
+    let untaken = TxnRequest {
+        compare: vec![version_is("a", 99)],
+        success: vec![leased.clone()],
+        failure: vec![RequestOp::Put(put("b", "y"))],
+    };
+    assert!(!s.apply_txn_with(&untaken, &NoLeases).unwrap().succeeded);
+    let ignore_first = TxnRequest {
+        success: vec![missing.clone(), leased.clone()],
+        ..Default::default()
+    };
+    assert_eq!(
+        s.apply_txn_with(&ignore_first, &NoLeases),
+        Err(MvccError::KeyNotFound)
+    );
+    let lease_first = TxnRequest {
+        success: vec![leased, missing],
+        ..Default::default()
+    };
+    assert_eq!(
+        s.apply_txn_with(&lease_first, &NoLeases),
+        Err(MvccError::LeaseNotFound)
+    );
+}

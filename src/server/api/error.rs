@@ -1,49 +1,258 @@
 //! The one table from internal errors to etcd's gRPC statuses.
 //!
 //! Codes and messages are etcd 3.4's (`etcdserver/api/v3rpc/rpctypes`), so
-//! etcdctl and clientv3 recognise them.
+//! etcdctl and clientv3 recognise them, and so does our client
+//! ([`RpcError::from_message`] is rpctypes' `errStringToError`). Internal
+//! errors reach this table in one place, [`RpcError::from`] a
+//! [`ServerError`], as etcd's `togRPCError` does.
+
+use std::fmt;
 
 use tonic::{Code, Status};
 
 use crate::mvcc::MvccError;
 use crate::server::etcdserver::ServerError;
 
-/// etcd's default limit on a request's size (`--max-request-bytes`).
-pub const MAX_REQUEST_BYTES: usize = 1536 * 1024;
-
-/// A request the API layer refuses before it reaches the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiError {
-    /// The key is empty.
+/// Every error the KV API answers with, named after etcd's `ErrGRPC*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RpcError {
+    /// A request, compare or txn op with an empty key.
     EmptyKey,
-    /// A txn holds an op with no request in it (etcd 3.4 answers this with
-    /// its "key not found" error).
-    EmptyRequestOp,
+    /// `ignore_value`/`ignore_lease` on a missing key; also etcd 3.4's
+    /// answer to a txn op with no request in it.
+    KeyNotFound,
+    /// `ignore_value` together with a value.
+    ValueProvided,
+    /// `ignore_lease` together with a lease.
+    LeaseProvided,
+    /// A txn with more compares or ops in a branch than `--max-txn-ops`.
+    TooManyOps,
+    /// A txn that writes one key twice, or puts a key it also deletes.
+    DuplicateKey,
+    /// A read or compaction below the compacted revision.
+    Compacted,
+    /// A read or compaction above the current revision.
+    FutureRev,
+    /// The backend quota is exhausted (the NOSPACE alarm is raised).
+    NoSpace,
+    /// A put named a lease that does not exist.
+    LeaseNotFound,
+    /// The proposal would exceed `--max-request-bytes`.
+    RequestTooLarge,
+    /// raft knows no leader.
+    NoLeader,
+    /// The leader changed while the request waited.
+    LeaderChanged,
+    /// The member is shutting down.
+    Stopped,
+    /// Proposed, but not applied in time: it may still be.
+    Timeout,
+    /// A timeout right after a leader failure.
+    TimeoutDueToLeaderFail,
+    /// A timeout while the connection to the leader was lost.
+    TimeoutDueToConnectionLost,
 }
 
-impl From<ApiError> for Status {
-    fn from(e: ApiError) -> Self {
+/// The table: each error's gRPC code and etcd's exact message.
+const TABLE: &[(RpcError, Code, &str)] = &[
+    (
+        RpcError::EmptyKey,
+        Code::InvalidArgument,
+        "etcdserver: key is not provided",
+    ),
+    (
+        RpcError::KeyNotFound,
+        Code::InvalidArgument,
+        "etcdserver: key not found",
+    ),
+    (
+        RpcError::ValueProvided,
+        Code::InvalidArgument,
+        "etcdserver: value is provided",
+    ),
+    (
+        RpcError::LeaseProvided,
+        Code::InvalidArgument,
+        "etcdserver: lease is provided",
+    ),
+    (
+        RpcError::TooManyOps,
+        Code::InvalidArgument,
+        "etcdserver: too many operations in txn request",
+    ),
+    (
+        RpcError::DuplicateKey,
+        Code::InvalidArgument,
+        "etcdserver: duplicate key given in txn request",
+    ),
+    (
+        RpcError::Compacted,
+        Code::OutOfRange,
+        "etcdserver: mvcc: required revision has been compacted",
+    ),
+    (
+        RpcError::FutureRev,
+        Code::OutOfRange,
+        "etcdserver: mvcc: required revision is a future revision",
+    ),
+    (
+        RpcError::NoSpace,
+        Code::ResourceExhausted,
+        "etcdserver: mvcc: database space exceeded",
+    ),
+    (
+        RpcError::LeaseNotFound,
+        Code::NotFound,
+        "etcdserver: requested lease not found",
+    ),
+    (
+        RpcError::RequestTooLarge,
+        Code::InvalidArgument,
+        "etcdserver: request is too large",
+    ),
+    (
+        RpcError::NoLeader,
+        Code::Unavailable,
+        "etcdserver: no leader",
+    ),
+    (
+        RpcError::LeaderChanged,
+        Code::Unavailable,
+        "etcdserver: leader changed",
+    ),
+    (
+        RpcError::Stopped,
+        Code::Unavailable,
+        "etcdserver: server stopped",
+    ),
+    (
+        RpcError::Timeout,
+        Code::Unavailable,
+        "etcdserver: request timed out",
+    ),
+    (
+        RpcError::TimeoutDueToLeaderFail,
+        Code::Unavailable,
+        "etcdserver: request timed out, possibly due to previous leader failure",
+    ),
+    (
+        RpcError::TimeoutDueToConnectionLost,
+        Code::Unavailable,
+        "etcdserver: request timed out, possibly due to connection lost",
+    ),
+];
+
+impl RpcError {
+    fn entry(self) -> &'static (RpcError, Code, &'static str) {
+        TABLE
+            .iter()
+            .find(|(e, _, _)| *e == self)
+            .unwrap_or_else(|| panic!("{self:?} is missing from the error table"))
+    }
+
+    /// The gRPC status code etcd sends.
+    pub fn code(self) -> Code {
+        self.entry().1
+    }
+
+    /// etcd's exact message.
+    pub fn message(self) -> &'static str {
+        self.entry().2
+    }
+
+    /// The error whose message this is, as clients recognise errors.
+    pub fn from_message(message: &str) -> Option<RpcError> {
+        TABLE
+            .iter()
+            .find(|(_, _, m)| *m == message)
+            .map(|(e, _, _)| *e)
+    }
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+impl From<RpcError> for Status {
+    fn from(e: RpcError) -> Self {
+        Status::new(e.code(), e.message())
+    }
+}
+
+impl From<ServerError> for RpcError {
+    /// etcd's `togRPCError`.
+    fn from(e: ServerError) -> Self {
         match e {
-            ApiError::EmptyKey => {
-                Status::new(Code::InvalidArgument, "etcdserver: key is not provided")
-            }
-            ApiError::EmptyRequestOp => {
-                Status::new(Code::InvalidArgument, "etcdserver: key not found")
-            }
+            ServerError::TimedOut => RpcError::Timeout,
+            ServerError::NoLeader => RpcError::NoLeader,
+            ServerError::Stopped => RpcError::Stopped,
+            ServerError::Mvcc(MvccError::Compacted) => RpcError::Compacted,
+            ServerError::Mvcc(MvccError::FutureRev) => RpcError::FutureRev,
+            ServerError::Mvcc(MvccError::KeyNotFound) => RpcError::KeyNotFound,
+            ServerError::Mvcc(MvccError::LeaseNotFound) => RpcError::LeaseNotFound,
         }
     }
 }
 
 /// Maps a server error to the status etcd would send.
 pub fn to_status(e: ServerError) -> Status {
-    let code = match &e {
-        ServerError::TimedOut => Code::Unavailable,
-        ServerError::NoLeader => Code::Unavailable,
-        ServerError::Stopped => Code::Unavailable,
-        ServerError::Mvcc(MvccError::Compacted) | ServerError::Mvcc(MvccError::FutureRev) => {
-            Code::OutOfRange
+    RpcError::from(e).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [RpcError; 17] = [
+        RpcError::EmptyKey,
+        RpcError::KeyNotFound,
+        RpcError::ValueProvided,
+        RpcError::LeaseProvided,
+        RpcError::TooManyOps,
+        RpcError::DuplicateKey,
+        RpcError::Compacted,
+        RpcError::FutureRev,
+        RpcError::NoSpace,
+        RpcError::LeaseNotFound,
+        RpcError::RequestTooLarge,
+        RpcError::NoLeader,
+        RpcError::LeaderChanged,
+        RpcError::Stopped,
+        RpcError::Timeout,
+        RpcError::TimeoutDueToLeaderFail,
+        RpcError::TimeoutDueToConnectionLost,
+    ];
+
+    #[test]
+    fn every_error_has_one_row_and_its_message_names_it_back() {
+        assert_eq!(TABLE.len(), ALL.len());
+        for e in ALL {
+            assert_eq!(RpcError::from_message(e.message()), Some(e));
+            assert!(e.message().starts_with("etcdserver: "), "{e:?}");
         }
-        ServerError::Mvcc(MvccError::KeyNotFound) => Code::InvalidArgument,
-    };
-    Status::new(code, e.to_string())
+        assert_eq!(
+            RpcError::from_message("mvcc: required revision has been compacted"),
+            None
+        );
+    }
+
+    #[test]
+    fn store_errors_get_etcds_codes_and_messages() {
+        let status = to_status(ServerError::Mvcc(MvccError::FutureRev));
+        assert_eq!(status.code(), Code::OutOfRange);
+        assert_eq!(
+            status.message(),
+            "etcdserver: mvcc: required revision is a future revision"
+        );
+        let status = to_status(ServerError::Mvcc(MvccError::LeaseNotFound));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "etcdserver: requested lease not found");
+        let status = to_status(ServerError::TimedOut);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), "etcdserver: request timed out");
+    }
 }

@@ -1,8 +1,13 @@
 //! The KV service (etcd's `v3rpc/key.go`).
+//!
+//! Each handler checks its request ([`super::check`]), calls the server,
+//! maps the error through the one table ([`super::error`]) and fills the
+//! header ([`super::header`]). Nothing else.
 
 use tonic::{Response, Status};
 
-use super::error::{to_status, ApiError};
+use super::check::{check_delete, check_put, check_range, check_size, check_txn, Limits, Proposal};
+use super::error::to_status;
 use super::header::fill;
 use crate::proto::etcdserverpb::kv_server::Kv;
 use crate::proto::etcdserverpb::request_op::Request;
@@ -15,34 +20,23 @@ use crate::server::etcdserver::EtcdServer;
 /// Serves `etcdserverpb.KV`.
 pub struct KvService {
     server: EtcdServer,
+    limits: Limits,
 }
 
 impl KvService {
-    /// The KV service of `server`.
-    pub fn new(server: EtcdServer) -> Self {
-        Self { server }
+    /// The KV service of `server`, refusing what exceeds `limits`.
+    pub fn new(server: EtcdServer, limits: Limits) -> Self {
+        Self { server, limits }
     }
 }
 
-fn check_key(key: &[u8]) -> Result<(), ApiError> {
-    if key.is_empty() {
-        return Err(ApiError::EmptyKey);
-    }
-    Ok(())
-}
-
-/// Checks every op of a txn, nested txns included.
-fn check_txn(txn: &TxnRequest) -> Result<(), ApiError> {
-    for op in txn.success.iter().chain(&txn.failure) {
-        match &op.request {
-            None => return Err(ApiError::EmptyRequestOp),
-            Some(Request::RequestRange(r)) => check_key(&r.key)?,
-            Some(Request::RequestPut(r)) => check_key(&r.key)?,
-            Some(Request::RequestDeleteRange(r)) => check_key(&r.key)?,
-            Some(Request::RequestTxn(t)) => check_txn(t)?,
-        }
-    }
-    Ok(())
+/// etcd's `isTxnReadonly`: only such txns skip raft in etcd 3.4, so only
+/// the others are held to the proposal size limit.
+fn is_read_only(txn: &TxnRequest) -> bool {
+    txn.success
+        .iter()
+        .chain(&txn.failure)
+        .all(|op| matches!(op.request, Some(Request::RequestRange(_))))
 }
 
 #[tonic::async_trait]
@@ -52,7 +46,7 @@ impl Kv for KvService {
         request: tonic::Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
         let request = request.into_inner();
-        check_key(&request.key)?;
+        check_range(&request)?;
         let mut response = self.server.range(request).await.map_err(to_status)?;
         fill(&self.server, &mut response.header);
         Ok(Response::new(response))
@@ -63,7 +57,8 @@ impl Kv for KvService {
         request: tonic::Request<PutRequest>,
     ) -> Result<Response<PutResponse>, Status> {
         let request = request.into_inner();
-        check_key(&request.key)?;
+        check_put(&request)?;
+        check_size(Proposal::Put(&request), self.limits.max_request_bytes)?;
         let mut response = self.server.put(request).await.map_err(to_status)?;
         fill(&self.server, &mut response.header);
         Ok(Response::new(response))
@@ -74,7 +69,11 @@ impl Kv for KvService {
         request: tonic::Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
         let request = request.into_inner();
-        check_key(&request.key)?;
+        check_delete(&request)?;
+        check_size(
+            Proposal::DeleteRange(&request),
+            self.limits.max_request_bytes,
+        )?;
         let mut response = self.server.delete_range(request).await.map_err(to_status)?;
         fill(&self.server, &mut response.header);
         Ok(Response::new(response))
@@ -85,7 +84,10 @@ impl Kv for KvService {
         request: tonic::Request<TxnRequest>,
     ) -> Result<Response<TxnResponse>, Status> {
         let request = request.into_inner();
-        check_txn(&request)?;
+        check_txn(&request, self.limits.max_txn_ops)?;
+        if !is_read_only(&request) {
+            check_size(Proposal::Txn(&request), self.limits.max_request_bytes)?;
+        }
         let mut response = self.server.txn(request).await.map_err(to_status)?;
         fill(&self.server, &mut response.header);
         Ok(Response::new(response))
@@ -108,29 +110,24 @@ impl Kv for KvService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::etcdserverpb::{RequestOp, TxnRequest};
 
     #[test]
-    fn an_empty_key_is_refused_with_etcds_message() {
-        let status = Status::from(check_key(b"").unwrap_err());
-        assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert_eq!(status.message(), "etcdserver: key is not provided");
-        assert!(check_key(b"k").is_ok());
-    }
-
-    #[test]
-    fn a_txn_with_an_empty_op_is_refused_even_when_nested() {
-        let empty = crate::proto::etcdserverpb::RequestOp { request: None };
+    fn only_txns_of_ranges_alone_are_read_only() {
+        let op = |request| RequestOp {
+            request: Some(request),
+        };
+        let ranges = TxnRequest {
+            success: vec![op(Request::RequestRange(Default::default()))],
+            failure: vec![op(Request::RequestRange(Default::default()))],
+            ..Default::default()
+        };
+        assert!(is_read_only(&ranges));
+        assert!(is_read_only(&TxnRequest::default()));
         let nested = TxnRequest {
-            failure: vec![empty],
+            failure: vec![op(Request::RequestTxn(Default::default()))],
             ..Default::default()
         };
-        let outer = TxnRequest {
-            success: vec![crate::proto::etcdserverpb::RequestOp {
-                request: Some(Request::RequestTxn(nested)),
-            }],
-            ..Default::default()
-        };
-        assert_eq!(check_txn(&outer), Err(ApiError::EmptyRequestOp));
-        assert_eq!(check_txn(&TxnRequest::default()), Ok(()));
+        assert!(!is_read_only(&nested));
     }
 }

@@ -1,14 +1,17 @@
 //! The gRPC services of a member (etcd's `etcdserver/api/v3rpc`).
 //!
-//! A handler checks its request with a pure function, calls
+//! A handler checks its request with a pure function ([`check`]), calls
 //! [`EtcdServer`](super::etcdserver::EtcdServer), maps errors through the one
 //! table in [`error`], and fills the response header. Nothing else.
 
+mod check;
 mod error;
 mod header;
+mod intervals;
 mod kv;
 mod maintenance;
 
-pub use error::{ApiError, MAX_REQUEST_BYTES};
+pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
+pub use error::RpcError;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::convert::header;
 use super::{ServerError, Wait};
 use crate::crash::{CrashPoint, CrashPoints};
+use crate::mvcc::txn::NoLeases;
 use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::{
     CompactionResponse, DeleteRangeResponse, InternalRaftRequest, PutResponse, RangeRequest,
@@ -107,7 +108,7 @@ impl Applier {
         if let Some(put) = request.put {
             ApplyResult::Put(
                 store
-                    .apply_put(&put.into())
+                    .apply_put_with(&put.into(), &NoLeases)
                     .map(Into::into)
                     .map_err(Into::into),
             )
@@ -116,7 +117,7 @@ impl Applier {
         } else if let Some(txn) = request.txn {
             ApplyResult::Txn(
                 store
-                    .apply_txn(&txn.into())
+                    .apply_txn_with(&txn.into(), &NoLeases)
                     .map(Into::into)
                     .map_err(Into::into),
             )
