@@ -31,6 +31,12 @@ pub struct ServeArgs {
     /// Initial cluster token.
     #[arg(long, default_value = "etcd-cluster")]
     initial_cluster_token: String,
+    /// Maximum number of operations permitted in a transaction.
+    #[arg(long, default_value_t = etcd_sim::server::api::MAX_TXN_OPS)]
+    max_txn_ops: usize,
+    /// Maximum client request size in bytes the server will accept.
+    #[arg(long, default_value_t = etcd_sim::server::api::MAX_REQUEST_BYTES)]
+    max_request_bytes: usize,
 }
 
 /// Serves until killed; returns only on a startup or listener error.
@@ -116,12 +122,10 @@ mod real {
         }
         let listen_client = parse_url(first(&args.listen_client_urls))?;
         let listen_peer = parse_url(first(&args.listen_peer_urls))?;
-        Ok(ServerConfig::new(
-            &args.name,
-            cluster,
-            listen_client,
-            listen_peer,
-        )?)
+        let mut config = ServerConfig::new(&args.name, cluster, listen_client, listen_peer)?;
+        config.max_txn_ops = args.max_txn_ops;
+        config.max_request_bytes = args.max_request_bytes;
+        Ok(config)
     }
 
     fn first(urls: &str) -> &str {
