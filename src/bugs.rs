@@ -25,16 +25,21 @@ pub enum Bug {
     SkipFsync,
     /// The client retries a write whose outcome is unknown.
     NonIdempotentRetry,
+    /// A snapshot records the applied index from before its last batch of
+    /// entries, while its data already holds that batch: the consistent
+    /// index is not persisted with the state it describes.
+    DoubleApply,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 6] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
         Bug::SkipFsync,
         Bug::NonIdempotentRetry,
+        Bug::DoubleApply,
     ];
 
     /// The name used on the command line.
@@ -45,6 +50,7 @@ impl Bug {
             Bug::EarlyAck => "early-ack",
             Bug::SkipFsync => "skip-fsync",
             Bug::NonIdempotentRetry => "non-idempotent-retry",
+            Bug::DoubleApply => "double-apply",
         }
     }
 
@@ -60,6 +66,9 @@ impl Bug {
             Bug::EarlyAck => "durability of acknowledged writes across leader changes",
             Bug::SkipFsync => "durability of acknowledged writes across power loss",
             Bug::NonIdempotentRetry => "exactly-once writes: a retried put is applied twice",
+            Bug::DoubleApply => {
+                "exactly-once apply: a member restored from a snapshot applies entries again"
+            }
         }
     }
 
@@ -76,6 +85,9 @@ impl Bug {
             }
             Bug::NonIdempotentRetry => {
                 "client retry of non-idempotent requests (clientv3 retry policy)"
+            }
+            Bug::DoubleApply => {
+                "consistent index saved apart from the backend (etcd 3.5 data inconsistency, #13766)"
             }
         }
     }

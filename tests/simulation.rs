@@ -5,12 +5,16 @@
 #![cfg(madsim)]
 
 use etcd_sim_checker::{check_kv, CheckOptions, Outcome, Verdict};
+use etcd_sim_harness::faults::{FaultKind, FaultSet};
 use etcd_sim_harness::{simulate, RunConfig};
 
 #[madsim::test]
 async fn three_members_stay_linearizable_through_a_leader_kill() {
     let seed = madsim::runtime::Handle::current().seed();
-    let config = RunConfig::new(seed);
+    let config = RunConfig {
+        faults: FaultSet::of([FaultKind::KillLeader]),
+        ..RunConfig::new(seed)
+    };
     let (history, trace, _) = simulate(config.clone()).await;
 
     let expected = config.clients * config.workload.ops_per_client;

@@ -172,6 +172,18 @@ impl Summary {
         self.results.iter().filter(|r| r.failed())
     }
 
+    /// Seeds finished per minute of wall time.
+    pub fn seeds_per_minute(&self) -> f64 {
+        self.results.len() as f64 * 60.0 / self.wall_secs.max(1e-9)
+    }
+
+    /// How much faster than real time the seeds ran: simulated seconds over
+    /// wall seconds.
+    pub fn speedup(&self) -> f64 {
+        let simulated: f64 = self.results.iter().map(|r| r.simulated_secs).sum();
+        simulated / self.wall_secs.max(1e-9)
+    }
+
     /// 0 all clean, 1 a problem found, 3 some seed undecided.
     pub fn exit_code(&self) -> u8 {
         if self.failures().next().is_some() {
@@ -194,7 +206,6 @@ impl fmt::Display for Summary {
             .iter()
             .filter(|r| r.second_trace_hash.is_some())
             .count();
-        let wall = self.wall_secs.max(1e-9);
         write!(
             f,
             "{seeds} seeds: {} not linearizable, {} panicked, {} undecided, {nondeterministic} \
@@ -203,9 +214,9 @@ impl fmt::Display for Summary {
             self.count("not-linearizable"),
             self.count("panicked"),
             self.count("undecided"),
-            seeds as f64 * 60.0 / wall,
+            self.seeds_per_minute(),
             self.wall_secs,
-            simulated / wall,
+            self.speedup(),
         )
     }
 }

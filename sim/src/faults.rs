@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// One kind of fault the nemesis can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,6 +74,19 @@ impl FaultKind {
             FaultKind::CrashPoint => "crash-point",
             FaultKind::SlowFsync => "slow-fsync",
             FaultKind::ClockSkew => "clock-skew",
+        }
+    }
+}
+
+impl FaultKind {
+    /// How long the nemesis holds this fault. Most faults last 0.3 to 3 s;
+    /// isolating the leader lasts long enough for the others to elect a new
+    /// leader and commit under it while the old one still believes it
+    /// leads, which is the window its bugs live in.
+    pub fn durations(self) -> std::ops::Range<Duration> {
+        match self {
+            FaultKind::IsolateLeader => Duration::from_millis(2_000)..Duration::from_millis(6_000),
+            _ => Duration::from_millis(300)..Duration::from_millis(3_000),
         }
     }
 }

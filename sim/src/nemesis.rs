@@ -65,7 +65,7 @@ impl Nemesis {
                 return;
             }
             let kind = *kinds.choose(&mut thread_rng()).expect("not empty");
-            let duration = Duration::from_millis(thread_rng().gen_range(300..3_000));
+            let duration = thread_rng().gen_range(kind.durations());
             self.inject(kind, duration).await;
         }
     }

@@ -18,7 +18,7 @@ use madsim::time::Instant;
 use tokio::sync::watch;
 
 use crate::cluster::SimCluster;
-use crate::faults::{FaultKind, FaultSet};
+use crate::faults::FaultSet;
 use crate::nemesis::Nemesis;
 use crate::recorder::Recorder;
 use crate::trace::Trace;
@@ -52,19 +52,19 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// The default run: 3 members, 3 clients, 30 operations each on 3 keys,
-    /// with the leader killed and restarted again and again.
+    /// The default run: 3 members, 5 clients, 30 operations each on 3 keys,
+    /// under every fault the nemesis knows.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
             nodes: 3,
-            clients: 3,
+            clients: 5,
             workload: Workload {
                 ops_per_client: 30,
                 keys: 3,
                 deadline: Duration::from_secs(7),
             },
-            faults: FaultSet::of([FaultKind::KillLeader]),
+            faults: FaultSet::all(),
             bugs: BugSet::NONE,
             snapshot_count: 25,
             crash_points: CrashPoint::ALL.to_vec(),

@@ -10,36 +10,35 @@ use super::simulate_args::{ReproduceArgs, RunArgs, ShapeArgs};
 use super::{EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
 
 fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
-    if shape.nodes == 0 || shape.nodes > 7 {
-        return Err(format!("--nodes must be 1..=7, got {}", shape.nodes));
-    }
-    if shape.clients == 0 || shape.clients > 200 {
-        return Err(format!("--clients must be 1..=200, got {}", shape.clients));
-    }
     let mut config = RunConfig::new(seed);
-    config.nodes = shape.nodes;
-    config.clients = shape.clients;
-    config.workload.ops_per_client = shape.ops;
-    config.faults = shape.faults.clone();
+    config.nodes = shape.nodes.unwrap_or(config.nodes);
+    config.clients = shape.clients.unwrap_or(config.clients);
+    config.workload.ops_per_client = shape.ops.unwrap_or(config.workload.ops_per_client);
+    config.faults = shape.faults.clone().unwrap_or(config.faults);
     config.bugs = shape.bugs.iter().copied().collect();
+    if config.nodes == 0 || config.nodes > 7 {
+        return Err(format!("--nodes must be 1..=7, got {}", config.nodes));
+    }
+    if config.clients == 0 || config.clients > 200 {
+        return Err(format!("--clients must be 1..=200, got {}", config.clients));
+    }
     Ok(config)
 }
 
 /// The command line that replays `seed` with the same shape.
 fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
     let mut cmd = format!("etcd-sim reproduce --seed {seed}");
-    let defaults = RunConfig::new(seed);
-    if shape.nodes != defaults.nodes {
-        cmd += &format!(" --nodes {}", shape.nodes);
+    if let Some(nodes) = shape.nodes {
+        cmd += &format!(" --nodes {nodes}");
     }
-    if shape.clients != defaults.clients {
-        cmd += &format!(" --clients {}", shape.clients);
+    if let Some(clients) = shape.clients {
+        cmd += &format!(" --clients {clients}");
     }
-    if shape.ops != defaults.workload.ops_per_client {
-        cmd += &format!(" --ops {}", shape.ops);
+    if let Some(ops) = shape.ops {
+        cmd += &format!(" --ops {ops}");
     }
-    if shape.faults != defaults.faults {
-        cmd += &format!(" --faults {}", shape.faults);
+    if let Some(faults) = &shape.faults {
+        cmd += &format!(" --faults {faults}");
     }
     for bug in &shape.bugs {
         cmd += &format!(" --bug {bug}");

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::convert::header;
 use super::{ServerError, Wait};
+use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::mvcc::txn::NoLeases;
 use crate::mvcc::KvStore;
@@ -51,6 +52,8 @@ pub struct Applier {
     pub last_snapshot: u64,
     /// Where a test may crash this member.
     pub crash: CrashPoints,
+    /// Injected bugs (`double-apply` lives here).
+    pub bugs: BugSet,
 }
 
 impl Applier {
@@ -69,9 +72,10 @@ impl Applier {
     /// Applies `entries` in order, wakes their waiters, then publishes the
     /// new applied index.
     pub fn apply_entries(&mut self, entries: Vec<Entry>) {
-        let Some(last) = entries.last().map(|e| e.index) else {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return;
         };
+        let (before_batch, last) = (first.index - 1, last.index);
         for entry in entries {
             // Empty entries are the no-ops a new leader appends; conf
             // changes do not occur with a static membership.
@@ -91,8 +95,17 @@ impl Applier {
         self.applied.send_replace(last);
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
             let data = self.store.lock().unwrap().snapshot();
-            self.raft.compact(last, data);
-            self.last_snapshot = last;
+            // The snapshot's index is the consistent index: the data holds
+            // exactly the entries up to it. The `double-apply` bug takes it
+            // from before the batch, so whoever restores this snapshot
+            // applies the batch a second time.
+            let index = if self.bugs.has(Bug::DoubleApply) {
+                before_batch.max(self.last_snapshot)
+            } else {
+                last
+            };
+            self.raft.compact(index, data);
+            self.last_snapshot = index;
         }
     }
 

@@ -116,6 +116,7 @@ impl EtcdServer {
             snapshot_count: config.snapshot_count,
             last_snapshot: 0,
             crash: config.crash_points.clone(),
+            bugs: config.bugs,
         };
         tokio::spawn(apply_loop(applier, committed));
         Ok(Self {
