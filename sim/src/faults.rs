@@ -85,8 +85,8 @@ impl FaultKind {
     /// leads, which is the window its bugs live in.
     pub fn durations(self) -> std::ops::Range<Duration> {
         match self {
-            FaultKind::IsolateLeader => Duration::from_millis(2_000)..Duration::from_millis(6_000),
-            _ => Duration::from_millis(300)..Duration::from_millis(3_000),
+            FaultKind::IsolateLeader => Duration::from_secs(2)..Duration::from_secs(6),
+            _ => Duration::from_millis(300)..Duration::from_secs(3),
         }
     }
 }

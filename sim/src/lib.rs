@@ -18,12 +18,17 @@
 pub mod campaign;
 #[cfg(madsim)]
 pub mod cluster;
+#[cfg(madsim)]
+pub mod details;
 pub mod faults;
 #[cfg(madsim)]
 pub mod nemesis;
 pub mod recorder;
 #[cfg(madsim)]
 mod run;
+pub mod schedule;
+#[cfg(madsim)]
+pub mod shrink;
 pub mod trace;
 #[cfg(madsim)]
 pub mod workload;

@@ -22,6 +22,7 @@ use crate::cluster::SimCluster;
 use crate::faults::{FaultKind, FaultSet};
 use crate::recorder::{FaultId, Recorder};
 use crate::run::Clock;
+use crate::schedule::FaultStep;
 
 /// The longest delay after which madsim restarts a node whose task panicked.
 const MADSIM_RESTART_DELAY_MAX: Duration = Duration::from_secs(10);
@@ -52,21 +53,38 @@ impl Nemesis {
         }
     }
 
-    /// Injects faults drawn from `faults` until `stop` turns true; each
-    /// fault is healed before the next one starts and before this returns.
-    pub async fn run(&self, faults: &FaultSet, mut stop: watch::Receiver<bool>) {
+    /// Injects faults until `stop` turns true; each fault is healed before
+    /// the next one starts and before this returns. Without a `plan`, steps
+    /// are drawn from `faults` for as long as the clients run; with one, its
+    /// steps are taken in order and the nemesis then stays quiet. Every step
+    /// taken is recorded, so a drawn run can be replayed as a plan.
+    pub async fn run(
+        &self,
+        faults: &FaultSet,
+        plan: Option<&[FaultStep]>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         let kinds: Vec<FaultKind> = faults.iter().collect();
-        if kinds.is_empty() {
-            return;
-        }
-        loop {
-            let quiet = Duration::from_millis(thread_rng().gen_range(200..1_500));
-            if wait_or_stop(&mut stop, quiet).await {
+        for n in 0.. {
+            let drawn = (!kinds.is_empty()).then(|| draw_step(&kinds));
+            // A plan still draws each step and discards it, and once it is
+            // exhausted it keeps waiting out drawn quiet gaps: the seed's
+            // random stream and the timers then stay exactly as they were
+            // when the plan was drawn.
+            let (step, planned) = match plan {
+                Some(plan) => (plan.get(n).copied(), plan.get(n).is_some()),
+                None => (drawn, drawn.is_some()),
+            };
+            let Some(step) = step.or(drawn) else {
+                return;
+            };
+            if wait_or_stop(&mut stop, step.quiet()).await {
                 return;
             }
-            let kind = *kinds.choose(&mut thread_rng()).expect("not empty");
-            let duration = thread_rng().gen_range(kind.durations());
-            self.inject(kind, duration).await;
+            if planned {
+                self.recorder.plan_step(step);
+                self.inject(step.fault, step.duration()).await;
+            }
         }
     }
 
@@ -301,6 +319,18 @@ impl Nemesis {
 
     fn end(&self, fault: FaultId) {
         self.recorder.fault_ended(fault, self.clock.now_ns());
+    }
+}
+
+/// A step drawn from the seed: a quiet gap, a fault kind, its duration.
+fn draw_step(kinds: &[FaultKind]) -> FaultStep {
+    let quiet_ms = thread_rng().gen_range(200..1_500);
+    let fault = *kinds.choose(&mut thread_rng()).expect("not empty");
+    let duration_ms = thread_rng().gen_range(fault.durations()).as_millis() as u64;
+    FaultStep {
+        quiet_ms,
+        fault,
+        duration_ms,
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use etcd_sim_checker::{FaultBand, History, Operation, Outcome, Request};
 
+use crate::schedule::FaultStep;
 use crate::trace::Trace;
 
 /// The handle of an operation in flight.
@@ -29,6 +30,7 @@ pub struct Recorder {
 struct Inner {
     history: History,
     trace: Trace,
+    plan: Vec<FaultStep>,
 }
 
 impl Recorder {
@@ -36,8 +38,8 @@ impl Recorder {
     pub fn echoing() -> Self {
         Self {
             inner: Arc::new(Mutex::new(Inner {
-                history: History::default(),
                 trace: Trace::echoing(),
+                ..Inner::default()
             })),
         }
     }
@@ -92,6 +94,21 @@ impl Recorder {
         let name = inner.history.faults[id.0].name.clone();
         inner.trace.record(end_ns, format_args!("fault {name} end"));
         inner.history.faults[id.0].end_ns = Some(end_ns);
+    }
+
+    /// Records a step the nemesis took, for replay as a plan.
+    pub fn plan_step(&self, step: FaultStep) {
+        self.inner.lock().unwrap().plan.push(step);
+    }
+
+    /// The nemesis's steps so far.
+    pub fn plan(&self) -> Vec<FaultStep> {
+        self.inner.lock().unwrap().plan.clone()
+    }
+
+    /// Adds a detail of the system's to the trace, outside its hash.
+    pub fn detail(&self, at_ns: u64, event: impl std::fmt::Display) {
+        self.inner.lock().unwrap().trace.record_detail(at_ns, event);
     }
 
     /// Adds a free-form event to the trace.

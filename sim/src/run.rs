@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_sim::bugs::BugSet;
+use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
 use madsim::runtime::{Handle, Runtime};
@@ -18,9 +18,11 @@ use madsim::time::Instant;
 use tokio::sync::watch;
 
 use crate::cluster::SimCluster;
+use crate::details::DetailSink;
 use crate::faults::FaultSet;
 use crate::nemesis::Nemesis;
 use crate::recorder::Recorder;
+use crate::schedule::{FaultStep, Schedule};
 use crate::trace::Trace;
 use crate::workload::{final_reads, run_client, Workload};
 
@@ -44,11 +46,17 @@ pub struct RunConfig {
     /// Leak OS entropy into the trace, to prove that the determinism
     /// check notices (tests only).
     pub inject_nondeterminism: bool,
-    /// Print the trace as the run goes (for `reproduce --trace`).
+    /// Print the trace as the run goes (for `reproduce --trace -`).
     pub echo_trace: bool,
+    /// Also trace the system's own events: raft messages, role changes,
+    /// WAL recovery, snapshots (for `reproduce --trace`).
+    pub details: bool,
     /// Applied entries between a member's snapshots (small, so that runs
     /// exercise log compaction and snapshot transfer).
     pub snapshot_count: u64,
+    /// The nemesis's steps, if fixed (a replayed or shrunk schedule);
+    /// `None` draws them from the seed.
+    pub plan: Option<Vec<FaultStep>>,
 }
 
 impl RunConfig {
@@ -69,7 +77,40 @@ impl RunConfig {
             snapshot_count: 25,
             crash_points: CrashPoint::ALL.to_vec(),
             echo_trace: false,
+            details: false,
             inject_nondeterminism: false,
+            plan: None,
+        }
+    }
+
+    /// The run a schedule file describes.
+    pub fn from_schedule(schedule: &Schedule) -> Result<Self, String> {
+        let mut config = RunConfig::new(schedule.seed);
+        config.nodes = schedule.nodes;
+        config.clients = schedule.clients;
+        config.workload.ops_per_client = schedule.ops_per_client;
+        config.workload.keys = schedule.keys;
+        config.faults = schedule.fault_set()?;
+        config.bugs = schedule.bug_set()?;
+        config.plan = Some(schedule.plan.clone());
+        Ok(config)
+    }
+
+    /// This run as a schedule with the nemesis steps `plan`.
+    pub fn to_schedule(&self, plan: Vec<FaultStep>) -> Schedule {
+        Schedule {
+            seed: self.seed,
+            nodes: self.nodes,
+            clients: self.clients,
+            ops_per_client: self.workload.ops_per_client,
+            keys: self.workload.keys,
+            bugs: Bug::ALL
+                .into_iter()
+                .filter(|&b| self.bugs.has(b))
+                .map(|b| b.name().to_string())
+                .collect(),
+            faults: self.faults.to_string(),
+            plan,
         }
     }
 }
@@ -88,6 +129,8 @@ pub struct SeedOutcome {
     pub simulated: Duration,
     /// Why the simulation stopped early: a member (or the harness) panicked.
     pub panic: Option<String>,
+    /// The steps the nemesis took: replaying them as a plan replays the run.
+    pub plan: Vec<FaultStep>,
 }
 
 /// A seed's result in one word.
@@ -161,6 +204,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         report,
         simulated,
         panic,
+        plan: recorder.plan(),
     }
 }
 
@@ -216,6 +260,11 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
     quiet_crash_point_panics();
     let handle = Handle::current();
     let clock = Clock::start();
+    // madsim runs every node's tasks on this thread: a thread-local
+    // subscriber sees the whole cluster, and only this run.
+    let _details = config
+        .details
+        .then(|| tracing::subscriber::set_default(DetailSink::new(recorder.clone(), clock)));
     let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
         member.bugs = config.bugs;
         member.snapshot_count = config.snapshot_count;
@@ -270,8 +319,8 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
             clock,
             config.crash_points.clone(),
         );
-        let faults = config.faults.clone();
-        async move { nemesis.run(&faults, stopped).await }
+        let (faults, plan) = (config.faults.clone(), config.plan.clone());
+        async move { nemesis.run(&faults, plan.as_deref(), stopped).await }
     });
     for client in clients {
         client.await.expect("client task panicked");

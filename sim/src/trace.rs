@@ -2,13 +2,20 @@
 //!
 //! Two runs of the same seed must produce the same trace, byte for byte; the
 //! hash makes that cheap to compare and to print (`trace-hash: <hex>`).
+//!
+//! Events come in two weights: the harness's own (client operations,
+//! faults, notes), always recorded and hashed; and the system's details
+//! (raft messages and state changes), recorded only when asked for
+//! (`reproduce --trace`) and left out of the hash, so that asking for them
+//! does not change the hash a seed prints.
 
 use std::fmt::Write as _;
 
 /// An append-only list of timestamped events.
 #[derive(Debug, Default, Clone)]
 pub struct Trace {
-    lines: Vec<String>,
+    /// Each line, and whether it counts in the hash.
+    lines: Vec<(String, bool)>,
     /// Print each event as it happens, so that a run that panics still
     /// shows how it got there.
     echo: bool,
@@ -25,6 +32,15 @@ impl Trace {
 
     /// Records `event` at simulated time `at_ns`.
     pub fn record(&mut self, at_ns: u64, event: impl std::fmt::Display) {
+        self.push(at_ns, event, true);
+    }
+
+    /// Records a detail of the system's at `at_ns`, outside the hash.
+    pub fn record_detail(&mut self, at_ns: u64, event: impl std::fmt::Display) {
+        self.push(at_ns, event, false);
+    }
+
+    fn push(&mut self, at_ns: u64, event: impl std::fmt::Display, hashed: bool) {
         let mut line = String::new();
         let _ = write!(
             line,
@@ -35,19 +51,21 @@ impl Trace {
         if self.echo {
             println!("{line}");
         }
-        self.lines.push(line);
+        self.lines.push((line, hashed));
     }
 
-    /// The events, one per line.
-    pub fn lines(&self) -> &[String] {
-        &self.lines
+    /// The events, one per line, details included.
+    pub fn lines(&self) -> Vec<&str> {
+        self.lines.iter().map(|(line, _)| line.as_str()).collect()
     }
 
-    /// FNV-1a over every line: stable across builds, unlike `std`'s hasher.
+    /// FNV-1a over every hashed line: stable across builds, unlike `std`'s
+    /// hasher.
     pub fn hash(&self) -> u64 {
         self.lines
             .iter()
-            .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
+            .filter(|(_, hashed)| *hashed)
+            .flat_map(|(l, _)| l.bytes().chain(std::iter::once(b'\n')))
             .fold(0xcbf2_9ce4_8422_2325, |h, b| {
                 (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
             })
@@ -69,5 +87,9 @@ mod tests {
         let mut c = Trace::default();
         c.record(1_001, "put k0");
         assert_ne!(a.hash(), c.hash());
+        let mut d = a.clone();
+        d.record_detail(1_500, "send MsgAppend");
+        assert_eq!(a.hash(), d.hash(), "details stay out of the hash");
+        assert_eq!(d.lines().len(), 2);
     }
 }

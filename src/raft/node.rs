@@ -160,6 +160,20 @@ pub fn spawn_raft(
         }
     };
     let (mut wal, replay) = Wal::open(disk)?;
+    if let Some(bytes) = replay.torn_bytes {
+        tracing::warn!(
+            target: "etcd_sim::raft",
+            member = format_args!("{:x}", config.id),
+            "wal: cut a torn last record of {bytes} bytes"
+        );
+    }
+    tracing::info!(
+        target: "etcd_sim::raft",
+        member = format_args!("{:x}", config.id),
+        "started from a snapshot at index {} and {} WAL entries",
+        snapshot.get_metadata().index,
+        replay.entries.len()
+    );
     wal.set_skip_fsync(config.bugs.has(Bug::SkipFsync));
     let snapshot_index = snapshot.get_metadata().index;
     let mut storage = LogStore::new(snapshot.clone(), replay.hard_state);
@@ -306,6 +320,13 @@ impl Driver {
     /// WAL that together hold every persisted entry.
     fn install_snapshot(&mut self, snapshot: Snapshot) {
         let id = self.raw.raft.id;
+        tracing::info!(
+            target: "etcd_sim::raft",
+            member = format_args!("{id:x}"),
+            "snapshot at index {} term {}",
+            snapshot.get_metadata().index,
+            snapshot.get_metadata().term
+        );
         self.crash.reach(CrashPoint::BeforeSnapshotSave);
         self.snapshotter
             .save(&snapshot)
@@ -390,6 +411,21 @@ impl Driver {
             } else {
                 CrashPoint::FollowerBeforeSend
             });
+        for m in &messages {
+            tracing::debug!(
+                target: "etcd_sim::raft",
+                member = format_args!("{:x}", m.from),
+                "send {:?} to {:x} term {} log_term {} index {} entries {} commit {}{}",
+                m.get_msg_type(),
+                m.to,
+                m.term,
+                m.log_term,
+                m.index,
+                m.entries.len(),
+                m.commit,
+                if m.reject { " reject" } else { "" }
+            );
+        }
         self.transport.send(messages);
     }
 
@@ -429,6 +465,16 @@ impl Driver {
         };
         self.status.send_if_modified(|old| {
             let changed = *old != status;
+            if old.term != status.term || old.leader != status.leader {
+                tracing::info!(
+                    target: "etcd_sim::raft",
+                    member = format_args!("{:x}", raft.id),
+                    "{:?} at term {}, leader {:x}",
+                    raft.state,
+                    status.term,
+                    status.leader
+                );
+            }
             *old = status;
             changed
         });

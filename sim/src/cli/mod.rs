@@ -94,13 +94,32 @@ mod simulate_args {
     #[derive(Args, Debug, Clone)]
     pub struct ReproduceArgs {
         /// The seed to replay.
-        #[arg(long)]
-        pub seed: u64,
+        #[arg(
+            long,
+            required_unless_present = "schedule",
+            conflicts_with = "schedule"
+        )]
+        pub seed: Option<u64>,
         #[command(flatten)]
         pub shape: ShapeArgs,
-        /// Print the whole event trace.
+        /// Replay a schedule file (written by `--shrink`) instead of a seed
+        /// and shape.
         #[arg(long)]
-        pub trace: bool,
+        pub schedule: Option<std::path::PathBuf>,
+        /// Shrink the failing run (fewer clients, operations, keys, faults)
+        /// while it still fails, write it as a schedule file, and replay it.
+        #[arg(long)]
+        pub shrink: bool,
+        /// Where `--shrink` writes the schedule [default:
+        /// seed-N.schedule.json].
+        #[arg(long, requires = "shrink")]
+        pub out: Option<std::path::PathBuf>,
+        /// The most runs `--shrink` may spend.
+        #[arg(long, default_value_t = 400, requires = "shrink")]
+        pub shrink_runs: usize,
+        /// Write the full event trace here (`-`: print it as it happens).
+        #[arg(long)]
+        pub trace: Option<std::path::PathBuf>,
         /// Write the history (native JSON lines) here.
         #[arg(long)]
         pub history: Option<std::path::PathBuf>,

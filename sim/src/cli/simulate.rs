@@ -4,6 +4,8 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use etcd_sim_harness::campaign::{Campaign, SeedResult, Summary};
+use etcd_sim_harness::schedule::Schedule;
+use etcd_sim_harness::shrink::{shrink, ShrinkError};
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
 use super::simulate_args::{ReproduceArgs, RunArgs, ShapeArgs};
@@ -129,35 +131,49 @@ pub fn merge(reports: &[std::path::PathBuf]) -> u8 {
     summary.exit_code()
 }
 
-/// Replays one seed; prints its trace hash and verdict.
+/// Replays one seed (or schedule file), shrinking it first if asked;
+/// prints its trace hash and verdict and writes what was asked for.
 pub fn reproduce(args: ReproduceArgs) -> u8 {
-    let mut config = match config(args.seed, &args.shape) {
+    let mut config = match reproduced_config(&args) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    config.echo_trace = args.trace;
-    let outcome = run_seed(&config);
-    if let Some(path) = &args.history {
-        let written =
-            std::fs::File::create(path).and_then(|mut f| outcome.history.write_jsonl(&mut f));
-        if let Err(e) = written {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return EXIT_USAGE;
+    if args.shrink {
+        match shrink_to_file(&config, &args) {
+            Ok(shrunk) => config = shrunk,
+            Err(code) => return code,
         }
     }
-    if let Some(path) = &args.html {
-        let title = format!("etcd-sim seed {}", outcome.seed);
-        let page = etcd_sim_checker::render_html(&outcome.history, &outcome.report, &title);
-        if let Err(e) = std::fs::write(path, page) {
+    let to_stdout = args.trace.as_deref() == Some(std::path::Path::new("-"));
+    config.echo_trace = to_stdout;
+    config.details = args.trace.is_some();
+    let outcome = run_seed(&config);
+    let trace_file = args.trace.as_ref().filter(|_| !to_stdout);
+    let written = trace_file
+        .map(|path| (path, outcome.trace.lines().join("\n") + "\n"))
+        .into_iter()
+        .chain(args.history.as_ref().map(|path| {
+            let mut jsonl = Vec::new();
+            outcome.history.write_jsonl(&mut jsonl).expect("in memory");
+            (path, String::from_utf8(jsonl).expect("JSON is UTF-8"))
+        }))
+        .chain(args.html.as_ref().map(|path| {
+            let title = format!("etcd-sim seed {}", outcome.seed);
+            let page = etcd_sim_checker::render_html(&outcome.history, &outcome.report, &title);
+            (path, page)
+        }));
+    for (path, text) in written {
+        if let Err(e) = std::fs::write(path, text) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return EXIT_USAGE;
         }
     }
     println!("seed: {}", outcome.seed);
     println!("operations: {}", outcome.history.operations.len());
+    println!("faults: {}", outcome.plan.len());
     println!("simulated: {:.3}s", outcome.simulated.as_secs_f64());
     println!("trace-hash: {:016x}", outcome.trace.hash());
     match outcome.verdict() {
@@ -178,4 +194,71 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
             EXIT_UNDECIDED
         }
     }
+}
+
+/// The run `reproduce` replays: a schedule file, or a seed and shape.
+fn reproduced_config(args: &ReproduceArgs) -> Result<RunConfig, String> {
+    let Some(path) = &args.schedule else {
+        let seed = args.seed.expect("clap requires --seed without --schedule");
+        return config(seed, &args.shape);
+    };
+    let shape = &args.shape;
+    let shaped = shape.nodes.is_some()
+        || shape.clients.is_some()
+        || shape.ops.is_some()
+        || shape.faults.is_some()
+        || !shape.bugs.is_empty();
+    if shaped {
+        return Err(
+            "--schedule fixes the run's shape; drop --nodes, --clients, --ops, --faults and --bug"
+                .to_string(),
+        );
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Schedule::from_json(&text)
+        .and_then(|schedule| RunConfig::from_schedule(&schedule))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Shrinks `config`'s failing run, writes the schedule file, and returns
+/// the shrunk run; or the exit code to stop with.
+fn shrink_to_file(config: &RunConfig, args: &ReproduceArgs) -> Result<RunConfig, u8> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| format!("seed-{}.schedule.json", config.seed).into());
+    eprintln!("shrink: replaying seed {}", config.seed);
+    let shrunk = shrink(config, args.shrink_runs, |smaller| {
+        eprintln!("shrink: still fails with {smaller}");
+    });
+    let shrunk = match shrunk {
+        Ok(shrunk) => shrunk,
+        Err(e @ ShrinkError::Passes(_)) => {
+            eprintln!("shrink: {e}");
+            return Err(EXIT_OK);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    println!("shrunk in {} runs ({:?})", shrunk.runs, shrunk.verdict);
+    println!("  before: {}", shrunk.original);
+    println!("  after:  {}", shrunk.schedule);
+    for step in &shrunk.schedule.plan {
+        println!("    {step}");
+    }
+    if let Err(e) = std::fs::write(&out, shrunk.schedule.to_json()) {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return Err(EXIT_USAGE);
+    }
+    println!(
+        "schedule: {} (replay: etcd-sim reproduce --schedule {})",
+        out.display(),
+        out.display()
+    );
+    RunConfig::from_schedule(&shrunk.schedule).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })
 }

@@ -1,0 +1,194 @@
+//! Fault plans and schedule files: a run written down so that it can be
+//! edited (by the shrinker) and replayed (`reproduce --schedule FILE`).
+//!
+//! A seed alone fixes a run, but it cannot be made smaller: change one
+//! thing and the seed's random stream reshuffles everything. A schedule
+//! pins what a shrinker wants to cut — how many clients, how many
+//! operations, which faults when and for how long — and leaves the rest
+//! (which member a fault hits, which key an operation uses) to the seed.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::{FaultKind, FaultSet};
+
+/// One step of the nemesis: stay quiet, then hold one fault.
+///
+/// Steps are relative (a quiet gap before each fault) because that is how
+/// the nemesis draws them; a plan drawn from a seed and then replayed as a
+/// plan reproduces the run bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultStep {
+    /// Quiet time before the fault, in milliseconds.
+    pub quiet_ms: u64,
+    /// The fault.
+    #[serde(with = "fault_name")]
+    pub fault: FaultKind,
+    /// How long the fault is held, in milliseconds.
+    pub duration_ms: u64,
+}
+
+impl FaultStep {
+    /// Quiet time before the fault.
+    pub fn quiet(&self) -> Duration {
+        Duration::from_millis(self.quiet_ms)
+    }
+
+    /// How long the fault is held.
+    pub fn duration(&self) -> Duration {
+        Duration::from_millis(self.duration_ms)
+    }
+}
+
+impl fmt::Display for FaultStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "after {} ms quiet: {} for {} ms",
+            self.quiet_ms, self.fault, self.duration_ms
+        )
+    }
+}
+
+/// A replayable run: everything `RunConfig` takes from the command line,
+/// plus the nemesis's plan. This is the schedule file's format (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// The seed: members hit, keys used, timing jitter.
+    pub seed: u64,
+    /// Cluster size.
+    pub nodes: usize,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Operations per client.
+    pub ops_per_client: usize,
+    /// Keys the clients contend on.
+    pub keys: usize,
+    /// Injected bugs, by name (see `etcd-sim bugs`).
+    pub bugs: Vec<String>,
+    /// The faults the plan was drawn from (informational once `plan` is set).
+    pub faults: String,
+    /// The nemesis's steps, in order; the nemesis stops after the last.
+    pub plan: Vec<FaultStep>,
+}
+
+impl Schedule {
+    /// Reads a schedule file's text.
+    pub fn from_json(text: &str) -> Result<Schedule, String> {
+        let schedule: Schedule =
+            serde_json::from_str(text).map_err(|e| format!("not an etcd-sim schedule: {e}"))?;
+        schedule.fault_set()?;
+        schedule.bug_set()?;
+        Ok(schedule)
+    }
+
+    /// The schedule as JSON, one plan step a line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a schedule serializes")
+    }
+
+    /// The fault set, parsed.
+    pub fn fault_set(&self) -> Result<FaultSet, String> {
+        self.faults.parse().map_err(|e| format!("faults: {e}"))
+    }
+
+    /// The bugs, parsed.
+    pub fn bug_set(&self) -> Result<etcd_sim::bugs::BugSet, String> {
+        self.bugs
+            .iter()
+            .map(|b| b.parse().map_err(|e| format!("bugs: {e}")))
+            .collect()
+    }
+
+    /// Operations the clients issue (final reads not counted).
+    pub fn operations(&self) -> usize {
+        self.clients * self.ops_per_client
+    }
+
+    /// Total time the plan holds faults.
+    pub fn fault_time(&self) -> Duration {
+        self.plan.iter().map(FaultStep::duration).sum()
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {}: {} members, {} clients x {} ops on {} keys, {} faults ({:.1} s of faults)",
+            self.seed,
+            self.nodes,
+            self.clients,
+            self.ops_per_client,
+            self.keys,
+            self.plan.len(),
+            self.fault_time().as_secs_f64()
+        )
+    }
+}
+
+/// Fault kinds in files go by their command-line names.
+mod fault_name {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    use crate::faults::{FaultKind, FaultSet};
+
+    pub fn serialize<S: Serializer>(kind: &FaultKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(kind.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FaultKind, D::Error> {
+        let name = String::deserialize(d)?;
+        let set: FaultSet = name.parse().map_err(D::Error::custom)?;
+        let mut kinds = set.iter();
+        match (kinds.next(), kinds.next()) {
+            (Some(kind), None) => Ok(kind),
+            _ => Err(D::Error::custom(format!("{name:?} is not one fault kind"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule() -> Schedule {
+        Schedule {
+            seed: 7,
+            nodes: 3,
+            clients: 2,
+            ops_per_client: 10,
+            keys: 3,
+            bugs: vec!["stale-read".into()],
+            faults: "all".into(),
+            plan: vec![FaultStep {
+                quiet_ms: 500,
+                fault: FaultKind::IsolateLeader,
+                duration_ms: 2_500,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_schedule_survives_its_file_format() {
+        let text = schedule().to_json();
+        assert!(text.contains("\"isolate-leader\""), "{text}");
+        assert_eq!(Schedule::from_json(&text).unwrap(), schedule());
+    }
+
+    #[test]
+    fn a_bad_schedule_file_says_what_is_wrong() {
+        let bad_fault = schedule().to_json().replace("isolate-leader", "flood");
+        let err = Schedule::from_json(&bad_fault).unwrap_err();
+        assert!(err.contains("unknown fault \"flood\""), "{err}");
+        let bad_bug = schedule().to_json().replace("stale-read", "no-such-bug");
+        let err = Schedule::from_json(&bad_bug).unwrap_err();
+        assert!(err.contains("unknown bug"), "{err}");
+        let err = Schedule::from_json("{\"seed\": 1}").unwrap_err();
+        assert!(err.contains("missing field"), "{err}");
+        assert!(Schedule::from_json("not json").is_err());
+    }
+}
