@@ -36,11 +36,13 @@ pub enum FaultKind {
     SlowFsync,
     /// Make a random member's clock run slow or fast.
     ClockSkew,
+    /// Ask the leader to hand leadership to another member (MoveLeader).
+    TransferLeader,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 15] = [
         FaultKind::KillLeader,
         FaultKind::Kill,
         FaultKind::KillAll,
@@ -55,6 +57,7 @@ impl FaultKind {
         FaultKind::CrashPoint,
         FaultKind::SlowFsync,
         FaultKind::ClockSkew,
+        FaultKind::TransferLeader,
     ];
 
     /// The name used on the command line and in traces.
@@ -74,6 +77,7 @@ impl FaultKind {
             FaultKind::CrashPoint => "crash-point",
             FaultKind::SlowFsync => "slow-fsync",
             FaultKind::ClockSkew => "clock-skew",
+            FaultKind::TransferLeader => "transfer-leader",
         }
     }
 }

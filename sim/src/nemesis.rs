@@ -221,6 +221,26 @@ impl Nemesis {
                 self.cluster.clock(victim).set_percent(100);
                 self.end(fault);
             }
+            FaultKind::TransferLeader => {
+                let Some(leader) = self.leader(kind).await else {
+                    return;
+                };
+                let others: Vec<usize> = everyone.into_iter().filter(|&m| m != leader).collect();
+                let Some(&to) = others.choose(&mut thread_rng()) else {
+                    return;
+                };
+                let detail = format!("{} -> {}", self.cluster.name(leader), self.cluster.name(to));
+                let fault = self.start(kind, detail);
+                let answer = self.cluster.move_leader(leader, to).await;
+                let note = match answer {
+                    Ok(()) => format!("leadership moved to {}", self.cluster.name(to)),
+                    Err(e) => format!("move-leader failed: {e}"),
+                };
+                self.recorder.note(self.clock.now_ns(), note);
+                // The fault's duration is the quiet the new leader gets.
+                tokio::time::sleep(duration).await;
+                self.end(fault);
+            }
             FaultKind::LatencySpike => {
                 let max = thread_rng().gen_range(50..500);
                 let fault = self.start(kind, format!("1..{max} ms per packet"));

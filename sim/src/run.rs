@@ -57,6 +57,10 @@ pub struct RunConfig {
     /// The nemesis's steps, if fixed (a replayed or shrunk schedule);
     /// `None` draws them from the seed.
     pub plan: Option<Vec<FaultStep>>,
+    /// Members run raft with pre-vote.
+    pub pre_vote: bool,
+    /// Members run raft with check-quorum.
+    pub check_quorum: bool,
 }
 
 impl RunConfig {
@@ -80,6 +84,8 @@ impl RunConfig {
             details: false,
             inject_nondeterminism: false,
             plan: None,
+            pre_vote: true,
+            check_quorum: true,
         }
     }
 
@@ -93,6 +99,8 @@ impl RunConfig {
         config.faults = schedule.fault_set()?;
         config.bugs = schedule.bug_set()?;
         config.plan = Some(schedule.plan.clone());
+        config.pre_vote = schedule.pre_vote;
+        config.check_quorum = schedule.check_quorum;
         Ok(config)
     }
 
@@ -110,6 +118,8 @@ impl RunConfig {
                 .map(|b| b.name().to_string())
                 .collect(),
             faults: self.faults.to_string(),
+            pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
             plan,
         }
     }
@@ -268,6 +278,8 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
     let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
         member.bugs = config.bugs;
         member.snapshot_count = config.snapshot_count;
+        member.pre_vote = config.pre_vote;
+        member.check_quorum = config.check_quorum;
     }));
     let endpoints = cluster.endpoints();
     let note = format!(

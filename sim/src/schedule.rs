@@ -71,6 +71,12 @@ pub struct Schedule {
     pub bugs: Vec<String>,
     /// The faults the plan was drawn from (informational once `plan` is set).
     pub faults: String,
+    /// Members run raft with pre-vote.
+    #[serde(default = "yes")]
+    pub pre_vote: bool,
+    /// Members run raft with check-quorum.
+    #[serde(default = "yes")]
+    pub check_quorum: bool,
     /// The nemesis's steps, in order; the nemesis stops after the last.
     pub plan: Vec<FaultStep>,
 }
@@ -130,6 +136,10 @@ impl fmt::Display for Schedule {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// Fault kinds in files go by their command-line names.
 mod fault_name {
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
@@ -164,6 +174,8 @@ mod tests {
             keys: 3,
             bugs: vec!["stale-read".into()],
             faults: "all".into(),
+            pre_vote: true,
+            check_quorum: false,
             plan: vec![FaultStep {
                 quiet_ms: 500,
                 fault: FaultKind::IsolateLeader,

@@ -194,6 +194,8 @@ mod tests {
             keys: 1,
             bugs: vec![],
             faults: "none".into(),
+            pre_vote: true,
+            check_quorum: true,
             plan: vec![],
         };
         let shapes: Vec<(usize, usize)> = candidates(&s)

@@ -151,9 +151,7 @@ impl Client {
                     let error = ClientError::from(status);
                     let retry_anyway =
                         self.bugs.has(Bug::NonIdempotentRetry) && error.may_have_taken_effect();
-                    let member_gone =
-                        matches!(error, ClientError::ConnectionLost(_) | ClientError::Stopped);
-                    if !member_gone && !retry_anyway {
+                    if !error.member_gone() && !retry_anyway {
                         return Err(error);
                     }
                     self.fail_over(index);

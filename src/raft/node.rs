@@ -93,6 +93,7 @@ enum Input {
         done: oneshot::Sender<Result<(), ProposeError>>,
     },
     ReadIndex(Vec<u8>),
+    TransferLeader(u64),
     Compact {
         index: u64,
         data: Vec<u8>,
@@ -121,6 +122,19 @@ impl RaftHandle {
     /// with the same `ctx`, or never if leadership cannot be confirmed.
     pub fn read_index(&self, ctx: Vec<u8>) {
         let _ = self.inbox.send(Input::ReadIndex(ctx));
+    }
+
+    /// Asks this member, if it leads, to hand leadership to `to` (raft
+    /// thesis §3.10); whether it happened shows in [`RaftHandle::status`].
+    pub fn transfer_leader(&self, to: u64) {
+        let _ = self.inbox.send(Input::TransferLeader(to));
+    }
+
+    /// Waits until `done` holds for this member's status.
+    pub async fn wait_status(&self, done: impl FnMut(&RaftStatus) -> bool) {
+        let mut status = self.status.clone();
+        // The loop only stops with the member; then there is nothing to wait for.
+        let _ = status.wait_for(done).await;
     }
 
     /// Compacts the log up to `index`, which the state machine has applied
@@ -292,6 +306,7 @@ impl Driver {
                 let _ = done.send(result);
             }
             Input::ReadIndex(ctx) => self.raw.read_index(ctx),
+            Input::TransferLeader(to) => self.raw.transfer_leader(to),
             Input::Compact { index, data } => self.compact(index, data),
         }
     }

@@ -42,6 +42,18 @@ pub struct ServerConfig {
     /// The largest raft proposal a write may become (etcd's
     /// `--max-request-bytes`).
     pub max_request_bytes: usize,
+    /// Pre-vote (raft thesis §9.6): a member that was cut off asks whether
+    /// it could win before it bumps its term, so that rejoining does not
+    /// depose a healthy leader (etcd's `--pre-vote`).
+    pub pre_vote: bool,
+    /// Check-quorum: a leader that has not heard from a quorum for an
+    /// election timeout steps down. etcd always runs with it; it is a switch
+    /// here so that a campaign can show what it protects.
+    pub check_quorum: bool,
+    /// The backend size past which writes are refused and the NOSPACE
+    /// alarm is raised (etcd's `--quota-backend-bytes`; 0: 2 GiB, below 0:
+    /// no quota).
+    pub quota_backend_bytes: i64,
 }
 
 /// A configuration that cannot work.
@@ -76,7 +88,9 @@ impl std::error::Error for ConfigError {}
 
 impl ServerConfig {
     /// etcd's defaults: 100 ms ticks, elections after 10 to 20 ticks, txns
-    /// of up to 128 ops, requests of up to 1.5 MiB.
+    /// of up to 128 ops, requests of up to 1.5 MiB, a 2 GiB quota,
+    /// check-quorum; and pre-vote, which etcd 3.4 leaves off by default
+    /// (`serve` follows etcd's flag).
     pub fn new(
         name: &str,
         cluster: Cluster,
@@ -100,6 +114,9 @@ impl ServerConfig {
             bugs: BugSet::NONE,
             max_txn_ops: api::MAX_TXN_OPS,
             max_request_bytes: api::MAX_REQUEST_BYTES,
+            pre_vote: true,
+            check_quorum: true,
+            quota_backend_bytes: 0,
         })
     }
 

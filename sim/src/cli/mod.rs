@@ -145,12 +145,19 @@ mod simulate_args {
         /// Faults the nemesis draws from: `all`, `none`, or names separated
         /// by commas (kill-leader, kill, kill-all, pause, partition,
         /// isolate-leader, bridge, one-way-clog, packet-loss, latency,
-        /// crash-point, slow-fsync, clock-skew, pause-leader) [default: all].
+        /// crash-point, slow-fsync, clock-skew, pause-leader, transfer-leader)
+        /// [default: all].
         #[arg(long)]
         pub faults: Option<etcd_sim_harness::faults::FaultSet>,
         /// Switch on an injectable bug (repeatable; see `etcd-sim bugs`).
         #[arg(long = "bug")]
         pub bugs: Vec<etcd_sim::bugs::Bug>,
+        /// Run raft without pre-vote.
+        #[arg(long)]
+        pub no_pre_vote: bool,
+        /// Run raft without check-quorum.
+        #[arg(long)]
+        pub no_check_quorum: bool,
     }
 
     fn parse_shard(s: &str) -> Result<(u64, u64), String> {

@@ -37,6 +37,14 @@ pub struct ServeArgs {
     /// Maximum client request size in bytes the server will accept.
     #[arg(long, default_value_t = etcd_sim::server::api::MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
+    /// Enable the raft Pre-Vote algorithm (etcd 3.4's default: off).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true")]
+    pre_vote: bool,
+    /// Raise the NOSPACE alarm when the backend exceeds this many bytes
+    /// (0: 2 GiB; negative: no quota).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    quota_backend_bytes: i64,
 }
 
 /// Serves until killed; returns only on a startup or listener error.
@@ -125,6 +133,8 @@ mod real {
         let mut config = ServerConfig::new(&args.name, cluster, listen_client, listen_peer)?;
         config.max_txn_ops = args.max_txn_ops;
         config.max_request_bytes = args.max_request_bytes;
+        config.pre_vote = args.pre_vote;
+        config.quota_backend_bytes = args.quota_backend_bytes;
         Ok(config)
     }
 

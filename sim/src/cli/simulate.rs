@@ -18,6 +18,8 @@ fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
     config.workload.ops_per_client = shape.ops.unwrap_or(config.workload.ops_per_client);
     config.faults = shape.faults.clone().unwrap_or(config.faults);
     config.bugs = shape.bugs.iter().copied().collect();
+    config.pre_vote = !shape.no_pre_vote;
+    config.check_quorum = !shape.no_check_quorum;
     if config.nodes == 0 || config.nodes > 7 {
         return Err(format!("--nodes must be 1..=7, got {}", config.nodes));
     }
@@ -44,6 +46,12 @@ fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
     }
     for bug in &shape.bugs {
         cmd += &format!(" --bug {bug}");
+    }
+    if shape.no_pre_vote {
+        cmd += " --no-pre-vote";
+    }
+    if shape.no_check_quorum {
+        cmd += " --no-check-quorum";
     }
     cmd
 }
@@ -207,10 +215,13 @@ fn reproduced_config(args: &ReproduceArgs) -> Result<RunConfig, String> {
         || shape.clients.is_some()
         || shape.ops.is_some()
         || shape.faults.is_some()
-        || !shape.bugs.is_empty();
+        || !shape.bugs.is_empty()
+        || shape.no_pre_vote
+        || shape.no_check_quorum;
     if shaped {
         return Err(
-            "--schedule fixes the run's shape; drop --nodes, --clients, --ops, --faults and --bug"
+            "--schedule fixes the run's shape; drop --nodes, --clients, --ops, --faults, --bug \
+             and --no-*"
                 .to_string(),
         );
     }

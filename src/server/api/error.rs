@@ -51,6 +51,13 @@ pub enum RpcError {
     TimeoutDueToLeaderFail,
     /// A timeout while the connection to the leader was lost.
     TimeoutDueToConnectionLost,
+    /// A leader-only request (MoveLeader) reached a follower.
+    NotLeader,
+    /// MoveLeader named a member that is not in the cluster.
+    BadLeaderTransferee,
+    /// MoveLeader did not finish within the request timeout; etcd has no
+    /// gRPC error for it and sends its message with code Unknown.
+    TimeoutLeaderTransfer,
 }
 
 /// The table: each error's gRPC code and etcd's exact message.
@@ -140,9 +147,35 @@ const TABLE: &[(RpcError, Code, &str)] = &[
         Code::Unavailable,
         "etcdserver: request timed out, possibly due to connection lost",
     ),
+    (
+        RpcError::NotLeader,
+        Code::FailedPrecondition,
+        "etcdserver: not leader",
+    ),
+    (
+        RpcError::BadLeaderTransferee,
+        Code::FailedPrecondition,
+        "etcdserver: bad leader transferee",
+    ),
+    (
+        RpcError::TimeoutLeaderTransfer,
+        Code::Unknown,
+        "etcdserver: request timed out, leader transfer took too long",
+    ),
 ];
 
 impl RpcError {
+    /// Every error, in the table's order.
+    pub const ALL: [RpcError; TABLE.len()] = {
+        let mut all = [RpcError::EmptyKey; TABLE.len()];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].0;
+            i += 1;
+        }
+        all
+    };
+
     fn entry(self) -> &'static (RpcError, Code, &'static str) {
         TABLE
             .iter()
@@ -190,6 +223,9 @@ impl From<ServerError> for RpcError {
             ServerError::TimedOut => RpcError::Timeout,
             ServerError::NoLeader => RpcError::NoLeader,
             ServerError::Stopped => RpcError::Stopped,
+            ServerError::NotLeader => RpcError::NotLeader,
+            ServerError::BadLeaderTransferee => RpcError::BadLeaderTransferee,
+            ServerError::LeaderTransferTimedOut => RpcError::TimeoutLeaderTransfer,
             ServerError::Mvcc(MvccError::Compacted) => RpcError::Compacted,
             ServerError::Mvcc(MvccError::FutureRev) => RpcError::FutureRev,
             ServerError::Mvcc(MvccError::KeyNotFound) => RpcError::KeyNotFound,
@@ -207,30 +243,11 @@ pub fn to_status(e: ServerError) -> Status {
 mod tests {
     use super::*;
 
-    const ALL: [RpcError; 17] = [
-        RpcError::EmptyKey,
-        RpcError::KeyNotFound,
-        RpcError::ValueProvided,
-        RpcError::LeaseProvided,
-        RpcError::TooManyOps,
-        RpcError::DuplicateKey,
-        RpcError::Compacted,
-        RpcError::FutureRev,
-        RpcError::NoSpace,
-        RpcError::LeaseNotFound,
-        RpcError::RequestTooLarge,
-        RpcError::NoLeader,
-        RpcError::LeaderChanged,
-        RpcError::Stopped,
-        RpcError::Timeout,
-        RpcError::TimeoutDueToLeaderFail,
-        RpcError::TimeoutDueToConnectionLost,
-    ];
-
     #[test]
     fn every_error_has_one_row_and_its_message_names_it_back() {
-        assert_eq!(TABLE.len(), ALL.len());
-        for e in ALL {
+        for e in RpcError::ALL {
+            let rows = TABLE.iter().filter(|(row, _, _)| *row == e).count();
+            assert_eq!(rows, 1, "{e:?}");
             assert_eq!(RpcError::from_message(e.message()), Some(e));
             assert!(e.message().starts_with("etcdserver: "), "{e:?}");
         }

@@ -1,10 +1,14 @@
-//! The Maintenance service; for now only `Status`.
+//! The Maintenance service: `Status`, `MoveLeader` and `Alarm`.
 
 use tonic::{Request, Response, Status};
 
+use super::error::to_status;
 use super::header::fill;
 use crate::proto::etcdserverpb::maintenance_server::Maintenance;
-use crate::proto::etcdserverpb::{StatusRequest, StatusResponse};
+use crate::proto::etcdserverpb::{
+    AlarmRequest, AlarmResponse, MoveLeaderRequest, MoveLeaderResponse, StatusRequest,
+    StatusResponse,
+};
 use crate::server::etcdserver::EtcdServer;
 
 /// The etcd version this member claims to speak.
@@ -34,6 +38,25 @@ impl Maintenance for MaintenanceService {
             raft_applied_index: status.applied,
             ..Default::default()
         };
+        fill(&self.server, &mut response.header);
+        Ok(Response::new(response))
+    }
+
+    async fn move_leader(
+        &self,
+        request: Request<MoveLeaderRequest>,
+    ) -> Result<Response<MoveLeaderResponse>, Status> {
+        self.server
+            .move_leader(request.into_inner().target_id)
+            .await
+            .map_err(to_status)?;
+        let mut response = MoveLeaderResponse::default();
+        fill(&self.server, &mut response.header);
+        Ok(Response::new(response))
+    }
+
+    async fn alarm(&self, _: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+        let mut response = AlarmResponse::default();
         fill(&self.server, &mut response.header);
         Ok(Response::new(response))
     }

@@ -17,6 +17,12 @@ pub enum ServerError {
     NoLeader,
     /// The member is shutting down.
     Stopped,
+    /// A request only the leader serves reached a follower.
+    NotLeader,
+    /// Leadership cannot go to that member: it is not in the cluster.
+    BadLeaderTransferee,
+    /// The leader asked to hand over did not within the request timeout.
+    LeaderTransferTimedOut,
     /// The store refused the request when it was applied.
     Mvcc(MvccError),
 }
@@ -27,6 +33,11 @@ impl fmt::Display for ServerError {
             ServerError::TimedOut => f.write_str("etcdserver: request timed out"),
             ServerError::NoLeader => f.write_str("etcdserver: no leader"),
             ServerError::Stopped => f.write_str("etcdserver: server stopped"),
+            ServerError::NotLeader => f.write_str("etcdserver: not leader"),
+            ServerError::BadLeaderTransferee => f.write_str("etcdserver: bad leader transferee"),
+            ServerError::LeaderTransferTimedOut => {
+                f.write_str("etcdserver: request timed out, leader transfer took too long")
+            }
             ServerError::Mvcc(e) => e.fmt(f),
         }
     }

@@ -49,6 +49,8 @@ pub struct EtcdServer {
 
 struct Inner {
     member_id: u64,
+    /// Every member's id, this one's included.
+    peers: Vec<u64>,
     cluster_id: u64,
     raft: RaftHandle,
     store: Arc<Mutex<KvStore>>,
@@ -96,8 +98,8 @@ impl EtcdServer {
             tick: config.tick,
             election_ticks: config.election_ticks,
             heartbeat_ticks: 1,
-            pre_vote: true,
-            check_quorum: true,
+            pre_vote: config.pre_vote,
+            check_quorum: config.check_quorum,
             bugs: config.bugs,
             crash_points: config.crash_points.clone(),
             clock: config.clock.clone(),
@@ -122,6 +124,7 @@ impl EtcdServer {
         Ok(Self {
             inner: Arc::new(Inner {
                 member_id: config.member().id,
+                peers: config.cluster.members.iter().map(|m| m.id).collect(),
                 cluster_id: config.cluster.id,
                 raft,
                 store,
@@ -231,6 +234,26 @@ impl EtcdServer {
             ApplyResult::Compaction(r) => r,
             other => unreachable!("compaction applied as {other:?}"),
         }
+    }
+
+    /// Hands leadership to member `target` (etcd's MoveLeader): only the
+    /// leader may, and it answers once `target` leads.
+    pub async fn move_leader(&self, target: u64) -> Result<(), ServerError> {
+        let me = self.member_id();
+        if self.inner.raft.status().leader != me {
+            return Err(ServerError::NotLeader);
+        }
+        if !self.inner.peers.contains(&target) {
+            return Err(ServerError::BadLeaderTransferee);
+        }
+        if target == me {
+            return Ok(());
+        }
+        self.inner.raft.transfer_leader(target);
+        let moved = self.inner.raft.wait_status(|s| s.leader == target);
+        tokio::time::timeout(self.inner.request_timeout, moved)
+            .await
+            .map_err(|_| ServerError::LeaderTransferTimedOut)
     }
 
     /// Whether an injected bug lets a linearizable read skip the barrier.
