@@ -13,7 +13,7 @@ use std::time::Duration;
 use etcd_sim::client::Client;
 use etcd_sim::clock::ClockRate;
 use etcd_sim::crash::{CrashPoints, CRASH_PANIC};
-use etcd_sim::proto::etcdserverpb::{MoveLeaderRequest, StatusRequest};
+use etcd_sim::proto::etcdserverpb::StatusRequest;
 use etcd_sim::server::{Cluster, ServerConfig};
 use etcd_sim::storage::{Disk, SimDisk};
 use madsim::rand::{thread_rng, Rng};
@@ -199,13 +199,9 @@ impl SimCluster {
         let endpoint = self.endpoints().swap_remove(from);
         let client =
             Client::new([endpoint], Duration::from_millis(500)).map_err(|e| e.to_string())?;
-        let mut maintenance = client.maintenance().await.map_err(|e| e.to_string())?;
-        let request = MoveLeaderRequest {
-            target_id: self.members[to].id,
-        };
-        match tokio::time::timeout(Duration::from_secs(7), maintenance.move_leader(request)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(status)) => Err(status.message().to_string()),
+        let moved = client.move_leader(self.members[to].id);
+        match tokio::time::timeout(Duration::from_secs(7), moved).await {
+            Ok(answer) => answer.map_err(|e| e.to_string()),
             Err(_) => Err("no answer".to_string()),
         }
     }

@@ -29,6 +29,7 @@
 
 mod error;
 mod kv;
+mod maintenance;
 mod op;
 mod txn;
 

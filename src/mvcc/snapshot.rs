@@ -89,6 +89,7 @@ impl KvStore {
             records: BTreeMap::new(),
             current,
             compacted,
+            bytes: 0,
         };
         let mut last = Revision::new(0, -1);
         for _ in 0..count {
@@ -120,7 +121,7 @@ impl KvStore {
                 store.restore_put(&kv, rev)?;
                 Record { kv, tombstone }
             };
-            store.records.insert(rev, record);
+            store.insert_record(rev, record);
         }
         if !r.0.is_empty() {
             return Err(SnapshotError::Invalid("trailing bytes"));
@@ -206,6 +207,25 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_backend_size_counts_retained_records_and_survives_a_snapshot() {
+        let mut store = KvStore::new();
+        assert_eq!(store.size_bytes(), 0);
+        let mut t = store.write();
+        t.put(b"key", b"value", 0);
+        t.end();
+        let one = store.size_bytes();
+        assert_eq!(one, 3 + 5 + 64);
+        let mut t = store.write();
+        t.put(b"key", b"other", 0);
+        t.end();
+        assert_eq!(store.size_bytes(), 2 * one, "history takes space");
+        store.compact(store.current_revision()).unwrap();
+        assert_eq!(store.size_bytes(), one, "compaction frees it");
+        let restored = KvStore::restore(&store.snapshot()).unwrap();
+        assert_eq!(restored.size_bytes(), one);
+    }
 
     fn busy_store() -> KvStore {
         let mut store = KvStore::new();

@@ -98,6 +98,19 @@ pub struct KvStore {
     /// The revision of the last compaction; -1 if never compacted (as etcd's
     /// `compactMainRev`, which makes `compact(0)` legal once).
     pub(super) compacted: i64,
+    /// What the records take in a backend: see [`KvStore::size_bytes`].
+    pub(super) bytes: u64,
+}
+
+/// What one record costs a backend besides its key and value: the
+/// revision key (17 bytes) and the encoded `mvccpb.KeyValue`'s tags and
+/// varint fields.
+const RECORD_OVERHEAD: u64 = 64;
+
+impl Record {
+    fn size_bytes(&self) -> u64 {
+        (self.kv.key.len() + self.kv.value.len()) as u64 + RECORD_OVERHEAD
+    }
 }
 
 impl Default for KvStore {
@@ -114,6 +127,23 @@ impl KvStore {
             records: BTreeMap::new(),
             current: 1,
             compacted: -1,
+            bytes: 0,
+        }
+    }
+
+    /// How many bytes a backend holding every retained record would take:
+    /// each record's key and value plus a fixed overhead. Compaction frees
+    /// what it drops. The quota (`--quota-backend-bytes`) is checked
+    /// against this.
+    pub fn size_bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Stores `record` at `rev`.
+    pub(super) fn insert_record(&mut self, rev: Revision, record: Record) {
+        self.bytes += record.size_bytes();
+        if let Some(old) = self.records.insert(rev, record) {
+            self.bytes -= old.size_bytes();
         }
     }
 
@@ -162,6 +192,7 @@ impl KvStore {
         let newer = self.records.split_off(&Revision::new(rev + 1, 0));
         self.records.retain(|r, _| keep.contains(r));
         self.records.extend(newer);
+        self.bytes = self.records.values().map(Record::size_bytes).sum();
         Ok(())
     }
 

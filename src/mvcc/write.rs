@@ -73,7 +73,7 @@ impl WriteTxn<'_> {
             version,
             lease,
         };
-        self.store.records.insert(
+        self.store.insert_record(
             rev,
             Record {
                 kv,
@@ -99,7 +99,7 @@ impl WriteTxn<'_> {
             .collect();
         for kv in &prev {
             let at = Revision::new(self.begin + 1, self.changes);
-            self.store.records.insert(
+            self.store.insert_record(
                 at,
                 Record {
                     kv: KeyValue {

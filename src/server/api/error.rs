@@ -223,6 +223,7 @@ impl From<ServerError> for RpcError {
             ServerError::TimedOut => RpcError::Timeout,
             ServerError::NoLeader => RpcError::NoLeader,
             ServerError::Stopped => RpcError::Stopped,
+            ServerError::NoSpace => RpcError::NoSpace,
             ServerError::NotLeader => RpcError::NotLeader,
             ServerError::BadLeaderTransferee => RpcError::BadLeaderTransferee,
             ServerError::LeaderTransferTimedOut => RpcError::TimeoutLeaderTransfer,

@@ -2,7 +2,8 @@
 //!
 //! Each handler checks its request ([`super::check`]), calls the server,
 //! maps the error through the one table ([`super::error`]) and fills the
-//! header ([`super::header`]). Nothing else.
+//! header ([`super::header`]). Nothing else. Puts and txns first pass the
+//! backend quota, as etcd's `quotaKVServer` wraps its `kvServer`.
 
 use tonic::{Response, Status};
 
@@ -10,12 +11,11 @@ use super::check::{check_delete, check_put, check_range, check_size, check_txn, 
 use super::error::to_status;
 use super::header::fill;
 use crate::proto::etcdserverpb::kv_server::Kv;
-use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
-use crate::server::etcdserver::EtcdServer;
+use crate::server::etcdserver::{is_read_only, EtcdServer, Quota};
 
 /// Serves `etcdserverpb.KV`.
 pub struct KvService {
@@ -28,15 +28,6 @@ impl KvService {
     pub fn new(server: EtcdServer, limits: Limits) -> Self {
         Self { server, limits }
     }
-}
-
-/// etcd's `isTxnReadonly`: only such txns skip raft in etcd 3.4, so only
-/// the others are held to the proposal size limit.
-fn is_read_only(txn: &TxnRequest) -> bool {
-    txn.success
-        .iter()
-        .chain(&txn.failure)
-        .all(|op| matches!(op.request, Some(Request::RequestRange(_))))
 }
 
 #[tonic::async_trait]
@@ -57,6 +48,10 @@ impl Kv for KvService {
         request: tonic::Request<PutRequest>,
     ) -> Result<Response<PutResponse>, Status> {
         let request = request.into_inner();
+        self.server
+            .check_quota(Quota::put_cost(&request))
+            .await
+            .map_err(to_status)?;
         check_put(&request)?;
         check_size(Proposal::Put(&request), self.limits.max_request_bytes)?;
         let mut response = self.server.put(request).await.map_err(to_status)?;
@@ -84,6 +79,10 @@ impl Kv for KvService {
         request: tonic::Request<TxnRequest>,
     ) -> Result<Response<TxnResponse>, Status> {
         let request = request.into_inner();
+        self.server
+            .check_quota(Quota::txn_cost(&request))
+            .await
+            .map_err(to_status)?;
         check_txn(&request, self.limits.max_txn_ops)?;
         if !is_read_only(&request) {
             check_size(Proposal::Txn(&request), self.limits.max_request_bytes)?;
@@ -110,7 +109,8 @@ impl Kv for KvService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::etcdserverpb::{RequestOp, TxnRequest};
+    use crate::proto::etcdserverpb::request_op::Request;
+    use crate::proto::etcdserverpb::RequestOp;
 
     #[test]
     fn only_txns_of_ranges_alone_are_read_only() {

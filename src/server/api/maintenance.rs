@@ -36,6 +36,9 @@ impl Maintenance for MaintenanceService {
             raft_index: status.commit,
             raft_term: status.term,
             raft_applied_index: status.applied,
+            db_size: status.db_size as i64,
+            db_size_in_use: status.db_size_in_use as i64,
+            errors: self.server.alarm_descriptions(),
             ..Default::default()
         };
         fill(&self.server, &mut response.header);
@@ -55,8 +58,15 @@ impl Maintenance for MaintenanceService {
         Ok(Response::new(response))
     }
 
-    async fn alarm(&self, _: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
-        let mut response = AlarmResponse::default();
+    async fn alarm(
+        &self,
+        request: Request<AlarmRequest>,
+    ) -> Result<Response<AlarmResponse>, Status> {
+        let mut response = self
+            .server
+            .alarm(request.into_inner())
+            .await
+            .map_err(to_status)?;
         fill(&self.server, &mut response.header);
         Ok(Response::new(response))
     }

@@ -9,15 +9,18 @@ use prost::Message as _;
 use raft::eraftpb::{Entry, EntryType, Snapshot};
 use tokio::sync::watch;
 
+use super::alarms::Alarms;
 use super::convert::header;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::mvcc::txn::NoLeases;
 use crate::mvcc::KvStore;
+use crate::proto::etcdserverpb::alarm_request::AlarmAction;
+use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
-    CompactionResponse, DeleteRangeResponse, InternalRaftRequest, PutResponse, RangeRequest,
-    RangeResponse, TxnResponse,
+    AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse,
+    InternalRaftRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::RaftHandle;
 
@@ -32,12 +35,16 @@ pub enum ApplyResult {
     Txn(Result<TxnResponse, ServerError>),
     /// A compaction.
     Compaction(Result<CompactionResponse, ServerError>),
+    /// An alarm request.
+    Alarm(AlarmResponse),
 }
 
 /// Applies committed entries to the store, and snapshots it now and then.
 pub struct Applier {
     /// The state machine.
     pub store: Arc<Mutex<KvStore>>,
+    /// The raised alarms, part of the state machine.
+    pub alarms: Arc<Mutex<Alarms>>,
     /// Writes waiting for their entry to be applied.
     pub writes: Arc<Wait<u64, ApplyResult>>,
     /// Reads waiting for their read index.
@@ -60,10 +67,18 @@ impl Applier {
     /// Replaces the store with a snapshot's; `applied` jumps to its index.
     pub fn restore(&mut self, snapshot: Snapshot) {
         let index = snapshot.get_metadata().index;
-        let store = KvStore::restore(&snapshot.data)
-            .unwrap_or_else(|e| panic!("snapshot at index {index} holds no store: {e:?}"));
+        let (alarms, store) = Alarms::decode(&snapshot.data)
+            .ok_or_else(|| "its alarms are cut short".to_string())
+            .and_then(|(alarms, rest)| {
+                Ok((
+                    alarms,
+                    KvStore::restore(rest).map_err(|e| format!("{e:?}"))?,
+                ))
+            })
+            .unwrap_or_else(|e| panic!("snapshot at index {index} holds no state: {e}"));
         self.crash.reach(CrashPoint::BeforeSnapshotApply);
         *self.store.lock().unwrap() = store;
+        *self.alarms.lock().unwrap() = alarms;
         self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
         self.applied.send_replace(index);
@@ -94,7 +109,9 @@ impl Applier {
         }
         self.applied.send_replace(last);
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
-            let data = self.store.lock().unwrap().snapshot();
+            // The snapshot is the whole state machine: alarms, then store.
+            let mut data = self.alarms.lock().unwrap().encode();
+            data.extend(self.store.lock().unwrap().snapshot());
             // The snapshot's index is the consistent index: the data holds
             // exactly the entries up to it. The `double-apply` bug takes it
             // from before the batch, so whoever restores this snapshot
@@ -117,6 +134,20 @@ impl Applier {
     }
 
     fn apply(&mut self, request: InternalRaftRequest) -> ApplyResult {
+        if let Some(alarm) = request.alarm {
+            return ApplyResult::Alarm(self.apply_alarm(&alarm));
+        }
+        // etcd's capped applier: with NOSPACE raised, nothing may grow the
+        // store until an operator makes room and disarms it.
+        let capped = self.alarms.lock().unwrap().no_space();
+        if capped {
+            if request.put.is_some() {
+                return ApplyResult::Put(Err(ServerError::NoSpace));
+            }
+            if request.txn.as_ref().is_some_and(|t| !is_read_only(t)) {
+                return ApplyResult::Txn(Err(ServerError::NoSpace));
+            }
+        }
         let mut store = self.store.lock().unwrap();
         if let Some(put) = request.put {
             ApplyResult::Put(
@@ -147,6 +178,39 @@ impl Applier {
             panic!("committed request has no known body: {request:?}")
         }
     }
+}
+
+impl Applier {
+    fn apply_alarm(&self, request: &AlarmRequest) -> AlarmResponse {
+        let mut alarms = self.alarms.lock().unwrap();
+        let alarm = AlarmType::try_from(request.alarm).unwrap_or(AlarmType::None);
+        let changed = match AlarmAction::try_from(request.action) {
+            Ok(AlarmAction::Get) => alarms.get(alarm),
+            Ok(AlarmAction::Activate) => alarms
+                .activate(request.member_id, alarm)
+                .into_iter()
+                .collect(),
+            Ok(AlarmAction::Deactivate) => alarms
+                .deactivate(request.member_id, alarm)
+                .into_iter()
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        AlarmResponse {
+            header: header(self.store.lock().unwrap().current_revision()),
+            alarms: changed,
+        }
+    }
+}
+
+/// etcd's `isTxnReadonly`: a txn whose ops are all ranges (a nested txn
+/// counts as a write). Only such txns skip raft in etcd 3.4, escape the
+/// proposal size limit, and pass the capped applier.
+pub fn is_read_only(txn: &TxnRequest) -> bool {
+    txn.success
+        .iter()
+        .chain(&txn.failure)
+        .all(|op| matches!(op.request, Some(Request::RequestRange(_))))
 }
 
 /// A range against the store as it is, served once the read barrier passed.

@@ -17,6 +17,8 @@ pub enum ServerError {
     NoLeader,
     /// The member is shutting down.
     Stopped,
+    /// The backend quota is exhausted and the NOSPACE alarm is raised.
+    NoSpace,
     /// A request only the leader serves reached a follower.
     NotLeader,
     /// Leadership cannot go to that member: it is not in the cluster.
@@ -33,6 +35,7 @@ impl fmt::Display for ServerError {
             ServerError::TimedOut => f.write_str("etcdserver: request timed out"),
             ServerError::NoLeader => f.write_str("etcdserver: no leader"),
             ServerError::Stopped => f.write_str("etcdserver: server stopped"),
+            ServerError::NoSpace => f.write_str("etcdserver: mvcc: database space exceeded"),
             ServerError::NotLeader => f.write_str("etcdserver: not leader"),
             ServerError::BadLeaderTransferee => f.write_str("etcdserver: bad leader transferee"),
             ServerError::LeaderTransferTimedOut => {

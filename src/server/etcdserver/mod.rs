@@ -7,11 +7,14 @@
 //! has confirmed, wait until this member has applied that far, then read the
 //! local store.
 
+mod alarms;
 mod apply;
 mod convert;
 mod error;
 mod wait;
 
+pub use alarms::{Alarms, Quota};
+pub use apply::is_read_only;
 pub use error::ServerError;
 
 use std::sync::{Arc, Mutex};
@@ -26,10 +29,11 @@ use tokio::sync::{mpsc, watch};
 use super::ServerConfig;
 use crate::bugs::{Bug, BugSet};
 use crate::mvcc::KvStore;
+use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{
-    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse,
-    InternalRaftRequest, PutRequest, PutResponse, RangeRequest, RangeResponse, RequestHeader,
-    TxnRequest, TxnResponse,
+    AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
+    DeleteRangeRequest, DeleteRangeResponse, InternalRaftRequest, PutRequest, PutResponse,
+    RangeRequest, RangeResponse, RequestHeader, TxnRequest, TxnResponse,
 };
 use crate::raft::{
     spawn_raft, wal::WalError, Committed, Peer, ProposeError, RaftConfig, RaftHandle,
@@ -54,6 +58,8 @@ struct Inner {
     cluster_id: u64,
     raft: RaftHandle,
     store: Arc<Mutex<KvStore>>,
+    alarms: Arc<Mutex<Alarms>>,
+    quota: Quota,
     applied: watch::Receiver<u64>,
     writes: Arc<Wait<u64, ApplyResult>>,
     reads: Arc<Wait<u64, u64>>,
@@ -79,6 +85,10 @@ pub struct MemberStatus {
     pub applied: u64,
     /// The store's current revision.
     pub revision: i64,
+    /// What the store takes in a backend, empty backend included.
+    pub db_size: u64,
+    /// What the store's retained records take.
+    pub db_size_in_use: u64,
 }
 
 impl EtcdServer {
@@ -106,11 +116,13 @@ impl EtcdServer {
         };
         let (raft, committed) = spawn_raft(raft_config, disk)?;
         let store = Arc::new(Mutex::new(KvStore::new()));
+        let alarms = Arc::new(Mutex::new(Alarms::default()));
         let (applied_tx, applied) = watch::channel(0);
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
         let applier = Applier {
             store: store.clone(),
+            alarms: alarms.clone(),
             writes: writes.clone(),
             reads: reads.clone(),
             applied: applied_tx,
@@ -128,6 +140,8 @@ impl EtcdServer {
                 cluster_id: config.cluster.id,
                 raft,
                 store,
+                alarms,
+                quota: Quota::from_flag(config.quota_backend_bytes),
                 applied,
                 writes,
                 reads,
@@ -160,12 +174,15 @@ impl EtcdServer {
     /// Where this member stands now.
     pub fn status(&self) -> MemberStatus {
         let raft = self.inner.raft.status();
+        let store = self.inner.store.lock().unwrap();
         MemberStatus {
             leader: raft.leader,
             term: raft.term,
             commit: raft.commit,
             applied: *self.inner.applied.borrow(),
-            revision: self.inner.store.lock().unwrap().current_revision(),
+            revision: store.current_revision(),
+            db_size: Quota::EMPTY_BACKEND_BYTES + store.size_bytes(),
+            db_size_in_use: store.size_bytes(),
         }
     }
 
@@ -254,6 +271,41 @@ impl EtcdServer {
         tokio::time::timeout(self.inner.request_timeout, moved)
             .await
             .map_err(|_| ServerError::LeaderTransferTimedOut)
+    }
+
+    /// etcd's quota check in front of writes: if a request adding `cost`
+    /// bytes does not fit, NOSPACE is raised through raft (so every member
+    /// caps its applier) and the request is refused.
+    pub async fn check_quota(&self, cost: u64) -> Result<(), ServerError> {
+        let size = self.inner.store.lock().unwrap().size_bytes();
+        if self.inner.quota.allows(size, cost) {
+            return Ok(());
+        }
+        let raise = AlarmRequest {
+            action: AlarmAction::Activate as i32,
+            member_id: self.member_id(),
+            alarm: AlarmType::Nospace as i32,
+        };
+        // As etcd, the refusal does not depend on the alarm committing.
+        let _ = self.alarm(raise).await;
+        Err(ServerError::NoSpace)
+    }
+
+    /// Lists, raises or clears alarms, through raft.
+    pub async fn alarm(&self, request: AlarmRequest) -> Result<AlarmResponse, ServerError> {
+        let request = InternalRaftRequest {
+            alarm: Some(request),
+            ..Default::default()
+        };
+        match self.propose(request).await? {
+            ApplyResult::Alarm(response) => Ok(response),
+            other => unreachable!("alarm applied as {other:?}"),
+        }
+    }
+
+    /// The raised alarms in etcd's text form, for `Status`.
+    pub fn alarm_descriptions(&self) -> Vec<String> {
+        self.inner.alarms.lock().unwrap().describe()
     }
 
     /// Whether an injected bug lets a linearizable read skip the barrier.

@@ -1,0 +1,72 @@
+//! Maintenance calls (clientv3's `Maintenance`: `AlarmList`,
+//! `AlarmDisarm`, `Status`, `MoveLeader`), on the current endpoint.
+
+use super::{Client, ClientError};
+use crate::proto::etcdserverpb::alarm_request::AlarmAction;
+use crate::proto::etcdserverpb::{
+    AlarmMember, AlarmRequest, AlarmType, MoveLeaderRequest, StatusRequest, StatusResponse,
+};
+
+impl Client {
+    /// Every raised alarm of the cluster.
+    pub async fn alarm_list(&self) -> Result<Vec<AlarmMember>, ClientError> {
+        self.alarm(AlarmAction::Get, 0, AlarmType::None).await
+    }
+
+    /// Clears `alarm` raised by `member`; with `member` 0 and
+    /// [`AlarmType::None`], clears every raised alarm (as etcdctl's
+    /// `alarm disarm` does). Returns the alarms cleared.
+    pub async fn alarm_disarm(
+        &self,
+        member: u64,
+        alarm: AlarmType,
+    ) -> Result<Vec<AlarmMember>, ClientError> {
+        let targets = if member == 0 && alarm == AlarmType::None {
+            self.alarm_list().await?
+        } else {
+            vec![AlarmMember {
+                member_id: member,
+                alarm: alarm as i32,
+            }]
+        };
+        let mut cleared = Vec::new();
+        for target in targets {
+            let alarm = AlarmType::try_from(target.alarm).unwrap_or(AlarmType::None);
+            cleared.extend(
+                self.alarm(AlarmAction::Deactivate, target.member_id, alarm)
+                    .await?,
+            );
+        }
+        Ok(cleared)
+    }
+
+    /// The status of the member at the current endpoint.
+    pub async fn status(&self) -> Result<StatusResponse, ClientError> {
+        let mut stub = self.maintenance().await?;
+        Ok(stub.status(StatusRequest {}).await?.into_inner())
+    }
+
+    /// Asks the member at the current endpoint, which must lead, to hand
+    /// leadership to member `target`.
+    pub async fn move_leader(&self, target: u64) -> Result<(), ClientError> {
+        let mut stub = self.maintenance().await?;
+        let request = MoveLeaderRequest { target_id: target };
+        stub.move_leader(request).await?;
+        Ok(())
+    }
+
+    async fn alarm(
+        &self,
+        action: AlarmAction,
+        member: u64,
+        alarm: AlarmType,
+    ) -> Result<Vec<AlarmMember>, ClientError> {
+        let mut stub = self.maintenance().await?;
+        let request = AlarmRequest {
+            action: action as i32,
+            member_id: member,
+            alarm: alarm as i32,
+        };
+        Ok(stub.alarm(request).await?.into_inner().alarms)
+    }
+}
