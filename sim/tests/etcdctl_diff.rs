@@ -29,6 +29,12 @@
 //! 2. [`client_session_answers_like_etcd`]: etcd-sim's own client, for what
 //!    etcdctl cannot send (see `etcdctl_diff/client_session.rs`). The
 //!    typed responses and errors are compared.
+//! 3. [`quota_session_answers_like_etcd`]: both members started with
+//!    `--quota-backend-bytes=1`, so the first put raises NOSPACE: puts,
+//!    growing txns (and the empty key: the quota is checked first) are
+//!    refused, reads, read-only txns, deletes and compaction are not;
+//!    `alarm list` and `alarm disarm` in plain and json output, and the
+//!    alarm coming back on the next put. Member ids in alarms are dropped.
 //!
 //! Run with the real build:
 //! `RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --release -p etcd-sim-harness --test etcdctl_diff`.
@@ -295,6 +301,28 @@ fn session() -> Vec<Step> {
     ]
 }
 
+/// Session 3, against members whose quota no write fits in.
+fn quota_session() -> Vec<Step> {
+    vec![
+        step("put a 1"),
+        step("get a"),
+        step("alarm list"),
+        step("-w json alarm list"),
+        txn("", &[], &["get a"], &[]),
+        txn("", &[], &["put a 2"], &[]),
+        txn("", &["value(a) = \"x\""], &["get a"], &["put a 3"]),
+        step("put '' v"),
+        step("del a"),
+        step("-w json get a"),
+        step("compact 1"),
+        step("alarm disarm"),
+        step("alarm list"),
+        step("put a 4"),
+        step("-w json alarm disarm"),
+        step("alarm list"),
+    ]
+}
+
 /// What one etcdctl run showed, normalised.
 #[derive(Debug, PartialEq, Eq)]
 struct Shown {
@@ -328,11 +356,12 @@ fn etcdctl(endpoint: &str, step: &Step) -> Shown {
 }
 
 /// Drops what differs between any two clusters or runs: the ids and term
-/// of headers (json and fields output) and the timestamp and client id of
-/// etcdctl's log lines.
+/// of headers (json and fields output), member ids in alarms, and the
+/// timestamp and client id of etcdctl's log lines.
 fn normalise(text: &str) -> String {
     let mut lines = Vec::new();
     for line in text.lines() {
+        let line = &drop_member_ids(line);
         let fields = ["\"ClusterID\"", "\"MemberID\"", "\"RaftTerm\""];
         if fields.iter().any(|f| line.starts_with(f)) {
             continue;
@@ -348,10 +377,29 @@ fn normalise(text: &str) -> String {
     lines.join("\n")
 }
 
+/// `memberID:123 alarm:NOSPACE` (plain alarm output) without the number.
+fn drop_member_ids(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("memberID:") {
+        let (before, after) = rest.split_at(at + "memberID:".len());
+        out += before;
+        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out + rest
+}
+
 fn scrub(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            for key in ["cluster_id", "member_id", "raft_term", "ts", "target"] {
+            for key in [
+                "cluster_id",
+                "member_id",
+                "raft_term",
+                "ts",
+                "target",
+                "memberID",
+            ] {
                 map.remove(key);
             }
             map.values_mut().for_each(scrub);
@@ -416,9 +464,23 @@ fn etcdctl_session_answers_like_etcd() {
     if !tools_available() {
         return;
     }
-    let (etcd, sim) = start_both("etcdctl");
+    let (etcd, sim) = start_both("etcdctl", &[]);
+    compare_sessions(&etcd, &sim, &session());
+}
+
+#[test]
+fn quota_session_answers_like_etcd() {
+    if !tools_available() {
+        return;
+    }
+    let (etcd, sim) = start_both("quota", &["--quota-backend-bytes=1"]);
+    compare_sessions(&etcd, &sim, &quota_session());
+}
+
+/// Runs `steps` against both members; fails with a diff of every step
+/// whose exit code, stdout or stderr differ.
+fn compare_sessions(etcd: &servers::Server, sim: &servers::Server, steps: &[Step]) {
     let mut mismatches = Vec::new();
-    let steps = session();
     for (n, step) in steps.iter().enumerate() {
         let want = etcdctl(&etcd.endpoint, step);
         let got = etcdctl(&sim.endpoint, step);
@@ -453,7 +515,7 @@ fn client_session_answers_like_etcd() {
     if !tools_available() {
         return;
     }
-    let (etcd, sim) = start_both("client");
+    let (etcd, sim) = start_both("client", &[]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let want = runtime.block_on(client_session::run(&etcd.endpoint));
     let got = runtime.block_on(client_session::run(&sim.endpoint));

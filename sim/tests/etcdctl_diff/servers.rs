@@ -89,10 +89,11 @@ pub fn start(program: &str, pre_args: &[&str], test: &str) -> Server {
     server
 }
 
-/// The real etcd and etcd-sim, both ready to serve.
-pub fn start_both(test: &str) -> (Server, Server) {
-    let etcd = start("etcd", &[], test);
-    let sim = start(env!("CARGO_BIN_EXE_etcd-sim"), &["serve"], test);
+/// The real etcd and etcd-sim, both ready to serve, both given `flags`.
+pub fn start_both(test: &str, flags: &[&str]) -> (Server, Server) {
+    let etcd = start("etcd", flags, test);
+    let sim_args: Vec<&str> = ["serve"].iter().chain(flags).copied().collect();
+    let sim = start(env!("CARGO_BIN_EXE_etcd-sim"), &sim_args, test);
     (etcd, sim)
 }
 

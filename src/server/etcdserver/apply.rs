@@ -197,7 +197,7 @@ impl Applier {
             Err(_) => Vec::new(),
         };
         AlarmResponse {
-            header: header(self.store.lock().unwrap().current_revision()),
+            header: None,
             alarms: changed,
         }
     }
