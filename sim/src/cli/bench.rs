@@ -1,4 +1,4 @@
-//! `etcd-sim bench`: how fast campaigns run on this machine.
+//! `etcd-sim bench campaign`: how fast campaigns run on this machine.
 //!
 //! Absolute figures depend on the machine, so the default campaign (3
 //! members, 5 clients, every fault) is measured next to a baseline run in
@@ -16,9 +16,9 @@ use super::{EXIT_OK, EXIT_USAGE, EXIT_VIOLATION};
 const GOAL_SEEDS_PER_MINUTE: f64 = 300.0;
 const GOAL_SPEEDUP: f64 = 100.0;
 
-/// `etcd-sim bench`.
+/// `etcd-sim bench campaign`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct BenchArgs {
+pub struct CampaignArgs {
     /// Seeds per measured campaign (seeds 0..N).
     #[arg(long, default_value_t = 200)]
     pub seeds: u64,
@@ -31,7 +31,7 @@ pub struct BenchArgs {
 }
 
 /// Runs the baseline and the default campaign; prints both and their ratio.
-pub fn run(args: BenchArgs) -> u8 {
+pub fn run(args: &CampaignArgs) -> u8 {
     if args.seeds == 0 || args.runs == 0 || args.jobs == 0 {
         eprintln!("error: --seeds, --runs and --jobs must be at least 1");
         return EXIT_USAGE;
@@ -46,9 +46,9 @@ pub fn run(args: BenchArgs) -> u8 {
         defaults.clients,
         defaults.workload.ops_per_client
     );
-    let baseline = fastest(&args, FaultSet::none());
+    let baseline = fastest(args, FaultSet::none());
     report("baseline (no faults)", &baseline);
-    let campaign = fastest(&args, FaultSet::all());
+    let campaign = fastest(args, FaultSet::all());
     report("default (all faults)", &campaign);
     println!(
         "ratio default/baseline: {:.2}x seeds/min, {:.2}x simulated/wall",
@@ -68,7 +68,7 @@ pub fn run(args: BenchArgs) -> u8 {
     EXIT_OK
 }
 
-fn fastest(args: &BenchArgs, faults: FaultSet) -> Summary {
+fn fastest(args: &CampaignArgs, faults: FaultSet) -> Summary {
     let campaign = Campaign {
         seeds: (0..args.seeds).collect(),
         jobs: args.jobs,

@@ -2,6 +2,7 @@
 
 #[cfg(madsim)]
 mod bench;
+mod bench_mvcc;
 mod check;
 mod serve;
 #[cfg(madsim)]
@@ -44,10 +45,9 @@ enum Command {
         #[arg(required = true)]
         reports: Vec<std::path::PathBuf>,
     },
-    /// Measure campaign speed: seeds per minute and simulated/wall time of
-    /// the default campaign, against a no-fault baseline.
-    #[cfg(madsim)]
-    Bench(bench::BenchArgs),
+    /// Benchmarks, each against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Check a history file for linearizability.
     Check(check::CheckArgs),
     /// Serve a real member over TCP (real build only).
@@ -58,6 +58,18 @@ enum Command {
     CrashPoints,
     /// Print which runtime this binary was built for.
     Mode,
+}
+
+/// `etcd-sim bench ...`.
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Seeds per minute and simulated/wall time of the default campaign,
+    /// against the same seeds without faults.
+    #[cfg(madsim)]
+    Campaign(bench::CampaignArgs),
+    /// Single-thread put and range throughput of the MVCC store, against a
+    /// plain BTreeMap.
+    Mvcc(bench_mvcc::MvccArgs),
 }
 
 /// Arguments of the simulation commands; parsed in both builds so that the
@@ -220,7 +232,8 @@ pub fn main() -> ExitCode {
         #[cfg(madsim)]
         Command::Merge { reports } => simulate::merge(&reports),
         #[cfg(madsim)]
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(BenchCommand::Campaign(args)) => bench::run(&args),
+        Command::Bench(BenchCommand::Mvcc(args)) => bench_mvcc::run(&args),
         #[cfg(not(madsim))]
         Command::Run(_) | Command::Reproduce(_) | Command::Merge { .. } => {
             eprintln!(
