@@ -88,6 +88,15 @@ impl CrashPoint {
         }
     }
 
+    /// Whether a restarting member passes it (restoring its own snapshot),
+    /// so that a test reaches it by restarting the member while armed.
+    pub fn reached_on_restart(self) -> bool {
+        matches!(
+            self,
+            CrashPoint::BeforeSnapshotApply | CrashPoint::AfterSnapshotApply
+        )
+    }
+
     /// Where it is, for `etcd-sim crash-points`.
     pub fn place(self) -> &'static str {
         match self {
@@ -99,8 +108,12 @@ impl CrashPoint {
             CrashPoint::AfterCommit => "applier, store changed, answer released",
             CrashPoint::BeforeSnapshotSave => "raft driver, before a snapshot file is written",
             CrashPoint::AfterSnapshotSave => "raft driver, snapshot saved, WAL not yet shrunk",
-            CrashPoint::BeforeSnapshotApply => "applier, before restoring a leader's snapshot",
-            CrashPoint::AfterSnapshotApply => "applier, after restoring a leader's snapshot",
+            CrashPoint::BeforeSnapshotApply => {
+                "applier, before restoring a snapshot (a leader's, or its own on restart)"
+            }
+            CrashPoint::AfterSnapshotApply => {
+                "applier, after restoring a snapshot (a leader's, or its own on restart)"
+            }
             CrashPoint::BeforeCompactionCommit => "applier, before an MVCC compaction",
             CrashPoint::AfterCompactionCommit => "applier, after an MVCC compaction",
             CrashPoint::LeaderBeforeSend => "raft driver, leader about to send",

@@ -177,6 +177,13 @@ impl Nemesis {
                 let fault = self.start(kind, detail);
                 let points = self.cluster.crash_points(victim);
                 points.arm(point);
+                if point.reached_on_restart() {
+                    // Only a restart (or a leader's snapshot, which is
+                    // rare) passes this point.
+                    self.cluster.kill(victim);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    self.cluster.restart(victim);
+                }
                 let deadline = tokio::time::Instant::now() + duration;
                 while points.is_armed() && tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -34,6 +34,10 @@ pub struct Workload {
 /// Values are unique (`c<id>-<seq>`), so a read names the write it saw. The
 /// mix: puts, linearizable and serializable gets, deletes, compare-and-set
 /// txns (expecting the last value this client saw), and ranges over all keys.
+/// Now and then a client also compacts a little below the newest revision
+/// it saw, as an operator's auto-compaction would; no operation here reads
+/// history, so compaction changes no answer the checker sees, and it is
+/// noted in the trace rather than the history.
 pub async fn run_client(
     id: u32,
     endpoints: Vec<String>,
@@ -47,7 +51,11 @@ pub async fn run_client(
         .with_bugs(bugs);
     client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
     let mut seen: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut newest_revision = 0;
     for seq in 0..workload.ops_per_client {
+        if thread_rng().gen_range(0..100) < 3 {
+            compact(&client, id, newest_revision - 5, &recorder, &clock).await;
+        }
         let key = format!("{KEY_PREFIX}{}", thread_rng().gen_range(0..workload.keys));
         let value = format!("c{id}-{seq}");
         let request = match thread_rng().gen_range(0..100) {
@@ -76,6 +84,9 @@ pub async fn run_client(
         };
         let outcome = recorded(&client, id, &request, &workload, &recorder, &clock).await;
         remember(&mut seen, &request, &outcome);
+        if let Outcome::Ok(response) = &outcome {
+            newest_revision = newest_revision.max(response_revision(response));
+        }
         let pause = thread_rng().gen_range(0..30);
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
@@ -123,6 +134,34 @@ async fn recorded(
     };
     recorder.complete(op, clock.now_ns(), outcome.clone());
     outcome
+}
+
+/// Compacts at `revision` (if there is any history below it) as client
+/// `id`, within a second, and notes the answer in the trace.
+async fn compact(client: &Client, id: u32, revision: i64, recorder: &Recorder, clock: &Clock) {
+    if revision < 2 {
+        return;
+    }
+    let answer = tokio::time::timeout(Duration::from_secs(1), client.compact(revision, false));
+    let note = match answer.await {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer".to_string(),
+    };
+    recorder.note(
+        clock.now_ns(),
+        format_args!("client {id} compact {revision}: {note}"),
+    );
+}
+
+fn response_revision(response: &Response) -> i64 {
+    match response {
+        Response::Put { revision }
+        | Response::Get { revision, .. }
+        | Response::Delete { revision, .. }
+        | Response::Range { revision, .. }
+        | Response::Cas { revision, .. } => *revision,
+    }
 }
 
 /// Notes what `outcome` revealed about the keys' current values.
