@@ -47,6 +47,22 @@ impl Model for KvModel {
         vec![None; self.keys]
     }
 
+    fn is_pure(&self, op: &KvOp) -> bool {
+        matches!(
+            op,
+            KvOp::Get { .. }
+                | KvOp::Range { .. }
+                | KvOp::Delete {
+                    deleted: Some(false),
+                    ..
+                }
+                | KvOp::Cas {
+                    succeeded: Some(false),
+                    ..
+                }
+        )
+    }
+
     fn step(&self, state: &Vec<Value>, op: &KvOp) -> Option<Vec<Value>> {
         match *op {
             KvOp::Put { key, value } => Some(with(state, key, Some(value))),

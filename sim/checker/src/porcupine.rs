@@ -6,9 +6,10 @@
 //! never completes (`:info`, or no completion at all) stays open to the end:
 //! it may take effect at any time after its call, or never.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::search::{search, search_bounded, search_parts, Model, Search, Timed};
+use crate::search::{search, search_bounded, search_parts, FxBuild, Model, Search, Timed};
 
 /// A register operation with what was observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,17 @@ impl Model for Register {
 
     fn init(&self) -> Option<i64> {
         None
+    }
+
+    fn is_pure(&self, op: &RegisterOp) -> bool {
+        matches!(
+            op,
+            RegisterOp::Read(_)
+                | RegisterOp::Cas {
+                    succeeded: Some(false),
+                    ..
+                }
+        )
     }
 
     fn step(&self, state: &Option<i64>, op: &RegisterOp) -> Option<Option<i64>> {
@@ -71,34 +83,113 @@ pub enum AppendOp {
 }
 
 /// A map of strings (porcupine's kv model), over `keys` keys.
+///
+/// Values are interned: a state is one id per key, so that a search step
+/// copies and hashes a few integers rather than strings that grow with
+/// every append. The table only grows; an append's result is cached by
+/// (value, suffix) so each distinct append is concatenated once.
 pub struct AppendMap {
-    /// How many keys.
-    pub keys: usize,
+    keys: usize,
+    table: RefCell<Interned>,
+}
+
+#[derive(Default)]
+struct Interned {
+    ids: HashMap<String, u32, FxBuild>,
+    values: Vec<String>,
+    appended: HashMap<(u32, u32), u32, FxBuild>,
+}
+
+impl Interned {
+    fn id(&mut self, value: &str) -> u32 {
+        if let Some(&id) = self.ids.get(value) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(value.to_string());
+        self.ids.insert(value.to_string(), id);
+        id
+    }
+}
+
+/// An [`AppendOp`] with its strings interned by an [`AppendMap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InternedOp {
+    /// A get of key `.0` that returned value `.1`.
+    Get(usize, u32),
+    /// A put of value `.1`.
+    Put(usize, u32),
+    /// An append of the string `.1`.
+    Append(usize, u32),
+}
+
+impl AppendMap {
+    /// The model over `keys` keys, all starting as "".
+    pub fn new(keys: usize) -> Self {
+        let map = AppendMap {
+            keys,
+            table: RefCell::default(),
+        };
+        map.table.borrow_mut().id("");
+        map
+    }
+
+    /// `op` in this model's terms.
+    pub fn intern(&self, op: &AppendOp) -> InternedOp {
+        let mut table = self.table.borrow_mut();
+        match op {
+            AppendOp::Get(k, v) => InternedOp::Get(*k, table.id(v)),
+            AppendOp::Put(k, v) => InternedOp::Put(*k, table.id(v)),
+            AppendOp::Append(k, v) => InternedOp::Append(*k, table.id(v)),
+        }
+    }
 }
 
 impl Model for AppendMap {
-    type State = Vec<String>;
-    type Op = AppendOp;
+    type State = Vec<u32>;
+    type Op = InternedOp;
 
-    fn init(&self) -> Vec<String> {
-        vec![String::new(); self.keys]
+    fn init(&self) -> Vec<u32> {
+        vec![0; self.keys]
     }
 
-    fn step(&self, state: &Vec<String>, op: &AppendOp) -> Option<Vec<String>> {
-        match op {
-            AppendOp::Get(k, v) => (state[*k] == *v).then(|| state.clone()),
-            AppendOp::Put(k, v) => {
-                let mut next = state.clone();
-                next[*k] = v.clone();
-                Some(next)
-            }
-            AppendOp::Append(k, v) => {
-                let mut next = state.clone();
-                next[*k].push_str(v);
-                Some(next)
+    fn is_pure(&self, op: &InternedOp) -> bool {
+        matches!(op, InternedOp::Get(..))
+    }
+
+    fn step(&self, state: &Vec<u32>, op: &InternedOp) -> Option<Vec<u32>> {
+        let set = |k: usize, v: u32| {
+            let mut next = state.clone();
+            next[k] = v;
+            next
+        };
+        match *op {
+            InternedOp::Get(k, v) => (state[k] == v).then(|| state.clone()),
+            InternedOp::Put(k, v) => Some(set(k, v)),
+            InternedOp::Append(k, suffix) => {
+                let mut table = self.table.borrow_mut();
+                let cached = table.appended.get(&(state[k], suffix)).copied();
+                let joined = cached.unwrap_or_else(|| {
+                    let joined =
+                        table.values[state[k] as usize].clone() + &table.values[suffix as usize];
+                    let id = table.id(&joined);
+                    table.appended.insert((state[k], suffix), id);
+                    id
+                });
+                Some(set(k, joined))
             }
         }
     }
+}
+
+fn interned(model: &AppendMap, ops: &[Timed<AppendOp>]) -> Vec<Timed<InternedOp>> {
+    ops.iter()
+        .map(|t| Timed {
+            op: model.intern(&t.op),
+            call: t.call,
+            ret: t.ret,
+        })
+        .collect()
 }
 
 /// A line that does not parse.
@@ -311,7 +402,8 @@ pub fn check_kv_log(
     deadline: Option<std::time::Instant>,
 ) -> Search {
     if !by_key {
-        return search(&AppendMap { keys: keys.len() }, &ops, deadline);
+        let model = AppendMap::new(keys.len());
+        return search(&model, &interned(&model, &ops), deadline);
     }
     let mut by_key: BTreeMap<usize, Vec<Timed<AppendOp>>> = BTreeMap::new();
     for op in ops {
@@ -320,11 +412,13 @@ pub fn check_kv_log(
         };
         by_key.entry(k).or_default().push(op);
     }
-    let parts: Vec<Vec<Timed<AppendOp>>> = by_key
+    let model = AppendMap::new(1);
+    let parts: Vec<Vec<Timed<InternedOp>>> = by_key
         .into_values()
         .map(|part| {
             // Within a part every operation touches the one key; renumber it 0.
-            part.into_iter()
+            let part: Vec<Timed<AppendOp>> = part
+                .into_iter()
                 .map(|t| Timed {
                     op: match t.op {
                         AppendOp::Get(_, v) => AppendOp::Get(0, v),
@@ -334,10 +428,10 @@ pub fn check_kv_log(
                     call: t.call,
                     ret: t.ret,
                 })
-                .collect()
+                .collect();
+            interned(&model, &part)
         })
         .collect();
-    let model = AppendMap { keys: 1 };
     match search_parts(parts.len(), |i, budget| {
         search_bounded(&model, &parts[i], deadline, budget)
     }) {
@@ -349,6 +443,56 @@ pub fn check_kv_log(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn timed<Op>(op: Op, call: u64, ret: u64) -> Timed<Op> {
+        Timed { op, call, ret }
+    }
+
+    /// A failed CAS is pure, so the search places it as soon as it is
+    /// legal; that must neither hide a linearization nor invent one.
+    #[test]
+    fn a_failed_cas_goes_first_without_changing_verdicts() {
+        let failed_cas = |from| RegisterOp::Cas {
+            from,
+            to: 2,
+            succeeded: Some(false),
+        };
+        let ok = [
+            timed(RegisterOp::Write(1), 0, 10),
+            timed(failed_cas(1), 1, 2),
+            timed(RegisterOp::Read(Some(1)), 3, 4),
+        ];
+        // Legal only before the write: pure-first places it there.
+        assert_eq!(search(&Register, &ok, None), Search::Linearizable);
+        let bad = [
+            timed(RegisterOp::Write(1), 0, 1),
+            timed(failed_cas(1), 2, 3),
+        ];
+        assert!(matches!(
+            search(&Register, &bad, None),
+            Search::NotLinearizable { .. }
+        ));
+    }
+
+    #[test]
+    fn appends_are_interned_and_reads_see_their_concatenation() {
+        let log = [
+            timed(AppendOp::Append(0, "a".into()), 0, 1),
+            timed(AppendOp::Append(0, "b".into()), 2, 3),
+            timed(AppendOp::Get(0, "ab".into()), 4, 5),
+        ];
+        let keys = ["x".to_string()];
+        assert_eq!(
+            check_kv_log(&keys, log.to_vec(), false, None),
+            Search::Linearizable
+        );
+        let mut wrong = log.to_vec();
+        wrong[2].op = AppendOp::Get(0, "ba".into());
+        assert!(matches!(
+            check_kv_log(&keys, wrong, true, None),
+            Search::NotLinearizable { .. }
+        ));
+    }
 
     #[test]
     fn reads_a_jepsen_log_with_open_and_failed_operations() {

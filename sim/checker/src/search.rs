@@ -8,7 +8,7 @@
 //! model state) seen before is never explored twice.
 
 use std::collections::HashSet;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::time::Instant;
 
 /// A sequential specification.
@@ -21,9 +21,17 @@ pub trait Model {
     fn init(&self) -> Self::State;
     /// The state after `op`, or `None` if `op`'s outcome is impossible in `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+    /// Whether `op` never changes the state: wherever its step is legal it
+    /// returns the state unchanged (a read, a compare-and-set known to have
+    /// failed). The search linearizes such an operation as soon as it is
+    /// legal, without trying alternatives (see [`search_bounded`]).
+    fn is_pure(&self, _op: &Self::Op) -> bool {
+        false
+    }
 }
 
 /// An operation placed in time; `ret == u64::MAX` means it never returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timed<Op> {
     /// The operation.
     pub op: Op,
@@ -50,6 +58,37 @@ pub enum Search {
 }
 
 const NIL: usize = usize::MAX;
+
+/// The memo's hasher: a multiply-rotate hash (as rustc's FxHash) rather than
+/// SipHash. The keys are bitsets and small model states built by the
+/// checker itself, so resistance to chosen inputs buys nothing, and hashing
+/// is most of a search step.
+#[derive(Default)]
+pub(crate) struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxBuild = BuildHasherDefault<Fx>;
 
 /// Searches for a linearization of `ops` under `model`.
 pub fn search<M: Model>(model: &M, ops: &[Timed<M::Op>], deadline: Option<Instant>) -> Search {
@@ -84,6 +123,21 @@ pub fn search_parts(
 }
 
 /// [`search`] that gives up with [`Search::OutOfSteps`] after `max_steps`.
+///
+/// # Pure operations go first
+///
+/// At each configuration the search first looks for a *pure* candidate
+/// ([`Model::is_pure`]) that is legal in the current state, and if there is
+/// one it linearizes it next and tries nothing else there. This loses no
+/// linearization: take any linearization that continues from here, and
+/// move the pure operation `r` to the front. The states along the way do
+/// not change (`r` changes nothing, and it is legal in the state it now
+/// meets), and no real-time order is broken: an operation `y` that `r`
+/// overtakes could only have to precede `r` if `y` returned before `r` was
+/// called, but then `y`'s return would come before `r`'s call in the event
+/// list, and `r` would not be a candidate yet. So if the search fails after
+/// `r`, it fails here, and backtracks past this configuration at once.
+/// Reads are most of a history, and none of them branches.
 pub fn search_bounded<M: Model>(
     model: &M,
     ops: &[Timed<M::Op>],
@@ -143,11 +197,14 @@ pub fn search_bounded<M: Model>(
 
     let words = n.div_ceil(64);
     let mut linearized = vec![0u64; words];
-    let mut seen: HashSet<(Vec<u64>, M::State)> = HashSet::new();
-    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    let mut seen: HashSet<(Vec<u64>, M::State), FxBuild> = HashSet::default();
+    // Each entry: the operation linearized, the state before it, and
+    // whether it was forced (a pure operation, with no alternative to try).
+    let mut stack: Vec<(usize, M::State, bool)> = Vec::new();
     let mut state = model.init();
     let mut longest = 0;
     let mut cursor = next[head];
+    let mut fresh = true;
     let mut steps: u64 = 0;
     while next[head] != NIL {
         steps += 1;
@@ -157,31 +214,62 @@ pub fn search_bounded<M: Model>(
         if steps % 4096 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
             return Search::TimedOut;
         }
-        if cursor != NIL && !is_ret(cursor) {
-            let op = op_of(cursor);
+        // On entering a configuration, a legal pure candidate goes first.
+        let mut forced = None;
+        if fresh {
+            fresh = false;
+            let mut at = next[head];
+            while at != NIL && !is_ret(at) {
+                let op = op_of(at);
+                if model.is_pure(&ops[op].op) && model.step(&state, &ops[op].op).is_some() {
+                    forced = Some(op);
+                    break;
+                }
+                at = next[at];
+            }
+        }
+        let candidate = match forced {
+            Some(op) => Some(op),
+            None if cursor != NIL && !is_ret(cursor) => Some(op_of(cursor)),
+            None => None,
+        };
+        let mut fail = candidate.is_none();
+        if let Some(op) = candidate {
             if let Some(after) = model.step(&state, &ops[op].op) {
                 linearized[op / 64] |= 1 << (op % 64);
                 if seen.insert((linearized.clone(), after.clone())) {
-                    stack.push((op, std::mem::replace(&mut state, after)));
+                    stack.push((op, std::mem::replace(&mut state, after), forced.is_some()));
                     longest = longest.max(stack.len());
                     lift(&mut next, &mut prev, op);
                     cursor = next[head];
+                    fresh = true;
                     continue;
                 }
                 linearized[op / 64] &= !(1 << (op % 64));
             }
-            cursor = next[cursor];
-        } else {
-            // The return of an operation not yet linearized: undo the last choice.
-            let Some((op, before)) = stack.pop() else {
-                return Search::NotLinearizable {
-                    longest_prefix: longest,
+            // A forced operation seen before failed then: so does this
+            // configuration.
+            fail = forced.is_some();
+            if !fail {
+                cursor = next[cursor];
+            }
+        }
+        if fail {
+            // Undo the last free choice (and the forced ones after it).
+            loop {
+                let Some((op, before, was_forced)) = stack.pop() else {
+                    return Search::NotLinearizable {
+                        longest_prefix: longest,
+                    };
                 };
-            };
-            state = before;
-            linearized[op / 64] &= !(1 << (op % 64));
-            unlift(&mut next, &mut prev, op);
-            cursor = next[call_at[op]];
+                state = before;
+                linearized[op / 64] &= !(1 << (op % 64));
+                unlift(&mut next, &mut prev, op);
+                if !was_forced {
+                    cursor = next[call_at[op]];
+                    break;
+                }
+            }
         }
     }
     Search::Linearizable

@@ -80,13 +80,14 @@ fn an_empty_log_is_linearizable() {
     assert_eq!(search(&Register, &ops, None), Search::Linearizable);
 }
 
-/// Without partitioning by key the search is far harder; the small logs
-/// must still get porcupine's verdicts.
+/// Without partitioning by key the search is far harder (porcupine needs
+/// about 4 s per c10 log); the c01 and c10 logs must still get porcupine's
+/// verdicts. c50 is not decided unsplit (a finding, see the README).
 #[test]
-fn small_kv_logs_agree_without_partitioning() {
+fn c01_and_c10_kv_logs_agree_without_partitioning() {
     for row in expected()
         .iter()
-        .filter(|r| r.model == "kv" && r.path.contains("c01"))
+        .filter(|r| r.model == "kv" && !r.path.contains("c50"))
     {
         let text = std::fs::read_to_string(peer_data().join(&row.path)).unwrap();
         let (keys, ops) = read_kv(&text).unwrap();

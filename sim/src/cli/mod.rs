@@ -2,6 +2,7 @@
 
 #[cfg(madsim)]
 mod bench;
+mod bench_check;
 mod bench_mvcc;
 mod check;
 mod serve;
@@ -48,6 +49,8 @@ enum Command {
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The same as `bench check`.
+    BenchCheck(bench_check::CheckBenchArgs),
     /// Check a history file for linearizability.
     Check(check::CheckArgs),
     /// Serve a real member over TCP (real build only).
@@ -70,6 +73,9 @@ enum BenchCommand {
     /// Single-thread put and range throughput of the MVCC store, against a
     /// plain BTreeMap.
     Mvcc(bench_mvcc::MvccArgs),
+    /// The linearizability checker on porcupine's peer data, per file and
+    /// total, fastest of N runs, with peak memory.
+    Check(bench_check::CheckBenchArgs),
 }
 
 /// Arguments of the simulation commands; parsed in both builds so that the
@@ -234,6 +240,9 @@ pub fn main() -> ExitCode {
         #[cfg(madsim)]
         Command::Bench(BenchCommand::Campaign(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Mvcc(args)) => bench_mvcc::run(&args),
+        Command::Bench(BenchCommand::Check(args)) | Command::BenchCheck(args) => {
+            bench_check::run(&args)
+        }
         #[cfg(not(madsim))]
         Command::Run(_) | Command::Reproduce(_) | Command::Merge { .. } => {
             eprintln!(
