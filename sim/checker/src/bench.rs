@@ -61,7 +61,7 @@ impl fmt::Display for BenchReport {
             let verdict = match file.result {
                 Search::Linearizable => "linearizable",
                 Search::NotLinearizable { .. } => "not linearizable",
-                Search::TimedOut | Search::OutOfSteps => "unknown (timed out)",
+                Search::TimedOut | Search::OutOfSteps => "unknown (gave up)",
             };
             let mark = if file.agrees { "" } else { "  <-- DISAGREES" };
             writeln!(

@@ -51,13 +51,18 @@ pub enum Search {
         /// The size of the longest linearizable prefix found.
         longest_prefix: usize,
     },
-    /// The deadline passed first.
+    /// The deadline passed first, or the memo reached [`MEMO_LIMIT`].
     TimedOut,
     /// The step budget ran out first (see [`search_parts`]).
     OutOfSteps,
 }
 
 const NIL: usize = usize::MAX;
+
+/// The most configurations one search remembers (a few hundred MiB): past
+/// it the search gives up as if timed out, so that a hopeless history
+/// costs a verdict of "unknown", not the machine's memory.
+pub const MEMO_LIMIT: usize = 1 << 22;
 
 /// The memo's hasher: a multiply-rotate hash (as rustc's FxHash) rather than
 /// SipHash. The keys are bitsets and small model states built by the
@@ -237,6 +242,9 @@ pub fn search_bounded<M: Model>(
         if let Some(op) = candidate {
             if let Some(after) = model.step(&state, &ops[op].op) {
                 linearized[op / 64] |= 1 << (op % 64);
+                if seen.len() >= MEMO_LIMIT {
+                    return Search::TimedOut;
+                }
                 if seen.insert((linearized.clone(), after.clone())) {
                     stack.push((op, std::mem::replace(&mut state, after), forced.is_some()));
                     longest = longest.max(stack.len());
