@@ -180,7 +180,12 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
     match first_failure {
         None => {}
         Some((_, Search::TimedOut)) => {
-            report.verdict = Verdict::Unknown;
+            // A broken revision rule is proof enough on its own.
+            report.verdict = if report.violations.is_empty() {
+                Verdict::Unknown
+            } else {
+                Verdict::NotLinearizable
+            };
             return report;
         }
         Some((i, Search::NotLinearizable { longest_prefix })) => {

@@ -59,10 +59,10 @@ pub enum Search {
 
 const NIL: usize = usize::MAX;
 
-/// The most configurations one search remembers (a few hundred MiB): past
+/// The most configurations one search remembers (some 400 MiB): past
 /// it the search gives up as if timed out, so that a hopeless history
 /// costs a verdict of "unknown", not the machine's memory.
-pub const MEMO_LIMIT: usize = 1 << 22;
+pub const MEMO_LIMIT: usize = 1 << 21;
 
 /// The memo's hasher: a multiply-rotate hash (as rustc's FxHash) rather than
 /// SipHash. The keys are bitsets and small model states built by the
@@ -88,8 +88,17 @@ impl Hasher for Fx {
         self.write_u64(word as u64);
     }
 
+    /// A final avalanche (murmur3's fmix64): the multiply leaves the low
+    /// bits depending on the low input bits only, and the table picks
+    /// buckets by the low bits, so bitsets differing in high bits would
+    /// all collide.
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 

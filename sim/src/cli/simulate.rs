@@ -198,7 +198,7 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
             EXIT_VIOLATION
         }
         SeedVerdict::Undecided => {
-            println!("verdict: unknown (checker timed out)");
+            println!("verdict: unknown (the checker gave up: its time or memory bound)");
             EXIT_UNDECIDED
         }
     }
