@@ -150,7 +150,7 @@ pub enum SeedVerdict {
     Linearizable,
     /// The history is not linearizable.
     NotLinearizable,
-    /// The checker timed out.
+    /// The checker gave up (its time or memory bound).
     Undecided,
     /// A member or the harness panicked, e.g. raft found its log lost.
     Panicked(String),

@@ -109,7 +109,9 @@ impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.verdict {
             Verdict::Linearizable => return f.write_str("linearizable"),
-            Verdict::Unknown => return f.write_str("unknown: the checker timed out"),
+            Verdict::Unknown => {
+                return f.write_str("unknown: the checker gave up (its time or memory bound)")
+            }
             Verdict::NotLinearizable => {}
         }
         if let Some(failure) = self.failure.as_ref().filter(|f| f.minimal.is_empty()) {

@@ -19,7 +19,7 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_VIOLATION: u8 = 1;
 /// Exit code: bad usage (clap uses it too).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: the checker timed out.
+/// Exit code: the checker gave up (time or memory bound): undecided.
 pub const EXIT_UNDECIDED: u8 = 3;
 
 #[derive(Parser)]
