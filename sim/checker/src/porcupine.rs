@@ -412,8 +412,8 @@ pub fn check_kv_log(
         };
         by_key.entry(k).or_default().push(op);
     }
-    let model = AppendMap::new(1);
-    let parts: Vec<Vec<Timed<InternedOp>>> = by_key
+    // One model per part: each interns only its own key's values.
+    let parts: Vec<(AppendMap, Vec<Timed<InternedOp>>)> = by_key
         .into_values()
         .map(|part| {
             // Within a part every operation touches the one key; renumber it 0.
@@ -429,11 +429,13 @@ pub fn check_kv_log(
                     ret: t.ret,
                 })
                 .collect();
-            interned(&model, &part)
+            let model = AppendMap::new(1);
+            let ops = interned(&model, &part);
+            (model, ops)
         })
         .collect();
     match search_parts(parts.len(), |i, budget| {
-        search_bounded(&model, &parts[i], deadline, budget)
+        search_bounded(&parts[i].0, &parts[i].1, deadline, budget)
     }) {
         None => Search::Linearizable,
         Some((_, failed)) => failed,
