@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::search::{search, search_bounded, search_parts, Model, Search, Timed};
 
 /// A register operation with what was observed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RegisterOp {
     /// A read that returned this value (`None`: the register was unset).
     Read(Option<i64>),
@@ -57,10 +57,21 @@ impl Model for Register {
             }
         }
     }
+
+    fn is_read(&self, op: &RegisterOp) -> bool {
+        matches!(
+            op,
+            RegisterOp::Read(_)
+                | RegisterOp::Cas {
+                    succeeded: Some(false),
+                    ..
+                }
+        )
+    }
 }
 
 /// A key-value operation of porcupine's kv logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AppendOp {
     /// A get of key `.0` that returned `.1` (a missing key reads as "").
     Get(usize, String),
@@ -70,34 +81,48 @@ pub enum AppendOp {
     Append(usize, String),
 }
 
-/// A map of strings (porcupine's kv model), over `keys` keys.
+/// A map of strings (porcupine's kv model), over `keys` keys; each key is
+/// a part of the state.
 pub struct AppendMap {
     /// How many keys.
     pub keys: usize,
 }
 
+impl AppendOp {
+    /// The index of the key it touches.
+    pub fn key(&self) -> usize {
+        match self {
+            AppendOp::Get(k, _) | AppendOp::Put(k, _) | AppendOp::Append(k, _) => *k,
+        }
+    }
+}
+
 impl Model for AppendMap {
-    type State = Vec<String>;
+    type State = String;
     type Op = AppendOp;
 
-    fn init(&self) -> Vec<String> {
-        vec![String::new(); self.keys]
+    fn init(&self) -> String {
+        String::new()
     }
 
-    fn step(&self, state: &Vec<String>, op: &AppendOp) -> Option<Vec<String>> {
+    fn step(&self, state: &String, op: &AppendOp) -> Option<String> {
         match op {
-            AppendOp::Get(k, v) => (state[*k] == *v).then(|| state.clone()),
-            AppendOp::Put(k, v) => {
-                let mut next = state.clone();
-                next[*k] = v.clone();
-                Some(next)
-            }
-            AppendOp::Append(k, v) => {
-                let mut next = state.clone();
-                next[*k].push_str(v);
-                Some(next)
-            }
+            AppendOp::Get(_, v) => (state == v).then(|| state.clone()),
+            AppendOp::Put(_, v) => Some(v.clone()),
+            AppendOp::Append(_, v) => Some(format!("{state}{v}")),
         }
+    }
+
+    fn is_read(&self, op: &AppendOp) -> bool {
+        matches!(op, AppendOp::Get(..))
+    }
+
+    fn parts(&self) -> usize {
+        self.keys
+    }
+
+    fn part(&self, op: &AppendOp) -> usize {
+        op.key()
     }
 }
 
@@ -303,43 +328,25 @@ fn quoted<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     Some(&rest[..rest.find('"')?])
 }
 
-/// Checks a kv log, per key or as one map.
+/// Checks a kv log, per key or as one map. Either way the search knows the
+/// keys are independent parts of the state (see [`crate::search`]); split,
+/// each key's operations are also searched on their own.
 pub fn check_kv_log(
     keys: &[String],
     ops: Vec<Timed<AppendOp>>,
     by_key: bool,
     deadline: Option<std::time::Instant>,
 ) -> Search {
+    let model = AppendMap { keys: keys.len() };
     if !by_key {
-        return search(&AppendMap { keys: keys.len() }, &ops, deadline);
+        return search(&model, &ops, deadline);
     }
-    let mut by_key: BTreeMap<usize, Vec<Timed<AppendOp>>> = BTreeMap::new();
+    let mut by_key: Vec<Vec<Timed<AppendOp>>> = (0..keys.len()).map(|_| Vec::new()).collect();
     for op in ops {
-        let k = match &op.op {
-            AppendOp::Get(k, _) | AppendOp::Put(k, _) | AppendOp::Append(k, _) => *k,
-        };
-        by_key.entry(k).or_default().push(op);
+        by_key[op.op.key()].push(op);
     }
-    let parts: Vec<Vec<Timed<AppendOp>>> = by_key
-        .into_values()
-        .map(|part| {
-            // Within a part every operation touches the one key; renumber it 0.
-            part.into_iter()
-                .map(|t| Timed {
-                    op: match t.op {
-                        AppendOp::Get(_, v) => AppendOp::Get(0, v),
-                        AppendOp::Put(_, v) => AppendOp::Put(0, v),
-                        AppendOp::Append(_, v) => AppendOp::Append(0, v),
-                    },
-                    call: t.call,
-                    ret: t.ret,
-                })
-                .collect()
-        })
-        .collect();
-    let model = AppendMap { keys: 1 };
-    match search_parts(parts.len(), |i, budget| {
-        search_bounded(&model, &parts[i], deadline, budget)
+    match search_parts(by_key.len(), |i, budget| {
+        search_bounded(&model, &by_key[i], deadline, budget)
     }) {
         None => Search::Linearizable,
         Some((_, failed)) => failed,
