@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bench;
 mod check;
 mod history;
 mod html;

@@ -58,6 +58,26 @@ impl Model for Register {
         }
     }
 
+    /// A read or a successful compare-and-set needs its value written by
+    /// one of `before`, unless the register holds it; nothing unsets it.
+    fn may_become_legal<'a>(
+        &self,
+        _: &Option<i64>,
+        op: &RegisterOp,
+        mut before: impl Iterator<Item = &'a RegisterOp>,
+    ) -> bool {
+        let needed = match *op {
+            RegisterOp::Read(seen) => seen,
+            RegisterOp::Cas {
+                from,
+                succeeded: Some(true),
+                ..
+            } => Some(from),
+            _ => return true,
+        };
+        needed.is_some_and(|v| before.any(|w| writes(w, v)))
+    }
+
     fn is_read(&self, op: &RegisterOp) -> bool {
         matches!(
             op,
@@ -67,6 +87,15 @@ impl Model for Register {
                     ..
                 }
         )
+    }
+}
+
+/// Whether `op` may leave the register holding `value`.
+fn writes(op: &RegisterOp, value: i64) -> bool {
+    match *op {
+        RegisterOp::Write(v) => v == value,
+        RegisterOp::Cas { to, succeeded, .. } => to == value && succeeded != Some(false),
+        RegisterOp::Read(_) => false,
     }
 }
 
@@ -111,6 +140,22 @@ impl Model for AppendMap {
             AppendOp::Put(_, v) => Some(v.clone()),
             AppendOp::Append(_, v) => Some(format!("{state}{v}")),
         }
+    }
+
+    /// Appends only extend a value, so a get can still succeed only if what
+    /// it saw extends the current value or a value that one of `before`
+    /// puts.
+    fn may_become_legal<'a>(
+        &self,
+        state: &String,
+        op: &AppendOp,
+        mut before: impl Iterator<Item = &'a AppendOp>,
+    ) -> bool {
+        let AppendOp::Get(_, seen) = op else {
+            return true;
+        };
+        seen.starts_with(state.as_str())
+            || before.any(|w| matches!(w, AppendOp::Put(_, v) if seen.starts_with(v.as_str())))
     }
 
     fn is_read(&self, op: &AppendOp) -> bool {

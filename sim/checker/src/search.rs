@@ -91,6 +91,23 @@ pub trait Model {
     fn is_read(&self, _op: &Self::Op) -> bool {
         false
     }
+    /// Whether `op`, illegal in `state`, could become legal once some of
+    /// `before` have taken effect, in some order. `before` are the part's
+    /// operations not yet linearized that may precede `op` in real time.
+    /// The search abandons a configuration in which some candidate never
+    /// can, so a wrong `false` can hide a linearization; `true` is always
+    /// safe.
+    fn may_become_legal<'a>(
+        &self,
+        _state: &Self::State,
+        _op: &Self::Op,
+        _before: impl Iterator<Item = &'a Self::Op>,
+    ) -> bool
+    where
+        Self::Op: 'a,
+    {
+        true
+    }
     /// How many parts the state has. An operation of one part must neither
     /// depend on nor change any other part.
     fn parts(&self) -> usize {
@@ -299,6 +316,10 @@ struct Searcher<'a, M: Model> {
     first_of_class: Vec<(u64, usize)>,
     stamp: u64,
     candidates: Vec<usize>,
+    /// Candidates illegal in the current state.
+    stuck: Vec<usize>,
+    /// Operations that may take effect before a stuck candidate.
+    writers: Vec<usize>,
 }
 
 impl<'a, M: Model> Searcher<'a, M> {
@@ -340,6 +361,8 @@ impl<'a, M: Model> Searcher<'a, M> {
             first_of_class: vec![(0, 0); classes.len()],
             stamp: 0,
             candidates: Vec::new(),
+            stuck: Vec::new(),
+            writers: Vec::new(),
         }
     }
 
@@ -416,24 +439,65 @@ impl<'a, M: Model> Searcher<'a, M> {
         let part = self.info[events.event[pos].0].part;
         self.candidates.retain(|&c| self.info[c].part == part);
         self.keep_first_of_each_class();
+        // Any order is exact; trying the earliest return first delays the
+        // operations that may still take effect much later, and later
+        // reads usually show they did.
+        let ret_at = &self.events.ret_at;
+        self.candidates.sort_unstable_by_key(|&c| ret_at[c]);
         let start = self.children.len();
         let state = &self.parts[part].state;
+        self.stuck.clear();
         for &c in &self.candidates {
             let Some(after) = self.model.step(state, &self.ops[c].op) else {
+                self.stuck.push(c);
                 continue;
             };
             if self.model.is_read(&self.ops[c].op) {
                 self.children.truncate(start);
                 self.children.push((c, after));
+                self.stuck.clear();
                 break;
             }
             self.children.push((c, after));
+        }
+        if self.some_stuck_candidate_is_doomed(part) {
+            self.children.truncate(start);
         }
         Some(Frame {
             part,
             start,
             end: self.children.len(),
             next: start,
+        })
+    }
+
+    /// Whether one of the `stuck` candidates (illegal now) can never become
+    /// legal (see [`Model::may_become_legal`]). Then the configuration's
+    /// projection on `part` is bad: the candidate must be linearized before
+    /// it returns, after only operations called before then.
+    fn some_stuck_candidate_is_doomed(&mut self, part: usize) -> bool {
+        let events = &self.events;
+        let Some(horizon) = self.stuck.iter().map(|&c| events.ret_at[c]).max() else {
+            return false;
+        };
+        self.writers.clear();
+        let mut pos = events.first();
+        while pos != horizon {
+            let (op, is_ret) = events.event[pos];
+            if !is_ret && self.info[op].part == part {
+                self.writers.push(op);
+            }
+            pos = events.next[pos];
+        }
+        let state = &self.parts[part].state;
+        self.stuck.iter().any(|&c| {
+            let before = self
+                .writers
+                .iter()
+                .take_while(|&&w| events.call_at[w] < events.ret_at[c])
+                .filter(|&&w| w != c)
+                .map(|&w| &self.ops[w].op);
+            !self.model.may_become_legal(state, &self.ops[c].op, before)
         })
     }
 
@@ -647,6 +711,15 @@ mod tests {
         fn is_read(&self, op: &RegOp) -> bool {
             matches!(op, Read(..))
         }
+        fn may_become_legal<'a>(
+            &self,
+            _: &i32,
+            op: &RegOp,
+            mut before: impl Iterator<Item = &'a RegOp>,
+        ) -> bool {
+            let &Read(_, seen) = op else { return true };
+            before.any(|w| matches!(*w, Write(_, v) if v == seen))
+        }
         fn parts(&self) -> usize {
             self.0
         }
@@ -738,6 +811,25 @@ mod tests {
             timed(Read(0, 0), 3, 4),
         ];
         assert!(linearizable(1, &ops));
+    }
+
+    /// A read that is illegal now condemns its configuration only if no
+    /// operation called before it returns writes its value; that includes
+    /// writes not yet called when the search looks.
+    #[test]
+    fn a_stuck_read_is_doomed_only_without_a_writer_before_its_return() {
+        let good = [
+            timed(Read(0, 1), 0, 10),
+            timed(Write(0, 3), 1, 2),
+            timed(Write(0, 1), 5, 6),
+        ];
+        assert!(linearizable(1, &good));
+        let bad = [
+            timed(Read(0, 1), 0, 4),
+            timed(Write(0, 3), 1, 2),
+            timed(Write(0, 1), 5, 6),
+        ];
+        assert!(!linearizable(1, &bad));
     }
 
     /// Of two equal writes only the one that returns first is tried.
