@@ -18,7 +18,10 @@ fn main() {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(String::from))
     {
-        println!("peak resident memory: {}", peak.trim_start_matches("VmHWM:").trim());
+        println!(
+            "peak resident memory: {}",
+            peak.trim_start_matches("VmHWM:").trim()
+        );
     }
     let wrong = report.disagreements();
     assert!(wrong.is_empty(), "{} verdicts disagree", wrong.len());

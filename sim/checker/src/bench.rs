@@ -78,8 +78,8 @@ pub fn check_peer_text(
             Ok(search(&Register, &ops, deadline))
         }
         PeerModel::Kv => {
-            let (keys, ops) = read_kv(text).map_err(|e| e.to_string())?;
-            Ok(check_kv_log(&keys, ops, split, deadline))
+            let (model, ops) = read_kv(text).map_err(|e| e.to_string())?;
+            Ok(check_kv_log(&model, &ops, split, deadline))
         }
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod bench;
 mod check;
+mod hash;
 mod history;
 mod html;
 pub mod invariants;
@@ -85,8 +86,8 @@ pub fn check_file(
             Ok(CheckReport::from_search(&result))
         }
         Format::PorcupineKv => {
-            let (keys, ops) = porcupine::read_kv(&text).map_err(|e| located(&e))?;
-            let result = porcupine::check_kv_log(&keys, ops, true, deadline);
+            let (model, ops) = porcupine::read_kv(&text).map_err(|e| located(&e))?;
+            let result = porcupine::check_kv_log(&model, &ops, true, deadline);
             Ok(CheckReport::from_search(&result))
         }
     }

@@ -6,6 +6,7 @@
 //! never completes (`:info`, or no completion at all) stays open to the end:
 //! it may take effect at any time after its call, or never.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::search::{search, search_bounded, search_parts, Model, Search, Timed};
@@ -99,22 +100,19 @@ fn writes(op: &RegisterOp, value: i64) -> bool {
     }
 }
 
+/// A string of porcupine's kv model, as its number in an [`AppendMap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Value(u32);
+
 /// A key-value operation of porcupine's kv logs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AppendOp {
     /// A get of key `.0` that returned `.1` (a missing key reads as "").
-    Get(usize, String),
+    Get(usize, Value),
     /// A put.
-    Put(usize, String),
+    Put(usize, Value),
     /// An append to the key's value.
-    Append(usize, String),
-}
-
-/// A map of strings (porcupine's kv model), over `keys` keys; each key is
-/// a part of the state.
-pub struct AppendMap {
-    /// How many keys.
-    pub keys: usize,
+    Append(usize, Value),
 }
 
 impl AppendOp {
@@ -126,19 +124,165 @@ impl AppendOp {
     }
 }
 
-impl Model for AppendMap {
-    type State = String;
-    type Op = AppendOp;
+/// Every string the search has met, each once, so that a state is a
+/// number: stepping, comparing and hashing it cost the same however long
+/// the value has grown.
+///
+/// The texts sit end to end in one buffer. Each has a polynomial hash,
+/// `h(a + b) = h(a) * B^len(b) + h(b)` (wrapping), so the hash of an
+/// append comes from its two halves without reading them; an entry is
+/// matched by comparing the text, so a hash collision costs a comparison,
+/// never a wrong identity.
+struct Strings {
+    bytes: Vec<u8>,
+    /// Per value: where its text starts and ends in `bytes`.
+    spans: Vec<(usize, usize)>,
+    /// Per value: its hash and `BASE^len`.
+    hashes: Vec<(u64, u64)>,
+    /// Open addressing on the hash: a value's number, or `u32::MAX`.
+    slots: Vec<u32>,
+}
 
-    fn init(&self) -> String {
-        String::new()
+/// The base of the polynomial hash (odd, so that powers never vanish).
+const BASE: u64 = 0x100_0000_01b3;
+
+impl Default for Strings {
+    fn default() -> Self {
+        let mut strings = Strings {
+            bytes: Vec::new(),
+            spans: Vec::new(),
+            hashes: Vec::new(),
+            slots: vec![u32::MAX; 64],
+        };
+        strings.intern("");
+        strings
+    }
+}
+
+impl Strings {
+    fn intern(&mut self, text: &str) -> Value {
+        let text = text.as_bytes();
+        let hash = text.iter().fold((0u64, 1u64), |(h, p), &b| {
+            (
+                h.wrapping_mul(BASE).wrapping_add(b.into()),
+                p.wrapping_mul(BASE),
+            )
+        });
+        self.find(hash, |t| t == text).unwrap_or_else(|slot| {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(text);
+            self.add(slot, hash, start)
+        })
     }
 
-    fn step(&self, state: &String, op: &AppendOp) -> Option<String> {
-        match op {
-            AppendOp::Get(_, v) => (state == v).then(|| state.clone()),
-            AppendOp::Put(_, v) => Some(v.clone()),
-            AppendOp::Append(_, v) => Some(format!("{state}{v}")),
+    fn append(&mut self, to: Value, piece: Value) -> Value {
+        let ((h1, p1), (h2, p2)) = (self.hashes[to.0 as usize], self.hashes[piece.0 as usize]);
+        let hash = (h1.wrapping_mul(p2).wrapping_add(h2), p1.wrapping_mul(p2));
+        let (a, b) = (self.text(to), self.text(piece));
+        let found = self.find(hash, |t| {
+            t.len() == a.len() + b.len() && t.starts_with(a) && t.ends_with(b)
+        });
+        found.unwrap_or_else(|slot| {
+            let start = self.bytes.len();
+            for v in [to, piece] {
+                let (from, until) = self.spans[v.0 as usize];
+                self.bytes.extend_from_within(from..until);
+            }
+            self.add(slot, hash, start)
+        })
+    }
+
+    /// The value with this hash whose text passes `is`, or the free slot
+    /// where it belongs.
+    fn find(&self, hash: (u64, u64), is: impl Fn(&[u8]) -> bool) -> Result<Value, usize> {
+        let mask = self.slots.len() - 1;
+        let mut slot = crate::hash::mix(hash.0) as usize & mask;
+        while self.slots[slot] != u32::MAX {
+            let v = Value(self.slots[slot]);
+            if self.hashes[v.0 as usize] == hash && is(self.text(v)) {
+                return Ok(v);
+            }
+            slot = (slot + 1) & mask;
+        }
+        Err(slot)
+    }
+
+    /// Records the text from `start` to the end of `bytes` as a new value.
+    fn add(&mut self, slot: usize, hash: (u64, u64), start: usize) -> Value {
+        let v = Value(u32::try_from(self.spans.len()).expect("fewer than 2^32 strings"));
+        self.spans.push((start, self.bytes.len()));
+        self.hashes.push(hash);
+        self.slots[slot] = v.0;
+        if 2 * self.spans.len() > self.slots.len() {
+            self.grow();
+        }
+        v
+    }
+
+    fn grow(&mut self) {
+        self.slots = vec![u32::MAX; 2 * self.slots.len()];
+        let mask = self.slots.len() - 1;
+        for (v, &(hash, _)) in self.hashes.iter().enumerate() {
+            let mut slot = crate::hash::mix(hash) as usize & mask;
+            while self.slots[slot] != u32::MAX {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = v as u32;
+        }
+    }
+
+    fn text(&self, v: Value) -> &[u8] {
+        let (start, end) = self.spans[v.0 as usize];
+        &self.bytes[start..end]
+    }
+}
+
+/// A map of strings (porcupine's kv model); each key is a part of the
+/// state. It owns the strings its operations' [`Value`]s stand for.
+pub struct AppendMap {
+    keys: Vec<String>,
+    /// Grows as the search appends: a cache, not part of any state.
+    strings: RefCell<Strings>,
+}
+
+impl AppendMap {
+    /// A map over `keys`, every value empty.
+    pub fn new(keys: Vec<String>) -> Self {
+        AppendMap {
+            keys,
+            strings: RefCell::new(Strings::default()),
+        }
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The number of `text`.
+    pub fn value(&self, text: &str) -> Value {
+        self.strings.borrow_mut().intern(text)
+    }
+
+    /// The text of `value`.
+    pub fn text(&self, value: Value) -> String {
+        String::from_utf8_lossy(self.strings.borrow().text(value)).into_owned()
+    }
+}
+
+impl Model for AppendMap {
+    type State = Value;
+    type Op = AppendOp;
+
+    fn init(&self) -> Value {
+        Value(0)
+    }
+
+    fn step(&self, &state: &Value, op: &AppendOp) -> Option<Value> {
+        match *op {
+            AppendOp::Get(_, seen) => (state == seen).then_some(state),
+            AppendOp::Put(_, v) => Some(v),
+            AppendOp::Append(_, piece) => Some(self.strings.borrow_mut().append(state, piece)),
         }
     }
 
@@ -147,15 +291,20 @@ impl Model for AppendMap {
     /// puts.
     fn may_become_legal<'a>(
         &self,
-        state: &String,
+        &state: &Value,
         op: &AppendOp,
         mut before: impl Iterator<Item = &'a AppendOp>,
     ) -> bool {
-        let AppendOp::Get(_, seen) = op else {
+        let AppendOp::Get(_, seen) = *op else {
             return true;
         };
-        seen.starts_with(state.as_str())
-            || before.any(|w| matches!(w, AppendOp::Put(_, v) if seen.starts_with(v.as_str())))
+        let strings = self.strings.borrow();
+        let extends = |v: Value| strings.text(seen).starts_with(strings.text(v));
+        extends(state) || before.any(|w| matches!(*w, AppendOp::Put(_, v) if extends(v)))
+    }
+
+    fn legal(&self, &state: &Value, op: &AppendOp) -> bool {
+        !matches!(*op, AppendOp::Get(_, seen) if seen != state)
     }
 
     fn is_read(&self, op: &AppendOp) -> bool {
@@ -163,7 +312,7 @@ impl Model for AppendMap {
     }
 
     fn parts(&self) -> usize {
-        self.keys
+        self.keys.len()
     }
 
     fn part(&self, op: &AppendOp) -> usize {
@@ -289,10 +438,11 @@ fn parse_pair(value: &str) -> Option<(i64, i64)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// Parses a porcupine kv log; returns the keys and each operation with the
-/// index of its key.
-pub fn read_kv(text: &str) -> Result<(Vec<String>, Vec<Timed<AppendOp>>), PorcupineError> {
+/// Parses a porcupine kv log; returns the model over its keys and values,
+/// and the operations.
+pub fn read_kv(text: &str) -> Result<(AppendMap, Vec<Timed<AppendOp>>), PorcupineError> {
     let mut keys: Vec<String> = Vec::new();
+    let mut strings = Strings::default();
     let mut ops: Vec<Timed<AppendOp>> = Vec::new();
     let mut open: BTreeMap<u64, usize> = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
@@ -321,13 +471,14 @@ pub fn read_kv(text: &str) -> Result<(Vec<String>, Vec<Timed<AppendOp>>), Porcup
         match kind {
             ":invoke" => {
                 let op = match f {
-                    ":get" => AppendOp::Get(k, String::new()),
-                    ":put" => {
-                        AppendOp::Put(k, value.ok_or_else(|| bad("put without value"))?.into())
-                    }
+                    ":get" => AppendOp::Get(k, Value(0)),
+                    ":put" => AppendOp::Put(
+                        k,
+                        strings.intern(value.ok_or_else(|| bad("put without value"))?),
+                    ),
                     ":append" => AppendOp::Append(
                         k,
-                        value.ok_or_else(|| bad("append without value"))?.into(),
+                        strings.intern(value.ok_or_else(|| bad("append without value"))?),
                     ),
                     _ => return Err(bad("unknown function")),
                 };
@@ -343,7 +494,7 @@ pub fn read_kv(text: &str) -> Result<(Vec<String>, Vec<Timed<AppendOp>>), Porcup
                     .remove(&process)
                     .ok_or_else(|| bad("completion without invoke"))?;
                 if let AppendOp::Get(_, seen) = &mut ops[i].op {
-                    *seen = value.unwrap_or_default().to_string();
+                    *seen = strings.intern(value.unwrap_or_default());
                 }
                 ops[i].ret = time;
             }
@@ -358,7 +509,11 @@ pub fn read_kv(text: &str) -> Result<(Vec<String>, Vec<Timed<AppendOp>>), Porcup
     for i in unanswered.into_iter().rev() {
         ops.remove(i);
     }
-    Ok((keys, ops))
+    let model = AppendMap {
+        keys,
+        strings: RefCell::new(strings),
+    };
+    Ok((model, ops))
 }
 
 /// The text after `name` up to the next comma or brace.
@@ -375,23 +530,23 @@ fn quoted<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 
 /// Checks a kv log, per key or as one map. Either way the search knows the
 /// keys are independent parts of the state (see [`crate::search`]); split,
-/// each key's operations are also searched on their own.
+/// each key's operations are also searched on their own, the keys taking
+/// turns so that a quick refutation is not stuck behind a long search.
 pub fn check_kv_log(
-    keys: &[String],
-    ops: Vec<Timed<AppendOp>>,
+    model: &AppendMap,
+    ops: &[Timed<AppendOp>],
     by_key: bool,
     deadline: Option<std::time::Instant>,
 ) -> Search {
-    let model = AppendMap { keys: keys.len() };
     if !by_key {
-        return search(&model, &ops, deadline);
+        return search(model, ops, deadline);
     }
-    let mut by_key: Vec<Vec<Timed<AppendOp>>> = (0..keys.len()).map(|_| Vec::new()).collect();
+    let mut by_key: Vec<Vec<Timed<AppendOp>>> = model.keys.iter().map(|_| Vec::new()).collect();
     for op in ops {
-        by_key[op.op.key()].push(op);
+        by_key[op.op.key()].push(op.clone());
     }
     match search_parts(by_key.len(), |i, budget| {
-        search_bounded(&model, &by_key[i], deadline, budget)
+        search_bounded(model, &by_key[i], deadline, budget)
     }) {
         None => Search::Linearizable,
         Some((_, failed)) => failed,
@@ -427,8 +582,14 @@ mod tests {
                    {:process 0, :type :ok, :f :append, :key \"1\", :value \"x 0 0 y\"}\n\
                    {:process 1, :type :invoke, :f :get, :key \"1\", :value nil}\n\
                    {:process 1, :type :ok, :f :get, :key \"1\", :value \"x 0 0 y\"}\n";
-        let (keys, ops) = read_kv(log).unwrap();
-        assert_eq!(keys, vec!["1".to_string()]);
-        assert_eq!(check_kv_log(&keys, ops, true, None), Search::Linearizable);
+        let (model, ops) = read_kv(log).unwrap();
+        assert_eq!(model.keys(), ["1".to_string()]);
+        assert_eq!(model.text(model.value("x 0 0 y")), "x 0 0 y");
+        assert_eq!(ops[1].op, AppendOp::Get(0, model.value("x 0 0 y")));
+        assert_eq!(check_kv_log(&model, &ops, true, None), Search::Linearizable);
+        assert_eq!(
+            check_kv_log(&model, &ops, false, None),
+            Search::Linearizable
+        );
     }
 }

@@ -71,6 +71,8 @@
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
+use crate::hash::{mix, splitmix64, FxHasher};
+
 /// A sequential specification: an object whose state is a tuple of
 /// [`Model::parts`] independent parts, each starting at [`Model::init`].
 pub trait Model {
@@ -108,6 +110,11 @@ pub trait Model {
     {
         true
     }
+    /// Whether `op`'s outcome is possible in `state`: `step(..).is_some()`,
+    /// for models that can tell without computing the next state.
+    fn legal(&self, state: &Self::State, op: &Self::Op) -> bool {
+        self.step(state, op).is_some()
+    }
     /// How many parts the state has. An operation of one part must neither
     /// depend on nor change any other part.
     fn parts(&self) -> usize {
@@ -120,6 +127,7 @@ pub trait Model {
 }
 
 /// An operation placed in time; `ret == u64::MAX` means it never returned.
+#[derive(Debug, Clone)]
 pub struct Timed<Op> {
     /// The operation.
     pub op: Op,
@@ -306,10 +314,10 @@ struct Searcher<'a, M: Model> {
     events: Events,
     info: Vec<OpInfo>,
     parts: Vec<Part<M::State>>,
-    /// The children of every frame on the stack, each with the state its
-    /// step leads to; while a child is linearized the state it replaced is
-    /// parked in its place.
-    children: Vec<(usize, M::State)>,
+    /// The children of every frame on the stack.
+    children: Vec<usize>,
+    /// The state each linearized operation replaced, in order.
+    replaced: Vec<M::State>,
     frames: Vec<Frame>,
     /// Per class, the candidate that returns first, valid if stamped with
     /// the current `stamp`.
@@ -357,6 +365,7 @@ impl<'a, M: Model> Searcher<'a, M> {
             info,
             parts,
             children: Vec::new(),
+            replaced: Vec::new(),
             frames: Vec::new(),
             first_of_class: vec![(0, 0); classes.len()],
             stamp: 0,
@@ -374,7 +383,10 @@ impl<'a, M: Model> Searcher<'a, M> {
         let mut longest = 0;
         let mut steps: u64 = 0;
         loop {
-            let top = self.frames.last_mut().expect("the loop returns on an empty stack");
+            let top = self
+                .frames
+                .last_mut()
+                .expect("the loop returns on an empty stack");
             if top.next < top.end {
                 let child = top.next;
                 top.next += 1;
@@ -448,17 +460,17 @@ impl<'a, M: Model> Searcher<'a, M> {
         let state = &self.parts[part].state;
         self.stuck.clear();
         for &c in &self.candidates {
-            let Some(after) = self.model.step(state, &self.ops[c].op) else {
+            if !self.model.legal(state, &self.ops[c].op) {
                 self.stuck.push(c);
                 continue;
-            };
+            }
             if self.model.is_read(&self.ops[c].op) {
                 self.children.truncate(start);
-                self.children.push((c, after));
+                self.children.push(c);
                 self.stuck.clear();
                 break;
             }
-            self.children.push((c, after));
+            self.children.push(c);
         }
         if self.some_stuck_candidate_is_doomed(part) {
             self.children.truncate(start);
@@ -517,10 +529,12 @@ impl<'a, M: Model> Searcher<'a, M> {
 
     /// Linearizes `children[child]`; returns its part.
     fn apply(&mut self, child: usize) -> usize {
-        let op = self.children[child].0;
+        let op = self.children[child];
         let info = &self.info[op];
         let part = &mut self.parts[info.part];
-        std::mem::swap(&mut part.state, &mut self.children[child].1);
+        let after = (self.model.step(&part.state, &self.ops[op].op)).expect("children are legal");
+        self.replaced
+            .push(std::mem::replace(&mut part.state, after));
         part.linearized[info.bit / 64] |= 1 << (info.bit % 64);
         part.hash ^= info.zobrist;
         self.events.lift(op);
@@ -529,10 +543,10 @@ impl<'a, M: Model> Searcher<'a, M> {
 
     /// Undoes [`Searcher::apply`].
     fn undo(&mut self, child: usize) {
-        let op = self.children[child].0;
+        let op = self.children[child];
         let info = &self.info[op];
         let part = &mut self.parts[info.part];
-        std::mem::swap(&mut part.state, &mut self.children[child].1);
+        part.state = self.replaced.pop().expect("undo follows apply");
         part.linearized[info.bit / 64] &= !(1 << (info.bit % 64));
         part.hash ^= info.zobrist;
         self.events.unlift(op);
@@ -547,7 +561,8 @@ impl<S: Clone + Eq + Hash> Part<S> {
 
     fn refute(&mut self) {
         let key = self.key();
-        self.nogoods.insert(key, &self.linearized, self.state.clone());
+        self.nogoods
+            .insert(key, &self.linearized, self.state.clone());
     }
 }
 
@@ -624,64 +639,6 @@ impl<S: Eq> Nogoods<S> {
         }
         self.slots = slots;
     }
-}
-
-/// A fast hasher for states: one rotate, xor and multiply per word. Not
-/// resistant to chosen collisions, which do not matter here: a collision
-/// costs a comparison, never a wrong answer.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        let mut tail = [0; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(tail) ^ bytes.len() as u64);
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(n.into());
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(n.into());
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Spreads every input bit over the low bits the table indexes by
-/// (the splitmix64 finalizer).
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The next word of a splitmix64 sequence.
-fn splitmix64(seed: &mut u64) -> u64 {
-    *seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    mix(*seed)
 }
 
 #[cfg(test)]
