@@ -5,9 +5,10 @@
 //! store that applied each operation atomically at some instant between its
 //! call and its return (Herlihy & Wing). Operations with an unknown outcome
 //! may take effect at any instant after their call, or never. The search is
-//! Wing–Gong–Lowe's with porcupine's memoization ([`search`]), run per key
-//! where operations touch one key. etcd's own revision guarantees are
-//! checked on top ([`invariants`]).
+//! Wing–Gong–Lowe's with memoization and exact reductions ([`search`]), run
+//! per key where operations touch one key. etcd's own revision guarantees
+//! are checked on top ([`invariants`]). [`bench`](mod@bench) times it on porcupine's
+//! test histories.
 
 #![deny(missing_docs)]
 

@@ -592,4 +592,66 @@ mod tests {
             Search::Linearizable
         );
     }
+
+    fn timed<Op>(op: Op, call: u64, ret: u64) -> Timed<Op> {
+        Timed { op, call, ret }
+    }
+
+    /// A successful compare-and-set is stuck until its expected value is
+    /// written; it is doomed only if no write called before it returns
+    /// writes that value.
+    #[test]
+    fn a_cas_waits_for_a_write_that_may_precede_it() {
+        let cas = RegisterOp::Cas {
+            from: 2,
+            to: 3,
+            succeeded: Some(true),
+        };
+        let history = |write_2_at: u64| {
+            [
+                timed(RegisterOp::Write(1), 0, 2),
+                timed(cas.clone(), 1, 10),
+                timed(RegisterOp::Write(2), write_2_at, write_2_at + 1),
+                timed(RegisterOp::Read(Some(3)), 20, 21),
+            ]
+        };
+        assert_eq!(search(&Register, &history(5), None), Search::Linearizable);
+        assert!(matches!(
+            search(&Register, &history(11), None),
+            Search::NotLinearizable { .. }
+        ));
+    }
+
+    /// A get that saw a put's value is stuck behind an append; it is
+    /// doomed only if no put called before it returns could explain it.
+    #[test]
+    fn a_get_waits_for_a_put_that_may_precede_it() {
+        let line = |p: u32, kind: &str, f: &str, value: &str| {
+            format!("{{:process {p}, :type :{kind}, :f :{f}, :key \"k\", :value {value}}}\n")
+        };
+        let put = [
+            line(2, "invoke", "put", "\"b\""),
+            line(2, "ok", "put", "\"b\""),
+        ]
+        .concat();
+        let history = |put_before_get_returns: bool| {
+            let get_returns = line(1, "ok", "get", "\"b\"");
+            [
+                line(0, "invoke", "append", "\"a\""),
+                line(1, "invoke", "get", "nil"),
+                line(0, "ok", "append", "\"a\""),
+                if put_before_get_returns {
+                    format!("{put}{get_returns}")
+                } else {
+                    format!("{get_returns}{put}")
+                },
+            ]
+            .concat()
+        };
+        for (put_first, expected) in [(true, true), (false, false)] {
+            let (model, ops) = read_kv(&history(put_first)).unwrap();
+            let found = check_kv_log(&model, &ops, false, None);
+            assert_eq!(found == Search::Linearizable, expected, "{found:?}");
+        }
+    }
 }
