@@ -180,7 +180,7 @@ pub fn search_parts(
     mut check: impl FnMut(usize, u64) -> Search,
 ) -> Option<(usize, Search)> {
     let mut undecided: Vec<usize> = (0..parts).collect();
-    let mut budget = 20_000;
+    let mut budget = 4000;
     while !undecided.is_empty() {
         let mut still = Vec::new();
         for &part in &undecided {
