@@ -14,7 +14,7 @@ use crate::search::{Model, Timed};
 type Value = Option<u32>;
 
 /// One operation of the model, with what was observed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub enum KvOp {
     /// A put (applied, or maybe applied).
     Put { key: usize, value: u32 },
@@ -47,6 +47,22 @@ impl Model for KvModel {
         vec![None; self.keys]
     }
 
+    fn is_pure(&self, op: &KvOp) -> bool {
+        matches!(
+            op,
+            KvOp::Get { .. }
+                | KvOp::Range { .. }
+                | KvOp::Delete {
+                    deleted: Some(false),
+                    ..
+                }
+                | KvOp::Cas {
+                    succeeded: Some(false),
+                    ..
+                }
+        )
+    }
+
     fn step(&self, state: &Vec<Value>, op: &KvOp) -> Option<Vec<Value>> {
         match *op {
             KvOp::Put { key, value } => Some(with(state, key, Some(value))),
@@ -73,22 +89,6 @@ impl Model for KvModel {
                 .all(|&(key, value)| state[key] == value)
                 .then(|| state.clone()),
         }
-    }
-
-    fn is_read(&self, op: &KvOp) -> bool {
-        matches!(
-            op,
-            KvOp::Get { .. }
-                | KvOp::Range { .. }
-                | KvOp::Delete {
-                    deleted: Some(false),
-                    ..
-                }
-                | KvOp::Cas {
-                    succeeded: Some(false),
-                    ..
-                }
-        )
     }
 }
 
