@@ -147,12 +147,13 @@ fn check_op(op: &RequestOp, max_txn_ops: i64) -> Result<(), RpcError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::proto::etcdserverpb::{Compare, InternalRaftRequest};
     use prost::Message;
 
-    fn put(key: &str) -> RequestOp {
+    /// A txn op putting `key` (shared with the interval tests).
+    pub(in crate::server::api) fn put(key: &str) -> RequestOp {
         RequestOp {
             request: Some(Request::RequestPut(PutRequest {
                 key: key.into(),

@@ -132,17 +132,9 @@ fn writes(ops: &[RequestOp]) -> Result<Writes, RpcError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::check::tests::put;
     use super::*;
-    use crate::proto::etcdserverpb::{DeleteRangeRequest, PutRequest, TxnRequest};
-
-    fn put(key: &str) -> RequestOp {
-        RequestOp {
-            request: Some(Request::RequestPut(PutRequest {
-                key: key.into(),
-                ..Default::default()
-            })),
-        }
-    }
+    use crate::proto::etcdserverpb::{DeleteRangeRequest, TxnRequest};
 
     fn delete(key: &str, end: &[u8]) -> RequestOp {
         RequestOp {
