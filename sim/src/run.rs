@@ -18,10 +18,11 @@ use madsim::time::Instant;
 use tokio::sync::watch;
 
 use crate::cluster::SimCluster;
+use crate::consistency::compare_members;
 use crate::details::DetailSink;
 use crate::faults::FaultSet;
 use crate::nemesis::Nemesis;
-use crate::recorder::Recorder;
+use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
 use crate::trace::Trace;
 use crate::workload::{final_reads, run_client, Workload};
@@ -141,6 +142,9 @@ pub struct SeedOutcome {
     pub panic: Option<String>,
     /// The steps the nemesis took: replaying them as a plan replays the run.
     pub plan: Vec<FaultStep>,
+    /// Guarantees besides linearizability the run broke (members that
+    /// disagree, ...).
+    pub broken: Vec<BrokenCheck>,
 }
 
 /// A seed's result in one word.
@@ -152,6 +156,8 @@ pub enum SeedVerdict {
     NotLinearizable,
     /// The checker gave up (its time or memory bound).
     Undecided,
+    /// A guarantee besides linearizability broke; the evidence.
+    Broken(String),
     /// A member or the harness panicked, e.g. raft found its log lost.
     Panicked(String),
 }
@@ -162,10 +168,11 @@ impl SeedOutcome {
         if let Some(message) = &self.panic {
             return SeedVerdict::Panicked(message.clone());
         }
-        match self.report.verdict {
-            Verdict::Linearizable => SeedVerdict::Linearizable,
-            Verdict::NotLinearizable => SeedVerdict::NotLinearizable,
-            Verdict::Unknown => SeedVerdict::Undecided,
+        match (&self.report.verdict, self.broken.first()) {
+            (Verdict::NotLinearizable, _) => SeedVerdict::NotLinearizable,
+            (_, Some(broken)) => SeedVerdict::Broken(broken.to_string()),
+            (Verdict::Linearizable, None) => SeedVerdict::Linearizable,
+            (Verdict::Unknown, None) => SeedVerdict::Undecided,
         }
     }
 }
@@ -215,6 +222,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         simulated,
         panic,
         plan: recorder.plan(),
+        broken: recorder.broken_checks(),
     }
 }
 
@@ -344,16 +352,22 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
     recorder.note(clock.now_ns(), "healed; settling");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let reader = config.clients as u32;
-    client_node(config.clients)
+    let checker = client_node(config.clients);
+    checker
         .spawn(final_reads(
             reader,
-            endpoints,
+            endpoints.clone(),
             config.workload.clone(),
             recorder.clone(),
             clock,
         ))
         .await
         .expect("final reader panicked");
+    let recorded = recorder.clone();
+    checker
+        .spawn(async move { compare_members(&endpoints, &recorded, clock).await })
+        .await
+        .expect("member comparison panicked");
 
     Duration::from_nanos(clock.now_ns())
 }

@@ -197,6 +197,10 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
             println!("verdict: the simulation panicked: {message}");
             EXIT_VIOLATION
         }
+        SeedVerdict::Broken(evidence) => {
+            println!("verdict: linearizable history, but a check broke: {evidence}");
+            EXIT_VIOLATION
+        }
         SeedVerdict::Undecided => {
             println!("verdict: unknown (the checker gave up: its time or memory bound)");
             EXIT_UNDECIDED

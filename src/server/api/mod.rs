@@ -5,6 +5,7 @@
 //! table in [`error`], and fills the response header. Nothing else.
 
 mod check;
+mod cluster;
 mod error;
 mod header;
 mod intervals;
@@ -12,6 +13,7 @@ mod kv;
 mod maintenance;
 
 pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
+pub use cluster::ClusterService;
 pub use error::RpcError;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;
