@@ -19,8 +19,9 @@ pub struct KvHash {
     pub hash: u32,
     /// The revision the hash covers.
     pub revision: i64,
-    /// The store's last compaction (0 if none): hashes are comparable only
-    /// between members that compacted at the same revision.
+    /// The store's last compaction, -1 if none (as etcd answers): hashes
+    /// are comparable only between members that compacted at the same
+    /// revision.
     pub compact_revision: i64,
 }
 
@@ -31,7 +32,7 @@ impl KvStore {
     /// `rev` is at or below the last compaction and with
     /// [`MvccError::FutureRev`] if it is above the current revision.
     pub fn hash_kv(&self, rev: i64) -> Result<KvHash, MvccError> {
-        let compact_revision = self.compacted_revision();
+        let compact_revision = self.compacted;
         if rev > 0 && rev <= compact_revision {
             return Err(MvccError::Compacted);
         }
@@ -103,5 +104,6 @@ mod tests {
         assert_eq!(store.hash_kv(5), Err(MvccError::FutureRev));
         let hash = store.hash_kv(4).unwrap();
         assert_eq!((hash.revision, hash.compact_revision), (4, 3));
+        assert_eq!(store_with(&[]).hash_kv(0).unwrap().compact_revision, -1);
     }
 }

@@ -3,7 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::header::fill;
+use super::header::fill_without_revision;
 use crate::proto::etcdserverpb::cluster_server::Cluster;
 use crate::proto::etcdserverpb::{MemberListRequest, MemberListResponse};
 use crate::server::etcdserver::EtcdServer;
@@ -31,7 +31,7 @@ impl Cluster for ClusterService {
             members: self.server.member_list(),
             ..Default::default()
         };
-        fill(&self.server, &mut response.header);
+        fill_without_revision(&self.server, &mut response.header);
         Ok(Response::new(response))
     }
 }

@@ -24,11 +24,11 @@ impl Published {
         self.0.insert(attributes.member_id, attributes);
     }
 
-    /// Every member of `cluster` as `MemberList` shows it: a member that
-    /// has not published yet has no name and no client URLs, as etcd shows
-    /// an unstarted member.
+    /// Every member of `cluster` as `MemberList` shows it, by id as etcd
+    /// orders them: a member that has not published yet has no name and no
+    /// client URLs, as etcd shows an unstarted member.
     pub fn list(&self, cluster: &Cluster) -> Vec<MemberInfo> {
-        cluster
+        let mut members: Vec<MemberInfo> = cluster
             .members
             .iter()
             .map(|member| {
@@ -41,7 +41,9 @@ impl Published {
                     is_learner: false,
                 }
             })
-            .collect()
+            .collect();
+        members.sort_by_key(|m| m.id);
+        members
     }
 
     /// The table as bytes, for snapshots: a count, then each entry as a
@@ -94,10 +96,13 @@ mod tests {
         });
         let list = published.list(&cluster);
         assert_eq!(list.len(), 2);
-        assert_eq!((list[0].name.as_str(), list[0].client_ur_ls.len()), ("", 0));
-        assert_eq!(list[1].name, "m2");
-        assert_eq!(list[1].client_ur_ls, ["http://10.0.0.2:2379"]);
-        assert_eq!(list[1].peer_ur_ls, ["http://10.0.0.2:2380"]);
+        assert!(list[0].id < list[1].id, "by id, as etcd lists them");
+        let m1 = list.iter().find(|m| m.id == cluster.members[0].id).unwrap();
+        let m2 = list.iter().find(|m| m.id == cluster.members[1].id).unwrap();
+        assert_eq!((m1.name.as_str(), m1.client_ur_ls.len()), ("", 0));
+        assert_eq!(m2.name, "m2");
+        assert_eq!(m2.client_ur_ls, ["http://10.0.0.2:2379"]);
+        assert_eq!(m2.peer_ur_ls, ["http://10.0.0.2:2380"]);
     }
 
     #[test]
