@@ -318,10 +318,13 @@ fn session() -> Vec<Step> {
 /// Session 3, against members whose quota no write fits in.
 fn quota_session() -> Vec<Step> {
     vec![
+        member_step("endpoint health"),
         step("put a 1"),
         step("get a"),
         step("alarm list"),
         step("-w json alarm list"),
+        member_step("endpoint health"),
+        member_step("endpoint status -w json"),
         txn("", &[], &["get a"], &[]),
         txn("", &[], &["put a 2"], &[]),
         txn("", &["value(a) = \"x\""], &["get a"], &["put a 3"]),
@@ -408,12 +411,13 @@ fn name_members(server: &Server, text: &str) -> String {
 /// order and the ids differ, so lines (and json array elements) are
 /// sorted; the fields that depend on ids, timing, raft's internal entries
 /// or the backend's encoding — ids, leader, raft term and indexes, the
-/// version string, hashes, the bytes in use of the backend (bolt's pages
-/// in etcd), `took`, log timestamps — are masked.
+/// version string, hashes, the backend's size (bolt's pages in etcd, which
+/// grow with timing), `took`, log timestamps — are masked.
 fn mask_member_view(text: &str) -> String {
-    const MASKED: [&str; 13] = [
+    const MASKED: [&str; 14] = [
         "ID",
         "ts",
+        "dbSize",
         "dbSizeInUse",
         "cluster_id",
         "member_id",
@@ -429,6 +433,7 @@ fn mask_member_view(text: &str) -> String {
     let mut lines: Vec<String> = text
         .lines()
         .map(|line| {
+            let line = &drop_member_ids(line);
             if let Ok(mut value) = serde_json::from_str::<Value>(line) {
                 mask_json(&mut value, &MASKED);
                 return value.to_string();
@@ -442,7 +447,7 @@ fn mask_member_view(text: &str) -> String {
                 6 => &[0],
                 // endpoint status: endpoint, ID, version, db size, leader,
                 // learner, raft term, raft index, raft applied index, errors
-                10 => &[1, 2, 4, 6, 7, 8],
+                10 => &[1, 2, 3, 4, 6, 7, 8],
                 // endpoint hashkv: endpoint, hash
                 2 => &[1],
                 _ => &[],
