@@ -14,7 +14,7 @@ use crate::search::{Model, Timed};
 type Value = Option<u32>;
 
 /// One operation of the model, with what was observed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KvOp {
     /// A put (applied, or maybe applied).
     Put { key: usize, value: u32 },
@@ -47,22 +47,6 @@ impl Model for KvModel {
         vec![None; self.keys]
     }
 
-    fn is_pure(&self, op: &KvOp) -> bool {
-        matches!(
-            op,
-            KvOp::Get { .. }
-                | KvOp::Range { .. }
-                | KvOp::Delete {
-                    deleted: Some(false),
-                    ..
-                }
-                | KvOp::Cas {
-                    succeeded: Some(false),
-                    ..
-                }
-        )
-    }
-
     fn step(&self, state: &Vec<Value>, op: &KvOp) -> Option<Vec<Value>> {
         match *op {
             KvOp::Put { key, value } => Some(with(state, key, Some(value))),
@@ -89,6 +73,22 @@ impl Model for KvModel {
                 .all(|&(key, value)| state[key] == value)
                 .then(|| state.clone()),
         }
+    }
+
+    fn is_read(&self, op: &KvOp) -> bool {
+        matches!(
+            op,
+            KvOp::Get { .. }
+                | KvOp::Range { .. }
+                | KvOp::Delete {
+                    deleted: Some(false),
+                    ..
+                }
+                | KvOp::Cas {
+                    succeeded: Some(false),
+                    ..
+                }
+        )
     }
 }
 
