@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::history::{History, Operation, Outcome, Request, Response};
-use crate::search::{Model, Timed};
+use crate::search::{Earlier, Model, Timed};
 
 /// A value, interned: `None` is "absent".
 type Value = Option<u32>;
@@ -75,6 +75,43 @@ impl Model for KvModel {
         }
     }
 
+    /// An operation needs some keys to hold (or not hold) some values
+    /// where it is linearized. Call the operations of `before` that may
+    /// change a key so that a need holds its *remedies*. A need fails for
+    /// certain if it does not hold now and has no remedy, or if an
+    /// operation certain to come first certainly breaks it and every
+    /// remedy must come before that one: after it, nothing can put the key
+    /// right before the operation. A range needs every key it saw.
+    fn may_become_legal<'a>(
+        &self,
+        state: &Vec<Value>,
+        op: &KvOp,
+        before: impl Iterator<Item = Earlier<'a, KvOp>>,
+    ) -> bool {
+        let needs = needs(op);
+        if needs.is_empty() {
+            return true;
+        }
+        let before: Vec<Earlier<KvOp>> = before.collect();
+        needs.into_iter().all(|need| {
+            let remedies = || before.iter().filter(move |w| need.may_be_met_by(w.op));
+            (need.holds(state) || remedies().next().is_some())
+                && !before.iter().any(|breaker| {
+                    breaker.forced
+                        && need.certainly_broken_by(breaker.op)
+                        && remedies().all(|remedy| remedy.ret < breaker.call)
+                })
+        })
+    }
+
+    /// A range needs several keys at once: a write of any of them matters,
+    /// even while another key is still to be written.
+    fn affected(&self, before: &Vec<Value>, after: &Vec<Value>, op: &KvOp) -> bool {
+        needs(op)
+            .into_iter()
+            .any(|need| before[need.key()] != after[need.key()])
+    }
+
     fn is_read(&self, op: &KvOp) -> bool {
         matches!(
             op,
@@ -89,6 +126,100 @@ impl Model for KvModel {
                     ..
                 }
         )
+    }
+}
+
+/// What an operation's observed outcome requires of one key's value.
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    /// The key holds this value.
+    Is(usize, Value),
+    /// The key holds anything but this value.
+    IsNot(usize, Value),
+}
+
+impl Need {
+    fn key(self) -> usize {
+        match self {
+            Need::Is(key, _) | Need::IsNot(key, _) => key,
+        }
+    }
+
+    fn met_by(self, value: Value) -> bool {
+        match self {
+            Need::Is(_, v) => value == v,
+            Need::IsNot(_, v) => value != v,
+        }
+    }
+
+    fn holds(self, state: &[Value]) -> bool {
+        self.met_by(state[self.key()])
+    }
+
+    /// Whether `op` may change the key to a value that meets the need.
+    fn may_be_met_by(self, op: &KvOp) -> bool {
+        let written = match *op {
+            KvOp::Put { key, value } => Some((key, Some(value))),
+            KvOp::Cas {
+                key,
+                value,
+                succeeded,
+                ..
+            } if succeeded != Some(false) => Some((key, Some(value))),
+            KvOp::Delete { key, deleted } if deleted != Some(false) => Some((key, None)),
+            _ => None,
+        };
+        written.is_some_and(|(key, value)| key == self.key() && self.met_by(value))
+    }
+
+    /// Whether `op`, wherever it is legal, leaves the key with a value that
+    /// does not meet the need.
+    fn certainly_broken_by(self, op: &KvOp) -> bool {
+        let left = match *op {
+            KvOp::Put { key, value } => Some((key, Some(value))),
+            KvOp::Cas {
+                key,
+                value,
+                succeeded: Some(true),
+                ..
+            } => Some((key, Some(value))),
+            KvOp::Delete {
+                key,
+                deleted: Some(_),
+            } => Some((key, None)),
+            _ => None,
+        };
+        left.is_some_and(|(key, value)| key == self.key() && !self.met_by(value))
+    }
+}
+
+/// The needs that make `op` legal, all of which must hold at once (a
+/// delete or compare-and-set of unknown outcome, or a put, is always legal).
+fn needs(op: &KvOp) -> Vec<Need> {
+    match *op {
+        KvOp::Get { key, value } => vec![Need::Is(key, value)],
+        KvOp::Range { ref seen } => seen.iter().map(|&(k, v)| Need::Is(k, v)).collect(),
+        KvOp::Delete {
+            key,
+            deleted: Some(true),
+        } => vec![Need::IsNot(key, None)],
+        KvOp::Delete {
+            key,
+            deleted: Some(false),
+        } => vec![Need::Is(key, None)],
+        KvOp::Cas {
+            key,
+            expected,
+            succeeded: Some(true),
+            ..
+        } => vec![Need::Is(key, expected)],
+        KvOp::Cas {
+            key,
+            expected,
+            succeeded: Some(false),
+            ..
+        } => vec![Need::IsNot(key, expected)],
+        KvOp::Put { .. } | KvOp::Delete { .. } | KvOp::Cas { .. } => vec![],
     }
 }
 
@@ -305,4 +436,131 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
         },
         ops,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::splitmix64;
+    use crate::search::{search, Search};
+
+    /// An operation that may come before the one asked about, at `call`
+    /// and `ret`, forced if it returns before that one's call (say 100).
+    fn earlier(op: &KvOp, call: usize, ret: usize) -> Earlier<'_, KvOp> {
+        Earlier {
+            op,
+            forced: ret < 100,
+            call,
+            ret,
+        }
+    }
+
+    /// A read that holds now is still doomed if a write certain to come
+    /// first overwrites its value and nothing can write it back.
+    #[test]
+    fn a_held_read_is_doomed_by_a_forced_overwrite_without_a_rewrite() {
+        let model = KvModel { keys: 2 };
+        let state = vec![Some(1), None];
+        let read = KvOp::Range {
+            seen: vec![(0, Some(1)), (1, None)],
+        };
+        let overwrite = KvOp::Put { key: 0, value: 2 };
+        let rewrite = KvOp::Cas {
+            key: 0,
+            expected: Some(2),
+            value: 1,
+            succeeded: None,
+        };
+        let other_key = KvOp::Put { key: 1, value: 1 };
+        let may = |before: &[Earlier<KvOp>]| {
+            model.may_become_legal(&state, &read, before.iter().copied())
+        };
+        assert!(may(&[]));
+        assert!(may(&[earlier(&overwrite, 0, 200)]), "it may come after");
+        assert!(!may(&[earlier(&overwrite, 0, 10)]));
+        assert!(may(&[
+            earlier(&overwrite, 0, 10),
+            earlier(&rewrite, 5, 200)
+        ]));
+        // The rewrite may take effect after the overwrite while both run.
+        assert!(may(&[earlier(&overwrite, 0, 30), earlier(&rewrite, 5, 20)]));
+        // The rewrite returns before the overwrite is called: too early.
+        assert!(!may(&[
+            earlier(&rewrite, 0, 10),
+            earlier(&overwrite, 20, 30)
+        ]));
+        // Key 1 is absent as the range saw it: a forced put of it dooms
+        // the range, unless a delete may follow.
+        let delete = KvOp::Delete {
+            key: 1,
+            deleted: None,
+        };
+        assert!(!may(&[
+            earlier(&other_key, 0, 10),
+            earlier(&overwrite, 0, 200)
+        ]));
+        assert!(may(&[earlier(&other_key, 0, 10), earlier(&delete, 5, 200)]));
+    }
+
+    /// Every reduction of the search with this model's rules, against the
+    /// definition, on small random histories of two keys: few values make
+    /// equal operations, stale and doomed reads and forced overwrites
+    /// common; writes of unknown outcome never return.
+    #[test]
+    fn agrees_with_brute_force_on_random_histories() {
+        let mut seed = 11;
+        let mut below = |n: u64| splitmix64(&mut seed) % n;
+        let mut verdicts = [0; 2];
+        for _ in 0..3000 {
+            let ops: Vec<Timed<KvOp>> = (0..2 + below(6))
+                .map(|_| {
+                    let key = below(2) as usize;
+                    let [a, b] = [below(3) as u32, below(3) as u32];
+                    let unknown = below(6) == 0;
+                    let seen = |v: u32| (v > 0).then_some(v);
+                    let op = match below(5) {
+                        0 => KvOp::Put { key, value: a },
+                        1 => KvOp::Get {
+                            key,
+                            value: seen(a),
+                        },
+                        2 => KvOp::Delete {
+                            key,
+                            deleted: (!unknown).then(|| below(2) == 0),
+                        },
+                        3 => KvOp::Cas {
+                            key,
+                            expected: seen(a),
+                            value: b,
+                            succeeded: (!unknown).then(|| below(2) == 0),
+                        },
+                        _ => KvOp::Range {
+                            seen: vec![(0, seen(a)), (1, seen(b))],
+                        },
+                    };
+                    let call = below(12);
+                    let writes = !matches!(op, KvOp::Get { .. } | KvOp::Range { .. });
+                    let ret = if unknown && writes {
+                        u64::MAX
+                    } else {
+                        call + 1 + below(6)
+                    };
+                    Timed { op, call, ret }
+                })
+                .collect();
+            let model = KvModel { keys: 2 };
+            let expected = crate::brute_force::linearizable(&model, &ops);
+            let found = match search(&model, &ops, None) {
+                Search::Linearizable => true,
+                Search::NotLinearizable { .. } => false,
+                other => panic!("no budget was given: {other:?}"),
+            };
+            assert_eq!(found, expected, "{ops:?}");
+            verdicts[usize::from(expected)] += 1;
+        }
+        assert!(
+            verdicts.iter().all(|&n| n > 300),
+            "both verdicts common: {verdicts:?}"
+        );
+    }
 }

@@ -13,6 +13,8 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+#[cfg(test)]
+mod brute_force;
 mod check;
 mod hash;
 mod history;

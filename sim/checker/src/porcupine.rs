@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::search::{search, search_bounded, search_parts, Model, Search, Timed};
+use crate::search::{search, search_bounded, search_parts, Earlier, Model, Search, Timed};
 
 /// A register operation with what was observed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,14 +59,17 @@ impl Model for Register {
         }
     }
 
-    /// A read or a successful compare-and-set needs its value written by
-    /// one of `before`, unless the register holds it; nothing unsets it.
+    /// A read or a successful compare-and-set that is illegal now needs its
+    /// value written by one of `before`; nothing unsets the register.
     fn may_become_legal<'a>(
         &self,
-        _: &Option<i64>,
+        state: &Option<i64>,
         op: &RegisterOp,
-        mut before: impl Iterator<Item = &'a RegisterOp>,
+        mut before: impl Iterator<Item = Earlier<'a, RegisterOp>>,
     ) -> bool {
+        if self.legal(state, op) {
+            return true;
+        }
         let needed = match *op {
             RegisterOp::Read(seen) => seen,
             RegisterOp::Cas {
@@ -76,7 +79,7 @@ impl Model for Register {
             } => Some(from),
             _ => return true,
         };
-        needed.is_some_and(|v| before.any(|w| writes(w, v)))
+        needed.is_some_and(|v| before.any(|w| writes(w.op, v)))
     }
 
     fn is_read(&self, op: &RegisterOp) -> bool {
@@ -293,14 +296,14 @@ impl Model for AppendMap {
         &self,
         &state: &Value,
         op: &AppendOp,
-        mut before: impl Iterator<Item = &'a AppendOp>,
+        mut before: impl Iterator<Item = Earlier<'a, AppendOp>>,
     ) -> bool {
         let AppendOp::Get(_, seen) = *op else {
             return true;
         };
         let strings = self.strings.borrow();
         let extends = |v: Value| strings.text(seen).starts_with(strings.text(v));
-        extends(state) || before.any(|w| matches!(*w, AppendOp::Put(_, v) if extends(v)))
+        extends(state) || before.any(|w| matches!(*w.op, AppendOp::Put(_, v) if extends(v)))
     }
 
     fn legal(&self, &state: &Value, op: &AppendOp) -> bool {

@@ -65,11 +65,20 @@
 //! called before the earlier one returned, hence before the later one did;
 //! the states are the same because the operations are.
 //!
-//! **Doomed candidates.** A candidate that is illegal now must still be
+//! **Doomed operations.** An operation not yet linearized must still be
 //! linearized before it returns, after only operations of its part that
-//! are called before then. If the model can tell that no sequence of those
-//! makes it legal ([`Model::may_become_legal`]), the node's projection is
-//! bad without trying any child.
+//! are called before then, and after every one of those that returned
+//! before it was called. If the model can tell that no such sequence
+//! leaves it legal ([`Model::may_become_legal`]), the configuration's
+//! projection on that part is bad. Nothing in this argument needs the
+//! operation to be a candidate, so the search asks about the illegal
+//! candidates of every node (the node is refuted without trying a child),
+//! and, right after a step, about the pending operations whose legality
+//! the step touched ([`Model::affected`]; the step is then undone like one
+//! into a refuted projection). The second finds a wrong order of two
+//! writes as soon as it is made, not only when the read it dooms is
+//! called, after every choice in between (notably of which writes of
+//! unknown outcome took effect) has been tried.
 //!
 //! Which child is tried first does not matter for exactness; the one that
 //! returns first is, which keeps long-running operations pending until a
@@ -104,22 +113,32 @@ pub trait Model {
     fn is_read(&self, _op: &Self::Op) -> bool {
         false
     }
-    /// Whether `op`, illegal in `state`, could become legal once some of
-    /// `before` have taken effect, in some order. `before` are the part's
-    /// operations not yet linearized that may precede `op` in real time.
-    /// The search abandons a configuration in which some candidate never
-    /// can, so a wrong `false` can hide a linearization; `true` is always
-    /// safe.
+    /// Whether `op`, not yet linearized, could be legal where it is: in
+    /// `state` after some of `before` have taken effect, in some order,
+    /// including at least every one that is [`Earlier::forced`]. `before`
+    /// are the part's operations not yet linearized that may precede `op`
+    /// in real time. The search abandons a configuration in which some
+    /// operation never can, so a wrong `false` can hide a linearization;
+    /// `true` is always safe.
     fn may_become_legal<'a>(
         &self,
         _state: &Self::State,
         _op: &Self::Op,
-        _before: impl Iterator<Item = &'a Self::Op>,
+        _before: impl Iterator<Item = Earlier<'a, Self::Op>>,
     ) -> bool
     where
         Self::Op: 'a,
     {
         true
+    }
+    /// Whether the step from `before` to `after` changed something `op`'s
+    /// legality depends on. The search then asks
+    /// [`Model::may_become_legal`] about `op` at once, though `op` is not a
+    /// candidate yet; which operations it asks about only changes how early
+    /// a dead end is seen, never the verdict. By default: `op`'s legality
+    /// changed.
+    fn affected(&self, before: &Self::State, after: &Self::State, op: &Self::Op) -> bool {
+        self.legal(before, op) != self.legal(after, op)
     }
     /// Whether `op`'s outcome is possible in `state`: `step(..).is_some()`,
     /// for models that can tell without computing the next state.
@@ -136,6 +155,32 @@ pub trait Model {
         0
     }
 }
+
+/// An operation that may take effect before another one (see
+/// [`Model::may_become_legal`]).
+#[derive(Debug)]
+pub struct Earlier<'a, Op> {
+    /// The operation.
+    pub op: &'a Op,
+    /// It returned before the other was called, so it certainly takes
+    /// effect first.
+    pub forced: bool,
+    /// When it was called and when it returned, as ranks in the order in
+    /// which the search sees events: `a.ret < b.call` iff `a` must take
+    /// effect before `b`.
+    pub call: usize,
+    /// See `call`.
+    pub ret: usize,
+}
+
+// Copy whatever `Op` is: only a reference is copied.
+impl<Op> Clone for Earlier<'_, Op> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<Op> Copy for Earlier<'_, Op> {}
 
 /// An operation placed in time; `ret == u64::MAX` means it never returned.
 #[derive(Debug, Clone)]
@@ -336,9 +381,9 @@ struct Searcher<'a, M: Model> {
     first_of_class: Vec<(u64, usize)>,
     stamp: u64,
     candidates: Vec<usize>,
-    /// Candidates illegal in the current state.
-    stuck: Vec<usize>,
-    /// Operations that may take effect before a stuck candidate.
+    /// Pending operations to ask [`Model::may_become_legal`] about.
+    suspects: Vec<usize>,
+    /// Operations that may take effect before a suspect.
     writers: Vec<usize>,
 }
 
@@ -382,7 +427,7 @@ impl<'a, M: Model> Searcher<'a, M> {
             first_of_class: vec![(0, 0); classes.len()],
             stamp: 0,
             candidates: Vec::new(),
-            stuck: Vec::new(),
+            suspects: Vec::new(),
             writers: Vec::new(),
         }
     }
@@ -418,7 +463,7 @@ impl<'a, M: Model> Searcher<'a, M> {
                     return Search::TimedOut;
                 }
                 let part = self.apply(child);
-                if self.parts[part].refuted() {
+                if self.parts[part].refuted() || self.doomed_a_pending_operation(part) {
                     self.undo(child);
                     continue;
                 }
@@ -476,21 +521,21 @@ impl<'a, M: Model> Searcher<'a, M> {
         self.candidates.sort_unstable_by_key(|&c| ret_at[c]);
         let start = self.children.len();
         let state = &self.parts[part].state;
-        self.stuck.clear();
+        self.suspects.clear();
         for &c in &self.candidates {
             if !self.model.legal(state, &self.ops[c].op) {
-                self.stuck.push(c);
+                self.suspects.push(c);
                 continue;
             }
             if self.model.is_read(&self.ops[c].op) {
                 self.children.truncate(start);
                 self.children.push(c);
-                self.stuck.clear();
+                self.suspects.clear();
                 break;
             }
             self.children.push(c);
         }
-        if self.some_stuck_candidate_is_doomed(part) {
+        if self.some_suspect_is_doomed(part) {
             self.children.truncate(start);
         }
         Some(Frame {
@@ -501,13 +546,13 @@ impl<'a, M: Model> Searcher<'a, M> {
         })
     }
 
-    /// Whether one of the `stuck` candidates (illegal now) can never become
-    /// legal (see [`Model::may_become_legal`]). Then the configuration's
-    /// projection on `part` is bad: the candidate must be linearized before
-    /// it returns, after only operations called before then.
-    fn some_stuck_candidate_is_doomed(&mut self, part: usize) -> bool {
+    /// Whether one of the `suspects` (pending operations of `part`) can
+    /// never be legal where it must be linearized (see the module docs and
+    /// [`Model::may_become_legal`]). Then the configuration's projection on
+    /// `part` is bad.
+    fn some_suspect_is_doomed(&mut self, part: usize) -> bool {
         let events = &self.events;
-        let Some(horizon) = self.stuck.iter().map(|&c| events.ret_at[c]).max() else {
+        let Some(horizon) = self.suspects.iter().map(|&c| events.ret_at[c]).max() else {
             return false;
         };
         self.writers.clear();
@@ -520,15 +565,45 @@ impl<'a, M: Model> Searcher<'a, M> {
             pos = events.next[pos];
         }
         let state = &self.parts[part].state;
-        self.stuck.iter().any(|&c| {
+        self.suspects.iter().any(|&c| {
             let before = self
                 .writers
                 .iter()
                 .take_while(|&&w| events.call_at[w] < events.ret_at[c])
                 .filter(|&&w| w != c)
-                .map(|&w| &self.ops[w].op);
+                .map(|&w| Earlier {
+                    op: &self.ops[w].op,
+                    forced: events.ret_at[w] < events.call_at[c],
+                    call: events.call_at[w],
+                    ret: events.ret_at[w],
+                });
             !self.model.may_become_legal(state, &self.ops[c].op, before)
         })
+    }
+
+    /// Whether the operation just linearized, of `part`, doomed a pending
+    /// operation of that part whose legality it affected (see the module
+    /// docs). Then the new projection on `part` is bad.
+    fn doomed_a_pending_operation(&mut self, part: usize) -> bool {
+        let before = self.replaced.last().expect("called after apply");
+        let after = &self.parts[part].state;
+        if before == after {
+            return false;
+        }
+        let events = &self.events;
+        self.suspects.clear();
+        let mut pos = events.first();
+        while pos != NIL {
+            let (op, is_ret) = events.event[pos];
+            pos = events.next[pos];
+            if !is_ret
+                && self.info[op].part == part
+                && self.model.affected(before, after, &self.ops[op].op)
+            {
+                self.suspects.push(op);
+            }
+        }
+        self.some_suspect_is_doomed(part)
     }
 
     /// Drops every candidate that an equal candidate returning earlier
@@ -699,12 +774,21 @@ mod tests {
         }
         fn may_become_legal<'a>(
             &self,
-            _: &i32,
+            state: &i32,
             op: &RegOp,
-            mut before: impl Iterator<Item = &'a RegOp>,
+            before: impl Iterator<Item = Earlier<'a, RegOp>>,
         ) -> bool {
             let &Read(_, seen) = op else { return true };
-            before.any(|w| matches!(*w, Write(_, v) if v == seen))
+            let before: Vec<Earlier<RegOp>> = before.collect();
+            // The register holds the value and no write certain to come
+            // first overwrites it, or one of `before` writes it again.
+            let overwritten = before
+                .iter()
+                .any(|w| w.forced && matches!(*w.op, Write(_, v) if v != seen));
+            (seen == *state && !overwritten)
+                || before
+                    .iter()
+                    .any(|w| matches!(*w.op, Write(_, v) if v == seen))
         }
         fn parts(&self) -> usize {
             self.0
@@ -894,42 +978,6 @@ mod tests {
         assert!(!linearizable(2, &bad));
     }
 
-    /// Whether some order of all of `ops` respects real time and the
-    /// model, by trying every order: the definition, with no cleverness.
-    fn linearizable_by_brute_force(model: &Registers, ops: &[Timed<RegOp>]) -> bool {
-        fn extend(
-            model: &Registers,
-            ops: &[Timed<RegOp>],
-            done: &mut [bool],
-            state: &mut [i32],
-        ) -> bool {
-            if done.iter().all(|&d| d) {
-                return true;
-            }
-            for i in 0..ops.len() {
-                let blocked = (0..ops.len()).any(|j| !done[j] && ops[j].ret < ops[i].call);
-                let part = model.part(&ops[i].op);
-                let Some(after) = (!done[i] && !blocked)
-                    .then(|| model.step(&state[part], &ops[i].op))
-                    .flatten()
-                else {
-                    continue;
-                };
-                let before = std::mem::replace(&mut state[part], after);
-                done[i] = true;
-                let found = extend(model, ops, done, state);
-                done[i] = false;
-                state[part] = before;
-                if found {
-                    return true;
-                }
-            }
-            false
-        }
-        let mut state = vec![model.init(); model.parts()];
-        extend(model, ops, &mut vec![false; ops.len()], &mut state)
-    }
-
     /// Every reduction at once, against the definition, on many small
     /// random histories of one and two registers: small values and short
     /// times make equal operations, stuck reads, overlaps across parts and
@@ -958,7 +1006,7 @@ mod tests {
                     timed(op, call, ret)
                 })
                 .collect();
-            let expected = linearizable_by_brute_force(&model, &ops);
+            let expected = crate::brute_force::linearizable(&model, &ops);
             assert_eq!(linearizable(model.0, &ops), expected, "{ops:?}");
             verdicts[usize::from(expected)] += 1;
         }
