@@ -229,6 +229,51 @@ fn a_range_sees_every_key_at_one_instant() {
     assert_eq!(verdict(whole), Verdict::Linearizable);
 }
 
+/// Keys joined by ranges are first checked apart, ranges read as gets of
+/// each key: a range stale on one key is refuted on that key alone, and a
+/// violation that needs both keys is still found by the joined search.
+#[test]
+fn keys_joined_by_ranges_are_refuted_apart_or_together() {
+    let range = |client, call, ret, kvs: Vec<(&str, &str, i64)>| {
+        let request = Request::Range {
+            prefix: "k".into(),
+            serializable: false,
+        };
+        let kvs = kvs
+            .into_iter()
+            .map(|(k, v, r)| (k.to_string(), kv(v, r)))
+            .collect();
+        let response = Response::Range { kvs, revision: 3 };
+        op(client, call, ret, request, Outcome::Ok(response))
+    };
+    let failing_keys = |operations: Vec<Operation>| {
+        let history = History {
+            operations,
+            faults: vec![],
+        };
+        let report = check_kv(&history, &CheckOptions::default());
+        assert_eq!(report.verdict, Verdict::NotLinearizable, "{report}");
+        report.failure.expect("the search refutes it").keys
+    };
+    // kx was overwritten before the range was called.
+    let stale = vec![
+        put(0, 0, 10, "kx", "x", 2),
+        put(1, 0, 10, "ky", "y", 3),
+        put(0, 20, 30, "kx", "x2", 4),
+        range(2, 40, 50, vec![("kx", "x", 2), ("ky", "y", 3)]),
+    ];
+    assert_eq!(failing_keys(stale), ["kx"]);
+    // Each key alone is fine (each range may go before or after each
+    // write), but one range puts kx's write first and the other ky's.
+    let crossed = vec![
+        put(0, 0, 100, "kx", "x", 2),
+        put(1, 0, 100, "ky", "y", 3),
+        range(2, 10, 20, vec![("kx", "x", 2)]),
+        range(3, 10, 20, vec![("ky", "y", 3)]),
+    ];
+    assert_eq!(failing_keys(crossed), ["kx", "ky"]);
+}
+
 #[test]
 fn identifies_duplicate_and_backward_revisions() {
     let duplicate = vec![put(0, 0, 10, "a", "1", 2), put(1, 20, 30, "b", "2", 2)];
