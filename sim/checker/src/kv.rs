@@ -88,28 +88,24 @@ impl Model for KvModel {
         op: &KvOp,
         before: impl Iterator<Item = Earlier<'a, KvOp>>,
     ) -> bool {
-        let needs = needs(op);
-        if needs.is_empty() {
-            return true;
+        if let KvOp::Range { .. } = op {
+            let mut prospects: Vec<Prospect> = needs(op).map(Prospect::new).collect();
+            Prospect::weigh(&mut prospects, before);
+            prospects.iter().all(|p| p.may_hold(state))
+        } else {
+            let Some(need) = needs(op).next() else {
+                return true;
+            };
+            let mut prospect = [Prospect::new(need)];
+            Prospect::weigh(&mut prospect, before);
+            prospect[0].may_hold(state)
         }
-        let before: Vec<Earlier<KvOp>> = before.collect();
-        needs.into_iter().all(|need| {
-            let remedies = || before.iter().filter(move |w| need.may_be_met_by(w.op));
-            (need.holds(state) || remedies().next().is_some())
-                && !before.iter().any(|breaker| {
-                    breaker.forced
-                        && need.certainly_broken_by(breaker.op)
-                        && remedies().all(|remedy| remedy.ret < breaker.call)
-                })
-        })
     }
 
     /// A range needs several keys at once: a write of any of them matters,
     /// even while another key is still to be written.
     fn affected(&self, before: &Vec<Value>, after: &Vec<Value>, op: &KvOp) -> bool {
-        needs(op)
-            .into_iter()
-            .any(|need| before[need.key()] != after[need.key()])
+        needs(op).any(|need| before[need.key()] != after[need.key()])
     }
 
     fn is_read(&self, op: &KvOp) -> bool {
@@ -193,34 +189,85 @@ impl Need {
     }
 }
 
+/// What the operations that may come first do to one need: the latest
+/// return of a remedy, and the latest call of a forced breaker (see
+/// [`KvModel::may_become_legal`]).
+struct Prospect {
+    need: Need,
+    last_remedy_ret: Option<usize>,
+    last_breaker_call: Option<usize>,
+}
+
+impl Prospect {
+    fn new(need: Need) -> Self {
+        Prospect {
+            need,
+            last_remedy_ret: None,
+            last_breaker_call: None,
+        }
+    }
+
+    fn weigh<'a>(prospects: &mut [Prospect], before: impl Iterator<Item = Earlier<'a, KvOp>>) {
+        for w in before {
+            for p in prospects.iter_mut() {
+                if p.need.may_be_met_by(w.op) {
+                    p.last_remedy_ret = p.last_remedy_ret.max(Some(w.ret));
+                }
+                if w.forced && p.need.certainly_broken_by(w.op) {
+                    p.last_breaker_call = p.last_breaker_call.max(Some(w.call));
+                }
+            }
+        }
+    }
+
+    /// Whether the need may hold where the operation is linearized: it
+    /// holds now or has a remedy, and no forced breaker comes after every
+    /// remedy.
+    fn may_hold(&self, state: &[Value]) -> bool {
+        let remedied = self.last_remedy_ret.is_some();
+        let broken_for_good = match (self.last_breaker_call, self.last_remedy_ret) {
+            (Some(breaker), Some(remedy)) => remedy < breaker,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        (self.need.holds(state) || remedied) && !broken_for_good
+    }
+}
+
 /// The needs that make `op` legal, all of which must hold at once (a
 /// delete or compare-and-set of unknown outcome, or a put, is always legal).
-fn needs(op: &KvOp) -> Vec<Need> {
-    match *op {
-        KvOp::Get { key, value } => vec![Need::Is(key, value)],
-        KvOp::Range { ref seen } => seen.iter().map(|&(k, v)| Need::Is(k, v)).collect(),
+fn needs(op: &KvOp) -> impl Iterator<Item = Need> + '_ {
+    let single = match *op {
+        KvOp::Get { key, value } => Some(Need::Is(key, value)),
         KvOp::Delete {
             key,
             deleted: Some(true),
-        } => vec![Need::IsNot(key, None)],
+        } => Some(Need::IsNot(key, None)),
         KvOp::Delete {
             key,
             deleted: Some(false),
-        } => vec![Need::Is(key, None)],
+        } => Some(Need::Is(key, None)),
         KvOp::Cas {
             key,
             expected,
             succeeded: Some(true),
             ..
-        } => vec![Need::Is(key, expected)],
+        } => Some(Need::Is(key, expected)),
         KvOp::Cas {
             key,
             expected,
             succeeded: Some(false),
             ..
-        } => vec![Need::IsNot(key, expected)],
-        KvOp::Put { .. } | KvOp::Delete { .. } | KvOp::Cas { .. } => vec![],
-    }
+        } => Some(Need::IsNot(key, expected)),
+        KvOp::Put { .. } | KvOp::Delete { .. } | KvOp::Cas { .. } | KvOp::Range { .. } => None,
+    };
+    let seen: &[(usize, Value)] = match op {
+        KvOp::Range { seen } => seen,
+        _ => &[],
+    };
+    single
+        .into_iter()
+        .chain(seen.iter().map(|&(key, value)| Need::Is(key, value)))
 }
 
 fn with(state: &[Value], key: usize, value: Value) -> Vec<Value> {
