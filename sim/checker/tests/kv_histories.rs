@@ -274,6 +274,26 @@ fn keys_joined_by_ranges_are_refuted_apart_or_together() {
     assert_eq!(failing_keys(crossed), ["kx", "ky"]);
 }
 
+/// A write of unknown outcome whose value a read saw took effect before
+/// that read returned: later reads must see what came after it.
+#[test]
+fn a_seen_write_of_unknown_outcome_took_effect_before_its_reader_returned() {
+    let good = vec![
+        put_unknown(0, 0, "k", "a"),
+        get(1, 10, 20, "k", Some(("a", 2))),
+        put(1, 25, 30, "k", "b", 3),
+        get(1, 40, 50, "k", Some(("b", 3))),
+    ];
+    assert_eq!(verdict(good), Verdict::Linearizable);
+    let bad = vec![
+        put_unknown(0, 0, "k", "a"),
+        get(1, 10, 20, "k", Some(("a", 2))),
+        put(1, 25, 30, "k", "b", 3),
+        get(1, 40, 50, "k", Some(("a", 2))),
+    ];
+    assert_eq!(verdict(bad), Verdict::NotLinearizable);
+}
+
 #[test]
 fn identifies_duplicate_and_backward_revisions() {
     let duplicate = vec![put(0, 0, 10, "a", "1", 2), put(1, 20, 30, "b", "2", 2)];
