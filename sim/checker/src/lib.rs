@@ -4,9 +4,11 @@
 //! compare-and-set / range operations could have come from one key-value
 //! store that applied each operation atomically at some instant between its
 //! call and its return (Herlihy & Wing). Operations with an unknown outcome
-//! may take effect at any instant after their call, or never. The search is
+//! may take effect at any instant after their call, or never; one whose
+//! value a read saw took effect before that read returned. The search is
 //! Wing–Gong–Lowe's with memoization and exact reductions ([`search`]), run
-//! per key where operations touch one key. etcd's own revision guarantees
+//! per key where operations touch one key; keys that ranges join are first
+//! checked apart (a quick refutation), then together. etcd's own revision guarantees
 //! are checked on top ([`invariants`]). [`bench`](mod@bench) times it on porcupine's
 //! test histories.
 
