@@ -1,8 +1,10 @@
 //! Times the checker on porcupine's peer data: per file and total, fastest
-//! of N runs. `cargo run --release -p etcd-sim-checker --example peer_bench -- [RUNS]`
-//! (the CLI's `etcd-sim bench check` does the same).
+//! of N runs, then prints the process's peak resident memory.
+//! `cargo run --release -p etcd-sim-checker --example peer_bench -- [RUNS]`
 use std::path::PathBuf;
 use std::time::Duration;
+
+use etcd_sim_checker::bench::{peak_rss_kib, peer_bench};
 
 fn main() {
     let runs: usize = std::env::args()
@@ -10,10 +12,11 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peer-data/porcupine");
-    let report = etcd_sim_checker::bench::peer_bench(&dir, runs, Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = peer_bench(&dir, runs, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
     print!("{report}");
-    if let Some(kib) = etcd_sim_checker::bench::peak_rss_kib() {
-        println!("peak RSS {:.1} MiB", kib as f64 / 1024.0);
+    if let Some(kib) = peak_rss_kib() {
+        println!("peak resident memory: {kib} kB");
     }
+    let wrong = report.disagreements();
+    assert!(wrong.is_empty(), "{} verdicts disagree", wrong.len());
 }

@@ -41,7 +41,7 @@ pub fn run(args: &CheckBenchArgs) -> u8 {
     if let Some(kib) = peak_rss_kib() {
         println!("peak RSS {:.1} MiB", kib as f64 / 1024.0);
     }
-    if report.all_agree() {
+    if report.disagreements().is_empty() {
         EXIT_OK
     } else {
         EXIT_VIOLATION
