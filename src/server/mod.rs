@@ -12,6 +12,7 @@ pub mod api;
 pub mod config;
 pub mod etcdserver;
 mod membership;
+pub mod watch;
 
 pub use config::{ConfigError, ServerConfig};
 pub use membership::{Cluster, Member};
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use crate::proto::etcdserverpb::kv_server::KvServer;
 use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use crate::proto::etcdserverpb::watch_server::WatchServer;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
 use crate::raft::RaftTransportService;
 use crate::storage::Disk;
@@ -58,6 +60,7 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
             server.clone(),
             api::Limits::from(&config),
         )))
+        .add_service(WatchServer::new(api::WatchService::new(server.clone())))
         .add_service(MaintenanceServer::new(api::MaintenanceService::new(server)))
         .serve(config.listen_client);
     tokio::try_join!(peer, client).map_err(ServeError::Transport)?;

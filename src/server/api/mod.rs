@@ -10,8 +10,10 @@ mod header;
 mod intervals;
 mod kv;
 mod maintenance;
+mod watch;
 
 pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
 pub use error::RpcError;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;
+pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

@@ -12,6 +12,7 @@ mod apply;
 mod convert;
 mod error;
 mod wait;
+mod watchable;
 
 pub use alarms::{Alarms, Quota};
 pub use apply::is_read_only;
