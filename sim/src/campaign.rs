@@ -19,7 +19,8 @@ use crate::run::{run_seed, RunConfig, SeedVerdict};
 pub struct SeedResult {
     /// The seed.
     pub seed: u64,
-    /// `linearizable`, `not-linearizable`, `undecided` or `panicked`.
+    /// `linearizable`, `not-linearizable`, `undecided`, `panicked` or
+    /// `watch-violation`.
     pub verdict: String,
     /// The panic message, if it panicked.
     pub panic: Option<String>,
@@ -38,6 +39,7 @@ impl SeedResult {
     pub fn failed(&self) -> bool {
         self.verdict == "not-linearizable"
             || self.verdict == "panicked"
+            || self.verdict == "watch-violation"
             || self.second_trace_hash.is_some()
     }
 
@@ -52,6 +54,7 @@ impl SeedResult {
         match (self.verdict.as_str(), &self.panic) {
             (_, Some(message)) => format!("PANICKED: {message}"),
             ("not-linearizable", _) => "NOT LINEARIZABLE".to_string(),
+            ("watch-violation", _) => "WATCH VIOLATION".to_string(),
             (verdict, _) => verdict.to_string(),
         }
     }
@@ -120,6 +123,7 @@ impl Campaign {
                 SeedVerdict::NotLinearizable => "not-linearizable",
                 SeedVerdict::Undecided => "undecided",
                 SeedVerdict::Panicked(_) => "panicked",
+                SeedVerdict::WatchViolated(_) => "watch-violation",
             }
             .to_string(),
             panic: outcome.panic.clone(),
@@ -208,11 +212,13 @@ impl fmt::Display for Summary {
             .count();
         write!(
             f,
-            "{seeds} seeds: {} not linearizable, {} panicked, {} undecided, {nondeterministic} \
+            "{seeds} seeds: {} not linearizable, {} panicked, {} watch violations, {} undecided, \
+             {nondeterministic} \
              nondeterministic; {operations} operations; {:.0} seeds/min; simulated {simulated:.1}s \
              in {:.1}s wall ({:.0}x)",
             self.count("not-linearizable"),
             self.count("panicked"),
+            self.count("watch-violation"),
             self.count("undecided"),
             self.seeds_per_minute(),
             self.wall_secs,

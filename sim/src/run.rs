@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
+use etcd_sim_checker::watch::{check_watches, WatchViolation};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::Instant;
@@ -24,6 +25,7 @@ use crate::nemesis::Nemesis;
 use crate::recorder::Recorder;
 use crate::schedule::{FaultStep, Schedule};
 use crate::trace::Trace;
+use crate::watchers::{run_watcher, WatchLogs, WATCHERS};
 use crate::workload::{final_reads, run_client, Workload};
 
 /// Everything that shapes a run besides the seed's randomness.
@@ -61,11 +63,14 @@ pub struct RunConfig {
     pub pre_vote: bool,
     /// Members run raft with check-quorum.
     pub check_quorum: bool,
+    /// Watcher clients (see `watchers.rs`) whose events the watch check
+    /// judges.
+    pub watchers: u32,
 }
 
 impl RunConfig {
     /// The default run: 3 members, 5 clients, 30 operations each on 3 keys,
-    /// under every fault the nemesis knows.
+    /// 2 watchers, under every fault the nemesis knows.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
@@ -86,6 +91,7 @@ impl RunConfig {
             plan: None,
             pre_vote: true,
             check_quorum: true,
+            watchers: WATCHERS,
         }
     }
 
@@ -141,6 +147,8 @@ pub struct SeedOutcome {
     pub panic: Option<String>,
     /// The steps the nemesis took: replaying them as a plan replays the run.
     pub plan: Vec<FaultStep>,
+    /// What the watchers received that breaks a watch guarantee.
+    pub watch_violations: Vec<WatchViolation>,
 }
 
 /// A seed's result in one word.
@@ -154,6 +162,9 @@ pub enum SeedVerdict {
     Undecided,
     /// A member or the harness panicked, e.g. raft found its log lost.
     Panicked(String),
+    /// A watcher received events that break a watch guarantee (the first
+    /// violation, described).
+    WatchViolated(String),
 }
 
 impl SeedOutcome {
@@ -161,6 +172,9 @@ impl SeedOutcome {
     pub fn verdict(&self) -> SeedVerdict {
         if let Some(message) = &self.panic {
             return SeedVerdict::Panicked(message.clone());
+        }
+        if let Some(first) = self.watch_violations.first() {
+            return SeedVerdict::WatchViolated(first.to_string());
         }
         match self.report.verdict {
             Verdict::Linearizable => SeedVerdict::Linearizable,
@@ -198,8 +212,13 @@ impl Clock {
 pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let runtime = Runtime::with_seed_and_config(config.seed, madsim::Config::default());
     let recorder = new_recorder(config);
+    let watch_logs = WatchLogs::default();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(simulate_into(config.clone(), recorder.clone()))
+        runtime.block_on(simulate_into(
+            config.clone(),
+            recorder.clone(),
+            watch_logs.clone(),
+        ))
     }));
     let (simulated, panic) = match run {
         Ok(simulated) => (simulated, None),
@@ -207,6 +226,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     };
     let (history, trace) = recorder.snapshot();
     let report = check_kv(&history, &CheckOptions::default());
+    let watch_violations = check_watches(&history, &watch_logs.lock().unwrap());
     SeedOutcome {
         seed: config.seed,
         history,
@@ -215,6 +235,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         simulated,
         panic,
         plan: recorder.plan(),
+        watch_violations,
     }
 }
 
@@ -259,14 +280,14 @@ fn quiet_crash_point_panics() {
 /// trace and the simulated time taken.
 pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     let recorder = new_recorder(&config);
-    let simulated = simulate_into(config, recorder.clone()).await;
+    let simulated = simulate_into(config, recorder.clone(), WatchLogs::default()).await;
     let (history, trace) = recorder.snapshot();
     (history, trace, simulated)
 }
 
 /// Runs `config` inside the current madsim runtime, recording into
 /// `recorder`; returns the simulated time taken.
-async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
+async fn simulate_into(config: RunConfig, recorder: Recorder, watch_logs: WatchLogs) -> Duration {
     quiet_crash_point_panics();
     let handle = Handle::current();
     let clock = Clock::start();
@@ -316,6 +337,20 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
             ))
         })
         .collect();
+    let watchers: Vec<_> = (0..config.watchers)
+        .map(|w| {
+            let id = config.clients as u32 + 1 + w;
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            let task = client_node(id as usize).spawn(run_watcher(
+                w,
+                endpoints.clone(),
+                config.bugs,
+                watch_logs.clone(),
+                stopped,
+            ));
+            (stop, task)
+        })
+        .collect();
 
     // Chaos: faults for as long as the clients run.
     let (stop, stopped) = watch::channel(false);
@@ -354,6 +389,10 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
         ))
         .await
         .expect("final reader panicked");
+    for (stop, task) in watchers {
+        let _ = stop.send(());
+        task.await.expect("watcher panicked");
+    }
 
     Duration::from_nanos(clock.now_ns())
 }

@@ -5,8 +5,8 @@
 //! having moved the store, the progress ticker — and after each sends what
 //! the watchers produced, in order, through a small channel. Only this
 //! stream's task waits on a slow client; the applier never does (it just
-//! publishes its applied index, see `EtcdServer::applied_changes`), and a
-//! watcher that falls behind catches up from the store's history.
+//! wakes the streams, see `EtcdServer::applied_signal`), and a watcher that
+//! falls behind catches up from the store's history.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -85,27 +85,28 @@ async fn serve_stream(
     progress_interval: Duration,
 ) {
     let mut watchers = Watchers::default();
-    let mut applied = server.applied_changes();
+    let signal = server.applied_signal();
     let start = tokio::time::Instant::now() + progress_interval;
     let mut ticker = tokio::time::interval_at(start, progress_interval);
     loop {
-        let mut out = Vec::new();
+        // Register for the next apply first, then catch up: an apply in
+        // between is either seen by the read or wakes the wait.
+        let applied = signal.notified();
+        tokio::pin!(applied);
+        applied.as_mut().enable();
+        let mut out = server.read_store(|store| watchers.catch_up(store));
         tokio::select! {
             biased;
-            request = requests.message() => match request {
+            request = requests.message(), if out.is_empty() => match request {
                 Ok(Some(request)) => handle(&server, &mut watchers, request, &mut out),
                 _ => return,
             },
-            changed = applied.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                server.read_store(|store| out.extend(watchers.catch_up(store)));
-            }
-            _ = ticker.tick() => server.read_store(|store| {
+            () = &mut applied, if out.is_empty() => {}
+            _ = ticker.tick(), if out.is_empty() => server.read_store(|store| {
                 out.extend(watchers.catch_up(store));
                 out.extend(watchers.tick(store.current_revision()));
             }),
+            else => {}
         }
         for mut response in out {
             fill(&server, &mut response.header);

@@ -62,6 +62,8 @@ struct Inner {
     alarms: Arc<Mutex<Alarms>>,
     quota: Quota,
     applied: watch::Receiver<u64>,
+    /// Woken after every applied batch, for the watch streams.
+    watchers: Arc<tokio::sync::Notify>,
     writes: Arc<Wait<u64, ApplyResult>>,
     reads: Arc<Wait<u64, u64>>,
     request_timeout: Duration,
@@ -119,6 +121,7 @@ impl EtcdServer {
         let store = Arc::new(Mutex::new(KvStore::new()));
         let alarms = Arc::new(Mutex::new(Alarms::default()));
         let (applied_tx, applied) = watch::channel(0);
+        let watchers = Arc::new(tokio::sync::Notify::new());
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
         let applier = Applier {
@@ -127,6 +130,7 @@ impl EtcdServer {
             writes: writes.clone(),
             reads: reads.clone(),
             applied: applied_tx,
+            watchers: watchers.clone(),
             raft: raft.clone(),
             snapshot_count: config.snapshot_count,
             last_snapshot: 0,
@@ -144,6 +148,7 @@ impl EtcdServer {
                 alarms,
                 quota: Quota::from_flag(config.quota_backend_bytes),
                 applied,
+                watchers,
                 writes,
                 reads,
                 request_timeout: config.request_timeout,

@@ -2,20 +2,29 @@
 //! whenever the applier moved it.
 //!
 //! Watches are served from the member's own applied state, not through raft
-//! (etcd's watches are not linearizable either). The applier only publishes
-//! its applied index, which it does anyway; it never waits on a watcher, so
-//! a slow client cannot stall apply.
+//! (etcd's watches are not linearizable either). The applier only wakes
+//! whoever waits on [`EtcdServer::applied_signal`]; it never waits on a
+//! watcher, so a slow client cannot stall apply.
+//!
+//! The signal is a [`Notify`], not the `applied` watch channel: tokio's
+//! watch channel parks each waiter in one of eight queues chosen by the
+//! runtime's own random numbers, which madsim does not seed, so many
+//! streams waiting on it would wake in an order that differs from run to
+//! run. `notify_waiters` wakes in queue order.
 
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use super::EtcdServer;
 use crate::mvcc::KvStore;
 
 impl EtcdServer {
-    /// A receiver that changes whenever this member applied entries or
-    /// restored a snapshot: the moment to look for new events.
-    pub fn applied_changes(&self) -> watch::Receiver<u64> {
-        self.inner.applied.clone()
+    /// Notified after every batch the applier applied and every snapshot it
+    /// restored. Only waiters registered at that moment are woken: enable a
+    /// `notified()` future *before* reading the store.
+    pub fn applied_signal(&self) -> Arc<Notify> {
+        self.inner.watchers.clone()
     }
 
     /// Runs `read` on the store as this member has applied it. Each applied
