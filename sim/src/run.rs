@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
-use etcd_sim_checker::watch::{check_watches, WatchViolation};
+use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::Instant;
@@ -147,6 +147,8 @@ pub struct SeedOutcome {
     pub panic: Option<String>,
     /// The steps the nemesis took: replaying them as a plan replays the run.
     pub plan: Vec<FaultStep>,
+    /// What each watcher received.
+    pub watch_logs: Vec<WatcherLog>,
     /// What the watchers received that breaks a watch guarantee.
     pub watch_violations: Vec<WatchViolation>,
 }
@@ -226,7 +228,8 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     };
     let (history, trace) = recorder.snapshot();
     let report = check_kv(&history, &CheckOptions::default());
-    let watch_violations = check_watches(&history, &watch_logs.lock().unwrap());
+    let watch_logs = watch_logs.lock().unwrap().clone();
+    let watch_violations = check_watches(&history, &watch_logs);
     SeedOutcome {
         seed: config.seed,
         history,
@@ -235,6 +238,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         simulated,
         panic,
         plan: recorder.plan(),
+        watch_logs,
         watch_violations,
     }
 }

@@ -51,7 +51,7 @@ pub struct Applier {
     pub reads: Arc<Wait<u64, u64>>,
     /// The index of the last entry applied (etcd's consistent index).
     pub applied: watch::Sender<u64>,
-    /// Wakes the watch streams after each batch (see `watchable.rs`).
+    /// Wakes watch streams and read barriers after each batch (see `watchable.rs`).
     pub watchers: Arc<Notify>,
     /// Where snapshots for log compaction go.
     pub raft: RaftHandle,

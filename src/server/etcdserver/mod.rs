@@ -62,7 +62,7 @@ struct Inner {
     alarms: Arc<Mutex<Alarms>>,
     quota: Quota,
     applied: watch::Receiver<u64>,
-    /// Woken after every applied batch, for the watch streams.
+    /// Woken after every applied batch: watch streams and read barriers wait on it.
     watchers: Arc<tokio::sync::Notify>,
     writes: Arc<Wait<u64, ApplyResult>>,
     reads: Arc<Wait<u64, u64>>,
@@ -365,14 +365,9 @@ impl EtcdServer {
         let ctx: u64 = thread_rng().gen();
         let confirmed = self.inner.reads.register(ctx);
         self.inner.raft.read_index(ctx.to_be_bytes().to_vec());
-        let mut applied = self.inner.applied.clone();
         let wait = async {
             let index = confirmed.await.map_err(|_| ServerError::Stopped)?;
-            applied
-                .wait_for(|&a| a >= index)
-                .await
-                .map_err(|_| ServerError::Stopped)?;
-            Ok(())
+            self.applied_at_least(index).await
         };
         match tokio::time::timeout(self.inner.request_timeout, wait).await {
             Ok(result) => result,

@@ -22,8 +22,11 @@ fn create(key: &str, range_end: &str, start: i64) -> WatchCreateRequest {
     }
 }
 
-/// `(watch_id, [(key, value, mod_revision)])` of each response.
-fn events(responses: &[WatchResponse]) -> Vec<(i64, Vec<(String, String, i64)>)> {
+/// An event as `(key, value, mod_revision)`.
+type Ev = (String, String, i64);
+
+/// `(watch_id, events)` of each response.
+fn events(responses: &[WatchResponse]) -> Vec<(i64, Vec<Ev>)> {
     responses
         .iter()
         .map(|r| {
@@ -41,7 +44,7 @@ fn events(responses: &[WatchResponse]) -> Vec<(i64, Vec<(String, String, i64)>)>
         .collect()
 }
 
-fn ev(key: &str, value: &str, rev: i64) -> (String, String, i64) {
+fn ev(key: &str, value: &str, rev: i64) -> Ev {
     (key.into(), value.into(), rev)
 }
 
