@@ -89,9 +89,11 @@ fn session(endpoint: &str) -> Vec<(&'static str, String)> {
     {
         use std::io::Write;
         let mut stdin = txn.stdin.as_ref().unwrap();
-        stdin.write_all(b"\nput w/a 2\nput w/c 2\n\n").unwrap();
+        // No compares, two puts, no failure ops: each list ends blank.
+        stdin.write_all(b"\nput w/a 2\nput w/c 2\n\n\n").unwrap();
     }
-    assert!(txn.wait_with_output().unwrap().status.success()); // 8
+    let done = txn.wait_with_output().unwrap();
+    assert!(done.status.success(), "txn: {}", text(&done)); // 8
     std::thread::sleep(SETTLE);
     let mut outputs: Vec<(&str, String)> = watchers
         .into_iter()
@@ -122,9 +124,14 @@ fn text(out: &Output) -> String {
             _ => lines.push(line.to_string()),
         }
     }
-    // etcdctl's log lines start with a timestamp; keep what follows it.
+    // etcdctl's log lines start with a date and time; keep what follows.
     for line in stderr.lines() {
-        let message = line.split_once(' ').map_or(line, |(_, rest)| rest);
+        let message = match line.split_once(' ') {
+            Some((date, rest)) if date.starts_with(|c: char| c.is_ascii_digit()) => {
+                rest.split_once(' ').map_or(rest, |(_, message)| message)
+            }
+            _ => line,
+        };
         lines.push(format!("stderr: {message}"));
     }
     lines.join("\n")
@@ -155,6 +162,9 @@ fn etcdctl_watch_answers_like_etcd() {
     assert!(expected[1].1.contains("w/c"), "{}", expected[1].1);
     let mut failures = Vec::new();
     for ((name, etcd), (_, sim)) in expected.iter().zip(&got) {
+        if std::env::var("ETCD_SIM_DIFF_VERBOSE").is_ok_and(|v| v == "1") {
+            println!("watch {name} (etcd):\n{etcd}\n");
+        }
         if etcd != sim {
             failures.push(format!(
                 "watch {name}:\n--- etcd\n{etcd}\n--- etcd-sim\n{sim}\n"

@@ -22,7 +22,8 @@
 //! [`LIVENESS_TIMEOUT`]), it moves to the next endpoint and creates the
 //! watch again from that revision, so the user's stream misses nothing and
 //! repeats nothing. The repeated `created` response of a resumed watch is
-//! not delivered. A watch ends when the user cancels it (or drops the
+//! not delivered; progress notifications are, whoever asked for them (the
+//! user, the server's timer, or the liveness probe). A watch ends when the user cancels it (or drops the
 //! stream), when the server cancels it — from a compacted revision, with
 //! `compact_revision` set — or when its create request is refused.
 
