@@ -171,17 +171,18 @@ pub enum SeedVerdict {
 
 impl SeedOutcome {
     /// The seed's result.
+    ///
+    /// A panic comes first, then a non-linearizable history; a broken
+    /// watch guarantee beats a history the checker could not decide.
     pub fn verdict(&self) -> SeedVerdict {
         if let Some(message) = &self.panic {
             return SeedVerdict::Panicked(message.clone());
         }
-        if let Some(first) = self.watch_violations.first() {
-            return SeedVerdict::WatchViolated(first.to_string());
-        }
-        match self.report.verdict {
-            Verdict::Linearizable => SeedVerdict::Linearizable,
-            Verdict::NotLinearizable => SeedVerdict::NotLinearizable,
-            Verdict::Unknown => SeedVerdict::Undecided,
+        match (&self.report.verdict, self.watch_violations.first()) {
+            (Verdict::NotLinearizable, _) => SeedVerdict::NotLinearizable,
+            (_, Some(first)) => SeedVerdict::WatchViolated(first.to_string()),
+            (Verdict::Linearizable, None) => SeedVerdict::Linearizable,
+            (Verdict::Unknown, None) => SeedVerdict::Undecided,
         }
     }
 }
