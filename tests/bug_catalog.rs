@@ -41,3 +41,23 @@ fn a_clean_cluster_raises_no_false_alarm_under_every_fault() {
         );
     }
 }
+
+#[test]
+fn members_that_applied_an_entry_twice_break_the_hashkv_check() {
+    // double-apply's re-applied batch shows as a member one revision ahead
+    // of the others at the same applied index, whether or not a client
+    // read ever saw it.
+    let broken = (0..60).find_map(|seed| {
+        let mut config = RunConfig::new(seed);
+        config.bugs = BugSet::NONE.with(Bug::DoubleApply);
+        match run_seed(&config).verdict() {
+            SeedVerdict::Broken(evidence) => Some(evidence),
+            _ => None,
+        }
+    });
+    let evidence = broken.expect("no seed in 0..60 broke the hashkv check");
+    assert!(
+        evidence.starts_with("hashkv: members differ at applied index"),
+        "{evidence}"
+    );
+}

@@ -18,24 +18,6 @@ use madsim::runtime::Handle;
 
 const NO_SPACE: ClientError = ClientError::Server(RpcError::NoSpace);
 
-/// Waits until every member follows the same leader (elections take a
-/// few seconds after a start or a power loss, and a member that knows no
-/// leader drops proposals).
-async fn settle(cluster: &SimCluster) {
-    for _ in 0..100 {
-        let mut leaders = Vec::new();
-        for endpoint in cluster.endpoints() {
-            let member = Client::new([endpoint], Duration::from_millis(500)).unwrap();
-            leaders.push(member.status().await.map_or(0, |s| s.leader));
-        }
-        if leaders[0] != 0 && leaders.iter().all(|&l| l == leaders[0]) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("no leader within 20 s");
-}
-
 #[madsim::test]
 async fn past_the_quota_writes_stop_reads_go_on_and_the_alarm_survives_restart() {
     // Room for the empty backend and about four small puts.
@@ -53,7 +35,7 @@ async fn past_the_quota_writes_stop_reads_go_on_and_the_alarm_survives_restart()
     let c = cluster.clone();
     let raised = operator
         .spawn(async move {
-            settle(&c).await;
+            c.settle().await;
             let client = Client::new(c.endpoints(), Duration::from_secs(1)).unwrap();
             let mut accepted = 0;
             let refusal = loop {
@@ -105,7 +87,7 @@ async fn past_the_quota_writes_stop_reads_go_on_and_the_alarm_survives_restart()
     let c = cluster.clone();
     operator
         .spawn(async move {
-            settle(&c).await;
+            c.settle().await;
             let client = Client::new(c.endpoints(), Duration::from_secs(1)).unwrap();
             assert_eq!(client.alarm_list().await.unwrap(), raised);
             assert_eq!(client.put("after", "restart").await.unwrap_err(), NO_SPACE);

@@ -20,10 +20,14 @@ pub struct SeedResult {
     /// The seed.
     pub seed: u64,
     /// `linearizable`, `not-linearizable`, `undecided`, `panicked` or
-    /// `watch-violation`.
+    /// `broken`.
     pub verdict: String,
     /// The panic message, if it panicked.
     pub panic: Option<String>,
+    /// The broken check and its evidence, if a check besides
+    /// linearizability broke.
+    #[serde(default)]
+    pub broken: Option<String>,
     /// The hash of the run's trace.
     pub trace_hash: u64,
     /// With `check_determinism`: the second run's hash, if it differed.
@@ -39,7 +43,7 @@ impl SeedResult {
     pub fn failed(&self) -> bool {
         self.verdict == "not-linearizable"
             || self.verdict == "panicked"
-            || self.verdict == "watch-violation"
+            || self.verdict == "broken"
             || self.second_trace_hash.is_some()
     }
 
@@ -53,8 +57,8 @@ impl SeedResult {
         }
         match (self.verdict.as_str(), &self.panic) {
             (_, Some(message)) => format!("PANICKED: {message}"),
+            ("broken", _) => format!("BROKEN {}", self.broken.as_deref().unwrap_or("")),
             ("not-linearizable", _) => "NOT LINEARIZABLE".to_string(),
-            ("watch-violation", _) => "WATCH VIOLATION".to_string(),
             (verdict, _) => verdict.to_string(),
         }
     }
@@ -123,10 +127,14 @@ impl Campaign {
                 SeedVerdict::NotLinearizable => "not-linearizable",
                 SeedVerdict::Undecided => "undecided",
                 SeedVerdict::Panicked(_) => "panicked",
-                SeedVerdict::WatchViolated(_) => "watch-violation",
+                SeedVerdict::Broken(_) => "broken",
             }
             .to_string(),
             panic: outcome.panic.clone(),
+            broken: match verdict {
+                SeedVerdict::Broken(evidence) => Some(evidence),
+                _ => None,
+            },
             trace_hash: outcome.trace.hash(),
             second_trace_hash,
             operations: outcome.history.operations.len(),
@@ -212,13 +220,13 @@ impl fmt::Display for Summary {
             .count();
         write!(
             f,
-            "{seeds} seeds: {} not linearizable, {} panicked, {} watch violations, {} undecided, \
+            "{seeds} seeds: {} not linearizable, {} panicked, {} broken, {} undecided, \
              {nondeterministic} \
              nondeterministic; {operations} operations; {:.0} seeds/min; simulated {simulated:.1}s \
              in {:.1}s wall ({:.0}x)",
             self.count("not-linearizable"),
             self.count("panicked"),
-            self.count("watch-violation"),
+            self.count("broken"),
             self.count("undecided"),
             self.seeds_per_minute(),
             self.wall_secs,

@@ -192,6 +192,24 @@ impl SimCluster {
         self.members.iter().position(|m| m.id == leader)
     }
 
+    /// Waits until every member follows the same leader (elections take a
+    /// few seconds after a start or a power loss, and a member that knows
+    /// no leader drops proposals). Panics after 20 s without one.
+    pub async fn settle(&self) {
+        for _ in 0..100 {
+            let mut leaders = Vec::new();
+            for endpoint in self.endpoints() {
+                let member = Client::new([endpoint], Duration::from_millis(500)).unwrap();
+                leaders.push(member.status().await.map_or(0, |s| s.leader));
+            }
+            if leaders[0] != 0 && leaders.iter().all(|&l| l == leaders[0]) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("no leader within 20 s");
+    }
+
     /// Asks member `from` to hand leadership to member `to` through the
     /// Maintenance API, as `etcdctl move-leader` does; returns the server's
     /// answer (an error if `from` does not lead, or the move timed out).

@@ -19,6 +19,8 @@ pub mod campaign;
 #[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
+mod consistency;
+#[cfg(madsim)]
 pub mod details;
 pub mod faults;
 #[cfg(madsim)]

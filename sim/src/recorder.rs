@@ -31,6 +31,23 @@ struct Inner {
     history: History,
     trace: Trace,
     plan: Vec<FaultStep>,
+    broken: Vec<BrokenCheck>,
+}
+
+/// A guarantee other than linearizability that a run broke, such as
+/// members holding different histories at the same revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenCheck {
+    /// The check's short name, e.g. `hashkv`.
+    pub check: &'static str,
+    /// What was seen, for a person.
+    pub evidence: String,
+}
+
+impl std::fmt::Display for BrokenCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.check, self.evidence)
+    }
 }
 
 impl Recorder {
@@ -114,6 +131,21 @@ impl Recorder {
     /// Adds a free-form event to the trace.
     pub fn note(&self, at_ns: u64, event: impl std::fmt::Display) {
         self.inner.lock().unwrap().trace.record(at_ns, event);
+    }
+
+    /// Records that the run broke `check`, with the evidence; the seed
+    /// fails.
+    pub fn broken(&self, at_ns: u64, check: &'static str, evidence: String) {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .trace
+            .record(at_ns, format_args!("check {check} broken: {evidence}"));
+        inner.broken.push(BrokenCheck { check, evidence });
+    }
+
+    /// The checks broken so far.
+    pub fn broken_checks(&self) -> Vec<BrokenCheck> {
+        self.inner.lock().unwrap().broken.clone()
     }
 
     /// The history and trace so far.

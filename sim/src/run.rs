@@ -19,10 +19,11 @@ use madsim::time::Instant;
 use tokio::sync::watch;
 
 use crate::cluster::SimCluster;
+use crate::consistency::compare_members;
 use crate::details::DetailSink;
 use crate::faults::FaultSet;
 use crate::nemesis::Nemesis;
-use crate::recorder::Recorder;
+use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
 use crate::trace::Trace;
 use crate::watchers::{run_watcher, WatchLogs, WATCHERS};
@@ -151,6 +152,9 @@ pub struct SeedOutcome {
     pub watch_logs: Vec<WatcherLog>,
     /// What the watchers received that breaks a watch guarantee.
     pub watch_violations: Vec<WatchViolation>,
+    /// Guarantees besides linearizability the run broke (members that
+    /// disagree, ...).
+    pub broken: Vec<BrokenCheck>,
 }
 
 /// A seed's result in one word.
@@ -162,25 +166,21 @@ pub enum SeedVerdict {
     NotLinearizable,
     /// The checker gave up (its time or memory bound).
     Undecided,
+    /// A guarantee besides linearizability broke; the evidence.
+    Broken(String),
     /// A member or the harness panicked, e.g. raft found its log lost.
     Panicked(String),
-    /// A watcher received events that break a watch guarantee (the first
-    /// violation, described).
-    WatchViolated(String),
 }
 
 impl SeedOutcome {
     /// The seed's result.
-    ///
-    /// A panic comes first, then a non-linearizable history; a broken
-    /// watch guarantee beats a history the checker could not decide.
     pub fn verdict(&self) -> SeedVerdict {
         if let Some(message) = &self.panic {
             return SeedVerdict::Panicked(message.clone());
         }
-        match (&self.report.verdict, self.watch_violations.first()) {
+        match (&self.report.verdict, self.broken.first()) {
             (Verdict::NotLinearizable, _) => SeedVerdict::NotLinearizable,
-            (_, Some(first)) => SeedVerdict::WatchViolated(first.to_string()),
+            (_, Some(broken)) => SeedVerdict::Broken(broken.to_string()),
             (Verdict::Linearizable, None) => SeedVerdict::Linearizable,
             (Verdict::Unknown, None) => SeedVerdict::Undecided,
         }
@@ -240,6 +240,14 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         panic,
         plan: recorder.plan(),
         watch_logs,
+        broken: recorder
+            .broken_checks()
+            .into_iter()
+            .chain(watch_violations.iter().map(|v| BrokenCheck {
+                check: "watch",
+                evidence: v.to_string(),
+            }))
+            .collect(),
         watch_violations,
     }
 }
@@ -384,10 +392,11 @@ async fn simulate_into(config: RunConfig, recorder: Recorder, watch_logs: WatchL
     recorder.note(clock.now_ns(), "healed; settling");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let reader = config.clients as u32;
-    client_node(config.clients)
+    let checker = client_node(config.clients);
+    checker
         .spawn(final_reads(
             reader,
-            endpoints,
+            endpoints.clone(),
             config.workload.clone(),
             recorder.clone(),
             clock,
@@ -398,6 +407,11 @@ async fn simulate_into(config: RunConfig, recorder: Recorder, watch_logs: WatchL
         let _ = stop.send(());
         task.await.expect("watcher panicked");
     }
+    let recorded = recorder.clone();
+    checker
+        .spawn(async move { compare_members(&endpoints, &recorded, clock).await })
+        .await
+        .expect("member comparison panicked");
 
     Duration::from_nanos(clock.now_ns())
 }

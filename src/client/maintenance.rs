@@ -1,10 +1,13 @@
-//! Maintenance calls (clientv3's `Maintenance`: `AlarmList`,
-//! `AlarmDisarm`, `Status`, `MoveLeader`), on the current endpoint.
+//! Maintenance and cluster calls (clientv3's `Maintenance`: `AlarmList`,
+//! `AlarmDisarm`, `Status`, `MoveLeader`, `HashKV`; `Cluster`:
+//! `MemberList`), on the current endpoint.
 
 use super::{Client, ClientError};
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
+use crate::proto::etcdserverpb::cluster_client::ClusterClient;
 use crate::proto::etcdserverpb::{
-    AlarmMember, AlarmRequest, AlarmType, MoveLeaderRequest, StatusRequest, StatusResponse,
+    AlarmMember, AlarmRequest, AlarmType, HashKvRequest, HashKvResponse, MemberListRequest,
+    MemberListResponse, MoveLeaderRequest, StatusRequest, StatusResponse,
 };
 
 impl Client {
@@ -53,6 +56,19 @@ impl Client {
         let request = MoveLeaderRequest { target_id: target };
         stub.move_leader(request).await?;
         Ok(())
+    }
+
+    /// The hash of the current endpoint's key-value history up to
+    /// `revision` (0: its current revision), for comparing members.
+    pub async fn hash_kv(&self, revision: i64) -> Result<HashKvResponse, ClientError> {
+        let mut stub = self.maintenance().await?;
+        Ok(stub.hash_kv(HashKvRequest { revision }).await?.into_inner())
+    }
+
+    /// The cluster's members, as the current endpoint knows them.
+    pub async fn member_list(&self) -> Result<MemberListResponse, ClientError> {
+        let mut stub = ClusterClient::new(self.channel().await?.1);
+        Ok(stub.member_list(MemberListRequest {}).await?.into_inner())
     }
 
     async fn alarm(

@@ -67,6 +67,7 @@
 
 mod error;
 mod events;
+mod hash;
 mod key_index;
 mod revision;
 mod snapshot;
@@ -78,6 +79,7 @@ mod write;
 
 pub use error::{MvccError, SnapshotError};
 pub use events::{in_range, Event, EventKind};
+pub use hash::KvHash;
 pub use revision::{Revision, REVISION_BYTES, TOMBSTONE_MARK};
 pub use store::{KeyValue, KvStore, RangeOptions, RangeResult, ReadView};
 pub use write::WriteTxn;

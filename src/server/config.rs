@@ -18,6 +18,9 @@ pub struct ServerConfig {
     pub cluster: Cluster,
     /// Where the client API listens.
     pub listen_client: SocketAddr,
+    /// The client URLs this member publishes to the cluster (etcd's
+    /// `--advertise-client-urls`); `MemberList` shows them.
+    pub advertise_client_urls: Vec<String>,
     /// Where the peer transport listens.
     pub listen_peer: SocketAddr,
     /// One raft tick (etcd's `--heartbeat-interval`).
@@ -104,6 +107,7 @@ impl ServerConfig {
             name: name.to_string(),
             cluster,
             listen_client,
+            advertise_client_urls: vec![format!("http://{listen_client}")],
             listen_peer,
             tick: Duration::from_millis(100),
             election_ticks: (10, 20),

@@ -19,6 +19,7 @@ pub use membership::{Cluster, Member};
 
 use std::sync::Arc;
 
+use crate::proto::etcdserverpb::cluster_server::ClusterServer;
 use crate::proto::etcdserverpb::kv_server::KvServer;
 use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use crate::proto::etcdserverpb::watch_server::WatchServer;
@@ -61,7 +62,10 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
             api::Limits::from(&config),
         )))
         .add_service(WatchServer::new(api::WatchService::new(server.clone())))
-        .add_service(MaintenanceServer::new(api::MaintenanceService::new(server)))
+        .add_service(MaintenanceServer::new(api::MaintenanceService::new(
+            server.clone(),
+        )))
+        .add_service(ClusterServer::new(api::ClusterService::new(server)))
         .serve(config.listen_client);
     tokio::try_join!(peer, client).map_err(ServeError::Transport)?;
     Ok(())

@@ -139,7 +139,7 @@ pub enum WatchViolation {
 
 impl fmt::Display for WatchViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "watch: {self:?}")
+        write!(f, "{self:?}")
     }
 }
 

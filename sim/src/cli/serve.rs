@@ -131,6 +131,11 @@ mod real {
         let listen_client = parse_url(first(&args.listen_client_urls))?;
         let listen_peer = parse_url(first(&args.listen_peer_urls))?;
         let mut config = ServerConfig::new(&args.name, cluster, listen_client, listen_peer)?;
+        config.advertise_client_urls = args
+            .advertise_client_urls
+            .split(',')
+            .map(str::to_string)
+            .collect();
         config.max_txn_ops = args.max_txn_ops;
         config.max_request_bytes = args.max_request_bytes;
         config.pre_vote = args.pre_vote;

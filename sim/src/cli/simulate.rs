@@ -201,11 +201,8 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
             println!("verdict: the simulation panicked: {message}");
             EXIT_VIOLATION
         }
-        SeedVerdict::WatchViolated(_) => {
-            println!("verdict: watch guarantees broken");
-            for violation in &outcome.watch_violations {
-                println!("{violation}");
-            }
+        SeedVerdict::Broken(evidence) => {
+            println!("verdict: linearizable history, but a check broke: {evidence}");
             EXIT_VIOLATION
         }
         SeedVerdict::Undecided => {

@@ -1,26 +1,53 @@
 //! The two servers of the differential test: the real etcd and
-//! `etcd-sim serve`, each a single member on loopback ports with an empty
-//! data dir, killed when the test ends.
+//! `etcd-sim serve`, each a cluster of one or more members on loopback
+//! ports with empty data dirs, killed when the test ends.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A server process and its data dir, gone when the test ends however it
-/// ends.
+/// A cluster's member processes and their data dirs, gone when the test
+/// ends however it ends.
 pub struct Server {
-    child: Child,
+    children: Vec<Child>,
     dir: PathBuf,
-    /// `HOST:PORT` of its client API.
+    /// `HOST:PORT` of the first member's client API.
     pub endpoint: String,
+    /// `HOST:PORT` of every member's client API, by member (`m1`, `m2`,
+    /// ... in a cluster, `m` alone).
+    pub endpoints: Vec<String>,
+    /// `HOST:PORT` of every member's peer API, by member.
+    pub peers: Vec<String>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Server {
+    /// The name of the member listening on `host_port` (client or peer).
+    pub fn member_at(&self, host_port: &str) -> Option<String> {
+        let index = self
+            .endpoints
+            .iter()
+            .position(|e| e == host_port)
+            .or_else(|| self.peers.iter().position(|p| p == host_port))?;
+        Some(member_name(index, self.endpoints.len()))
+    }
+}
+
+fn member_name(index: usize, size: usize) -> String {
+    if size == 1 {
+        "m".to_string()
+    } else {
+        format!("m{}", index + 1)
     }
 }
 
@@ -56,70 +83,98 @@ pub fn tools_available() -> bool {
     available("etcdctl", "etcd-client") && available("etcd", "etcd-server")
 }
 
-/// Starts `program` with etcd's member flags for a one-member cluster.
-pub fn start(program: &str, pre_args: &[&str], test: &str) -> Server {
-    let name = if program == "etcd" { "etcd" } else { "sim" };
+/// Starts a cluster of `size` members of `program`, each with etcd's member
+/// flags, and waits until it serves.
+pub fn start_cluster(program: &str, pre_args: &[&str], test: &str, size: usize) -> Server {
+    let kind = if program == "etcd" { "etcd" } else { "sim" };
     let dir = std::env::temp_dir().join(format!(
-        "etcd-sim-diff-{test}-{name}-{}",
+        "etcd-sim-diff-{test}-{kind}-{}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let (client, peer) = (free_port(), free_port());
-    let client_url = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    let child = Command::new(program)
-        .args(pre_args)
-        .args(["--name", "m", "--data-dir"])
-        .arg(&dir)
-        .args(["--listen-client-urls", &client_url])
-        .args(["--advertise-client-urls", &client_url])
-        .args(["--listen-peer-urls", &peer_url])
-        .args(["--initial-advertise-peer-urls", &peer_url])
-        .args(["--initial-cluster", &format!("m={peer_url}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program} starts: {e}"));
+    let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+    let initial_cluster = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (_, peer))| format!("{}=http://127.0.0.1:{peer}", member_name(i, size)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let children = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (client, peer))| {
+            let client_url = format!("http://127.0.0.1:{client}");
+            let peer_url = format!("http://127.0.0.1:{peer}");
+            Command::new(program)
+                .args(pre_args)
+                .args(["--name", &member_name(i, size), "--data-dir"])
+                .arg(dir.join(member_name(i, size)))
+                .args(["--listen-client-urls", &client_url])
+                .args(["--advertise-client-urls", &client_url])
+                .args(["--listen-peer-urls", &peer_url])
+                .args(["--initial-advertise-peer-urls", &peer_url])
+                .args(["--initial-cluster", &initial_cluster])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{program} starts: {e}"))
+        })
+        .collect();
+    let host_port = |port: &u16| format!("127.0.0.1:{port}");
     let server = Server {
-        child,
+        children,
         dir,
-        endpoint: format!("127.0.0.1:{client}"),
+        endpoint: host_port(&ports[0].0),
+        endpoints: ports.iter().map(|(client, _)| host_port(client)).collect(),
+        peers: ports.iter().map(|(_, peer)| host_port(peer)).collect(),
     };
-    wait_ready(&server.endpoint);
+    for endpoint in &server.endpoints {
+        wait_ready(endpoint);
+    }
     server
 }
 
 /// The real etcd and etcd-sim, both ready to serve, both given `flags`.
 pub fn start_both(test: &str, flags: &[&str]) -> (Server, Server) {
-    let etcd = start("etcd", flags, test);
+    start_both_clusters(test, flags, 1)
+}
+
+/// A real etcd cluster and an etcd-sim cluster of `size` members each,
+/// both ready to serve, both given `flags`.
+pub fn start_both_clusters(test: &str, flags: &[&str], size: usize) -> (Server, Server) {
+    let etcd = start_cluster("etcd", flags, test, size);
     let sim_args: Vec<&str> = ["serve"].iter().chain(flags).copied().collect();
-    let sim = start(env!("CARGO_BIN_EXE_etcd-sim"), &sim_args, test);
+    let sim = start_cluster(env!("CARGO_BIN_EXE_etcd-sim"), &sim_args, test, size);
     (etcd, sim)
 }
 
-/// Waits until a (read-only) get succeeds: the member has a leader.
+/// Waits until a (read-only) get succeeds (the member has a leader) and
+/// the member lists every member as started: etcd answers clients only
+/// once it has published itself, etcd-sim may answer a little earlier.
 pub fn wait_ready(endpoint: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args([
-                "--endpoints",
-                endpoint,
-                "--command-timeout=1s",
-                "get",
-                "probe",
-            ])
-            .output()
-            .expect("etcdctl runs");
-        if out.status.success() {
+        let get = etcdctl_at(endpoint, &["get", "probe"]);
+        let members = etcdctl_at(endpoint, &["member", "list"]);
+        let listed = String::from_utf8_lossy(&members.stdout);
+        if get.status.success() && members.status.success() && !listed.contains("unstarted") {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{endpoint} never became ready: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "{endpoint} never became ready: {}{}",
+            String::from_utf8_lossy(&get.stderr),
+            listed
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+fn etcdctl_at(endpoint: &str, args: &[&str]) -> std::process::Output {
+    Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", endpoint, "--command-timeout=1s"])
+        .args(args)
+        .output()
+        .expect("etcdctl runs")
 }

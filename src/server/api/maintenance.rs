@@ -1,4 +1,5 @@
-//! The Maintenance service: `Status`, `MoveLeader` and `Alarm`.
+//! The Maintenance service: `Status`, `MoveLeader`, `Alarm`, `Hash` and
+//! `HashKV`.
 
 use tonic::{Request, Response, Status};
 
@@ -6,8 +7,8 @@ use super::error::to_status;
 use super::header::fill;
 use crate::proto::etcdserverpb::maintenance_server::Maintenance;
 use crate::proto::etcdserverpb::{
-    AlarmRequest, AlarmResponse, MoveLeaderRequest, MoveLeaderResponse, StatusRequest,
-    StatusResponse,
+    AlarmRequest, AlarmResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse,
+    MoveLeaderRequest, MoveLeaderResponse, StatusRequest, StatusResponse,
 };
 use crate::server::etcdserver::EtcdServer;
 
@@ -68,6 +69,32 @@ impl Maintenance for MaintenanceService {
             .alarm(request.into_inner())
             .await
             .map_err(to_status)?;
+        Ok(Response::new(response))
+    }
+
+    async fn hash(&self, _: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        let mut response = HashResponse {
+            hash: self.server.hash(),
+            ..Default::default()
+        };
+        fill(&self.server, &mut response.header);
+        Ok(Response::new(response))
+    }
+
+    async fn hash_kv(
+        &self,
+        request: Request<HashKvRequest>,
+    ) -> Result<Response<HashKvResponse>, Status> {
+        let hash = self
+            .server
+            .hash_kv(request.into_inner().revision)
+            .map_err(to_status)?;
+        let mut response = HashKvResponse {
+            hash: hash.hash,
+            compact_revision: hash.compact_revision,
+            ..Default::default()
+        };
+        fill(&self.server, &mut response.header);
         Ok(Response::new(response))
     }
 }

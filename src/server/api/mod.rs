@@ -5,6 +5,7 @@
 //! table in [`error`], and fills the response header. Nothing else.
 
 mod check;
+mod cluster;
 mod error;
 mod header;
 mod intervals;
@@ -13,6 +14,7 @@ mod maintenance;
 mod watch;
 
 pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
+pub use cluster::ClusterService;
 pub use error::RpcError;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;

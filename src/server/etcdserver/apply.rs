@@ -11,6 +11,7 @@ use tokio::sync::{watch, Notify};
 
 use super::alarms::Alarms;
 use super::convert::header;
+use super::members::Published;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
@@ -37,6 +38,8 @@ pub enum ApplyResult {
     Compaction(Result<CompactionResponse, ServerError>),
     /// An alarm request.
     Alarm(AlarmResponse),
+    /// A member's published attributes, recorded.
+    MemberAttrSet,
 }
 
 /// Applies committed entries to the store, and snapshots it now and then.
@@ -45,6 +48,8 @@ pub struct Applier {
     pub store: Arc<Mutex<KvStore>>,
     /// The raised alarms, part of the state machine.
     pub alarms: Arc<Mutex<Alarms>>,
+    /// What members published about themselves, part of the state machine.
+    pub members: Arc<Mutex<Published>>,
     /// Writes waiting for their entry to be applied.
     pub writes: Arc<Wait<u64, ApplyResult>>,
     /// Reads waiting for their read index.
@@ -66,25 +71,30 @@ pub struct Applier {
 }
 
 impl Applier {
-    /// Replaces the store with a snapshot's; `applied` jumps to its index.
+    /// Replaces the state machine with a snapshot's; `applied` jumps to
+    /// its index.
     pub fn restore(&mut self, snapshot: Snapshot) {
         let index = snapshot.get_metadata().index;
-        let (alarms, store) = Alarms::decode(&snapshot.data)
-            .ok_or_else(|| "its alarms are cut short".to_string())
-            .and_then(|(alarms, rest)| {
-                Ok((
-                    alarms,
-                    KvStore::restore(rest).map_err(|e| format!("{e:?}"))?,
-                ))
-            })
+        let state = StateMachine::decode(&snapshot.data)
             .unwrap_or_else(|e| panic!("snapshot at index {index} holds no state: {e}"));
         self.crash.reach(CrashPoint::BeforeSnapshotApply);
-        *self.store.lock().unwrap() = store;
-        *self.alarms.lock().unwrap() = alarms;
+        *self.store.lock().unwrap() = state.store;
+        *self.alarms.lock().unwrap() = state.alarms;
+        *self.members.lock().unwrap() = state.members;
         self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
         self.applied.send_replace(index);
         self.watchers.notify_waiters();
+    }
+
+    /// The whole state machine as bytes: what a snapshot holds, and what
+    /// `Hash` hashes.
+    pub fn encode_state(&self) -> Vec<u8> {
+        encode_state(
+            &self.alarms.lock().unwrap(),
+            &self.members.lock().unwrap(),
+            &self.store.lock().unwrap(),
+        )
     }
 
     /// Applies `entries` in order, wakes their waiters, then publishes the
@@ -113,9 +123,7 @@ impl Applier {
         self.applied.send_replace(last);
         self.watchers.notify_waiters();
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
-            // The snapshot is the whole state machine: alarms, then store.
-            let mut data = self.alarms.lock().unwrap().encode();
-            data.extend(self.store.lock().unwrap().snapshot());
+            let data = self.encode_state();
             // The snapshot's index is the consistent index: the data holds
             // exactly the entries up to it. The `double-apply` bug takes it
             // from before the batch, so whoever restores this snapshot
@@ -140,6 +148,10 @@ impl Applier {
     fn apply(&mut self, request: InternalRaftRequest) -> ApplyResult {
         if let Some(alarm) = request.alarm {
             return ApplyResult::Alarm(self.apply_alarm(&alarm));
+        }
+        if let Some(attributes) = request.member_attr_set {
+            self.members.lock().unwrap().set(attributes);
+            return ApplyResult::MemberAttrSet;
         }
         // etcd's capped applier: with NOSPACE raised, nothing may grow the
         // store until an operator makes room and disarms it.
@@ -204,6 +216,35 @@ impl Applier {
             header: None,
             alarms: changed,
         }
+    }
+}
+
+/// The state machine as a snapshot holds it.
+struct StateMachine {
+    alarms: Alarms,
+    members: Published,
+    store: KvStore,
+}
+
+/// Encodes the state machine: alarms, published member attributes, then the
+/// store.
+pub fn encode_state(alarms: &Alarms, members: &Published, store: &KvStore) -> Vec<u8> {
+    let mut data = alarms.encode();
+    data.extend(members.encode());
+    data.extend(store.snapshot());
+    data
+}
+
+impl StateMachine {
+    fn decode(bytes: &[u8]) -> Result<StateMachine, String> {
+        let (alarms, rest) = Alarms::decode(bytes).ok_or("its alarms are cut short")?;
+        let (members, rest) = Published::decode(rest).ok_or("its member table is cut short")?;
+        let store = KvStore::restore(rest).map_err(|e| format!("{e:?}"))?;
+        Ok(StateMachine {
+            alarms,
+            members,
+            store,
+        })
     }
 }
 

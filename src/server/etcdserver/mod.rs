@@ -11,6 +11,7 @@ mod alarms;
 mod apply;
 mod convert;
 mod error;
+mod members;
 mod wait;
 mod watchable;
 
@@ -27,20 +28,22 @@ use madsim::rand::{thread_rng, Rng};
 use prost::Message as _;
 use tokio::sync::{mpsc, watch};
 
-use super::ServerConfig;
+use super::{Cluster, ServerConfig};
 use crate::bugs::{Bug, BugSet};
-use crate::mvcc::KvStore;
+use crate::mvcc::{KvHash, KvStore};
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
-    DeleteRangeRequest, DeleteRangeResponse, InternalRaftRequest, PutRequest, PutResponse,
-    RangeRequest, RangeResponse, RequestHeader, TxnRequest, TxnResponse,
+    DeleteRangeRequest, DeleteRangeResponse, InternalRaftRequest, Member as MemberInfo,
+    MemberAttrSetRequest, PutRequest, PutResponse, RangeRequest, RangeResponse, RequestHeader,
+    TxnRequest, TxnResponse,
 };
 use crate::raft::{
     spawn_raft, wal::WalError, Committed, Peer, ProposeError, RaftConfig, RaftHandle,
 };
 use crate::storage::Disk;
-use apply::{Applier, ApplyResult};
+use apply::{encode_state, Applier, ApplyResult};
+use members::Published;
 use wait::Wait;
 
 /// Why a member could not start.
@@ -54,12 +57,13 @@ pub struct EtcdServer {
 
 struct Inner {
     member_id: u64,
-    /// Every member's id, this one's included.
-    peers: Vec<u64>,
-    cluster_id: u64,
+    /// The initial cluster, this member included.
+    cluster: Cluster,
+
     raft: RaftHandle,
     store: Arc<Mutex<KvStore>>,
     alarms: Arc<Mutex<Alarms>>,
+    members: Arc<Mutex<Published>>,
     quota: Quota,
     applied: watch::Receiver<u64>,
     /// Woken after every applied batch: watch streams and read barriers wait on it.
@@ -120,6 +124,7 @@ impl EtcdServer {
         let (raft, committed) = spawn_raft(raft_config, disk)?;
         let store = Arc::new(Mutex::new(KvStore::new()));
         let alarms = Arc::new(Mutex::new(Alarms::default()));
+        let members = Arc::new(Mutex::new(Published::default()));
         let (applied_tx, applied) = watch::channel(0);
         let watchers = Arc::new(tokio::sync::Notify::new());
         let writes = Arc::new(Wait::default());
@@ -127,6 +132,7 @@ impl EtcdServer {
         let applier = Applier {
             store: store.clone(),
             alarms: alarms.clone(),
+            members: members.clone(),
             writes: writes.clone(),
             reads: reads.clone(),
             applied: applied_tx,
@@ -138,14 +144,14 @@ impl EtcdServer {
             bugs: config.bugs,
         };
         tokio::spawn(apply_loop(applier, committed));
-        Ok(Self {
+        let server = Self {
             inner: Arc::new(Inner {
                 member_id: config.member().id,
-                peers: config.cluster.members.iter().map(|m| m.id).collect(),
-                cluster_id: config.cluster.id,
+                cluster: config.cluster.clone(),
                 raft,
                 store,
                 alarms,
+                members,
                 quota: Quota::from_flag(config.quota_backend_bytes),
                 applied,
                 watchers,
@@ -159,7 +165,30 @@ impl EtcdServer {
                 // outlive the request timeouts its partition causes.
                 lease: config.tick * config.election_ticks.0 as u32 * 10,
             }),
-        })
+        };
+        tokio::spawn(server.clone().publish(MemberAttrSetRequest {
+            member_id: config.member().id,
+            name: config.name.clone(),
+            client_urls: config.advertise_client_urls.clone(),
+        }));
+        Ok(server)
+    }
+
+    /// Publishes this member's name and client URLs through raft, retrying
+    /// until it commits (etcd's `publish`): only then can the others list
+    /// where it serves clients.
+    async fn publish(self, attributes: MemberAttrSetRequest) {
+        loop {
+            let request = InternalRaftRequest {
+                member_attr_set: Some(attributes.clone()),
+                ..Default::default()
+            };
+            match self.propose(request).await {
+                Ok(_) => return,
+                Err(ServerError::Stopped) => return,
+                Err(_) => tokio::time::sleep(self.inner.request_timeout / 10).await,
+            }
+        }
     }
 
     /// This member's raft handle, for the peer transport.
@@ -174,7 +203,28 @@ impl EtcdServer {
 
     /// The cluster's id.
     pub fn cluster_id(&self) -> u64 {
-        self.inner.cluster_id
+        self.inner.cluster.id
+    }
+
+    /// Every member with what it published, as `MemberList` shows them.
+    pub fn member_list(&self) -> Vec<MemberInfo> {
+        self.inner.members.lock().unwrap().list(&self.inner.cluster)
+    }
+
+    /// The key-value history up to `revision` hashed (0: the current
+    /// revision), from this member's applied state.
+    pub fn hash_kv(&self, revision: i64) -> Result<KvHash, ServerError> {
+        Ok(self.inner.store.lock().unwrap().hash_kv(revision)?)
+    }
+
+    /// A CRC-32 of this member's whole state machine, as a snapshot would
+    /// hold it.
+    pub fn hash(&self) -> u32 {
+        crc32fast::hash(&encode_state(
+            &self.inner.alarms.lock().unwrap(),
+            &self.inner.members.lock().unwrap(),
+            &self.inner.store.lock().unwrap(),
+        ))
     }
 
     /// Where this member stands now.
@@ -266,7 +316,7 @@ impl EtcdServer {
         if self.inner.raft.status().leader != me {
             return Err(ServerError::NotLeader);
         }
-        if !self.inner.peers.contains(&target) {
+        if self.inner.cluster.members.iter().all(|m| m.id != target) {
             return Err(ServerError::BadLeaderTransferee);
         }
         if target == me {
