@@ -29,17 +29,21 @@ pub enum Bug {
     /// entries, while its data already holds that batch: the consistent
     /// index is not persisted with the state it describes.
     DoubleApply,
+    /// A watch resumed after its stream broke asks for one revision after
+    /// the one it needs, so the first event after the break is lost.
+    WatchDropsEventOnReconnect,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 7] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
         Bug::SkipFsync,
         Bug::NonIdempotentRetry,
         Bug::DoubleApply,
+        Bug::WatchDropsEventOnReconnect,
     ];
 
     /// The name used on the command line.
@@ -51,6 +55,7 @@ impl Bug {
             Bug::SkipFsync => "skip-fsync",
             Bug::NonIdempotentRetry => "non-idempotent-retry",
             Bug::DoubleApply => "double-apply",
+            Bug::WatchDropsEventOnReconnect => "watch-drops-event-on-reconnect",
         }
     }
 
@@ -68,6 +73,9 @@ impl Bug {
             Bug::NonIdempotentRetry => "exactly-once writes: a retried put is applied twice",
             Bug::DoubleApply => {
                 "exactly-once apply: a member restored from a snapshot applies entries again"
+            }
+            Bug::WatchDropsEventOnReconnect => {
+                "reliable watches: a watch resumed on another member misses an event"
             }
         }
     }
@@ -88,6 +96,9 @@ impl Bug {
             }
             Bug::DoubleApply => {
                 "consistent index saved apart from the backend (etcd 3.5 data inconsistency, #13766)"
+            }
+            Bug::WatchDropsEventOnReconnect => {
+                "off-by-one resume revision (etcd #17529, #18089: events lost around reconnects)"
             }
         }
     }

@@ -33,6 +33,8 @@ pub mod schedule;
 pub mod shrink;
 pub mod trace;
 #[cfg(madsim)]
+pub mod watchers;
+#[cfg(madsim)]
 pub mod workload;
 
 #[cfg(madsim)]

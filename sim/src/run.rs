@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
+use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::Instant;
@@ -25,6 +26,7 @@ use crate::nemesis::Nemesis;
 use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
 use crate::trace::Trace;
+use crate::watchers::{run_watcher, WatchLogs, WATCHERS};
 use crate::workload::{final_reads, run_client, Workload};
 
 /// Everything that shapes a run besides the seed's randomness.
@@ -62,11 +64,14 @@ pub struct RunConfig {
     pub pre_vote: bool,
     /// Members run raft with check-quorum.
     pub check_quorum: bool,
+    /// Watcher clients (see `watchers.rs`) whose events the watch check
+    /// judges.
+    pub watchers: u32,
 }
 
 impl RunConfig {
     /// The default run: 3 members, 5 clients, 30 operations each on 3 keys,
-    /// under every fault the nemesis knows.
+    /// 2 watchers, under every fault the nemesis knows.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
@@ -87,6 +92,7 @@ impl RunConfig {
             plan: None,
             pre_vote: true,
             check_quorum: true,
+            watchers: WATCHERS,
         }
     }
 
@@ -142,6 +148,10 @@ pub struct SeedOutcome {
     pub panic: Option<String>,
     /// The steps the nemesis took: replaying them as a plan replays the run.
     pub plan: Vec<FaultStep>,
+    /// What each watcher received.
+    pub watch_logs: Vec<WatcherLog>,
+    /// What the watchers received that breaks a watch guarantee.
+    pub watch_violations: Vec<WatchViolation>,
     /// Guarantees besides linearizability the run broke (members that
     /// disagree, ...).
     pub broken: Vec<BrokenCheck>,
@@ -205,8 +215,13 @@ impl Clock {
 pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let runtime = Runtime::with_seed_and_config(config.seed, madsim::Config::default());
     let recorder = new_recorder(config);
+    let watch_logs = WatchLogs::default();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(simulate_into(config.clone(), recorder.clone()))
+        runtime.block_on(simulate_into(
+            config.clone(),
+            recorder.clone(),
+            watch_logs.clone(),
+        ))
     }));
     let (simulated, panic) = match run {
         Ok(simulated) => (simulated, None),
@@ -214,6 +229,8 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     };
     let (history, trace) = recorder.snapshot();
     let report = check_kv(&history, &CheckOptions::default());
+    let watch_logs = watch_logs.lock().unwrap().clone();
+    let watch_violations = check_watches(&history, &watch_logs);
     SeedOutcome {
         seed: config.seed,
         history,
@@ -222,7 +239,16 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         simulated,
         panic,
         plan: recorder.plan(),
-        broken: recorder.broken_checks(),
+        watch_logs,
+        broken: recorder
+            .broken_checks()
+            .into_iter()
+            .chain(watch_violations.iter().map(|v| BrokenCheck {
+                check: "watch",
+                evidence: v.to_string(),
+            }))
+            .collect(),
+        watch_violations,
     }
 }
 
@@ -267,14 +293,14 @@ fn quiet_crash_point_panics() {
 /// trace and the simulated time taken.
 pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     let recorder = new_recorder(&config);
-    let simulated = simulate_into(config, recorder.clone()).await;
+    let simulated = simulate_into(config, recorder.clone(), WatchLogs::default()).await;
     let (history, trace) = recorder.snapshot();
     (history, trace, simulated)
 }
 
 /// Runs `config` inside the current madsim runtime, recording into
 /// `recorder`; returns the simulated time taken.
-async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
+async fn simulate_into(config: RunConfig, recorder: Recorder, watch_logs: WatchLogs) -> Duration {
     quiet_crash_point_panics();
     let handle = Handle::current();
     let clock = Clock::start();
@@ -324,6 +350,20 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
             ))
         })
         .collect();
+    let watchers: Vec<_> = (0..config.watchers)
+        .map(|w| {
+            let id = config.clients as u32 + 1 + w;
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            let task = client_node(id as usize).spawn(run_watcher(
+                w,
+                endpoints.clone(),
+                config.bugs,
+                watch_logs.clone(),
+                stopped,
+            ));
+            (stop, task)
+        })
+        .collect();
 
     // Chaos: faults for as long as the clients run.
     let (stop, stopped) = watch::channel(false);
@@ -363,6 +403,10 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
         ))
         .await
         .expect("final reader panicked");
+    for (stop, task) in watchers {
+        let _ = stop.send(());
+        task.await.expect("watcher panicked");
+    }
     let recorded = recorder.clone();
     checker
         .spawn(async move { compare_members(&endpoints, &recorded, clock).await })

@@ -14,7 +14,7 @@ use crate::recorder::Recorder;
 use crate::run::Clock;
 
 /// Every key the workload uses starts with this.
-const KEY_PREFIX: &str = "k";
+pub const KEY_PREFIX: &str = "k";
 
 /// The shape of the client load.
 #[derive(Debug, Clone)]

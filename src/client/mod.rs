@@ -32,11 +32,13 @@ mod kv;
 mod maintenance;
 mod op;
 mod txn;
+mod watch;
 
 pub use error::ClientError;
 pub use kv::{prefix_end, GetOptions};
 pub use op::{DeleteOp, GetOp, Op, OpResponse, PutOp, SortOrder, SortTarget};
 pub use txn::{Compare, CompareOp, Txn, TxnOp};
+pub use watch::{WatchOptions, WatchStream, LIVENESS_TIMEOUT};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

@@ -66,6 +66,7 @@
 //! deterministic. The module uses `std` only.
 
 mod error;
+mod events;
 mod hash;
 mod key_index;
 mod revision;
@@ -77,6 +78,7 @@ pub mod txn;
 mod write;
 
 pub use error::{MvccError, SnapshotError};
+pub use events::{in_range, Event, EventKind};
 pub use hash::KvHash;
 pub use revision::{Revision, REVISION_BYTES, TOMBSTONE_MARK};
 pub use store::{KeyValue, KvStore, RangeOptions, RangeResult, ReadView};

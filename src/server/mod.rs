@@ -12,6 +12,7 @@ pub mod api;
 pub mod config;
 pub mod etcdserver;
 mod membership;
+pub mod watch;
 
 pub use config::{ConfigError, ServerConfig};
 pub use membership::{Cluster, Member};
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use crate::proto::etcdserverpb::cluster_server::ClusterServer;
 use crate::proto::etcdserverpb::kv_server::KvServer;
 use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use crate::proto::etcdserverpb::watch_server::WatchServer;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
 use crate::raft::RaftTransportService;
 use crate::storage::Disk;
@@ -59,6 +61,7 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
             server.clone(),
             api::Limits::from(&config),
         )))
+        .add_service(WatchServer::new(api::WatchService::new(server.clone())))
         .add_service(MaintenanceServer::new(api::MaintenanceService::new(
             server.clone(),
         )))

@@ -26,6 +26,7 @@ mod jsonl;
 mod kv;
 pub mod porcupine;
 pub mod search;
+pub mod watch;
 
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
 pub use history::{FaultBand, History, KeyValue, Operation, Outcome, Request, Response};

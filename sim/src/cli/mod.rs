@@ -176,6 +176,9 @@ mod simulate_args {
         /// Run raft without check-quorum.
         #[arg(long)]
         pub no_check_quorum: bool,
+        /// Watcher clients whose events the watch check judges [default: 2].
+        #[arg(long)]
+        pub watchers: Option<u32>,
     }
 
     fn parse_shard(s: &str) -> Result<(u64, u64), String> {

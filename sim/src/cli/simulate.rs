@@ -20,6 +20,7 @@ fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
     config.bugs = shape.bugs.iter().copied().collect();
     config.pre_vote = !shape.no_pre_vote;
     config.check_quorum = !shape.no_check_quorum;
+    config.watchers = shape.watchers.unwrap_or(config.watchers);
     if config.nodes == 0 || config.nodes > 7 {
         return Err(format!("--nodes must be 1..=7, got {}", config.nodes));
     }
@@ -52,6 +53,9 @@ fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
     }
     if shape.no_check_quorum {
         cmd += " --no-check-quorum";
+    }
+    if let Some(watchers) = shape.watchers {
+        cmd += &format!(" --watchers {watchers}");
     }
     cmd
 }
@@ -221,7 +225,8 @@ fn reproduced_config(args: &ReproduceArgs) -> Result<RunConfig, String> {
         || shape.faults.is_some()
         || !shape.bugs.is_empty()
         || shape.no_pre_vote
-        || shape.no_check_quorum;
+        || shape.no_check_quorum
+        || shape.watchers.is_some();
     if shaped {
         return Err(
             "--schedule fixes the run's shape; drop --nodes, --clients, --ops, --faults, --bug \

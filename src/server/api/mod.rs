@@ -11,9 +11,11 @@ mod header;
 mod intervals;
 mod kv;
 mod maintenance;
+mod watch;
 
 pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
 pub use cluster::ClusterService;
 pub use error::RpcError;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;
+pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

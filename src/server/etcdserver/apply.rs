@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use prost::Message as _;
 use raft::eraftpb::{Entry, EntryType, Snapshot};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::alarms::Alarms;
 use super::convert::header;
@@ -56,6 +56,8 @@ pub struct Applier {
     pub reads: Arc<Wait<u64, u64>>,
     /// The index of the last entry applied (etcd's consistent index).
     pub applied: watch::Sender<u64>,
+    /// Wakes watch streams and read barriers after each batch (see `watchable.rs`).
+    pub watchers: Arc<Notify>,
     /// Where snapshots for log compaction go.
     pub raft: RaftHandle,
     /// Applied entries between snapshots.
@@ -82,6 +84,7 @@ impl Applier {
         self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
         self.applied.send_replace(index);
+        self.watchers.notify_waiters();
     }
 
     /// The whole state machine as bytes: what a snapshot holds, and what
@@ -118,6 +121,7 @@ impl Applier {
             self.crash.reach(CrashPoint::AfterApply);
         }
         self.applied.send_replace(last);
+        self.watchers.notify_waiters();
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
             let data = self.encode_state();
             // The snapshot's index is the consistent index: the data holds

@@ -13,6 +13,7 @@ mod convert;
 mod error;
 mod members;
 mod wait;
+mod watchable;
 
 pub use alarms::{Alarms, Quota};
 pub use apply::is_read_only;
@@ -65,6 +66,8 @@ struct Inner {
     members: Arc<Mutex<Published>>,
     quota: Quota,
     applied: watch::Receiver<u64>,
+    /// Woken after every applied batch: watch streams and read barriers wait on it.
+    watchers: Arc<tokio::sync::Notify>,
     writes: Arc<Wait<u64, ApplyResult>>,
     reads: Arc<Wait<u64, u64>>,
     request_timeout: Duration,
@@ -123,6 +126,7 @@ impl EtcdServer {
         let alarms = Arc::new(Mutex::new(Alarms::default()));
         let members = Arc::new(Mutex::new(Published::default()));
         let (applied_tx, applied) = watch::channel(0);
+        let watchers = Arc::new(tokio::sync::Notify::new());
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
         let applier = Applier {
@@ -132,6 +136,7 @@ impl EtcdServer {
             writes: writes.clone(),
             reads: reads.clone(),
             applied: applied_tx,
+            watchers: watchers.clone(),
             raft: raft.clone(),
             snapshot_count: config.snapshot_count,
             last_snapshot: 0,
@@ -149,6 +154,7 @@ impl EtcdServer {
                 members,
                 quota: Quota::from_flag(config.quota_backend_bytes),
                 applied,
+                watchers,
                 writes,
                 reads,
                 request_timeout: config.request_timeout,
@@ -409,14 +415,9 @@ impl EtcdServer {
         let ctx: u64 = thread_rng().gen();
         let confirmed = self.inner.reads.register(ctx);
         self.inner.raft.read_index(ctx.to_be_bytes().to_vec());
-        let mut applied = self.inner.applied.clone();
         let wait = async {
             let index = confirmed.await.map_err(|_| ServerError::Stopped)?;
-            applied
-                .wait_for(|&a| a >= index)
-                .await
-                .map_err(|_| ServerError::Stopped)?;
-            Ok(())
+            self.applied_at_least(index).await
         };
         match tokio::time::timeout(self.inner.request_timeout, wait).await {
             Ok(result) => result,

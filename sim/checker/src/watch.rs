@@ -1,0 +1,343 @@
+//! The watch check: what watchers received, judged against the history.
+//!
+//! etcd's watch guarantees (the API guarantees page of etcd 3.4, and the
+//! robustness tests etcd added after #15220, #17247, #17529, #18089), per
+//! watcher:
+//!
+//! - **ordered**: revisions never go back; a response's events are in
+//!   revision order and each response starts after the previous one;
+//! - **unique**: no event is delivered twice;
+//! - **atomic**: the events of one revision come in one response;
+//! - **reliable** (and with it **resumable**, since the watchers here
+//!   resume across reconnects): every write the history acknowledged at a
+//!   revision `r` in the watcher's range and at or after its start is
+//!   delivered, with its key, kind and value, once the watcher has been
+//!   told of any revision `>= r` (by an event or a progress notification);
+//! - **bookmarkable**: after a progress notification at `R`, no event at a
+//!   revision `<= R` arrives;
+//!
+//! and across watchers: they **agree** on what happened at each revision
+//! to each key they both saw. Every event must also be **explained**: a
+//! put's value was written by some request of the history.
+//!
+//! Each rule is one pass over the logs returning [`WatchViolation`]s with
+//! their evidence.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{History, Outcome, Request, Response};
+
+/// What an event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventKind {
+    /// The key was set.
+    Put,
+    /// The key was deleted.
+    Delete,
+}
+
+/// One event as a watcher received it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WatchEvent {
+    /// The revision of the change (the key-value's `mod_revision`).
+    pub revision: i64,
+    /// The key.
+    pub key: String,
+    /// Put or delete.
+    pub kind: EventKind,
+    /// The value put; empty for a delete.
+    pub value: String,
+}
+
+/// One response a watcher received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Delivery {
+    /// Events, in the order received.
+    Events(Vec<WatchEvent>),
+    /// A progress notification at this header revision.
+    Progress(i64),
+    /// The watch was cancelled: its position was compacted at this
+    /// revision. Nothing after it counts.
+    Compacted(i64),
+}
+
+/// Everything one watcher received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatcherLog {
+    /// Which watcher.
+    pub watcher: u32,
+    /// It watched every key with this prefix.
+    pub prefix: String,
+    /// It asked for events from this revision on.
+    pub start_revision: i64,
+    /// The responses, in order.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// A broken watch guarantee, with its evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WatchViolation {
+    /// An event at `revision` came after one at `after`.
+    OutOfOrder {
+        /// The watcher.
+        watcher: u32,
+        /// The revision already seen.
+        after: i64,
+        /// The revision that came later.
+        revision: i64,
+    },
+    /// The same event arrived twice.
+    Duplicate {
+        /// The watcher.
+        watcher: u32,
+        /// The event.
+        event: WatchEvent,
+    },
+    /// The events of `revision` came in more than one response.
+    Split {
+        /// The watcher.
+        watcher: u32,
+        /// The revision.
+        revision: i64,
+    },
+    /// An acknowledged write never arrived, though later revisions did.
+    Missing {
+        /// The watcher.
+        watcher: u32,
+        /// The write, as the history has it.
+        expected: WatchEvent,
+        /// What the watcher got for that key at that revision, if anything.
+        got: Option<WatchEvent>,
+    },
+    /// An event at or below a progress notification's revision came after it.
+    ProgressAhead {
+        /// The watcher.
+        watcher: u32,
+        /// The notification's revision.
+        progress: i64,
+        /// The later event's revision.
+        revision: i64,
+    },
+    /// Two watchers saw different changes of one key at one revision.
+    Disagree {
+        /// One watcher and its event.
+        first: (u32, WatchEvent),
+        /// The other and its event.
+        second: (u32, WatchEvent),
+    },
+    /// A put of a value that no request of the history wrote.
+    Unexplained {
+        /// The watcher.
+        watcher: u32,
+        /// The event.
+        event: WatchEvent,
+    },
+}
+
+impl fmt::Display for WatchViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// Checks every rule of the module docs on `logs` against `history`.
+pub fn check_watches(history: &History, logs: &[WatcherLog]) -> Vec<WatchViolation> {
+    let writes = acknowledged_writes(history);
+    let written = written_values(history);
+    let mut violations = Vec::new();
+    for log in logs {
+        violations.extend(ordered_unique_atomic(log));
+        violations.extend(bookmarkable(log));
+        violations.extend(reliable(log, &writes));
+        violations.extend(explained(log, &written));
+    }
+    violations.extend(agree(logs));
+    violations
+}
+
+/// The deliveries that count: everything before a compaction's cancel.
+fn counted(log: &WatcherLog) -> impl Iterator<Item = &Delivery> {
+    log.deliveries
+        .iter()
+        .take_while(|d| !matches!(d, Delivery::Compacted(_)))
+}
+
+fn events(log: &WatcherLog) -> impl Iterator<Item = &WatchEvent> {
+    counted(log).flat_map(|d| match d {
+        Delivery::Events(events) => events.as_slice(),
+        _ => &[],
+    })
+}
+
+/// Ordered, unique and atomic: revisions never go back, no event twice,
+/// no revision in two responses.
+pub fn ordered_unique_atomic(log: &WatcherLog) -> Vec<WatchViolation> {
+    let watcher = log.watcher;
+    let mut violations = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut last = i64::MIN;
+    for delivery in counted(log) {
+        let Delivery::Events(events) = delivery else {
+            continue;
+        };
+        let first_of_response = last;
+        for event in events {
+            if !seen.insert(event) {
+                violations.push(WatchViolation::Duplicate {
+                    watcher,
+                    event: event.clone(),
+                });
+            } else if event.revision < last {
+                violations.push(WatchViolation::OutOfOrder {
+                    watcher,
+                    after: last,
+                    revision: event.revision,
+                });
+            } else if event.revision == first_of_response {
+                violations.push(WatchViolation::Split {
+                    watcher,
+                    revision: event.revision,
+                });
+            }
+            last = last.max(event.revision);
+        }
+    }
+    violations
+}
+
+/// Bookmarkable: no event at or below a progress notification after it.
+pub fn bookmarkable(log: &WatcherLog) -> Vec<WatchViolation> {
+    let mut violations = Vec::new();
+    let mut progress = i64::MIN;
+    for delivery in counted(log) {
+        match delivery {
+            Delivery::Progress(at) => progress = progress.max(*at),
+            Delivery::Events(events) => {
+                for e in events.iter().filter(|e| e.revision <= progress) {
+                    violations.push(WatchViolation::ProgressAhead {
+                        watcher: log.watcher,
+                        progress,
+                        revision: e.revision,
+                    });
+                }
+            }
+            Delivery::Compacted(_) => {}
+        }
+    }
+    violations
+}
+
+/// Reliable: every acknowledged write in the watcher's range, from its
+/// start up to the highest revision it was told of, arrived as written.
+pub fn reliable(log: &WatcherLog, writes: &[WatchEvent]) -> Vec<WatchViolation> {
+    let told = counted(log)
+        .map(|d| match d {
+            Delivery::Events(events) => events.iter().map(|e| e.revision).max().unwrap_or(0),
+            Delivery::Progress(at) => *at,
+            Delivery::Compacted(_) => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    let got: BTreeMap<(i64, &str), &WatchEvent> = events(log)
+        .map(|e| ((e.revision, e.key.as_str()), e))
+        .collect();
+    writes
+        .iter()
+        .filter(|w| w.revision >= log.start_revision && w.revision <= told)
+        .filter(|w| w.key.starts_with(&log.prefix))
+        .filter_map(|w| {
+            let found = got.get(&(w.revision, w.key.as_str())).copied();
+            (found != Some(w)).then(|| WatchViolation::Missing {
+                watcher: log.watcher,
+                expected: w.clone(),
+                got: found.cloned(),
+            })
+        })
+        .collect()
+}
+
+/// Explained: every put's value was written by some request.
+pub fn explained(log: &WatcherLog, written: &BTreeSet<&str>) -> Vec<WatchViolation> {
+    events(log)
+        .filter(|e| e.kind == EventKind::Put && !written.contains(e.value.as_str()))
+        .map(|e| WatchViolation::Unexplained {
+            watcher: log.watcher,
+            event: e.clone(),
+        })
+        .collect()
+}
+
+/// Agreement: one change per key and revision across all watchers.
+pub fn agree(logs: &[WatcherLog]) -> Vec<WatchViolation> {
+    let mut first: BTreeMap<(i64, &str), (u32, &WatchEvent)> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for log in logs {
+        for e in events(log) {
+            let (watcher, seen) = *first
+                .entry((e.revision, e.key.as_str()))
+                .or_insert((log.watcher, e));
+            if seen != e {
+                violations.push(WatchViolation::Disagree {
+                    first: (watcher, seen.clone()),
+                    second: (log.watcher, e.clone()),
+                });
+            }
+        }
+    }
+    violations
+}
+
+/// The changes the history acknowledged, each at its revision.
+pub fn acknowledged_writes(history: &History) -> Vec<WatchEvent> {
+    let put = |key: &str, value: &str, revision: i64| WatchEvent {
+        revision,
+        key: key.to_string(),
+        kind: EventKind::Put,
+        value: value.to_string(),
+    };
+    history
+        .operations
+        .iter()
+        .filter_map(|op| match (&op.request, &op.outcome) {
+            (Request::Put { key, value }, Outcome::Ok(Response::Put { revision })) => {
+                Some(put(key, value, *revision))
+            }
+            (
+                Request::Cas { key, value, .. },
+                Outcome::Ok(Response::Cas {
+                    succeeded: true,
+                    revision,
+                }),
+            ) => Some(put(key, value, *revision)),
+            (Request::Delete { key }, Outcome::Ok(Response::Delete { deleted, revision }))
+                if *deleted > 0 =>
+            {
+                Some(WatchEvent {
+                    revision: *revision,
+                    key: key.clone(),
+                    kind: EventKind::Delete,
+                    value: String::new(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every value any request tried to write, whatever its outcome.
+fn written_values(history: &History) -> BTreeSet<&str> {
+    history
+        .operations
+        .iter()
+        .filter_map(|op| match &op.request {
+            Request::Put { value, .. } | Request::Cas { value, .. } => Some(value.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

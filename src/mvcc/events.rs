@@ -1,0 +1,193 @@
+//! The store's history as watch events: what changed in a key range between
+//! two revisions.
+//!
+//! Watchers need no log of their own: every retained revision is already in
+//! the store (`records`, by revision), so a watcher that is behind — just
+//! created from a past revision, or slow — reads its events from here, and
+//! one that is caught up reads just the newest revision the same way. The
+//! store stays synchronous; fanning events out to streams is the server's
+//! job (`server::watch`).
+//!
+//! A delete's event carries only the key and, as etcd's, the delete's
+//! revision as `mod_revision`. With `prev_kv` each event also carries the
+//! key as it was just before the event's *main* revision (etcd reads it at
+//! `mod_revision - 1`, so two changes of one key in one txn share it).
+
+use std::ops::Bound;
+
+use super::error::MvccError;
+use super::revision::Revision;
+use super::store::{KeyValue, KvStore, RangeOptions};
+
+/// What an event did to its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// The key was set.
+    Put,
+    /// The key was deleted.
+    Delete,
+}
+
+/// One change of one key (etcd's `mvccpb.Event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Put or delete.
+    pub kind: EventKind,
+    /// The key-value after a put; only key and `mod_revision` for a delete.
+    pub kv: KeyValue,
+    /// The key-value before the event's revision, if asked for and the key
+    /// existed then.
+    pub prev_kv: Option<KeyValue>,
+}
+
+impl KvStore {
+    /// Every change to keys in `key..range_end` (meanings as in
+    /// [`ReadView::range`](super::ReadView::range)) at revisions
+    /// `from..=to`, in revision order; `to` is capped at the current
+    /// revision.
+    ///
+    /// Fails with [`MvccError::Compacted`] if `from` is not above the
+    /// compacted revision. etcd 3.4 serves `from == compacted`, but its
+    /// compaction has already dropped that revision's tombstones and
+    /// overwritten puts, so such a watch would silently miss events (the
+    /// class of etcd #18089); refusing it is the honest answer.
+    pub fn events(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+        from: i64,
+        to: i64,
+        prev_kv: bool,
+    ) -> Result<Vec<Event>, MvccError> {
+        if from <= self.compacted_revision() {
+            return Err(MvccError::Compacted);
+        }
+        let to = to.min(self.current);
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let span = (
+            Bound::Included(Revision::new(from, 0)),
+            Bound::Excluded(Revision::new(to + 1, 0)),
+        );
+        let events = self
+            .records
+            .range(span)
+            .filter(|(_, record)| in_range(&record.kv.key, key, range_end))
+            .map(|(rev, record)| {
+                let (kind, kv) = if record.tombstone {
+                    let kv = KeyValue {
+                        key: record.kv.key.clone(),
+                        mod_revision: rev.main,
+                        ..KeyValue::default()
+                    };
+                    (EventKind::Delete, kv)
+                } else {
+                    (EventKind::Put, record.kv.clone())
+                };
+                let prev_kv = prev_kv.then(|| self.before(&kv.key, rev.main)).flatten();
+                Event { kind, kv, prev_kv }
+            })
+            .collect();
+        Ok(events)
+    }
+
+    /// `key` as a read at `main - 1` sees it, if that is still readable.
+    fn before(&self, key: &[u8], main: i64) -> Option<KeyValue> {
+        let opts = RangeOptions {
+            rev: main - 1,
+            ..RangeOptions::default()
+        };
+        let read = self.range_at(key, b"", self.current, opts).ok()?;
+        read.kvs.into_iter().next()
+    }
+}
+
+/// Whether `candidate` is in `key..range_end`, with the meanings of
+/// [`ReadView::range`](super::ReadView::range).
+pub fn in_range(candidate: &[u8], key: &[u8], range_end: &[u8]) -> bool {
+    match range_end {
+        [] => candidate == key,
+        [0] => candidate >= key,
+        end => candidate >= key && candidate < end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(store: &mut KvStore, key: &[u8], value: &[u8]) -> i64 {
+        let mut txn = store.write();
+        txn.put(key, value, 0);
+        txn.end()
+    }
+
+    fn delete(store: &mut KvStore, key: &[u8]) -> i64 {
+        let mut txn = store.write();
+        txn.delete_range(key, b"");
+        txn.end()
+    }
+
+    fn summary(events: &[Event]) -> Vec<(EventKind, &[u8], i64)> {
+        events
+            .iter()
+            .map(|e| (e.kind, e.kv.key.as_slice(), e.kv.mod_revision))
+            .collect()
+    }
+
+    #[test]
+    fn events_come_in_revision_order_within_the_range() {
+        let mut store = KvStore::new();
+        put(&mut store, b"a", b"1"); // 2
+        put(&mut store, b"b", b"1"); // 3
+        delete(&mut store, b"a"); // 4
+        put(&mut store, b"c", b"1"); // 5
+        let all = store.events(b"a", b"c", 1, 5, false).unwrap();
+        assert_eq!(
+            summary(&all),
+            vec![
+                (EventKind::Put, &b"a"[..], 2),
+                (EventKind::Put, &b"b"[..], 3),
+                (EventKind::Delete, &b"a"[..], 4),
+            ]
+        );
+        let one_key = store.events(b"a", b"", 3, 100, false).unwrap();
+        assert_eq!(summary(&one_key), vec![(EventKind::Delete, &b"a"[..], 4)]);
+        assert!(store.events(b"a", b"\0", 6, 10, false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_txn_gives_all_its_changes_at_one_revision_with_prev_kv_from_before_it() {
+        let mut store = KvStore::new();
+        put(&mut store, b"a", b"old"); // 2
+        let mut txn = store.write();
+        txn.put(b"a", b"x", 0);
+        txn.put(b"a", b"y", 0);
+        txn.put(b"b", b"z", 0);
+        txn.end(); // 3
+        let events = store.events(b"a", b"\0", 3, 3, true).unwrap();
+        let values: Vec<&[u8]> = events.iter().map(|e| e.kv.value.as_slice()).collect();
+        assert_eq!(values, vec![&b"x"[..], b"y", b"z"]);
+        let prev = |i: usize| events[i].prev_kv.as_ref().map(|kv| kv.value.clone());
+        assert_eq!(prev(0), Some(b"old".to_vec()));
+        assert_eq!(prev(1), Some(b"old".to_vec()));
+        assert_eq!(prev(2), None);
+    }
+
+    #[test]
+    fn history_at_or_below_the_compacted_revision_is_refused() {
+        let mut store = KvStore::new();
+        put(&mut store, b"a", b"1"); // 2
+        delete(&mut store, b"a"); // 3
+        put(&mut store, b"a", b"2"); // 4
+        store.compact(3).unwrap();
+        assert_eq!(
+            store.events(b"a", b"", 3, 4, false),
+            Err(MvccError::Compacted)
+        );
+        let after = store.events(b"a", b"", 4, 4, true).unwrap();
+        assert_eq!(summary(&after), vec![(EventKind::Put, &b"a"[..], 4)]);
+        assert_eq!(after[0].prev_kv, None, "the key was deleted at 3");
+    }
+}

@@ -1,0 +1,145 @@
+//! The Watch service (etcd's `v3rpc/watch.go`): one task per stream runs the
+//! stream's [`Watchers`] against this member's applied store.
+//!
+//! The task wakes on three things — a request from the client, the applier
+//! having moved the store, the progress ticker — and after each sends what
+//! the watchers produced, in order, through a small channel. Only this
+//! stream's task waits on a slow client; the applier never does (it just
+//! wakes the streams, see `EtcdServer::applied_signal`), and a watcher that
+//! falls behind catches up from the store's history.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::mpsc;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::header::fill;
+use crate::proto::etcdserverpb::watch_request::RequestUnion;
+use crate::proto::etcdserverpb::watch_server::Watch;
+use crate::proto::etcdserverpb::{WatchRequest, WatchResponse};
+use crate::server::etcdserver::EtcdServer;
+use crate::server::watch::Watchers;
+
+/// How often idle watchers that asked for it get a progress notification
+/// (etcd's default `--experimental-watch-progress-notify-interval`).
+pub const PROGRESS_NOTIFY_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Responses a stream may have queued for its client before its task waits.
+const STREAM_BUFFER: usize = 16;
+
+/// Serves `etcdserverpb.Watch`.
+pub struct WatchService {
+    server: EtcdServer,
+    progress_interval: Duration,
+}
+
+impl WatchService {
+    /// The watch service of `server`.
+    pub fn new(server: EtcdServer) -> Self {
+        Self {
+            server,
+            progress_interval: PROGRESS_NOTIFY_INTERVAL,
+        }
+    }
+
+    /// Sends periodic progress notifications every `interval` instead.
+    pub fn with_progress_interval(mut self, interval: Duration) -> Self {
+        self.progress_interval = interval;
+        self
+    }
+}
+
+/// The stream of responses of one watch RPC.
+pub type WatchResponses = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = WatchResponses;
+
+    async fn watch(
+        &self,
+        request: Request<Streaming<WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let serve = serve_stream(
+            self.server.clone(),
+            request.into_inner(),
+            tx,
+            self.progress_interval,
+        );
+        tokio::spawn(serve);
+        let responses = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|response| (response, rx))
+        });
+        Ok(Response::new(Box::pin(responses)))
+    }
+}
+
+/// Runs one stream until the client closes it or goes away.
+async fn serve_stream(
+    server: EtcdServer,
+    mut requests: Streaming<WatchRequest>,
+    tx: mpsc::Sender<Result<WatchResponse, Status>>,
+    progress_interval: Duration,
+) {
+    let mut watchers = Watchers::default();
+    let signal = server.applied_signal();
+    let start = tokio::time::Instant::now() + progress_interval;
+    let mut ticker = tokio::time::interval_at(start, progress_interval);
+    loop {
+        // Register for the next apply first, then catch up: an apply in
+        // between is either seen by the read or wakes the wait.
+        let applied = signal.notified();
+        tokio::pin!(applied);
+        applied.as_mut().enable();
+        let mut out = server.read_store(|store| watchers.catch_up(store));
+        tokio::select! {
+            biased;
+            request = requests.message(), if out.is_empty() => match request {
+                Ok(Some(request)) => handle(&server, &mut watchers, request, &mut out),
+                _ => return,
+            },
+            () = &mut applied, if out.is_empty() => {}
+            _ = ticker.tick(), if out.is_empty() => server.read_store(|store| {
+                out.extend(watchers.catch_up(store));
+                out.extend(watchers.tick(store.current_revision()));
+            }),
+            else => {}
+        }
+        for mut response in out {
+            fill(&server, &mut response.header);
+            if tx.send(Ok(response)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One request from the client: its answer, then whatever the watchers
+/// have to send right away (a new watcher's history, or its compaction).
+fn handle(
+    server: &EtcdServer,
+    watchers: &mut Watchers,
+    request: WatchRequest,
+    out: &mut Vec<WatchResponse>,
+) {
+    server.read_store(|store| {
+        let current = store.current_revision();
+        match request.request_union {
+            Some(RequestUnion::CreateRequest(create)) => {
+                out.push(watchers.create(&create, current));
+                out.extend(watchers.catch_up(store));
+            }
+            Some(RequestUnion::CancelRequest(cancel)) => {
+                out.extend(watchers.cancel(cancel.watch_id, current));
+            }
+            Some(RequestUnion::ProgressRequest(_)) => {
+                out.extend(watchers.catch_up(store));
+                out.push(watchers.progress(current));
+            }
+            None => {}
+        }
+    });
+}

@@ -1,0 +1,269 @@
+//! The watchers of one gRPC watch stream, as a synchronous core: requests
+//! and the store in, responses out (etcd's `watchStream` with its
+//! `watchableStore`, folded into one).
+//!
+//! Every watcher is a position in the store's history: `next` is the first
+//! revision it has not been sent yet. Catching up is one read of the store's
+//! retained revisions (see [`KvStore::events`]); a watcher that is caught up
+//! and one that is far behind (just created from a past revision, or on a
+//! stream whose client reads slowly) are served the same way, so there is
+//! no separate "unsynced" group and no buffer that can overflow. The store
+//! is the buffer; compaction is what ends it: a watcher whose next revision
+//! has been compacted is cancelled with `compact_revision` set, as etcd
+//! cancels a watcher it can no longer serve.
+//!
+//! Guarantees, per watcher: events in revision order, each exactly once;
+//! all events of one revision in one response; a progress notification at
+//! revision `R` only once every event up to `R` has been sent.
+
+use std::collections::BTreeMap;
+
+use crate::mvcc::{Event, EventKind, KvStore};
+use crate::proto::etcdserverpb::watch_create_request::FilterType;
+use crate::proto::etcdserverpb::{ResponseHeader, WatchCreateRequest, WatchResponse};
+use crate::proto::mvccpb;
+
+/// At most this many revisions go into one response (etcd's
+/// `watchBatchMaxRevs`), so a watcher far behind catches up in steps.
+pub const MAX_REVISIONS_PER_RESPONSE: i64 = 1000;
+
+/// The `watch_id` of a response to a progress request: it concerns every
+/// watcher of the stream (etcd 3.4's answer to `WatchProgressRequest`).
+pub const PROGRESS_WATCH_ID: i64 = -1;
+
+/// Why a create request was refused; the text is etcd's `cancel_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateError {
+    /// `range_end` is set but not above `key`.
+    EmptyRange,
+    /// The client chose a `watch_id` that is taken on this stream.
+    DuplicateId,
+}
+
+impl CreateError {
+    /// etcd's message.
+    pub fn message(self) -> &'static str {
+        match self {
+            CreateError::EmptyRange => "mvcc: watcher range is empty",
+            CreateError::DuplicateId => "mvcc: duplicate watch ID provided on the WatchStream",
+        }
+    }
+}
+
+/// One watcher.
+#[derive(Debug, Clone)]
+struct Watcher {
+    key: Vec<u8>,
+    range_end: Vec<u8>,
+    /// The first revision not sent yet.
+    next: i64,
+    prev_kv: bool,
+    no_put: bool,
+    no_delete: bool,
+    progress_notify: bool,
+    /// Whether events were sent since the last periodic progress tick.
+    sent_since_tick: bool,
+}
+
+/// The watchers of one stream, by id.
+#[derive(Debug, Default)]
+pub struct Watchers {
+    watchers: BTreeMap<i64, Watcher>,
+    /// The next id to hand out when the client does not choose one.
+    next_id: i64,
+}
+
+impl Watchers {
+    /// Creates a watcher as `request` asks, on a store at revision
+    /// `current`; answers with the `created` response (cancelled at once,
+    /// with a reason, if the request is refused).
+    ///
+    /// As etcd 3.4: an empty key means `"\0"`; start revision 0 means
+    /// "from the next revision"; a `watch_id` of 0 means "choose one".
+    pub fn create(&mut self, request: &WatchCreateRequest, current: i64) -> WatchResponse {
+        let mut response = WatchResponse {
+            header: header(current),
+            created: true,
+            ..Default::default()
+        };
+        match self.add(request, current) {
+            Ok(id) => response.watch_id = id,
+            Err(e) => {
+                response.watch_id = -1;
+                response.canceled = true;
+                response.cancel_reason = e.message().to_string();
+            }
+        }
+        response
+    }
+
+    fn add(&mut self, request: &WatchCreateRequest, current: i64) -> Result<i64, CreateError> {
+        let key = if request.key.is_empty() {
+            vec![0]
+        } else {
+            request.key.clone()
+        };
+        let range_end = request.range_end.clone();
+        if !matches!(range_end.as_slice(), [] | [0]) && range_end <= key {
+            return Err(CreateError::EmptyRange);
+        }
+        let id = if request.watch_id == 0 {
+            while self.watchers.contains_key(&self.next_id) {
+                self.next_id += 1;
+            }
+            self.next_id
+        } else if self.watchers.contains_key(&request.watch_id) {
+            return Err(CreateError::DuplicateId);
+        } else {
+            request.watch_id
+        };
+        let filtered = |f: FilterType| request.filters.contains(&(f as i32));
+        let next = if request.start_revision <= 0 {
+            current + 1
+        } else {
+            request.start_revision
+        };
+        self.watchers.insert(
+            id,
+            Watcher {
+                key,
+                range_end,
+                next,
+                prev_kv: request.prev_kv,
+                no_put: filtered(FilterType::Noput),
+                no_delete: filtered(FilterType::Nodelete),
+                progress_notify: request.progress_notify,
+                sent_since_tick: false,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Removes watcher `id`; the `canceled` response, or `None` if there
+    /// is no such watcher (etcd answers nothing then).
+    pub fn cancel(&mut self, id: i64, current: i64) -> Option<WatchResponse> {
+        self.watchers.remove(&id)?;
+        Some(WatchResponse {
+            header: header(current),
+            watch_id: id,
+            canceled: true,
+            ..Default::default()
+        })
+    }
+
+    /// Sends every watcher what the store holds for it beyond its position:
+    /// one response per watcher and step of at most
+    /// [`MAX_REVISIONS_PER_RESPONSE`] revisions that has events left after
+    /// the filters. A watcher whose position was compacted gets a
+    /// cancellation with `compact_revision` and is removed.
+    pub fn catch_up(&mut self, store: &KvStore) -> Vec<WatchResponse> {
+        let current = store.current_revision();
+        let mut responses = Vec::new();
+        let mut compacted = Vec::new();
+        for (&id, w) in &mut self.watchers {
+            while w.next <= current {
+                let to = current.min(w.next + MAX_REVISIONS_PER_RESPONSE - 1);
+                let Ok(events) = store.events(&w.key, &w.range_end, w.next, to, w.prev_kv) else {
+                    compacted.push(id);
+                    responses.push(WatchResponse {
+                        header: header(current),
+                        watch_id: id,
+                        canceled: true,
+                        compact_revision: store.compacted_revision(),
+                        ..Default::default()
+                    });
+                    break;
+                };
+                w.next = to + 1;
+                let events: Vec<mvccpb::Event> = events
+                    .into_iter()
+                    .filter(|e| w.wants(e))
+                    .map(to_proto)
+                    .collect();
+                if !events.is_empty() {
+                    w.sent_since_tick = true;
+                    responses.push(WatchResponse {
+                        header: header(to),
+                        watch_id: id,
+                        events,
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        for id in compacted {
+            self.watchers.remove(&id);
+        }
+        responses
+    }
+
+    /// The answer to a progress request, once [`Watchers::catch_up`] has
+    /// run on a store at `current`: every watcher has been sent everything
+    /// up to `current`.
+    pub fn progress(&self, current: i64) -> WatchResponse {
+        WatchResponse {
+            header: header(current),
+            watch_id: PROGRESS_WATCH_ID,
+            ..Default::default()
+        }
+    }
+
+    /// The periodic progress notifications, once [`Watchers::catch_up`] has
+    /// run on a store at `current`: one for each watcher that asked for
+    /// them and was sent no events since the last tick.
+    pub fn tick(&mut self, current: i64) -> Vec<WatchResponse> {
+        let mut responses = Vec::new();
+        for (&id, w) in &mut self.watchers {
+            if w.progress_notify && !w.sent_since_tick && w.next > current {
+                responses.push(WatchResponse {
+                    header: header(current),
+                    watch_id: id,
+                    ..Default::default()
+                });
+            }
+            w.sent_since_tick = false;
+        }
+        responses
+    }
+
+    /// How many watchers the stream has.
+    pub fn len(&self) -> usize {
+        self.watchers.len()
+    }
+
+    /// Whether the stream has no watcher.
+    pub fn is_empty(&self) -> bool {
+        self.watchers.is_empty()
+    }
+}
+
+impl Watcher {
+    fn wants(&self, event: &Event) -> bool {
+        match event.kind {
+            EventKind::Put => !self.no_put,
+            EventKind::Delete => !self.no_delete,
+        }
+    }
+}
+
+fn header(revision: i64) -> Option<ResponseHeader> {
+    Some(ResponseHeader {
+        revision,
+        ..Default::default()
+    })
+}
+
+fn to_proto(event: Event) -> mvccpb::Event {
+    let kind = match event.kind {
+        EventKind::Put => mvccpb::event::EventType::Put,
+        EventKind::Delete => mvccpb::event::EventType::Delete,
+    };
+    mvccpb::Event {
+        r#type: kind as i32,
+        kv: Some(event.kv.into()),
+        prev_kv: event.prev_kv.map(Into::into),
+    }
+}
+
+#[cfg(test)]
+mod tests;
