@@ -29,17 +29,22 @@ pub enum Bug {
     /// entries, while its data already holds that batch: the consistent
     /// index is not persisted with the state it describes.
     DoubleApply,
+    /// Every member's lessor keeps lease deadlines by its own clock, and a
+    /// follower proposes revoking the leases that expired by it, although
+    /// only the leader's lessor sees the keep-alives.
+    LeaseExpiresOnFollowerClock,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 7] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
         Bug::SkipFsync,
         Bug::NonIdempotentRetry,
         Bug::DoubleApply,
+        Bug::LeaseExpiresOnFollowerClock,
     ];
 
     /// The name used on the command line.
@@ -51,6 +56,7 @@ impl Bug {
             Bug::SkipFsync => "skip-fsync",
             Bug::NonIdempotentRetry => "non-idempotent-retry",
             Bug::DoubleApply => "double-apply",
+            Bug::LeaseExpiresOnFollowerClock => "lease-expires-on-follower-clock",
         }
     }
 
@@ -68,6 +74,9 @@ impl Bug {
             Bug::NonIdempotentRetry => "exactly-once writes: a retried put is applied twice",
             Bug::DoubleApply => {
                 "exactly-once apply: a member restored from a snapshot applies entries again"
+            }
+            Bug::LeaseExpiresOnFollowerClock => {
+                "leases: a lease kept alive at the leader is revoked by a follower's deadline"
             }
         }
     }
@@ -88,6 +97,9 @@ impl Bug {
             }
             Bug::DoubleApply => {
                 "consistent index saved apart from the backend (etcd 3.5 data inconsistency, #13766)"
+            }
+            Bug::LeaseExpiresOnFollowerClock => {
+                "expiry decided outside the primary lessor (etcd's Promote/Demote, lessor.go)"
             }
         }
     }

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod etcdserver;
+pub mod lease;
 mod membership;
 
 pub use config::{ConfigError, ServerConfig};
@@ -19,6 +20,7 @@ pub use membership::{Cluster, Member};
 use std::sync::Arc;
 
 use crate::proto::etcdserverpb::kv_server::KvServer;
+use crate::proto::etcdserverpb::lease_server::LeaseServer;
 use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
 use crate::raft::RaftTransportService;
@@ -58,6 +60,7 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
             server.clone(),
             api::Limits::from(&config),
         )))
+        .add_service(LeaseServer::new(api::LeaseService::new(server.clone())))
         .add_service(MaintenanceServer::new(api::MaintenanceService::new(server)))
         .serve(config.listen_client);
     tokio::try_join!(peer, client).map_err(ServeError::Transport)?;

@@ -9,9 +9,11 @@ mod error;
 mod header;
 mod intervals;
 mod kv;
+mod lease;
 mod maintenance;
 
 pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
 pub use error::RpcError;
 pub use kv::KvService;
+pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;

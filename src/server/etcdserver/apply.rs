@@ -4,25 +4,28 @@
 //! function of the log.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use prost::Message as _;
 use raft::eraftpb::{Entry, EntryType, Snapshot};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::alarms::Alarms;
 use super::convert::header;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
-use crate::mvcc::txn::NoLeases;
 use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse,
-    InternalRaftRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+    InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
+    RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::RaftHandle;
+use crate::server::lease::{attached_keys, Lessor};
 
 /// The result of applying one request, handed to its waiter.
 #[derive(Debug)]
@@ -37,6 +40,10 @@ pub enum ApplyResult {
     Compaction(Result<CompactionResponse, ServerError>),
     /// An alarm request.
     Alarm(AlarmResponse),
+    /// A lease grant.
+    LeaseGrant(Result<LeaseGrantResponse, ServerError>),
+    /// A lease revocation, with the deletion of its keys.
+    LeaseRevoke(Result<LeaseRevokeResponse, ServerError>),
 }
 
 /// Applies committed entries to the store, and snapshots it now and then.
@@ -61,21 +68,32 @@ pub struct Applier {
     pub crash: CrashPoints,
     /// Injected bugs (`double-apply` lives here).
     pub bugs: BugSet,
+    /// The leases, part of the state machine.
+    pub lessor: Arc<Mutex<Lessor>>,
+    /// This member's raft id, to know whether it leads.
+    pub member_id: u64,
+    /// How much longer than their TTL leases live after a leader change.
+    pub promote_extend: Duration,
 }
 
 impl Applier {
     /// Replaces the store with a snapshot's; `applied` jumps to its index.
     pub fn restore(&mut self, snapshot: Snapshot) {
         let index = snapshot.get_metadata().index;
+        let mut lessor = self.lessor.lock().unwrap();
         let (alarms, store) = Alarms::decode(&snapshot.data)
             .ok_or_else(|| "its alarms are cut short".to_string())
             .and_then(|(alarms, rest)| {
+                let rest = lessor
+                    .restore(rest, Instant::now())
+                    .ok_or_else(|| "its leases are cut short".to_string())?;
                 Ok((
                     alarms,
                     KvStore::restore(rest).map_err(|e| format!("{e:?}"))?,
                 ))
             })
             .unwrap_or_else(|e| panic!("snapshot at index {index} holds no state: {e}"));
+        drop(lessor);
         self.crash.reach(CrashPoint::BeforeSnapshotApply);
         *self.store.lock().unwrap() = store;
         *self.alarms.lock().unwrap() = alarms;
@@ -94,7 +112,11 @@ impl Applier {
         for entry in entries {
             // Empty entries are the no-ops a new leader appends; conf
             // changes do not occur with a static membership.
-            if entry.get_entry_type() != EntryType::EntryNormal || entry.data.is_empty() {
+            if entry.get_entry_type() != EntryType::EntryNormal {
+                continue;
+            }
+            if entry.data.is_empty() {
+                self.promote_if_leading(entry.term);
                 continue;
             }
             let request = InternalRaftRequest::decode(entry.data.as_ref())
@@ -109,8 +131,10 @@ impl Applier {
         }
         self.applied.send_replace(last);
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
-            // The snapshot is the whole state machine: alarms, then store.
+            // The snapshot is the whole state machine: alarms, leases,
+            // then store.
             let mut data = self.alarms.lock().unwrap().encode();
+            data.extend(self.lessor.lock().unwrap().encode());
             data.extend(self.store.lock().unwrap().snapshot());
             // The snapshot's index is the consistent index: the data holds
             // exactly the entries up to it. The `double-apply` bug takes it
@@ -133,9 +157,23 @@ impl Applier {
         }
     }
 
+    /// etcd promotes the leader's lessor once it applies the empty entry
+    /// that opens its term: from then on it alone keeps lease deadlines.
+    fn promote_if_leading(&self, term: u64) {
+        let status = self.raft.status();
+        if status.leader == self.member_id && status.term == term {
+            let extend = self.promote_extend;
+            let mut lessor = self.lessor.lock().unwrap();
+            lessor.promote(term, Instant::now(), extend);
+        }
+    }
+
     fn apply(&mut self, request: InternalRaftRequest) -> ApplyResult {
         if let Some(alarm) = request.alarm {
             return ApplyResult::Alarm(self.apply_alarm(&alarm));
+        }
+        if let Some(revoke) = request.lease_revoke {
+            return ApplyResult::LeaseRevoke(self.apply_lease_revoke(revoke.id));
         }
         // etcd's capped applier: with NOSPACE raised, nothing may grow the
         // store until an operator makes room and disarms it.
@@ -147,12 +185,19 @@ impl Applier {
             if request.txn.as_ref().is_some_and(|t| !is_read_only(t)) {
                 return ApplyResult::Txn(Err(ServerError::NoSpace));
             }
+            if request.lease_grant.is_some() {
+                return ApplyResult::LeaseGrant(Err(ServerError::NoSpace));
+            }
         }
+        if let Some(grant) = request.lease_grant {
+            return ApplyResult::LeaseGrant(self.apply_lease_grant(&grant));
+        }
+        let lessor = self.lessor.lock().unwrap();
         let mut store = self.store.lock().unwrap();
         if let Some(put) = request.put {
             ApplyResult::Put(
                 store
-                    .apply_put_with(&put.into(), &NoLeases)
+                    .apply_put_with(&put.into(), &*lessor)
                     .map(Into::into)
                     .map_err(Into::into),
             )
@@ -161,7 +206,7 @@ impl Applier {
         } else if let Some(txn) = request.txn {
             ApplyResult::Txn(
                 store
-                    .apply_txn_with(&txn.into(), &NoLeases)
+                    .apply_txn_with(&txn.into(), &*lessor)
                     .map(Into::into)
                     .map_err(Into::into),
             )
@@ -181,6 +226,35 @@ impl Applier {
 }
 
 impl Applier {
+    fn apply_lease_grant(
+        &self,
+        request: &LeaseGrantRequest,
+    ) -> Result<LeaseGrantResponse, ServerError> {
+        let mut lessor = self.lessor.lock().unwrap();
+        let ttl = lessor.grant(request.id, request.ttl, Instant::now())?;
+        Ok(LeaseGrantResponse {
+            header: header(self.store.lock().unwrap().current_revision()),
+            id: request.id,
+            ttl,
+            error: String::new(),
+        })
+    }
+
+    /// Forgets the lease and deletes its keys, all in one revision.
+    fn apply_lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, ServerError> {
+        self.lessor.lock().unwrap().revoke(id)?;
+        let mut store = self.store.lock().unwrap();
+        let keys = attached_keys(&store, id);
+        let mut txn = store.write();
+        for key in &keys {
+            txn.delete_range(key, &[]);
+        }
+        let revision = txn.end();
+        Ok(LeaseRevokeResponse {
+            header: header(revision),
+        })
+    }
+
     fn apply_alarm(&self, request: &AlarmRequest) -> AlarmResponse {
         let mut alarms = self.alarms.lock().unwrap();
         let alarm = AlarmType::try_from(request.alarm).unwrap_or(AlarmType::None);

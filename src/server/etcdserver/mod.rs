@@ -11,6 +11,7 @@ mod alarms;
 mod apply;
 mod convert;
 mod error;
+mod lease;
 mod wait;
 
 pub use alarms::{Alarms, Quota};
@@ -38,6 +39,7 @@ use crate::proto::etcdserverpb::{
 use crate::raft::{
     spawn_raft, wal::WalError, Committed, Peer, ProposeError, RaftConfig, RaftHandle,
 };
+use crate::server::lease::Lessor;
 use crate::storage::Disk;
 use apply::{Applier, ApplyResult};
 use wait::Wait;
@@ -59,6 +61,7 @@ struct Inner {
     raft: RaftHandle,
     store: Arc<Mutex<KvStore>>,
     alarms: Arc<Mutex<Alarms>>,
+    lessor: Arc<Mutex<Lessor>>,
     quota: Quota,
     applied: watch::Receiver<u64>,
     writes: Arc<Wait<u64, ApplyResult>>,
@@ -117,6 +120,11 @@ impl EtcdServer {
         let (raft, committed) = spawn_raft(raft_config, disk)?;
         let store = Arc::new(Mutex::new(KvStore::new()));
         let alarms = Arc::new(Mutex::new(Alarms::default()));
+        let mut lessor = Lessor::new(Lessor::min_ttl_for(config.tick, config.election_ticks.0));
+        if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
+            lessor = lessor.with_follower_expiry();
+        }
+        let lessor = Arc::new(Mutex::new(lessor));
         let (applied_tx, applied) = watch::channel(0);
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
@@ -131,9 +139,12 @@ impl EtcdServer {
             last_snapshot: 0,
             crash: config.crash_points.clone(),
             bugs: config.bugs,
+            lessor: lessor.clone(),
+            member_id: config.member().id,
+            promote_extend: config.tick * config.election_ticks.0 as u32,
         };
         tokio::spawn(apply_loop(applier, committed));
-        Ok(Self {
+        let server = Self {
             inner: Arc::new(Inner {
                 member_id: config.member().id,
                 peers: config.cluster.members.iter().map(|m| m.id).collect(),
@@ -141,6 +152,7 @@ impl EtcdServer {
                 raft,
                 store,
                 alarms,
+                lessor,
                 quota: Quota::from_flag(config.quota_backend_bytes),
                 applied,
                 writes,
@@ -153,7 +165,9 @@ impl EtcdServer {
                 // outlive the request timeouts its partition causes.
                 lease: config.tick * config.election_ticks.0 as u32 * 10,
             }),
-        })
+        };
+        tokio::spawn(server.clone().expire_leases());
+        Ok(server)
     }
 
     /// This member's raft handle, for the peer transport.
