@@ -38,6 +38,7 @@ impl SeedResult {
     pub fn failed(&self) -> bool {
         self.verdict == "not-linearizable"
             || self.verdict == "panicked"
+            || self.verdict == "lease-violation"
             || self.second_trace_hash.is_some()
     }
 
@@ -52,6 +53,7 @@ impl SeedResult {
         match (self.verdict.as_str(), &self.panic) {
             (_, Some(message)) => format!("PANICKED: {message}"),
             ("not-linearizable", _) => "NOT LINEARIZABLE".to_string(),
+            ("lease-violation", _) => "LEASE VIOLATION".to_string(),
             (verdict, _) => verdict.to_string(),
         }
     }
@@ -120,6 +122,7 @@ impl Campaign {
                 SeedVerdict::NotLinearizable => "not-linearizable",
                 SeedVerdict::Undecided => "undecided",
                 SeedVerdict::Panicked(_) => "panicked",
+                SeedVerdict::LeaseViolated(_) => "lease-violation",
             }
             .to_string(),
             panic: outcome.panic.clone(),
@@ -208,10 +211,11 @@ impl fmt::Display for Summary {
             .count();
         write!(
             f,
-            "{seeds} seeds: {} not linearizable, {} panicked, {} undecided, {nondeterministic} \
-             nondeterministic; {operations} operations; {:.0} seeds/min; simulated {simulated:.1}s \
+            "{seeds} seeds: {} not linearizable, {} lease violations, {} panicked, {} undecided, \
+             {nondeterministic} nondeterministic; {operations} operations; {:.0} seeds/min; simulated {simulated:.1}s \
              in {:.1}s wall ({:.0}x)",
             self.count("not-linearizable"),
+            self.count("lease-violation"),
             self.count("panicked"),
             self.count("undecided"),
             self.seeds_per_minute(),

@@ -21,6 +21,9 @@ pub mod cluster;
 #[cfg(madsim)]
 pub mod details;
 pub mod faults;
+pub mod lease_check;
+#[cfg(madsim)]
+pub mod lease_workload;
 #[cfg(madsim)]
 pub mod nemesis;
 pub mod recorder;

@@ -20,6 +20,8 @@ use tokio::sync::watch;
 use crate::cluster::SimCluster;
 use crate::details::DetailSink;
 use crate::faults::FaultSet;
+use crate::lease_check::{check_leases, LeaseLog, LeaseViolation};
+use crate::lease_workload::LeaseClient;
 use crate::nemesis::Nemesis;
 use crate::recorder::Recorder;
 use crate::schedule::{FaultStep, Schedule};
@@ -35,6 +37,8 @@ pub struct RunConfig {
     pub nodes: usize,
     /// Concurrent clients.
     pub clients: usize,
+    /// Lease clients, beside the KV clients (see `lease_workload`).
+    pub lease_clients: usize,
     /// The load each client applies.
     pub workload: Workload,
     /// The faults the nemesis draws from during the chaos phase.
@@ -71,6 +75,7 @@ impl RunConfig {
             seed,
             nodes: 3,
             clients: 5,
+            lease_clients: 2,
             workload: Workload {
                 ops_per_client: 30,
                 keys: 3,
@@ -141,6 +146,8 @@ pub struct SeedOutcome {
     pub panic: Option<String>,
     /// The steps the nemesis took: replaying them as a plan replays the run.
     pub plan: Vec<FaultStep>,
+    /// What the lease check found.
+    pub lease_violations: Vec<LeaseViolation>,
 }
 
 /// A seed's result in one word.
@@ -154,6 +161,8 @@ pub enum SeedVerdict {
     Undecided,
     /// A member or the harness panicked, e.g. raft found its log lost.
     Panicked(String),
+    /// The lease check found a violation (the first one is given).
+    LeaseViolated(String),
 }
 
 impl SeedOutcome {
@@ -161,6 +170,9 @@ impl SeedOutcome {
     pub fn verdict(&self) -> SeedVerdict {
         if let Some(message) = &self.panic {
             return SeedVerdict::Panicked(message.clone());
+        }
+        if let Some(first) = self.lease_violations.first() {
+            return SeedVerdict::LeaseViolated(first.to_string());
         }
         match self.report.verdict {
             Verdict::Linearizable => SeedVerdict::Linearizable,
@@ -198,8 +210,13 @@ impl Clock {
 pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let runtime = Runtime::with_seed_and_config(config.seed, madsim::Config::default());
     let recorder = new_recorder(config);
+    let leases = LeaseLog::default();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(simulate_into(config.clone(), recorder.clone()))
+        runtime.block_on(simulate_into(
+            config.clone(),
+            recorder.clone(),
+            leases.clone(),
+        ))
     }));
     let (simulated, panic) = match run {
         Ok(simulated) => (simulated, None),
@@ -207,6 +224,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     };
     let (history, trace) = recorder.snapshot();
     let report = check_kv(&history, &CheckOptions::default());
+    let lease_violations = check_leases(&leases.events());
     SeedOutcome {
         seed: config.seed,
         history,
@@ -215,6 +233,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         simulated,
         panic,
         plan: recorder.plan(),
+        lease_violations,
     }
 }
 
@@ -259,14 +278,14 @@ fn quiet_crash_point_panics() {
 /// trace and the simulated time taken.
 pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     let recorder = new_recorder(&config);
-    let simulated = simulate_into(config, recorder.clone()).await;
+    let simulated = simulate_into(config, recorder.clone(), LeaseLog::default()).await;
     let (history, trace) = recorder.snapshot();
     (history, trace, simulated)
 }
 
 /// Runs `config` inside the current madsim runtime, recording into
-/// `recorder`; returns the simulated time taken.
-async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
+/// `recorder` and `leases`; returns the simulated time taken.
+async fn simulate_into(config: RunConfig, recorder: Recorder, leases: LeaseLog) -> Duration {
     quiet_crash_point_panics();
     let handle = Handle::current();
     let clock = Clock::start();
@@ -316,6 +335,26 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
             ))
         })
         .collect();
+    let lease_clients: Vec<_> = (0..config.lease_clients)
+        .map(|c| {
+            let node = handle
+                .create_node()
+                .name(format!("lease-client{c}"))
+                .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 3, c as u8 + 1)))
+                .build();
+            node.spawn(
+                LeaseClient {
+                    id: c as u32,
+                    endpoints: endpoints.clone(),
+                    log: leases.clone(),
+                    recorder: recorder.clone(),
+                    clock,
+                    deadline: config.workload.deadline,
+                }
+                .run(),
+            )
+        })
+        .collect();
 
     // Chaos: faults for as long as the clients run.
     let (stop, stopped) = watch::channel(false);
@@ -336,6 +375,9 @@ async fn simulate_into(config: RunConfig, recorder: Recorder) -> Duration {
     });
     for client in clients {
         client.await.expect("client task panicked");
+    }
+    for client in lease_clients {
+        client.await.expect("lease client task panicked");
     }
     stop.send_replace(true);
     nemesis.await.expect("nemesis task panicked");

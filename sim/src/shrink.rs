@@ -94,7 +94,7 @@ pub fn shrink(
 fn is_failure(verdict: &SeedVerdict) -> bool {
     matches!(
         verdict,
-        SeedVerdict::NotLinearizable | SeedVerdict::Panicked(_)
+        SeedVerdict::NotLinearizable | SeedVerdict::Panicked(_) | SeedVerdict::LeaseViolated(_)
     )
 }
 

@@ -197,6 +197,13 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
             println!("verdict: the simulation panicked: {message}");
             EXIT_VIOLATION
         }
+        SeedVerdict::LeaseViolated(_) => {
+            println!("verdict: lease violation");
+            for violation in &outcome.lease_violations {
+                println!("  {violation}");
+            }
+            EXIT_VIOLATION
+        }
         SeedVerdict::Undecided => {
             println!("verdict: unknown (the checker gave up: its time or memory bound)");
             EXIT_UNDECIDED

@@ -136,24 +136,41 @@ impl EtcdServer {
     /// Runs for the member's life: demotes the lessor when this member
     /// stops leading, and proposes the revocation of every lease that
     /// expired by the leader's clock (etcd's `revokeExpiredLeases`).
+    ///
+    /// A leader that was paused wakes up believing it still leads, with
+    /// every deadline passed. So before proposing, it confirms through
+    /// ReadIndex that it leads, and before each proposal it checks again
+    /// that it leads and that the lease is still expired: a revocation
+    /// proposed once it follows would be forwarded to the real leader and
+    /// applied, although the real leader's lessor may have renewed the
+    /// lease meanwhile.
     pub(super) async fn expire_leases(self) {
         loop {
             tokio::time::sleep(EXPIRY_CHECK).await;
-            let status = self.inner.raft.status();
-            let expired = {
-                let mut lessor = self.inner.lessor.lock().unwrap();
-                let leading =
-                    status.leader == self.member_id() && lessor.primary_term() == Some(status.term);
-                if !leading && lessor.primary_term().is_some() {
-                    lessor.demote();
+            if self.expired_while_leading().is_empty() || self.read_barrier().await.is_err() {
+                continue;
+            }
+            for id in self.expired_while_leading() {
+                if !self.expired_while_leading().contains(&id) {
+                    continue;
                 }
-                lessor.expired(Instant::now())
-            };
-            for id in expired {
                 // A failed proposal is retried at the next check, as long
                 // as the lease is still there and this member still leads.
                 let _ = self.lease_revoke(id).await;
             }
         }
+    }
+
+    /// Demotes the lessor if this member no longer leads in the term it
+    /// was promoted for; then the leases expired by its deadlines.
+    fn expired_while_leading(&self) -> Vec<i64> {
+        let status = self.inner.raft.status();
+        let mut lessor = self.inner.lessor.lock().unwrap();
+        let leading =
+            status.leader == self.member_id() && lessor.primary_term() == Some(status.term);
+        if !leading && lessor.primary_term().is_some() {
+            lessor.demote();
+        }
+        lessor.expired(Instant::now())
     }
 }
