@@ -220,3 +220,33 @@ async fn keep_alives_hold_a_lease_across_a_leader_kill_and_restarts_restore_it()
     })
     .await;
 }
+
+/// The lease check of the default campaign (every fault) finds nothing
+/// in a correct cluster; `etcd-sim run --seeds 0..500` is the longer run.
+#[test]
+fn the_lease_check_passes_every_seed_under_every_fault() {
+    use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
+    for seed in 0..50 {
+        let outcome = run_seed(&RunConfig::new(seed));
+        assert!(
+            outcome.lease_violations.is_empty(),
+            "seed {seed}: {:?}\nreproduce: etcd-sim reproduce --seed {seed}",
+            outcome.lease_violations
+        );
+        assert_eq!(outcome.verdict(), SeedVerdict::Linearizable, "seed {seed}");
+    }
+}
+
+/// With the bug, followers revoke leases the leader keeps renewing, and
+/// the check says so (tests/bug_catalog.rs demands it within 200 seeds).
+#[test]
+fn the_lease_check_catches_a_follower_that_expires_leases_by_its_own_clock() {
+    use etcd_sim::bugs::{Bug, BugSet};
+    use etcd_sim_harness::{run_seed, RunConfig};
+    let caught = (0..50).any(|seed| {
+        let mut config = RunConfig::new(seed);
+        config.bugs = BugSet::NONE.with(Bug::LeaseExpiresOnFollowerClock);
+        !run_seed(&config).lease_violations.is_empty()
+    });
+    assert!(caught);
+}
