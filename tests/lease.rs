@@ -221,6 +221,30 @@ async fn keep_alives_hold_a_lease_across_a_leader_kill_and_restarts_restore_it()
     .await;
 }
 
+#[madsim::test]
+async fn a_keep_alive_stream_renews_every_third_of_a_ttl_and_ends_with_its_lease() {
+    with_cluster(|cluster| async move {
+        let client = client(&cluster);
+        let lease = client.lease_grant(6, 0).await.unwrap().id;
+        let mut renewals = client.lease_keep_alive(lease);
+        let start = tokio::time::Instant::now();
+        assert_eq!(renewals.next().await.unwrap().ttl, 6);
+        assert_eq!(renewals.next().await.unwrap().ttl, 6);
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+        client.lease_revoke(lease).await.unwrap();
+        let mut last = None;
+        while let Some(renewal) = renewals.next().await {
+            last = Some(renewal.ttl);
+        }
+        assert_eq!(last, Some(0), "the last answer says the lease is gone");
+    })
+    .await;
+}
+
 /// The lease check of the default campaign (every fault) finds nothing
 /// in a correct cluster; `etcd-sim run --seeds 0..500` is the longer run.
 #[test]
