@@ -2,7 +2,8 @@
 //! revocations through raft, keys deleted with their lease in one
 //! revision, expiry decided by the leader's lessor, leases extended on a
 //! new leader, renewals that keep a lease alive across a leader change,
-//! and etcd's errors.
+//! followers forwarding renewals and TTL queries to the leader, and etcd's
+//! errors.
 #![cfg(madsim)]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -217,6 +218,30 @@ async fn keep_alives_hold_a_lease_across_a_leader_kill_and_restarts_restore_it()
         drop(renewals);
         tokio::time::sleep(Duration::from_secs(8)).await;
         assert!(!exists(&client, "k").await);
+    })
+    .await;
+}
+
+#[madsim::test]
+async fn every_member_answers_renewals_and_ttl_queries_by_asking_the_leader() {
+    with_cluster(|cluster| async move {
+        let lease = client(&cluster).lease_grant(30, 0).await.unwrap().id;
+        let leader = cluster.leader().await.unwrap();
+        for (index, endpoint) in cluster.endpoints().into_iter().enumerate() {
+            // One endpoint only: no failover can hide a follower's answer.
+            let member = Client::new([endpoint], Duration::from_secs(1)).unwrap();
+            let renewed = member.lease_keep_alive_once(lease).await.unwrap();
+            assert_eq!(renewed.ttl, 30, "member {index}, leader {leader}");
+            let ttl = member.lease_time_to_live(lease, true).await.unwrap();
+            assert_eq!(ttl.granted_ttl, 30);
+            assert!(ttl.ttl >= 29, "{ttl:?}");
+            let unknown = member.lease_time_to_live(lease ^ 1, false).await.unwrap();
+            assert_eq!(unknown.ttl, -1);
+            assert_eq!(
+                member.lease_keep_alive_once(lease ^ 1).await.unwrap().ttl,
+                0
+            );
+        }
     })
     .await;
 }

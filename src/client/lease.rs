@@ -2,8 +2,8 @@
 //! `Leases`, `KeepAliveOnce`, `KeepAlive`).
 //!
 //! Renewals and TTL queries are served by the leader alone; a follower
-//! answers `etcdserver: not leader` and the call moves on to the next
-//! endpoint (where etcd's follower would forward it to the leader).
+//! forwards them to it, as etcd's does. Both are retried on another
+//! endpoint after a broken connection: renewing twice does no harm.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), etcd_sim::client::ClientError> {
@@ -70,7 +70,7 @@ impl Client {
         keys: bool,
     ) -> Result<LeaseTimeToLiveResponse, ClientError> {
         let request = LeaseTimeToLiveRequest { id, keys };
-        self.call_on(Retry::ToLeader, |channel| async move {
+        self.call_on(Retry::Idempotent, |channel| async move {
             LeaseClient::new(channel).lease_time_to_live(request).await
         })
         .await
@@ -91,7 +91,7 @@ impl Client {
         &self,
         id: i64,
     ) -> Result<LeaseKeepAliveResponse, ClientError> {
-        self.call_on(Retry::ToLeader, |channel| async move {
+        self.call_on(Retry::Idempotent, |channel| async move {
             let requests = futures::stream::iter([LeaseKeepAliveRequest { id }]);
             let mut answers = LeaseClient::new(channel)
                 .lease_keep_alive(requests)

@@ -48,7 +48,6 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::bugs::{Bug, BugSet};
-use crate::server::api::RpcError;
 
 use crate::proto::etcdserverpb::maintenance_client::MaintenanceClient;
 
@@ -57,11 +56,8 @@ use crate::proto::etcdserverpb::maintenance_client::MaintenanceClient;
 enum Retry {
     /// Only if it certainly was not sent: writes.
     Never,
-    /// Also after a broken connection: reads.
+    /// Also after a broken connection: reads, renewals.
     Idempotent,
-    /// Also when the member answered that it does not lead: renewals and
-    /// TTL queries, which only the leader serves.
-    ToLeader,
 }
 
 /// A connection to a cluster, through any of its members.
@@ -177,12 +173,6 @@ impl Client {
                     let error = ClientError::from(status);
                     let retry_anyway =
                         self.bugs.has(Bug::NonIdempotentRetry) && error.may_have_taken_effect();
-                    let not_leader = error == ClientError::Server(RpcError::NotLeader);
-                    if retry == Retry::ToLeader && not_leader {
-                        self.fail_over(index);
-                        last = error;
-                        continue;
-                    }
                     if !error.member_gone() && !retry_anyway {
                         return Err(error);
                     }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use crate::proto::etcdserverpb::kv_server::KvServer;
 use crate::proto::etcdserverpb::lease_server::LeaseServer;
 use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use crate::proto::etcdsimpb::lease_peer_server::LeasePeerServer;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
 use crate::raft::RaftTransportService;
 use crate::storage::Disk;
@@ -53,6 +54,9 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
     let peer = tonic::transport::Server::builder()
         .add_service(RaftTransportServer::new(RaftTransportService::new(
             server.raft().clone(),
+        )))
+        .add_service(LeasePeerServer::new(etcdserver::LeasePeerService::new(
+            server.clone(),
         )))
         .serve(config.listen_peer);
     let client = tonic::transport::Server::builder()

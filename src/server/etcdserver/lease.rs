@@ -2,13 +2,13 @@
 //! TTL queries at the leader, and the loop that revokes expired leases.
 //!
 //! Renewals do not go through raft (etcd's neither): the leader's lessor
-//! alone keeps deadlines, so it alone can renew. A follower answers
-//! [`ServerError::NotLeader`] and the client retries another member — where
-//! etcd 3.4 would forward the renewal to the leader over its peer HTTP
-//! API. Before renewing, the leader confirms through ReadIndex that it
-//! still leads, as etcd does since 3.4.25 (etcd issue #15247): a deposed
-//! leader that has not noticed yet must not tell a client its lease is
-//! safe.
+//! alone keeps deadlines, so it alone can renew, and it alone answers
+//! time-to-live queries. A follower forwards both to the leader
+//! ([`super::lease_peer`]), retrying until its request timeout, as etcd
+//! 3.4's `LeaseRenew` does over its peer HTTP API. Before renewing, the
+//! leader confirms through ReadIndex that it still leads, as etcd does
+//! since 3.4.25 (etcd issue #15247): a deposed leader that has not noticed
+//! yet must not tell a client its lease is safe.
 
 use std::time::Duration;
 
@@ -27,8 +27,19 @@ use crate::server::lease::{attached_keys, LeaseError};
 /// How often the leader looks for expired leases (etcd: every 500 ms).
 const EXPIRY_CHECK: Duration = Duration::from_millis(500);
 /// How often a renewal of an expired lease looks again whether the
-/// revocation has been applied.
+/// revocation has been applied; also the pause between attempts to
+/// forward a request to the leader.
 const REVOKE_POLL: Duration = Duration::from_millis(50);
+
+/// Where a leader-only lease request goes.
+enum Target {
+    /// This member leads.
+    Here,
+    /// The leader, at its peer URL.
+    Leader(String),
+    /// No leader is known.
+    Unknown,
+}
 
 impl EtcdServer {
     /// Grants a lease through raft; id 0 lets the server choose one.
@@ -62,10 +73,61 @@ impl EtcdServer {
         }
     }
 
-    /// Renews lease `id` for another TTL; returns the TTL. Only the leader
-    /// renews. An expired lease is not brought back: the renewal waits
-    /// until its revocation is applied and then fails with not-found.
+    /// Renews lease `id` for another TTL, here or at the leader; returns
+    /// the TTL. Fails with not-found if the lease is gone, and with a
+    /// timeout if no leader renewed it within the request timeout.
     pub async fn lease_renew(&self, id: i64) -> Result<i64, ServerError> {
+        let deadline = Instant::now() + self.inner.request_timeout;
+        loop {
+            let answer = match self.target() {
+                Target::Here => self.lease_renew_here(id).await,
+                Target::Leader(url) => super::lease_peer::renew_at(&url, id).await,
+                Target::Unknown => Err(ServerError::NoLeader),
+            };
+            match answer {
+                Ok(_) | Err(ServerError::Lease(LeaseError::NotFound)) => return answer,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(REVOKE_POLL).await,
+                Err(_) => return Err(ServerError::TimedOut),
+            }
+        }
+    }
+
+    /// A lease's TTLs (and keys), here or at the leader.
+    pub async fn lease_time_to_live(
+        &self,
+        request: LeaseTimeToLiveRequest,
+    ) -> Result<LeaseTimeToLiveResponse, ServerError> {
+        let deadline = Instant::now() + self.inner.request_timeout;
+        loop {
+            let answer = match self.target() {
+                Target::Here => self.lease_time_to_live_here(request),
+                Target::Leader(url) => super::lease_peer::time_to_live_at(&url, request).await,
+                Target::Unknown => Err(ServerError::NoLeader),
+            };
+            match answer {
+                Ok(_) | Err(ServerError::Lease(LeaseError::NotFound)) => return answer,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(REVOKE_POLL).await,
+                Err(_) => return Err(ServerError::TimedOut),
+            }
+        }
+    }
+
+    /// Where raft says the leader is.
+    fn target(&self) -> Target {
+        match self.inner.raft.status().leader {
+            0 => Target::Unknown,
+            leader if leader == self.member_id() => Target::Here,
+            leader => match self.inner.peer_urls.get(&leader) {
+                Some(url) => Target::Leader(url.clone()),
+                None => Target::Unknown,
+            },
+        }
+    }
+
+    /// Renews lease `id` at this member, which must lead. An expired lease
+    /// is not brought back: the renewal waits until its revocation is
+    /// applied and then fails with not-found.
+    pub(super) async fn lease_renew_here(&self, id: i64) -> Result<i64, ServerError> {
         self.leading_term().ok_or(ServerError::NotLeader)?;
         self.read_barrier().await?;
         let deadline = Instant::now() + self.inner.request_timeout;
@@ -91,9 +153,9 @@ impl EtcdServer {
         }
     }
 
-    /// A lease's remaining and granted TTL, and its keys if asked; served
-    /// by the leader, whose lessor alone knows deadlines.
-    pub async fn lease_time_to_live(
+    /// A lease's remaining and granted TTL, and its keys if asked, at this
+    /// member, which must lead: its lessor alone knows deadlines.
+    pub(super) fn lease_time_to_live_here(
         &self,
         request: LeaseTimeToLiveRequest,
     ) -> Result<LeaseTimeToLiveResponse, ServerError> {

@@ -12,11 +12,13 @@ mod apply;
 mod convert;
 mod error;
 mod lease;
+mod lease_peer;
 mod wait;
 
 pub use alarms::{Alarms, Quota};
 pub use apply::is_read_only;
 pub use error::ServerError;
+pub use lease_peer::LeasePeerService;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,6 +59,8 @@ struct Inner {
     member_id: u64,
     /// Every member's id, this one's included.
     peers: Vec<u64>,
+    /// Every member's peer URL, to forward lease requests to the leader.
+    peer_urls: std::collections::BTreeMap<u64, String>,
     cluster_id: u64,
     raft: RaftHandle,
     store: Arc<Mutex<KvStore>>,
@@ -148,6 +152,12 @@ impl EtcdServer {
             inner: Arc::new(Inner {
                 member_id: config.member().id,
                 peers: config.cluster.members.iter().map(|m| m.id).collect(),
+                peer_urls: config
+                    .cluster
+                    .members
+                    .iter()
+                    .map(|m| (m.id, m.peer_url.clone()))
+                    .collect(),
                 cluster_id: config.cluster.id,
                 raft,
                 store,
