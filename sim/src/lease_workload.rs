@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError, GetOptions, Op};
+use etcd_sim::proto::etcdserverpb::ResponseHeader;
 use tokio::time::timeout;
 
 use crate::lease_check::{LeaseEvent, LeaseLog, Span};
@@ -15,13 +16,14 @@ use crate::run::Clock;
 
 /// Lease keys start with this, apart from the KV workload's `k` keys.
 const KEY_PREFIX: &str = "lease/";
-/// The TTL of both leases: above the 2 s minimum, short enough to expire
-/// within a run.
-const TTL: i64 = 3;
-/// Rounds of renew-and-read.
-const ROUNDS: usize = 8;
-/// The pause between rounds: renewals come far more often than the TTL.
-const PAUSE: Duration = Duration::from_millis(500);
+/// The TTL of both leases: the 2 s minimum of the default election
+/// timeout, so that the expiring lease expires within a run.
+const TTL: i64 = 2;
+/// Rounds of renew-and-read: about 3 s, a little longer than the KV
+/// clients, so that the lease clients add little simulated time.
+const ROUNDS: usize = 6;
+/// The pause between rounds: renewals come every fifth of the TTL.
+const PAUSE: Duration = Duration::from_millis(400);
 
 /// The context a lease client records in.
 pub struct LeaseClient {
@@ -46,12 +48,13 @@ impl LeaseClient {
         client.prefer_endpoint(self.id as usize);
         let kept = self.grant_and_put(&client, "kept").await;
         let expiring = self.grant_and_put(&client, "expiring").await;
-        for _ in 0..ROUNDS {
+        for round in 0..ROUNDS {
             if let Some((lease, key)) = &kept {
                 self.renew(&client, *lease).await;
                 self.read(&client, *lease, key).await;
             }
-            if let Some((lease, key)) = &expiring {
+            // The expiring lease every other round: enough to see it go.
+            if let Some((lease, key)) = expiring.as_ref().filter(|_| round % 2 == 1) {
                 self.read(&client, *lease, key).await;
                 self.time_to_live(&client, *lease).await;
             }
@@ -66,7 +69,7 @@ impl LeaseClient {
     /// Grants a lease and puts a key with it; `None` if the grant failed.
     async fn grant_and_put(&self, client: &Client, name: &str) -> Option<(i64, String)> {
         let (at, granted) = self.timed(client.lease_grant(TTL, 0)).await;
-        let granted = self.noted("grant", granted)?;
+        let granted = self.noted("grant", granted, |g| format!("{:x} ttl {}", g.id, g.ttl))?;
         let lease = granted.id;
         self.log.push(LeaseEvent::Renewed {
             lease,
@@ -77,10 +80,10 @@ impl LeaseClient {
         let (at, put) = self
             .timed(client.put_op(Op::put(key.clone(), "v").lease(lease)))
             .await;
-        if self
-            .noted(&format!("put {key} lease {lease:x}"), put)
-            .is_some()
-        {
+        let put = self.noted(&format!("put {key} lease {lease:x}"), put, |p| {
+            format!("revision {}", revision(&p.header))
+        });
+        if put.is_some() {
             self.log.push(LeaseEvent::Put {
                 lease,
                 key: key.clone(),
@@ -92,7 +95,10 @@ impl LeaseClient {
 
     async fn renew(&self, client: &Client, lease: i64) {
         let (at, renewed) = self.timed(client.lease_keep_alive_once(lease)).await;
-        let Some(renewed) = self.noted(&format!("keep-alive {lease:x}"), renewed) else {
+        let renewed = self.noted(&format!("keep-alive {lease:x}"), renewed, |r| {
+            format!("ttl {}", r.ttl)
+        });
+        let Some(renewed) = renewed else {
             return;
         };
         self.log.push(if renewed.ttl > 0 {
@@ -112,7 +118,10 @@ impl LeaseClient {
 
     async fn time_to_live(&self, client: &Client, lease: i64) {
         let (at, ttl) = self.timed(client.lease_time_to_live(lease, false)).await;
-        let Some(ttl) = self.noted(&format!("time-to-live {lease:x}"), ttl) else {
+        let ttl = self.noted(&format!("time-to-live {lease:x}"), ttl, |t| {
+            format!("ttl {}", t.ttl)
+        });
+        let Some(ttl) = ttl else {
             return;
         };
         if ttl.ttl == -1 {
@@ -129,7 +138,10 @@ impl LeaseClient {
         let invoke = self.clock.now_ns();
         self.log.push(LeaseEvent::RevokeAsked { lease, invoke });
         let (at, revoked) = self.timed(client.lease_revoke(lease)).await;
-        if let Some(revoked) = self.noted(&format!("revoke {lease:x}"), revoked) {
+        let revoked = self.noted(&format!("revoke {lease:x}"), revoked, |r| {
+            format!("revision {}", revision(&r.header))
+        });
+        if let Some(revoked) = revoked {
             let revision = revoked.header.map(|h| h.revision);
             self.log.push(LeaseEvent::Gone {
                 lease,
@@ -141,12 +153,16 @@ impl LeaseClient {
 
     async fn read(&self, client: &Client, lease: i64, key: &str) {
         let (at, got) = self.timed(client.get(key, GetOptions::default())).await;
-        if let Some(got) = self.noted(&format!("get {key}"), got) {
+        let got = self.noted(&format!("get {key}"), got, |g| {
+            let found = if g.kvs.is_empty() { "absent" } else { "found" };
+            format!("{found} at revision {}", revision(&g.header))
+        });
+        if let Some(got) = got {
             self.log.push(LeaseEvent::Read {
                 lease,
                 key: key.to_string(),
                 found: !got.kvs.is_empty(),
-                revision: got.header.map_or(0, |h| h.revision),
+                revision: revision(&got.header),
                 at,
             });
         }
@@ -168,14 +184,25 @@ impl LeaseClient {
         (at, result)
     }
 
-    /// Notes `what` and its answer in the trace; the value if it succeeded.
-    fn noted<T: std::fmt::Debug>(&self, what: &str, result: Result<T, ClientError>) -> Option<T> {
+    /// Notes `what` and its answer (as `show` puts it) in the trace; the
+    /// value if it succeeded.
+    fn noted<T>(
+        &self,
+        what: &str,
+        result: Result<T, ClientError>,
+        show: impl FnOnce(&T) -> String,
+    ) -> Option<T> {
         let answer = match &result {
-            Ok(value) => format!("{value:?}"),
+            Ok(value) => show(value),
             Err(e) => format!("error: {e}"),
         };
         let note = format!("lease client {}: {what}: {answer}", self.id);
         self.recorder.note(self.clock.now_ns(), note);
         result.ok()
     }
+}
+
+/// A response header's revision, 0 without one.
+fn revision(header: &Option<ResponseHeader>) -> i64 {
+    header.as_ref().map_or(0, |h| h.revision)
 }

@@ -69,13 +69,13 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// The default run: 3 members, 5 clients, 30 operations each on 3 keys,
-    /// under every fault the nemesis knows.
+    /// and one lease client, under every fault the nemesis knows.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
             nodes: 3,
             clients: 5,
-            lease_clients: 2,
+            lease_clients: 1,
             workload: Workload {
                 ops_per_client: 30,
                 keys: 3,

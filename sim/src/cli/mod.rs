@@ -161,7 +161,7 @@ mod simulate_args {
         #[arg(long)]
         pub ops: Option<usize>,
         /// Lease clients beside the KV clients; 0 switches the lease
-        /// check off [default: 2].
+        /// check off [default: 1].
         #[arg(long)]
         pub lease_clients: Option<usize>,
         /// Faults the nemesis draws from: `all`, `none`, or names separated
