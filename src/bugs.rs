@@ -32,11 +32,15 @@ pub enum Bug {
     /// A watch resumed after its stream broke asks for one revision after
     /// the one it needs, so the first event after the break is lost.
     WatchDropsEventOnReconnect,
+    /// Every member's lessor keeps lease deadlines by its own clock, and a
+    /// follower proposes revoking the leases that expired by it, although
+    /// only the leader's lessor sees the keep-alives.
+    LeaseExpiresOnFollowerClock,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -44,6 +48,7 @@ impl Bug {
         Bug::NonIdempotentRetry,
         Bug::DoubleApply,
         Bug::WatchDropsEventOnReconnect,
+        Bug::LeaseExpiresOnFollowerClock,
     ];
 
     /// The name used on the command line.
@@ -56,6 +61,7 @@ impl Bug {
             Bug::NonIdempotentRetry => "non-idempotent-retry",
             Bug::DoubleApply => "double-apply",
             Bug::WatchDropsEventOnReconnect => "watch-drops-event-on-reconnect",
+            Bug::LeaseExpiresOnFollowerClock => "lease-expires-on-follower-clock",
         }
     }
 
@@ -76,6 +82,9 @@ impl Bug {
             }
             Bug::WatchDropsEventOnReconnect => {
                 "reliable watches: a watch resumed on another member misses an event"
+            }
+            Bug::LeaseExpiresOnFollowerClock => {
+                "leases: a lease kept alive at the leader is revoked by a follower's deadline"
             }
         }
     }
@@ -99,6 +108,9 @@ impl Bug {
             }
             Bug::WatchDropsEventOnReconnect => {
                 "off-by-one resume revision (etcd #17529, #18089: events lost around reconnects)"
+            }
+            Bug::LeaseExpiresOnFollowerClock => {
+                "expiry decided outside the primary lessor (etcd's Promote/Demote, lessor.go)"
             }
         }
     }

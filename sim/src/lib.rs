@@ -23,6 +23,9 @@ mod consistency;
 #[cfg(madsim)]
 pub mod details;
 pub mod faults;
+pub mod lease_check;
+#[cfg(madsim)]
+pub mod lease_workload;
 #[cfg(madsim)]
 pub mod nemesis;
 pub mod recorder;

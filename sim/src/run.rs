@@ -22,6 +22,8 @@ use crate::cluster::SimCluster;
 use crate::consistency::compare_members;
 use crate::details::DetailSink;
 use crate::faults::FaultSet;
+use crate::lease_check::{check_leases, LeaseLog, LeaseViolation};
+use crate::lease_workload::LeaseClient;
 use crate::nemesis::Nemesis;
 use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
@@ -38,6 +40,8 @@ pub struct RunConfig {
     pub nodes: usize,
     /// Concurrent clients.
     pub clients: usize,
+    /// Lease clients, beside the KV clients (see `lease_workload`).
+    pub lease_clients: usize,
     /// The load each client applies.
     pub workload: Workload,
     /// The faults the nemesis draws from during the chaos phase.
@@ -71,12 +75,13 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// The default run: 3 members, 5 clients, 30 operations each on 3 keys,
-    /// 2 watchers, under every fault the nemesis knows.
+    /// 2 watchers and one lease client, under every fault the nemesis knows.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
             nodes: 3,
             clients: 5,
+            lease_clients: 1,
             workload: Workload {
                 ops_per_client: 30,
                 keys: 3,
@@ -155,6 +160,8 @@ pub struct SeedOutcome {
     /// Guarantees besides linearizability the run broke (members that
     /// disagree, ...).
     pub broken: Vec<BrokenCheck>,
+    /// What the lease check found.
+    pub lease_violations: Vec<LeaseViolation>,
 }
 
 /// A seed's result in one word.
@@ -216,11 +223,13 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let runtime = Runtime::with_seed_and_config(config.seed, madsim::Config::default());
     let recorder = new_recorder(config);
     let watch_logs = WatchLogs::default();
+    let leases = LeaseLog::default();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(simulate_into(
             config.clone(),
             recorder.clone(),
             watch_logs.clone(),
+            leases.clone(),
         ))
     }));
     let (simulated, panic) = match run {
@@ -231,6 +240,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let report = check_kv(&history, &CheckOptions::default());
     let watch_logs = watch_logs.lock().unwrap().clone();
     let watch_violations = check_watches(&history, &watch_logs);
+    let lease_violations = check_leases(&leases.events());
     SeedOutcome {
         seed: config.seed,
         history,
@@ -247,8 +257,13 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
                 check: "watch",
                 evidence: v.to_string(),
             }))
+            .chain(lease_violations.iter().map(|v| BrokenCheck {
+                check: "lease",
+                evidence: v.to_string(),
+            }))
             .collect(),
         watch_violations,
+        lease_violations,
     }
 }
 
@@ -293,14 +308,26 @@ fn quiet_crash_point_panics() {
 /// trace and the simulated time taken.
 pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     let recorder = new_recorder(&config);
-    let simulated = simulate_into(config, recorder.clone(), WatchLogs::default()).await;
+    let simulated = simulate_into(
+        config,
+        recorder.clone(),
+        WatchLogs::default(),
+        LeaseLog::default(),
+    )
+    .await;
     let (history, trace) = recorder.snapshot();
     (history, trace, simulated)
 }
 
 /// Runs `config` inside the current madsim runtime, recording into
-/// `recorder`; returns the simulated time taken.
-async fn simulate_into(config: RunConfig, recorder: Recorder, watch_logs: WatchLogs) -> Duration {
+/// `recorder` (client operations), `watch_logs` (watcher events) and
+/// `leases` (lease clients' events); returns the simulated time taken.
+async fn simulate_into(
+    config: RunConfig,
+    recorder: Recorder,
+    watch_logs: WatchLogs,
+    leases: LeaseLog,
+) -> Duration {
     quiet_crash_point_panics();
     let handle = Handle::current();
     let clock = Clock::start();
@@ -364,6 +391,26 @@ async fn simulate_into(config: RunConfig, recorder: Recorder, watch_logs: WatchL
             (stop, task)
         })
         .collect();
+    let lease_clients: Vec<_> = (0..config.lease_clients)
+        .map(|c| {
+            let node = handle
+                .create_node()
+                .name(format!("lease-client{c}"))
+                .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 3, c as u8 + 1)))
+                .build();
+            node.spawn(
+                LeaseClient {
+                    id: c as u32,
+                    endpoints: endpoints.clone(),
+                    log: leases.clone(),
+                    recorder: recorder.clone(),
+                    clock,
+                    deadline: config.workload.deadline,
+                }
+                .run(),
+            )
+        })
+        .collect();
 
     // Chaos: faults for as long as the clients run.
     let (stop, stopped) = watch::channel(false);
@@ -384,6 +431,9 @@ async fn simulate_into(config: RunConfig, recorder: Recorder, watch_logs: WatchL
     });
     for client in clients {
         client.await.expect("client task panicked");
+    }
+    for client in lease_clients {
+        client.await.expect("lease client task panicked");
     }
     stop.send_replace(true);
     nemesis.await.expect("nemesis task panicked");

@@ -6,8 +6,7 @@ use std::future::Future;
 use tonic::transport::Channel;
 
 use super::op::{DeleteOp, GetOp, Op, OpResponse, PutOp};
-use super::{Client, ClientError};
-use crate::bugs::Bug;
+use super::{Client, ClientError, Retry};
 use crate::proto::etcdserverpb::kv_client::KvClient;
 use crate::proto::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeResponse, PutResponse, RangeResponse,
@@ -135,34 +134,20 @@ impl Client {
         })
     }
 
-    /// Runs `call` on an endpoint, failing over per the rule in the module
-    /// docs; `idempotent` requests are also retried after a broken connection.
+    /// Runs `call` with a KV stub, failing over per [`Client::call_on`];
+    /// `idempotent` requests are also retried after a broken connection.
     async fn call<T, F, Fut>(&self, idempotent: bool, call: F) -> Result<T, ClientError>
     where
         F: Fn(KvClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let mut last = ClientError::Unreachable;
-        for _ in 0..self.endpoints.len() {
-            let (index, kv) = self.kv_client().await?;
-            match call(kv).await {
-                Ok(response) => return Ok(response.into_inner()),
-                Err(status) => {
-                    let error = ClientError::from(status);
-                    let retry_anyway =
-                        self.bugs.has(Bug::NonIdempotentRetry) && error.may_have_taken_effect();
-                    if !error.member_gone() && !retry_anyway {
-                        return Err(error);
-                    }
-                    self.fail_over(index);
-                    if !idempotent && !retry_anyway {
-                        return Err(error);
-                    }
-                    last = error;
-                }
-            }
-        }
-        Err(last)
+        let retry = if idempotent {
+            Retry::Idempotent
+        } else {
+            Retry::Never
+        };
+        self.call_on(retry, |channel| call(KvClient::new(channel)))
+            .await
     }
 }
 

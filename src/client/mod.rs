@@ -29,6 +29,7 @@
 
 mod error;
 mod kv;
+mod lease;
 mod maintenance;
 mod op;
 mod txn;
@@ -36,20 +37,30 @@ mod watch;
 
 pub use error::ClientError;
 pub use kv::{prefix_end, GetOptions};
+pub use lease::KeepAliveStream;
 pub use op::{DeleteOp, GetOp, Op, OpResponse, PutOp, SortOrder, SortTarget};
 pub use txn::{Compare, CompareOp, Txn, TxnOp};
 pub use watch::{WatchOptions, WatchStream, LIVENESS_TIMEOUT};
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
 
-use crate::bugs::BugSet;
+use crate::bugs::{Bug, BugSet};
 
-use crate::proto::etcdserverpb::kv_client::KvClient;
 use crate::proto::etcdserverpb::maintenance_client::MaintenanceClient;
+
+/// When a call that failed moves on to the next endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Only if it certainly was not sent: writes.
+    Never,
+    /// Also after a broken connection: reads, renewals.
+    Idempotent,
+}
 
 /// A connection to a cluster, through any of its members.
 pub struct Client {
@@ -113,12 +124,6 @@ impl Client {
             .to_string()
     }
 
-    /// A KV stub and its endpoint index, connecting if needed.
-    async fn kv_client(&self) -> Result<(usize, KvClient<Channel>), ClientError> {
-        let (index, channel) = self.channel().await?;
-        Ok((index, KvClient::new(channel)))
-    }
-
     /// A Maintenance stub for the current endpoint.
     pub async fn maintenance(&self) -> Result<MaintenanceClient<Channel>, ClientError> {
         Ok(MaintenanceClient::new(self.channel().await?.1))
@@ -152,5 +157,35 @@ impl Client {
         let _ = self
             .current
             .compare_exchange(index, next, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Runs `call` on an endpoint's channel, failing over per the rule in
+    /// the module docs and `retry`.
+    async fn call_on<T, F, Fut>(&self, retry: Retry, call: F) -> Result<T, ClientError>
+    where
+        F: Fn(Channel) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let mut last = ClientError::Unreachable;
+        for _ in 0..self.endpoints.len() {
+            let (index, channel) = self.channel().await?;
+            match call(channel).await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) => {
+                    let error = ClientError::from(status);
+                    let retry_anyway =
+                        self.bugs.has(Bug::NonIdempotentRetry) && error.may_have_taken_effect();
+                    if !error.member_gone() && !retry_anyway {
+                        return Err(error);
+                    }
+                    self.fail_over(index);
+                    if retry == Retry::Never && !retry_anyway {
+                        return Err(error);
+                    }
+                    last = error;
+                }
+            }
+        }
+        Err(last)
     }
 }

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod etcdserver;
+pub mod lease;
 mod membership;
 pub mod watch;
 
@@ -21,8 +22,10 @@ use std::sync::Arc;
 
 use crate::proto::etcdserverpb::cluster_server::ClusterServer;
 use crate::proto::etcdserverpb::kv_server::KvServer;
+use crate::proto::etcdserverpb::lease_server::LeaseServer;
 use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use crate::proto::etcdserverpb::watch_server::WatchServer;
+use crate::proto::etcdsimpb::lease_peer_server::LeasePeerServer;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
 use crate::raft::RaftTransportService;
 use crate::storage::Disk;
@@ -55,6 +58,9 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
         .add_service(RaftTransportServer::new(RaftTransportService::new(
             server.raft().clone(),
         )))
+        .add_service(LeasePeerServer::new(etcdserver::LeasePeerService::new(
+            server.clone(),
+        )))
         .serve(config.listen_peer);
     let client = tonic::transport::Server::builder()
         .add_service(KvServer::new(api::KvService::new(
@@ -62,6 +68,7 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
             api::Limits::from(&config),
         )))
         .add_service(WatchServer::new(api::WatchService::new(server.clone())))
+        .add_service(LeaseServer::new(api::LeaseService::new(server.clone())))
         .add_service(MaintenanceServer::new(api::MaintenanceService::new(
             server.clone(),
         )))

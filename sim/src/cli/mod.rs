@@ -160,6 +160,10 @@ mod simulate_args {
         /// Operations per client [default: 30].
         #[arg(long)]
         pub ops: Option<usize>,
+        /// Lease clients beside the KV clients; 0 switches the lease
+        /// check off [default: 1].
+        #[arg(long)]
+        pub lease_clients: Option<usize>,
         /// Faults the nemesis draws from: `all`, `none`, or names separated
         /// by commas (kill-leader, kill, kill-all, pause, partition,
         /// isolate-leader, bridge, one-way-clog, packet-loss, latency,

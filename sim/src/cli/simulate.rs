@@ -15,6 +15,7 @@ fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
     let mut config = RunConfig::new(seed);
     config.nodes = shape.nodes.unwrap_or(config.nodes);
     config.clients = shape.clients.unwrap_or(config.clients);
+    config.lease_clients = shape.lease_clients.unwrap_or(config.lease_clients);
     config.workload.ops_per_client = shape.ops.unwrap_or(config.workload.ops_per_client);
     config.faults = shape.faults.clone().unwrap_or(config.faults);
     config.bugs = shape.bugs.iter().copied().collect();
@@ -26,6 +27,10 @@ fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
     }
     if config.clients == 0 || config.clients > 200 {
         return Err(format!("--clients must be 1..=200, got {}", config.clients));
+    }
+    if config.lease_clients > 200 {
+        let count = config.lease_clients;
+        return Err(format!("--lease-clients must be 0..=200, got {count}"));
     }
     Ok(config)
 }
@@ -41,6 +46,9 @@ fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
     }
     if let Some(ops) = shape.ops {
         cmd += &format!(" --ops {ops}");
+    }
+    if let Some(lease_clients) = shape.lease_clients {
+        cmd += &format!(" --lease-clients {lease_clients}");
     }
     if let Some(faults) = &shape.faults {
         cmd += &format!(" --faults {faults}");
@@ -222,6 +230,7 @@ fn reproduced_config(args: &ReproduceArgs) -> Result<RunConfig, String> {
     let shaped = shape.nodes.is_some()
         || shape.clients.is_some()
         || shape.ops.is_some()
+        || shape.lease_clients.is_some()
         || shape.faults.is_some()
         || !shape.bugs.is_empty()
         || shape.no_pre_vote

@@ -13,8 +13,8 @@ pub trait Leases {
     fn exists(&self, id: i64) -> bool;
 }
 
-/// No lease exists: the server has no lessor (leases are not implemented),
-/// so every put that names one fails as etcd's does with an unknown id.
+/// No lease exists: every put that names one fails as etcd's does with an
+/// unknown id (the server asks its lessor, `server::lease::Lessor`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoLeases;
 

@@ -12,6 +12,7 @@ use tonic::{Code, Status};
 
 use crate::mvcc::MvccError;
 use crate::server::etcdserver::ServerError;
+use crate::server::lease::LeaseError;
 
 /// Every error the KV API answers with, named after etcd's `ErrGRPC*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,6 +38,10 @@ pub enum RpcError {
     NoSpace,
     /// A put named a lease that does not exist.
     LeaseNotFound,
+    /// A grant named a lease id that is taken.
+    LeaseExist,
+    /// A grant asked for a TTL above etcd's maximum.
+    LeaseTtlTooLarge,
     /// The proposal would exceed `--max-request-bytes`.
     RequestTooLarge,
     /// raft knows no leader.
@@ -111,6 +116,16 @@ const TABLE: &[(RpcError, Code, &str)] = &[
         RpcError::LeaseNotFound,
         Code::NotFound,
         "etcdserver: requested lease not found",
+    ),
+    (
+        RpcError::LeaseExist,
+        Code::FailedPrecondition,
+        "etcdserver: lease already exists",
+    ),
+    (
+        RpcError::LeaseTtlTooLarge,
+        Code::OutOfRange,
+        "etcdserver: too large lease TTL",
     ),
     (
         RpcError::RequestTooLarge,
@@ -231,6 +246,13 @@ impl From<ServerError> for RpcError {
             ServerError::Mvcc(MvccError::FutureRev) => RpcError::FutureRev,
             ServerError::Mvcc(MvccError::KeyNotFound) => RpcError::KeyNotFound,
             ServerError::Mvcc(MvccError::LeaseNotFound) => RpcError::LeaseNotFound,
+            ServerError::Lease(LeaseError::NotFound) => RpcError::LeaseNotFound,
+            ServerError::Lease(LeaseError::Exists) => RpcError::LeaseExist,
+            ServerError::Lease(LeaseError::TtlTooLarge) => RpcError::LeaseTtlTooLarge,
+            // Internal to renewals, which answer them as not-leader and
+            // timeout before they reach here.
+            ServerError::Lease(LeaseError::NotPrimary) => RpcError::NotLeader,
+            ServerError::Lease(LeaseError::Expired) => RpcError::Timeout,
         }
     }
 }
@@ -269,6 +291,12 @@ mod tests {
         let status = to_status(ServerError::Mvcc(MvccError::LeaseNotFound));
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "etcdserver: requested lease not found");
+        let status = to_status(ServerError::Lease(LeaseError::Exists));
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "etcdserver: lease already exists");
+        let status = to_status(ServerError::Lease(LeaseError::TtlTooLarge));
+        assert_eq!(status.code(), Code::OutOfRange);
+        assert_eq!(status.message(), "etcdserver: too large lease TTL");
         let status = to_status(ServerError::TimedOut);
         assert_eq!(status.code(), Code::Unavailable);
         assert_eq!(status.message(), "etcdserver: request timed out");

@@ -10,6 +10,7 @@ mod error;
 mod header;
 mod intervals;
 mod kv;
+mod lease;
 mod maintenance;
 mod watch;
 
@@ -17,5 +18,6 @@ pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
 pub use cluster::ClusterService;
 pub use error::RpcError;
 pub use kv::KvService;
+pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;
 pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

@@ -4,10 +4,12 @@
 //! function of the log.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use prost::Message as _;
 use raft::eraftpb::{Entry, EntryType, Snapshot};
 use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 use super::alarms::Alarms;
 use super::convert::header;
@@ -15,15 +17,16 @@ use super::members::Published;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
-use crate::mvcc::txn::NoLeases;
 use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse,
-    InternalRaftRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+    InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
+    RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::RaftHandle;
+use crate::server::lease::{attached_keys, Lessor};
 
 /// The result of applying one request, handed to its waiter.
 #[derive(Debug)]
@@ -40,6 +43,10 @@ pub enum ApplyResult {
     Alarm(AlarmResponse),
     /// A member's published attributes, recorded.
     MemberAttrSet,
+    /// A lease grant.
+    LeaseGrant(Result<LeaseGrantResponse, ServerError>),
+    /// A lease revocation, with the deletion of its keys.
+    LeaseRevoke(Result<LeaseRevokeResponse, ServerError>),
 }
 
 /// Applies committed entries to the store, and snapshots it now and then.
@@ -68,6 +75,12 @@ pub struct Applier {
     pub crash: CrashPoints,
     /// Injected bugs (`double-apply` lives here).
     pub bugs: BugSet,
+    /// The leases, part of the state machine.
+    pub lessor: Arc<Mutex<Lessor>>,
+    /// This member's raft id, to know whether it leads.
+    pub member_id: u64,
+    /// How much longer than their TTL leases live after a leader change.
+    pub promote_extend: Duration,
 }
 
 impl Applier {
@@ -75,8 +88,10 @@ impl Applier {
     /// its index.
     pub fn restore(&mut self, snapshot: Snapshot) {
         let index = snapshot.get_metadata().index;
-        let state = StateMachine::decode(&snapshot.data)
+        let mut lessor = self.lessor.lock().unwrap();
+        let state = StateMachine::decode(&snapshot.data, &mut lessor)
             .unwrap_or_else(|e| panic!("snapshot at index {index} holds no state: {e}"));
+        drop(lessor);
         self.crash.reach(CrashPoint::BeforeSnapshotApply);
         *self.store.lock().unwrap() = state.store;
         *self.alarms.lock().unwrap() = state.alarms;
@@ -93,6 +108,7 @@ impl Applier {
         encode_state(
             &self.alarms.lock().unwrap(),
             &self.members.lock().unwrap(),
+            &self.lessor.lock().unwrap(),
             &self.store.lock().unwrap(),
         )
     }
@@ -107,7 +123,11 @@ impl Applier {
         for entry in entries {
             // Empty entries are the no-ops a new leader appends; conf
             // changes do not occur with a static membership.
-            if entry.get_entry_type() != EntryType::EntryNormal || entry.data.is_empty() {
+            if entry.get_entry_type() != EntryType::EntryNormal {
+                continue;
+            }
+            if entry.data.is_empty() {
+                self.promote_if_leading(entry.term);
                 continue;
             }
             let request = InternalRaftRequest::decode(entry.data.as_ref())
@@ -145,6 +165,17 @@ impl Applier {
         }
     }
 
+    /// etcd promotes the leader's lessor once it applies the empty entry
+    /// that opens its term: from then on it alone keeps lease deadlines.
+    fn promote_if_leading(&self, term: u64) {
+        let status = self.raft.status();
+        if status.leader == self.member_id && status.term == term {
+            let extend = self.promote_extend;
+            let mut lessor = self.lessor.lock().unwrap();
+            lessor.promote(term, Instant::now(), extend);
+        }
+    }
+
     fn apply(&mut self, request: InternalRaftRequest) -> ApplyResult {
         if let Some(alarm) = request.alarm {
             return ApplyResult::Alarm(self.apply_alarm(&alarm));
@@ -152,6 +183,9 @@ impl Applier {
         if let Some(attributes) = request.member_attr_set {
             self.members.lock().unwrap().set(attributes);
             return ApplyResult::MemberAttrSet;
+        }
+        if let Some(revoke) = request.lease_revoke {
+            return ApplyResult::LeaseRevoke(self.apply_lease_revoke(revoke.id));
         }
         // etcd's capped applier: with NOSPACE raised, nothing may grow the
         // store until an operator makes room and disarms it.
@@ -163,12 +197,19 @@ impl Applier {
             if request.txn.as_ref().is_some_and(|t| !is_read_only(t)) {
                 return ApplyResult::Txn(Err(ServerError::NoSpace));
             }
+            if request.lease_grant.is_some() {
+                return ApplyResult::LeaseGrant(Err(ServerError::NoSpace));
+            }
         }
+        if let Some(grant) = request.lease_grant {
+            return ApplyResult::LeaseGrant(self.apply_lease_grant(&grant));
+        }
+        let lessor = self.lessor.lock().unwrap();
         let mut store = self.store.lock().unwrap();
         if let Some(put) = request.put {
             ApplyResult::Put(
                 store
-                    .apply_put_with(&put.into(), &NoLeases)
+                    .apply_put_with(&put.into(), &*lessor)
                     .map(Into::into)
                     .map_err(Into::into),
             )
@@ -177,7 +218,7 @@ impl Applier {
         } else if let Some(txn) = request.txn {
             ApplyResult::Txn(
                 store
-                    .apply_txn_with(&txn.into(), &NoLeases)
+                    .apply_txn_with(&txn.into(), &*lessor)
                     .map(Into::into)
                     .map_err(Into::into),
             )
@@ -197,6 +238,35 @@ impl Applier {
 }
 
 impl Applier {
+    fn apply_lease_grant(
+        &self,
+        request: &LeaseGrantRequest,
+    ) -> Result<LeaseGrantResponse, ServerError> {
+        let mut lessor = self.lessor.lock().unwrap();
+        let ttl = lessor.grant(request.id, request.ttl, Instant::now())?;
+        Ok(LeaseGrantResponse {
+            header: header(self.store.lock().unwrap().current_revision()),
+            id: request.id,
+            ttl,
+            error: String::new(),
+        })
+    }
+
+    /// Forgets the lease and deletes its keys, all in one revision.
+    fn apply_lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, ServerError> {
+        self.lessor.lock().unwrap().revoke(id)?;
+        let mut store = self.store.lock().unwrap();
+        let keys = attached_keys(&store, id);
+        let mut txn = store.write();
+        for key in &keys {
+            txn.delete_range(key, &[]);
+        }
+        let revision = txn.end();
+        Ok(LeaseRevokeResponse {
+            header: header(revision),
+        })
+    }
+
     fn apply_alarm(&self, request: &AlarmRequest) -> AlarmResponse {
         let mut alarms = self.alarms.lock().unwrap();
         let alarm = AlarmType::try_from(request.alarm).unwrap_or(AlarmType::None);
@@ -219,26 +289,39 @@ impl Applier {
     }
 }
 
-/// The state machine as a snapshot holds it.
+/// The state machine as a snapshot holds it, the leases aside (the lessor
+/// is restored in place: it keeps its role and clock).
 struct StateMachine {
     alarms: Alarms,
     members: Published,
     store: KvStore,
 }
 
-/// Encodes the state machine: alarms, published member attributes, then the
+/// Encodes the state machine: alarms, published member attributes, leases
+/// (ids and TTLs, no deadlines: those are each member's own), then the
 /// store.
-pub fn encode_state(alarms: &Alarms, members: &Published, store: &KvStore) -> Vec<u8> {
+pub fn encode_state(
+    alarms: &Alarms,
+    members: &Published,
+    lessor: &Lessor,
+    store: &KvStore,
+) -> Vec<u8> {
     let mut data = alarms.encode();
     data.extend(members.encode());
+    data.extend(lessor.encode());
     data.extend(store.snapshot());
     data
 }
 
 impl StateMachine {
-    fn decode(bytes: &[u8]) -> Result<StateMachine, String> {
+    /// Decodes what [`encode_state`] wrote, restoring the leases into
+    /// `lessor` with deadlines from now.
+    fn decode(bytes: &[u8], lessor: &mut Lessor) -> Result<StateMachine, String> {
         let (alarms, rest) = Alarms::decode(bytes).ok_or("its alarms are cut short")?;
         let (members, rest) = Published::decode(rest).ok_or("its member table is cut short")?;
+        let rest = lessor
+            .restore(rest, Instant::now())
+            .ok_or("its leases are cut short")?;
         let store = KvStore::restore(rest).map_err(|e| format!("{e:?}"))?;
         Ok(StateMachine {
             alarms,

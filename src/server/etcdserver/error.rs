@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::mvcc::MvccError;
+use crate::server::lease::LeaseError;
 
 /// Errors of the etcdserver layer, with etcd's exact messages.
 ///
@@ -27,6 +28,8 @@ pub enum ServerError {
     LeaderTransferTimedOut,
     /// The store refused the request when it was applied.
     Mvcc(MvccError),
+    /// The lessor refused the request.
+    Lease(LeaseError),
 }
 
 impl fmt::Display for ServerError {
@@ -42,6 +45,7 @@ impl fmt::Display for ServerError {
                 f.write_str("etcdserver: request timed out, leader transfer took too long")
             }
             ServerError::Mvcc(e) => e.fmt(f),
+            ServerError::Lease(e) => e.fmt(f),
         }
     }
 }
@@ -51,5 +55,11 @@ impl std::error::Error for ServerError {}
 impl From<MvccError> for ServerError {
     fn from(e: MvccError) -> Self {
         ServerError::Mvcc(e)
+    }
+}
+
+impl From<LeaseError> for ServerError {
+    fn from(e: LeaseError) -> Self {
+        ServerError::Lease(e)
     }
 }

@@ -11,6 +11,8 @@ mod alarms;
 mod apply;
 mod convert;
 mod error;
+mod lease;
+mod lease_peer;
 mod members;
 mod wait;
 mod watchable;
@@ -18,6 +20,7 @@ mod watchable;
 pub use alarms::{Alarms, Quota};
 pub use apply::is_read_only;
 pub use error::ServerError;
+pub use lease_peer::LeasePeerService;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +44,7 @@ use crate::proto::etcdserverpb::{
 use crate::raft::{
     spawn_raft, wal::WalError, Committed, Peer, ProposeError, RaftConfig, RaftHandle,
 };
+use crate::server::lease::Lessor;
 use crate::storage::Disk;
 use apply::{encode_state, Applier, ApplyResult};
 use members::Published;
@@ -57,13 +61,14 @@ pub struct EtcdServer {
 
 struct Inner {
     member_id: u64,
-    /// The initial cluster, this member included.
+    /// The initial cluster, this member included: ids, and the peer URLs
+    /// lease requests are forwarded to the leader by.
     cluster: Cluster,
-
     raft: RaftHandle,
     store: Arc<Mutex<KvStore>>,
     alarms: Arc<Mutex<Alarms>>,
     members: Arc<Mutex<Published>>,
+    lessor: Arc<Mutex<Lessor>>,
     quota: Quota,
     applied: watch::Receiver<u64>,
     /// Woken after every applied batch: watch streams and read barriers wait on it.
@@ -125,6 +130,11 @@ impl EtcdServer {
         let store = Arc::new(Mutex::new(KvStore::new()));
         let alarms = Arc::new(Mutex::new(Alarms::default()));
         let members = Arc::new(Mutex::new(Published::default()));
+        let mut lessor = Lessor::new(Lessor::min_ttl_for(config.tick, config.election_ticks.0));
+        if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
+            lessor = lessor.with_follower_expiry();
+        }
+        let lessor = Arc::new(Mutex::new(lessor));
         let (applied_tx, applied) = watch::channel(0);
         let watchers = Arc::new(tokio::sync::Notify::new());
         let writes = Arc::new(Wait::default());
@@ -142,6 +152,9 @@ impl EtcdServer {
             last_snapshot: 0,
             crash: config.crash_points.clone(),
             bugs: config.bugs,
+            lessor: lessor.clone(),
+            member_id: config.member().id,
+            promote_extend: config.tick * config.election_ticks.0 as u32,
         };
         tokio::spawn(apply_loop(applier, committed));
         let server = Self {
@@ -152,6 +165,7 @@ impl EtcdServer {
                 store,
                 alarms,
                 members,
+                lessor,
                 quota: Quota::from_flag(config.quota_backend_bytes),
                 applied,
                 watchers,
@@ -166,6 +180,7 @@ impl EtcdServer {
                 lease: config.tick * config.election_ticks.0 as u32 * 10,
             }),
         };
+        tokio::spawn(server.clone().expire_leases());
         tokio::spawn(server.clone().publish(MemberAttrSetRequest {
             member_id: config.member().id,
             name: config.name.clone(),
@@ -223,6 +238,7 @@ impl EtcdServer {
         crc32fast::hash(&encode_state(
             &self.inner.alarms.lock().unwrap(),
             &self.inner.members.lock().unwrap(),
+            &self.inner.lessor.lock().unwrap(),
             &self.inner.store.lock().unwrap(),
         ))
     }

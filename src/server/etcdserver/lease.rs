@@ -1,0 +1,238 @@
+//! Leases at the server: grants and revocations through raft, renewals and
+//! TTL queries at the leader, and the loop that revokes expired leases.
+//!
+//! Renewals do not go through raft (etcd's neither): the leader's lessor
+//! alone keeps deadlines, so it alone can renew, and it alone answers
+//! time-to-live queries. A follower forwards both to the leader
+//! ([`super::lease_peer`]), retrying until its request timeout, as etcd
+//! 3.4's `LeaseRenew` does over its peer HTTP API. Before renewing, the
+//! leader confirms through ReadIndex that it still leads, as etcd does
+//! since 3.4.25 (etcd issue #15247): a deposed leader that has not noticed
+//! yet must not tell a client its lease is safe.
+
+use std::time::Duration;
+
+use madsim::rand::{thread_rng, Rng};
+use tokio::time::Instant;
+
+use super::apply::ApplyResult;
+use super::{EtcdServer, ServerError};
+use crate::proto::etcdserverpb::{
+    InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseLeasesResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest,
+    LeaseTimeToLiveResponse,
+};
+use crate::server::lease::{attached_keys, LeaseError};
+
+/// How often the leader looks for expired leases (etcd: every 500 ms).
+const EXPIRY_CHECK: Duration = Duration::from_millis(500);
+/// How often a renewal of an expired lease looks again whether the
+/// revocation has been applied; also the pause between attempts to
+/// forward a request to the leader.
+const REVOKE_POLL: Duration = Duration::from_millis(50);
+
+/// Where a leader-only lease request goes.
+enum Target {
+    /// This member leads.
+    Here,
+    /// The leader, at its peer URL.
+    Leader(String),
+    /// No leader is known.
+    Unknown,
+}
+
+impl EtcdServer {
+    /// Grants a lease through raft; id 0 lets the server choose one.
+    pub async fn lease_grant(
+        &self,
+        mut request: LeaseGrantRequest,
+    ) -> Result<LeaseGrantResponse, ServerError> {
+        while request.id == 0 {
+            // As etcd: a random positive id.
+            request.id = thread_rng().gen::<i64>() & i64::MAX;
+        }
+        let request = InternalRaftRequest {
+            lease_grant: Some(request),
+            ..Default::default()
+        };
+        match self.propose(request).await? {
+            ApplyResult::LeaseGrant(r) => r,
+            other => unreachable!("lease grant applied as {other:?}"),
+        }
+    }
+
+    /// Revokes a lease through raft, deleting its keys in one revision.
+    pub async fn lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, ServerError> {
+        let request = InternalRaftRequest {
+            lease_revoke: Some(LeaseRevokeRequest { id }),
+            ..Default::default()
+        };
+        match self.propose(request).await? {
+            ApplyResult::LeaseRevoke(r) => r,
+            other => unreachable!("lease revoke applied as {other:?}"),
+        }
+    }
+
+    /// Renews lease `id` for another TTL, here or at the leader; returns
+    /// the TTL. Fails with not-found if the lease is gone, and with a
+    /// timeout if no leader renewed it within the request timeout.
+    pub async fn lease_renew(&self, id: i64) -> Result<i64, ServerError> {
+        let deadline = Instant::now() + self.inner.request_timeout;
+        loop {
+            let answer = match self.target() {
+                Target::Here => self.lease_renew_here(id).await,
+                Target::Leader(url) => super::lease_peer::renew_at(&url, id).await,
+                Target::Unknown => Err(ServerError::NoLeader),
+            };
+            match answer {
+                Ok(_) | Err(ServerError::Lease(LeaseError::NotFound)) => return answer,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(REVOKE_POLL).await,
+                Err(_) => return Err(ServerError::TimedOut),
+            }
+        }
+    }
+
+    /// A lease's TTLs (and keys), here or at the leader.
+    pub async fn lease_time_to_live(
+        &self,
+        request: LeaseTimeToLiveRequest,
+    ) -> Result<LeaseTimeToLiveResponse, ServerError> {
+        let deadline = Instant::now() + self.inner.request_timeout;
+        loop {
+            let answer = match self.target() {
+                Target::Here => self.lease_time_to_live_here(request),
+                Target::Leader(url) => super::lease_peer::time_to_live_at(&url, request).await,
+                Target::Unknown => Err(ServerError::NoLeader),
+            };
+            match answer {
+                Ok(_) | Err(ServerError::Lease(LeaseError::NotFound)) => return answer,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(REVOKE_POLL).await,
+                Err(_) => return Err(ServerError::TimedOut),
+            }
+        }
+    }
+
+    /// Where raft says the leader is.
+    fn target(&self) -> Target {
+        match self.inner.raft.status().leader {
+            0 => Target::Unknown,
+            leader if leader == self.member_id() => Target::Here,
+            leader => match self.inner.cluster.members.iter().find(|m| m.id == leader) {
+                Some(member) => Target::Leader(member.peer_url.clone()),
+                None => Target::Unknown,
+            },
+        }
+    }
+
+    /// Renews lease `id` at this member, which must lead. An expired lease
+    /// is not brought back: the renewal waits until its revocation is
+    /// applied and then fails with not-found.
+    pub(super) async fn lease_renew_here(&self, id: i64) -> Result<i64, ServerError> {
+        self.leading_term().ok_or(ServerError::NotLeader)?;
+        self.read_barrier().await?;
+        let deadline = Instant::now() + self.inner.request_timeout;
+        loop {
+            let term = self.leading_term().ok_or(ServerError::NotLeader)?;
+            let renewed = {
+                let mut lessor = self.inner.lessor.lock().unwrap();
+                if lessor.primary_term() == Some(term) {
+                    lessor.renew(id, Instant::now())
+                } else {
+                    Err(LeaseError::NotPrimary)
+                }
+            };
+            match renewed {
+                Ok(ttl) => return Ok(ttl),
+                Err(LeaseError::Expired) if Instant::now() < deadline => {
+                    tokio::time::sleep(REVOKE_POLL).await;
+                }
+                Err(LeaseError::Expired) => return Err(ServerError::TimedOut),
+                Err(LeaseError::NotPrimary) => return Err(ServerError::NotLeader),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// A lease's remaining and granted TTL, and its keys if asked, at this
+    /// member, which must lead: its lessor alone knows deadlines.
+    pub(super) fn lease_time_to_live_here(
+        &self,
+        request: LeaseTimeToLiveRequest,
+    ) -> Result<LeaseTimeToLiveResponse, ServerError> {
+        self.leading_term().ok_or(ServerError::NotLeader)?;
+        let lessor = self.inner.lessor.lock().unwrap();
+        let ttl = lessor
+            .time_to_live(request.id, Instant::now())
+            .ok_or(LeaseError::NotFound)?;
+        let keys = if request.keys {
+            attached_keys(&self.inner.store.lock().unwrap(), request.id)
+        } else {
+            Vec::new()
+        };
+        Ok(LeaseTimeToLiveResponse {
+            header: None,
+            id: request.id,
+            ttl: ttl.remaining.unwrap_or(ttl.granted),
+            granted_ttl: ttl.granted,
+            keys,
+        })
+    }
+
+    /// Every lease this member knows (etcd 3.4 answers from local state).
+    pub fn lease_leases(&self) -> LeaseLeasesResponse {
+        let ids = self.inner.lessor.lock().unwrap().leases();
+        LeaseLeasesResponse {
+            header: None,
+            leases: ids.into_iter().map(|id| LeaseStatus { id }).collect(),
+        }
+    }
+
+    /// The term this member leads in, if raft says it leads and its lessor
+    /// has been promoted for that term.
+    fn leading_term(&self) -> Option<u64> {
+        let status = self.inner.raft.status();
+        let primary = self.inner.lessor.lock().unwrap().primary_term();
+        (status.leader == self.member_id() && primary == Some(status.term)).then_some(status.term)
+    }
+
+    /// Runs for the member's life: demotes the lessor when this member
+    /// stops leading, and proposes the revocation of every lease that
+    /// expired by the leader's clock (etcd's `revokeExpiredLeases`).
+    ///
+    /// A leader that was paused wakes up believing it still leads, with
+    /// every deadline passed. So before proposing, it confirms through
+    /// ReadIndex that it leads, and before each proposal it checks again
+    /// that it leads and that the lease is still expired: a revocation
+    /// proposed once it follows would be forwarded to the real leader and
+    /// applied, although the real leader's lessor may have renewed the
+    /// lease meanwhile.
+    pub(super) async fn expire_leases(self) {
+        loop {
+            tokio::time::sleep(EXPIRY_CHECK).await;
+            if self.expired_while_leading().is_empty() || self.read_barrier().await.is_err() {
+                continue;
+            }
+            for id in self.expired_while_leading() {
+                if !self.expired_while_leading().contains(&id) {
+                    continue;
+                }
+                // A failed proposal is retried at the next check, as long
+                // as the lease is still there and this member still leads.
+                let _ = self.lease_revoke(id).await;
+            }
+        }
+    }
+
+    /// Demotes the lessor if this member no longer leads in the term it
+    /// was promoted for; then the leases expired by its deadlines.
+    fn expired_while_leading(&self) -> Vec<i64> {
+        let status = self.inner.raft.status();
+        let mut lessor = self.inner.lessor.lock().unwrap();
+        let leading =
+            status.leader == self.member_id() && lessor.primary_term() == Some(status.term);
+        if !leading && lessor.primary_term().is_some() {
+            lessor.demote();
+        }
+        lessor.expired(Instant::now())
+    }
+}
