@@ -9,8 +9,10 @@
 //! # async fn demo() -> Result<(), etcd_sim::client::ClientError> {
 //! use etcd_sim::client::{Client, Op};
 //! use futures::StreamExt;
+//! use std::sync::Arc;
 //! use std::time::Duration;
-//! let client = Client::new(["http://127.0.0.1:2379"], Duration::from_secs(2))?;
+//! // The keep-alive helper renews from a task of its own: it shares the client.
+//! let client = Arc::new(Client::new(["http://127.0.0.1:2379"], Duration::from_secs(2))?);
 //! let lease = client.lease_grant(10, 0).await?;
 //! client.put_op(Op::put("k", "v").lease(lease.id)).await?;
 //! let mut renewals = client.lease_keep_alive(lease.id);
