@@ -672,6 +672,56 @@ fn compare_sessions(etcd: &Server, sim: &Server, steps: &[Step]) {
     );
 }
 
+/// `etcdctl check perf --load=s` (a minute each: a lease, 60 s of puts
+/// with it at etcdctl's small load, a delete of the prefix) against both
+/// 3-member clusters: both must pass the same checks. The measured numbers
+/// are masked here; `ETCD_SIM_DIFF_VERBOSE=1` prints them.
+#[test]
+fn check_perf_passes_like_etcd() {
+    if !tools_available() {
+        return;
+    }
+    let (etcd, sim) = start_both_clusters("perf", &[], 3);
+    let perf = |server: &Server| {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &server.endpoints.join(",")])
+            .args(["check", "perf", "--load=s"])
+            .output()
+            .expect("etcdctl runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        if verbose() {
+            eprintln!("{stdout}");
+        }
+        // The verdicts, without the progress bar.
+        let verdicts: Vec<String> = stdout
+            .split(['\r', '\n'])
+            .filter(|line| line.starts_with("PASS") || line.starts_with("FAIL"))
+            .map(mask_digits)
+            .collect();
+        (out.status.code(), verdicts.join("\n"))
+    };
+    let (want, got) = (perf(&etcd), perf(&sim));
+    assert!(want.1.ends_with("PASS"), "etcd itself failed: {want:?}");
+    assert_eq!(want, got, "check perf differs from etcd's");
+}
+
+/// `text` with every run of digits (and decimal point) as `N`.
+fn mask_digits(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in text.trim().chars() {
+        let digit = c.is_ascii_digit() || (in_number && c == '.');
+        if digit && !in_number {
+            out.push('N');
+        } else if !digit {
+            out.push(c);
+        }
+        in_number = digit;
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------
 // Session 2: etcd-sim's client, for what etcdctl cannot send.
 
