@@ -108,6 +108,8 @@ impl RunConfig {
         config.clients = schedule.clients;
         config.workload.ops_per_client = schedule.ops_per_client;
         config.workload.keys = schedule.keys;
+        config.watchers = schedule.watchers;
+        config.lease_clients = schedule.lease_clients;
         config.faults = schedule.fault_set()?;
         config.bugs = schedule.bug_set()?;
         config.plan = Some(schedule.plan.clone());
@@ -124,6 +126,8 @@ impl RunConfig {
             clients: self.clients,
             ops_per_client: self.workload.ops_per_client,
             keys: self.workload.keys,
+            watchers: self.watchers,
+            lease_clients: self.lease_clients,
             bugs: Bug::ALL
                 .into_iter()
                 .filter(|&b| self.bugs.has(b))

@@ -67,6 +67,13 @@ pub struct Schedule {
     pub ops_per_client: usize,
     /// Keys the clients contend on.
     pub keys: usize,
+    /// Watcher clients beside the KV clients (0 in files written before
+    /// there were any, so that they replay as they ran).
+    #[serde(default)]
+    pub watchers: u32,
+    /// Lease clients beside the KV clients (0 in older files, likewise).
+    #[serde(default)]
+    pub lease_clients: usize,
     /// Injected bugs, by name (see `etcd-sim bugs`).
     pub bugs: Vec<String>,
     /// The faults the plan was drawn from (informational once `plan` is set).
@@ -124,12 +131,15 @@ impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed {}: {} members, {} clients x {} ops on {} keys, {} faults ({:.1} s of faults)",
+            "seed {}: {} members, {} clients x {} ops on {} keys, {} watchers, {} lease clients, \
+             {} faults ({:.1} s of faults)",
             self.seed,
             self.nodes,
             self.clients,
             self.ops_per_client,
             self.keys,
+            self.watchers,
+            self.lease_clients,
             self.plan.len(),
             self.fault_time().as_secs_f64()
         )
@@ -172,6 +182,8 @@ mod tests {
             clients: 2,
             ops_per_client: 10,
             keys: 3,
+            watchers: 2,
+            lease_clients: 1,
             bugs: vec!["stale-read".into()],
             faults: "all".into(),
             pre_vote: true,
@@ -182,6 +194,17 @@ mod tests {
                 duration_ms: 2_500,
             }],
         }
+    }
+
+    #[test]
+    fn a_file_from_before_the_background_clients_replays_without_them() {
+        let mut text = schedule().to_json();
+        for field in ["  \"watchers\": 2,\n", "  \"lease_clients\": 1,\n"] {
+            assert!(text.contains(field), "{text}");
+            text = text.replace(field, "");
+        }
+        let old = Schedule::from_json(&text).unwrap();
+        assert_eq!((old.watchers, old.lease_clients), (0, 0));
     }
 
     #[test]

@@ -101,6 +101,27 @@ fn is_failure(verdict: &SeedVerdict) -> bool {
 /// Smaller variants of `s`, boldest first.
 fn candidates(s: &Schedule) -> Vec<Schedule> {
     let mut out = Vec::new();
+    // Without the background clients (watchers, lease clients): a failure
+    // that needs none of them reads far more simply without their traffic.
+    if s.watchers > 0 || s.lease_clients > 0 {
+        out.push(Schedule {
+            watchers: 0,
+            lease_clients: 0,
+            ..s.clone()
+        });
+    }
+    if s.watchers > 0 {
+        out.push(Schedule {
+            watchers: 0,
+            ..s.clone()
+        });
+    }
+    if s.lease_clients > 0 {
+        out.push(Schedule {
+            lease_clients: 0,
+            ..s.clone()
+        });
+    }
     // Fewer operations: every smaller (clients, ops per client) pair, the
     // fewest operations first. A failure does not shrink smoothly (one
     // operation less reshuffles the seed's schedule), so a greedy walk one
@@ -192,6 +213,8 @@ mod tests {
             clients: 2,
             ops_per_client: 3,
             keys: 1,
+            watchers: 0,
+            lease_clients: 0,
             bugs: vec![],
             faults: "none".into(),
             pre_vote: true,
@@ -203,6 +226,14 @@ mod tests {
             .map(|c| (c.clients, c.ops_per_client))
             .collect();
         assert_eq!(shapes, [(1, 1), (1, 2), (2, 1), (1, 3), (2, 2)]);
+        // With background clients, dropping them comes first.
+        let busy = Schedule {
+            watchers: 2,
+            lease_clients: 1,
+            ..s.clone()
+        };
+        let first = &candidates(&busy)[0];
+        assert_eq!((first.watchers, first.lease_clients), (0, 0));
         assert_eq!(smaller_or_same(3).collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(smaller_or_same(200).count(), 51);
     }
