@@ -2,22 +2,16 @@
 //! etcd's errors for a follower and for a member that does not exist.
 #![cfg(madsim)]
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_sim::client::Client;
-use etcd_sim_harness::cluster::SimCluster;
-use madsim::runtime::Handle;
+use etcd_sim_harness::cluster::{operator_node, SimCluster};
 
 #[madsim::test]
 async fn move_leader_hands_leadership_over_and_refuses_what_etcd_refuses() {
     let cluster = Arc::new(SimCluster::start(3, |_| {}));
-    let node = Handle::current()
-        .create_node()
-        .name("operator")
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, 1)))
-        .build();
+    let node = operator_node();
     node.spawn(async move {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let leader = cluster.leader().await.expect("a leader after 3 s");

@@ -6,15 +6,13 @@
 //! errors.
 #![cfg(madsim)]
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError, GetOptions, Op};
 use etcd_sim::server::api::RpcError;
-use etcd_sim_harness::cluster::SimCluster;
+use etcd_sim_harness::cluster::{operator_node, SimCluster};
 use futures::StreamExt;
-use madsim::runtime::Handle;
 
 /// Runs `test` on an operator node next to a fresh 3-member cluster, once
 /// a leader is elected.
@@ -27,11 +25,7 @@ where
         // Snapshot often, so that restarts restore leases from one.
         member.snapshot_count = 5;
     }));
-    let operator = Handle::current()
-        .create_node()
-        .name("operator")
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, 1)))
-        .build();
+    let operator = operator_node();
     operator
         .spawn(async move {
             tokio::time::sleep(Duration::from_secs(3)).await;

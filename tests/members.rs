@@ -3,22 +3,12 @@
 //! members at the same revision.
 #![cfg(madsim)]
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError};
 use etcd_sim::server::api::RpcError;
-use etcd_sim_harness::cluster::SimCluster;
-use madsim::runtime::Handle;
-
-fn operator() -> madsim::runtime::NodeHandle {
-    Handle::current()
-        .create_node()
-        .name("operator")
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, 1)))
-        .build()
-}
+use etcd_sim_harness::cluster::{operator_node, SimCluster};
 
 /// Every member's (name, client URLs) as member `index` lists them, by id.
 async fn listed(cluster: &SimCluster, index: usize) -> Vec<(u64, String, Vec<String>)> {
@@ -38,7 +28,7 @@ async fn every_member_lists_every_member_with_its_client_urls_across_a_power_los
         member.snapshot_count = 3;
     }));
     let c = cluster.clone();
-    operator()
+    operator_node()
         .spawn(async move {
             c.settle().await;
             // Publishing takes a commit after the election.
@@ -85,7 +75,7 @@ async fn every_member_lists_every_member_with_its_client_urls_across_a_power_los
 async fn members_agree_on_hashkv_and_refuse_what_etcd_refuses() {
     let cluster = Arc::new(SimCluster::start(3, |_| {}));
     let c = cluster.clone();
-    operator()
+    operator_node()
         .spawn(async move {
             c.settle().await;
             let client = Client::new(c.endpoints(), Duration::from_secs(1)).unwrap();

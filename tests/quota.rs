@@ -5,7 +5,6 @@
 //! disarm writes go through again.
 #![cfg(madsim)]
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +12,7 @@ use etcd_sim::client::{Client, ClientError, GetOptions, Op, Txn, TxnOp};
 use etcd_sim::proto::etcdserverpb::AlarmType;
 use etcd_sim::server::api::RpcError;
 use etcd_sim::server::etcdserver::Quota;
-use etcd_sim_harness::cluster::SimCluster;
-use madsim::runtime::Handle;
+use etcd_sim_harness::cluster::{operator_node, SimCluster};
 
 const NO_SPACE: ClientError = ClientError::Server(RpcError::NoSpace);
 
@@ -27,11 +25,7 @@ async fn past_the_quota_writes_stop_reads_go_on_and_the_alarm_survives_restart()
         // Snapshot often, so that restarts restore the alarm from one.
         member.snapshot_count = 3;
     }));
-    let operator = Handle::current()
-        .create_node()
-        .name("operator")
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, 1)))
-        .build();
+    let operator = operator_node();
     let c = cluster.clone();
     let raised = operator
         .spawn(async move {

@@ -3,26 +3,13 @@
 //! when the watched one dies (etcd 3.4's Watch API, clientv3's watcher).
 #![cfg(madsim)]
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_sim::client::{Client, Op, Txn, TxnOp, WatchOptions, WatchStream};
 use etcd_sim::proto::etcdserverpb::WatchResponse;
 use etcd_sim::proto::mvccpb::event::EventType;
-use etcd_sim_harness::cluster::SimCluster;
-use madsim::runtime::Handle;
-
-/// Waits until every member follows the same leader.
-async fn settle(cluster: &SimCluster) {
-    for _ in 0..100 {
-        if cluster.leader().await.is_some() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("no leader within 20 s");
-}
+use etcd_sim_harness::cluster::{operator_node, SimCluster};
 
 /// Runs `test` on a client node against a fresh 3-member cluster.
 async fn on_cluster<F, Fut>(test: F)
@@ -31,14 +18,10 @@ where
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let cluster = Arc::new(SimCluster::start(3, |_| {}));
-    let node = Handle::current()
-        .create_node()
-        .name("watcher")
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, 1)))
-        .build();
+    let node = operator_node();
     let c = cluster.clone();
     node.spawn(async move {
-        settle(&c).await;
+        c.settle().await;
         test(c).await;
     })
     .await

@@ -25,6 +25,17 @@ pub const CLIENT_PORT: u16 = 2379;
 /// The peer port of every member.
 pub const PEER_PORT: u16 = 2380;
 
+/// A node outside the cluster for a test to drive it from: clients need
+/// a network address of their own, and this one (10.0.9.1) is no member's
+/// and no workload client's.
+pub fn operator_node() -> NodeHandle {
+    Handle::current()
+        .create_node()
+        .name("operator")
+        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, 1)))
+        .build()
+}
+
 /// One member: its node, its disk and the switch of its crash points.
 pub struct SimMember {
     /// Its `--name`, `n1`, `n2`, …

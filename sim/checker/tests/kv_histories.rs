@@ -79,6 +79,21 @@ fn get(client: u32, call: u64, ret: u64, key: &str, seen: Option<(&str, i64)>) -
     op(client, call, ret, request, Outcome::Ok(response))
 }
 
+/// A range over prefix `k` by `client` that saw `kvs` (key, value,
+/// mod revision) at revision 3.
+fn range(client: u32, call: u64, ret: u64, kvs: Vec<(&str, &str, i64)>) -> Operation {
+    let request = Request::Range {
+        prefix: "k".into(),
+        serializable: false,
+    };
+    let kvs = kvs
+        .into_iter()
+        .map(|(k, v, r)| (k.to_string(), kv(v, r)))
+        .collect();
+    let response = Response::Range { kvs, revision: 3 };
+    op(client, call, ret, request, Outcome::Ok(response))
+}
+
 fn verdict(operations: Vec<Operation>) -> Verdict {
     let history = History {
         operations,
@@ -197,34 +212,17 @@ fn compare_and_set_must_agree_with_the_value() {
 
 #[test]
 fn a_range_sees_every_key_at_one_instant() {
-    let range = |call, ret, kvs: Vec<(&str, &str, i64)>| {
-        let request = Request::Range {
-            prefix: "k".into(),
-            serializable: false,
-        };
-        let kvs = kvs
-            .into_iter()
-            .map(|(k, v, r)| (k.to_string(), kv(v, r)))
-            .collect();
-        op(
-            3,
-            call,
-            ret,
-            request,
-            Outcome::Ok(Response::Range { kvs, revision: 3 }),
-        )
-    };
     // x was written before y (real time); a range that shows y but not x is impossible.
     let torn = vec![
         put(0, 0, 10, "kx", "x", 2),
         put(1, 20, 30, "ky", "y", 3),
-        range(40, 50, vec![("ky", "y", 3)]),
+        range(3, 40, 50, vec![("ky", "y", 3)]),
     ];
     assert_eq!(verdict(torn), Verdict::NotLinearizable);
     let whole = vec![
         put(0, 0, 10, "kx", "x", 2),
         put(1, 20, 30, "ky", "y", 3),
-        range(40, 50, vec![("kx", "x", 2), ("ky", "y", 3)]),
+        range(3, 40, 50, vec![("kx", "x", 2), ("ky", "y", 3)]),
     ];
     assert_eq!(verdict(whole), Verdict::Linearizable);
 }
@@ -234,18 +232,6 @@ fn a_range_sees_every_key_at_one_instant() {
 /// violation that needs both keys is still found by the joined search.
 #[test]
 fn keys_joined_by_ranges_are_refuted_apart_or_together() {
-    let range = |client, call, ret, kvs: Vec<(&str, &str, i64)>| {
-        let request = Request::Range {
-            prefix: "k".into(),
-            serializable: false,
-        };
-        let kvs = kvs
-            .into_iter()
-            .map(|(k, v, r)| (k.to_string(), kv(v, r)))
-            .collect();
-        let response = Response::Range { kvs, revision: 3 };
-        op(client, call, ret, request, Outcome::Ok(response))
-    };
     let failing_keys = |operations: Vec<Operation>| {
         let history = History {
             operations,
