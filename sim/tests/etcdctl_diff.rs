@@ -693,11 +693,17 @@ fn check_perf_passes_like_etcd() {
         if verbose() {
             eprintln!("{stdout}");
         }
-        // The verdicts, without the progress bar.
+        // The verdicts, without the progress bar, which may end on the
+        // same line as the first verdict.
         let verdicts: Vec<String> = stdout
             .split(['\r', '\n'])
-            .filter(|line| line.starts_with("PASS") || line.starts_with("FAIL"))
-            .map(mask_digits)
+            .filter_map(|line| {
+                let at = [line.find("PASS"), line.find("FAIL")]
+                    .into_iter()
+                    .flatten()
+                    .min()?;
+                Some(mask_digits(&line[at..]))
+            })
             .collect();
         (out.status.code(), verdicts.join("\n"))
     };
