@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use etcd_sim_checker::bench::{peak_rss_kib, peer_bench};
+use etcd_sim_checker::bench::{peak_rss_kib, peer_bench, PORCUPINE_DATA};
 
 fn main() {
     let runs: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peer-data/porcupine");
+    let dir = PathBuf::from(PORCUPINE_DATA);
     let report = peer_bench(&dir, runs, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
     print!("{report}");
     if let Some(kib) = peak_rss_kib() {

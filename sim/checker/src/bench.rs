@@ -1,6 +1,7 @@
-//! Timing the checker on porcupine's peer data (see
-//! `shared/peer-data/porcupine/FORMAT.md`), so that its speed can be
-//! compared with porcupine's on the same histories and tracked over time.
+//! Timing the checker on porcupine's peer data (vendored under
+//! `sim/checker/tests/data/porcupine`, see its `FORMAT.md`), so that its
+//! speed can be compared with porcupine's on the same histories and tracked
+//! over time.
 //!
 //! Each file is read, parsed and checked `runs` times and the fastest run
 //! counts: the others measure the machine's noise, not the checker. Parsing
@@ -13,6 +14,11 @@ use std::time::{Duration, Instant};
 
 use crate::porcupine::{check_kv_log, read_jepsen_etcd, read_kv, Register};
 use crate::search::{search, Search};
+
+/// Where the repository keeps porcupine's test data (its logs, `EXPECTED.tsv`,
+/// `FORMAT.md` and porcupine's MIT licence), as copied from porcupine's
+/// `test_data/` at the commit `FORMAT.md` names.
+pub const PORCUPINE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/porcupine");
 
 /// Which model a peer-data file is checked with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

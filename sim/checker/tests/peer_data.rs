@@ -1,22 +1,18 @@
 //! The checker against histories nobody here wrote: porcupine's test data
 //! (Jepsen etcd logs and kv logs) with the verdicts porcupine's own tests
-//! expect. Reads `shared/peer-data/porcupine` beside the repository and
-//! fails if it is missing.
+//! expect. The data is vendored in `tests/data/porcupine` (MIT, with
+//! porcupine's licence and the source commit in its `FORMAT.md`).
 
 use std::path::PathBuf;
 
-use etcd_sim_checker::bench::{check_peer_text, expectations, Expectation, PeerModel};
+use etcd_sim_checker::bench::{
+    check_peer_text, expectations, Expectation, PeerModel, PORCUPINE_DATA,
+};
 use etcd_sim_checker::porcupine::{read_jepsen_etcd, Register};
 use etcd_sim_checker::search::{search, Search};
 
 fn peer_data() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peer-data/porcupine");
-    assert!(
-        dir.join("EXPECTED.tsv").is_file(),
-        "peer data missing at {}: it must sit beside the repository",
-        dir.display()
-    );
-    dir
+    PathBuf::from(PORCUPINE_DATA)
 }
 
 fn expected() -> Vec<Expectation> {

@@ -4,15 +4,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use etcd_sim_checker::bench::{peak_rss_kib, peer_bench};
+use etcd_sim_checker::bench::{peak_rss_kib, peer_bench, PORCUPINE_DATA};
 
 use super::{EXIT_OK, EXIT_USAGE, EXIT_VIOLATION};
 
 /// `etcd-sim bench check`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckBenchArgs {
-    /// The folder with porcupine's logs and EXPECTED.tsv.
-    #[arg(long, default_value = "../shared/peer-data/porcupine")]
+    /// The folder with porcupine's logs and EXPECTED.tsv [default: the
+    /// copy in this source tree, sim/checker/tests/data/porcupine].
+    #[arg(long, default_value = PORCUPINE_DATA, hide_default_value = true)]
     pub dir: PathBuf,
     /// Check each file this many times and keep the fastest.
     #[arg(long, default_value_t = 10)]
