@@ -1,13 +1,13 @@
 //! Readers for porcupine's test histories, and the two models they need.
 //!
-//! The files are described in `shared/peer-data/porcupine/FORMAT.md`: Jepsen
+//! The files are described in `tests/data/porcupine/FORMAT.md`: Jepsen
 //! logs of a single etcd register (read / write / cas) and key-value logs
 //! (get / put / append). A line's position is its time. An operation that
 //! never completes (`:info`, or no completion at all) stays open to the end:
 //! it may take effect at any time after its call, or never.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::search::{search, search_bounded, search_parts, Earlier, Model, Search, Timed};
 
@@ -504,14 +504,21 @@ pub fn read_kv(text: &str) -> Result<(AppendMap, Vec<Timed<AppendOp>>), Porcupin
             _ => return Err(bad("unknown type")),
         }
     }
-    // A get that never returned tells nothing.
-    let unanswered: Vec<usize> = open
+    // A get that never returned observed nothing, so it is dropped (however
+    // many there are; `open` is keyed by process, not by position). A put
+    // or append that never returned stays open to the end: it may have
+    // taken effect. porcupine's parser differs here: it closes every open
+    // operation at the end of the history with an empty output, so an
+    // unanswered get counts there as having read "" last.
+    let unanswered: BTreeSet<usize> = open
         .into_values()
         .filter(|&i| matches!(ops[i].op, AppendOp::Get(..)))
         .collect();
-    for i in unanswered.into_iter().rev() {
-        ops.remove(i);
-    }
+    let mut position = 0;
+    ops.retain(|_| {
+        position += 1;
+        !unanswered.contains(&(position - 1))
+    });
     let model = AppendMap {
         keys,
         strings: RefCell::new(strings),
@@ -594,6 +601,68 @@ mod tests {
             check_kv_log(&model, &ops, false, None),
             Search::Linearizable
         );
+    }
+
+    fn kv_line(process: u32, kind: &str, f: &str, value: &str) -> String {
+        format!("{{:process {process}, :type :{kind}, :f :{f}, :key \"k\", :value {value}}}\n")
+    }
+
+    /// Unanswered gets are dropped by their position in the file, not by
+    /// their process number: here the lower process called later, which
+    /// once removed the completed get instead and called a read of a value
+    /// nobody wrote linearizable.
+    #[test]
+    fn drops_every_unanswered_get_and_nothing_else() {
+        let log = [
+            kv_line(5, "invoke", "get", "nil"),
+            kv_line(1, "invoke", "get", "nil"),
+            kv_line(2, "invoke", "get", "nil"),
+            kv_line(2, "ok", "get", "\"nobody wrote this\""),
+        ]
+        .concat();
+        let (model, ops) = read_kv(&log).unwrap();
+        assert_eq!(ops.len(), 1, "only the get that returned is left");
+        assert_eq!(ops[0].call, 2);
+        assert_eq!(
+            ops[0].op,
+            AppendOp::Get(0, model.value("nobody wrote this"))
+        );
+        assert!(matches!(
+            check_kv_log(&model, &ops, true, None),
+            Search::NotLinearizable { .. }
+        ));
+    }
+
+    /// Unanswered gets after the last completed operation, called by
+    /// processes numbered against their order: reading once panicked with
+    /// an out-of-range removal.
+    #[test]
+    fn reads_unanswered_gets_in_any_process_order_without_panicking() {
+        let log = [
+            kv_line(9, "invoke", "get", "nil"),
+            kv_line(3, "invoke", "put", "\"a\""),
+            kv_line(3, "ok", "put", "\"a\""),
+            kv_line(1, "invoke", "get", "nil"),
+            kv_line(4, "invoke", "append", "\"b\""),
+            kv_line(7, "invoke", "get", "nil"),
+            kv_line(7, "ok", "get", "\"ab\""),
+        ]
+        .concat();
+        let (model, ops) = read_kv(&log).unwrap();
+        let calls: Vec<u64> = ops.iter().map(|op| op.call).collect();
+        assert_eq!(
+            calls,
+            [1, 4, 5],
+            "the put, the open append and the answered get"
+        );
+        assert_eq!(ops[1].ret, u64::MAX, "an unanswered append stays open");
+        assert_eq!(check_kv_log(&model, &ops, true, None), Search::Linearizable);
+        let unexplained = log.replace("\"ab\"}", "\"ba\"}");
+        let (model, ops) = read_kv(&unexplained).unwrap();
+        assert!(matches!(
+            check_kv_log(&model, &ops, true, None),
+            Search::NotLinearizable { .. }
+        ));
     }
 
     fn timed<Op>(op: Op, call: u64, ret: u64) -> Timed<Op> {

@@ -13,7 +13,10 @@ use super::{EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
 pub struct CheckArgs {
     /// The history file.
     file: PathBuf,
-    /// Its format: native (etcd-sim JSON lines), porcupine-etcd or porcupine-kv.
+    /// Its format: native (etcd-sim JSON lines), porcupine-etcd or
+    /// porcupine-kv. One difference from porcupine's own reader: a kv get
+    /// that never returned is dropped (it observed nothing), where
+    /// porcupine reads it as returning "" at the end of the history.
     #[arg(long, default_value = "native", value_parser = parse_format)]
     format: Format,
     /// Write an HTML view of the history (and of the failure, if any) here.
