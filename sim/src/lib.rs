@@ -34,6 +34,7 @@ mod run;
 pub mod schedule;
 #[cfg(madsim)]
 pub mod shrink;
+pub mod stderr_filter;
 pub mod trace;
 #[cfg(madsim)]
 pub mod watchers;
