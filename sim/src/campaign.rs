@@ -5,6 +5,7 @@
 //! (`etcd-sim run --shard K/N`), and joined again from JSON reports
 //! ([`Summary::merge`]).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -36,6 +37,17 @@ pub struct SeedResult {
     pub operations: usize,
     /// Simulated seconds.
     pub simulated_secs: f64,
+    /// Wall-clock seconds the seed took (both runs with
+    /// `check_determinism`).
+    #[serde(default)]
+    pub wall_secs: f64,
+    /// How many faults of each kind the nemesis injected.
+    #[serde(default)]
+    pub faults: BTreeMap<String, usize>,
+    /// The command that replays the seed, for a failing one (filled in by
+    /// whoever knows the campaign's options: the CLI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
 }
 
 impl SeedResult {
@@ -114,6 +126,7 @@ impl Campaign {
     }
 
     fn run_one(&self, config: &RunConfig) -> SeedResult {
+        let started = Instant::now();
         let outcome = run_seed(config);
         let second_trace_hash = self
             .check_determinism
@@ -139,6 +152,16 @@ impl Campaign {
             second_trace_hash,
             operations: outcome.history.operations.len(),
             simulated_secs: outcome.simulated.as_secs_f64(),
+            wall_secs: started.elapsed().as_secs_f64(),
+            faults: outcome
+                .history
+                .faults
+                .iter()
+                .fold(BTreeMap::new(), |mut counts, fault| {
+                    *counts.entry(fault.name.clone()).or_insert(0) += 1;
+                    counts
+                }),
+            reproduce: None,
         }
     }
 }
@@ -208,29 +231,118 @@ impl Summary {
     }
 }
 
-impl fmt::Display for Summary {
+impl Summary {
+    /// The seed that took the most wall time.
+    pub fn slowest(&self) -> Option<&SeedResult> {
+        self.results
+            .iter()
+            .max_by(|a, b| a.wall_secs.total_cmp(&b.wall_secs))
+    }
+
+    /// Faults injected over the whole campaign, by kind, most frequent
+    /// first, with the number of seeds that saw at least one fault.
+    pub fn fault_mix(&self) -> (Vec<(String, usize)>, usize) {
+        let mut total: BTreeMap<&str, usize> = BTreeMap::new();
+        for (name, count) in self.results.iter().flat_map(|r| &r.faults) {
+            *total.entry(name).or_insert(0) += count;
+        }
+        let mut mix: Vec<(String, usize)> =
+            total.into_iter().map(|(n, c)| (n.to_string(), c)).collect();
+        mix.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let seeds = self.results.iter().filter(|r| !r.faults.is_empty()).count();
+        (mix, seeds)
+    }
+}
+
+/// How many failing seeds the summary lists; the JSON report has them all.
+const LISTED_FAILURES: usize = 20;
+
+/// The one-line headline: verdict counts, operations and speed.
+pub struct Headline<'a>(pub &'a Summary);
+
+impl fmt::Display for Headline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let seeds = self.results.len();
-        let operations: usize = self.results.iter().map(|r| r.operations).sum();
-        let simulated: f64 = self.results.iter().map(|r| r.simulated_secs).sum();
-        let nondeterministic = self
+        let summary = self.0;
+        let seeds = summary.results.len();
+        let operations: usize = summary.results.iter().map(|r| r.operations).sum();
+        let simulated: f64 = summary.results.iter().map(|r| r.simulated_secs).sum();
+        let nondeterministic = summary
             .results
             .iter()
             .filter(|r| r.second_trace_hash.is_some())
             .count();
         write!(
             f,
-            "{seeds} seeds: {} not linearizable, {} panicked, {} broken, {} undecided, \
+            "{seeds} seeds: {} passed, {} not linearizable, {} panicked, {} broken, {} undecided, \
              {nondeterministic} \
              nondeterministic; {operations} operations; {:.0} seeds/min; simulated {simulated:.1}s \
              in {:.1}s wall ({:.0}x)",
-            self.count("not-linearizable"),
-            self.count("panicked"),
-            self.count("broken"),
-            self.count("undecided"),
-            self.seeds_per_minute(),
-            self.wall_secs,
-            self.speedup(),
+            summary.count("linearizable") - nondeterministic_passes(summary),
+            summary.count("not-linearizable"),
+            summary.count("panicked"),
+            summary.count("broken"),
+            summary.count("undecided"),
+            summary.seeds_per_minute(),
+            summary.wall_secs,
+            summary.speedup(),
         )
+    }
+}
+
+/// Linearizable seeds whose two runs differed: they did not pass.
+fn nondeterministic_passes(summary: &Summary) -> usize {
+    summary
+        .results
+        .iter()
+        .filter(|r| r.verdict == "linearizable" && r.second_trace_hash.is_some())
+        .count()
+}
+
+/// The end-of-campaign summary a person scans: the headline, then the
+/// failing seeds with the commands that replay them, the fault mix and the
+/// slowest seed.
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", Headline(self))?;
+        let failures: Vec<&SeedResult> = self.failures().collect();
+        if failures.is_empty() {
+            writeln!(f, "  failing seeds: none")?;
+        } else {
+            writeln!(f, "  failing seeds ({}):", failures.len())?;
+            for failure in failures.iter().take(LISTED_FAILURES) {
+                write!(f, "    seed {}: {}", failure.seed, failure.describe())?;
+                match &failure.reproduce {
+                    Some(command) => writeln!(f, " — reproduce: {command}")?,
+                    None => writeln!(f)?,
+                }
+            }
+            if failures.len() > LISTED_FAILURES {
+                writeln!(
+                    f,
+                    "    ... and {} more (`--json` keeps them all)",
+                    failures.len() - LISTED_FAILURES
+                )?;
+            }
+        }
+        let (mix, seeds_with_faults) = self.fault_mix();
+        if mix.is_empty() {
+            writeln!(f, "  faults: none injected")?;
+        } else {
+            let kinds: Vec<String> = mix.iter().map(|(n, c)| format!("{n} {c}")).collect();
+            writeln!(
+                f,
+                "  faults: {} (in {seeds_with_faults} of {} seeds)",
+                kinds.join(", "),
+                self.results.len()
+            )?;
+        }
+        if let Some(slowest) = self.slowest() {
+            write!(
+                f,
+                "  slowest seed: {} ({:.2}s wall, {:.1}s simulated, {} operations)",
+                slowest.seed, slowest.wall_secs, slowest.simulated_secs, slowest.operations
+            )?;
+        }
+        Ok(())
     }
 }

@@ -213,6 +213,9 @@ mod simulate_args {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        die_quietly_on_closed_pipe();
+    }
     let code = match cli.command {
         Command::Bugs => {
             for bug in etcd_sim::bugs::Bug::ALL {
@@ -261,4 +264,16 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// Rust ignores SIGPIPE, so printing to a closed pipe (`etcd-sim check F |
+/// head -1`) fails and `println!` panics. A command-line tool should end
+/// quietly instead, as `cat` does: restore the default action. Not for
+/// `serve`, whose sockets must not kill the member when a peer hangs up.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default has no
+    // preconditions; no handler of ours is replaced.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use etcd_sim_harness::campaign::{Campaign, SeedResult, Summary};
 use etcd_sim_harness::schedule::Schedule;
 use etcd_sim_harness::shrink::{shrink, ShrinkError};
+use etcd_sim_harness::stderr_filter::StderrFilter;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
 use super::simulate_args::{ReproduceArgs, RunArgs, ShapeArgs};
@@ -75,6 +76,18 @@ pub fn run(args: RunArgs) -> u8 {
         eprintln!("error: {e}");
         return EXIT_USAGE;
     }
+    if let Some(path) = &args.json {
+        // Found out now, not after the campaign: its results would be lost.
+        let writable = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Err(e) = writable {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    }
+    let _quiet = StderrFilter::install();
     let (shard, shards) = args.shard;
     let seeds: Vec<u64> = args
         .seeds
@@ -110,13 +123,18 @@ pub fn run(args: RunArgs) -> u8 {
                 let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
                 let left = (total - done) as f64 / rate;
                 eprint!(
-                    "\r\x1b[K[{done}/{total}] failed {failed} | {rate:.1} seeds/s | ETA {left:.0}s"
+                    "\r\x1b[K[{done}/{total}] failed {failed} | {rate:.1} seeds/s | ETA {}",
+                    clock_time(left)
                 );
             }
         },
     );
     if progress {
-        eprintln!();
+        eprint!("\r\x1b[K");
+    }
+    let mut summary = summary;
+    for result in summary.results.iter_mut().filter(|r| r.failed()) {
+        result.reproduce = Some(reproduce_command(result.seed, &args.shape));
     }
     println!("{summary}");
     if let Some(path) = &args.json {
@@ -124,11 +142,22 @@ pub fn run(args: RunArgs) -> u8 {
             eprintln!("error: cannot write {}: {e}", path.display());
             return EXIT_USAGE;
         }
+        println!("  results: {}", path.display());
     }
     summary.exit_code()
 }
 
-/// Joins campaign reports; prints the failures and the summary.
+/// `seconds` as a person reads a duration: `42s`, `3m05s`, `1h02m`.
+fn clock_time(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// Joins campaign reports; prints the summary (failing seeds included).
 pub fn merge(reports: &[std::path::PathBuf]) -> u8 {
     let mut parts = Vec::new();
     for path in reports {
@@ -144,9 +173,6 @@ pub fn merge(reports: &[std::path::PathBuf]) -> u8 {
         }
     }
     let summary = Summary::merge(parts);
-    for failure in summary.failures() {
-        println!("seed {}: {}", failure.seed, failure.describe());
-    }
     println!("{summary}");
     summary.exit_code()
 }
@@ -161,6 +187,7 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let _quiet = StderrFilter::install();
     if args.shrink {
         match shrink_to_file(&config, &args) {
             Ok(shrunk) => config = shrunk,

@@ -1,0 +1,135 @@
+//! The `etcd-sim` command as a user meets it: what a campaign prints (and
+//! keeps off stderr), and how the tool behaves when its reader goes away.
+#![cfg(madsim)]
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Output, Stdio};
+
+use etcd_sim_checker::bench::PORCUPINE_DATA;
+
+fn etcd_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Every crash point makes a member panic, and madsim notes each panic it
+/// catches on stderr; the campaign keeps those expected notes off it.
+#[test]
+fn a_clean_campaign_with_crashes_writes_nothing_to_stderr() {
+    let out = etcd_sim(&[
+        "run",
+        "--seeds",
+        "0..12",
+        "--faults",
+        "crash-point",
+        "--jobs",
+        "2",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("faults: crash-point "),
+        "crash points fired: {stdout}"
+    );
+    assert_eq!(stderr, "", "stderr of a clean campaign");
+    assert!(stdout.contains("failing seeds: none"), "{stdout}");
+    assert!(stdout.contains("slowest seed: "), "{stdout}");
+}
+
+/// A campaign that finds failures ends with a summary listing each failing
+/// seed with the command that replays it, and says where the JSON went.
+#[test]
+fn a_failing_campaign_lists_its_seeds_and_how_to_replay_them() {
+    let dir = tempdir("summary");
+    let json = dir.join("results.json");
+    let out = etcd_sim(&[
+        "run",
+        "--seeds",
+        "0..10",
+        "--bug",
+        "stale-read",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let summary = &stdout[stdout.find("failing seeds (").expect("a failing list")..];
+    let listed = summary
+        .lines()
+        .filter(|l| l.trim_start().starts_with("seed "))
+        .collect::<Vec<_>>();
+    assert!(!listed.is_empty(), "{summary}");
+    for line in &listed {
+        assert!(
+            line.contains("— reproduce: etcd-sim reproduce --seed ")
+                && line.ends_with("--bug stale-read"),
+            "{line}"
+        );
+    }
+    assert!(
+        summary.contains(&format!("results: {}", json.display())),
+        "{summary}"
+    );
+    let report = std::fs::read_to_string(&json).unwrap();
+    assert_eq!(
+        report
+            .matches("\"reproduce\": \"etcd-sim reproduce --seed")
+            .count(),
+        listed.len(),
+        "the JSON report carries the same commands"
+    );
+}
+
+/// An unwritable `--json` path is refused before any seed runs, so no
+/// campaign's results are lost to it.
+#[test]
+fn an_unwritable_report_path_is_refused_up_front() {
+    let out = etcd_sim(&[
+        "run",
+        "--seeds",
+        "0..1000000",
+        "--json",
+        "/nonexistent/dir/r.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot write /nonexistent/dir/r.json"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no seed ran");
+}
+
+/// `etcd-sim check FILE | head -1`: when the reader is gone the tool ends
+/// as `cat` would (SIGPIPE), without a panic.
+#[test]
+fn check_ends_quietly_when_its_reader_goes_away() {
+    let file = format!("{PORCUPINE_DATA}/kv/c50-bad.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
+        .args(["check", "--format", "porcupine-kv", &file])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {stderr}",
+        out.status
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("etcd-sim-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
