@@ -121,6 +121,20 @@ pub struct Operation {
     pub request: Request,
     /// How it ended.
     pub outcome: Outcome,
+    /// Who answered, from the response header: for the report, not the
+    /// checker. Absent in histories written before it was recorded, and for
+    /// operations without a response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<ServedBy>,
+}
+
+/// The member that answered an operation, as its response header says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedBy {
+    /// The member's name (`n2`), or its id in hex if the name is unknown.
+    pub member: String,
+    /// The raft term the member was in when it answered.
+    pub term: u64,
 }
 
 /// A fault of the run, for the report's time axis.
