@@ -64,8 +64,15 @@ fn browse(browser: &str, profile: &Path, page: &str, args: &[&str]) -> (String, 
     (String::from_utf8_lossy(&out.stdout).into_owned(), took)
 }
 
+/// The page's elements: the DOM before its scripts (whose source
+/// mentions the same class names).
+fn body(dom: &str) -> &str {
+    &dom[..dom.find("<script").unwrap_or(dom.len())]
+}
+
 /// The text of every element with class `class` in `dom`.
 fn texts(dom: &str, class: &str) -> Vec<String> {
+    let dom = body(dom);
     let marker = format!("class=\"{class}\"");
     dom.match_indices(&marker)
         .filter_map(|(at, _)| {

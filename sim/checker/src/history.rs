@@ -158,3 +158,34 @@ pub struct History {
     /// The faults injected during the run.
     pub faults: Vec<FaultBand>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_answered_is_optional_in_the_json() {
+        // A line written before the field existed still reads.
+        let old = r#"{"client":1,"call_ns":5,"return_ns":9,"request":{"op":"delete","key":"k"},"outcome":{"status":"fail","detail":"no"}}"#;
+        let op: Operation = serde_json::from_str(old).unwrap();
+        assert_eq!(op.served_by, None);
+        assert_eq!(
+            serde_json::to_string(&op).unwrap(),
+            old,
+            "and writes the same"
+        );
+        let served = Operation {
+            served_by: Some(ServedBy {
+                member: "n2".into(),
+                term: 3,
+            }),
+            ..op
+        };
+        let line = serde_json::to_string(&served).unwrap();
+        assert!(
+            line.ends_with(r#","served_by":{"member":"n2","term":3}}"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Operation>(&line).unwrap(), served);
+    }
+}

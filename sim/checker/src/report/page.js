@@ -33,6 +33,7 @@
     longest[l] = Math.max(longest[l], retOf(i) - ops.call[i]);
   }
   const failing = new Set(D.failing);
+  const witnesses = new Set(D.witnesses);
   const order = new Map(D.prefix.map((op, k) => [op, k + 1]));
 
   // Member lanes as segments of one state each: role, down or paused.
@@ -198,7 +199,7 @@
         const a = Math.max(LEFT, xOf(ops.call[i])), b = Math.min(width, xOf(ret));
         const w = Math.max(2, b - a);
         // Zoomed far out, many operations share a pixel: draw one.
-        if (a + w <= lastX && !failing.has(i)) continue;
+        if (a + w <= lastX && !failing.has(i) && !witnesses.has(i)) continue;
         lastX = a + w;
         ctx.fillStyle = ops.status[i] === 0 ? "#3a9d6a" : ops.status[i] === 1 ? "#bdbdbd" : "#e3ad33";
         ctx.fillRect(a, y, w, h);
@@ -206,14 +207,17 @@
           ctx.fillStyle = memberColour(ops.member[i]);
           ctx.fillRect(a, y + h - 3, w, 3);
         }
-        if (failing.has(i) || i === selected || i === hovered) {
-          ctx.strokeStyle = i === selected ? "#000" : failing.has(i) ? "#d50000" : "#555";
-          ctx.lineWidth = failing.has(i) ? 2.5 : 1.5;
+        const marked = failing.has(i) || witnesses.has(i);
+        if (marked || i === selected || i === hovered) {
+          ctx.strokeStyle = i === selected ? "#000" : failing.has(i) ? "#d50000" : witnesses.has(i) ? "#8e24aa" : "#555";
+          ctx.lineWidth = marked ? 2.5 : 1.5;
+          if (witnesses.has(i) && !failing.has(i) && i !== selected) ctx.setLineDash([4, 2]);
           ctx.strokeRect(a - 1, y - 1, w + 2, h + 2);
+          ctx.setLineDash([]);
           ctx.lineWidth = 1;
         }
-        if (w <= 60 && failing.has(i)) {
-          ctx.fillStyle = "#d50000";
+        if (w <= 60 && (failing.has(i) || witnesses.has(i))) {
+          ctx.fillStyle = failing.has(i) ? "#d50000" : "#8e24aa";
           ctx.font = "bold 10px system-ui, sans-serif";
           ctx.fillText("#" + i, a + w + 3, y + 2);
           ctx.font = "11px system-ui, sans-serif";
@@ -327,6 +331,7 @@
         (ops.rev[i] >= 0 ? `   revision ${ops.rev[i]}` : ""),
     ];
     if (failing.has(i)) lines.push("part of the evidence of the violation");
+    if (witnesses.has(i)) lines.push("named by a broken check's evidence (below)");
     if (order.has(i)) lines.push(`linearized as number ${order.get(i)} of the longest prefix`);
     return lines.join("\n");
   }
@@ -355,10 +360,10 @@
     let from = failing.size && failing.has(i) ? Math.min(...[...failing].map((j) => ops.call[j])) : a;
     let to = failing.size && failing.has(i) ? Math.max(...[...failing].map(retOf)) : b;
     if (to - from > END / 2) { from = a; to = b; }
-    const mid = (from + to) / 2, half = Math.max(span, (to - from) * 1.3) / 2;
-    t0 = Math.max(0, mid - half);
-    t1 = Math.min(END, mid + half);
-    if (t1 - t0 < 10) t1 = t0 + 10;
+    const mid = (from + to) / 2, half = Math.min(END, Math.max(span, (to - from) * 1.3)) / 2;
+    // Keep the whole window inside the run, shifting rather than cutting it.
+    t0 = Math.min(Math.max(0, mid - half), END - 2 * half);
+    t1 = t0 + Math.max(2 * half, 10);
     select(i);
     document.getElementById("timeline").scrollIntoView({ block: "nearest" });
   }

@@ -14,7 +14,8 @@
 //!   (-1: none), request and response as text;
 //! - `failing`: the minimal failing sub-history and broken revision rules;
 //!   `prefix`: the longest linearizable prefix, in order; `focus`: the
-//!   first violation's operation (-1: none);
+//!   first violation's operation (-1: none); `witnesses`: the operations
+//!   the other checks' evidence names;
 //! - `faults`: name, detail, start, end; `events`: member, time, kind,
 //!   text (`role` events carry `role` and `term`).
 
@@ -40,8 +41,22 @@ pub fn render_html(
 ) -> String {
     let explanation = explain(history, report);
     let members = member_names(history, run);
-    let data = data(history, report, run, &members, explanation.focus);
     let writes = writes_by_revision(history);
+    // The other checks' evidence, and the operations it names: marked on
+    // the timeline, and the place to jump to if the history itself is fine.
+    let mut witnesses = Vec::new();
+    let mut broken = String::new();
+    for b in &run.broken {
+        let _ = write!(
+            broken,
+            r#"<li class="broken"><b>{}</b>: {}</li>"#,
+            escape(&b.check),
+            linked(&b.evidence, &writes, &mut witnesses)
+        );
+    }
+    witnesses.retain(|&i| i < history.operations.len());
+    let focus = explanation.focus.or(witnesses.first().copied());
+    let data = data(history, report, run, &members, focus, &witnesses);
     let verdict = match report.verdict {
         Verdict::Linearizable if run.broken.is_empty() => "linearizable",
         Verdict::Linearizable => "linearizable, but a check broke",
@@ -52,21 +67,16 @@ pub fn render_html(
 
     let mut why = String::new();
     for sentence in &explanation.sentences {
-        let _ = write!(why, "<li>{}</li>", linked(sentence, &writes));
+        let _ = write!(
+            why,
+            "<li>{}</li>",
+            linked(sentence, &writes, &mut Vec::new())
+        );
     }
     if why.is_empty() {
         why =
             "<li>Every operation fits one order that respects real time: nothing to explain.</li>"
                 .to_string();
-    }
-    let mut broken = String::new();
-    for b in &run.broken {
-        let _ = write!(
-            broken,
-            r#"<li class="broken"><b>{}</b>: {}</li>"#,
-            escape(&b.check),
-            linked(&b.evidence, &writes)
-        );
     }
     let broken = if broken.is_empty() {
         "<p>None: the watch, lease and hashkv checks passed (or did not run).</p>".to_string()
@@ -90,7 +100,7 @@ pub fn render_html(
 <span class="hint">Wheel: zoom · drag: pan · hover: request and response · click: details</span>
 </div>
 <div id="timeline"><canvas id="canvas"></canvas><div id="overlay"></div><div id="tip" hidden></div></div>
-<div id="legend"><span class="sw ok"></span>ok <span class="sw fail"></span>failed (never happened) <span class="sw unknown"></span>unknown outcome <span class="sw failing"></span>evidence <span class="sw prefix"></span>linearized prefix order <span class="sw fault"></span>fault ·
+<div id="legend"><span class="sw ok"></span>ok <span class="sw fail"></span>failed (never happened) <span class="sw unknown"></span>unknown outcome <span class="sw failing"></span>evidence <span class="sw witness"></span>named by a broken check <span class="sw prefix"></span>linearized prefix order <span class="sw fault"></span>fault ·
 members: <span class="sw leader"></span>leader <span class="sw candidate"></span>candidate <span class="sw follower"></span>follower <span class="sw down"></span>down <span class="sw paused"></span>paused ◆ snapshot ▲ restart ✕ crash · a bar's underline is the colour of the member that answered it</div>
 <div id="selected"><i>Click an operation for its details.</i></div>
 <main>
@@ -111,11 +121,7 @@ members: <span class="sw leader"></span>leader <span class="sw candidate"></span
         members_count = members.len(),
         faults = history.faults.len(),
         sim = end_ns(history, run) as f64 / 1e9,
-        jump_disabled = if explanation.focus.is_some() {
-            ""
-        } else {
-            "disabled"
-        },
+        jump_disabled = if focus.is_some() { "" } else { "disabled" },
         why_title = if report.verdict == Verdict::NotLinearizable {
             "Why no order works"
         } else {
@@ -179,6 +185,7 @@ fn data(
     run: &RunEvents,
     members: &[String],
     focus: Option<usize>,
+    witnesses: &[usize],
 ) -> Value {
     let lanes = data_lanes(history);
     let ops = &history.operations;
@@ -244,6 +251,7 @@ fn data(
         "failing": report.failing_operations(),
         "prefix": report.failure.as_ref().map(|f| f.longest_prefix.clone()).unwrap_or_default(),
         "focus": focus.map_or(-1, |f| f as i64),
+        "witnesses": witnesses,
         "faults": history.faults.iter().map(|f| json!({
             "name": f.name,
             "detail": f.detail,
@@ -352,8 +360,9 @@ fn writes_by_revision(history: &History) -> BTreeMap<i64, usize> {
 }
 
 /// `text`, escaped, with `#N` made a link to operation N and `revision N`
-/// (or `revision: N`) to the write at that revision.
-fn linked(text: &str, writes: &BTreeMap<i64, usize>) -> String {
+/// (or `revision: N`) to the write at that revision; the operations
+/// linked are added to `refs`.
+fn linked(text: &str, writes: &BTreeMap<i64, usize>, refs: &mut Vec<usize>) -> String {
     let text = escape(text);
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
@@ -372,6 +381,7 @@ fn linked(text: &str, writes: &BTreeMap<i64, usize>) -> String {
             let digits = rest[1..].bytes().take_while(u8::is_ascii_digit).count();
             if digits > 0 {
                 let n = &rest[1..=digits];
+                refs.extend(n.parse::<usize>());
                 let _ = write!(out, r##"<a href="#" class="opref" data-op="{n}">#{n}</a>"##);
                 rest = &rest[1 + digits..];
             } else {
@@ -389,6 +399,7 @@ fn linked(text: &str, writes: &BTreeMap<i64, usize>) -> String {
             .and_then(|r| writes.get(&r));
         match write {
             Some(&op) => {
+                refs.push(op);
                 let shown = &rest[..skipped + digits];
                 let _ = write!(
                     out,
@@ -550,6 +561,7 @@ mod tests {
         assert!(!failing.is_empty());
         assert_eq!(data["focus"], 2);
         assert_eq!(data["events"][0]["kind"], "role");
+        assert_eq!(data["witnesses"], json!([1]), "the write at revision 3");
         assert_eq!(data["faults"][0]["name"], "partition");
         assert!(html.contains("stale &lt;read&gt;"));
         assert!(html.contains(r##"<a href="#" class="opref" data-op="2">#2</a>"##));
