@@ -188,6 +188,8 @@
 
   function drawOperations() {
     const pxPerUs = (width - LEFT - 8) / (t1 - t0);
+    // Names of narrow evidence bars, drawn over everything else at the end.
+    const names = [];
     for (let l = 0; l < D.lanes.length; l++) {
       const y = laneY(l) + 3, h = CLIENT_LANE - 6, list = byLane[l];
       let lastX = -1;
@@ -217,10 +219,7 @@
           ctx.lineWidth = 1;
         }
         if (w <= 60 && (failing.has(i) || witnesses.has(i))) {
-          ctx.fillStyle = failing.has(i) ? "#d50000" : "#8e24aa";
-          ctx.font = "bold 10px system-ui, sans-serif";
-          ctx.fillText("#" + i, a + w + 3, y + 2);
-          ctx.font = "11px system-ui, sans-serif";
+          names.push([i, a + w, y]);
         } else if (w > 60 && pxPerUs > 0) {
           ctx.fillStyle = "#fff";
           let text = "#" + i + " " + ops.req[i];
@@ -230,6 +229,15 @@
         }
       }
     }
+    ctx.font = "bold 10px system-ui, sans-serif";
+    for (const [i, x, y] of names) {
+      const label = "#" + i, lw = ctx.measureText(label).width;
+      ctx.fillStyle = "rgba(255, 255, 255, 0.9)";
+      ctx.fillRect(x + 2, y - 4, lw + 2, 12);
+      ctx.fillStyle = failing.has(i) ? "#d50000" : "#8e24aa";
+      ctx.fillText(label, x + 3, y + 2);
+    }
+    ctx.font = "11px system-ui, sans-serif";
   }
 
   function drawPrefix() {
