@@ -46,8 +46,12 @@ impl Subscriber for DetailSink {
         let mut line = Line::default();
         event.record(&mut line);
         let node = madsim::plugin::node();
+        let now = self.clock.now_ns();
+        if let Some(id) = line.member.and_then(|m| u64::from_str_radix(&m, 16).ok()) {
+            self.recorder.member_logged(now, id, &line.message);
+        }
         self.recorder.detail(
-            self.clock.now_ns(),
+            now,
             format_args!(
                 "node {node} {} {}{}",
                 event.metadata().level(),
@@ -67,6 +71,8 @@ impl Subscriber for DetailSink {
 struct Line {
     message: String,
     fields: String,
+    /// The `member` field: the raft id, in hex, of the member it is about.
+    member: Option<String>,
 }
 
 impl Visit for Line {
@@ -74,6 +80,9 @@ impl Visit for Line {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
         } else {
+            if field.name() == "member" {
+                self.member = Some(format!("{value:?}"));
+            }
             let _ = write!(self.fields, " {}={value:?}", field.name());
         }
     }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_sim::crash::CrashPoint;
+use etcd_sim_checker::report::MemberChange;
 use madsim::net::NetSim;
 use madsim::rand::{seq::SliceRandom, thread_rng, Rng};
 use madsim::runtime::Handle;
@@ -192,11 +193,13 @@ impl Nemesis {
                     let note = format!("crash point {point} not reached");
                     self.recorder.note(self.clock.now_ns(), note);
                 } else {
-                    let note = format!(
-                        "crash point {point} fired; madsim restarts {}",
-                        self.cluster.name(victim)
-                    );
+                    let name = self.cluster.name(victim);
+                    let note = format!("crash point {point} fired; madsim restarts {name}");
                     self.recorder.note(self.clock.now_ns(), note);
+                    let why = format!("crash point {point}");
+                    let crashed = MemberChange::Crashed { why };
+                    self.recorder
+                        .member_event(self.clock.now_ns(), name, crashed);
                     // madsim restarts a crashed node 1 to 10 s later; no other
                     // fault may kill or restart it meanwhile, or the two
                     // restarts would overlap.
@@ -274,9 +277,14 @@ impl Nemesis {
     async fn pause(&self, victim: usize, kind: FaultKind, duration: Duration, why: &str) {
         let node = self.cluster.node_id(victim);
         let fault = self.start(kind, format!("{}{why}", self.cluster.name(victim)));
+        let name = self.cluster.name(victim);
         Handle::current().pause(node);
+        let now = self.clock.now_ns();
+        self.recorder.member_event(now, name, MemberChange::Paused);
         tokio::time::sleep(duration).await;
         Handle::current().resume(node);
+        let now = self.clock.now_ns();
+        self.recorder.member_event(now, name, MemberChange::Resumed);
         self.end(fault);
     }
 
@@ -294,6 +302,10 @@ impl Nemesis {
         let fault = self.start(kind, detail);
         for &victim in victims {
             self.cluster.kill(victim);
+            let why = kind.name().to_string();
+            let (now, name) = (self.clock.now_ns(), self.cluster.name(victim));
+            self.recorder
+                .member_event(now, name, MemberChange::Crashed { why });
         }
         tokio::time::sleep(downtime).await;
         for &victim in victims {

@@ -5,9 +5,13 @@
 //! stays `Unknown`, which the checker treats as "may take effect at any time
 //! after its call, or never".
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use etcd_sim_checker::{FaultBand, History, Operation, Outcome, Request};
+use etcd_sim_checker::report::{MemberChange, MemberEvent, RunEvents};
+use etcd_sim_checker::{FaultBand, History, Operation, Outcome, Request, ServedBy};
+
+use crate::member_events::{parse, Logged};
 
 use crate::schedule::FaultStep;
 use crate::trace::Trace;
@@ -32,6 +36,22 @@ struct Inner {
     trace: Trace,
     plan: Vec<FaultStep>,
     broken: Vec<BrokenCheck>,
+    /// The members' raft ids and names, in lane order.
+    members: Vec<(u64, String)>,
+    /// What happened to the members, for the report (never hashed).
+    member_events: Vec<MemberEvent>,
+    /// Members whose process has started once: a later start is a restart.
+    started: BTreeSet<String>,
+}
+
+impl Inner {
+    /// Member `id`'s name, or its id in hex if the run did not name it.
+    fn name(&self, id: u64) -> String {
+        self.members
+            .iter()
+            .find(|(member, _)| *member == id)
+            .map_or_else(|| format!("{id:x}"), |(_, name)| name.clone())
+    }
 }
 
 /// A guarantee other than linearizability that a run broke, such as
@@ -73,21 +93,106 @@ impl Recorder {
             return_ns: u64::MAX,
             request,
             outcome: Outcome::Unknown("never completed".to_string()),
+            served_by: None,
         });
         OpId(inner.history.operations.len() - 1)
     }
 
-    /// Records how operation `id` ended, at `return_ns`.
-    pub fn complete(&self, id: OpId, return_ns: u64, outcome: Outcome) {
+    /// Records how operation `id` ended, at `return_ns`; `answered_by` is
+    /// the response header's member id and raft term. Who answered stays
+    /// out of the trace (and its hash): it is for the report.
+    pub fn complete(
+        &self,
+        id: OpId,
+        return_ns: u64,
+        outcome: Outcome,
+        answered_by: Option<(u64, u64)>,
+    ) {
         let mut inner = self.inner.lock().unwrap();
         let client = inner.history.operations[id.0].client;
         inner.trace.record(
             return_ns,
             format_args!("client {client} complete {outcome:?}"),
         );
+        let served_by = answered_by.map(|(member, term)| ServedBy {
+            member: inner.name(member),
+            term,
+        });
         let op = &mut inner.history.operations[id.0];
         op.return_ns = return_ns;
         op.outcome = outcome;
+        op.served_by = served_by;
+    }
+
+    /// Names the members by raft id, in the order of the report's lanes.
+    pub fn set_members(&self, members: impl IntoIterator<Item = (u64, String)>) {
+        self.inner.lock().unwrap().members = members.into_iter().collect();
+    }
+
+    /// Records that something happened to member `name` (a crash, a
+    /// pause), for the report's member lanes.
+    pub fn member_event(&self, at_ns: u64, name: &str, change: MemberChange) {
+        self.inner.lock().unwrap().member_events.push(MemberEvent {
+            at_ns,
+            member: name.to_string(),
+            change,
+        });
+    }
+
+    /// Reads a line member `id` logged (see `member_events`) into the
+    /// member lanes. A start after the first is a restart; one that no
+    /// crash the nemesis caused precedes came after a panic at a crash point.
+    pub fn member_logged(&self, at_ns: u64, id: u64, message: &str) {
+        let Some(logged) = parse(message) else {
+            return;
+        };
+        let mut inner = self.inner.lock().unwrap();
+        let member = inner.name(id);
+        let change = match logged {
+            Logged::Role { role, term, leader } => MemberChange::Role {
+                role,
+                term,
+                leader: (leader != 0).then(|| inner.name(leader)),
+            },
+            Logged::Change(change) => change,
+            Logged::Started(detail) => {
+                if inner.started.insert(member.clone()) {
+                    return;
+                }
+                let crashed = inner
+                    .member_events
+                    .iter()
+                    .rev()
+                    .find(|e| e.member == member)
+                    .is_some_and(|e| matches!(e.change, MemberChange::Crashed { .. }));
+                if !crashed {
+                    inner.member_events.push(MemberEvent {
+                        at_ns,
+                        member: member.clone(),
+                        change: MemberChange::Crashed {
+                            why: "panicked, e.g. at a crash point".to_string(),
+                        },
+                    });
+                }
+                MemberChange::Restarted { detail }
+            }
+        };
+        inner.member_events.push(MemberEvent {
+            at_ns,
+            member,
+            change,
+        });
+    }
+
+    /// The members and what happened to them, for the report; `broken`
+    /// checks are the caller's to add.
+    pub fn run_events(&self) -> RunEvents {
+        let inner = self.inner.lock().unwrap();
+        RunEvents {
+            members: inner.members.iter().map(|(_, name)| name.clone()).collect(),
+            member_events: inner.member_events.clone(),
+            broken: vec![],
+        }
     }
 
     /// Records that fault `name` began at `start_ns`.
@@ -169,13 +274,49 @@ mod tests {
         };
         let a = recorder.invoke(1, 10, put.clone());
         let b = recorder.invoke(2, 20, put);
-        recorder.complete(a, 30, Outcome::Ok(Response::Put { revision: 2 }));
+        recorder.set_members([(0x2a, "n2".to_string())]);
+        recorder.complete(
+            a,
+            30,
+            Outcome::Ok(Response::Put { revision: 2 }),
+            Some((0x2a, 4)),
+        );
         let (history, trace) = recorder.snapshot();
         assert_eq!(history.operations[0].return_ns, 30);
+        let served = history.operations[0].served_by.as_ref().unwrap();
+        assert_eq!((served.member.as_str(), served.term), ("n2", 4));
         assert!(matches!(history.operations[0].outcome, Outcome::Ok(_)));
         assert_eq!(history.operations[1].return_ns, u64::MAX);
         assert!(matches!(history.operations[1].outcome, Outcome::Unknown(_)));
         assert_eq!(trace.lines().len(), 3);
         let _ = b;
+    }
+
+    #[test]
+    fn member_lines_become_lane_events_and_a_second_start_a_restart() {
+        let recorder = Recorder::default();
+        recorder.set_members([(2, "n1".to_string()), (1, "n2".to_string())]);
+        let start = "started from a snapshot at index 0 and 0 WAL entries";
+        recorder.member_logged(10, 2, start);
+        recorder.member_logged(20, 2, "Leader at term 2, leader 2");
+        recorder.member_logged(25, 2, "send MsgAppend to 1");
+        recorder.member_logged(30, 2, start);
+        let events = recorder.run_events();
+        assert_eq!(events.members, ["n1", "n2"], "in the run's order");
+        let changes: Vec<_> = events.member_events.iter().map(|e| &e.change).collect();
+        assert!(matches!(
+            changes[..],
+            [
+                MemberChange::Role { term: 2, leader: Some(ref l), .. },
+                MemberChange::Crashed { .. },
+                MemberChange::Restarted { .. },
+            ] if l == "n1"
+        ));
+        let (_, trace) = recorder.snapshot();
+        assert_eq!(
+            trace.hash(),
+            Trace::default().hash(),
+            "none of it is hashed"
+        );
     }
 }

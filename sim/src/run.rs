@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
+use etcd_sim_checker::report::RunEvents;
 use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
 use madsim::runtime::{Handle, Runtime};
@@ -166,6 +167,9 @@ pub struct SeedOutcome {
     pub broken: Vec<BrokenCheck>,
     /// What the lease check found.
     pub lease_violations: Vec<LeaseViolation>,
+    /// The members and what happened to them, for the report (with
+    /// `details`, their role changes and snapshots too).
+    pub run_events: RunEvents,
 }
 
 /// A seed's result in one word.
@@ -268,6 +272,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
             .collect(),
         watch_violations,
         lease_violations,
+        run_events: recorder.run_events(),
     }
 }
 
@@ -348,6 +353,7 @@ async fn simulate_into(
         member.pre_vote = config.pre_vote;
         member.check_quorum = config.check_quorum;
     }));
+    recorder.set_members(cluster.members().iter().map(|m| (m.id, m.name.clone())));
     let endpoints = cluster.endpoints();
     let note = format!(
         "seed {} faults {} bugs {:?} cluster {endpoints:?}",

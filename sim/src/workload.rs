@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use etcd_sim::bugs::BugSet;
 use etcd_sim::client::{Client, ClientError, Compare, CompareOp, GetOptions, Txn, TxnOp};
-use etcd_sim::proto::etcdserverpb::RangeResponse;
+use etcd_sim::proto::etcdserverpb::{RangeResponse, ResponseHeader};
 use etcd_sim::proto::mvccpb;
 use etcd_sim_checker::{KeyValue, Outcome, Request, Response};
 use madsim::rand::{thread_rng, Rng};
@@ -128,11 +128,13 @@ async fn recorded(
     clock: &Clock,
 ) -> Outcome {
     let op = recorder.invoke(id, clock.now_ns(), request.clone());
-    let outcome = match tokio::time::timeout(workload.deadline, execute(client, request)).await {
-        Ok(outcome) => outcome,
-        Err(_) => failed(&ClientError::DeadlineExceeded),
-    };
-    recorder.complete(op, clock.now_ns(), outcome.clone());
+    let (outcome, answered_by) =
+        match tokio::time::timeout(workload.deadline, execute(client, request)).await {
+            Ok(Ok((response, header))) => (Outcome::Ok(response), header),
+            Ok(Err(e)) => (failed(&e), None),
+            Err(_) => (failed(&ClientError::DeadlineExceeded), None),
+        };
+    recorder.complete(op, clock.now_ns(), outcome.clone(), answered_by);
     outcome
 }
 
@@ -196,14 +198,24 @@ fn remember(seen: &mut BTreeMap<String, Option<String>>, request: &Request, outc
     }
 }
 
-async fn execute(client: &Client, request: &Request) -> Outcome {
-    let result = match request {
+/// Runs `request`; on success, its response and the response header's
+/// member id and raft term (who answered, for the report).
+async fn execute(
+    client: &Client,
+    request: &Request,
+) -> Result<(Response, Option<(u64, u64)>), ClientError> {
+    let mut answered_by = None;
+    let mut seen = |header: &Option<ResponseHeader>| {
+        answered_by = header.as_ref().map(|h| (h.member_id, h.raft_term));
+        revision(header)
+    };
+    let response = match request {
         Request::Put { key, value } => {
             client
                 .put(key.as_str(), value.as_str())
                 .await
                 .map(|r| Response::Put {
-                    revision: revision(&r.header),
+                    revision: seen(&r.header),
                 })
         }
         Request::Get { key, serializable } => {
@@ -216,12 +228,12 @@ async fn execute(client: &Client, request: &Request) -> Outcome {
                 .await
                 .map(|r| Response::Get {
                     kv: r.kvs.first().map(key_value),
-                    revision: revision(&r.header),
+                    revision: seen(&r.header),
                 })
         }
         Request::Delete { key } => client.delete(key.as_str()).await.map(|r| Response::Delete {
             deleted: r.deleted,
-            revision: revision(&r.header),
+            revision: seen(&r.header),
         }),
         Request::Cas {
             key,
@@ -237,7 +249,7 @@ async fn execute(client: &Client, request: &Request) -> Outcome {
                 .and_then([TxnOp::put(key.as_str(), value.as_str())]);
             client.txn(txn).await.map(|r| Response::Cas {
                 succeeded: r.succeeded,
-                revision: revision(&r.header),
+                revision: seen(&r.header),
             })
         }
         Request::Range {
@@ -248,19 +260,16 @@ async fn execute(client: &Client, request: &Request) -> Outcome {
                 serializable: *serializable,
                 prefix: true,
             };
-            client
-                .get(prefix.as_str(), options)
-                .await
-                .map(range_response)
+            client.get(prefix.as_str(), options).await.map(|r| {
+                seen(&r.header);
+                range_response(r)
+            })
         }
-    };
-    match result {
-        Ok(response) => Outcome::Ok(response),
-        Err(e) => failed(&e),
-    }
+    }?;
+    Ok((response, answered_by))
 }
 
-fn revision(header: &Option<etcd_sim::proto::etcdserverpb::ResponseHeader>) -> i64 {
+fn revision(header: &Option<ResponseHeader>) -> i64 {
     header.as_ref().map_or(0, |h| h.revision)
 }
 

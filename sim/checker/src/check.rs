@@ -47,8 +47,11 @@ pub struct Failure {
     /// The smallest set of its operations found that is still not
     /// linearizable (indices into the history's operations).
     pub minimal: Vec<usize>,
-    /// How many operations the longest linearizable prefix held.
-    pub longest_prefix: usize,
+    /// The longest linearizable prefix the search found (porcupine's
+    /// partial linearization): indices into the history's operations, in
+    /// the order it linearized them. Where it stops is where every order
+    /// got stuck.
+    pub longest_prefix: Vec<usize>,
     /// How many operations the part had.
     pub operations: usize,
 }
@@ -72,12 +75,12 @@ impl CheckReport {
     pub fn from_search(result: &Search) -> Self {
         let (verdict, failure) = match *result {
             Search::Linearizable => (Verdict::Linearizable, None),
-            Search::NotLinearizable { longest_prefix } => (
+            Search::NotLinearizable { ref prefix } => (
                 Verdict::NotLinearizable,
                 Some(Failure {
                     keys: vec![],
                     minimal: vec![],
-                    longest_prefix,
+                    longest_prefix: prefix.clone(),
                     operations: 0,
                 }),
             ),
@@ -118,7 +121,7 @@ impl fmt::Display for CheckReport {
             writeln!(
                 f,
                 "no linearization exists (longest linearizable prefix: {} operations)",
-                failure.longest_prefix
+                failure.longest_prefix.len()
             )?;
         } else if let Some(failure) = &self.failure {
             writeln!(
@@ -127,7 +130,7 @@ impl fmt::Display for CheckReport {
                  a minimal non-linearizable sub-history of {}:",
                 failure.keys,
                 failure.operations,
-                failure.longest_prefix,
+                failure.longest_prefix.len(),
                 failure.minimal.len()
             )?;
             for &i in &failure.minimal {
@@ -201,12 +204,12 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
             };
             return report;
         }
-        Some((i, Search::NotLinearizable { longest_prefix })) => {
+        Some((i, Search::NotLinearizable { prefix })) => {
             let part = &parts[i];
             report.failure = Some(Failure {
                 minimal: minimize(history, part, deadline),
                 keys: part.keys.clone(),
-                longest_prefix,
+                longest_prefix: prefix.iter().map(|&j| part.members[j]).collect(),
                 operations: part.members.len(),
             });
         }

@@ -121,6 +121,20 @@ pub struct Operation {
     pub request: Request,
     /// How it ended.
     pub outcome: Outcome,
+    /// Who answered, from the response header: for the report, not the
+    /// checker. Absent in histories written before it was recorded, and for
+    /// operations without a response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<ServedBy>,
+}
+
+/// The member that answered an operation, as its response header says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedBy {
+    /// The member's name (`n2`), or its id in hex if the name is unknown.
+    pub member: String,
+    /// The raft term the member was in when it answered.
+    pub term: u64,
 }
 
 /// A fault of the run, for the report's time axis.
@@ -143,4 +157,35 @@ pub struct History {
     pub operations: Vec<Operation>,
     /// The faults injected during the run.
     pub faults: Vec<FaultBand>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_answered_is_optional_in_the_json() {
+        // A line written before the field existed still reads.
+        let old = r#"{"client":1,"call_ns":5,"return_ns":9,"request":{"op":"delete","key":"k"},"outcome":{"status":"fail","detail":"no"}}"#;
+        let op: Operation = serde_json::from_str(old).unwrap();
+        assert_eq!(op.served_by, None);
+        assert_eq!(
+            serde_json::to_string(&op).unwrap(),
+            old,
+            "and writes the same"
+        );
+        let served = Operation {
+            served_by: Some(ServedBy {
+                member: "n2".into(),
+                term: 3,
+            }),
+            ..op
+        };
+        let line = serde_json::to_string(&served).unwrap();
+        assert!(
+            line.ends_with(r#","served_by":{"member":"n2","term":3}}"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Operation>(&line).unwrap(), served);
+    }
 }

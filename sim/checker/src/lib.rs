@@ -20,18 +20,18 @@ mod brute_force;
 mod check;
 mod hash;
 mod history;
-mod html;
 pub mod invariants;
 mod jsonl;
 mod kv;
 pub mod porcupine;
+pub mod report;
 pub mod search;
 pub mod watch;
 
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
-pub use history::{FaultBand, History, KeyValue, Operation, Outcome, Request, Response};
-pub use html::render_html;
+pub use history::{FaultBand, History, KeyValue, Operation, Outcome, Request, Response, ServedBy};
 pub use jsonl::ParseError;
+pub use report::render_html;
 
 use std::path::Path;
 use std::time::Duration;
@@ -81,7 +81,8 @@ pub fn check_file(
             };
             let report = check_kv(&history, &options);
             if let Some(out) = html {
-                let page = render_html(&history, &report, &path.display().to_string());
+                let title = path.display().to_string();
+                let page = render_html(&history, &report, &report::RunEvents::default(), &title);
                 std::fs::write(out, page).map_err(|e| format!("{}: {e}", out.display()))?;
             }
             Ok(report)

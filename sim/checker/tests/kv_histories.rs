@@ -12,6 +12,7 @@ fn op(client: u32, call: u64, ret: u64, request: Request, outcome: Outcome) -> O
         return_ns: ret,
         request,
         outcome,
+        served_by: None,
     }
 }
 

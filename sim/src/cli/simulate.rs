@@ -3,6 +3,8 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use etcd_sim_checker::render_html;
+use etcd_sim_checker::report::BrokenEvidence;
 use etcd_sim_harness::campaign::{Campaign, SeedResult, Summary};
 use etcd_sim_harness::schedule::Schedule;
 use etcd_sim_harness::shrink::{shrink, ShrinkError};
@@ -196,7 +198,8 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
     }
     let to_stdout = args.trace.as_deref() == Some(std::path::Path::new("-"));
     config.echo_trace = to_stdout;
-    config.details = args.trace.is_some();
+    // The report's member lanes come from the members' own events.
+    config.details = args.trace.is_some() || args.html.is_some();
     let outcome = run_seed(&config);
     let trace_file = args.trace.as_ref().filter(|_| !to_stdout);
     let written = trace_file
@@ -209,7 +212,16 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
         }))
         .chain(args.html.as_ref().map(|path| {
             let title = format!("etcd-sim seed {}", outcome.seed);
-            let page = etcd_sim_checker::render_html(&outcome.history, &outcome.report, &title);
+            let mut run = outcome.run_events.clone();
+            run.broken = outcome
+                .broken
+                .iter()
+                .map(|b| BrokenEvidence {
+                    check: b.check.to_string(),
+                    evidence: b.evidence.clone(),
+                })
+                .collect();
+            let page = render_html(&outcome.history, &outcome.report, &run, &title);
             (path, page)
         }));
     for (path, text) in written {

@@ -26,6 +26,7 @@ fn op(request: Request, outcome: Outcome) -> Operation {
         return_ns: 1,
         request,
         outcome,
+        served_by: None,
     }
 }
 
