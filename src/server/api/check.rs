@@ -323,13 +323,18 @@ pub(super) mod tests {
                 }
             }
         }
-        assert_eq!(deepest_accepted, 50);
+        // An empty innermost txn is one level shallower than one with ops.
+        assert_eq!(deepest_accepted, 51);
+        assert_eq!(check_txn(&chain(50, Some(put("k"))), 128), Ok(()));
+        assert_eq!(
+            check_txn(&chain(51, Some(put("k"))), 128),
+            Err(RpcError::TooManyOps)
+        );
         // Refused as etcd refuses deep nesting, before anything else.
         assert_eq!(
             check_txn(&chain(60, Some(put(""))), 1000),
             Err(RpcError::TooManyOps)
         );
-        assert_eq!(check_txn(&chain(49, Some(put("k"))), 128), Ok(()));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub fn grpc_receive_limit(max_request_bytes: usize) -> usize {
 }
 
 /// grpc-go's answer to a message of `found` bytes over a `limit`.
+#[cfg_attr(madsim, allow(dead_code))]
 pub fn oversize(found: usize, limit: usize) -> Status {
     Status::resource_exhausted(format!(
         "grpc: received message larger than max ({found} vs. {limit})"
@@ -30,6 +31,7 @@ pub fn oversize(found: usize, limit: usize) -> Status {
 
 /// grpc-go's answer for tonic's refusal of an oversize message, or `None`
 /// if `status` is something else.
+#[cfg_attr(madsim, allow(dead_code))]
 pub fn as_grpc_go(status: &Status) -> Option<Status> {
     if status.code() != Code::OutOfRange {
         return None;
