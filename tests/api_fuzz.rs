@@ -210,16 +210,21 @@ fn chain(depth: usize, leaf: PutRequest) -> TxnRequest {
 }
 
 /// Random bytes, decoded as the request a client might have sent; bytes
-/// that do not decode are a client's problem, not the member's.
-fn decoded() -> impl Strategy<Value = Option<Call>> {
+/// that do not decode are a client's problem, not the member's (they are
+/// sent as the key of a range instead).
+fn decoded() -> impl Strategy<Value = Call> {
     (0u8..4, proptest::collection::vec(any::<u8>(), 0..200)).prop_map(|(kind, bytes)| {
-        let bytes = bytes.as_slice();
-        match kind {
-            0 => TxnRequest::decode(bytes).ok().map(Call::Txn),
-            1 => PutRequest::decode(bytes).ok().map(Call::Put),
-            2 => RangeRequest::decode(bytes).ok().map(Call::Range),
-            _ => DeleteRangeRequest::decode(bytes).ok().map(Call::Delete),
-        }
+        let raw = bytes.as_slice();
+        let call = match kind {
+            0 => TxnRequest::decode(raw).ok().map(Call::Txn),
+            1 => PutRequest::decode(raw).ok().map(Call::Put),
+            2 => RangeRequest::decode(raw).ok().map(Call::Range),
+            _ => DeleteRangeRequest::decode(raw).ok().map(Call::Delete),
+        };
+        call.unwrap_or(Call::Range(RangeRequest {
+            key: bytes,
+            ..Default::default()
+        }))
     })
 }
 
@@ -235,7 +240,7 @@ fn call() -> impl Strategy<Value = Call> {
         1 => number().prop_map(|id| Call::Revoke(LeaseRevokeRequest { id })),
         1 => (number(), any::<bool>())
             .prop_map(|(id, keys)| Call::TimeToLive(LeaseTimeToLiveRequest { id, keys })),
-        2 => decoded().prop_filter_map("did not decode", |c| c),
+        2 => decoded(),
     ]
 }
 
@@ -317,7 +322,7 @@ fn run(seed: u64, calls: Vec<Call>) -> Result<(), String> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 24,
+        cases: 100,
         max_shrink_iters: 64,
         failure_persistence: None,
         ..ProptestConfig::default()
