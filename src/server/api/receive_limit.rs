@@ -8,10 +8,15 @@
 //! message larger than max (N vs. L)". tonic enforces the same limit
 //! ([`grpc_receive_limit`], set on each client service) but reports it as
 //! `OutOfRange` in its own words; [`ReceiveLimitLayer`] rewrites that
-//! answer into grpc-go's. In simulation requests are not encoded, so there
-//! is nothing to measure and the layer is inert.
+//! answer into grpc-go's. It also answers a txn nested deeper than prost
+//! decodes (see `check::MAX_NESTING`) as the API's depth check does, with
+//! etcd's "too many operations in txn request", instead of tonic's
+//! `Internal` decode error. In simulation requests are not encoded, so
+//! there is nothing to measure or decode and the layer is inert.
 
 use tonic::{Code, Status};
+
+use super::error::RpcError;
 
 /// etcd's `grpcOverheadBytes`.
 pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
@@ -44,8 +49,23 @@ pub fn as_grpc_go(status: &Status) -> Option<Status> {
     Some(oversize(found.parse().ok()?, limit.parse().ok()?))
 }
 
-/// Rewrites tonic's oversize refusals on the client port into grpc-go's
-/// (see the module's documentation).
+/// etcd's answer for tonic's refusal of a txn too deeply nested to
+/// decode, or `None` if `status` is something else.
+#[cfg_attr(madsim, allow(dead_code))]
+pub fn as_too_many_ops(status: &Status) -> Option<Status> {
+    let message = status.message();
+    let too_deep = status.code() == Code::Internal
+        && message.starts_with("failed to decode Protobuf message")
+        && message.ends_with("recursion limit reached");
+    too_deep.then(|| RpcError::TooManyOps.into())
+}
+
+/// The gRPC path of `KV.Txn`.
+#[cfg_attr(madsim, allow(dead_code))]
+pub const TXN_PATH: &str = "/etcdserverpb.KV/Txn";
+
+/// Rewrites tonic's refusals on the client port into etcd's (see the
+/// module's documentation).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReceiveLimitLayer;
 
@@ -58,7 +78,7 @@ mod real {
     use tonic::codegen::{http, Service};
     use tonic::Status;
 
-    use super::{as_grpc_go, ReceiveLimitLayer};
+    use super::{as_grpc_go, as_too_many_ops, ReceiveLimitLayer, TXN_PATH};
 
     impl<S> tower_layer::Layer<S> for ReceiveLimitLayer {
         type Service = ReceiveLimit<S>;
@@ -74,9 +94,9 @@ mod real {
 
     type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
-    impl<S, Req, B> Service<Req> for ReceiveLimit<S>
+    impl<S, ReqBody, B> Service<http::Request<ReqBody>> for ReceiveLimit<S>
     where
-        S: Service<Req, Response = http::Response<B>>,
+        S: Service<http::Request<ReqBody>, Response = http::Response<B>>,
         S::Future: Send + 'static,
     {
         type Response = S::Response;
@@ -87,14 +107,18 @@ mod real {
             self.0.poll_ready(cx)
         }
 
-        fn call(&mut self, request: Req) -> Self::Future {
+        fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+            let txn = request.uri().path() == TXN_PATH;
             let response = self.0.call(request);
             Box::pin(async move {
                 let mut response = response.await?;
                 // A unary call refused while its request is decoded answers
                 // with the status in the headers (trailers-only).
                 let refused = Status::from_header_map(response.headers());
-                if let Some(etcd) = refused.as_ref().and_then(as_grpc_go) {
+                let etcd = refused.as_ref().and_then(|status| {
+                    as_grpc_go(status).or_else(|| as_too_many_ops(status).filter(|_| txn))
+                });
+                if let Some(etcd) = etcd {
                     let headers = response.headers_mut();
                     headers.remove("grpc-message");
                     let _ = etcd.add_header(headers);
@@ -126,6 +150,18 @@ mod tests {
             "grpc: received message larger than max (2097155 vs. 2097152)"
         );
         assert!(as_grpc_go(&Status::out_of_range("something else")).is_none());
+        let deep = Status::internal(
+            "failed to decode Protobuf message: TxnRequest.success: RequestOp.request: recursion limit reached",
+        );
+        let etcd = as_too_many_ops(&deep).expect("recognised");
+        assert_eq!(etcd.code(), Code::InvalidArgument);
+        assert_eq!(
+            etcd.message(),
+            "etcdserver: too many operations in txn request"
+        );
+        assert!(
+            as_too_many_ops(&Status::internal("failed to decode Protobuf message: x")).is_none()
+        );
         assert!(as_grpc_go(&Status::internal(tonic.message())).is_none());
     }
 }
