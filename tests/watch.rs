@@ -181,6 +181,53 @@ async fn a_watch_from_a_compacted_revision_is_created_then_cancelled() {
     .await;
 }
 
+/// Many gRPC clients close their sending side once they have asked for
+/// everything; etcd goes on serving the stream's watchers.
+#[madsim::test]
+async fn a_watch_whose_client_half_closed_still_gets_its_events() {
+    use etcd_sim::proto::etcdserverpb::watch_client::WatchClient;
+    use etcd_sim::proto::etcdserverpb::watch_request::RequestUnion;
+    use etcd_sim::proto::etcdserverpb::{WatchCreateRequest, WatchRequest};
+
+    on_cluster(|cluster| async move {
+        let endpoint = cluster.endpoints().remove(0);
+        let channel = tonic::transport::Endpoint::from_shared(endpoint)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let create = WatchRequest {
+            request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
+                key: b"h".to_vec(),
+                ..Default::default()
+            })),
+        };
+        // The request stream ends after the create: a half-close.
+        let requests = futures::stream::iter([create]);
+        let mut responses = WatchClient::new(channel)
+            .watch(requests)
+            .await
+            .unwrap()
+            .into_inner();
+        let created = tokio::time::timeout(Duration::from_secs(5), responses.message())
+            .await
+            .expect("created in time")
+            .unwrap()
+            .unwrap();
+        assert!(created.created);
+        let client = Client::new(cluster.endpoints(), Duration::from_secs(1)).unwrap();
+        client.put("h", "1").await.unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(5), responses.message())
+            .await
+            .expect("the event in time")
+            .expect("no error")
+            .expect("the stream is still open");
+        assert_eq!(event.events.len(), 1);
+        assert_eq!(event.events[0].kv.as_ref().unwrap().value, b"1");
+    })
+    .await;
+}
+
 #[madsim::test]
 async fn a_progress_notification_never_runs_ahead_of_the_events() {
     on_cluster(|c| async move {

@@ -6,9 +6,11 @@
 //! are dropped.
 //!
 //! Covered: `watch KEY`, `watch --prefix`, `watch --rev=N` (history),
-//! `watch --prev-kv`, `-w json watch` (headers, events, flags), and
+//! `watch --prev-kv`, `-w json watch` (headers, events, flags),
 //! `watch --rev=N` of a compacted revision (created, then cancelled with
-//! the compact revision).
+//! the compact revision), negative start revisions before and after a
+//! compaction, and — with a raw gRPC client, as etcdctl never half-closes —
+//! a watch whose client closed its sending side right after creating it.
 //!
 //! Run with the real build:
 //! `RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --release -p etcd-sim-harness --test etcdctl_watch`.
@@ -23,7 +25,11 @@ mod servers;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use etcd_sim::proto::etcdserverpb::watch_client::WatchClient;
+use etcd_sim::proto::etcdserverpb::watch_request::RequestUnion;
+use etcd_sim::proto::etcdserverpb::{WatchCreateRequest, WatchRequest, WatchResponse};
 use serde_json::Value;
+use tonic::transport::Endpoint;
 
 use servers::{start_both, tools_available};
 
@@ -53,6 +59,18 @@ fn run(endpoint: &str, args: &[&str]) {
     );
 }
 
+/// Runs a watch that should end by itself (a cancelled one); stops it
+/// after [`SETTLE`] if it does not, and returns what it printed.
+fn run_to_end(endpoint: &str, args: &[&str]) -> String {
+    let mut child = etcdctl(endpoint, args).spawn().expect("etcdctl runs");
+    let deadline = std::time::Instant::now() + SETTLE;
+    while child.try_wait().expect("etcdctl waits").is_none() && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    text(&stop(child))
+}
+
 /// Stops a watcher and returns what it printed.
 fn stop(mut watcher: Child) -> Output {
     let _ = watcher.kill();
@@ -61,8 +79,18 @@ fn stop(mut watcher: Child) -> Output {
 
 /// The watchers' outputs after the same session on `endpoint`, by name.
 fn session(endpoint: &str) -> Vec<(&'static str, String)> {
+    let mut negative = Vec::new();
     run(endpoint, &["put", "w/a", "0"]); // 2
     run(endpoint, &["put", "w/b", "0"]); // 3
+                                         // Negative start revisions on a store never compacted: -1 watches from
+                                         // now, anything lower is cancelled as compacted (etcd 3.4's unsynced
+                                         // watchers compare it with a compaction revision of -1).
+    for (name, args) in [
+        ("negative", &["watch", "--rev=-5", "w/a"][..]),
+        ("negative-json", &["-w", "json", "watch", "--rev=-2", "w/a"]),
+    ] {
+        negative.push((name, run_to_end(endpoint, args)));
+    }
     let watches: [(&str, &[&str]); 5] = [
         ("key", &["watch", "w/a"]),
         ("prefix", &["watch", "--prefix", "w/"]),
@@ -100,6 +128,17 @@ fn session(endpoint: &str) -> Vec<(&'static str, String)> {
         .map(|(name, child)| (name, text(&stop(child))))
         .collect();
 
+    // -1 on a store never compacted watches from now. (Alone: in etcd 3.4
+    // a watcher at -1 makes the unsynced watchers synced with it skip
+    // their history, which is etcd's bug, not behaviour to copy.)
+    let from_now = etcdctl(endpoint, &["-w", "json", "watch", "--rev=-1", "w/a"])
+        .spawn()
+        .expect("etcdctl");
+    std::thread::sleep(SETTLE);
+    run(endpoint, &["put", "w/a", "3"]); // 9
+    std::thread::sleep(SETTLE);
+    outputs.push(("from-now", text(&stop(from_now))));
+
     // A watch from a compacted revision: created, then cancelled.
     run(endpoint, &["compaction", "6"]);
     let compacted = etcdctl(endpoint, &["watch", "--rev=3", "w/b"])
@@ -107,6 +146,20 @@ fn session(endpoint: &str) -> Vec<(&'static str, String)> {
         .expect("etcdctl");
     std::thread::sleep(SETTLE);
     outputs.push(("compacted", text(&stop(compacted))));
+    // After a compaction every negative start revision is below it.
+    for (name, args) in [
+        (
+            "compacted-json",
+            &["-w", "json", "watch", "--rev=3", "w/b"][..],
+        ),
+        (
+            "negative-compacted",
+            &["-w", "json", "watch", "--rev=-1", "w/b"],
+        ),
+    ] {
+        outputs.push((name, run_to_end(endpoint, args)));
+    }
+    outputs.extend(negative);
     outputs
 }
 
@@ -159,7 +212,12 @@ fn etcdctl_watch_answers_like_etcd() {
     let expected = session(&etcd.endpoint);
     let got = session(&sim.endpoint);
     // The session is not vacuous: etcd's watchers printed events.
-    assert!(expected[1].1.contains("w/c"), "{}", expected[1].1);
+    let prefix = &expected
+        .iter()
+        .find(|(name, _)| *name == "prefix")
+        .unwrap()
+        .1;
+    assert!(prefix.contains("w/c"), "{prefix}");
     let mut failures = Vec::new();
     for ((name, etcd), (_, sim)) in expected.iter().zip(&got) {
         if std::env::var("ETCD_SIM_DIFF_VERBOSE").is_ok_and(|v| v == "1") {
@@ -172,4 +230,81 @@ fn etcdctl_watch_answers_like_etcd() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// What a raw gRPC client sees when it creates a watch on `h/a`, closes
+/// its sending side at once (as many gRPC clients do once they have
+/// nothing more to ask), and `h/a` is then put: one line per response.
+fn half_closed(endpoint: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    runtime.block_on(async {
+        let channel = Endpoint::from_shared(format!("http://{endpoint}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connects");
+        let create = WatchRequest {
+            request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
+                key: b"h/a".to_vec(),
+                ..Default::default()
+            })),
+        };
+        // The request stream ends after the create: a half-close.
+        let requests = tonic::codegen::tokio_stream::iter([create]);
+        let mut responses = WatchClient::new(channel)
+            .watch(requests)
+            .await
+            .expect("the watch starts")
+            .into_inner();
+        let mut seen = Vec::new();
+        let created = tokio::time::timeout(SETTLE, responses.message()).await;
+        seen.push(describe(created));
+        run(endpoint, &["put", "h/a", "1"]);
+        let event = tokio::time::timeout(SETTLE, responses.message()).await;
+        seen.push(describe(event));
+        seen
+    })
+}
+
+fn describe(
+    response: Result<Result<Option<WatchResponse>, tonic::Status>, tokio::time::error::Elapsed>,
+) -> String {
+    match response {
+        Err(_) => "nothing".to_string(),
+        Ok(Err(status)) => format!("error {:?}", status.code()),
+        Ok(Ok(None)) => "stream ended".to_string(),
+        Ok(Ok(Some(w))) => {
+            let events: Vec<String> = w
+                .events
+                .iter()
+                .filter_map(|e| e.kv.as_ref())
+                .map(|kv| {
+                    format!(
+                        "{}={}",
+                        String::from_utf8_lossy(&kv.key),
+                        String::from_utf8_lossy(&kv.value)
+                    )
+                })
+                .collect();
+            format!(
+                "created {} canceled {} events {events:?}",
+                w.created, w.canceled
+            )
+        }
+    }
+}
+
+#[test]
+fn a_watch_whose_client_half_closed_is_still_served_like_etcd() {
+    if !tools_available() {
+        return;
+    }
+    let (etcd, sim) = start_both("watch-half-close", &[]);
+    let expected = half_closed(&etcd.endpoint);
+    assert_eq!(
+        expected.last().map(String::as_str),
+        Some(r#"created false canceled false events ["h/a=1"]"#),
+        "etcd serves a half-closed watch: {expected:?}"
+    );
+    assert_eq!(half_closed(&sim.endpoint), expected);
 }

@@ -152,6 +152,11 @@ impl KvStore {
         self.current
     }
 
+    /// The revision of the last compaction, if there was one.
+    pub fn last_compaction(&self) -> Option<i64> {
+        (self.compacted >= 0).then_some(self.compacted)
+    }
+
     /// The revision of the last compaction; 0 if the store was never
     /// compacted. Reads below it fail with [`MvccError::Compacted`].
     pub fn compacted_revision(&self) -> i64 {

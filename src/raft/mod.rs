@@ -17,5 +17,7 @@ mod transport;
 pub mod wal;
 
 pub use election::ElectionTimeouts;
-pub use node::{spawn_raft, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus};
+pub use node::{
+    spawn_raft, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus, SpawnedRaft,
+};
 pub use transport::{Peer, RaftTransportService, Transport};

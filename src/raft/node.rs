@@ -7,6 +7,7 @@ use madsim::rand::{thread_rng, Rng};
 use raft::eraftpb::{ConfState, Entry, Message, Snapshot};
 use raft::{RawNode, ReadOnlyOption, StateRole, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::log_store::LogStore;
 use super::snapshotter::Snapshotter;
@@ -155,12 +156,18 @@ impl RaftHandle {
     }
 }
 
-/// Restores raft from `disk` and starts its loop; committed entries and read
-/// states arrive on the returned receiver.
-pub fn spawn_raft(
-    config: RaftConfig,
-    disk: Arc<dyn Disk>,
-) -> Result<(RaftHandle, mpsc::UnboundedReceiver<Committed>), WalError> {
+/// A started raft loop.
+pub struct SpawnedRaft {
+    /// How the rest of the member talks to it.
+    pub handle: RaftHandle,
+    /// Committed entries and read states, in order.
+    pub committed: mpsc::UnboundedReceiver<Committed>,
+    /// The loop itself: it ends only if it fails, and the member with it.
+    pub task: JoinHandle<()>,
+}
+
+/// Restores raft from `disk` and starts its loop.
+pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft, WalError> {
     let snapshotter = Snapshotter::new(disk.clone());
     let snapshot = match snapshotter.load_newest()? {
         Some(snapshot) => snapshot,
@@ -240,8 +247,12 @@ pub fn spawn_raft(
         early_ack: config.bugs.has(Bug::EarlyAck),
         applied_early: 0,
     };
-    tokio::spawn(driver.run(inputs, config.tick));
-    Ok((RaftHandle { inbox, status }, committed))
+    let task = tokio::spawn(driver.run(inputs, config.tick));
+    Ok(SpawnedRaft {
+        handle: RaftHandle { inbox, status },
+        committed,
+        task,
+    })
 }
 
 struct Driver {

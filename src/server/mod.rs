@@ -6,7 +6,8 @@
 //!   be applied; serve linearizable reads through ReadIndex.
 //! - [`crate::raft`] below it, and [`crate::mvcc`] at the bottom.
 //!
-//! [`run`] wires them up for one member and serves until the process ends.
+//! [`run`] wires them up for one member and serves until the process ends
+//! or the member cannot go on.
 
 pub mod api;
 pub mod config;
@@ -19,6 +20,7 @@ pub use config::{ConfigError, ServerConfig};
 pub use membership::{Cluster, Member};
 
 use std::sync::Arc;
+use std::task::Poll;
 
 use crate::proto::etcdserverpb::cluster_server::ClusterServer;
 use crate::proto::etcdserverpb::kv_server::KvServer;
@@ -29,7 +31,7 @@ use crate::proto::etcdsimpb::lease_peer_server::LeasePeerServer;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
 use crate::raft::RaftTransportService;
 use crate::storage::Disk;
-use etcdserver::{EtcdServer, StartError};
+use etcdserver::{EtcdServer, StartError, TaskEnded};
 
 /// Why a member stopped.
 #[derive(Debug)]
@@ -38,6 +40,8 @@ pub enum ServeError {
     Start(StartError),
     /// A listener failed.
     Transport(tonic::transport::Error),
+    /// Its raft loop or applier ended: it can no longer serve.
+    Died(TaskEnded),
 }
 
 impl std::fmt::Display for ServeError {
@@ -45,15 +49,27 @@ impl std::fmt::Display for ServeError {
         match self {
             ServeError::Start(e) => write!(f, "cannot start: {e}"),
             ServeError::Transport(e) => write!(f, "listener failed: {e}"),
+            ServeError::Died(e) => write!(f, "member stopped: {e}"),
         }
     }
 }
 
 impl std::error::Error for ServeError {}
 
-/// Runs one member on `disk` until the process ends or a listener fails.
+/// Runs one member on `disk` until a listener fails or the member cannot
+/// go on (see [`ServeError`]).
 pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeError> {
-    let server = EtcdServer::start(&config, disk).map_err(ServeError::Start)?;
+    run_and_announce(config, disk, || {}).await
+}
+
+/// [`run`], calling `ready` once the member has restored its state from
+/// disk and both its listeners are bound: from then on it serves.
+pub async fn run_and_announce(
+    config: ServerConfig,
+    disk: Arc<dyn Disk>,
+    ready: impl FnOnce(),
+) -> Result<(), ServeError> {
+    let (server, essential) = EtcdServer::start(&config, disk).map_err(ServeError::Start)?;
     let peer = tonic::transport::Server::builder()
         .add_service(RaftTransportServer::new(RaftTransportService::new(
             server.raft().clone(),
@@ -62,18 +78,43 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
             server.clone(),
         )))
         .serve(config.listen_peer);
+    let receive_limit = api::grpc_receive_limit(config.max_request_bytes);
     let client = tonic::transport::Server::builder()
-        .add_service(KvServer::new(api::KvService::new(
-            server.clone(),
-            api::Limits::from(&config),
-        )))
-        .add_service(WatchServer::new(api::WatchService::new(server.clone())))
-        .add_service(LeaseServer::new(api::LeaseService::new(server.clone())))
-        .add_service(MaintenanceServer::new(api::MaintenanceService::new(
-            server.clone(),
-        )))
-        .add_service(ClusterServer::new(api::ClusterService::new(server)))
+        .layer(api::ReceiveLimitLayer)
+        .add_service(
+            KvServer::new(api::KvService::new(
+                server.clone(),
+                api::Limits::from(&config),
+            ))
+            .max_decoding_message_size(receive_limit),
+        )
+        .add_service(
+            WatchServer::new(api::WatchService::new(server.clone()))
+                .max_decoding_message_size(receive_limit),
+        )
+        .add_service(
+            LeaseServer::new(api::LeaseService::new(server.clone()))
+                .max_decoding_message_size(receive_limit),
+        )
+        .add_service(
+            MaintenanceServer::new(api::MaintenanceService::new(server.clone()))
+                .max_decoding_message_size(receive_limit),
+        )
+        .add_service(
+            ClusterServer::new(api::ClusterService::new(server))
+                .max_decoding_message_size(receive_limit),
+        )
         .serve(config.listen_client);
-    tokio::try_join!(peer, client).map_err(ServeError::Transport)?;
-    Ok(())
+    let listeners = async { tokio::try_join!(peer, client).map(|_| ()) };
+    let mut listeners = std::pin::pin!(listeners);
+    // Both listeners bind when first polled: a port in use fails here,
+    // before the member says it serves.
+    if let Poll::Ready(ended) = futures::poll!(listeners.as_mut()) {
+        return ended.map_err(ServeError::Transport);
+    }
+    ready();
+    tokio::select! {
+        ended = listeners => ended.map_err(ServeError::Transport),
+        died = essential.first_to_end() => Err(ServeError::Died(died)),
+    }
 }

@@ -94,7 +94,7 @@ mod real {
             }
         };
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-        eprintln!(
+        let announce = format!(
             "etcd-sim {} member {} serving clients on {} (advertised {}) and peers on {}",
             etcd_sim::BUILD_MODE,
             args.name,
@@ -102,7 +102,15 @@ mod real {
             args.advertise_client_urls,
             config.listen_peer
         );
-        match runtime.block_on(etcd_sim::server::run(config, disk)) {
+        // The member's own log lines (WAL recovery, a torn WAL tail cut,
+        // raft role changes) go to stderr, as etcd logs its own.
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+        let serving = etcd_sim::server::run_and_announce(config, disk, || eprintln!("{announce}"));
+        match runtime.block_on(serving) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");

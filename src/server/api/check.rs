@@ -65,11 +65,51 @@ pub fn check_delete(r: &DeleteRangeRequest) -> Result<(), RpcError> {
     check_key(&r.key)
 }
 
-/// etcd's `checkTxnRequest` and then `checkIntervals` on each branch.
+/// etcd's `checkTxnRequest` and then `checkIntervals` on each branch;
+/// first, a txn nested deeper than a member can decode is refused as etcd
+/// refuses deep nesting ([`MAX_NESTING`]).
 pub fn check_txn(r: &TxnRequest, max_txn_ops: usize) -> Result<(), RpcError> {
+    if nesting(r, MAX_NESTING) > MAX_NESTING {
+        return Err(RpcError::TooManyOps);
+    }
     check_txn_ops(r, max_txn_ops as i64)?;
     check_duplicates(&r.success)?;
     check_duplicates(&r.failure)
+}
+
+/// The deepest message nesting a member decodes, counting the txn itself
+/// as level 1: prost's recursion limit.
+///
+/// Every nested txn adds two levels (its `RequestOp` and itself), so a txn
+/// may nest 49 txns deep below it (etcd, which has no such limit, takes as
+/// many as `--max-txn-ops` allows: 128 by default). The API decodes a txn
+/// from the top, and so does the applier (see
+/// `etcdserver::raft_request`), so what decodes at the API also decodes in
+/// the log; this check holds requests that were never encoded (the
+/// simulation's, and the fuzz tests') to the same limit.
+pub const MAX_NESTING: usize = 101;
+
+/// How many levels of messages `txn` nests, itself level 1; stops counting
+/// past `cap`, so that a deep txn costs no more than a shallow one.
+fn nesting(txn: &TxnRequest, cap: usize) -> usize {
+    if cap == 0 {
+        return 1;
+    }
+    let below = txn
+        .success
+        .iter()
+        .chain(&txn.failure)
+        .map(|op| {
+            1 + match &op.request {
+                Some(Request::RequestTxn(t)) => nesting(t, cap.saturating_sub(2)),
+                Some(_) => 1,
+                None => 0,
+            }
+        })
+        .chain(txn.compare.iter().map(|_| 1))
+        .max()
+        .unwrap_or(0);
+    1 + below
 }
 
 /// A write as the body of its raft proposal (`InternalRaftRequest`).
@@ -238,6 +278,71 @@ pub(super) mod tests {
         // The parent's widest list is 3, leaving 2 of 5.
         assert_eq!(check_txn(&parent(2), 5), Ok(()));
         assert_eq!(check_txn(&parent(3), 5), Err(RpcError::TooManyOps));
+    }
+
+    /// A txn `depth` txns deep (1: no nested txn) whose innermost txn
+    /// holds `leaf`.
+    fn chain(depth: usize, leaf: Option<RequestOp>) -> TxnRequest {
+        let mut txn = TxnRequest {
+            success: leaf.into_iter().collect(),
+            ..Default::default()
+        };
+        for _ in 1..depth {
+            txn = TxnRequest {
+                failure: vec![RequestOp {
+                    request: Some(Request::RequestTxn(txn)),
+                }],
+                ..Default::default()
+            };
+        }
+        txn
+    }
+
+    #[test]
+    fn a_txn_passes_the_depth_check_exactly_when_it_decodes() {
+        let leaves = [
+            None,
+            Some(put("k")),
+            Some(RequestOp { request: None }),
+            Some(RequestOp {
+                request: Some(Request::RequestTxn(TxnRequest {
+                    compare: vec![Compare::default()],
+                    ..Default::default()
+                })),
+            }),
+        ];
+        let mut deepest_accepted = 0;
+        for leaf in leaves {
+            for depth in 40..60 {
+                let txn = chain(depth, leaf.clone());
+                let decodes = TxnRequest::decode(txn.encode_to_vec().as_slice()).is_ok();
+                let passes = nesting(&txn, MAX_NESTING) <= MAX_NESTING;
+                assert_eq!(passes, decodes, "depth {depth}, leaf {leaf:?}");
+                if passes {
+                    deepest_accepted = deepest_accepted.max(depth);
+                }
+            }
+        }
+        // An empty innermost txn is one level shallower than one with ops.
+        assert_eq!(deepest_accepted, 51);
+        assert_eq!(check_txn(&chain(50, Some(put("k"))), 128), Ok(()));
+        assert_eq!(
+            check_txn(&chain(51, Some(put("k"))), 128),
+            Err(RpcError::TooManyOps)
+        );
+        // Refused as etcd refuses deep nesting, before anything else.
+        assert_eq!(
+            check_txn(&chain(60, Some(put(""))), 1000),
+            Err(RpcError::TooManyOps)
+        );
+    }
+
+    #[test]
+    fn the_depth_check_of_a_very_deep_txn_stops_early() {
+        // Built and measured without recursing 100000 deep: `nesting`
+        // stops at the limit. (Dropping it recurses, so it is leaked.)
+        let txn = std::mem::ManuallyDrop::new(chain(100_000, None));
+        assert!(nesting(&txn, MAX_NESTING) > MAX_NESTING);
     }
 
     #[test]

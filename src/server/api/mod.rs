@@ -12,6 +12,7 @@ mod intervals;
 mod kv;
 mod lease;
 mod maintenance;
+mod receive_limit;
 mod watch;
 
 pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
@@ -20,4 +21,5 @@ pub use error::RpcError;
 pub use kv::KvService;
 pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;
+pub use receive_limit::{grpc_receive_limit, ReceiveLimitLayer, GRPC_OVERHEAD_BYTES};
 pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

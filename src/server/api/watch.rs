@@ -15,7 +15,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::header::fill;
+use super::header::fill_without_revision;
 use crate::proto::etcdserverpb::watch_request::RequestUnion;
 use crate::proto::etcdserverpb::watch_server::Watch;
 use crate::proto::etcdserverpb::{WatchRequest, WatchResponse};
@@ -77,7 +77,7 @@ impl Watch for WatchService {
     }
 }
 
-/// Runs one stream until the client closes it or goes away.
+/// Runs one stream until the client goes away or fails.
 async fn serve_stream(
     server: EtcdServer,
     mut requests: Streaming<WatchRequest>,
@@ -85,6 +85,9 @@ async fn serve_stream(
     progress_interval: Duration,
 ) {
     let mut watchers = Watchers::default();
+    // Whether the client may still send requests: a client that half-closes
+    // its side still reads, and etcd keeps serving its watchers.
+    let mut reading = true;
     let signal = server.applied_signal();
     let start = tokio::time::Instant::now() + progress_interval;
     let mut ticker = tokio::time::interval_at(start, progress_interval);
@@ -97,10 +100,13 @@ async fn serve_stream(
         let mut out = server.read_store(|store| watchers.catch_up(store));
         tokio::select! {
             biased;
-            request = requests.message(), if out.is_empty() => match request {
+            request = requests.message(), if reading && out.is_empty() => match request {
                 Ok(Some(request)) => handle(&server, &mut watchers, request, &mut out),
-                _ => return,
+                Ok(None) => reading = false,
+                Err(_) => return,
             },
+            // The client is gone (the response stream was dropped).
+            () = tx.closed(), if out.is_empty() => return,
             () = &mut applied, if out.is_empty() => {}
             _ = ticker.tick(), if out.is_empty() => server.read_store(|store| {
                 out.extend(watchers.catch_up(store));
@@ -109,7 +115,9 @@ async fn serve_stream(
             else => {}
         }
         for mut response in out {
-            fill(&server, &mut response.header);
+            // Every response carries the revision its watcher set (0 in a
+            // compaction notice, as etcd's).
+            fill_without_revision(&server, &mut response.header);
             if tx.send(Ok(response)).await.is_err() {
                 return;
             }

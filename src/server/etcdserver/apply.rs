@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prost::Message as _;
 use raft::eraftpb::{Entry, EntryType, Snapshot};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -14,6 +13,7 @@ use tokio::time::Instant;
 use super::alarms::Alarms;
 use super::convert::header;
 use super::members::Published;
+use super::raft_request::RaftRequest;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
@@ -22,8 +22,8 @@ use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse,
-    InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
-    RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+    LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, RangeRequest,
+    RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::RaftHandle;
 use crate::server::lease::{attached_keys, Lessor};
@@ -130,9 +130,13 @@ impl Applier {
                 self.promote_if_leading(entry.term);
                 continue;
             }
-            let request = InternalRaftRequest::decode(entry.data.as_ref())
+            // Every member decodes the same bytes the same way: an entry
+            // that does not decode would stop them all, here, for good. The
+            // API's checks make sure none reaches the log; this is the
+            // assertion, and a member that fails it stops (fail-stop).
+            let request = RaftRequest::decode(&entry.data)
                 .unwrap_or_else(|e| panic!("committed entry {} does not decode: {e}", entry.index));
-            let id = request.header.as_ref().map_or(0, |h| h.id);
+            let id = request.envelope.header.as_ref().map_or(0, |h| h.id);
             self.crash.reach(CrashPoint::BeforeApply);
             let result = self.apply(request);
             self.crash.reach(CrashPoint::BeforeCommit);
@@ -176,7 +180,11 @@ impl Applier {
         }
     }
 
-    fn apply(&mut self, request: InternalRaftRequest) -> ApplyResult {
+    fn apply(&mut self, request: RaftRequest) -> ApplyResult {
+        let RaftRequest {
+            envelope: request,
+            txn,
+        } = request;
         if let Some(alarm) = request.alarm {
             return ApplyResult::Alarm(self.apply_alarm(&alarm));
         }
@@ -194,7 +202,7 @@ impl Applier {
             if request.put.is_some() {
                 return ApplyResult::Put(Err(ServerError::NoSpace));
             }
-            if request.txn.as_ref().is_some_and(|t| !is_read_only(t)) {
+            if txn.as_ref().is_some_and(|t| !is_read_only(t)) {
                 return ApplyResult::Txn(Err(ServerError::NoSpace));
             }
             if request.lease_grant.is_some() {
@@ -215,7 +223,7 @@ impl Applier {
             )
         } else if let Some(delete) = request.delete_range {
             ApplyResult::DeleteRange(Ok(store.apply_delete_range(&delete.into()).into()))
-        } else if let Some(txn) = request.txn {
+        } else if let Some(txn) = txn {
             ApplyResult::Txn(
                 store
                     .apply_txn_with(&txn.into(), &*lessor)

@@ -11,15 +11,18 @@ mod alarms;
 mod apply;
 mod convert;
 mod error;
+mod essential;
 mod lease;
 mod lease_peer;
 mod members;
+mod raft_request;
 mod wait;
 mod watchable;
 
 pub use alarms::{Alarms, Quota};
 pub use apply::is_read_only;
 pub use error::ServerError;
+pub use essential::{EssentialTasks, TaskEnded};
 pub use lease_peer::LeasePeerService;
 
 use std::sync::{Arc, Mutex};
@@ -42,7 +45,7 @@ use crate::proto::etcdserverpb::{
     TxnRequest, TxnResponse,
 };
 use crate::raft::{
-    spawn_raft, wal::WalError, Committed, Peer, ProposeError, RaftConfig, RaftHandle,
+    spawn_raft, wal::WalError, Committed, Peer, ProposeError, RaftConfig, RaftHandle, SpawnedRaft,
 };
 use crate::server::lease::Lessor;
 use crate::storage::Disk;
@@ -104,8 +107,12 @@ pub struct MemberStatus {
 }
 
 impl EtcdServer {
-    /// Restores the member from `disk` and starts its raft and apply loops.
-    pub fn start(config: &ServerConfig, disk: Arc<dyn Disk>) -> Result<Self, StartError> {
+    /// Restores the member from `disk` and starts its raft and apply loops;
+    /// the member must stop if one of them ends (see [`EssentialTasks`]).
+    pub fn start(
+        config: &ServerConfig,
+        disk: Arc<dyn Disk>,
+    ) -> Result<(Self, EssentialTasks), StartError> {
         let raft_config = RaftConfig {
             id: config.member().id,
             peers: config
@@ -126,7 +133,11 @@ impl EtcdServer {
             crash_points: config.crash_points.clone(),
             clock: config.clock.clone(),
         };
-        let (raft, committed) = spawn_raft(raft_config, disk)?;
+        let SpawnedRaft {
+            handle: raft,
+            committed,
+            task: raft_loop,
+        } = spawn_raft(raft_config, disk)?;
         let store = Arc::new(Mutex::new(KvStore::new()));
         let alarms = Arc::new(Mutex::new(Alarms::default()));
         let members = Arc::new(Mutex::new(Published::default()));
@@ -156,7 +167,7 @@ impl EtcdServer {
             member_id: config.member().id,
             promote_extend: config.tick * config.election_ticks.0 as u32,
         };
-        tokio::spawn(apply_loop(applier, committed));
+        let apply_loop = tokio::spawn(apply_loop(applier, committed));
         let server = Self {
             inner: Arc::new(Inner {
                 member_id: config.member().id,
@@ -186,7 +197,9 @@ impl EtcdServer {
             name: config.name.clone(),
             client_urls: config.advertise_client_urls.clone(),
         }));
-        Ok(server)
+        let essential =
+            EssentialTasks::new(vec![("raft loop", raft_loop), ("applier", apply_loop)]);
+        Ok((server, essential))
     }
 
     /// Publishes this member's name and client URLs through raft, retrying
@@ -298,13 +311,7 @@ impl EtcdServer {
 
     /// Txn through raft.
     pub async fn txn(&self, request: TxnRequest) -> Result<TxnResponse, ServerError> {
-        match self
-            .propose(InternalRaftRequest {
-                txn: Some(request),
-                ..Default::default()
-            })
-            .await?
-        {
+        match self.propose(raft_request::txn_proposal(&request)).await? {
             ApplyResult::Txn(r) => r,
             other => unreachable!("txn applied as {other:?}"),
         }

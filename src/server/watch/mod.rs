@@ -118,7 +118,9 @@ impl Watchers {
             request.watch_id
         };
         let filtered = |f: FilterType| request.filters.contains(&(f as i32));
-        let next = if request.start_revision <= 0 {
+        // A negative start revision is kept as it is: the first catch-up
+        // decides between compacted and "from now" (see `catch_up`).
+        let next = if request.start_revision == 0 {
             current + 1
         } else {
             request.start_revision
@@ -156,20 +158,36 @@ impl Watchers {
     /// [`MAX_REVISIONS_PER_RESPONSE`] revisions that has events left after
     /// the filters. A watcher whose position was compacted gets a
     /// cancellation with `compact_revision` and is removed.
+    ///
+    /// A watcher created with a negative start revision is compacted if it
+    /// is below etcd's compaction revision (-1 if there was none), so -1
+    /// on a store never compacted watches from now and anything lower is
+    /// cancelled, as etcd 3.4's unsynced watchers behave.
     pub fn catch_up(&mut self, store: &KvStore) -> Vec<WatchResponse> {
         let current = store.current_revision();
+        let compact_main = store.last_compaction().unwrap_or(-1);
         let mut responses = Vec::new();
         let mut compacted = Vec::new();
         for (&id, w) in &mut self.watchers {
-            while w.next <= current {
+            if w.next < 0 && w.next >= compact_main {
+                w.next = current + 1;
+            }
+            while w.next <= current || w.next < 0 {
                 let to = current.min(w.next + MAX_REVISIONS_PER_RESPONSE - 1);
-                let Ok(events) = store.events(&w.key, &w.range_end, w.next, to, w.prev_kv) else {
+                let events = match w.next {
+                    next if next < 0 => Err(()),
+                    next => store
+                        .events(&w.key, &w.range_end, next, to, w.prev_kv)
+                        .map_err(|_| ()),
+                };
+                let Ok(events) = events else {
                     compacted.push(id);
+                    // etcd's compaction notice carries no revision.
                     responses.push(WatchResponse {
-                        header: header(current),
+                        header: header(0),
                         watch_id: id,
                         canceled: true,
-                        compact_revision: store.compacted_revision(),
+                        compact_revision: compact_main,
                         ..Default::default()
                     });
                     break;

@@ -171,3 +171,33 @@ fn cancel_answers_only_for_a_known_watcher() {
     assert!(w.cancel(0, 1).unwrap().canceled);
     assert_eq!(w.cancel(0, 1), None);
 }
+
+#[test]
+fn negative_start_revisions_behave_as_etcds_against_a_compaction_revision_of_minus_one() {
+    let mut store = KvStore::new();
+    put(&mut store, "a", "1"); // 2
+    let mut w = Watchers::default();
+    // Never compacted: -1 is not below etcd's -1, so it watches from now...
+    w.create(&create("a", "", -1), store.current_revision());
+    // ...and -2 is below it: cancelled, with no revision in the header.
+    w.create(&create("a", "", -2), store.current_revision());
+    let got = w.catch_up(&store);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].watch_id, got[0].canceled), (1, true));
+    assert_eq!(got[0].compact_revision, -1);
+    assert_eq!(got[0].header.as_ref().unwrap().revision, 0);
+    put(&mut store, "a", "2"); // 3
+    assert_eq!(
+        events(&w.catch_up(&store)),
+        vec![(0, vec![ev("a", "2", 3)])]
+    );
+
+    // Once compacted, every negative start revision is below it.
+    store.compact(3).unwrap();
+    w.create(&create("a", "", -1), store.current_revision());
+    let got = w.catch_up(&store);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].canceled);
+    assert_eq!(got[0].compact_revision, 3);
+    assert_eq!(w.len(), 1, "only the first watcher is left");
+}
