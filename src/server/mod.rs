@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod etcdserver;
+pub mod http;
 pub mod lease;
 mod membership;
 pub mod watch;
@@ -62,7 +63,24 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
             server.clone(),
         )))
         .serve(config.listen_peer);
+    // Real mode: etcd's HTTP endpoints share the client port with gRPC,
+    // on HTTP/1.1.
+    #[cfg(not(madsim))]
     let client = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_routes(http::routes(server.clone(), http::Listener::Client));
+    #[cfg(madsim)]
+    let mut client = tonic::transport::Server::builder();
+    #[cfg(not(madsim))]
+    let metrics = futures::future::try_join_all(config.listen_metrics.iter().map(|&addr| {
+        tonic::transport::Server::builder()
+            .accept_http1(true)
+            .add_routes(http::routes(server.clone(), http::Listener::Metrics))
+            .serve(addr)
+    }));
+    #[cfg(madsim)]
+    let metrics = std::future::ready(Ok::<_, tonic::transport::Error>(()));
+    let client = client
         .add_service(KvServer::new(api::KvService::new(
             server.clone(),
             api::Limits::from(&config),
@@ -74,6 +92,6 @@ pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeE
         )))
         .add_service(ClusterServer::new(api::ClusterService::new(server)))
         .serve(config.listen_client);
-    tokio::try_join!(peer, client).map_err(ServeError::Transport)?;
+    tokio::try_join!(peer, client, metrics).map_err(ServeError::Transport)?;
     Ok(())
 }

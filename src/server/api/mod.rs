@@ -19,5 +19,5 @@ pub use cluster::ClusterService;
 pub use error::RpcError;
 pub use kv::KvService;
 pub use lease::LeaseService;
-pub use maintenance::MaintenanceService;
+pub use maintenance::{MaintenanceService, VERSION};
 pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

@@ -85,6 +85,7 @@ async fn serve_stream(
     progress_interval: Duration,
 ) {
     let mut watchers = Watchers::default();
+    let mut gauge = server.metrics().watch_stream();
     let signal = server.applied_signal();
     let start = tokio::time::Instant::now() + progress_interval;
     let mut ticker = tokio::time::interval_at(start, progress_interval);
@@ -98,7 +99,10 @@ async fn serve_stream(
         tokio::select! {
             biased;
             request = requests.message(), if out.is_empty() => match request {
-                Ok(Some(request)) => handle(&server, &mut watchers, request, &mut out),
+                Ok(Some(request)) => {
+                    handle(&server, &mut watchers, request, &mut out);
+                    gauge.set_watchers(watchers.len());
+                }
                 _ => return,
             },
             () = &mut applied, if out.is_empty() => {}
