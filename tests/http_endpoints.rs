@@ -1,6 +1,7 @@
 //! etcd's `/health`, `/version` and `/metrics` in simulation: the content
 //! the real build serves over HTTP, computed by the same code
 //! ([`etcd_sim::server::http::respond`]) on a simulated member.
+#![cfg(madsim)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -187,7 +187,7 @@ fn http_endpoints_answer_like_etcd() {
         if path == "/metrics" {
             let (want, got) = (metric_types(&want.body), metric_types(&got.body));
             for name in METRICS {
-                if want.get(name).is_none() || want.get(name) != got.get(name) {
+                if !want.contains_key(name) || want.get(name) != got.get(name) {
                     mismatches.push(format!(
                         "{what}: {name} is {:?} in etcd, {:?} in etcd-sim",
                         want.get(name),
