@@ -133,6 +133,7 @@ struct IgnoredFlags {
 
 impl IgnoredFlags {
     /// The ignored flags given, as `--name=value`.
+    #[cfg_attr(madsim, allow(dead_code))] // `serve` runs in the real build only
     fn given(&self) -> Vec<String> {
         [
             ("auto-compaction-mode", &self.auto_compaction_mode),
@@ -161,6 +162,7 @@ impl IgnoredFlags {
 
 /// Raft timing from etcd's millisecond flags, checked as etcd checks them:
 /// (tick, election timeout in ticks).
+#[cfg_attr(madsim, allow(dead_code))]
 fn raft_timing(heartbeat_ms: u64, election_ms: u64) -> Result<(u64, usize), String> {
     if heartbeat_ms == 0 {
         return Err("--heartbeat-interval must be above 0".into());
