@@ -14,6 +14,7 @@ pub mod bugs;
 pub mod client;
 pub mod clock;
 pub mod crash;
+pub mod metrics;
 pub mod mvcc;
 pub mod proto;
 pub mod raft;

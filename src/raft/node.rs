@@ -17,6 +17,7 @@ use super::ElectionTimeouts;
 use crate::bugs::{Bug, BugSet};
 use crate::clock::ClockRate;
 use crate::crash::{CrashPoint, CrashPoints};
+use crate::metrics::Metrics;
 use crate::storage::Disk;
 
 /// How a member runs raft.
@@ -43,6 +44,8 @@ pub struct RaftConfig {
     pub crash_points: CrashPoints,
     /// How fast this member's clock runs (a fault switch).
     pub clock: ClockRate,
+    /// Where leader changes and WAL syncs are counted.
+    pub metrics: Metrics,
 }
 
 /// What raft hands up to the server, in log order.
@@ -244,6 +247,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         status: status_tx,
         crash: config.crash_points.clone(),
         clock: config.clock.clone(),
+        metrics: config.metrics.clone(),
         early_ack: config.bugs.has(Bug::EarlyAck),
         applied_early: 0,
     };
@@ -265,6 +269,7 @@ struct Driver {
     status: watch::Sender<RaftStatus>,
     crash: CrashPoints,
     clock: ClockRate,
+    metrics: Metrics,
     /// The `early-ack` bug: a leader hands up entries it has only appended.
     early_ack: bool,
     /// The last index handed up before it committed (with `early_ack`).
@@ -393,6 +398,7 @@ impl Driver {
         if saving {
             self.crash.reach(CrashPoint::RaftBeforeSave);
         }
+        let sync_started = tokio::time::Instant::now();
         self.wal
             .save(ready.entries(), hard_state.as_ref())
             .unwrap_or_else(|e| panic!("member {} cannot write its WAL: {e}", self.raw.raft.id));
@@ -403,6 +409,7 @@ impl Driver {
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
+            self.metrics.observe_wal_fsync(sync_started.elapsed());
             self.crash.reach(CrashPoint::RaftAfterSave);
         }
         let store = self.raw.mut_store();
@@ -491,6 +498,9 @@ impl Driver {
         };
         self.status.send_if_modified(|old| {
             let changed = *old != status;
+            if status.leader != 0 && status.leader != old.leader {
+                self.metrics.leader_changed();
+            }
             if old.term != status.term || old.leader != status.leader {
                 tracing::info!(
                     target: "etcd_sim::raft",

@@ -23,6 +23,9 @@ pub struct ServerConfig {
     pub advertise_client_urls: Vec<String>,
     /// Where the peer transport listens.
     pub listen_peer: SocketAddr,
+    /// Extra listeners for `/metrics` and `/health` (etcd's
+    /// `--listen-metrics-urls`); served in the real build.
+    pub listen_metrics: Vec<SocketAddr>,
     /// One raft tick (etcd's `--heartbeat-interval`).
     pub tick: Duration,
     /// Election timeout range in ticks (etcd's `--election-timeout` is the low end).
@@ -109,6 +112,7 @@ impl ServerConfig {
             listen_client,
             advertise_client_urls: vec![format!("http://{listen_client}")],
             listen_peer,
+            listen_metrics: Vec::new(),
             tick: Duration::from_millis(100),
             election_ticks: (10, 20),
             request_timeout: Duration::from_secs(5),

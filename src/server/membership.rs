@@ -1,5 +1,7 @@
 //! Who is in the cluster, and the ids etcd derives from that.
 
+use sha1::{Digest, Sha1};
+
 /// One member of the initial cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -23,22 +25,24 @@ pub struct Cluster {
 impl Cluster {
     /// The cluster of `(name, peer_url)` pairs under `token`.
     ///
-    /// As in etcd, a member's id depends on its peer URL and the cluster
-    /// token, and the cluster id on the member ids, so every member derives
-    /// the same ids from the same flags.
+    /// The ids are etcd 3.4's, so that `member list` and response headers
+    /// show what etcd would for the same flags: a member's id is the first
+    /// 8 bytes (big-endian) of the SHA-1 of its sorted peer URLs followed by
+    /// the cluster token, and the cluster id the same of the sorted member
+    /// ids, each as 8 big-endian bytes. Every member derives the same ids
+    /// from the same flags.
     pub fn new(token: &str, members: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut members: Vec<Member> = members
             .into_iter()
             .map(|(name, peer_url)| {
-                let id = fnv1a(&[peer_url.as_bytes(), token.as_bytes()]).max(1);
+                let id = member_id(std::slice::from_ref(&peer_url), token);
                 Member { name, peer_url, id }
             })
             .collect();
         members.sort_by(|a, b| a.name.cmp(&b.name));
         let mut ids: Vec<u64> = members.iter().map(|m| m.id).collect();
         ids.sort_unstable();
-        let id_bytes: Vec<[u8; 8]> = ids.iter().map(|id| id.to_be_bytes()).collect();
-        let id = fnv1a(&id_bytes.iter().map(|b| b.as_slice()).collect::<Vec<_>>());
+        let id = cluster_id(&ids);
         Cluster { members, id }
     }
 
@@ -48,15 +52,30 @@ impl Cluster {
     }
 }
 
-/// FNV-1a over the concatenation of `parts`: stable across builds and
-/// platforms, unlike `std`'s hasher.
-fn fnv1a(parts: &[&[u8]]) -> u64 {
-    parts
-        .iter()
-        .flat_map(|p| p.iter())
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-        })
+/// etcd's id of a member with `peer_urls` in the cluster `token`.
+fn member_id(peer_urls: &[String], token: &str) -> u64 {
+    let mut sorted: Vec<&str> = peer_urls.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let mut hasher = Sha1::new();
+    for url in sorted {
+        hasher.update(url.as_bytes());
+    }
+    hasher.update(token.as_bytes());
+    first_8_bytes(hasher)
+}
+
+/// etcd's id of the cluster of the members `sorted_ids`.
+fn cluster_id(sorted_ids: &[u64]) -> u64 {
+    let mut hasher = Sha1::new();
+    for id in sorted_ids {
+        hasher.update(id.to_be_bytes());
+    }
+    first_8_bytes(hasher)
+}
+
+fn first_8_bytes(hasher: Sha1) -> u64 {
+    let digest = hasher.finalize();
+    u64::from_be_bytes(digest[..8].try_into().expect("SHA-1 has 20 bytes"))
 }
 
 #[cfg(test)]
@@ -79,5 +98,26 @@ mod tests {
         assert!(!ids.contains(&0));
         assert_ne!(a.id, three("other").id);
         assert_eq!(a.member("n2").unwrap().peer_url, "http://10.0.0.2:2380");
+    }
+
+    /// Known answers: the ids etcd 3.4.23 prints (`etcdctl member list`,
+    /// `endpoint status -w json`) for a three-member cluster on these peer
+    /// URLs under the default token `etcd-cluster`.
+    #[test]
+    fn ids_are_etcds() {
+        let c = Cluster::new(
+            "etcd-cluster",
+            [
+                ("a".to_string(), "http://127.0.0.1:12380".to_string()),
+                ("b".to_string(), "http://127.0.0.1:22380".to_string()),
+                ("c".to_string(), "http://127.0.0.1:32380".to_string()),
+            ],
+        );
+        let ids: Vec<String> = c.members.iter().map(|m| format!("{:x}", m.id)).collect();
+        assert_eq!(
+            ids,
+            ["ddd67b312462fd7b", "9e737febb6b99eee", "628170c800dbcee"]
+        );
+        assert_eq!(c.id, 8323808018354915591);
     }
 }

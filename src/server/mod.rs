@@ -12,6 +12,7 @@
 pub mod api;
 pub mod config;
 pub mod etcdserver;
+pub mod http;
 pub mod lease;
 mod membership;
 pub mod watch;
@@ -79,8 +80,26 @@ pub async fn run_and_announce(
         )))
         .serve(config.listen_peer);
     let receive_limit = api::grpc_receive_limit(config.max_request_bytes);
+    // Real mode: etcd's HTTP endpoints share the client port with gRPC, on
+    // HTTP/1.1, and have listeners of their own (`--listen-metrics-urls`).
+    // madsim's simulated tonic carries gRPC only.
+    #[cfg(not(madsim))]
     let client = tonic::transport::Server::builder()
+        .accept_http1(true)
         .layer(api::ReceiveLimitLayer)
+        .add_routes(http::routes(server.clone(), http::Listener::Client));
+    #[cfg(madsim)]
+    let mut client = tonic::transport::Server::builder().layer(api::ReceiveLimitLayer);
+    #[cfg(not(madsim))]
+    let metrics = futures::future::try_join_all(config.listen_metrics.iter().map(|&addr| {
+        tonic::transport::Server::builder()
+            .accept_http1(true)
+            .add_routes(http::routes(server.clone(), http::Listener::Metrics))
+            .serve(addr)
+    }));
+    #[cfg(madsim)]
+    let metrics = std::future::ready(Ok::<_, tonic::transport::Error>(Vec::<()>::new()));
+    let client = client
         .add_service(
             KvServer::new(api::KvService::new(
                 server.clone(),
@@ -105,7 +124,7 @@ pub async fn run_and_announce(
                 .max_decoding_message_size(receive_limit),
         )
         .serve(config.listen_client);
-    let listeners = async { tokio::try_join!(peer, client).map(|_| ()) };
+    let listeners = async { tokio::try_join!(peer, client, metrics).map(|_| ()) };
     let mut listeners = std::pin::pin!(listeners);
     // Both listeners bind when first polled: a port in use fails here,
     // before the member says it serves.

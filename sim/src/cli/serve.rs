@@ -45,6 +45,139 @@ pub struct ServeArgs {
     /// (0: 2 GiB; negative: no quota).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     quota_backend_bytes: i64,
+    /// Initial cluster state: `new` (bootstrap from --initial-cluster) or
+    /// `existing` (a restart from a data dir; joining a running cluster
+    /// needs `member add`, which etcd-sim does not have).
+    #[arg(long, default_value = "new")]
+    initial_cluster_state: ClusterState,
+    /// Time (in milliseconds) of a heartbeat interval: one raft tick.
+    #[arg(long, default_value_t = 100)]
+    heartbeat_interval: u64,
+    /// Time (in milliseconds) for an election to time out.
+    #[arg(long, default_value_t = 1000)]
+    election_timeout: u64,
+    /// Number of committed transactions to trigger a snapshot to disk.
+    #[arg(long, default_value_t = 100_000)]
+    snapshot_count: u64,
+    /// Extra URLs to listen on for /metrics and /health, comma-separated.
+    #[arg(long, default_value = "")]
+    listen_metrics_urls: String,
+    #[command(flatten)]
+    ignored: IgnoredFlags,
+}
+
+/// `--initial-cluster-state`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ClusterState {
+    New,
+    Existing,
+}
+
+/// etcd 3.4 flags that etcd-sim accepts, so that etcd's scripts run
+/// unchanged, and does not act on; `serve` names the ones given in one
+/// line at start.
+#[derive(Args, Debug, Default)]
+struct IgnoredFlags {
+    /// Accepted and ignored: etcd-sim does not compact by itself.
+    #[arg(long)]
+    auto_compaction_mode: Option<String>,
+    /// Accepted and ignored: etcd-sim does not compact by itself.
+    #[arg(long)]
+    auto_compaction_retention: Option<String>,
+    /// Accepted and ignored: etcd-sim logs to stderr only.
+    #[arg(long)]
+    logger: Option<String>,
+    /// Accepted and ignored: etcd-sim logs to stderr only.
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Accepted and ignored: etcd-sim logs to stderr only.
+    #[arg(long)]
+    log_outputs: Option<String>,
+    /// Accepted and ignored: etcd-sim serves the v3 API only.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    enable_v2: Option<String>,
+    /// Accepted and ignored: etcd-sim serves gRPC only, no JSON gateway.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    enable_grpc_gateway: Option<String>,
+    /// Accepted and ignored: etcd-sim keeps one snapshot file.
+    #[arg(long)]
+    max_snapshots: Option<String>,
+    /// Accepted and ignored: etcd-sim keeps one WAL file.
+    #[arg(long)]
+    max_wals: Option<String>,
+    /// Accepted and ignored: membership is static.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    strict_reconfig_check: Option<String>,
+    /// Accepted and ignored.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    debug: Option<String>,
+    /// Accepted and ignored.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    enable_pprof: Option<String>,
+    /// Accepted and ignored: no authentication.
+    #[arg(long)]
+    auth_token: Option<String>,
+    /// Accepted and ignored.
+    #[arg(long)]
+    cors: Option<String>,
+    /// Accepted and ignored.
+    #[arg(long)]
+    grpc_keepalive_min_time: Option<String>,
+    /// Accepted and ignored.
+    #[arg(long)]
+    grpc_keepalive_interval: Option<String>,
+    /// Accepted and ignored.
+    #[arg(long)]
+    grpc_keepalive_timeout: Option<String>,
+}
+
+impl IgnoredFlags {
+    /// The ignored flags given, as `--name=value`.
+    #[cfg_attr(madsim, allow(dead_code))] // `serve` runs in the real build only
+    fn given(&self) -> Vec<String> {
+        [
+            ("auto-compaction-mode", &self.auto_compaction_mode),
+            ("auto-compaction-retention", &self.auto_compaction_retention),
+            ("logger", &self.logger),
+            ("log-level", &self.log_level),
+            ("log-outputs", &self.log_outputs),
+            ("enable-v2", &self.enable_v2),
+            ("enable-grpc-gateway", &self.enable_grpc_gateway),
+            ("max-snapshots", &self.max_snapshots),
+            ("max-wals", &self.max_wals),
+            ("strict-reconfig-check", &self.strict_reconfig_check),
+            ("debug", &self.debug),
+            ("enable-pprof", &self.enable_pprof),
+            ("auth-token", &self.auth_token),
+            ("cors", &self.cors),
+            ("grpc-keepalive-min-time", &self.grpc_keepalive_min_time),
+            ("grpc-keepalive-interval", &self.grpc_keepalive_interval),
+            ("grpc-keepalive-timeout", &self.grpc_keepalive_timeout),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("--{name}={v}")))
+        .collect()
+    }
+}
+
+/// Raft timing from etcd's millisecond flags, checked as etcd checks them:
+/// (tick, election timeout in ticks).
+#[cfg_attr(madsim, allow(dead_code))]
+fn raft_timing(heartbeat_ms: u64, election_ms: u64) -> Result<(u64, usize), String> {
+    if heartbeat_ms == 0 {
+        return Err("--heartbeat-interval must be above 0".into());
+    }
+    if election_ms < 5 * heartbeat_ms {
+        return Err(format!(
+            "--election-timeout[{election_ms}ms] should be at least as 5 times as --heartbeat-interval[{heartbeat_ms}ms]"
+        ));
+    }
+    if election_ms > 50_000 {
+        return Err(format!(
+            "--election-timeout[{election_ms}ms] is too long, and should be set less than 50 seconds"
+        ));
+    }
+    Ok((heartbeat_ms, (election_ms / heartbeat_ms) as usize))
 }
 
 /// Serves until killed; returns only on a startup or listener error.
@@ -93,11 +226,20 @@ mod real {
                 return EXIT_USAGE;
             }
         };
+        let ignored = args.ignored.given();
+        if !ignored.is_empty() {
+            eprintln!(
+                "etcd-sim: accepted and ignored (not implemented): {}",
+                ignored.join(" ")
+            );
+        }
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
         let announce = format!(
-            "etcd-sim {} member {} serving clients on {} (advertised {}) and peers on {}",
+            "etcd-sim {} member {} ({:x}, cluster {:x}) serving clients on {} (advertised {}) and peers on {}",
             etcd_sim::BUILD_MODE,
             args.name,
+            config.member().id,
+            config.cluster.id,
             config.listen_client,
             args.advertise_client_urls,
             config.listen_peer
@@ -136,6 +278,14 @@ mod real {
             )
             .into());
         }
+        if args.initial_cluster_state == ClusterState::Existing && !has_data(&args.data_dir) {
+            return Err(format!(
+                "--initial-cluster-state existing needs this member's data in --data-dir {}: \
+                 etcd-sim cannot join a running cluster (no `member add`)",
+                args.data_dir.display()
+            )
+            .into());
+        }
         let listen_client = parse_url(first(&args.listen_client_urls))?;
         let listen_peer = parse_url(first(&args.listen_peer_urls))?;
         let mut config = ServerConfig::new(&args.name, cluster, listen_client, listen_peer)?;
@@ -148,10 +298,45 @@ mod real {
         config.max_request_bytes = args.max_request_bytes;
         config.pre_vote = args.pre_vote;
         config.quota_backend_bytes = args.quota_backend_bytes;
+        let (tick_ms, election_ticks) =
+            raft_timing(args.heartbeat_interval, args.election_timeout)?;
+        config.tick = std::time::Duration::from_millis(tick_ms);
+        // etcd randomises each election timeout in [timeout, 2 x timeout).
+        config.election_ticks = (election_ticks, 2 * election_ticks);
+        config.snapshot_count = args.snapshot_count;
+        config.listen_metrics = args
+            .listen_metrics_urls
+            .split(',')
+            .filter(|url| !url.is_empty())
+            .map(parse_url)
+            .collect::<Result<_, _>>()?;
         Ok(config)
+    }
+
+    /// Whether `dir` holds anything (a member's WAL and snapshots).
+    fn has_data(dir: &std::path::Path) -> bool {
+        std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
     }
 
     fn first(urls: &str) -> &str {
         urls.split(',').next().unwrap_or(urls)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raft_timing_follows_etcds_flags_and_checks() {
+        assert_eq!(raft_timing(100, 1000), Ok((100, 10)));
+        assert_eq!(raft_timing(50, 500), Ok((50, 10)));
+        assert!(raft_timing(100, 400)
+            .unwrap_err()
+            .contains("at least as 5 times"));
+        assert!(raft_timing(100, 60_000)
+            .unwrap_err()
+            .contains("less than 50 seconds"));
+        assert!(raft_timing(0, 1000).is_err());
     }
 }

@@ -86,13 +86,25 @@ pub fn tools_available() -> bool {
 /// Starts a cluster of `size` members of `program`, each with etcd's member
 /// flags, and waits until it serves.
 pub fn start_cluster(program: &str, pre_args: &[&str], test: &str, size: usize) -> Server {
+    let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+    start_cluster_on(program, pre_args, test, &ports)
+}
+
+/// Starts a cluster of one member per `(client port, peer port)` of
+/// `ports`, and waits until it serves.
+pub fn start_cluster_on(
+    program: &str,
+    pre_args: &[&str],
+    test: &str,
+    ports: &[(u16, u16)],
+) -> Server {
+    let size = ports.len();
     let kind = if program == "etcd" { "etcd" } else { "sim" };
     let dir = std::env::temp_dir().join(format!(
         "etcd-sim-diff-{test}-{kind}-{}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
     let initial_cluster = ports
         .iter()
         .enumerate()

@@ -88,6 +88,7 @@ async fn serve_stream(
     // Whether the client may still send requests: a client that half-closes
     // its side still reads, and etcd keeps serving its watchers.
     let mut reading = true;
+    let mut gauge = server.metrics().watch_stream();
     let signal = server.applied_signal();
     let start = tokio::time::Instant::now() + progress_interval;
     let mut ticker = tokio::time::interval_at(start, progress_interval);
@@ -101,7 +102,10 @@ async fn serve_stream(
         tokio::select! {
             biased;
             request = requests.message(), if reading && out.is_empty() => match request {
-                Ok(Some(request)) => handle(&server, &mut watchers, request, &mut out),
+                Ok(Some(request)) => {
+                    handle(&server, &mut watchers, request, &mut out);
+                    gauge.set_watchers(watchers.len());
+                }
                 Ok(None) => reading = false,
                 Err(_) => return,
             },

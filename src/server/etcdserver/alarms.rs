@@ -47,6 +47,14 @@ impl Alarms {
         self.0.iter().any(|(_, a)| *a == AlarmType::Nospace as i32)
     }
 
+    /// Whether an alarm is raised whose type is not in `excluded` (the
+    /// health check's verdict on alarms; `/health?exclude=NOSPACE`).
+    pub fn any_except(&self, excluded: &[AlarmType]) -> bool {
+        self.0
+            .iter()
+            .any(|&(_, alarm)| !excluded.iter().any(|e| *e as i32 == alarm))
+    }
+
     /// The alarms as `Status` reports them, in etcd's text form.
     pub fn describe(&self) -> Vec<String> {
         self.0
@@ -117,6 +125,11 @@ impl Quota {
             b => Some(b as u64),
         };
         Quota { limit }
+    }
+
+    /// The limit in bytes, if there is one.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
     }
 
     /// Whether a request adding `cost` bytes fits next to a store of

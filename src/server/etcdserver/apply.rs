@@ -17,6 +17,7 @@ use super::raft_request::RaftRequest;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
+use crate::metrics::Metrics;
 use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
@@ -77,6 +78,8 @@ pub struct Applier {
     pub bugs: BugSet,
     /// The leases, part of the state machine.
     pub lessor: Arc<Mutex<Lessor>>,
+    /// Where lease grants and revocations are counted.
+    pub metrics: Metrics,
     /// This member's raft id, to know whether it leads.
     pub member_id: u64,
     /// How much longer than their TTL leases live after a leader change.
@@ -252,6 +255,7 @@ impl Applier {
     ) -> Result<LeaseGrantResponse, ServerError> {
         let mut lessor = self.lessor.lock().unwrap();
         let ttl = lessor.grant(request.id, request.ttl, Instant::now())?;
+        self.metrics.lease_granted();
         Ok(LeaseGrantResponse {
             header: header(self.store.lock().unwrap().current_revision()),
             id: request.id,
@@ -263,6 +267,7 @@ impl Applier {
     /// Forgets the lease and deletes its keys, all in one revision.
     fn apply_lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, ServerError> {
         self.lessor.lock().unwrap().revoke(id)?;
+        self.metrics.lease_revoked();
         let mut store = self.store.lock().unwrap();
         let keys = attached_keys(&store, id);
         let mut txn = store.write();

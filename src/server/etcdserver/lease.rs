@@ -142,7 +142,10 @@ impl EtcdServer {
                 }
             };
             match renewed {
-                Ok(ttl) => return Ok(ttl),
+                Ok(ttl) => {
+                    self.inner.metrics.lease_renewed();
+                    return Ok(ttl);
+                }
                 Err(LeaseError::Expired) if Instant::now() < deadline => {
                     tokio::time::sleep(REVOKE_POLL).await;
                 }

@@ -12,6 +12,7 @@ mod apply;
 mod convert;
 mod error;
 mod essential;
+mod health;
 mod lease;
 mod lease_peer;
 mod members;
@@ -23,6 +24,7 @@ pub use alarms::{Alarms, Quota};
 pub use apply::is_read_only;
 pub use error::ServerError;
 pub use essential::{EssentialTasks, TaskEnded};
+pub use health::Unhealthy;
 pub use lease_peer::LeasePeerService;
 
 use std::sync::{Arc, Mutex};
@@ -36,6 +38,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{Cluster, ServerConfig};
 use crate::bugs::{Bug, BugSet};
+use crate::metrics::Metrics;
 use crate::mvcc::{KvHash, KvStore};
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{
@@ -85,6 +88,7 @@ struct Inner {
     lease_until: Mutex<Option<Instant>>,
     /// The lease the `lost-leader-lease` bug grants itself.
     lease: Duration,
+    metrics: Metrics,
 }
 
 /// Where a member stands, for `Status`.
@@ -113,6 +117,12 @@ impl EtcdServer {
         config: &ServerConfig,
         disk: Arc<dyn Disk>,
     ) -> Result<(Self, EssentialTasks), StartError> {
+        let quota = Quota::from_flag(config.quota_backend_bytes);
+        let metrics = Metrics::new(
+            config.member().id,
+            crate::server::api::VERSION,
+            quota.limit().unwrap_or(0),
+        );
         let raft_config = RaftConfig {
             id: config.member().id,
             peers: config
@@ -132,6 +142,7 @@ impl EtcdServer {
             bugs: config.bugs,
             crash_points: config.crash_points.clone(),
             clock: config.clock.clone(),
+            metrics: metrics.clone(),
         };
         let SpawnedRaft {
             handle: raft,
@@ -166,8 +177,9 @@ impl EtcdServer {
             lessor: lessor.clone(),
             member_id: config.member().id,
             promote_extend: config.tick * config.election_ticks.0 as u32,
+            metrics: metrics.clone(),
         };
-        let apply_loop = tokio::spawn(apply_loop(applier, committed));
+        let apply_loop = tokio::spawn(apply_loop(applier, committed, metrics.clone()));
         let server = Self {
             inner: Arc::new(Inner {
                 member_id: config.member().id,
@@ -177,7 +189,7 @@ impl EtcdServer {
                 alarms,
                 members,
                 lessor,
-                quota: Quota::from_flag(config.quota_backend_bytes),
+                quota,
                 applied,
                 watchers,
                 writes,
@@ -189,6 +201,7 @@ impl EtcdServer {
                 // needs to notice it lost, which is the bug; long enough to
                 // outlive the request timeouts its partition causes.
                 lease: config.tick * config.election_ticks.0 as u32 * 10,
+                metrics,
             }),
         };
         tokio::spawn(server.clone().expire_leases());
@@ -413,9 +426,11 @@ impl EtcdServer {
         // applied after it.
         let id: u64 = thread_rng().gen();
         request.header = Some(RequestHeader { id });
+        let _pending = self.inner.metrics.proposal_pending();
         let applied = self.inner.writes.register(id);
         let proposed = self.inner.raft.propose(request.encode_to_vec()).await;
         if let Err(e) = proposed {
+            self.inner.metrics.proposal_failed();
             self.inner.writes.cancel(&id);
             return Err(match e {
                 ProposeError::Dropped => ServerError::NoLeader,
@@ -424,8 +439,12 @@ impl EtcdServer {
         }
         match tokio::time::timeout(self.inner.request_timeout, applied).await {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(_)) => Err(ServerError::Stopped),
+            Ok(Err(_)) => {
+                self.inner.metrics.proposal_failed();
+                Err(ServerError::Stopped)
+            }
             Err(_) => {
+                self.inner.metrics.proposal_failed();
                 self.inner.writes.cancel(&id);
                 Err(ServerError::TimedOut)
             }
@@ -435,6 +454,11 @@ impl EtcdServer {
     /// Returns once this member has applied everything committed before the
     /// call, as confirmed by the leader (raft thesis §6.4).
     async fn read_barrier(&self) -> Result<(), ServerError> {
+        self.read_barrier_within(self.inner.request_timeout).await
+    }
+
+    /// [`Self::read_barrier`], giving up after `timeout`.
+    async fn read_barrier_within(&self, timeout: Duration) -> Result<(), ServerError> {
         let ctx: u64 = thread_rng().gen();
         let confirmed = self.inner.reads.register(ctx);
         self.inner.raft.read_index(ctx.to_be_bytes().to_vec());
@@ -442,7 +466,7 @@ impl EtcdServer {
             let index = confirmed.await.map_err(|_| ServerError::Stopped)?;
             self.applied_at_least(index).await
         };
-        match tokio::time::timeout(self.inner.request_timeout, wait).await {
+        match tokio::time::timeout(timeout, wait).await {
             Ok(result) => result,
             Err(_) => {
                 self.inner.reads.cancel(&ctx);
@@ -452,11 +476,21 @@ impl EtcdServer {
     }
 }
 
-async fn apply_loop(mut applier: Applier, mut committed: mpsc::UnboundedReceiver<Committed>) {
+async fn apply_loop(
+    mut applier: Applier,
+    mut committed: mpsc::UnboundedReceiver<Committed>,
+    metrics: Metrics,
+) {
     while let Some(batch) = committed.recv().await {
         match batch {
             Committed::Snapshot(snapshot) => applier.restore(snapshot),
-            Committed::Entries(entries) => applier.apply_entries(entries),
+            Committed::Entries(entries) => {
+                // The store commits each batch at once, as etcd's backend
+                // commits a batch transaction.
+                let started = Instant::now();
+                applier.apply_entries(entries);
+                metrics.observe_backend_commit(started.elapsed());
+            }
             Committed::ReadIndex { ctx, index } => applier.confirm_read(&ctx, index),
         }
     }
