@@ -85,7 +85,7 @@ pub async fn run_client(
         let outcome = recorded(&client, id, &request, &workload, &recorder, &clock).await;
         remember(&mut seen, &request, &outcome);
         if let Outcome::Ok(response) = &outcome {
-            newest_revision = newest_revision.max(response_revision(response));
+            newest_revision = newest_revision.max(response.revision());
         }
         let pause = thread_rng().gen_range(0..30);
         tokio::time::sleep(Duration::from_millis(pause)).await;
@@ -154,16 +154,6 @@ async fn compact(client: &Client, id: u32, revision: i64, recorder: &Recorder, c
         clock.now_ns(),
         format_args!("client {id} compact {revision}: {note}"),
     );
-}
-
-fn response_revision(response: &Response) -> i64 {
-    match response {
-        Response::Put { revision }
-        | Response::Get { revision, .. }
-        | Response::Delete { revision, .. }
-        | Response::Range { revision, .. }
-        | Response::Cas { revision, .. } => *revision,
-    }
 }
 
 /// Notes what `outcome` revealed about the keys' current values.

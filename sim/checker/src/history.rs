@@ -95,6 +95,19 @@ pub enum Response {
     },
 }
 
+impl Response {
+    /// The store revision the response's header carries.
+    pub fn revision(&self) -> i64 {
+        match self {
+            Response::Put { revision }
+            | Response::Get { revision, .. }
+            | Response::Delete { revision, .. }
+            | Response::Range { revision, .. }
+            | Response::Cas { revision, .. } => *revision,
+        }
+    }
+}
+
 /// How an operation ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", content = "detail", rename_all = "snake_case")]

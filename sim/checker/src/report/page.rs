@@ -242,7 +242,7 @@ fn data(
                 .map_or(-1, |m| m as i64))),
             "term": column(&|op| json!(op.served_by.as_ref().map_or(-1, |s| s.term as i64))),
             "rev": column(&|op| json!(match &op.outcome {
-                Outcome::Ok(r) => revision(r),
+                Outcome::Ok(r) => r.revision(),
                 _ => -1,
             })),
             "req": column(&|op| json!(request_text(&op.request))),
@@ -260,17 +260,6 @@ fn data(
         })).collect::<Vec<_>>(),
         "events": events,
     })
-}
-
-/// The revision a response carries (its header's).
-fn revision(response: &Response) -> i64 {
-    match response {
-        Response::Put { revision }
-        | Response::Get { revision, .. }
-        | Response::Delete { revision, .. }
-        | Response::Range { revision, .. }
-        | Response::Cas { revision, .. } => *revision,
-    }
 }
 
 /// A request in a few words: `put k1=c1-2`.
@@ -330,7 +319,7 @@ fn outcome_text(outcome: &Outcome) -> String {
         }
         .to_string(),
     };
-    format!("{body} @ rev {}", revision(response))
+    format!("{body} @ rev {}", response.revision())
 }
 
 /// The operation that wrote at each revision, to link evidence that
