@@ -41,7 +41,8 @@ where
         .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
         .build();
     node.spawn(async move {
-        let server = EtcdServer::start(&config(members), Arc::new(SimDisk::new())).unwrap();
+        let (server, _essential) =
+            EtcdServer::start(&config(members), Arc::new(SimDisk::new())).unwrap();
         test(server).await;
     })
     .await
