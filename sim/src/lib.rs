@@ -26,6 +26,7 @@ pub mod faults;
 pub mod lease_check;
 #[cfg(madsim)]
 pub mod lease_workload;
+pub mod load;
 pub mod member_events;
 #[cfg(madsim)]
 pub mod nemesis;

@@ -81,5 +81,6 @@ pub use error::{MvccError, SnapshotError};
 pub use events::{in_range, Event, EventKind};
 pub use hash::KvHash;
 pub use revision::{Revision, REVISION_BYTES, TOMBSTONE_MARK};
+pub use snapshot::FrozenStore;
 pub use store::{KeyValue, KvStore, RangeOptions, RangeResult, ReadView};
 pub use write::WriteTxn;

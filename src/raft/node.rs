@@ -18,7 +18,7 @@ use crate::bugs::{Bug, BugSet};
 use crate::clock::ClockRate;
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
-use crate::storage::Disk;
+use crate::storage::{blocking, Disk};
 
 /// How a member runs raft.
 #[derive(Debug, Clone)]
@@ -102,6 +102,8 @@ enum Input {
         index: u64,
         data: Vec<u8>,
     },
+    /// A log-compaction snapshot is durable: the log may drop what it covers.
+    SnapshotSaved(Snapshot),
 }
 
 /// A cheap, cloneable handle to a member's raft loop.
@@ -238,6 +240,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
     });
     let transport = Transport::start(config.id, &config.peers);
     let driver = Driver {
+        inbox: inbox.downgrade(),
         raw,
         wal,
         snapshotter,
@@ -260,6 +263,9 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
 }
 
 struct Driver {
+    /// The loop's own inbox, for its background work to report back; weak,
+    /// so that the loop still ends when every handle is gone.
+    inbox: mpsc::WeakUnboundedSender<Input>,
     raw: RawNode<LogStore>,
     wal: Wal,
     snapshotter: Snapshotter,
@@ -295,9 +301,9 @@ impl Driver {
                 }
                 input = inputs.recv() => {
                     let Some(input) = input else { return };
-                    self.handle(input);
+                    self.handle(input).await;
                     while let Ok(input) = inputs.try_recv() {
-                        self.handle(input);
+                        self.handle(input).await;
                     }
                 }
             }
@@ -307,7 +313,7 @@ impl Driver {
         }
     }
 
-    fn handle(&mut self, input: Input) {
+    async fn handle(&mut self, input: Input) {
         match input {
             Input::Step(msg) => {
                 // Messages from a stale or unknown peer are rejected by raft;
@@ -324,10 +330,14 @@ impl Driver {
             Input::ReadIndex(ctx) => self.raw.read_index(ctx),
             Input::TransferLeader(to) => self.raw.transfer_leader(to),
             Input::Compact { index, data } => self.compact(index, data),
+            Input::SnapshotSaved(snapshot) => self.compact_log(snapshot).await,
         }
     }
 
-    /// Log compaction: snapshot at `index`, then drop what it covers.
+    /// Log compaction, first step: a snapshot at `index` is saved in the
+    /// background (at 100,000 keys it is a write of hundreds of MB, and the
+    /// loop must go on ticking and replicating meanwhile); once it is
+    /// durable, [`Driver::compact_log`] drops what it covers.
     fn compact(&mut self, index: u64, data: Vec<u8>) {
         let store = self.raw.store();
         let covered = store.snapshot_ref().get_metadata().index;
@@ -343,34 +353,64 @@ impl Driver {
         meta.term = term;
         meta.set_conf_state(store.conf_state().clone());
         snapshot.data = data.into();
-        self.install_snapshot(snapshot);
+        let (inbox, crash) = (self.inbox.clone(), self.crash.clone());
+        let snapshotter = self.snapshotter.clone();
+        let id = self.raw.raft.id;
+        tokio::spawn(async move {
+            let saved = snapshot.clone();
+            save_snapshot(id, snapshotter, &crash, saved).await;
+            if let Some(inbox) = inbox.upgrade() {
+                let _ = inbox.send(Input::SnapshotSaved(snapshot));
+            }
+        });
     }
 
-    /// Saves `snapshot`, makes it the start of the log and shrinks the WAL,
-    /// in that order, so that a crash at any point leaves a snapshot and a
-    /// WAL that together hold every persisted entry.
-    fn install_snapshot(&mut self, snapshot: Snapshot) {
+    /// Log compaction, second step: `snapshot` is durable, so it becomes the
+    /// start of the log and the WAL keeps only what follows it.
+    async fn compact_log(&mut self, snapshot: Snapshot) {
+        let index = snapshot.get_metadata().index;
+        // A newer snapshot (from the leader, or a later compaction) may have
+        // overtaken this one while it was being saved.
+        if index <= self.raw.store().snapshot_ref().get_metadata().index {
+            return;
+        }
+        self.log_snapshot(&snapshot);
+        self.raw.mut_store().apply_snapshot(snapshot);
+        self.rewrite_wal().await;
+    }
+
+    /// A snapshot from the leader: saved, made the start of the log, and
+    /// the WAL shrunk, in that order, so that a crash at any point leaves a
+    /// snapshot and a WAL that together hold every persisted entry.
+    async fn install_snapshot(&mut self, snapshot: Snapshot) {
+        self.log_snapshot(&snapshot);
         let id = self.raw.raft.id;
+        save_snapshot(id, self.snapshotter.clone(), &self.crash, snapshot.clone()).await;
+        self.raw.mut_store().apply_snapshot(snapshot);
+        self.rewrite_wal().await;
+    }
+
+    fn log_snapshot(&self, snapshot: &Snapshot) {
         tracing::info!(
             target: "etcd_sim::raft",
-            member = format_args!("{id:x}"),
+            member = format_args!("{:x}", self.raw.raft.id),
             "snapshot at index {} term {}",
             snapshot.get_metadata().index,
             snapshot.get_metadata().term
         );
-        self.crash.reach(CrashPoint::BeforeSnapshotSave);
-        self.snapshotter
-            .save(&snapshot)
-            .unwrap_or_else(|e| panic!("member {id} cannot save a snapshot: {e}"));
-        self.crash.reach(CrashPoint::AfterSnapshotSave);
-        let store = self.raw.mut_store();
-        store.apply_snapshot(snapshot);
+    }
+
+    /// Replaces the WAL with the entries after the log's snapshot and the
+    /// hard state.
+    async fn rewrite_wal(&mut self) {
+        let store = self.raw.store();
         let (entries, hard_state) = (
             store.entries_after_snapshot().to_vec(),
             store.hard_state().clone(),
         );
-        self.wal
-            .rewrite(&entries, &hard_state)
+        let (wal, id) = (self.wal.clone(), self.raw.raft.id);
+        blocking(move || wal.rewrite(&entries, &hard_state))
+            .await
             .unwrap_or_else(|e| panic!("member {id} cannot rewrite its WAL: {e}"));
     }
 
@@ -385,7 +425,7 @@ impl Driver {
         // 2. A snapshot from the leader replaces the state machine.
         if !ready.snapshot().is_empty() {
             let snapshot = ready.snapshot().clone();
-            self.install_snapshot(snapshot.clone());
+            self.install_snapshot(snapshot.clone()).await;
             let _ = self.out.send(Committed::Snapshot(snapshot));
         }
         // 3. Committed entries are already persisted: hand them up.
@@ -397,19 +437,27 @@ impl Driver {
         let saving = !ready.entries().is_empty() || hard_state.is_some();
         if saving {
             self.crash.reach(CrashPoint::RaftBeforeSave);
-        }
-        let sync_started = tokio::time::Instant::now();
-        self.wal
-            .save(ready.entries(), hard_state.as_ref())
-            .unwrap_or_else(|e| panic!("member {} cannot write its WAL: {e}", self.raw.raft.id));
-        if saving {
-            // A slow disk holds the whole loop up, as a slow fsync holds up
-            // etcd's raft loop.
-            let latency = self.wal.sync_latency();
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
+            let sync_started = tokio::time::Instant::now();
+            let (wal, id) = (self.wal.clone(), self.raw.raft.id);
+            if ready.must_sync() {
+                // The loop waits for the write, as etcd's raft loop waits
+                // for its fsync; the runtime's workers do not.
+                let (entries, hs) = (ready.entries().clone(), hard_state.clone());
+                blocking(move || wal.save(&entries, hs.as_ref()))
+                    .await
+                    .unwrap_or_else(|e| panic!("member {id} cannot write its WAL: {e}"));
+                // A slow disk holds the whole loop up, as a slow fsync holds
+                // up etcd's raft loop.
+                let latency = self.wal.sync_latency();
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
+                self.metrics.observe_wal_fsync(sync_started.elapsed());
+            } else if let Some(hs) = &hard_state {
+                // Only the commit index moved (no entries, vote or term).
+                wal.save_commit(hs)
+                    .unwrap_or_else(|e| panic!("member {id} cannot write its WAL: {e}"));
             }
-            self.metrics.observe_wal_fsync(sync_started.elapsed());
             self.crash.reach(CrashPoint::RaftAfterSave);
         }
         let store = self.raw.mut_store();
@@ -515,4 +563,14 @@ impl Driver {
             changed
         });
     }
+}
+
+/// Saves `snapshot` durably off the runtime's workers, between the two
+/// snapshot crash points.
+async fn save_snapshot(id: u64, snapshotter: Snapshotter, crash: &CrashPoints, snapshot: Snapshot) {
+    crash.reach(CrashPoint::BeforeSnapshotSave);
+    blocking(move || snapshotter.save(&snapshot))
+        .await
+        .unwrap_or_else(|e| panic!("member {id} cannot save a snapshot: {e}"));
+    crash.reach(CrashPoint::AfterSnapshotSave);
 }

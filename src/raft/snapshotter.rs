@@ -21,7 +21,8 @@ use crate::storage::Disk;
 const PREFIX: &str = "snap-";
 const SUFFIX: &str = ".snap";
 
-/// Saves and loads a member's snapshots.
+/// Saves and loads a member's snapshots. A clone works on the same files.
+#[derive(Clone)]
 pub struct Snapshotter {
     disk: Arc<dyn Disk>,
 }
@@ -32,7 +33,10 @@ impl Snapshotter {
         Self { disk }
     }
 
-    /// Saves `snapshot` durably, then removes older snapshot files.
+    /// Saves `snapshot` durably, then removes the files of older
+    /// snapshots. Saves may overlap (log compaction saves in the background
+    /// while a leader's snapshot arrives): a save never removes a newer
+    /// snapshot than its own, so the newest always survives.
     pub fn save(&self, snapshot: &Snapshot) -> io::Result<()> {
         let name = file_name(snapshot.get_metadata().index);
         let body = snapshot
@@ -44,10 +48,9 @@ impl Snapshotter {
         self.disk.write(&tmp, &file)?;
         self.disk.sync(&tmp)?;
         self.disk.rename(&tmp, &name)?;
-        for old in self.names()? {
-            if old != name {
-                self.disk.remove(&old)?;
-            }
+        // Names sort as their indexes (fixed-width hex).
+        for old in self.names()?.into_iter().filter(|old| *old < name) {
+            self.disk.remove(&old)?;
         }
         Ok(())
     }
@@ -104,6 +107,19 @@ mod tests {
         snapshotter.save(&snapshot(10, b"ten")).unwrap();
         snapshotter.save(&snapshot(20, b"twenty")).unwrap();
         assert_eq!(disk.list().unwrap(), vec![file_name(20)]);
+        assert_eq!(
+            snapshotter.load_newest().unwrap(),
+            Some(snapshot(20, b"twenty"))
+        );
+    }
+
+    #[test]
+    fn an_older_save_finishing_last_keeps_the_newer_snapshot() {
+        let disk = Arc::new(SimDisk::new());
+        let snapshotter = Snapshotter::new(disk.clone());
+        snapshotter.save(&snapshot(20, b"twenty")).unwrap();
+        snapshotter.save(&snapshot(10, b"ten")).unwrap();
+        assert_eq!(disk.list().unwrap(), vec![file_name(10), file_name(20)]);
         assert_eq!(
             snapshotter.load_newest().unwrap(),
             Some(snapshot(20, b"twenty"))

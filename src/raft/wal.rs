@@ -89,7 +89,9 @@ pub struct Replay {
     pub torn_bytes: Option<usize>,
 }
 
-/// The write-ahead log of one member.
+/// The write-ahead log of one member. A clone writes to the same log, so the
+/// raft loop can hand a write to [`crate::storage::blocking`].
+#[derive(Clone)]
 pub struct Wal {
     disk: Arc<dyn Disk>,
     /// The `skip-fsync` bug: write, but never sync.
@@ -148,7 +150,7 @@ impl Wal {
 
     /// Replaces the whole log with `entries` and `hard_state`, atomically:
     /// after log compaction the entries a snapshot covers are dropped.
-    pub fn rewrite(&mut self, entries: &[Entry], hard_state: &HardState) -> io::Result<()> {
+    pub fn rewrite(&self, entries: &[Entry], hard_state: &HardState) -> io::Result<()> {
         let tmp = format!("{WAL_FILE}.tmp");
         self.disk
             .write(&tmp, &encode_records(entries, Some(hard_state))?)?;
@@ -156,9 +158,18 @@ impl Wal {
         self.disk.rename(&tmp, WAL_FILE)
     }
 
+    /// Appends a hard state whose only change is the commit index, without
+    /// syncing it, as etcd does: a commit index lost in a crash is learned
+    /// again from the leader, and the next synced write makes it durable
+    /// anyway. Syncing it cost every member a second fsync per write.
+    pub fn save_commit(&self, hard_state: &HardState) -> io::Result<()> {
+        self.disk
+            .append(WAL_FILE, &encode_records(&[], Some(hard_state))?)
+    }
+
     /// Appends `entries` and `hard_state` and syncs them: when this returns,
     /// they survive a crash.
-    pub fn save(&mut self, entries: &[Entry], hard_state: Option<&HardState>) -> io::Result<()> {
+    pub fn save(&self, entries: &[Entry], hard_state: Option<&HardState>) -> io::Result<()> {
         let buf = encode_records(entries, hard_state)?;
         if buf.is_empty() {
             return Ok(());
@@ -248,9 +259,39 @@ mod tests {
     }
 
     #[test]
+    fn an_unsynced_commit_index_is_lost_in_a_crash_unless_a_later_sync_covers_it() {
+        let disk = Arc::new(SimDisk::new());
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(&[entry(1, 1, b"a")], Some(&hard_state(1, 0)))
+            .unwrap();
+        wal.save_commit(&hard_state(1, 1)).unwrap();
+        assert_eq!(
+            Wal::open(disk.clone()).unwrap().1.hard_state,
+            hard_state(1, 1)
+        );
+        disk.crash(|_| 0);
+        let (wal, replay) = Wal::open(disk.clone()).unwrap();
+        assert_eq!(
+            replay.hard_state,
+            hard_state(1, 0),
+            "the commit was not synced"
+        );
+        wal.save_commit(&hard_state(1, 1)).unwrap();
+        wal.save(&[entry(2, 1, b"b")], None).unwrap();
+        disk.crash(|_| 0);
+        let replay = Wal::open(disk).unwrap().1;
+        assert_eq!(
+            replay.hard_state,
+            hard_state(1, 1),
+            "the next sync covered it"
+        );
+        assert_eq!(replay.entries.len(), 2);
+    }
+
+    #[test]
     fn replays_entries_and_the_last_hard_state() {
         let disk = Arc::new(SimDisk::new());
-        let (mut wal, replay) = Wal::open(disk.clone()).unwrap();
+        let (wal, replay) = Wal::open(disk.clone()).unwrap();
         assert!(replay.entries.is_empty());
         wal.save(
             &[entry(1, 1, b"a"), entry(2, 1, b"b")],
@@ -267,7 +308,7 @@ mod tests {
     #[test]
     fn an_overwritten_suffix_is_replaced_on_replay() {
         let disk = Arc::new(SimDisk::new());
-        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
         wal.save(
             &[entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")],
             None,
@@ -281,7 +322,7 @@ mod tests {
     #[test]
     fn a_torn_tail_is_truncated_and_reported() {
         let disk = Arc::new(SimDisk::new());
-        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
         wal.save(&[entry(1, 1, b"a")], None).unwrap();
         // A whole header promising 9 bytes, and 2 of them.
         let mut torn = vec![9, 0, 0, 0];
@@ -289,7 +330,7 @@ mod tests {
         torn.extend_from_slice(&[0xaa; 4]);
         torn.extend_from_slice(&[1, 2]);
         disk.append(WAL_FILE, &torn).unwrap();
-        let (mut wal, replay) = Wal::open(disk.clone()).unwrap();
+        let (wal, replay) = Wal::open(disk.clone()).unwrap();
         assert_eq!(replay.torn_bytes, Some(14));
         assert_eq!(replay.entries.len(), 1);
         wal.save(&[entry(2, 1, b"b")], None).unwrap();
@@ -300,7 +341,7 @@ mod tests {
     #[test]
     fn a_rewrite_replaces_the_log() {
         let disk = Arc::new(SimDisk::new());
-        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
         wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
             .unwrap();
         wal.rewrite(&[entry(2, 1, b"b")], &hard_state(1, 2))
@@ -314,7 +355,7 @@ mod tests {
     #[test]
     fn a_torn_header_is_truncated_too() {
         let disk = Arc::new(SimDisk::new());
-        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
         wal.save(&[entry(1, 1, b"a")], None).unwrap();
         disk.append(WAL_FILE, &[9, 0, 0]).unwrap();
         let (_, replay) = Wal::open(disk).unwrap();
@@ -325,7 +366,7 @@ mod tests {
     #[test]
     fn a_corrupt_length_in_the_middle_is_not_mistaken_for_a_torn_tail() {
         let disk = Arc::new(SimDisk::new());
-        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
         wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
             .unwrap();
         let mut data = disk.read(WAL_FILE).unwrap();
@@ -338,7 +379,7 @@ mod tests {
     #[test]
     fn a_corrupt_record_in_the_middle_stops_replay() {
         let disk = Arc::new(SimDisk::new());
-        let (mut wal, _) = Wal::open(disk.clone()).unwrap();
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
         wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
             .unwrap();
         let mut data = disk.read(WAL_FILE).unwrap();

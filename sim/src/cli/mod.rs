@@ -3,6 +3,7 @@
 #[cfg(madsim)]
 mod bench;
 mod bench_check;
+mod bench_load;
 mod bench_mvcc;
 mod check;
 mod serve;
@@ -78,6 +79,10 @@ enum BenchCommand {
     /// The linearizability checker on porcupine's peer data, per file and
     /// total, fastest of N runs, with peak memory.
     Check(bench_check::CheckBenchArgs),
+    /// etcd's `benchmark`: put, range or txn-put load against etcd
+    /// endpoints (real build) or a simulated cluster (`--sim`), with a
+    /// latency histogram and percentiles.
+    Load(bench_load::LoadArgs),
 }
 
 /// Arguments of the simulation commands; parsed in both builds so that the
@@ -252,6 +257,7 @@ pub fn main() -> ExitCode {
         #[cfg(madsim)]
         Command::Bench(BenchCommand::Campaign(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Mvcc(args)) => bench_mvcc::run(&args),
+        Command::Bench(BenchCommand::Load(args)) => bench_load::run(&args),
         Command::Bench(BenchCommand::Check(args)) | Command::BenchCheck(args) => {
             bench_check::run(&args)
         }

@@ -28,6 +28,7 @@ use crate::proto::etcdserverpb::{
 };
 use crate::raft::RaftHandle;
 use crate::server::lease::{attached_keys, Lessor};
+use crate::storage::blocking;
 
 /// The result of applying one request, handed to its waiter.
 #[derive(Debug)]
@@ -105,17 +106,6 @@ impl Applier {
         self.watchers.notify_waiters();
     }
 
-    /// The whole state machine as bytes: what a snapshot holds, and what
-    /// `Hash` hashes.
-    pub fn encode_state(&self) -> Vec<u8> {
-        encode_state(
-            &self.alarms.lock().unwrap(),
-            &self.members.lock().unwrap(),
-            &self.lessor.lock().unwrap(),
-            &self.store.lock().unwrap(),
-        )
-    }
-
     /// Applies `entries` in order, wakes their waiters, then publishes the
     /// new applied index.
     pub fn apply_entries(&mut self, entries: Vec<Entry>) {
@@ -150,7 +140,6 @@ impl Applier {
         self.applied.send_replace(last);
         self.watchers.notify_waiters();
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
-            let data = self.encode_state();
             // The snapshot's index is the consistent index: the data holds
             // exactly the entries up to it. The `double-apply` bug takes it
             // from before the batch, so whoever restores this snapshot
@@ -160,9 +149,33 @@ impl Applier {
             } else {
                 last
             };
-            self.raft.compact(index, data);
+            self.snapshot_in_background(index);
             self.last_snapshot = index;
         }
+    }
+
+    /// Freezes the state machine as it is now (every entry up to `index`
+    /// applied), and has it encoded and handed to raft for log compaction
+    /// while applying goes on. Encoding a large store inside this loop
+    /// stalled every write behind it for as long as it took (seconds at
+    /// 100,000 keys); freezing copies the records and nothing more.
+    fn snapshot_in_background(&self, index: u64) {
+        let head = encode_head(
+            &self.alarms.lock().unwrap(),
+            &self.members.lock().unwrap(),
+            &self.lessor.lock().unwrap(),
+        );
+        let store = self.store.lock().unwrap().freeze();
+        let raft = self.raft.clone();
+        tokio::spawn(async move {
+            let data = blocking(move || {
+                let mut data = head;
+                data.extend(store.encode());
+                data
+            })
+            .await;
+            raft.compact(index, data);
+        });
     }
 
     /// Wakes the read waiting for `ctx` with the index it must wait for.
@@ -319,10 +332,16 @@ pub fn encode_state(
     lessor: &Lessor,
     store: &KvStore,
 ) -> Vec<u8> {
+    let mut data = encode_head(alarms, members, lessor);
+    data.extend(store.snapshot());
+    data
+}
+
+/// What [`encode_state`] writes before the store.
+fn encode_head(alarms: &Alarms, members: &Published, lessor: &Lessor) -> Vec<u8> {
     let mut data = alarms.encode();
     data.extend(members.encode());
     data.extend(lessor.encode());
-    data.extend(store.snapshot());
     data
 }
 
