@@ -16,6 +16,7 @@ pub mod clock;
 pub mod crash;
 pub mod metrics;
 pub mod mvcc;
+pub mod offload;
 pub mod proto;
 pub mod raft;
 pub mod server;

@@ -130,9 +130,21 @@ impl Storage for LogStore {
             "entries [{low}, {high}) past last index {}",
             self.last()
         );
-        let mut entries = self.entries[(low - first) as usize..(high - first) as usize].to_vec();
-        raft::util::limit_size(&mut entries, max_size.into());
-        Ok(entries)
+        let wanted = &self.entries[(low - first) as usize..(high - first) as usize];
+        // Copy only what the size limit lets through: a follower far behind
+        // asks for the whole rest of the log, a message at a time.
+        let mut take = wanted.len();
+        if let Some(max) = max_size.into() {
+            let mut size = 0;
+            take = wanted
+                .iter()
+                .position(|e| {
+                    size += u64::from(protobuf::Message::compute_size(e));
+                    size > max
+                })
+                .map_or(wanted.len(), |over| over.max(1));
+        }
+        Ok(wanted[..take].to_vec())
     }
 
     fn term(&self, index: u64) -> raft::Result<u64> {

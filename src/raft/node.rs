@@ -18,7 +18,8 @@ use crate::bugs::{Bug, BugSet};
 use crate::clock::ClockRate;
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
-use crate::storage::{blocking, Disk};
+use crate::offload::offload;
+use crate::storage::Disk;
 
 /// How a member runs raft.
 #[derive(Debug, Clone)]
@@ -409,7 +410,7 @@ impl Driver {
             store.hard_state().clone(),
         );
         let (wal, id) = (self.wal.clone(), self.raw.raft.id);
-        blocking(move || wal.rewrite(&entries, &hard_state))
+        offload(move || wal.rewrite(&entries, &hard_state))
             .await
             .unwrap_or_else(|e| panic!("member {id} cannot rewrite its WAL: {e}"));
     }
@@ -443,7 +444,7 @@ impl Driver {
                 // The loop waits for the write, as etcd's raft loop waits
                 // for its fsync; the runtime's workers do not.
                 let (entries, hs) = (ready.entries().clone(), hard_state.clone());
-                blocking(move || wal.save(&entries, hs.as_ref()))
+                offload(move || wal.save(&entries, hs.as_ref()))
                     .await
                     .unwrap_or_else(|e| panic!("member {id} cannot write its WAL: {e}"));
                 // A slow disk holds the whole loop up, as a slow fsync holds
@@ -569,7 +570,7 @@ impl Driver {
 /// snapshot crash points.
 async fn save_snapshot(id: u64, snapshotter: Snapshotter, crash: &CrashPoints, snapshot: Snapshot) {
     crash.reach(CrashPoint::BeforeSnapshotSave);
-    blocking(move || snapshotter.save(&snapshot))
+    offload(move || snapshotter.save(&snapshot))
         .await
         .unwrap_or_else(|e| panic!("member {id} cannot save a snapshot: {e}"));
     crash.reach(CrashPoint::AfterSnapshotSave);

@@ -94,6 +94,18 @@ async fn send_loop(from: u64, url: String, mut rx: mpsc::UnboundedReceiver<Messa
         let Some(c) = client.as_mut() else { continue };
         let sent = tokio::time::timeout(SEND_TIMEOUT, c.send(request)).await;
         if !matches!(sent, Ok(Ok(_))) {
+            // Once per lost connection, as etcd logs a lost peer stream.
+            tracing::warn!(
+                target: "etcd_sim::raft",
+                member = format_args!("{from:x}"),
+                "lost the connection to peer {url}: {} messages dropped ({})",
+                batch.len(),
+                match sent {
+                    Err(_) => "timed out".to_string(),
+                    Ok(Err(status)) => status.message().to_string(),
+                    Ok(Ok(_)) => unreachable!(),
+                }
+            );
             client = None;
         }
     }

@@ -90,7 +90,7 @@ pub struct Replay {
 }
 
 /// The write-ahead log of one member. A clone writes to the same log, so the
-/// raft loop can hand a write to [`crate::storage::blocking`].
+/// raft loop can hand a write to [`crate::offload`].
 #[derive(Clone)]
 pub struct Wal {
     disk: Arc<dyn Disk>,

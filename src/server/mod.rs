@@ -72,9 +72,13 @@ pub async fn run_and_announce(
 ) -> Result<(), ServeError> {
     let (server, essential) = EtcdServer::start(&config, disk).map_err(ServeError::Start)?;
     let peer = tonic::transport::Server::builder()
-        .add_service(RaftTransportServer::new(RaftTransportService::new(
-            server.raft().clone(),
-        )))
+        // Peers are members of the cluster, not clients: a batch of appends
+        // or a snapshot is as large as the data, and tonic's default 4 MiB
+        // limit refused every batch or snapshot above it, for good.
+        .add_service(
+            RaftTransportServer::new(RaftTransportService::new(server.raft().clone()))
+                .max_decoding_message_size(usize::MAX),
+        )
         .add_service(LeasePeerServer::new(etcdserver::LeasePeerService::new(
             server.clone(),
         )))

@@ -9,8 +9,8 @@
 //! The trait is synchronous: a member's raft loop must not go on until its
 //! WAL write is durable, and etcd's own raft loop waits for its fsync the
 //! same way. But the wait must not hold up the rest of the member, so the
-//! loop runs disk work through [`blocking`], which moves it off the async
-//! runtime's worker threads in the real build.
+//! loop runs disk work through [`crate::offload`], which moves it off the
+//! async runtime's worker threads in the real build.
 
 mod real;
 mod sim;
@@ -54,21 +54,6 @@ pub trait Disk: Send + Sync + 'static {
     fn sync_latency(&self) -> std::time::Duration {
         std::time::Duration::ZERO
     }
-}
-
-/// Runs disk work `work` where it may block, and waits for it.
-///
-/// In the real build it runs on tokio's blocking pool, so an fsync does not
-/// stall the worker thread that also serves gRPC and applies entries. In
-/// simulation madsim runs the closure as a task of its own: it completes at
-/// the same simulated instant, with no OS thread involved.
-pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    // madsim marks its spawn_blocking deprecated because blocking is not
-    // allowed in simulation; disk work there is in-memory and never blocks.
-    #[allow(deprecated)]
-    let task = tokio::task::spawn_blocking(work);
-    task.await
-        .unwrap_or_else(|e| panic!("disk work stopped before it completed: {e}"))
 }
 
 /// Reads `name`, or `None` if it does not exist.

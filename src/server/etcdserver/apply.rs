@@ -19,6 +19,7 @@ use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
 use crate::mvcc::KvStore;
+use crate::offload::offload;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
@@ -28,7 +29,6 @@ use crate::proto::etcdserverpb::{
 };
 use crate::raft::RaftHandle;
 use crate::server::lease::{attached_keys, Lessor};
-use crate::storage::blocking;
 
 /// The result of applying one request, handed to its waiter.
 #[derive(Debug)]
@@ -168,7 +168,7 @@ impl Applier {
         let store = self.store.lock().unwrap().freeze();
         let raft = self.raft.clone();
         tokio::spawn(async move {
-            let data = blocking(move || {
+            let data = offload(move || {
                 let mut data = head;
                 data.extend(store.encode());
                 data

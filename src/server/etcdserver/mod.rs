@@ -40,6 +40,7 @@ use super::{Cluster, ServerConfig};
 use crate::bugs::{Bug, BugSet};
 use crate::metrics::Metrics;
 use crate::mvcc::{KvHash, KvStore};
+use crate::offload::offload;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
@@ -482,16 +483,33 @@ async fn apply_loop(
     metrics: Metrics,
 ) {
     while let Some(batch) = committed.recv().await {
-        match batch {
-            Committed::Snapshot(snapshot) => applier.restore(snapshot),
-            Committed::Entries(entries) => {
-                // The store commits each batch at once, as etcd's backend
-                // commits a batch transaction.
-                let started = Instant::now();
-                applier.apply_entries(entries);
-                metrics.observe_backend_commit(started.elapsed());
+        // Restoring a snapshot and applying a batch can take long (a
+        // delete-range of 100,000 keys is one entry): they run off the
+        // runtime's workers, one at a time and in log order, as they come.
+        applier = match batch {
+            Committed::Snapshot(snapshot) => {
+                offload(move || {
+                    applier.restore(snapshot);
+                    applier
+                })
+                .await
             }
-            Committed::ReadIndex { ctx, index } => applier.confirm_read(&ctx, index),
-        }
+            Committed::Entries(entries) => {
+                let metrics = metrics.clone();
+                offload(move || {
+                    // The store commits each batch at once, as etcd's
+                    // backend commits a batch transaction.
+                    let started = Instant::now();
+                    applier.apply_entries(entries);
+                    metrics.observe_backend_commit(started.elapsed());
+                    applier
+                })
+                .await
+            }
+            Committed::ReadIndex { ctx, index } => {
+                applier.confirm_read(&ctx, index);
+                applier
+            }
+        };
     }
 }
