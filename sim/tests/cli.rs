@@ -128,6 +128,64 @@ fn check_ends_quietly_when_its_reader_goes_away() {
     );
 }
 
+/// `bench load --sim` drives a simulated cluster with the same load
+/// generator that measures real endpoints, and prints etcd benchmark's
+/// summary; bad numbers are refused as usage errors.
+#[test]
+fn bench_load_measures_a_simulated_cluster_and_refuses_bad_input() {
+    let out = etcd_sim(&[
+        "bench",
+        "load",
+        "--sim",
+        "--total",
+        "300",
+        "--clients",
+        "4",
+        "--conns",
+        "2",
+        "--key-space",
+        "50",
+        "--op",
+        "txn-put",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("300 x txn-put, 4 clients over 2 connections"),
+        "{stdout}"
+    );
+    let requests: f64 = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .expect("a throughput line")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(requests > 0.0, "{stdout}");
+    assert!(stdout.contains("99% in "), "{stdout}");
+    assert!(
+        !stdout.contains("Errors"),
+        "no request failed on a healthy cluster: {stdout}"
+    );
+
+    for bad in [
+        &["bench", "load", "--sim", "--clients", "0"][..],
+        &["bench", "load", "--sim", "--key-size", "4"],
+        &["bench", "load", "--sim", "--op", "get"],
+        &["bench", "load"],
+        &["bench", "load", "--endpoints", "127.0.0.1:2379"],
+    ] {
+        let out = etcd_sim(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!out.stderr.is_empty(), "{bad:?} says why");
+    }
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("etcd-sim-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
