@@ -157,6 +157,21 @@ async fn a_corrupt_record_in_the_middle_of_the_wal_stops_the_member_with_a_clear
 
 #[madsim::test]
 async fn a_follower_partitioned_past_log_compaction_catches_up_by_snapshot() {
+    follower_catches_up_by_snapshot(60, 2).await;
+}
+
+/// A snapshot of 12 MiB: streamed in 1 MiB chunks with a deadline that fits
+/// its size. Sent whole, it was over the peer's 4 MiB receive limit and
+/// refused each time, and the follower never caught up.
+#[madsim::test]
+async fn a_follower_catches_up_by_a_snapshot_of_several_mib() {
+    follower_catches_up_by_snapshot(60, 200 * 1024).await;
+}
+
+/// Partitions a follower away, writes `puts` values of `value_size` bytes
+/// (to as many keys) through the leader until it compacts its log past the
+/// follower, heals, and checks the follower catches up from the snapshot.
+async fn follower_catches_up_by_snapshot(puts: usize, value_size: usize) {
     let cluster = Arc::new(SimCluster::start(3, |member| member.snapshot_count = 10));
     let leader = {
         let cluster = cluster.clone();
@@ -193,7 +208,9 @@ async fn a_follower_partitioned_past_log_compaction_catches_up_by_snapshot() {
     let majority = vec![endpoints[leader].clone()];
     on_client_node(3, async move {
         let client = Client::new(majority, Duration::from_secs(1)).unwrap();
-        for i in 0..60 {
+        for i in 0..puts {
+            let padding = "x".repeat(value_size.saturating_sub(8));
+            put_until_ok(&client, &format!("key{i}"), &format!("v{i}{padding}")).await;
             put_until_ok(&client, "key", &format!("v{i}")).await;
         }
     })
@@ -211,7 +228,12 @@ async fn a_follower_partitioned_past_log_compaction_catches_up_by_snapshot() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let follower_endpoint = endpoints[follower].clone();
     let seen = on_client_node(4, local_value(follower_endpoint, "key")).await;
-    assert_eq!(seen.as_deref(), Some("v59"), "the follower caught up");
+    let last = format!("v{}", puts - 1);
+    assert_eq!(
+        seen.as_deref(),
+        Some(last.as_str()),
+        "the follower caught up"
+    );
     assert!(
         snapshot_index(cluster.disk(follower)).is_some_and(|i| i >= leader_snapshot),
         "the follower holds the leader's snapshot"

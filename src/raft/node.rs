@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
 use raft::eraftpb::{ConfState, Entry, Message, Snapshot};
-use raft::{RawNode, ReadOnlyOption, StateRole, Storage};
+use raft::{RawNode, ReadOnlyOption, SnapshotStatus, StateRole, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::log_store::LogStore;
 use super::snapshotter::Snapshotter;
-use super::transport::{Peer, Transport};
+use super::transport::{Peer, Report, Transport};
 use super::wal::{Wal, WalError};
 use super::ElectionTimeouts;
 use crate::bugs::{Bug, BugSet};
@@ -239,7 +239,8 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         id: config.id,
         ..Default::default()
     });
-    let transport = Transport::start(config.id, &config.peers);
+    let (report_tx, reports) = mpsc::unbounded_channel();
+    let transport = Transport::start(config.id, &config.peers, report_tx);
     let driver = Driver {
         inbox: inbox.downgrade(),
         raw,
@@ -255,7 +256,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         early_ack: config.bugs.has(Bug::EarlyAck),
         applied_early: 0,
     };
-    let task = tokio::spawn(driver.run(inputs, config.tick));
+    let task = tokio::spawn(driver.run(inputs, reports, config.tick));
     Ok(SpawnedRaft {
         handle: RaftHandle { inbox, status },
         committed,
@@ -284,7 +285,12 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>, tick: Duration) {
+    async fn run(
+        mut self,
+        mut inputs: mpsc::UnboundedReceiver<Input>,
+        mut reports: mpsc::UnboundedReceiver<Report>,
+        tick: Duration,
+    ) {
         // The tick interval follows this member's clock rate; it is rebuilt
         // only when the rate changes.
         let mut period = self.clock.scale(tick);
@@ -300,6 +306,13 @@ impl Driver {
                         ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                     }
                 }
+                Some(report) = reports.recv() => match report {
+                    Report::Unreachable(to) => self.raw.report_unreachable(to),
+                    Report::Snapshot { to, delivered } => self.raw.report_snapshot(
+                        to,
+                        if delivered { SnapshotStatus::Finish } else { SnapshotStatus::Failure },
+                    ),
+                },
                 input = inputs.recv() => {
                     let Some(input) = input else { return };
                     self.handle(input).await;

@@ -5,24 +5,52 @@
 //! is down or unreachable loses messages, which raft tolerates by design
 //! (it retransmits); the queue is bounded so that a dead peer cannot grow it
 //! without limit.
+//!
+//! Snapshots travel apart, as etcd sends them: each on a call of its own,
+//! streamed in chunks, with a deadline that grows with its size, so that a
+//! snapshot of any size gets through and appends and heartbeats are not
+//! held up behind it. Whatever became of a send goes back to raft as a
+//! [`Report`]: raft stops pipelining to a peer that is unreachable, and a
+//! leader whose snapshot was lost sends it again instead of waiting for the
+//! follower forever.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use protobuf::Message as _;
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
 
 use super::RaftHandle;
 use crate::proto::etcdsimpb::raft_transport_client::RaftTransportClient;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransport;
-use crate::proto::etcdsimpb::{MessageBatch, SendAck};
+use crate::proto::etcdsimpb::{MessageBatch, SendAck, SnapshotChunk};
 
 /// Messages waiting for one peer beyond this are dropped, oldest first.
 const MAX_QUEUED: usize = 4096;
 /// How long one batch may take before the peer counts as unreachable.
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+/// A snapshot may take [`SEND_TIMEOUT`] plus its size at this rate (bytes
+/// per second): slow enough for any network a cluster runs on.
+const SNAPSHOT_MIN_RATE: f64 = 8.0 * 1024.0 * 1024.0;
+/// Bytes per snapshot chunk, well under gRPC's default message limit.
+const SNAPSHOT_CHUNK: usize = 1 << 20;
+
+/// What became of a send, for raft to know (raft-rs's `report_unreachable`
+/// and `report_snapshot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// Messages to this peer were lost: it could not be reached.
+    Unreachable(u64),
+    /// A snapshot to `to` was delivered, or was lost.
+    Snapshot {
+        /// The peer.
+        to: u64,
+        /// Whether the peer received the whole snapshot.
+        delivered: bool,
+    },
+}
 
 /// Another member: its raft id and peer URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +68,20 @@ pub struct Transport {
 
 impl Transport {
     /// Starts one sender task per peer; `from` is this member's raft id.
-    pub fn start(from: u64, peers: &[Peer]) -> Self {
+    /// What becomes of sends is reported on `reports`.
+    pub fn start(from: u64, peers: &[Peer], reports: mpsc::UnboundedSender<Report>) -> Self {
         let queues = peers
             .iter()
             .filter(|p| p.id != from)
             .map(|peer| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(send_loop(from, peer.url.clone(), rx));
+                tokio::spawn(send_loop(
+                    from,
+                    peer.id,
+                    peer.url.clone(),
+                    rx,
+                    reports.clone(),
+                ));
                 (peer.id, tx)
             })
             .collect();
@@ -65,16 +100,38 @@ impl Transport {
     }
 }
 
-async fn send_loop(from: u64, url: String, mut rx: mpsc::UnboundedReceiver<Message>) {
-    let endpoint = match Endpoint::from_shared(url.clone()) {
-        Ok(e) => e.connect_timeout(SEND_TIMEOUT).timeout(SEND_TIMEOUT),
+async fn send_loop(
+    from: u64,
+    to: u64,
+    url: String,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    let snapshot_endpoint = match Endpoint::from_shared(url.clone()) {
+        Ok(e) => e.connect_timeout(SEND_TIMEOUT),
         Err(e) => panic!("invalid peer url {url}: {e}"),
     };
+    // Batches have one deadline each; a snapshot's depends on its size.
+    let endpoint = snapshot_endpoint.clone().timeout(SEND_TIMEOUT);
     let mut client: Option<RaftTransportClient<tonic::transport::Channel>> = None;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while let Ok(msg) = rx.try_recv() {
             batch.push(msg);
+        }
+        batch.retain(|m| {
+            let snapshot = m.get_msg_type() == MessageType::MsgSnapshot;
+            if snapshot {
+                tokio::spawn(send_snapshot(
+                    snapshot_endpoint.clone(),
+                    m.clone(),
+                    reports.clone(),
+                ));
+            }
+            !snapshot
+        });
+        if batch.is_empty() {
+            continue;
         }
         if batch.len() > MAX_QUEUED {
             batch.drain(..batch.len() - MAX_QUEUED);
@@ -91,7 +148,10 @@ async fn send_loop(from: u64, url: String, mut rx: mpsc::UnboundedReceiver<Messa
                 .and_then(Result::ok)
                 .map(RaftTransportClient::new);
         }
-        let Some(c) = client.as_mut() else { continue };
+        let Some(c) = client.as_mut() else {
+            let _ = reports.send(Report::Unreachable(to));
+            continue;
+        };
         let sent = tokio::time::timeout(SEND_TIMEOUT, c.send(request)).await;
         if !matches!(sent, Ok(Ok(_))) {
             // Once per lost connection, as etcd logs a lost peer stream.
@@ -107,8 +167,47 @@ async fn send_loop(from: u64, url: String, mut rx: mpsc::UnboundedReceiver<Messa
                 }
             );
             client = None;
+            let _ = reports.send(Report::Unreachable(to));
         }
     }
+}
+
+/// Streams the snapshot message `msg` to the peer at `endpoint` on a
+/// connection of its own, and reports whether it arrived.
+async fn send_snapshot(endpoint: Endpoint, msg: Message, reports: mpsc::UnboundedSender<Report>) {
+    let to = msg.to;
+    let bytes = msg.write_to_bytes().expect("raft message encodes");
+    let deadline = SEND_TIMEOUT + Duration::from_secs_f64(bytes.len() as f64 / SNAPSHOT_MIN_RATE);
+    let chunks: Vec<SnapshotChunk> = bytes
+        .chunks(SNAPSHOT_CHUNK)
+        .map(|data| SnapshotChunk {
+            data: data.to_vec(),
+        })
+        .collect();
+    let sent = tokio::time::timeout(deadline, async move {
+        let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
+        RaftTransportClient::new(channel)
+            .send_snapshot(futures::stream::iter(chunks))
+            .await
+            .map_err(|status| status.message().to_string())
+    })
+    .await;
+    let delivered = matches!(sent, Ok(Ok(_)));
+    if !delivered {
+        tracing::warn!(
+            target: "etcd_sim::raft",
+            member = format_args!("{:x}", msg.from),
+            "snapshot at index {} ({} bytes) to {to:x} lost: {}",
+            msg.get_snapshot().get_metadata().index,
+            bytes.len(),
+            match sent {
+                Err(_) => format!("not delivered within {deadline:?}"),
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => unreachable!(),
+            }
+        );
+    }
+    let _ = reports.send(Report::Snapshot { to, delivered });
 }
 
 /// The receiving side: the gRPC service that steps incoming messages.
@@ -134,6 +233,26 @@ impl RaftTransport for RaftTransportService {
                 .map_err(|e| tonic::Status::invalid_argument(format!("bad raft message: {e}")))?;
             self.raft.step(msg);
         }
+        Ok(tonic::Response::new(SendAck {}))
+    }
+
+    async fn send_snapshot(
+        &self,
+        request: tonic::Request<tonic::Streaming<SnapshotChunk>>,
+    ) -> Result<tonic::Response<SendAck>, tonic::Status> {
+        let mut chunks = request.into_inner();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = chunks.message().await? {
+            bytes.extend_from_slice(&chunk.data);
+        }
+        let msg = Message::parse_from_bytes(&bytes)
+            .map_err(|e| tonic::Status::invalid_argument(format!("bad raft snapshot: {e}")))?;
+        if msg.get_msg_type() != MessageType::MsgSnapshot {
+            return Err(tonic::Status::invalid_argument(
+                "a snapshot stream carried another message",
+            ));
+        }
+        self.raft.step(msg);
         Ok(tonic::Response::new(SendAck {}))
     }
 }
