@@ -36,11 +36,25 @@ pub enum Bug {
     /// follower proposes revoking the leases that expired by it, although
     /// only the leader's lessor sees the keep-alives.
     LeaseExpiresOnFollowerClock,
+    /// etcd #15271: a watcher that is caught up is not told how far it got
+    /// (its resync position stays where it last caught up from history),
+    /// so when a snapshot replaces the member's state every such watcher
+    /// resyncs from that old position and is sent events again.
+    Etcd15271,
+    /// etcd #20221: after a snapshot replaced the member's state, resync
+    /// assumes every watcher is behind and sets its position to the
+    /// revision after the current one, lowering a watch on a future
+    /// revision.
+    Etcd20221,
+    /// etcd #15220: a progress request is answered with the store's current
+    /// revision before the watchers that are behind have been sent their
+    /// events, so the notification overtakes them.
+    Etcd15220,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 11] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -49,6 +63,9 @@ impl Bug {
         Bug::DoubleApply,
         Bug::WatchDropsEventOnReconnect,
         Bug::LeaseExpiresOnFollowerClock,
+        Bug::Etcd15271,
+        Bug::Etcd20221,
+        Bug::Etcd15220,
     ];
 
     /// The name used on the command line.
@@ -62,6 +79,9 @@ impl Bug {
             Bug::DoubleApply => "double-apply",
             Bug::WatchDropsEventOnReconnect => "watch-drops-event-on-reconnect",
             Bug::LeaseExpiresOnFollowerClock => "lease-expires-on-follower-clock",
+            Bug::Etcd15271 => "etcd-15271",
+            Bug::Etcd20221 => "etcd-20221",
+            Bug::Etcd15220 => "etcd-15220",
         }
     }
 
@@ -85,6 +105,15 @@ impl Bug {
             }
             Bug::LeaseExpiresOnFollowerClock => {
                 "leases: a lease kept alive at the leader is revoked by a follower's deadline"
+            }
+            Bug::Etcd15271 => {
+                "ordered watches: after a member restores a snapshot its watchers go back in time"
+            }
+            Bug::Etcd20221 => {
+                "watch start: after a snapshot restore a watch on a future revision gets older events"
+            }
+            Bug::Etcd15220 => {
+                "bookmarks: a progress notification arrives before events at or below its revision"
             }
         }
     }
@@ -112,6 +141,25 @@ impl Bug {
             Bug::LeaseExpiresOnFollowerClock => {
                 "expiry decided outside the primary lessor (etcd's Promote/Demote, lessor.go)"
             }
+            Bug::Etcd15271 => {
+                "etcd #15271: synced watchers keep a stale minRev; restore moves them to unsynced"
+            }
+            Bug::Etcd20221 => {
+                "etcd #20221: resync sets minRev to current+1 for every watcher, future ones too"
+            }
+            Bug::Etcd15220 => {
+                "etcd #15220: RequestProgress answered while some watchers are still unsynced"
+            }
+        }
+    }
+
+    /// The etcd issue a museum bug re-creates; `None` for the others.
+    pub fn issue(self) -> Option<&'static str> {
+        match self {
+            Bug::Etcd15271 => Some("https://github.com/etcd-io/etcd/issues/15271"),
+            Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
+            Bug::Etcd15220 => Some("https://github.com/etcd-io/etcd/issues/15220"),
+            _ => None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Every member applies every entry in log order, so the store is a pure
 //! function of the log.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,6 +67,8 @@ pub struct Applier {
     pub applied: watch::Sender<u64>,
     /// Wakes watch streams and read barriers after each batch (see `watchable.rs`).
     pub watchers: Arc<Notify>,
+    /// Counts the snapshots restored, for the watch streams to resync.
+    pub restores: Arc<AtomicU64>,
     /// Where snapshots for log compaction go.
     pub raft: RaftHandle,
     /// Applied entries between snapshots.
@@ -101,6 +104,7 @@ impl Applier {
         *self.members.lock().unwrap() = state.members;
         self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
+        self.restores.fetch_add(1, Ordering::Relaxed);
         self.applied.send_replace(index);
         self.watchers.notify_waiters();
     }
