@@ -46,10 +46,10 @@ pub enum Bug {
     /// revision after the current one, lowering a watch on a future
     /// revision.
     Etcd20221,
-    /// etcd #15220: a progress request is answered with the store's current
-    /// revision before the watchers that are behind have been sent their
-    /// events, so the notification overtakes them.
-    Etcd15220,
+    /// etcd #18089: compaction at a revision where a key was deleted drops
+    /// the tombstone with the generation it ends, so a watch from the
+    /// compacted revision (which etcd serves) never gets that delete.
+    Etcd18089,
 }
 
 impl Bug {
@@ -65,7 +65,7 @@ impl Bug {
         Bug::LeaseExpiresOnFollowerClock,
         Bug::Etcd15271,
         Bug::Etcd20221,
-        Bug::Etcd15220,
+        Bug::Etcd18089,
     ];
 
     /// The name used on the command line.
@@ -81,7 +81,7 @@ impl Bug {
             Bug::LeaseExpiresOnFollowerClock => "lease-expires-on-follower-clock",
             Bug::Etcd15271 => "etcd-15271",
             Bug::Etcd20221 => "etcd-20221",
-            Bug::Etcd15220 => "etcd-15220",
+            Bug::Etcd18089 => "etcd-18089",
         }
     }
 
@@ -112,8 +112,8 @@ impl Bug {
             Bug::Etcd20221 => {
                 "watch start: after a snapshot restore a watch on a future revision gets older events"
             }
-            Bug::Etcd15220 => {
-                "bookmarks: a progress notification arrives before events at or below its revision"
+            Bug::Etcd18089 => {
+                "reliable watches: a watch from the compacted revision misses a delete made there"
             }
         }
     }
@@ -147,8 +147,8 @@ impl Bug {
             Bug::Etcd20221 => {
                 "etcd #20221: resync sets minRev to current+1 for every watcher, future ones too"
             }
-            Bug::Etcd15220 => {
-                "etcd #15220: RequestProgress answered while some watchers are still unsynced"
+            Bug::Etcd18089 => {
+                "etcd #18089: keyIndex.compact drops a generation whose tombstone is at atRev"
             }
         }
     }
@@ -158,7 +158,7 @@ impl Bug {
         match self {
             Bug::Etcd15271 => Some("https://github.com/etcd-io/etcd/issues/15271"),
             Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
-            Bug::Etcd15220 => Some("https://github.com/etcd-io/etcd/issues/15220"),
+            Bug::Etcd18089 => Some("https://github.com/etcd-io/etcd/issues/18089"),
             _ => None,
         }
     }

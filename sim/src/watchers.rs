@@ -7,12 +7,20 @@
 //! progress now and then, so that the bookmark rule has notifications to
 //! judge besides the client's own liveness probes.
 //!
-//! Each watcher client also opens [`FUTURE_WATCHES`] watches on future
-//! revisions (a few to a few dozen revisions beyond the newest it has been
-//! told of), each first on another member, at random moments: they sit
-//! waiting across faults and snapshot restores, then turn into ordinary
-//! watches when the cluster gets there. Their logs are numbered
-//! `id + 10 * (k + 1)` for the `k`-th.
+//! Each watcher client also opens, at random moments, [`EXTRA_WATCHES`]
+//! more watches, each first on another member:
+//!
+//! - one on a future revision (a few to a few dozen revisions beyond the
+//!   newest it has been told of): it sits waiting across faults and
+//!   snapshot restores, then turns into an ordinary watch when the cluster
+//!   gets there;
+//! - one from revision 1 that, once compaction cancels it, watches again
+//!   from the compacted revision it was told of (as a cache that relists
+//!   at the compaction does), so the compacted revision's own events are
+//!   judged too.
+//!
+//! Their logs are numbered `id + 10 * (k + 1)` for the `k`-th, plus 100
+//! for each watch again after a compaction.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +41,7 @@ pub type WatchLogs = Arc<Mutex<Vec<WatcherLog>>>;
 /// How many watchers a run starts by default.
 pub const WATCHERS: u32 = 2;
 
-/// Runs watcher `id` (and its future watches) until `stop` fires (or its
+/// Runs watcher `id` (and its extra watches) until `stop` fires (or its
 /// sender is dropped), appending to their logs in `logs` as responses
 /// arrive. (A oneshot per watch, not one watch channel for all: tokio's
 /// watch channel wakes its waiters in an order madsim does not control.)
@@ -51,10 +59,15 @@ pub async fn run_watcher(
     );
     let first_member = thread_rng().gen_range(0..endpoints.len());
     client.prefer_endpoint(first_member);
-    let futures: Vec<_> = (0..FUTURE_WATCHES)
+    let extras: Vec<_> = (0..EXTRA_WATCHES)
         .map(|k| {
             let (stop, stopped) = oneshot::channel();
-            let watch = FutureWatch {
+            let watch = ExtraWatch {
+                kind: if k % 2 == 0 {
+                    ExtraKind::Future
+                } else {
+                    ExtraKind::FromCompaction
+                },
                 watcher: id + 10 * (k + 1),
                 client: client.clone(),
                 member: first_member + 1 + k as usize,
@@ -73,18 +86,32 @@ pub async fn run_watcher(
     };
     let slot = new_log(&logs, id, start);
     let options = WatchOptions::new().prefix().from_revision(start);
-    follow(client.watch(KEY_PREFIX, options), &logs, slot, stop).await;
-    for (stop, task) in futures {
+    let mut stop = stop;
+    if follow(client.watch(KEY_PREFIX, options), &logs, slot, &mut stop).await == Followed::Ended {
+        // The extra watches go on until the run ends.
+        let _ = stop.await;
+    }
+    for (stop, task) in extras {
         let _ = stop.send(());
-        task.await.expect("future watch panicked");
+        task.await.expect("extra watch panicked");
     }
 }
 
-/// How many watches on future revisions each watcher client opens.
-pub const FUTURE_WATCHES: u32 = 2;
+/// How many watches each watcher client opens besides its own.
+pub const EXTRA_WATCHES: u32 = 2;
 
-/// A watch on a future revision, opened by a watcher client.
-struct FutureWatch {
+/// What an extra watch watches.
+#[derive(Debug, Clone, Copy)]
+enum ExtraKind {
+    /// From a future revision.
+    Future,
+    /// From revision 1, then from each compaction that cancels it.
+    FromCompaction,
+}
+
+/// A watch a watcher client opens besides its own.
+struct ExtraWatch {
+    kind: ExtraKind,
     /// Its log's number.
     watcher: u32,
     client: Arc<Client>,
@@ -95,29 +122,51 @@ struct FutureWatch {
     logs: WatchLogs,
 }
 
-impl FutureWatch {
-    async fn run(self, stop: oneshot::Receiver<()>) {
+impl ExtraWatch {
+    async fn run(self, mut stop: oneshot::Receiver<()>) {
         let delay = thread_rng().gen_range(500..5000);
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        let told = {
-            let logs = self.logs.lock().unwrap();
-            logs.iter()
-                .filter(|log| log.watcher == self.follows)
-                .map(told)
-                .max()
-                .unwrap_or(1)
+        let mut start = match self.kind {
+            ExtraKind::Future => {
+                let told = {
+                    let logs = self.logs.lock().unwrap();
+                    logs.iter()
+                        .filter(|log| log.watcher == self.follows)
+                        .map(told)
+                        .max()
+                        .unwrap_or(1)
+                };
+                told.max(1) + thread_rng().gen_range(3..60)
+            }
+            ExtraKind::FromCompaction => 1,
         };
-        let start = told.max(1) + thread_rng().gen_range(3..60);
-        let slot = new_log(&self.logs, self.watcher, start);
-        self.client.prefer_endpoint(self.member);
-        let options = WatchOptions::new().prefix().from_revision(start);
-        follow(
-            self.client.watch(KEY_PREFIX, options),
-            &self.logs,
-            slot,
-            stop,
-        )
-        .await;
+        let mut watcher = self.watcher;
+        loop {
+            let slot = new_log(&self.logs, watcher, start);
+            self.client.prefer_endpoint(self.member);
+            let options = WatchOptions::new().prefix().from_revision(start);
+            let stream = self.client.watch(KEY_PREFIX, options);
+            if follow(stream, &self.logs, slot, &mut stop).await == Followed::Stopped {
+                return;
+            }
+            // The stream ended: compaction cancelled it (or its create
+            // was refused); watch again from the compaction it named.
+            let compacted =
+                self.logs.lock().unwrap()[slot]
+                    .deliveries
+                    .iter()
+                    .find_map(|d| match d {
+                        Delivery::Compacted(at) => Some(*at),
+                        _ => None,
+                    });
+            match (self.kind, compacted) {
+                (ExtraKind::FromCompaction, Some(at)) if at >= start => {
+                    start = at;
+                    watcher += 100;
+                }
+                _ => return,
+            }
+        }
     }
 }
 
@@ -148,21 +197,31 @@ fn new_log(logs: &WatchLogs, watcher: u32, start: i64) -> usize {
     logs.len() - 1
 }
 
+/// How [`follow`] ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Followed {
+    /// `stop` fired (or its sender was dropped).
+    Stopped,
+    /// The watch ended by itself.
+    Ended,
+}
+
 /// Logs what `stream` delivers into `logs[slot]` until `stop` fires (or
-/// its sender is dropped), asking for progress now and then.
+/// its sender is dropped) or the watch ends, asking for progress now and
+/// then.
 async fn follow(
     mut stream: WatchStream,
     logs: &WatchLogs,
     slot: usize,
-    mut stop: oneshot::Receiver<()>,
-) {
+    stop: &mut oneshot::Receiver<()>,
+) -> Followed {
     let mut ask = tokio::time::interval(Duration::from_millis(thread_rng().gen_range(300..900)));
     loop {
         tokio::select! {
             biased;
-            _ = &mut stop => return,
+            _ = &mut *stop => return Followed::Stopped,
             response = stream.next() => {
-                let Some(response) = response else { return };
+                let Some(response) = response else { return Followed::Ended };
                 let mut logs = logs.lock().unwrap();
                 let log = &mut logs[slot];
                 if response.created && log.start_revision == 0 {

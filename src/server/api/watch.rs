@@ -16,7 +16,6 @@ use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::header::fill_without_revision;
-use crate::bugs::Bug;
 use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::watch_request::RequestUnion;
 use crate::proto::etcdserverpb::watch_server::Watch;
@@ -148,12 +147,6 @@ fn handle(
             }
             Some(RequestUnion::CancelRequest(cancel)) => {
                 out.extend(watchers.cancel(cancel.watch_id, current));
-            }
-            Some(RequestUnion::ProgressRequest(_)) if watchers.has(Bug::Etcd15220) => {
-                // The bug: the notification goes out at the current
-                // revision ahead of what the watchers are still owed.
-                out.push(watchers.progress(current));
-                out.extend(catch_up(server, watchers, store));
             }
             Some(RequestUnion::ProgressRequest(_)) => {
                 out.extend(catch_up(server, watchers, store));

@@ -19,7 +19,7 @@ use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
-use crate::mvcc::KvStore;
+use crate::mvcc::{KvStore, TombstoneAtCompaction};
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
@@ -239,8 +239,14 @@ impl Applier {
             )
         } else if let Some(compaction) = request.compaction {
             self.crash.reach(CrashPoint::BeforeCompactionCommit);
+            // The bug: a delete at the compacted revision goes with it.
+            let tombstone = if self.bugs.has(Bug::Etcd18089) {
+                TombstoneAtCompaction::Drop
+            } else {
+                TombstoneAtCompaction::Keep
+            };
             let result = store
-                .compact(compaction.revision)
+                .compact_with(compaction.revision, tombstone)
                 .map(|()| CompactionResponse {
                     header: header(store.current_revision()),
                 });

@@ -84,7 +84,7 @@ pub struct Watchers {
     seen: i64,
     /// How many snapshot restores of the member the stream has seen.
     restores: u64,
-    /// Injected bugs (`etcd-15271`, `etcd-20221`, `etcd-15220` live here).
+    /// Injected bugs (`etcd-15271` and `etcd-20221` live here).
     bugs: BugSet,
 }
 
@@ -95,11 +95,6 @@ impl Watchers {
             bugs,
             ..Self::default()
         }
-    }
-
-    /// Whether `bug` is switched on.
-    pub fn has(&self, bug: Bug) -> bool {
-        self.bugs.has(bug)
     }
 
     /// Tells the watchers that the member has now restored `restores`
