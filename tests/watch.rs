@@ -352,7 +352,10 @@ fn watchers_miss_and_repeat_nothing_under_every_fault() {
         // Each watcher's own watch, besides their extra ones.
         let own = |w: u32| outcome.watch_logs.iter().filter(move |l| l.watcher == w);
         assert_eq!((own(0).count(), own(1).count()), (1, 1), "seed {seed}");
-        assert!(outcome.watch_logs.len() > 2, "seed {seed}: no extra watches");
+        assert!(
+            outcome.watch_logs.len() > 2,
+            "seed {seed}: no extra watches"
+        );
         events += own(0)
             .next()
             .unwrap()
