@@ -136,7 +136,7 @@ impl Bug {
                 "consistent index saved apart from the backend (etcd 3.5 data inconsistency, #13766)"
             }
             Bug::WatchDropsEventOnReconnect => {
-                "off-by-one resume revision (etcd #17529, #18089: events lost around reconnects)"
+                "off-by-one resume revision (a watch resumed one revision late loses an event)"
             }
             Bug::LeaseExpiresOnFollowerClock => {
                 "expiry decided outside the primary lessor (etcd's Promote/Demote, lessor.go)"
