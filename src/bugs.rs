@@ -36,11 +36,25 @@ pub enum Bug {
     /// follower proposes revoking the leases that expired by it, although
     /// only the leader's lessor sees the keep-alives.
     LeaseExpiresOnFollowerClock,
+    /// etcd #15271: a watcher that is caught up is not told how far it got
+    /// (its resync position stays where it last caught up from history),
+    /// so when a snapshot replaces the member's state every such watcher
+    /// resyncs from that old position and is sent events again.
+    Etcd15271,
+    /// etcd #20221: after a snapshot replaced the member's state, resync
+    /// assumes every watcher is behind and sets its position to the
+    /// revision after the current one, lowering a watch on a future
+    /// revision.
+    Etcd20221,
+    /// etcd #18089: compaction at a revision where a key was deleted drops
+    /// the tombstone with the generation it ends, so a watch from the
+    /// compacted revision (which etcd serves) never gets that delete.
+    Etcd18089,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 11] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -49,6 +63,9 @@ impl Bug {
         Bug::DoubleApply,
         Bug::WatchDropsEventOnReconnect,
         Bug::LeaseExpiresOnFollowerClock,
+        Bug::Etcd15271,
+        Bug::Etcd20221,
+        Bug::Etcd18089,
     ];
 
     /// The name used on the command line.
@@ -62,6 +79,9 @@ impl Bug {
             Bug::DoubleApply => "double-apply",
             Bug::WatchDropsEventOnReconnect => "watch-drops-event-on-reconnect",
             Bug::LeaseExpiresOnFollowerClock => "lease-expires-on-follower-clock",
+            Bug::Etcd15271 => "etcd-15271",
+            Bug::Etcd20221 => "etcd-20221",
+            Bug::Etcd18089 => "etcd-18089",
         }
     }
 
@@ -86,6 +106,15 @@ impl Bug {
             Bug::LeaseExpiresOnFollowerClock => {
                 "leases: a lease kept alive at the leader is revoked by a follower's deadline"
             }
+            Bug::Etcd15271 => {
+                "ordered watches: after a member restores a snapshot its watchers go back in time"
+            }
+            Bug::Etcd20221 => {
+                "watch start: after a snapshot restore a watch on a future revision gets older events"
+            }
+            Bug::Etcd18089 => {
+                "reliable watches: a watch from the compacted revision misses a delete made there"
+            }
         }
     }
 
@@ -107,11 +136,30 @@ impl Bug {
                 "consistent index saved apart from the backend (etcd 3.5 data inconsistency, #13766)"
             }
             Bug::WatchDropsEventOnReconnect => {
-                "off-by-one resume revision (etcd #17529, #18089: events lost around reconnects)"
+                "off-by-one resume revision (a watch resumed one revision late loses an event)"
             }
             Bug::LeaseExpiresOnFollowerClock => {
                 "expiry decided outside the primary lessor (etcd's Promote/Demote, lessor.go)"
             }
+            Bug::Etcd15271 => {
+                "etcd #15271: synced watchers keep a stale minRev; restore moves them to unsynced"
+            }
+            Bug::Etcd20221 => {
+                "etcd #20221: resync sets minRev to current+1 for every watcher, future ones too"
+            }
+            Bug::Etcd18089 => {
+                "etcd #18089: keyIndex.compact drops a generation whose tombstone is at atRev"
+            }
+        }
+    }
+
+    /// The etcd issue a museum bug re-creates; `None` for the others.
+    pub fn issue(self) -> Option<&'static str> {
+        match self {
+            Bug::Etcd15271 => Some("https://github.com/etcd-io/etcd/issues/15271"),
+            Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
+            Bug::Etcd18089 => Some("https://github.com/etcd-io/etcd/issues/18089"),
+            _ => None,
         }
     }
 }

@@ -9,10 +9,16 @@ use etcd_sim_harness::faults::FaultSet;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
 fn first_failing_seed(bug: Bug) -> Option<u64> {
-    (0..200).find(|&seed| {
+    first_failure(bug).map(|(seed, _)| seed)
+}
+
+/// The first seed in 0..200 that fails with `bug` on, and its verdict.
+fn first_failure(bug: Bug) -> Option<(u64, SeedVerdict)> {
+    (0..200).find_map(|seed| {
         let mut config = RunConfig::new(seed);
         config.bugs = BugSet::NONE.with(bug);
-        run_seed(&config).verdict() != SeedVerdict::Linearizable
+        let verdict = run_seed(&config).verdict();
+        (verdict != SeedVerdict::Linearizable).then_some((seed, verdict))
     })
 }
 
@@ -60,4 +66,34 @@ fn members_that_applied_an_entry_twice_break_the_hashkv_check() {
         evidence.starts_with("hashkv: members differ at applied index"),
         "{evidence}"
     );
+}
+
+#[test]
+fn every_museum_bug_breaks_the_watch_guarantee_its_issue_names() {
+    // The etcd bugs re-created from etcd's robustness track record: each
+    // must be caught by the watch check, as the guarantee its issue
+    // reports broken (or, for a watcher sent back to a compacted position,
+    // the cancel that position earns).
+    let museum: [(Bug, &[&str]); 3] = [
+        (
+            Bug::Etcd15271,
+            &["OutOfOrder", "Duplicate", "CompactedAhead"],
+        ),
+        (Bug::Etcd20221, &["BeforeStart", "CompactedAhead"]),
+        (Bug::Etcd18089, &["Missing"]),
+    ];
+    for (bug, kinds) in museum {
+        assert!(bug.issue().is_some(), "{bug} names its etcd issue");
+        let (seed, verdict) =
+            first_failure(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
+        let SeedVerdict::Broken(evidence) = &verdict else {
+            panic!("{bug}: seed {seed} is {verdict:?}, not a broken watch");
+        };
+        assert!(
+            kinds
+                .iter()
+                .any(|kind| evidence.starts_with(&format!("watch: {kind} {{"))),
+            "{bug}: seed {seed}: {evidence}"
+        );
+    }
 }

@@ -6,12 +6,27 @@
 //! watcher 1 starts from "now" at a random moment of the run. Both ask for
 //! progress now and then, so that the bookmark rule has notifications to
 //! judge besides the client's own liveness probes.
+//!
+//! Each watcher client also opens, at random moments, [`EXTRA_WATCHES`]
+//! more watches, each first on another member:
+//!
+//! - one on a future revision (a few to a few dozen revisions beyond the
+//!   newest it has been told of): it sits waiting across faults and
+//!   snapshot restores, then turns into an ordinary watch when the cluster
+//!   gets there;
+//! - one from revision 1 that, once compaction cancels it, watches again
+//!   from the compacted revision it was told of (as a cache that relists
+//!   at the compaction does), so the compacted revision's own events are
+//!   judged too.
+//!
+//! Their logs are numbered `id + 10 * (k + 1)` for the `k`-th, plus 100
+//! for each watch again after a compaction.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_sim::bugs::BugSet;
-use etcd_sim::client::{Client, WatchOptions};
+use etcd_sim::client::{Client, WatchOptions, WatchStream};
 use etcd_sim::proto::etcdserverpb::WatchResponse;
 use etcd_sim::proto::mvccpb::event::EventType;
 use etcd_sim_checker::watch::{Delivery, EventKind, WatchEvent, WatcherLog};
@@ -26,21 +41,42 @@ pub type WatchLogs = Arc<Mutex<Vec<WatcherLog>>>;
 /// How many watchers a run starts by default.
 pub const WATCHERS: u32 = 2;
 
-/// Runs watcher `id` until `stop` fires (or its sender is dropped),
-/// appending to its log in `logs` as responses arrive. (A oneshot per
-/// watcher, not one watch channel for all: tokio's watch channel wakes its
-/// waiters in an order madsim does not control.)
+/// Runs watcher `id` (and its extra watches) until `stop` fires (or its
+/// sender is dropped), appending to their logs in `logs` as responses
+/// arrive. (A oneshot per watch, not one watch channel for all: tokio's
+/// watch channel wakes its waiters in an order madsim does not control.)
 pub async fn run_watcher(
     id: u32,
     endpoints: Vec<String>,
     bugs: BugSet,
     logs: WatchLogs,
-    mut stop: oneshot::Receiver<()>,
+    stop: oneshot::Receiver<()>,
 ) {
-    let client = Client::new(&endpoints, Duration::from_secs(1))
-        .expect("valid endpoints")
-        .with_bugs(bugs);
-    client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
+    let client = Arc::new(
+        Client::new(&endpoints, Duration::from_secs(1))
+            .expect("valid endpoints")
+            .with_bugs(bugs),
+    );
+    let first_member = thread_rng().gen_range(0..endpoints.len());
+    client.prefer_endpoint(first_member);
+    let extras: Vec<_> = (0..EXTRA_WATCHES)
+        .map(|k| {
+            let (stop, stopped) = oneshot::channel();
+            let watch = ExtraWatch {
+                kind: if k % 2 == 0 {
+                    ExtraKind::Future
+                } else {
+                    ExtraKind::FromCompaction
+                },
+                watcher: id + 10 * (k + 1),
+                client: client.clone(),
+                member: first_member + 1 + k as usize,
+                follows: id,
+                logs: logs.clone(),
+            };
+            (stop, tokio::spawn(watch.run(stopped)))
+        })
+        .collect();
     let start = if id == 0 {
         1
     } else {
@@ -48,25 +84,144 @@ pub async fn run_watcher(
         tokio::time::sleep(Duration::from_millis(delay)).await;
         0
     };
-    let slot = {
-        let mut logs = logs.lock().unwrap();
-        logs.push(WatcherLog {
-            watcher: id,
-            prefix: KEY_PREFIX.to_string(),
-            start_revision: start,
-            deliveries: Vec::new(),
-        });
-        logs.len() - 1
-    };
+    let slot = new_log(&logs, id, start);
     let options = WatchOptions::new().prefix().from_revision(start);
-    let mut stream = client.watch(KEY_PREFIX, options);
+    let mut stop = stop;
+    if follow(client.watch(KEY_PREFIX, options), &logs, slot, &mut stop).await == Followed::Ended {
+        // The extra watches go on until the run ends.
+        let _ = stop.await;
+    }
+    for (stop, task) in extras {
+        let _ = stop.send(());
+        task.await.expect("extra watch panicked");
+    }
+}
+
+/// How many watches each watcher client opens besides its own.
+pub const EXTRA_WATCHES: u32 = 2;
+
+/// What an extra watch watches.
+#[derive(Debug, Clone, Copy)]
+enum ExtraKind {
+    /// From a future revision.
+    Future,
+    /// From revision 1, then from each compaction that cancels it.
+    FromCompaction,
+}
+
+/// A watch a watcher client opens besides its own.
+struct ExtraWatch {
+    kind: ExtraKind,
+    /// Its log's number.
+    watcher: u32,
+    client: Arc<Client>,
+    /// The member it goes to first.
+    member: usize,
+    /// The watcher whose log says how far the cluster has got.
+    follows: u32,
+    logs: WatchLogs,
+}
+
+impl ExtraWatch {
+    async fn run(self, mut stop: oneshot::Receiver<()>) {
+        let delay = thread_rng().gen_range(500..5000);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let mut start = match self.kind {
+            ExtraKind::Future => {
+                let told = {
+                    let logs = self.logs.lock().unwrap();
+                    logs.iter()
+                        .filter(|log| log.watcher == self.follows)
+                        .map(told)
+                        .max()
+                        .unwrap_or(1)
+                };
+                told.max(1) + thread_rng().gen_range(3..60)
+            }
+            ExtraKind::FromCompaction => 1,
+        };
+        let mut watcher = self.watcher;
+        loop {
+            let slot = new_log(&self.logs, watcher, start);
+            self.client.prefer_endpoint(self.member);
+            let options = WatchOptions::new().prefix().from_revision(start);
+            let stream = self.client.watch(KEY_PREFIX, options);
+            if follow(stream, &self.logs, slot, &mut stop).await == Followed::Stopped {
+                return;
+            }
+            // The stream ended: compaction cancelled it (or its create
+            // was refused); watch again from the compaction it named.
+            let compacted =
+                self.logs.lock().unwrap()[slot]
+                    .deliveries
+                    .iter()
+                    .find_map(|d| match d {
+                        Delivery::Compacted(at) => Some(*at),
+                        _ => None,
+                    });
+            match (self.kind, compacted) {
+                (ExtraKind::FromCompaction, Some(at)) if at >= start => {
+                    start = at;
+                    watcher += 100;
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// The newest revision `log` has been told of, by an event or a progress
+/// notification.
+fn told(log: &WatcherLog) -> i64 {
+    log.deliveries
+        .iter()
+        .map(|d| match d {
+            Delivery::Events(events) => events.iter().map(|e| e.revision).max().unwrap_or(0),
+            Delivery::Progress(at) => *at,
+            Delivery::Compacted(_) => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Adds the log of watcher `watcher`, asking from `start` (0: from now, to
+/// be filled in by its `created` response); returns its slot.
+fn new_log(logs: &WatchLogs, watcher: u32, start: i64) -> usize {
+    let mut logs = logs.lock().unwrap();
+    logs.push(WatcherLog {
+        watcher,
+        prefix: KEY_PREFIX.to_string(),
+        start_revision: start,
+        deliveries: Vec::new(),
+    });
+    logs.len() - 1
+}
+
+/// How [`follow`] ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Followed {
+    /// `stop` fired (or its sender was dropped).
+    Stopped,
+    /// The watch ended by itself.
+    Ended,
+}
+
+/// Logs what `stream` delivers into `logs[slot]` until `stop` fires (or
+/// its sender is dropped) or the watch ends, asking for progress now and
+/// then.
+async fn follow(
+    mut stream: WatchStream,
+    logs: &WatchLogs,
+    slot: usize,
+    stop: &mut oneshot::Receiver<()>,
+) -> Followed {
     let mut ask = tokio::time::interval(Duration::from_millis(thread_rng().gen_range(300..900)));
     loop {
         tokio::select! {
             biased;
-            _ = &mut stop => return,
+            _ = &mut *stop => return Followed::Stopped,
             response = stream.next() => {
-                let Some(response) = response else { return };
+                let Some(response) = response else { return Followed::Ended };
                 let mut logs = logs.lock().unwrap();
                 let log = &mut logs[slot];
                 if response.created && log.start_revision == 0 {

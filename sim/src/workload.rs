@@ -35,9 +35,10 @@ pub struct Workload {
 /// mix: puts, linearizable and serializable gets, deletes, compare-and-set
 /// txns (expecting the last value this client saw), and ranges over all keys.
 /// Now and then a client also compacts a little below the newest revision
-/// it saw, as an operator's auto-compaction would; no operation here reads
-/// history, so compaction changes no answer the checker sees, and it is
-/// noted in the trace rather than the history.
+/// it saw, as an operator's auto-compaction would, or at the revision of a
+/// delete it just made; no operation here reads history, so compaction
+/// changes no answer the checker sees, and it is noted in the trace rather
+/// than the history (the watchers see it).
 pub async fn run_client(
     id: u32,
     endpoints: Vec<String>,
@@ -83,6 +84,18 @@ pub async fn run_client(
             },
         };
         let outcome = recorded(&client, id, &request, &workload, &recorder, &clock).await;
+        // Compaction racing deletes: now and then compact at the very
+        // revision of a delete just made, so that the compacted revision's
+        // event is a delete (what etcd #18089 lost).
+        if let Outcome::Ok(Response::Delete {
+            deleted: 1..,
+            revision,
+        }) = &outcome
+        {
+            if thread_rng().gen_range(0..100) < 30 {
+                compact(&client, id, *revision, &recorder, &clock).await;
+            }
+        }
         remember(&mut seen, &request, &outcome);
         if let Outcome::Ok(response) = &outcome {
             newest_revision = newest_revision.max(response.revision());

@@ -8,7 +8,8 @@
 //! Covered: `watch KEY`, `watch --prefix`, `watch --rev=N` (history),
 //! `watch --prev-kv`, `-w json watch` (headers, events, flags),
 //! `watch --rev=N` of a compacted revision (created, then cancelled with
-//! the compact revision), negative start revisions before and after a
+//! the compact revision), `watch --rev=C` of the compaction revision `C`
+//! itself (served, from `C`'s own events), negative start revisions before and after a
 //! compaction, and — with a raw gRPC client, as etcdctl never half-closes —
 //! a watch whose client closed its sending side right after creating it.
 //!
@@ -146,6 +147,19 @@ fn session(endpoint: &str) -> Vec<(&'static str, String)> {
         .expect("etcdctl");
     std::thread::sleep(SETTLE);
     outputs.push(("compacted", text(&stop(compacted))));
+    // A watch from exactly the compacted revision is served: w/b's put at
+    // 6 is the compacted revision's event. (etcd-sim used to cancel it.)
+    for (name, args) in [
+        ("at-compacted", &["watch", "--rev=6", "--prefix", "w/"][..]),
+        (
+            "at-compacted-json",
+            &["-w", "json", "watch", "--rev=6", "w/b"],
+        ),
+    ] {
+        let watcher = etcdctl(endpoint, args).spawn().expect("etcdctl");
+        std::thread::sleep(SETTLE);
+        outputs.push((name, text(&stop(watcher))));
+    }
     // After a compaction every negative start revision is below it.
     for (name, args) in [
         (

@@ -46,11 +46,12 @@ impl KvStore {
     /// `from..=to`, in revision order; `to` is capped at the current
     /// revision.
     ///
-    /// Fails with [`MvccError::Compacted`] if `from` is not above the
-    /// compacted revision. etcd 3.4 serves `from == compacted`, but its
-    /// compaction has already dropped that revision's tombstones and
-    /// overwritten puts, so such a watch would silently miss events (the
-    /// class of etcd #18089); refusing it is the honest answer.
+    /// Fails with [`MvccError::Compacted`] if `from` is below the
+    /// compacted revision. `from == compacted` is served, as etcd 3.4
+    /// serves a watcher whose `minRev` equals the compaction revision:
+    /// compaction keeps every change made at the compacted revision (the
+    /// newest put of each key there, and — since etcd's fix of #18089 — a
+    /// delete there).
     pub fn events(
         &self,
         key: &[u8],
@@ -59,7 +60,7 @@ impl KvStore {
         to: i64,
         prev_kv: bool,
     ) -> Result<Vec<Event>, MvccError> {
-        if from <= self.compacted_revision() {
+        if from < self.compacted_revision() {
             return Err(MvccError::Compacted);
         }
         let to = to.min(self.current);
@@ -176,18 +177,47 @@ mod tests {
     }
 
     #[test]
-    fn history_at_or_below_the_compacted_revision_is_refused() {
+    fn history_below_the_compacted_revision_is_refused_and_at_it_served() {
         let mut store = KvStore::new();
         put(&mut store, b"a", b"1"); // 2
         delete(&mut store, b"a"); // 3
         put(&mut store, b"a", b"2"); // 4
+        put(&mut store, b"b", b"1"); // 5
+        put(&mut store, b"b", b"2"); // 6
         store.compact(3).unwrap();
         assert_eq!(
-            store.events(b"a", b"", 3, 4, false),
+            store.events(b"a", b"", 2, 4, false),
             Err(MvccError::Compacted)
         );
-        let after = store.events(b"a", b"", 4, 4, true).unwrap();
-        assert_eq!(summary(&after), vec![(EventKind::Put, &b"a"[..], 4)]);
-        assert_eq!(after[0].prev_kv, None, "the key was deleted at 3");
+        let from_compacted = store.events(b"a", b"", 3, 4, true).unwrap();
+        assert_eq!(
+            summary(&from_compacted),
+            vec![
+                (EventKind::Delete, &b"a"[..], 3),
+                (EventKind::Put, &b"a"[..], 4)
+            ],
+            "the delete at the compacted revision is its event"
+        );
+        assert_eq!(from_compacted[1].prev_kv, None, "the key was deleted at 3");
+        store.compact(5).unwrap();
+        let b = store.events(b"b", b"", 5, 6, false).unwrap();
+        assert_eq!(
+            summary(&b),
+            vec![
+                (EventKind::Put, &b"b"[..], 5),
+                (EventKind::Put, &b"b"[..], 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_etcd_18089_rule_loses_the_delete_at_the_compacted_revision() {
+        let mut store = KvStore::new();
+        put(&mut store, b"a", b"1"); // 2
+        delete(&mut store, b"a"); // 3
+        store
+            .compact_with(3, super::super::TombstoneAtCompaction::Drop)
+            .unwrap();
+        assert_eq!(store.events(b"a", b"", 3, 3, false), Ok(Vec::new()));
     }
 }

@@ -19,14 +19,16 @@
 //!
 //! Compaction at `rev` removes every revision `<= rev` except the largest
 //! such one of the generation that is alive at `rev` (the one a read at
-//! `rev` needs). A generation whose tombstone is `<= rev` goes entirely:
-//! nothing at or after `rev` can read it. When only the empty generation is
-//! left, the key itself is dropped from the index.
+//! `rev` needs). A generation whose tombstone is `< rev` goes entirely:
+//! nothing at or after `rev` can read it. A tombstone *at* `rev` stays, as
+//! etcd keeps it since its fix of #18089: a watch may start at the
+//! compacted revision, and the delete is that revision's event. When only
+//! the empty generation is left, the key itself is dropped from the index.
 //!
 //! ```text
 //! compact(2):  {empty} {4.0, 5.0(t)} {2.0, 3.0(t)}
 //! compact(4):  {empty} {4.0, 5.0(t)}
-//! compact(5):  {empty}                 -> key removed
+//! compact(5):  {empty} {5.0(t)}
 //! compact(6):  {empty}                 -> key removed
 //! ```
 //!
@@ -37,6 +39,18 @@
 use std::collections::BTreeSet;
 
 use super::revision::Revision;
+
+/// What compaction at `rev` does with a tombstone at exactly `rev`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TombstoneAtCompaction {
+    /// Keeps it: it is the event of the compacted revision (etcd since
+    /// its fix of #18089).
+    #[default]
+    Keep,
+    /// Drops it with the generation it ends: a watch from the compacted
+    /// revision misses the delete (the `etcd-18089` bug).
+    Drop,
+}
 
 /// One life of a key: from its creating put to its tombstone.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -131,6 +145,23 @@ impl KeyIndex {
         }
     }
 
+    /// Starts a key index from a snapshot whose first record of the key is
+    /// its delete at `rev`, kept by compaction at `rev`: a generation of
+    /// that tombstone alone (whose version and creation no read can see,
+    /// so compaction zeroes them) and the empty current one.
+    pub fn restore_tombstone(rev: Revision) -> Self {
+        KeyIndex {
+            modified: rev,
+            generations: vec![
+                Generation {
+                    revs: vec![rev],
+                    ..Generation::default()
+                },
+                Generation::default(),
+            ],
+        }
+    }
+
     /// Whether the key exists now (its current generation is not empty).
     pub fn is_live(&self) -> bool {
         !self.generations.last().expect("generation").is_empty()
@@ -172,21 +203,48 @@ impl KeyIndex {
         None
     }
 
-    /// Drops the revisions that no read at `>= at` can need (see the module
-    /// docs) and adds the revisions `<= at` that it keeps to `keep`.
-    pub fn compact(&mut self, at: i64, keep: &mut BTreeSet<Revision>) {
-        // The first generation that is still alive at `at` or starts later:
-        // every generation before it ended with a tombstone `<= at`.
+    /// Drops the revisions that no read or watch at `>= at` can need (see
+    /// the module docs) and adds the revisions `<= at` that it keeps to
+    /// `keep`.
+    pub fn compact(
+        &mut self,
+        at: i64,
+        tombstone: TombstoneAtCompaction,
+        keep: &mut BTreeSet<Revision>,
+    ) {
+        // The first generation that is still alive at `at`, ends exactly
+        // there (its tombstone is `at`'s event), or starts later: every
+        // generation before it ended with a tombstone `< at`. A tombstone
+        // at `at` does not count when the next generation already began at
+        // `at` (one txn deleted and re-created the key): that generation
+        // is the one a read at `at` needs.
         let last = self.generations.len() - 1;
-        let gen = self
-            .generations
-            .iter()
-            .position(|g| g.revs.last().is_some_and(|t| t.main > at))
+        let ends_at = |i: usize| {
+            tombstone == TombstoneAtCompaction::Keep
+                && i < last
+                && self.generations[i + 1]
+                    .revs
+                    .first()
+                    .is_none_or(|r| r.main > at)
+        };
+        let gen = (0..=last)
+            .position(|i| match self.generations[i].revs.last() {
+                Some(t) if t.main > at => true,
+                Some(t) => t.main == at && ends_at(i),
+                None => false,
+            })
             .unwrap_or(last);
         let g = &mut self.generations[gen];
         if let Some(n) = g.revs.iter().rposition(|r| r.main <= at) {
             keep.insert(g.revs[n]);
             g.revs.drain(..n);
+        }
+        if gen < last && g.revs.len() == 1 {
+            // Only the tombstone is left: nothing can read the version or
+            // creation of this life any more, and a snapshot does not
+            // hold them (see `restore_tombstone`).
+            g.ver = 0;
+            g.created = 0;
         }
         self.generations.drain(..gen);
     }
@@ -195,6 +253,8 @@ impl KeyIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const KEEP: TombstoneAtCompaction = TombstoneAtCompaction::Keep;
 
     fn r(main: i64) -> Revision {
         Revision::new(main, 0)
@@ -240,32 +300,62 @@ mod tests {
     fn compaction_keeps_what_the_docs_say() {
         let mut keep = BTreeSet::new();
         let mut ki = example();
-        ki.compact(2, &mut keep);
+        ki.compact(2, KEEP, &mut keep);
         assert_eq!(revs(&ki), vec![vec![2, 3], vec![4, 5], vec![]]);
         assert_eq!(keep, BTreeSet::from([r(2)]));
 
         keep.clear();
-        ki.compact(4, &mut keep);
+        ki.compact(4, KEEP, &mut keep);
         assert_eq!(revs(&ki), vec![vec![4, 5], vec![]]);
         assert_eq!(keep, BTreeSet::from([r(4)]));
 
         keep.clear();
-        ki.compact(5, &mut keep);
+        ki.compact(5, KEEP, &mut keep);
+        assert_eq!(revs(&ki), vec![vec![5], vec![]], "the delete at 5 is kept");
+        assert_eq!(keep, BTreeSet::from([r(5)]));
+        assert_eq!(ki.get(5), None);
+
+        keep.clear();
+        ki.compact(6, KEEP, &mut keep);
         assert!(ki.is_empty());
         assert!(keep.is_empty());
 
         let mut ki = example();
-        ki.compact(6, &mut keep);
+        ki.compact(6, KEEP, &mut keep);
         assert!(ki.is_empty());
+    }
+
+    #[test]
+    fn the_etcd_18089_rule_drops_a_tombstone_at_the_compaction() {
+        let mut keep = BTreeSet::new();
+        let mut ki = example();
+        ki.compact(5, TombstoneAtCompaction::Drop, &mut keep);
+        assert!(ki.is_empty());
+        assert!(keep.is_empty());
+        let mut ki = example();
+        ki.compact(3, TombstoneAtCompaction::Drop, &mut keep);
+        assert_eq!(revs(&ki), vec![vec![4, 5], vec![]]);
+    }
+
+    #[test]
+    fn a_key_deleted_and_recreated_at_the_compaction_keeps_its_new_life() {
+        let mut ki = KeyIndex::default();
+        ki.put(r(1));
+        ki.tombstone(Revision::new(2, 0));
+        ki.put(Revision::new(2, 1));
+        let mut keep = BTreeSet::new();
+        ki.compact(2, KEEP, &mut keep);
+        assert_eq!(keep, BTreeSet::from([Revision::new(2, 1)]));
+        assert_eq!(ki.get(2).unwrap().modified, Revision::new(2, 1));
     }
 
     #[test]
     fn compaction_between_generations_drops_the_dead_one() {
         let mut keep = BTreeSet::new();
         let mut ki = example();
-        ki.compact(3, &mut keep);
-        assert_eq!(revs(&ki), vec![vec![4, 5], vec![]]);
-        assert!(keep.is_empty());
+        ki.compact(3, KEEP, &mut keep);
+        assert_eq!(revs(&ki), vec![vec![3], vec![4, 5], vec![]]);
+        assert_eq!(keep, BTreeSet::from([r(3)]));
     }
 
     #[test]
@@ -274,7 +364,7 @@ mod tests {
         for m in 1..=4 {
             ki.put(r(m));
         }
-        ki.compact(3, &mut BTreeSet::new());
+        ki.compact(3, KEEP, &mut BTreeSet::new());
         assert_eq!(revs(&ki), vec![vec![3, 4]]);
         assert_eq!(ki.get(3).unwrap().version, 3);
         assert_eq!(ki.get(4).unwrap().version, 4);

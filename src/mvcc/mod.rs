@@ -80,6 +80,7 @@ mod write;
 pub use error::{MvccError, SnapshotError};
 pub use events::{in_range, Event, EventKind};
 pub use hash::KvHash;
+pub use key_index::TombstoneAtCompaction;
 pub use revision::{Revision, REVISION_BYTES, TOMBSTONE_MARK};
 pub use snapshot::FrozenStore;
 pub use store::{KeyValue, KvStore, RangeOptions, RangeResult, ReadView};

@@ -176,6 +176,14 @@ impl KvStore {
                 ki.tombstone(rev);
                 Ok(())
             }
+            // A key's first retained revision may be a delete only where
+            // compaction kept it: at the compacted revision (etcd restores
+            // it into the index too since its fix of #19179).
+            None if rev.main == self.compacted => {
+                self.index
+                    .insert(key.to_vec(), KeyIndex::restore_tombstone(rev));
+                Ok(())
+            }
             _ => Err(SnapshotError::Invalid("tombstone of a missing key")),
         }
     }

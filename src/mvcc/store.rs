@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use super::error::MvccError;
-use super::key_index::KeyIndex;
+use super::key_index::{KeyIndex, TombstoneAtCompaction};
 use super::revision::Revision;
 
 /// A key-value pair as a read returns it (etcd's `mvccpb.KeyValue`).
@@ -176,12 +176,23 @@ impl KvStore {
 
     /// Discards history before `rev`: afterwards reads below `rev` fail with
     /// [`MvccError::Compacted`], reads at or above it are unchanged, and keys
-    /// whose last change at `rev` was a delete vanish entirely.
+    /// whose last change before `rev` was a delete vanish entirely (a
+    /// delete *at* `rev` stays, as the event a watch from `rev` needs).
     ///
     /// Fails with [`MvccError::Compacted`] if `rev` is not above the last
     /// compaction and with [`MvccError::FutureRev`] if it is above the
     /// current revision. As etcd's, the compaction is physical at once.
     pub fn compact(&mut self, rev: i64) -> Result<(), MvccError> {
+        self.compact_with(rev, TombstoneAtCompaction::Keep)
+    }
+
+    /// [`KvStore::compact`], with `tombstone` saying what becomes of a
+    /// delete at exactly `rev` (kept, unless the `etcd-18089` bug is on).
+    pub fn compact_with(
+        &mut self,
+        rev: i64,
+        tombstone: TombstoneAtCompaction,
+    ) -> Result<(), MvccError> {
         if rev <= self.compacted {
             return Err(MvccError::Compacted);
         }
@@ -191,7 +202,7 @@ impl KvStore {
         self.compacted = rev;
         let mut keep = BTreeSet::new();
         self.index.retain(|_, ki| {
-            ki.compact(rev, &mut keep);
+            ki.compact(rev, tombstone, &mut keep);
             !ki.is_empty()
         });
         let newer = self.records.split_off(&Revision::new(rev + 1, 0));

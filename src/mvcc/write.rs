@@ -302,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn compaction_drops_keys_whose_last_change_is_a_delete() {
+    fn compaction_drops_keys_whose_last_change_before_it_is_a_delete() {
         let mut store = KvStore::new();
         let mut t = store.write();
         t.put(b"gone", b"", 0);
@@ -312,8 +312,14 @@ mod tests {
         t.delete_range(b"gone", b"");
         t.end(); // 3
         store.compact(3).unwrap();
-        assert!(!store.index.contains_key(&b"gone"[..]));
-        assert_eq!(store.records.len(), 1);
+        assert_eq!(store.records.len(), 2, "the delete at 3 is 3's event");
+        assert_eq!(get(&store, b"gone", 3).unwrap(), None);
         assert_eq!(get(&store, b"kept", 3).unwrap().unwrap().mod_revision, 2);
+        let mut t = store.write();
+        t.put(b"other", b"", 0);
+        t.end(); // 4
+        store.compact(4).unwrap();
+        assert!(!store.index.contains_key(&b"gone"[..]));
+        assert_eq!(store.records.len(), 2);
     }
 }

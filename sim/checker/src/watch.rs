@@ -121,6 +121,25 @@ pub enum WatchViolation {
         /// The later event's revision.
         revision: i64,
     },
+    /// The watch was cancelled as compacted at `compact_revision`, though
+    /// the next revision it needed, `next`, was above it.
+    CompactedAhead {
+        /// The watcher.
+        watcher: u32,
+        /// The revision after its last event (or its start).
+        next: i64,
+        /// The compaction the cancel named.
+        compact_revision: i64,
+    },
+    /// An event older than the revision the watch asked to start from.
+    BeforeStart {
+        /// The watcher.
+        watcher: u32,
+        /// The revision it asked to start from.
+        start: i64,
+        /// The older event's revision.
+        revision: i64,
+    },
     /// Two watchers saw different changes of one key at one revision.
     Disagree {
         /// One watcher and its event.
@@ -151,6 +170,8 @@ pub fn check_watches(history: &History, logs: &[WatcherLog]) -> Vec<WatchViolati
     for log in logs {
         violations.extend(ordered_unique_atomic(log));
         violations.extend(bookmarkable(log));
+        violations.extend(from_start(log));
+        violations.extend(cancelled_for_cause(log));
         violations.extend(reliable(log, &writes));
         violations.extend(explained(log, &written));
     }
@@ -228,6 +249,42 @@ pub fn bookmarkable(log: &WatcherLog) -> Vec<WatchViolation> {
         }
     }
     violations
+}
+
+/// Cancelled for cause: a compaction cancel names a compaction at or above
+/// the next revision the watcher needed.
+pub fn cancelled_for_cause(log: &WatcherLog) -> Vec<WatchViolation> {
+    let Some(compact_revision) = log.deliveries.iter().find_map(|d| match d {
+        Delivery::Compacted(at) => Some(*at),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let next = events(log)
+        .map(|e| e.revision + 1)
+        .max()
+        .unwrap_or(0)
+        .max(log.start_revision);
+    if next <= compact_revision {
+        return Vec::new();
+    }
+    vec![WatchViolation::CompactedAhead {
+        watcher: log.watcher,
+        next,
+        compact_revision,
+    }]
+}
+
+/// From its start: no event below the revision the watch started from.
+pub fn from_start(log: &WatcherLog) -> Vec<WatchViolation> {
+    events(log)
+        .filter(|e| e.revision < log.start_revision)
+        .map(|e| WatchViolation::BeforeStart {
+            watcher: log.watcher,
+            start: log.start_revision,
+            revision: e.revision,
+        })
+        .collect()
 }
 
 /// Reliable: every acknowledged write in the watcher's range, from its

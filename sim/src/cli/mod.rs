@@ -233,6 +233,9 @@ pub fn main() -> ExitCode {
                     "",
                     bug.models()
                 );
+                if let Some(issue) = bug.issue() {
+                    println!("{:<22} see {issue}", "");
+                }
             }
             EXIT_OK
         }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::header::fill_without_revision;
+use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::watch_request::RequestUnion;
 use crate::proto::etcdserverpb::watch_server::Watch;
 use crate::proto::etcdserverpb::{WatchRequest, WatchResponse};
@@ -84,7 +85,7 @@ async fn serve_stream(
     tx: mpsc::Sender<Result<WatchResponse, Status>>,
     progress_interval: Duration,
 ) {
-    let mut watchers = Watchers::default();
+    let mut watchers = Watchers::new(server.bugs());
     // Whether the client may still send requests: a client that half-closes
     // its side still reads, and etcd keeps serving its watchers.
     let mut reading = true;
@@ -98,7 +99,7 @@ async fn serve_stream(
         let applied = signal.notified();
         tokio::pin!(applied);
         applied.as_mut().enable();
-        let mut out = server.read_store(|store| watchers.catch_up(store));
+        let mut out = server.read_store(|store| catch_up(&server, &mut watchers, store));
         tokio::select! {
             biased;
             request = requests.message(), if reading && out.is_empty() => match request {
@@ -113,7 +114,7 @@ async fn serve_stream(
             () = tx.closed(), if out.is_empty() => return,
             () = &mut applied, if out.is_empty() => {}
             _ = ticker.tick(), if out.is_empty() => server.read_store(|store| {
-                out.extend(watchers.catch_up(store));
+                out.extend(catch_up(&server, &mut watchers, store));
                 out.extend(watchers.tick(store.current_revision()));
             }),
             else => {}
@@ -142,16 +143,23 @@ fn handle(
         match request.request_union {
             Some(RequestUnion::CreateRequest(create)) => {
                 out.push(watchers.create(&create, current));
-                out.extend(watchers.catch_up(store));
+                out.extend(catch_up(server, watchers, store));
             }
             Some(RequestUnion::CancelRequest(cancel)) => {
                 out.extend(watchers.cancel(cancel.watch_id, current));
             }
             Some(RequestUnion::ProgressRequest(_)) => {
-                out.extend(watchers.catch_up(store));
+                out.extend(catch_up(server, watchers, store));
                 out.push(watchers.progress(current));
             }
             None => {}
         }
     });
+}
+
+/// Sends the watchers what `store` holds beyond their positions, after
+/// telling them of any snapshot the member restored since the last time.
+fn catch_up(server: &EtcdServer, watchers: &mut Watchers, store: &KvStore) -> Vec<WatchResponse> {
+    watchers.restored(server.snapshot_restores());
+    watchers.catch_up(store)
 }

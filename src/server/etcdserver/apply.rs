@@ -3,6 +3,7 @@
 //! Every member applies every entry in log order, so the store is a pure
 //! function of the log.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
-use crate::mvcc::KvStore;
+use crate::mvcc::{KvStore, TombstoneAtCompaction};
 use crate::offload::offload;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
@@ -67,6 +68,8 @@ pub struct Applier {
     pub applied: watch::Sender<u64>,
     /// Wakes watch streams and read barriers after each batch (see `watchable.rs`).
     pub watchers: Arc<Notify>,
+    /// Counts the snapshots restored, for the watch streams to resync.
+    pub restores: Arc<AtomicU64>,
     /// Where snapshots for log compaction go.
     pub raft: RaftHandle,
     /// Applied entries between snapshots.
@@ -102,6 +105,7 @@ impl Applier {
         *self.members.lock().unwrap() = state.members;
         self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
+        self.restores.fetch_add(1, Ordering::Relaxed);
         self.applied.send_replace(index);
         self.watchers.notify_waiters();
     }
@@ -248,8 +252,14 @@ impl Applier {
             )
         } else if let Some(compaction) = request.compaction {
             self.crash.reach(CrashPoint::BeforeCompactionCommit);
+            // The bug: a delete at the compacted revision goes with it.
+            let tombstone = if self.bugs.has(Bug::Etcd18089) {
+                TombstoneAtCompaction::Drop
+            } else {
+                TombstoneAtCompaction::Keep
+            };
             let result = store
-                .compact(compaction.revision)
+                .compact_with(compaction.revision, tombstone)
                 .map(|()| CompactionResponse {
                     header: header(store.current_revision()),
                 });

@@ -27,6 +27,7 @@ pub use essential::{EssentialTasks, TaskEnded};
 pub use health::Unhealthy;
 pub use lease_peer::LeasePeerService;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -80,6 +81,8 @@ struct Inner {
     applied: watch::Receiver<u64>,
     /// Woken after every applied batch: watch streams and read barriers wait on it.
     watchers: Arc<tokio::sync::Notify>,
+    /// Snapshots the applier restored the state from (see `watchable.rs`).
+    restores: Arc<AtomicU64>,
     writes: Arc<Wait<u64, ApplyResult>>,
     reads: Arc<Wait<u64, u64>>,
     request_timeout: Duration,
@@ -160,6 +163,7 @@ impl EtcdServer {
         let lessor = Arc::new(Mutex::new(lessor));
         let (applied_tx, applied) = watch::channel(0);
         let watchers = Arc::new(tokio::sync::Notify::new());
+        let restores = Arc::new(AtomicU64::new(0));
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
         let applier = Applier {
@@ -170,6 +174,7 @@ impl EtcdServer {
             reads: reads.clone(),
             applied: applied_tx,
             watchers: watchers.clone(),
+            restores: restores.clone(),
             raft: raft.clone(),
             snapshot_count: config.snapshot_count,
             last_snapshot: 0,
@@ -193,6 +198,7 @@ impl EtcdServer {
                 quota,
                 applied,
                 watchers,
+                restores,
                 writes,
                 reads,
                 request_timeout: config.request_timeout,

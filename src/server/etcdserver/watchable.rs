@@ -13,11 +13,13 @@
 //! from run to run in one process (`--check-determinism` caught it).
 //! `notify_waiters` wakes in queue order.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
 
 use super::{EtcdServer, ServerError};
+use crate::bugs::BugSet;
 use crate::mvcc::KvStore;
 
 impl EtcdServer {
@@ -43,6 +45,17 @@ impl EtcdServer {
             }
             applied.await;
         }
+    }
+
+    /// How many snapshots this member has restored its state from since it
+    /// started: watch streams resync their watchers when it moves.
+    pub fn snapshot_restores(&self) -> u64 {
+        self.inner.restores.load(Ordering::Relaxed)
+    }
+
+    /// The bugs switched on in this member.
+    pub fn bugs(&self) -> BugSet {
+        self.inner.bugs
     }
 
     /// Runs `read` on the store as this member has applied it. Each applied

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::bugs::{Bug, BugSet};
 use crate::mvcc::{Event, EventKind, KvStore};
 use crate::proto::etcdserverpb::watch_create_request::FilterType;
 use crate::proto::etcdserverpb::{ResponseHeader, WatchCreateRequest, WatchResponse};
@@ -63,6 +64,13 @@ struct Watcher {
     progress_notify: bool,
     /// Whether events were sent since the last periodic progress tick.
     sent_since_tick: bool,
+    /// Where a resync after a snapshot restore starts (etcd's `minRev`):
+    /// always `next`, except under the `etcd-15271` bug, which leaves it
+    /// where the watcher last caught up from history.
+    resync_from: i64,
+    /// Whether a snapshot restore moved the watcher to resync (etcd's
+    /// unsynced group) and the next catch-up is that resync.
+    resyncing: bool,
 }
 
 /// The watchers of one stream, by id.
@@ -71,9 +79,40 @@ pub struct Watchers {
     watchers: BTreeMap<i64, Watcher>,
     /// The next id to hand out when the client does not choose one.
     next_id: i64,
+    /// The store's revision at the last catch-up: a watcher whose `next`
+    /// is above it had everything then, so what it gets now is news.
+    seen: i64,
+    /// How many snapshot restores of the member the stream has seen.
+    restores: u64,
+    /// Injected bugs (`etcd-15271` and `etcd-20221` live here).
+    bugs: BugSet,
 }
 
 impl Watchers {
+    /// The watchers of a new stream on a member with `bugs` switched on.
+    pub fn new(bugs: BugSet) -> Self {
+        Self {
+            bugs,
+            ..Self::default()
+        }
+    }
+
+    /// Tells the watchers that the member has now restored `restores`
+    /// snapshots in all. After a new one the store was replaced wholesale,
+    /// so every watcher resyncs from its position at the next catch-up, as
+    /// etcd's `watchableStore.Restore` moves every watcher to the unsynced
+    /// group. Done right, that changes nothing a watcher is sent.
+    pub fn restored(&mut self, restores: u64) {
+        if std::mem::replace(&mut self.restores, restores) == restores {
+            return;
+        }
+        for w in self.watchers.values_mut() {
+            // The bug: the position resync starts from is stale for every
+            // watcher that was caught up, so it is sent old events again.
+            w.next = w.resync_from;
+            w.resyncing = true;
+        }
+    }
     /// Creates a watcher as `request` asks, on a store at revision
     /// `current`; answers with the `created` response (cancelled at once,
     /// with a reason, if the request is refused).
@@ -136,6 +175,8 @@ impl Watchers {
                 no_delete: filtered(FilterType::Nodelete),
                 progress_notify: request.progress_notify,
                 sent_since_tick: false,
+                resync_from: next,
+                resyncing: false,
             },
         );
         Ok(id)
@@ -168,10 +209,16 @@ impl Watchers {
         let compact_main = store.last_compaction().unwrap_or(-1);
         let mut responses = Vec::new();
         let mut compacted = Vec::new();
+        let bugs = self.bugs;
+        let seen = std::mem::replace(&mut self.seen, current);
         for (&id, w) in &mut self.watchers {
             if w.next < 0 && w.next >= compact_main {
                 w.next = current + 1;
             }
+            // Caught up at the last catch-up: what comes now is news, which
+            // etcd sends synced watchers without moving their `minRev`.
+            let news = w.next > seen && !w.resyncing;
+            let resync = std::mem::take(&mut w.resyncing);
             while w.next <= current || w.next < 0 {
                 let to = current.min(w.next + MAX_REVISIONS_PER_RESPONSE - 1);
                 let events = match w.next {
@@ -207,6 +254,15 @@ impl Watchers {
                         ..Default::default()
                     });
                 }
+            }
+            if resync && bugs.has(Bug::Etcd20221) {
+                // The bug: resync assumes the watcher was behind, and puts
+                // it just after the current revision even if it watches a
+                // future one.
+                w.next = current + 1;
+            }
+            if !(news && bugs.has(Bug::Etcd15271)) {
+                w.resync_from = w.next;
             }
         }
         for id in compacted {

@@ -201,3 +201,62 @@ fn negative_start_revisions_behave_as_etcds_against_a_compaction_revision_of_min
     assert_eq!(got[0].compact_revision, 3);
     assert_eq!(w.len(), 1, "only the first watcher is left");
 }
+
+/// What a stream on `a` from now (watch 0) and on `a` from revision 10
+/// (watch 1) is sent after the member restored a snapshot at revision 4,
+/// having sent watch 0 the puts at 2 and 3 as they came.
+fn after_restore(bugs: BugSet) -> Vec<(i64, Vec<Ev>)> {
+    let mut store = KvStore::new();
+    let mut w = Watchers::new(bugs);
+    assert!(w.catch_up(&store).is_empty());
+    w.create(&create("a", "", 0), store.current_revision());
+    w.create(&create("a", "", 10), store.current_revision());
+    put(&mut store, "a", "x"); // 2
+    assert_eq!(
+        events(&w.catch_up(&store)),
+        vec![(0, vec![ev("a", "x", 2)])]
+    );
+    put(&mut store, "a", "y"); // 3
+    assert_eq!(
+        events(&w.catch_up(&store)),
+        vec![(0, vec![ev("a", "y", 3)])]
+    );
+    put(&mut store, "a", "z"); // 4, arrives in the snapshot
+    w.restored(1);
+    let mut sent = w.catch_up(&store);
+    put(&mut store, "a", "w"); // 5
+    sent.extend(w.catch_up(&store));
+    events(&sent)
+}
+
+#[test]
+fn a_snapshot_restore_changes_nothing_a_watcher_is_sent() {
+    assert_eq!(
+        after_restore(BugSet::NONE),
+        vec![(0, vec![ev("a", "z", 4)]), (0, vec![ev("a", "w", 5)])]
+    );
+}
+
+#[test]
+fn etcd_15271_resends_a_caught_up_watcher_what_it_had() {
+    let sent = after_restore(BugSet::NONE.with(Bug::Etcd15271));
+    assert_eq!(
+        sent[0],
+        (0, vec![ev("a", "x", 2), ev("a", "y", 3), ev("a", "z", 4)]),
+        "back to where watch 0 was created"
+    );
+}
+
+#[test]
+fn etcd_20221_lowers_a_watch_on_a_future_revision() {
+    let sent = after_restore(BugSet::NONE.with(Bug::Etcd20221));
+    assert_eq!(
+        sent,
+        vec![
+            (0, vec![ev("a", "z", 4)]),
+            (0, vec![ev("a", "w", 5)]),
+            (1, vec![ev("a", "w", 5)]),
+        ],
+        "watch 1 asked for revision 10 on"
+    );
+}

@@ -257,3 +257,46 @@ fn a_value_nobody_wrote_fails() {
         }]
     );
 }
+
+#[test]
+fn an_event_older_than_the_start_fails() {
+    // A watch on a future revision (5) that was sent the delete at 4.
+    let early = log(
+        3,
+        5,
+        vec![
+            Delivery::Progress(3),
+            Delivery::Events(vec![del(4, "k1")]),
+            Delivery::Events(vec![put(5, "k2", "c"), put(6, "k2", "d")]),
+        ],
+    );
+    assert_eq!(
+        check_watches(&history(), &[early]),
+        vec![WatchViolation::BeforeStart {
+            watcher: 3,
+            start: 5,
+            revision: 4
+        }]
+    );
+    let on_time = log(3, 5, vec![Delivery::Events(vec![put(5, "k2", "c")])]);
+    assert_eq!(from_start(&on_time), vec![]);
+}
+
+#[test]
+fn a_compaction_cancel_below_the_watchers_position_fails() {
+    // Told up to 4: it needed 5 next, so a compaction at 3 is no cause.
+    let events = || Delivery::Events(vec![put(2, "k1", "a"), put(3, "k2", "b"), del(4, "k1")]);
+    let early = log(0, 1, vec![events(), Delivery::Compacted(3)]);
+    assert_eq!(
+        cancelled_for_cause(&early),
+        vec![WatchViolation::CompactedAhead {
+            watcher: 0,
+            next: 5,
+            compact_revision: 3
+        }]
+    );
+    let due = log(0, 1, vec![events(), Delivery::Compacted(5)]);
+    assert_eq!(cancelled_for_cause(&due), vec![]);
+    let from_the_start = log(1, 4, vec![Delivery::Compacted(4)]);
+    assert_eq!(cancelled_for_cause(&from_the_start), vec![]);
+}
