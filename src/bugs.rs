@@ -36,11 +36,18 @@ pub enum Bug {
     /// follower proposes revoking the leases that expired by it, although
     /// only the leader's lessor sees the keep-alives.
     LeaseExpiresOnFollowerClock,
+    /// A follower remembers the leader it last forwarded a keep-alive to
+    /// and keeps forwarding there for as long as it can connect, even
+    /// after raft elected another leader.
+    LeaseRenewalToOldLeader,
+    /// A client's watch ends, as if cancelled, when the member it tries to
+    /// resume on cannot be reached, instead of moving on to the next one.
+    WatchEndsWhenMemberUnreachable,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 10] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -49,6 +56,8 @@ impl Bug {
         Bug::DoubleApply,
         Bug::WatchDropsEventOnReconnect,
         Bug::LeaseExpiresOnFollowerClock,
+        Bug::LeaseRenewalToOldLeader,
+        Bug::WatchEndsWhenMemberUnreachable,
     ];
 
     /// The name used on the command line.
@@ -62,6 +71,8 @@ impl Bug {
             Bug::DoubleApply => "double-apply",
             Bug::WatchDropsEventOnReconnect => "watch-drops-event-on-reconnect",
             Bug::LeaseExpiresOnFollowerClock => "lease-expires-on-follower-clock",
+            Bug::LeaseRenewalToOldLeader => "lease-renewal-to-old-leader",
+            Bug::WatchEndsWhenMemberUnreachable => "watch-ends-when-member-unreachable",
         }
     }
 
@@ -85,6 +96,12 @@ impl Bug {
             }
             Bug::LeaseExpiresOnFollowerClock => {
                 "leases: a lease kept alive at the leader is revoked by a follower's deadline"
+            }
+            Bug::LeaseRenewalToOldLeader => {
+                "liveness: after a leader change a follower can no longer renew leases, for good"
+            }
+            Bug::WatchEndsWhenMemberUnreachable => {
+                "liveness: a watch whose member went away silently stops receiving events"
             }
         }
     }
@@ -111,6 +128,14 @@ impl Bug {
             }
             Bug::LeaseExpiresOnFollowerClock => {
                 "expiry decided outside the primary lessor (etcd's Promote/Demote, lessor.go)"
+            }
+            Bug::LeaseRenewalToOldLeader => {
+                "a cached leader address refreshed only on connection errors (etcd's LeaseRenew \
+                 waits for a leader change, leasehttp)"
+            }
+            Bug::WatchEndsWhenMemberUnreachable => {
+                "an early return on a dial error in a retry loop (clientv3 watchers that hang \
+                 after their member restarts)"
             }
         }
     }

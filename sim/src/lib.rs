@@ -14,6 +14,7 @@
 
 #![deny(missing_docs)]
 
+pub mod availability;
 #[cfg(madsim)]
 pub mod campaign;
 #[cfg(madsim)]
@@ -25,8 +26,12 @@ pub mod details;
 pub mod faults;
 pub mod lease_check;
 #[cfg(madsim)]
+pub mod liveness;
+#[cfg(madsim)]
 pub mod lease_workload;
 pub mod member_events;
+#[cfg(madsim)]
+pub mod observer;
 #[cfg(madsim)]
 pub mod nemesis;
 pub mod recorder;

@@ -150,6 +150,7 @@ impl Applier {
         self.applied.send_replace(last);
         self.watchers.notify_waiters();
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
+            crate::coverage::bug_site(Bug::DoubleApply);
             let data = self.encode_state();
             // The snapshot's index is the consistent index: the data holds
             // exactly the entries up to it. The `double-apply` bug takes it

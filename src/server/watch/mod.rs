@@ -181,6 +181,7 @@ impl Watchers {
                         .map_err(|_| ()),
                 };
                 let Ok(events) = events else {
+                    crate::coverage::hit(crate::coverage::Site::WatchCancelledByCompaction);
                     compacted.push(id);
                     // etcd's compaction notice carries no revision.
                     responses.push(WatchResponse {
