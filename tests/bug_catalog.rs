@@ -14,10 +14,9 @@ use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 /// meant to catch it.
 fn caught_as(bug: Bug) -> &'static [&'static str] {
     match bug {
-        Bug::StaleRead
-        | Bug::LostLeaderLease
-        | Bug::EarlyAck
-        | Bug::NonIdempotentRetry => &["not-linearizable"],
+        Bug::StaleRead | Bug::LostLeaderLease | Bug::EarlyAck | Bug::NonIdempotentRetry => {
+            &["not-linearizable"]
+        }
         // Lost WAL writes show as lost acknowledged writes, or raft itself
         // finds its log gone and the member panics: both are this bug.
         Bug::SkipFsync => &["not-linearizable", "panicked"],
@@ -105,7 +104,10 @@ fn a_stuck_verdict_names_the_member_what_it_lacks_and_the_raft_state() {
     for field in ["term ", "commit ", "applied ", "snapshot ", "leader "] {
         assert!(evidence.contains(field), "no {field:?} in {evidence}");
     }
-    assert!(evidence.contains("Leader") && evidence.contains("Follower"), "{evidence}");
+    assert!(
+        evidence.contains("Leader") && evidence.contains("Follower"),
+        "{evidence}"
+    );
 }
 
 #[test]

@@ -190,7 +190,9 @@ mod tests {
 
     #[test]
     fn a_seed_with_enough_successes_is_not_quiet() {
-        let operations = (0..20).map(|i| op(0, i * 10, i * 10 + 5, true, true)).collect();
+        let operations = (0..20)
+            .map(|i| op(0, i * 10, i * 10 + 5, true, true))
+            .collect();
         let history = History {
             operations,
             faults: vec![],

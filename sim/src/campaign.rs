@@ -214,14 +214,19 @@ pub fn coverage_universe() -> Vec<String> {
 }
 
 /// The paths a campaign with `--require-coverage` must reach: all of
-/// [`coverage_universe`] but NOSPACE, which the default workload's small
-/// values never raise under the default quota (tests raise it).
+/// [`coverage_universe`] but two the default campaign cannot reach yet:
+/// NOSPACE, which its small values never raise under the default quota
+/// (tests raise it), and a torn WAL tail, since the WAL syncs each write
+/// before anything else runs, so no kill finds unsynced bytes.
 pub fn required_coverage() -> Vec<String> {
     coverage_universe()
         .into_iter()
-        .filter(|p| p != "site:nospace-raised")
+        .filter(|p| !UNREACHABLE_YET.contains(&p.as_str()))
         .collect()
 }
+
+/// Paths the default campaign cannot reach yet (see [`required_coverage`]).
+pub const UNREACHABLE_YET: [&str; 2] = ["site:nospace-raised", "torn-wal-cut"];
 
 /// A campaign's results.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -471,7 +476,11 @@ impl fmt::Display for Availabilities<'_> {
             .iter()
             .min_by(|a, b| a.availability.share().total_cmp(&b.availability.share()))
             .expect("some seed had operations");
-        let gaps = spread(results.iter().map(|r| (r.seed, r.availability.longest_write_gap_secs)));
+        let gaps = spread(
+            results
+                .iter()
+                .map(|r| (r.seed, r.availability.longest_write_gap_secs)),
+        );
         let recoveries = spread(
             results
                 .iter()
@@ -501,7 +510,11 @@ impl fmt::Display for Availabilities<'_> {
             .iter()
             .map(|(name, share, ops)| format!("{name} {:.0}% of {ops}", 100.0 * share))
             .collect();
-        writeln!(f, "  availability by fault (ops succeeded while it was on): {}", kinds.join(", "))
+        writeln!(
+            f,
+            "  availability by fault (ops succeeded while it was on): {}",
+            kinds.join(", ")
+        )
     }
 }
 

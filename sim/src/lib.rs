@@ -26,14 +26,14 @@ pub mod details;
 pub mod faults;
 pub mod lease_check;
 #[cfg(madsim)]
-pub mod liveness;
-#[cfg(madsim)]
 pub mod lease_workload;
+#[cfg(madsim)]
+pub mod liveness;
 pub mod member_events;
 #[cfg(madsim)]
-pub mod observer;
-#[cfg(madsim)]
 pub mod nemesis;
+#[cfg(madsim)]
+pub mod observer;
 pub mod recorder;
 #[cfg(madsim)]
 mod run;

@@ -121,7 +121,12 @@ impl Probe {
     async fn statuses(&self, clients: &[Client]) -> Vec<Option<StatusResponse>> {
         let mut statuses = Vec::with_capacity(clients.len());
         for client in clients {
-            statuses.push(timeout(CALL, client.status()).await.ok().and_then(Result::ok));
+            statuses.push(
+                timeout(CALL, client.status())
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+            );
         }
         statuses
     }

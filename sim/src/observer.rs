@@ -49,7 +49,13 @@ pub struct Observations(Arc<Mutex<State>>);
 impl Observations {
     /// Adds `n` to path `name`.
     pub fn count(&self, name: impl Into<String>, n: u64) {
-        *self.0.lock().unwrap().counts.entry(name.into()).or_insert(0) += n;
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .counts
+            .entry(name.into())
+            .or_insert(0) += n;
     }
 
     /// The counts so far.
@@ -204,9 +210,13 @@ mod tests {
             etcd_sim::coverage::hit(etcd_sim::coverage::Site::ClientFailover);
             etcd_sim::coverage::hit(etcd_sim::coverage::Site::ClientFailover);
             etcd_sim::coverage::bug_site(etcd_sim::bugs::Bug::StaleRead);
-            tracing::info!(target: "etcd_sim::raft", member = "2a", "Leader at term 3, leader 2a");
-            tracing::warn!(target: "etcd_sim::raft", member = "2a", "wal: cut a torn last record of 7 bytes");
-            tracing::debug!(target: "etcd_sim::raft", member = "2a", "snapshot at index 9 term 1");
+            // As the members log them (src/raft/node.rs).
+            let member = format_args!("{:x}", 0x2a);
+            tracing::info!(target: "etcd_sim::raft", member, "Leader at term 3, leader 2a");
+            let member = format_args!("{:x}", 0x2a);
+            tracing::warn!(target: "etcd_sim::raft", member, "wal: cut a torn last record of 7 bytes");
+            let member = format_args!("{:x}", 0x2a);
+            tracing::debug!(target: "etcd_sim::raft", member, "snapshot at index 9 term 1");
         });
         let counts = observations.counts();
         assert_eq!(counts.get("site:client-failover"), Some(&2));

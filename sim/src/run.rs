@@ -29,8 +29,8 @@ use crate::faults::FaultSet;
 use crate::lease_check::{check_leases, LeaseLog, LeaseViolation};
 use crate::lease_workload::LeaseClient;
 use crate::liveness::{self, Probe};
-use crate::observer::{Counts, Observations, Observer};
 use crate::nemesis::Nemesis;
+use crate::observer::{Counts, Observations, Observer};
 use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
 use crate::trace::Trace;
@@ -428,10 +428,8 @@ async fn simulate_into(
     let details = config
         .details
         .then(|| DetailSink::new(recorder.clone(), clock));
-    let _observer = tracing::subscriber::set_default(Observer::new(
-        observed.observations.clone(),
-        details,
-    ));
+    let _observer =
+        tracing::subscriber::set_default(Observer::new(observed.observations.clone(), details));
     let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
         member.bugs = config.bugs;
         member.snapshot_count = config.snapshot_count;

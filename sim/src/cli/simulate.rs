@@ -155,7 +155,11 @@ pub fn run(args: RunArgs) -> u8 {
         if !missing.is_empty() {
             println!("required paths never reached: {}", missing.join(", "));
             let code = summary.exit_code();
-            return if code == EXIT_OK { EXIT_UNCOVERED } else { code };
+            return if code == EXIT_OK {
+                EXIT_UNCOVERED
+            } else {
+                code
+            };
         }
     }
     summary.exit_code()

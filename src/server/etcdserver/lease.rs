@@ -16,9 +16,9 @@ use madsim::rand::{thread_rng, Rng};
 use tokio::time::Instant;
 
 use super::apply::ApplyResult;
+use super::{EtcdServer, ServerError};
 use crate::bugs::Bug;
 use crate::coverage::{self, Site};
-use super::{EtcdServer, ServerError};
 use crate::proto::etcdserverpb::{
     InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseLeasesResponse,
     LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest,
