@@ -22,6 +22,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the checker gave up (time or memory bound): undecided.
 pub const EXIT_UNDECIDED: u8 = 3;
 /// Exit code: `--require-coverage` found a required path never reached.
+#[cfg(madsim)]
 pub const EXIT_UNCOVERED: u8 = 4;
 
 #[derive(Parser)]
