@@ -50,11 +50,18 @@ pub enum Bug {
     /// the tombstone with the generation it ends, so a watch from the
     /// compacted revision (which etcd serves) never gets that delete.
     Etcd18089,
+    /// A follower remembers the leader it last forwarded a keep-alive to
+    /// and keeps forwarding there for as long as it can connect, even
+    /// after raft elected another leader.
+    LeaseRenewalToOldLeader,
+    /// A client's watch ends, as if cancelled, when the member it tries to
+    /// resume on cannot be reached, instead of moving on to the next one.
+    WatchEndsWhenMemberUnreachable,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 11] = [
+    pub const ALL: [Bug; 13] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -66,6 +73,8 @@ impl Bug {
         Bug::Etcd15271,
         Bug::Etcd20221,
         Bug::Etcd18089,
+        Bug::LeaseRenewalToOldLeader,
+        Bug::WatchEndsWhenMemberUnreachable,
     ];
 
     /// The name used on the command line.
@@ -82,6 +91,8 @@ impl Bug {
             Bug::Etcd15271 => "etcd-15271",
             Bug::Etcd20221 => "etcd-20221",
             Bug::Etcd18089 => "etcd-18089",
+            Bug::LeaseRenewalToOldLeader => "lease-renewal-to-old-leader",
+            Bug::WatchEndsWhenMemberUnreachable => "watch-ends-when-member-unreachable",
         }
     }
 
@@ -114,6 +125,12 @@ impl Bug {
             }
             Bug::Etcd18089 => {
                 "reliable watches: a watch from the compacted revision misses a delete made there"
+            }
+            Bug::LeaseRenewalToOldLeader => {
+                "liveness: after a leader change a follower can no longer renew leases, for good"
+            }
+            Bug::WatchEndsWhenMemberUnreachable => {
+                "liveness: a watch whose member went away silently stops receiving events"
             }
         }
     }
@@ -149,6 +166,14 @@ impl Bug {
             }
             Bug::Etcd18089 => {
                 "etcd #18089: keyIndex.compact drops a generation whose tombstone is at atRev"
+            }
+            Bug::LeaseRenewalToOldLeader => {
+                "a cached leader address refreshed only on connection errors (etcd's LeaseRenew \
+                 waits for a leader change, leasehttp)"
+            }
+            Bug::WatchEndsWhenMemberUnreachable => {
+                "an early return on a dial error in a retry loop (clientv3 watchers that hang \
+                 after their member restarts)"
             }
         }
     }

@@ -13,6 +13,7 @@
 pub mod bugs;
 pub mod client;
 pub mod clock;
+pub mod coverage;
 pub mod crash;
 pub mod metrics;
 pub mod mvcc;

@@ -19,19 +19,27 @@ fn power_loss(seed: u64) -> RunConfig {
 
 #[test]
 fn whole_cluster_power_loss_loses_no_acknowledged_write() {
-    let mut power_losses = 0;
+    let (mut power_losses, mut quiet) = (0, 0);
     for seed in 0..200 {
         let outcome = run_seed(&power_loss(seed));
         power_losses += outcome.history.faults.len();
+        // A seed of back-to-back power losses may get almost nothing
+        // through (`quiet`): no write was lost, there was little to lose.
+        let verdict = outcome.verdict();
+        quiet += usize::from(matches!(verdict, SeedVerdict::Quiet(_)));
         assert!(
-            outcome.verdict() == SeedVerdict::Linearizable,
-            "seed {seed}: {}\nreproduce: etcd-sim reproduce --seed {seed} --faults kill-all",
+            verdict == SeedVerdict::Linearizable || matches!(verdict, SeedVerdict::Quiet(_)),
+            "seed {seed}: {verdict:?} {}\nreproduce: etcd-sim reproduce --seed {seed} --faults kill-all",
             outcome.report
         );
     }
     assert!(
         power_losses >= 200,
         "only {power_losses} power losses in 200 runs"
+    );
+    assert!(
+        quiet <= 10,
+        "{quiet} of 200 seeds got almost nothing through"
     );
 }
 

@@ -14,6 +14,7 @@
 
 #![deny(missing_docs)]
 
+pub mod availability;
 #[cfg(madsim)]
 pub mod campaign;
 #[cfg(madsim)]
@@ -26,10 +27,14 @@ pub mod faults;
 pub mod lease_check;
 #[cfg(madsim)]
 pub mod lease_workload;
+#[cfg(madsim)]
+pub mod liveness;
 pub mod load;
 pub mod member_events;
 #[cfg(madsim)]
 pub mod nemesis;
+#[cfg(madsim)]
+pub mod observer;
 pub mod recorder;
 #[cfg(madsim)]
 mod run;

@@ -1,10 +1,12 @@
 //! One seed, start to verdict.
 //!
-//! A run has three phases: chaos (clients run while the nemesis injects
-//! faults; safety), heal and settle (no faults; the cluster elects a leader
-//! and catches up), and final reads (one linearizable read of every key,
-//! retried until it succeeds, so that a lost acknowledged write shows up as a
-//! violation even if no client happened to read that key again).
+//! A run has four phases: chaos (clients run while the nemesis injects
+//! faults; safety), heal and liveness (no faults; the cluster must elect a
+//! leader, catch up and serve through every member within
+//! [`liveness::BOUND`], or the seed is `stuck`), final reads (one
+//! linearizable read of every key, retried until it succeeds, so that a
+//! lost acknowledged write shows up as a violation even if no client
+//! happened to read that key again), and the members' hash comparison.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -19,13 +21,16 @@ use madsim::runtime::{Handle, Runtime};
 use madsim::time::Instant;
 use tokio::sync::watch;
 
+use crate::availability::Availability;
 use crate::cluster::SimCluster;
 use crate::consistency::compare_members;
 use crate::details::DetailSink;
 use crate::faults::FaultSet;
 use crate::lease_check::{check_leases, LeaseLog, LeaseViolation};
 use crate::lease_workload::LeaseClient;
+use crate::liveness::{self, Probe};
 use crate::nemesis::Nemesis;
+use crate::observer::{Counts, Observations, Observer};
 use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
 use crate::trace::Trace;
@@ -72,6 +77,10 @@ pub struct RunConfig {
     /// Watcher clients (see `watchers.rs`) whose events the watch check
     /// judges.
     pub watchers: u32,
+    /// Run the liveness phase (`--no-liveness` turns it off, for
+    /// comparison with campaigns before it: the run then settles for 3 s
+    /// after the heal instead, as they did).
+    pub liveness: bool,
 }
 
 impl RunConfig {
@@ -99,6 +108,7 @@ impl RunConfig {
             pre_vote: true,
             check_quorum: true,
             watchers: WATCHERS,
+            liveness: true,
         }
     }
 
@@ -170,6 +180,13 @@ pub struct SeedOutcome {
     /// The members and what happened to them, for the report (with
     /// `details`, their role changes and snapshots too).
     pub run_events: RunEvents,
+    /// The liveness phase's evidence, if the cluster did not converge.
+    pub stuck: Option<String>,
+    /// The chaos phase's availability, and the recovery time.
+    pub availability: Availability,
+    /// How often each fault kind, crash point, rare path and bug site was
+    /// reached (see `observer.rs`).
+    pub coverage: Counts,
 }
 
 /// A seed's result in one word.
@@ -185,6 +202,12 @@ pub enum SeedVerdict {
     Broken(String),
     /// A member or the harness panicked, e.g. raft found its log lost.
     Panicked(String),
+    /// The cluster did not serve fully again within the liveness bound
+    /// after the heal; the evidence.
+    Stuck(String),
+    /// The chaos phase's clients got too few operations through for the
+    /// seed to mean anything; the figures.
+    Quiet(String),
 }
 
 impl SeedOutcome {
@@ -196,6 +219,13 @@ impl SeedOutcome {
         match (&self.report.verdict, self.broken.first()) {
             (Verdict::NotLinearizable, _) => SeedVerdict::NotLinearizable,
             (_, Some(broken)) => SeedVerdict::Broken(broken.to_string()),
+            _ if self.stuck.is_some() => {
+                SeedVerdict::Stuck(self.stuck.clone().expect("just checked"))
+            }
+            _ if self.availability.quiet() => SeedVerdict::Quiet(format!(
+                "{} of {} operations succeeded during chaos",
+                self.availability.succeeded, self.availability.operations
+            )),
             (Verdict::Linearizable, None) => SeedVerdict::Linearizable,
             (Verdict::Unknown, None) => SeedVerdict::Undecided,
         }
@@ -232,12 +262,14 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let recorder = new_recorder(config);
     let watch_logs = WatchLogs::default();
     let leases = LeaseLog::default();
+    let observed = Observed::default();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(simulate_into(
             config.clone(),
             recorder.clone(),
             watch_logs.clone(),
             leases.clone(),
+            observed.clone(),
         ))
     }));
     let (simulated, panic) = match run {
@@ -249,6 +281,20 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let watch_logs = watch_logs.lock().unwrap().clone();
     let watch_violations = check_watches(&history, &watch_logs);
     let lease_violations = check_leases(&leases.events());
+    let converged = observed.liveness.lock().unwrap().clone();
+    let availability = Availability::measure(
+        &history,
+        config.clients as u32,
+        converged
+            .as_ref()
+            .and_then(|c| c.as_ref().ok())
+            .map(Duration::as_secs_f64),
+    );
+    let coverage = coverage(&observed.observations, &history, &trace);
+    let stuck = match converged {
+        Some(Err(evidence)) => Some(evidence),
+        _ => None,
+    };
     SeedOutcome {
         seed: config.seed,
         history,
@@ -273,7 +319,40 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         watch_violations,
         lease_violations,
         run_events: recorder.run_events(),
+        stuck,
+        availability,
+        coverage,
     }
+}
+
+/// What a run observed besides its history, shared with the simulation.
+#[derive(Clone, Default)]
+struct Observed {
+    /// The members' and clients' logs, read as they went.
+    observations: Observations,
+    /// The liveness phase's result: the time to converge, or the evidence
+    /// that it did not (`None`: not run, or the run ended before it).
+    liveness: Arc<std::sync::Mutex<Option<Result<Duration, String>>>>,
+}
+
+/// The run's coverage: the paths the logs counted, plus the faults the
+/// nemesis injected and the crash points that fired.
+fn coverage(observations: &Observations, history: &History, trace: &Trace) -> Counts {
+    let mut counts = observations.counts();
+    for fault in &history.faults {
+        *counts.entry(format!("fault:{}", fault.name)).or_insert(0) += 1;
+    }
+    for line in trace.lines() {
+        // The nemesis's note: "crash point NAME fired; madsim restarts …".
+        let fired = line
+            .split_once("crash point ")
+            .and_then(|(_, rest)| rest.split_once(" fired;"))
+            .map(|(point, _)| point);
+        if let Some(point) = fired {
+            *counts.entry(format!("crash-point:{point}")).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -324,6 +403,7 @@ pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
         recorder.clone(),
         WatchLogs::default(),
         LeaseLog::default(),
+        Observed::default(),
     )
     .await;
     let (history, trace) = recorder.snapshot();
@@ -338,15 +418,18 @@ async fn simulate_into(
     recorder: Recorder,
     watch_logs: WatchLogs,
     leases: LeaseLog,
+    observed: Observed,
 ) -> Duration {
     quiet_crash_point_panics();
     let handle = Handle::current();
     let clock = Clock::start();
     // madsim runs every node's tasks on this thread: a thread-local
     // subscriber sees the whole cluster, and only this run.
-    let _details = config
+    let details = config
         .details
-        .then(|| tracing::subscriber::set_default(DetailSink::new(recorder.clone(), clock)));
+        .then(|| DetailSink::new(recorder.clone(), clock));
+    let _observer =
+        tracing::subscriber::set_default(Observer::new(observed.observations.clone(), details));
     let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
         member.bugs = config.bugs;
         member.snapshot_count = config.snapshot_count;
@@ -450,11 +533,41 @@ async fn simulate_into(
     stop.send_replace(true);
     nemesis.await.expect("nemesis task panicked");
 
-    // Heal and settle, then read every key once more.
-    recorder.note(clock.now_ns(), "healed; settling");
-    tokio::time::sleep(Duration::from_secs(3)).await;
     let reader = config.clients as u32;
     let checker = client_node(config.clients);
+    if config.liveness {
+        // Healed: from now on the cluster must converge within the bound.
+        recorder.note(clock.now_ns(), "healed; liveness phase");
+        let probe = Probe {
+            members: cluster
+                .members()
+                .iter()
+                .zip(&endpoints)
+                .map(|(m, endpoint)| liveness::Member {
+                    id: m.id,
+                    name: m.name.clone(),
+                    endpoint: endpoint.clone(),
+                })
+                .collect(),
+            watch_logs: watch_logs.clone(),
+            observations: observed.observations.clone(),
+        };
+        let result = checker
+            .spawn(async move { probe.run().await })
+            .await
+            .expect("liveness probe panicked");
+        let note = match &result {
+            Ok(after) => format!("liveness: converged after {:.3}s", after.as_secs_f64()),
+            Err(evidence) => format!("liveness: stuck: {evidence}"),
+        };
+        recorder.note(clock.now_ns(), note);
+        *observed.liveness.lock().unwrap() = Some(result);
+    } else {
+        // Heal and settle, as runs did before the liveness phase.
+        recorder.note(clock.now_ns(), "healed; settling");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    // Then read every key once more.
     checker
         .spawn(final_reads(
             reader,

@@ -94,7 +94,10 @@ pub fn shrink(
 fn is_failure(verdict: &SeedVerdict) -> bool {
     matches!(
         verdict,
-        SeedVerdict::NotLinearizable | SeedVerdict::Panicked(_) | SeedVerdict::Broken(_)
+        SeedVerdict::NotLinearizable
+            | SeedVerdict::Panicked(_)
+            | SeedVerdict::Broken(_)
+            | SeedVerdict::Stuck(_)
     )
 }
 

@@ -100,7 +100,14 @@ pub async fn run_client(
         if let Outcome::Ok(response) = &outcome {
             newest_revision = newest_revision.max(response.revision());
         }
-        let pause = thread_rng().gen_range(0..30);
+        // A refused operation is answered at once (no member reachable, no
+        // leader): an application backs off before it tries again rather
+        // than spend its whole load while the cluster is down, which would
+        // leave nothing to check once it is back (a `quiet` seed).
+        let pause = match outcome {
+            Outcome::Fail(_) => thread_rng().gen_range(200..600),
+            _ => thread_rng().gen_range(0..30),
+        };
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }

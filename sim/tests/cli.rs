@@ -85,6 +85,79 @@ fn a_failing_campaign_lists_its_seeds_and_how_to_replay_them() {
     );
 }
 
+/// The summary measures availability and names the paths no seed reached;
+/// the JSON carries the counts; `--require-coverage` fails a campaign that
+/// left a required path unreached (a campaign without faults reaches none
+/// of the fault kinds).
+#[test]
+fn a_campaign_reports_availability_and_the_paths_it_never_reached() {
+    let dir = tempdir("coverage");
+    let json = dir.join("results.json");
+    let out = etcd_sim(&[
+        "run",
+        "--seeds",
+        "0..3",
+        "--faults",
+        "kill",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("0 stuck, 0 quiet"), "{stdout}");
+    assert!(
+        stdout.contains("% of 450 chaos operations succeeded"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("recovery after the last fault median"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("availability by fault (ops succeeded while it was on): kill "),
+        "{stdout}"
+    );
+    let coverage = stdout
+        .lines()
+        .find(|l| l.contains("coverage: "))
+        .expect("a coverage line");
+    assert!(
+        coverage.contains("fault:partition"),
+        "only kill was injected: {coverage}"
+    );
+    assert!(
+        !coverage.contains("fault:kill,"),
+        "kill was injected: {coverage}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(report["coverage"]["fault:kill"].as_u64().unwrap() > 0);
+    assert!(report["coverage"]["site:client-failover"].as_u64().unwrap() > 0);
+    let never: Vec<&str> = report["never_fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(never.contains(&"fault:partition") && !never.contains(&"fault:kill"));
+    assert!(report["results"][0]["availability"]["operations"].as_u64() == Some(150));
+
+    let gated = etcd_sim(&[
+        "run",
+        "--seeds",
+        "0..1",
+        "--faults",
+        "none",
+        "--require-coverage",
+    ]);
+    let stdout = String::from_utf8_lossy(&gated.stdout);
+    assert_eq!(gated.status.code(), Some(4), "{stdout}");
+    assert!(
+        stdout.contains("required paths never reached: fault:kill-leader"),
+        "{stdout}"
+    );
+}
+
 /// An unwritable `--json` path is refused before any seed runs, so no
 /// campaign's results are lost to it.
 #[test]

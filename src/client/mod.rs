@@ -50,6 +50,7 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::bugs::{Bug, BugSet};
+use crate::coverage::{self, Site};
 
 use crate::proto::etcdserverpb::maintenance_client::MaintenanceClient;
 
@@ -152,6 +153,7 @@ impl Client {
 
     /// Drops the connection to endpoint `index` and moves to the next one.
     fn fail_over(&self, index: usize) {
+        coverage::hit(Site::ClientFailover);
         self.channels.lock().unwrap()[index] = None;
         let next = (index + 1) % self.endpoints.len();
         let _ = self
@@ -173,6 +175,7 @@ impl Client {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) => {
                     let error = ClientError::from(status);
+                    coverage::bug_site(Bug::NonIdempotentRetry);
                     let retry_anyway =
                         self.bugs.has(Bug::NonIdempotentRetry) && error.may_have_taken_effect();
                     if !error.member_gone() && !retry_anyway {

@@ -34,6 +34,7 @@ use tonic::transport::Endpoint;
 
 use super::Client;
 use crate::bugs::{Bug, BugSet};
+use crate::coverage::{self, Site};
 use crate::proto::etcdserverpb::watch_client::WatchClient;
 use crate::proto::etcdserverpb::watch_create_request::FilterType;
 use crate::proto::etcdserverpb::watch_request::RequestUnion;
@@ -236,12 +237,21 @@ impl Watcher {
             created: false,
         };
         loop {
+            if position.created {
+                coverage::hit(Site::WatchResumed);
+                coverage::bug_site(Bug::WatchEndsWhenMemberUnreachable);
+            }
             let endpoint = self.endpoints[self.index].clone();
             let connected = tokio::time::timeout(self.dial_timeout, endpoint.connect()).await;
             if let Ok(Ok(channel)) = connected {
                 if let Ended::Done = self.stream(WatchClient::new(channel), &mut position).await {
                     return;
                 }
+            } else if position.created && self.bugs.has(Bug::WatchEndsWhenMemberUnreachable) {
+                // The bug: a member that cannot be dialled ends the watch
+                // (dropping the sender closes the user's stream), as if
+                // the dial error were the server's refusal.
+                return;
             }
             if self.responses.is_closed() {
                 return;
@@ -254,6 +264,7 @@ impl Watcher {
     /// The revision a (re-)created watch starts from.
     fn start(&self, position: &Position) -> i64 {
         // The bug: a resumed watch asks for one revision too many.
+        coverage::bug_site(Bug::WatchDropsEventOnReconnect);
         if position.created && self.bugs.has(Bug::WatchDropsEventOnReconnect) {
             position.next + 1
         } else {

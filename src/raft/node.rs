@@ -479,6 +479,9 @@ impl Driver {
         if let Some(hs) = hard_state {
             store.set_hard_state(hs);
         }
+        if self.raw.raft.state == StateRole::Leader && !ready.entries().is_empty() {
+            crate::coverage::bug_site(Bug::EarlyAck);
+        }
         if self.early_ack && self.raw.raft.state == StateRole::Leader {
             let uncommitted = ready.entries().to_vec();
             self.applied_early = uncommitted.last().map_or(self.applied_early, |e| e.index);

@@ -193,7 +193,9 @@ async fn send_snapshot(endpoint: Endpoint, msg: Message, reports: mpsc::Unbounde
     })
     .await;
     let delivered = matches!(sent, Ok(Ok(_)));
-    if !delivered {
+    if delivered {
+        crate::coverage::hit(crate::coverage::Site::SnapshotSent);
+    } else {
         tracing::warn!(
             target: "etcd_sim::raft",
             member = format_args!("{:x}", msg.from),

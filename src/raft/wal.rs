@@ -175,6 +175,7 @@ impl Wal {
             return Ok(());
         }
         self.disk.append(WAL_FILE, &buf)?;
+        crate::coverage::bug_site(crate::bugs::Bug::SkipFsync);
         if self.skip_fsync {
             return Ok(());
         }

@@ -22,6 +22,9 @@ pub const EXIT_VIOLATION: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the checker gave up (time or memory bound): undecided.
 pub const EXIT_UNDECIDED: u8 = 3;
+/// Exit code: `--require-coverage` found a required path never reached.
+#[cfg(madsim)]
+pub const EXIT_UNCOVERED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -113,6 +116,10 @@ mod simulate_args {
         /// Write the campaign's results as JSON here (see `etcd-sim merge`).
         #[arg(long)]
         pub json: Option<std::path::PathBuf>,
+        /// Fail (exit 4) if the campaign left a required rare path, crash
+        /// point or fault kind unreached (see README, "Coverage").
+        #[arg(long)]
+        pub require_coverage: bool,
     }
 
     /// `etcd-sim reproduce`.
@@ -190,6 +197,10 @@ mod simulate_args {
         /// Watcher clients whose events the watch check judges [default: 2].
         #[arg(long)]
         pub watchers: Option<u32>,
+        /// Skip the liveness phase: settle 3 s after the heal instead, as
+        /// campaigns did before it (for comparisons; a stuck cluster passes).
+        #[arg(long)]
+        pub no_liveness: bool,
     }
 
     fn parse_shard(s: &str) -> Result<(u64, u64), String> {

@@ -5,14 +5,14 @@ use std::time::Instant;
 
 use etcd_sim_checker::render_html;
 use etcd_sim_checker::report::BrokenEvidence;
-use etcd_sim_harness::campaign::{Campaign, SeedResult, Summary};
+use etcd_sim_harness::campaign::{required_coverage, Campaign, SeedResult, Summary};
 use etcd_sim_harness::schedule::Schedule;
 use etcd_sim_harness::shrink::{shrink, ShrinkError};
 use etcd_sim_harness::stderr_filter::StderrFilter;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
 use super::simulate_args::{ReproduceArgs, RunArgs, ShapeArgs};
-use super::{EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
+use super::{EXIT_OK, EXIT_UNCOVERED, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
 
 fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
     let mut config = RunConfig::new(seed);
@@ -25,6 +25,7 @@ fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
     config.pre_vote = !shape.no_pre_vote;
     config.check_quorum = !shape.no_check_quorum;
     config.watchers = shape.watchers.unwrap_or(config.watchers);
+    config.liveness = !shape.no_liveness;
     if config.nodes == 0 || config.nodes > 7 {
         return Err(format!("--nodes must be 1..=7, got {}", config.nodes));
     }
@@ -67,6 +68,9 @@ fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
     }
     if let Some(watchers) = shape.watchers {
         cmd += &format!(" --watchers {watchers}");
+    }
+    if shape.no_liveness {
+        cmd += " --no-liveness";
     }
     cmd
 }
@@ -145,6 +149,18 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
         println!("  results: {}", path.display());
+    }
+    if args.require_coverage {
+        let missing = summary.never_fired(&required_coverage());
+        if !missing.is_empty() {
+            println!("required paths never reached: {}", missing.join(", "));
+            let code = summary.exit_code();
+            return if code == EXIT_OK {
+                EXIT_UNCOVERED
+            } else {
+                code
+            };
+        }
     }
     summary.exit_code()
 }
@@ -250,6 +266,14 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
         }
         SeedVerdict::Broken(evidence) => {
             println!("verdict: linearizable history, but a check broke: {evidence}");
+            EXIT_VIOLATION
+        }
+        SeedVerdict::Stuck(evidence) => {
+            println!("verdict: stuck: {evidence}");
+            EXIT_VIOLATION
+        }
+        SeedVerdict::Quiet(figures) => {
+            println!("verdict: quiet: {figures}");
             EXIT_VIOLATION
         }
         SeedVerdict::Undecided => {

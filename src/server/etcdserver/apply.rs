@@ -144,6 +144,7 @@ impl Applier {
         self.applied.send_replace(last);
         self.watchers.notify_waiters();
         if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
+            crate::coverage::bug_site(Bug::DoubleApply);
             // The snapshot's index is the consistent index: the data holds
             // exactly the entries up to it. The `double-apply` bug takes it
             // from before the batch, so whoever restores this snapshot
@@ -253,6 +254,7 @@ impl Applier {
         } else if let Some(compaction) = request.compaction {
             self.crash.reach(CrashPoint::BeforeCompactionCommit);
             // The bug: a delete at the compacted revision goes with it.
+            crate::coverage::bug_site(Bug::Etcd18089);
             let tombstone = if self.bugs.has(Bug::Etcd18089) {
                 TombstoneAtCompaction::Drop
             } else {

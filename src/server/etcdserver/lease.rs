@@ -17,6 +17,8 @@ use tokio::time::Instant;
 
 use super::apply::ApplyResult;
 use super::{EtcdServer, ServerError};
+use crate::bugs::Bug;
+use crate::coverage::{self, Site};
 use crate::proto::etcdserverpb::{
     InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseLeasesResponse,
     LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest,
@@ -81,7 +83,11 @@ impl EtcdServer {
         loop {
             let answer = match self.target() {
                 Target::Here => self.lease_renew_here(id).await,
-                Target::Leader(url) => super::lease_peer::renew_at(&url, id).await,
+                Target::Leader(url) => {
+                    let answer = super::lease_peer::renew_at(&url, id).await;
+                    self.forwarded(&answer);
+                    answer
+                }
                 Target::Unknown => Err(ServerError::NoLeader),
             };
             match answer {
@@ -101,7 +107,11 @@ impl EtcdServer {
         loop {
             let answer = match self.target() {
                 Target::Here => self.lease_time_to_live_here(request),
-                Target::Leader(url) => super::lease_peer::time_to_live_at(&url, request).await,
+                Target::Leader(url) => {
+                    let answer = super::lease_peer::time_to_live_at(&url, request).await;
+                    self.forwarded(&answer);
+                    answer
+                }
                 Target::Unknown => Err(ServerError::NoLeader),
             };
             match answer {
@@ -114,13 +124,46 @@ impl EtcdServer {
 
     /// Where raft says the leader is.
     fn target(&self) -> Target {
-        match self.inner.raft.status().leader {
+        let leader = self.inner.raft.status().leader;
+        coverage::bug_site(Bug::LeaseRenewalToOldLeader);
+        let leader = if self.inner.bugs.has(Bug::LeaseRenewalToOldLeader) {
+            self.remembered_leader(leader)
+        } else {
+            leader
+        };
+        match leader {
             0 => Target::Unknown,
             leader if leader == self.member_id() => Target::Here,
             leader => match self.inner.cluster.members.iter().find(|m| m.id == leader) {
                 Some(member) => Target::Leader(member.peer_url.clone()),
                 None => Target::Unknown,
             },
+        }
+    }
+
+    /// The `lease-renewal-to-old-leader` bug: the first leader this member
+    /// forwarded to stays its target until it cannot be reached, whoever
+    /// raft says leads now.
+    fn remembered_leader(&self, leader: u64) -> u64 {
+        let mut remembered = self.inner.forwarded_to.lock().unwrap();
+        match *remembered {
+            Some(old) => old,
+            None => {
+                if leader != 0 && leader != self.member_id() {
+                    *remembered = Some(leader);
+                }
+                leader
+            }
+        }
+    }
+
+    /// Notes how a forwarded request went: the leader could not be reached
+    /// (the bug's remembered leader is forgotten), or it answered.
+    fn forwarded<T>(&self, answer: &Result<T, ServerError>) {
+        match answer {
+            Err(ServerError::NoLeader) => *self.inner.forwarded_to.lock().unwrap() = None,
+            Ok(_) => coverage::hit(Site::LeaseRenewalForwarded),
+            Err(_) => {}
         }
     }
 
@@ -221,7 +264,9 @@ impl EtcdServer {
                 }
                 // A failed proposal is retried at the next check, as long
                 // as the lease is still there and this member still leads.
-                let _ = self.lease_revoke(id).await;
+                if self.lease_revoke(id).await.is_ok() {
+                    coverage::hit(Site::LeaseRevokedOnExpiry);
+                }
             }
         }
     }

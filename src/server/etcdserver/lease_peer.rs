@@ -79,6 +79,9 @@ fn gone(id: i64) -> LeaseTimeToLiveResponse {
 }
 
 /// Renews lease `id` at the leader listening on `url`.
+///
+/// Fails with `NoLeader` if it cannot be reached, `NotLeader` if it
+/// answered with an error.
 pub async fn renew_at(url: &str, id: i64) -> Result<i64, ServerError> {
     let mut leader = connect(url).await?;
     let answer = leader
@@ -116,6 +119,7 @@ async fn connect(url: &str) -> Result<LeasePeerClient<Channel>, ServerError> {
     let connected = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect()).await;
     match connected {
         Ok(Ok(channel)) => Ok(LeasePeerClient::new(channel)),
-        _ => Err(ServerError::NotLeader),
+        // Unreachable: whether it still leads is unknown.
+        _ => Err(ServerError::NoLeader),
     }
 }

@@ -39,6 +39,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{Cluster, ServerConfig};
 use crate::bugs::{Bug, BugSet};
+use crate::coverage::{self, Site};
 use crate::metrics::Metrics;
 use crate::mvcc::{KvHash, KvStore};
 use crate::offload::offload;
@@ -92,6 +93,9 @@ struct Inner {
     lease_until: Mutex<Option<Instant>>,
     /// The lease the `lost-leader-lease` bug grants itself.
     lease: Duration,
+    /// With the `lease-renewal-to-old-leader` bug: the leader this member
+    /// forwards lease requests to.
+    forwarded_to: Mutex<Option<u64>>,
     metrics: Metrics,
 }
 
@@ -208,6 +212,7 @@ impl EtcdServer {
                 // needs to notice it lost, which is the bug; long enough to
                 // outlive the request timeouts its partition causes.
                 lease: config.tick * config.election_ticks.0 as u32 * 10,
+                forwarded_to: Mutex::new(None),
                 metrics,
             }),
         };
@@ -369,7 +374,9 @@ impl EtcdServer {
         let moved = self.inner.raft.wait_status(|s| s.leader == target);
         tokio::time::timeout(self.inner.request_timeout, moved)
             .await
-            .map_err(|_| ServerError::LeaderTransferTimedOut)
+            .map_err(|_| ServerError::LeaderTransferTimedOut)?;
+        coverage::hit(Site::LeaderTransferred);
+        Ok(())
     }
 
     /// etcd's quota check in front of writes: if a request adding `cost`
@@ -386,6 +393,7 @@ impl EtcdServer {
             alarm: AlarmType::Nospace as i32,
         };
         // As etcd, the refusal does not depend on the alarm committing.
+        coverage::hit(Site::NoSpaceRaised);
         let _ = self.alarm(raise).await;
         Err(ServerError::NoSpace)
     }
@@ -409,6 +417,8 @@ impl EtcdServer {
 
     /// Whether an injected bug lets a linearizable read skip the barrier.
     fn may_read_locally(&self) -> bool {
+        coverage::bug_site(Bug::StaleRead);
+        coverage::bug_site(Bug::LostLeaderLease);
         let bugs = self.inner.bugs;
         bugs.has(Bug::StaleRead) || (bugs.has(Bug::LostLeaderLease) && self.holds_lease())
     }
@@ -474,7 +484,12 @@ impl EtcdServer {
             self.applied_at_least(index).await
         };
         match tokio::time::timeout(timeout, wait).await {
-            Ok(result) => result,
+            Ok(result) => {
+                if result.is_ok() && self.inner.raft.status().leader != self.member_id() {
+                    coverage::hit(Site::ReadIndexOnFollower);
+                }
+                result
+            }
             Err(_) => {
                 self.inner.reads.cancel(&ctx);
                 Err(ServerError::TimedOut)
@@ -488,12 +503,21 @@ async fn apply_loop(
     mut committed: mpsc::UnboundedReceiver<Committed>,
     metrics: Metrics,
 ) {
+    // The first batch of a member that starts from a snapshot is that
+    // snapshot; any later one was sent by the leader.
+    let mut first = true;
     while let Some(batch) = committed.recv().await {
+        let starting = std::mem::replace(&mut first, false);
         // Restoring a snapshot and applying a batch can take long (a
         // delete-range of 100,000 keys is one entry): they run off the
         // runtime's workers, one at a time and in log order, as they come.
         applier = match batch {
             Committed::Snapshot(snapshot) => {
+                coverage::hit(if starting {
+                    Site::RestartFromSnapshot
+                } else {
+                    Site::SnapshotReceived
+                });
                 offload(move || {
                     applier.restore(snapshot);
                     applier

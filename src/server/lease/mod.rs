@@ -217,6 +217,7 @@ impl Lessor {
 
     /// Makes this lessor a follower's again: no deadlines (etcd's `Demote`).
     pub fn demote(&mut self) {
+        crate::coverage::bug_site(crate::bugs::Bug::LeaseExpiresOnFollowerClock);
         self.primary = None;
         if self.follower_expires {
             return;

@@ -219,6 +219,12 @@ impl Watchers {
             // etcd sends synced watchers without moving their `minRev`.
             let news = w.next > seen && !w.resyncing;
             let resync = std::mem::take(&mut w.resyncing);
+            if resync {
+                // Where both museum bugs live: a watcher resynced after its
+                // member restored a snapshot.
+                crate::coverage::bug_site(Bug::Etcd15271);
+                crate::coverage::bug_site(Bug::Etcd20221);
+            }
             while w.next <= current || w.next < 0 {
                 let to = current.min(w.next + MAX_REVISIONS_PER_RESPONSE - 1);
                 let events = match w.next {
@@ -228,6 +234,7 @@ impl Watchers {
                         .map_err(|_| ()),
                 };
                 let Ok(events) = events else {
+                    crate::coverage::hit(crate::coverage::Site::WatchCancelledByCompaction);
                     compacted.push(id);
                     // etcd's compaction notice carries no revision.
                     responses.push(WatchResponse {
