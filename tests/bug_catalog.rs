@@ -113,6 +113,11 @@ fn a_stuck_verdict_names_the_member_what_it_lacks_and_the_raft_state() {
         evidence.contains("Leader") && evidence.contains("Follower"),
         "{evidence}"
     );
+    // The leader's view of its peers: each one's replication state.
+    assert!(
+        evidence.contains(", sees n") && evidence.contains("match ") && evidence.contains("next "),
+        "no peer progress in {evidence}"
+    );
 }
 
 #[test]

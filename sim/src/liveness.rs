@@ -313,9 +313,19 @@ impl Probe {
             (Some((role, _, _)), None) => format!("{role} (last logged)"),
             (None, None) => "unknown".to_string(),
         };
+        // As a leader sees its peers: their replication state as it last
+        // changed (a follower left in Snapshot state never catches up).
+        let peers: String = if role == "Leader" {
+            log.progress
+                .iter()
+                .map(|(&peer, progress)| format!(", sees {}: {progress}", self.name_of(peer)))
+                .collect()
+        } else {
+            String::new()
+        };
         match status {
             Some(s) => format!(
-                "{} {role} term {} commit {} applied {} snapshot {} leader {}",
+                "{} {role} term {} commit {} applied {} snapshot {} leader {}{peers}",
                 member.name,
                 s.raft_term,
                 s.raft_index,

@@ -34,6 +34,9 @@ pub struct MemberLog {
     pub role: Option<(String, u64, u64)>,
     /// The index of its newest snapshot (taken or restored), 0 if none.
     pub snapshot: u64,
+    /// While it led: each peer's replication state as it last changed
+    /// ("Snapshot, match 20, next 21, pending snapshot 40"), by raft id.
+    pub progress: BTreeMap<u64, String>,
 }
 
 #[derive(Default)]
@@ -80,8 +83,18 @@ impl Observations {
         }
         if let Some(Logged::Role { role, term, leader }) = parse(message) {
             log.role = Some((format!("{role:?}"), term, leader));
+            log.progress.clear();
+        }
+        if let Some((peer, progress)) = peer_progress(message) {
+            log.progress.insert(peer, progress.to_string());
         }
     }
+}
+
+/// A leader's line on a peer's replication state: the peer and the state.
+fn peer_progress(message: &str) -> Option<(u64, &str)> {
+    let (peer, progress) = message.strip_prefix("progress of ")?.split_once(": ")?;
+    Some((u64::from_str_radix(peer, 16).ok()?, progress))
 }
 
 /// The snapshot index a member's line names: a snapshot it took or one
@@ -200,6 +213,11 @@ mod tests {
             Some(25)
         );
         assert_eq!(snapshot_index("Leader at term 3, leader 2a"), None);
+        assert_eq!(
+            peer_progress("progress of 2a: Snapshot, match 3, next 4, pending snapshot 9"),
+            Some((0x2a, "Snapshot, match 3, next 4, pending snapshot 9"))
+        );
+        assert_eq!(peer_progress("snapshot at index 9 term 1"), None);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The task that owns raft-rs's `RawNode` and the loop that drives it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
 use raft::eraftpb::{ConfState, Entry, Message, Snapshot};
-use raft::{RawNode, ReadOnlyOption, SnapshotStatus, StateRole, Storage};
+use raft::{ProgressState, RawNode, ReadOnlyOption, SnapshotStatus, StateRole, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -255,6 +256,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         metrics: config.metrics.clone(),
         early_ack: config.bugs.has(Bug::EarlyAck),
         applied_early: 0,
+        progress_logged: BTreeMap::new(),
     };
     let task = tokio::spawn(driver.run(inputs, reports, config.tick));
     Ok(SpawnedRaft {
@@ -282,6 +284,8 @@ struct Driver {
     early_ack: bool,
     /// The last index handed up before it committed (with `early_ack`).
     applied_early: u64,
+    /// While leading, the replication state of each peer as last logged.
+    progress_logged: BTreeMap<u64, ProgressState>,
 }
 
 impl Driver {
@@ -324,6 +328,7 @@ impl Driver {
             self.election.pin(&mut self.raw.raft);
             self.handle_ready().await;
             self.publish_status();
+            self.log_progress();
         }
     }
 
@@ -546,6 +551,33 @@ impl Driver {
                 ctx: state.request_ctx,
                 index: state.index,
             });
+        }
+    }
+
+    /// While leading, logs each peer's replication state (probe,
+    /// replicate, snapshot) when it changes: how a stuck follower looks
+    /// from the leader, for whoever reads the logs (a `stuck` verdict's
+    /// evidence does).
+    fn log_progress(&mut self) {
+        let raft = &self.raw.raft;
+        if raft.state != StateRole::Leader {
+            self.progress_logged.clear();
+            return;
+        }
+        for (&peer, pr) in raft.prs().iter() {
+            if peer == raft.id || self.progress_logged.get(&peer) == Some(&pr.state) {
+                continue;
+            }
+            self.progress_logged.insert(peer, pr.state);
+            tracing::info!(
+                target: "etcd_sim::raft",
+                member = format_args!("{:x}", raft.id),
+                "progress of {peer:x}: {:?}, match {}, next {}, pending snapshot {}",
+                pr.state,
+                pr.matched,
+                pr.next_idx,
+                pr.pending_snapshot
+            );
         }
     }
 
