@@ -119,17 +119,16 @@ async fn send_loop(
         while let Ok(msg) = rx.try_recv() {
             batch.push(msg);
         }
-        batch.retain(|m| {
-            let snapshot = m.get_msg_type() == MessageType::MsgSnapshot;
-            if snapshot {
-                tokio::spawn(send_snapshot(
-                    snapshot_endpoint.clone(),
-                    m.clone(),
-                    reports.clone(),
-                ));
-            }
-            !snapshot
-        });
+        let (snapshots, mut batch): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|m| m.get_msg_type() == MessageType::MsgSnapshot);
+        for snapshot in snapshots {
+            tokio::spawn(send_snapshot(
+                snapshot_endpoint.clone(),
+                snapshot,
+                reports.clone(),
+            ));
+        }
         if batch.is_empty() {
             continue;
         }
