@@ -1,11 +1,14 @@
-//! The nemesis: faults, each named, seeded, and recorded with its
-//! simulated time.
+//! The nemesis: faults, each drawn whole, applied, held, undone, and
+//! recorded with its simulated time.
 //!
-//! Every fault is a pair of verbs (partition/heal, clog/unclog, kill/restart,
-//! pause/resume) applied by [`Nemesis::inject`], which always undoes what it
-//! did before it returns. A schedule ([`Nemesis::run`]) injects faults one
-//! after another, with quiet gaps, until told to stop; the run then heals
-//! and lets the cluster settle before the final reads.
+//! A step is drawn first, as data ([`Fault`]: kind, victims, parameters,
+//! and a duration), from the nemesis's own random stream, seeded from the
+//! run's seed; so the faults a seed draws do not depend on what the clients
+//! drew meanwhile, and a recorded step replays as it ran. [`Nemesis::inject`]
+//! then resolves the fault against the cluster as it is (who leads), applies
+//! it, holds it and always undoes it before it returns. A schedule
+//! ([`Nemesis::run`]) injects faults one after another, with quiet gaps,
+//! until told to stop; the run then heals and lets the cluster settle.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,16 +17,22 @@ use std::time::Duration;
 use etcd_sim::crash::CrashPoint;
 use etcd_sim_checker::report::MemberChange;
 use madsim::net::NetSim;
-use madsim::rand::{seq::SliceRandom, thread_rng, Rng};
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
 use crate::cluster::SimCluster;
-use crate::faults::{FaultKind, FaultSet};
+use crate::faults::{Fault, FaultKind, FaultSet, Member};
 use crate::recorder::{FaultId, Recorder};
 use crate::run::Clock;
 use crate::schedule::FaultStep;
+
+/// Mixed into the seed for the nemesis's own random stream, so that it
+/// differs from every other stream seeded with the same seed.
+const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
 
 /// The longest delay after which madsim restarts a node whose task panicked.
 const MADSIM_RESTART_DELAY_MAX: Duration = Duration::from_secs(10);
@@ -34,16 +43,19 @@ pub struct Nemesis {
     recorder: Recorder,
     clock: Clock,
     crash_points: Vec<CrashPoint>,
+    seed: u64,
 }
 
 impl Nemesis {
-    /// A nemesis for `cluster` that records into `recorder`; the
-    /// `crash-point` fault arms one of `crash_points`.
+    /// A nemesis for `cluster` that records into `recorder` and draws its
+    /// faults from a stream seeded with `seed`; the `crash-point` fault arms
+    /// one of `crash_points`.
     pub fn new(
         cluster: Arc<SimCluster>,
         recorder: Recorder,
         clock: Clock,
         crash_points: Vec<CrashPoint>,
+        seed: u64,
     ) -> Self {
         assert!(!crash_points.is_empty(), "no crash point to choose from");
         Self {
@@ -51,6 +63,7 @@ impl Nemesis {
             recorder,
             clock,
             crash_points,
+            seed,
         }
     }
 
@@ -66,15 +79,17 @@ impl Nemesis {
         mut stop: watch::Receiver<bool>,
     ) {
         let kinds: Vec<FaultKind> = faults.iter().collect();
+        let members = self.cluster.members().len();
+        let mut rng = StdRng::seed_from_u64(self.seed ^ NEMESIS_STREAM);
         for n in 0.. {
-            let drawn = (!kinds.is_empty()).then(|| draw_step(&kinds));
-            // A plan still draws each step and discards it, and once it is
-            // exhausted it keeps waiting out drawn quiet gaps: the seed's
-            // random stream and the timers then stay exactly as they were
-            // when the plan was drawn.
+            let drawn = (!kinds.is_empty())
+                .then(|| draw_step(&kinds, members, &self.crash_points, &mut rng));
+            // Once a plan is exhausted the nemesis keeps waiting out drawn
+            // quiet gaps, injecting nothing: the timers then stay as they
+            // were in the run the plan was drawn from.
             let (step, planned) = match plan {
-                Some(plan) => (plan.get(n).copied(), plan.get(n).is_some()),
-                None => (drawn, drawn.is_some()),
+                Some(plan) => (plan.get(n).cloned(), plan.get(n).is_some()),
+                None => (drawn.clone(), drawn.is_some()),
             };
             let Some(step) = step.or(drawn) else {
                 return;
@@ -83,254 +98,255 @@ impl Nemesis {
                 return;
             }
             if planned {
-                self.recorder.plan_step(step);
-                self.inject(step.fault, step.duration()).await;
+                self.recorder.plan_step(step.clone());
+                self.inject(&step.fault, step.duration()).await;
             }
         }
     }
 
-    /// Applies `kind` for `duration`, then undoes it.
-    pub async fn inject(&self, kind: FaultKind, duration: Duration) {
+    /// Applies `fault` for `duration`, then undoes it; a fault aimed at the
+    /// leader is skipped (and noted) when there is none.
+    pub async fn inject(&self, fault: &Fault, duration: Duration) {
+        let kind = fault.kind();
+        let Some((resolved, detail)) = self.resolve(fault).await else {
+            return;
+        };
+        let id = self.start(kind, detail);
+        self.apply(kind, &resolved).await;
+        self.hold(&resolved, duration).await;
+        self.undo(&resolved).await;
+        self.end(id);
+    }
+
+    /// Whom `fault` hits, now, and how the trace describes it.
+    async fn resolve(&self, fault: &Fault) -> Option<(Resolved, String)> {
         let members = self.cluster.members().len();
         let everyone: Vec<usize> = (0..members).collect();
-        match kind {
-            FaultKind::KillLeader => {
-                let Some(leader) = self.leader(kind).await else {
-                    return;
-                };
-                self.kill_restart(&[leader], kind, duration, "leader").await;
+        let but = |out: &[usize]| -> Vec<usize> {
+            everyone
+                .iter()
+                .copied()
+                .filter(|m| !out.contains(m))
+                .collect()
+        };
+        let indices = |ms: &[Member]| -> Vec<usize> { ms.iter().map(|m| m.0).collect() };
+        let name = |m: usize| self.cluster.name(m).to_string();
+        Some(match fault {
+            Fault::KillLeader => {
+                let leader = self.leader(fault).await?;
+                (
+                    Resolved::Kill(vec![leader]),
+                    format!("{} (leader)", name(leader)),
+                )
             }
-            FaultKind::Kill => {
-                let victim = thread_rng().gen_range(0..members);
-                self.kill_restart(&[victim], kind, duration, "").await;
+            Fault::Kill { member } => (Resolved::Kill(vec![member.0]), name(member.0)),
+            Fault::KillAll => {
+                let detail = format!("{} (power loss)", self.names(&everyone));
+                (Resolved::Kill(everyone), detail)
             }
-            FaultKind::KillAll => {
-                self.kill_restart(&everyone, kind, duration, "power loss")
-                    .await;
+            Fault::Pause { member } => (Resolved::Pause(member.0), name(member.0)),
+            Fault::PauseLeader => {
+                let leader = self.leader(fault).await?;
+                (
+                    Resolved::Pause(leader),
+                    format!("{} (leader)", name(leader)),
+                )
             }
-            FaultKind::Pause => {
-                let victim = thread_rng().gen_range(0..members);
-                self.pause(victim, kind, duration, "").await;
+            Fault::Partition { minority } => {
+                let (a, b) = (indices(minority), but(&indices(minority)));
+                let detail = format!("{} | {}", self.names(&a), self.names(&b));
+                (Resolved::Cut(self.between(&a, &b)), detail)
             }
-            FaultKind::PauseLeader => {
-                let Some(leader) = self.leader(kind).await else {
-                    return;
-                };
-                self.pause(leader, kind, duration, " (leader)").await;
+            Fault::IsolateLeader => {
+                let leader = self.leader(fault).await?;
+                let others = but(&[leader]);
+                let detail = format!("{} (leader) | {}", name(leader), self.names(&others));
+                (Resolved::Cut(self.between(&[leader], &others)), detail)
             }
-            FaultKind::Partition => {
-                let order = shuffled(members);
-                let minority = thread_rng().gen_range(1..=(members / 2).max(1));
-                let (a, b) = order.split_at(minority);
-                let detail = format!("{} | {}", self.names(a), self.names(b));
-                self.cut(kind, self.between(a, b), duration, detail).await;
-            }
-            FaultKind::IsolateLeader => {
-                let Some(leader) = self.leader(kind).await else {
-                    return;
-                };
-                let others: Vec<usize> = everyone.into_iter().filter(|&m| m != leader).collect();
-                let detail = format!(
-                    "{} (leader) | {}",
-                    self.cluster.name(leader),
-                    self.names(&others)
-                );
-                self.cut(kind, self.between(&[leader], &others), duration, detail)
-                    .await;
-            }
-            FaultKind::Bridge => {
-                // A line a - bridge - b: each side sees the bridge but not the
-                // other side, so each may believe it can reach a majority.
-                let order = shuffled(members);
-                let (bridge, rest) = order.split_first().expect("at least one member");
-                let (a, b) = rest.split_at(rest.len() / 2);
+            Fault::Bridge { bridge, side } => {
+                // A line a - bridge - b: each side sees the bridge but not
+                // the other side, so each may believe it can reach a majority.
+                let a = indices(side);
+                let b = but(&[&a[..], &[bridge.0]].concat());
                 let detail = format!(
                     "{} - {} - {}",
-                    self.names(a),
-                    self.cluster.name(*bridge),
-                    self.names(b)
+                    self.names(&a),
+                    name(bridge.0),
+                    self.names(&b)
                 );
-                self.cut(kind, self.between(a, b), duration, detail).await;
+                (Resolved::Cut(self.between(&a, &b)), detail)
             }
-            FaultKind::OneWayClog => {
-                let order = shuffled(members);
-                let (from, to) = (order[0], order[1 % members]);
-                let link = (self.cluster.node_id(from), self.cluster.node_id(to));
-                let detail = format!("{} -> {}", self.cluster.name(from), self.cluster.name(to));
-                self.cut(kind, BTreeSet::from([link]), duration, detail)
-                    .await;
+            Fault::OneWayClog { from, to } => {
+                let link = (self.cluster.node_id(from.0), self.cluster.node_id(to.0));
+                let detail = format!("{} -> {}", name(from.0), name(to.0));
+                (Resolved::Cut(BTreeSet::from([link])), detail)
             }
-            FaultKind::PacketLoss => {
-                let rate = thread_rng().gen_range(0.05..0.3);
-                let fault = self.start(kind, format!("{:.0}% of packets", rate * 100.0));
-                NetSim::current().update_config(|c| c.packet_loss_rate = rate);
-                tokio::time::sleep(duration).await;
-                NetSim::current().update_config(|c| c.packet_loss_rate = 0.0);
-                self.end(fault);
+            Fault::PacketLoss { percent } => (
+                Resolved::PacketLoss(f64::from(*percent) / 100.0),
+                format!("{percent}% of packets"),
+            ),
+            Fault::LatencySpike { max_ms } => (
+                Resolved::Latency(Duration::from_millis(*max_ms)),
+                format!("1..{max_ms} ms per packet"),
+            ),
+            Fault::CrashPoint { member, point } => (
+                Resolved::CrashPoint(member.0, *point),
+                format!("{} at {point}", name(member.0)),
+            ),
+            Fault::SlowFsync { member, latency_ms } => {
+                let latency = Duration::from_millis(*latency_ms);
+                let detail = format!("{}: +{latency:?} per fsync", name(member.0));
+                (Resolved::SlowFsync(member.0, latency), detail)
             }
-            FaultKind::CrashPoint => {
-                let victim = thread_rng().gen_range(0..members);
-                let point = *self
-                    .crash_points
-                    .choose(&mut thread_rng())
-                    .expect("not empty");
-                let detail = format!("{} at {point}", self.cluster.name(victim));
-                let fault = self.start(kind, detail);
-                let points = self.cluster.crash_points(victim);
-                points.arm(point);
+            Fault::ClockSkew { member, percent } => (
+                Resolved::ClockSkew(member.0, *percent),
+                format!("{}: clock at {percent}%", name(member.0)),
+            ),
+            Fault::TransferLeader { offset } => {
+                let leader = self.leader(fault).await?;
+                let to = (leader + offset) % members;
+                if to == leader {
+                    return None;
+                }
+                let detail = format!("{} -> {}", name(leader), name(to));
+                (Resolved::TransferLeader { to }, detail)
+            }
+        })
+    }
+
+    async fn apply(&self, kind: FaultKind, resolved: &Resolved) {
+        let now = || self.clock.now_ns();
+        match resolved {
+            Resolved::Kill(victims) => {
+                for &victim in victims {
+                    self.cluster.kill(victim);
+                    let why = kind.name().to_string();
+                    let name = self.cluster.name(victim);
+                    self.recorder
+                        .member_event(now(), name, MemberChange::Crashed { why });
+                }
+            }
+            Resolved::Pause(victim) => {
+                Handle::current().pause(self.cluster.node_id(*victim));
+                let name = self.cluster.name(*victim);
+                self.recorder
+                    .member_event(now(), name, MemberChange::Paused);
+            }
+            Resolved::Cut(links) => {
+                for &(from, to) in links {
+                    NetSim::current().clog_link(from, to);
+                }
+            }
+            Resolved::PacketLoss(rate) => {
+                NetSim::current().update_config(|c| c.packet_loss_rate = *rate);
+            }
+            Resolved::Latency(max) => NetSim::current().update_config(|c| {
+                c.send_latency = Duration::from_millis(1)..*max;
+            }),
+            Resolved::CrashPoint(victim, point) => {
+                self.cluster.crash_points(*victim).arm(*point);
                 if point.reached_on_restart() {
                     // Only a restart (or a leader's snapshot, which is
                     // rare) passes this point.
-                    self.cluster.kill(victim);
+                    self.cluster.kill(*victim);
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    self.cluster.restart(victim);
+                    self.cluster.restart(*victim);
                 }
-                let deadline = tokio::time::Instant::now() + duration;
-                while points.is_armed() && tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                if points.disarm() {
-                    let note = format!("crash point {point} not reached");
-                    self.recorder.note(self.clock.now_ns(), note);
-                } else {
-                    let name = self.cluster.name(victim);
-                    let note = format!("crash point {point} fired; madsim restarts {name}");
-                    self.recorder.note(self.clock.now_ns(), note);
-                    let why = format!("crash point {point}");
-                    let crashed = MemberChange::Crashed { why };
-                    self.recorder
-                        .member_event(self.clock.now_ns(), name, crashed);
-                    // madsim restarts a crashed node 1 to 10 s later; no other
-                    // fault may kill or restart it meanwhile, or the two
-                    // restarts would overlap.
-                    tokio::time::sleep(MADSIM_RESTART_DELAY_MAX).await;
-                }
-                self.end(fault);
             }
-            FaultKind::SlowFsync => {
-                let victim = thread_rng().gen_range(0..members);
-                let latency = Duration::from_millis(thread_rng().gen_range(20..300));
-                let detail = format!("{}: +{latency:?} per fsync", self.cluster.name(victim));
-                let fault = self.start(kind, detail);
-                self.cluster.disk(victim).set_sync_latency(latency);
-                tokio::time::sleep(duration).await;
-                self.cluster.disk(victim).set_sync_latency(Duration::ZERO);
-                self.end(fault);
+            Resolved::SlowFsync(victim, latency) => {
+                self.cluster.disk(*victim).set_sync_latency(*latency);
             }
-            FaultKind::ClockSkew => {
-                let victim = thread_rng().gen_range(0..members);
-                let percent = if thread_rng().gen_bool(0.5) {
-                    thread_rng().gen_range(25..80)
-                } else {
-                    thread_rng().gen_range(150..400)
-                };
-                let detail = format!("{}: clock at {percent}%", self.cluster.name(victim));
-                let fault = self.start(kind, detail);
-                self.cluster.clock(victim).set_percent(percent);
-                tokio::time::sleep(duration).await;
-                self.cluster.clock(victim).set_percent(100);
-                self.end(fault);
+            Resolved::ClockSkew(victim, percent) => {
+                self.cluster.clock(*victim).set_percent(*percent);
             }
-            FaultKind::TransferLeader => {
-                let Some(leader) = self.leader(kind).await else {
-                    return;
+            Resolved::TransferLeader { to } => {
+                let leader = self.cluster.leader().await;
+                let answer = match leader {
+                    Some(leader) => self.cluster.move_leader(leader, *to).await,
+                    None => Err("no leader any more".to_string()),
                 };
-                let others: Vec<usize> = everyone.into_iter().filter(|&m| m != leader).collect();
-                let Some(&to) = others.choose(&mut thread_rng()) else {
-                    return;
-                };
-                let detail = format!("{} -> {}", self.cluster.name(leader), self.cluster.name(to));
-                let fault = self.start(kind, detail);
-                let answer = self.cluster.move_leader(leader, to).await;
                 let note = match answer {
-                    Ok(()) => format!("leadership moved to {}", self.cluster.name(to)),
+                    Ok(()) => format!("leadership moved to {}", self.cluster.name(*to)),
                     Err(e) => format!("move-leader failed: {e}"),
                 };
-                self.recorder.note(self.clock.now_ns(), note);
-                // The fault's duration is the quiet the new leader gets.
-                tokio::time::sleep(duration).await;
-                self.end(fault);
-            }
-            FaultKind::LatencySpike => {
-                let max = thread_rng().gen_range(50..500);
-                let fault = self.start(kind, format!("1..{max} ms per packet"));
-                let normal = madsim::net::Config::default().send_latency;
-                NetSim::current().update_config(|c| {
-                    c.send_latency = Duration::from_millis(1)..Duration::from_millis(max)
-                });
-                tokio::time::sleep(duration).await;
-                NetSim::current().update_config(|c| c.send_latency = normal);
-                self.end(fault);
+                self.recorder.note(now(), note);
             }
         }
     }
 
-    async fn leader(&self, kind: FaultKind) -> Option<usize> {
+    /// Holds the fault for `duration`; an armed crash point is held only
+    /// until it fires.
+    async fn hold(&self, resolved: &Resolved, duration: Duration) {
+        if let Resolved::CrashPoint(victim, _) = resolved {
+            let points = self.cluster.crash_points(*victim);
+            let deadline = tokio::time::Instant::now() + duration;
+            while points.is_armed() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        } else {
+            // A leadership transfer's duration is the quiet the new leader gets.
+            tokio::time::sleep(duration).await;
+        }
+    }
+
+    async fn undo(&self, resolved: &Resolved) {
+        let now = || self.clock.now_ns();
+        match resolved {
+            Resolved::Kill(victims) => {
+                for &victim in victims {
+                    self.cluster.restart(victim);
+                }
+            }
+            Resolved::Pause(victim) => {
+                Handle::current().resume(self.cluster.node_id(*victim));
+                let name = self.cluster.name(*victim);
+                self.recorder
+                    .member_event(now(), name, MemberChange::Resumed);
+            }
+            Resolved::Cut(links) => {
+                for &(from, to) in links {
+                    NetSim::current().unclog_link(from, to);
+                }
+            }
+            Resolved::PacketLoss(_) => {
+                NetSim::current().update_config(|c| c.packet_loss_rate = 0.0);
+            }
+            Resolved::Latency(_) => {
+                let normal = madsim::net::Config::default().send_latency;
+                NetSim::current().update_config(|c| c.send_latency = normal);
+            }
+            Resolved::CrashPoint(victim, point) => {
+                if self.cluster.crash_points(*victim).disarm() {
+                    let note = format!("crash point {point} not reached");
+                    self.recorder.note(now(), note);
+                    return;
+                }
+                let name = self.cluster.name(*victim);
+                let note = format!("crash point {point} fired; madsim restarts {name}");
+                self.recorder.note(now(), note);
+                let why = format!("crash point {point}");
+                self.recorder
+                    .member_event(now(), name, MemberChange::Crashed { why });
+                // madsim restarts a crashed node 1 to 10 s later; no other
+                // fault may kill or restart it meanwhile, or the two
+                // restarts would overlap.
+                tokio::time::sleep(MADSIM_RESTART_DELAY_MAX).await;
+            }
+            Resolved::SlowFsync(victim, _) => {
+                self.cluster.disk(*victim).set_sync_latency(Duration::ZERO);
+            }
+            Resolved::ClockSkew(victim, _) => self.cluster.clock(*victim).set_percent(100),
+            Resolved::TransferLeader { .. } => {}
+        }
+    }
+
+    async fn leader(&self, fault: &Fault) -> Option<usize> {
         let leader = self.cluster.leader().await;
         if leader.is_none() {
-            let note = format!("nemesis: {kind} skipped, no leader");
+            let note = format!("nemesis: {} skipped, no leader", fault.kind());
             self.recorder.note(self.clock.now_ns(), note);
         }
         leader
-    }
-
-    async fn pause(&self, victim: usize, kind: FaultKind, duration: Duration, why: &str) {
-        let node = self.cluster.node_id(victim);
-        let fault = self.start(kind, format!("{}{why}", self.cluster.name(victim)));
-        let name = self.cluster.name(victim);
-        Handle::current().pause(node);
-        let now = self.clock.now_ns();
-        self.recorder.member_event(now, name, MemberChange::Paused);
-        tokio::time::sleep(duration).await;
-        Handle::current().resume(node);
-        let now = self.clock.now_ns();
-        self.recorder.member_event(now, name, MemberChange::Resumed);
-        self.end(fault);
-    }
-
-    async fn kill_restart(
-        &self,
-        victims: &[usize],
-        kind: FaultKind,
-        downtime: Duration,
-        why: &str,
-    ) {
-        let mut detail = self.names(victims);
-        if !why.is_empty() {
-            detail = format!("{detail} ({why})");
-        }
-        let fault = self.start(kind, detail);
-        for &victim in victims {
-            self.cluster.kill(victim);
-            let why = kind.name().to_string();
-            let (now, name) = (self.clock.now_ns(), self.cluster.name(victim));
-            self.recorder
-                .member_event(now, name, MemberChange::Crashed { why });
-        }
-        tokio::time::sleep(downtime).await;
-        for &victim in victims {
-            self.cluster.restart(victim);
-        }
-        self.end(fault);
-    }
-
-    /// Clogs every link in `links` for `duration`.
-    async fn cut(
-        &self,
-        kind: FaultKind,
-        links: BTreeSet<(NodeId, NodeId)>,
-        duration: Duration,
-        detail: String,
-    ) {
-        let fault = self.start(kind, detail);
-        for &(from, to) in &links {
-            NetSim::current().clog_link(from, to);
-        }
-        tokio::time::sleep(duration).await;
-        for &(from, to) in &links {
-            NetSim::current().unclog_link(from, to);
-        }
-        self.end(fault);
     }
 
     /// Both directions of every link between a member of `a` and one of `b`.
@@ -361,22 +377,51 @@ impl Nemesis {
     }
 }
 
-/// A step drawn from the seed: a quiet gap, a fault kind, its duration.
-fn draw_step(kinds: &[FaultKind]) -> FaultStep {
-    let quiet_ms = thread_rng().gen_range(200..1_500);
-    let fault = *kinds.choose(&mut thread_rng()).expect("not empty");
-    let duration_ms = thread_rng().gen_range(fault.durations()).as_millis() as u64;
+/// A fault resolved against the cluster as it is when it begins: the
+/// members it hits by index, the links it cuts. Each kind's apply and undo
+/// are the two arms of [`Nemesis::apply`] and [`Nemesis::undo`] for it.
+enum Resolved {
+    /// Power loss (unsynced writes are lost) at these members; they restart
+    /// when the fault ends.
+    Kill(Vec<usize>),
+    /// This member's tasks are frozen.
+    Pause(usize),
+    /// These links drop every packet.
+    Cut(BTreeSet<(NodeId, NodeId)>),
+    /// This share of all packets is dropped.
+    PacketLoss(f64),
+    /// Packets are delayed by up to this.
+    Latency(Duration),
+    /// This crash point of this member is armed.
+    CrashPoint(usize, CrashPoint),
+    /// This member's fsyncs take this much longer.
+    SlowFsync(usize, Duration),
+    /// This member's clock runs at this percent.
+    ClockSkew(usize, u32),
+    /// The leader is asked to hand over to this member.
+    TransferLeader {
+        /// The member to lead next.
+        to: usize,
+    },
+}
+
+/// A step drawn from the nemesis's own random stream: a quiet gap, then a
+/// fault (kind, victims and parameters) and how long it is held.
+fn draw_step(
+    kinds: &[FaultKind],
+    members: usize,
+    crash_points: &[CrashPoint],
+    rng: &mut StdRng,
+) -> FaultStep {
+    let quiet_ms = rng.gen_range(200..1_500);
+    let kind = *kinds.choose(rng).expect("not empty");
+    let fault = Fault::draw(kind, members, crash_points, rng);
+    let duration_ms = rng.gen_range(kind.durations()).as_millis() as u64;
     FaultStep {
         quiet_ms,
         fault,
         duration_ms,
     }
-}
-
-fn shuffled(members: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..members).collect();
-    order.shuffle(&mut thread_rng());
-    order
 }
 
 /// Sleeps for `duration` unless `stop` turns true first; returns whether it did.

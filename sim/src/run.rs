@@ -520,6 +520,7 @@ async fn simulate_into(
             recorder.clone(),
             clock,
             config.crash_points.clone(),
+            config.seed,
         );
         let (faults, plan) = (config.faults.clone(), config.plan.clone());
         async move { nemesis.run(&faults, plan.as_deref(), stopped).await }

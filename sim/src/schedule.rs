@@ -12,20 +12,20 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::{FaultKind, FaultSet};
+use crate::faults::{Fault, FaultSet};
 
 /// One step of the nemesis: stay quiet, then hold one fault.
 ///
 /// Steps are relative (a quiet gap before each fault) because that is how
 /// the nemesis draws them; a plan drawn from a seed and then replayed as a
 /// plan reproduces the run bit for bit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FaultStep {
     /// Quiet time before the fault, in milliseconds.
     pub quiet_ms: u64,
-    /// The fault.
-    #[serde(with = "fault_name")]
-    pub fault: FaultKind,
+    /// The fault, with its victims and parameters.
+    pub fault: Fault,
     /// How long the fault is held, in milliseconds.
     pub duration_ms: u64,
 }
@@ -91,10 +91,27 @@ pub struct Schedule {
 impl Schedule {
     /// Reads a schedule file's text.
     pub fn from_json(text: &str) -> Result<Schedule, String> {
-        let schedule: Schedule =
-            serde_json::from_str(text).map_err(|e| format!("not an etcd-sim schedule: {e}"))?;
+        let schedule: Schedule = serde_json::from_str(text).map_err(|e| {
+            if text.contains("\"fault\": \"") {
+                // Before faults were values, a step named only the kind.
+                format!(
+                    "a schedule from an older etcd-sim (its fault steps name only a kind, \
+                     not the victims): run its seed again to write it anew ({e})"
+                )
+            } else {
+                format!("not an etcd-sim schedule: {e}")
+            }
+        })?;
         schedule.fault_set()?;
         schedule.bug_set()?;
+        for step in &schedule.plan {
+            if let Some(m) = step.fault.members().iter().find(|m| m.0 >= schedule.nodes) {
+                return Err(format!(
+                    "plan: {} names {m}, but the cluster has {} members",
+                    step.fault, schedule.nodes
+                ));
+            }
+        }
         Ok(schedule)
     }
 
@@ -150,30 +167,10 @@ fn yes() -> bool {
     true
 }
 
-/// Fault kinds in files go by their command-line names.
-mod fault_name {
-    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
-
-    use crate::faults::{FaultKind, FaultSet};
-
-    pub fn serialize<S: Serializer>(kind: &FaultKind, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(kind.name())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FaultKind, D::Error> {
-        let name = String::deserialize(d)?;
-        let set: FaultSet = name.parse().map_err(D::Error::custom)?;
-        let mut kinds = set.iter();
-        match (kinds.next(), kinds.next()) {
-            (Some(kind), None) => Ok(kind),
-            _ => Err(D::Error::custom(format!("{name:?} is not one fault kind"))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::faults::Member;
 
     fn schedule() -> Schedule {
         Schedule {
@@ -188,11 +185,18 @@ mod tests {
             faults: "all".into(),
             pre_vote: true,
             check_quorum: false,
-            plan: vec![FaultStep {
-                quiet_ms: 500,
-                fault: FaultKind::IsolateLeader,
-                duration_ms: 2_500,
-            }],
+            plan: vec![
+                FaultStep {
+                    quiet_ms: 500,
+                    fault: Fault::IsolateLeader,
+                    duration_ms: 2_500,
+                },
+                FaultStep {
+                    quiet_ms: 100,
+                    fault: Fault::Kill { member: Member(2) },
+                    duration_ms: 700,
+                },
+            ],
         }
     }
 
@@ -218,7 +222,20 @@ mod tests {
     fn a_bad_schedule_file_says_what_is_wrong() {
         let bad_fault = schedule().to_json().replace("isolate-leader", "flood");
         let err = Schedule::from_json(&bad_fault).unwrap_err();
-        assert!(err.contains("unknown fault \"flood\""), "{err}");
+        assert!(err.contains("unknown variant `flood`"), "{err}");
+        let bad_member = schedule().to_json().replace("\"n3\"", "\"n4\"");
+        let err = Schedule::from_json(&bad_member).unwrap_err();
+        assert!(
+            err.contains("names n4, but the cluster has 3 members"),
+            "{err}"
+        );
+        let old = schedule().to_json().replace(
+            "\"fault\": {\n        \"kind\": \"isolate-leader\"\n      }",
+            "\"fault\": \"isolate-leader\"",
+        );
+        assert_ne!(old, schedule().to_json());
+        let err = Schedule::from_json(&old).unwrap_err();
+        assert!(err.contains("older etcd-sim"), "{err}");
         let bad_bug = schedule().to_json().replace("stale-read", "no-such-bug");
         let err = Schedule::from_json(&bad_bug).unwrap_err();
         assert!(err.contains("unknown bug"), "{err}");

@@ -159,6 +159,12 @@ fn candidates(s: &Schedule) -> Vec<Schedule> {
             plan[i].duration_ms /= 2;
             out.push(Schedule { plan, ..s.clone() });
         }
+        // The same fault, milder: fewer victims, smaller parameters.
+        for fault in step.fault.milder(s.nodes) {
+            let mut plan = s.plan.clone();
+            plan[i].fault = fault;
+            out.push(Schedule { plan, ..s.clone() });
+        }
     }
     out
 }
@@ -188,12 +194,12 @@ fn without(plan: &[FaultStep], cut: std::ops::Range<usize>) -> Vec<FaultStep> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::FaultKind;
+    use crate::faults::{Fault, Member};
 
     fn step(quiet_ms: u64, duration_ms: u64) -> FaultStep {
         FaultStep {
             quiet_ms,
-            fault: FaultKind::Kill,
+            fault: Fault::Kill { member: Member(0) },
             duration_ms,
         }
     }
