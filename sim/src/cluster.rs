@@ -16,7 +16,6 @@ use etcd_sim::crash::{CrashPoints, CRASH_PANIC};
 use etcd_sim::proto::etcdserverpb::StatusRequest;
 use etcd_sim::server::{Cluster, ServerConfig};
 use etcd_sim::storage::{Disk, SimDisk};
-use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 
@@ -53,16 +52,6 @@ pub struct SimMember {
 /// The members of one simulated cluster.
 pub struct SimCluster {
     members: Vec<SimMember>,
-}
-
-/// How much of its unsynced tail a file keeps in a crash: usually none,
-/// sometimes a random prefix (a torn write), decided by the seed.
-fn torn_tail(unsynced: usize) -> usize {
-    if thread_rng().gen_bool(0.3) {
-        thread_rng().gen_range(0..=unsynced)
-    } else {
-        0
-    }
 }
 
 impl SimCluster {
@@ -107,8 +96,9 @@ impl SimCluster {
                         async move {
                             // A process (re)starts with what its disk made
                             // durable: whatever was not synced when the last
-                            // incarnation died is gone, perhaps with a torn tail.
-                            disk.crash(torn_tail);
+                            // incarnation died is gone, except what the page
+                            // cache wrote back by chance (see `power_loss`).
+                            disk.power_loss();
                             let disk: Arc<dyn Disk> = Arc::new(disk);
                             if let Err(e) = etcd_sim::server::run(config, disk).await {
                                 panic!("member stopped: {e}");

@@ -19,7 +19,6 @@ use crate::bugs::{Bug, BugSet};
 use crate::clock::ClockRate;
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
-use crate::offload::offload;
 use crate::storage::Disk;
 
 /// How a member runs raft.
@@ -427,8 +426,9 @@ impl Driver {
             store.entries_after_snapshot().to_vec(),
             store.hard_state().clone(),
         );
-        let (wal, id) = (self.wal.clone(), self.raw.raft.id);
-        offload(move || wal.rewrite(&entries, &hard_state))
+        let id = self.raw.raft.id;
+        self.wal
+            .rewrite(entries, hard_state)
             .await
             .unwrap_or_else(|e| panic!("member {id} cannot rewrite its WAL: {e}"));
     }
@@ -459,18 +459,13 @@ impl Driver {
             let sync_started = tokio::time::Instant::now();
             let (wal, id) = (self.wal.clone(), self.raw.raft.id);
             if ready.must_sync() {
-                // The loop waits for the write, as etcd's raft loop waits
-                // for its fsync; the runtime's workers do not.
+                // The loop waits for the write to be durable, as etcd's raft
+                // loop waits for its fsync (a slow disk holds it up as a slow
+                // fsync holds up etcd's); the runtime's workers do not wait.
                 let (entries, hs) = (ready.entries().clone(), hard_state.clone());
-                offload(move || wal.save(&entries, hs.as_ref()))
+                wal.save(entries, hs)
                     .await
                     .unwrap_or_else(|e| panic!("member {id} cannot write its WAL: {e}"));
-                // A slow disk holds the whole loop up, as a slow fsync holds
-                // up etcd's raft loop.
-                let latency = self.wal.sync_latency();
-                if !latency.is_zero() {
-                    tokio::time::sleep(latency).await;
-                }
                 self.metrics.observe_wal_fsync(sync_started.elapsed());
             } else if let Some(hs) = &hard_state {
                 // Only the commit index moved (no entries, vote or term).
@@ -618,7 +613,8 @@ impl Driver {
 /// snapshot crash points.
 async fn save_snapshot(id: u64, snapshotter: Snapshotter, crash: &CrashPoints, snapshot: Snapshot) {
     crash.reach(CrashPoint::BeforeSnapshotSave);
-    offload(move || snapshotter.save(&snapshot))
+    snapshotter
+        .save(snapshot)
         .await
         .unwrap_or_else(|e| panic!("member {id} cannot save a snapshot: {e}"));
     crash.reach(CrashPoint::AfterSnapshotSave);

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use protobuf::Message as _;
 use raft::eraftpb::Snapshot;
 
-use crate::storage::Disk;
+use crate::offload::offload;
+use crate::storage::{self, Disk};
 
 const PREFIX: &str = "snap-";
 const SUFFIX: &str = ".snap";
@@ -37,16 +38,20 @@ impl Snapshotter {
     /// snapshots. Saves may overlap (log compaction saves in the background
     /// while a leader's snapshot arrives): a save never removes a newer
     /// snapshot than its own, so the newest always survives.
-    pub fn save(&self, snapshot: &Snapshot) -> io::Result<()> {
+    pub async fn save(&self, snapshot: Snapshot) -> io::Result<()> {
         let name = file_name(snapshot.get_metadata().index);
-        let body = snapshot
-            .write_to_bytes()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        let mut file = crc32fast::hash(&body).to_le_bytes().to_vec();
-        file.extend_from_slice(&body);
         let tmp = format!("{name}.tmp");
-        self.disk.write(&tmp, &file)?;
-        self.disk.sync(&tmp)?;
+        let (disk, written) = (self.disk.clone(), tmp.clone());
+        offload(move || {
+            let body = snapshot
+                .write_to_bytes()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let mut file = crc32fast::hash(&body).to_le_bytes().to_vec();
+            file.extend_from_slice(&body);
+            disk.write(&written, &file)
+        })
+        .await?;
+        storage::sync(&self.disk, &tmp).await?;
         self.disk.rename(&tmp, &name)?;
         // Names sort as their indexes (fixed-width hex).
         for old in self.names()?.into_iter().filter(|old| *old < name) {
@@ -90,7 +95,7 @@ fn file_name(index: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::SimDisk;
+    use crate::storage::{Kept, SimDisk};
 
     fn snapshot(index: u64, data: &[u8]) -> Snapshot {
         let mut s = Snapshot::default();
@@ -99,13 +104,13 @@ mod tests {
         s
     }
 
-    #[test]
-    fn the_newest_intact_snapshot_wins() {
+    #[tokio::test]
+    async fn the_newest_intact_snapshot_wins() {
         let disk = Arc::new(SimDisk::new());
         let snapshotter = Snapshotter::new(disk.clone());
         assert_eq!(snapshotter.load_newest().unwrap(), None);
-        snapshotter.save(&snapshot(10, b"ten")).unwrap();
-        snapshotter.save(&snapshot(20, b"twenty")).unwrap();
+        snapshotter.save(snapshot(10, b"ten")).await.unwrap();
+        snapshotter.save(snapshot(20, b"twenty")).await.unwrap();
         assert_eq!(disk.list().unwrap(), vec![file_name(20)]);
         assert_eq!(
             snapshotter.load_newest().unwrap(),
@@ -113,12 +118,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_older_save_finishing_last_keeps_the_newer_snapshot() {
+    #[tokio::test]
+    async fn an_older_save_finishing_last_keeps_the_newer_snapshot() {
         let disk = Arc::new(SimDisk::new());
         let snapshotter = Snapshotter::new(disk.clone());
-        snapshotter.save(&snapshot(20, b"twenty")).unwrap();
-        snapshotter.save(&snapshot(10, b"ten")).unwrap();
+        snapshotter.save(snapshot(20, b"twenty")).await.unwrap();
+        snapshotter.save(snapshot(10, b"ten")).await.unwrap();
         assert_eq!(disk.list().unwrap(), vec![file_name(10), file_name(20)]);
         assert_eq!(
             snapshotter.load_newest().unwrap(),
@@ -126,11 +131,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_corrupt_snapshot_is_passed_over() {
+    #[tokio::test]
+    async fn a_corrupt_snapshot_is_passed_over() {
         let disk = Arc::new(SimDisk::new());
         let snapshotter = Snapshotter::new(disk.clone());
-        snapshotter.save(&snapshot(10, b"ten")).unwrap();
+        snapshotter.save(snapshot(10, b"ten")).await.unwrap();
         disk.write(&file_name(30), b"\0\0\0\0garbage").unwrap();
         assert_eq!(
             snapshotter.load_newest().unwrap(),
@@ -138,14 +143,14 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_crash_before_the_rename_keeps_the_old_snapshot() {
+    #[tokio::test]
+    async fn a_crash_before_the_rename_keeps_the_old_snapshot() {
         let disk = Arc::new(SimDisk::new());
         let snapshotter = Snapshotter::new(disk.clone());
-        snapshotter.save(&snapshot(10, b"ten")).unwrap();
+        snapshotter.save(snapshot(10, b"ten")).await.unwrap();
         disk.write(&format!("{}.tmp", file_name(20)), b"partial")
             .unwrap();
-        disk.crash(|_| 0);
+        disk.crash(|_| Kept::Nothing);
         assert_eq!(
             snapshotter.load_newest().unwrap(),
             Some(snapshot(10, b"ten"))

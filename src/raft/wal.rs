@@ -38,7 +38,8 @@ use std::sync::Arc;
 use protobuf::Message as _;
 use raft::eraftpb::{Entry, HardState};
 
-use crate::storage::{read_if_exists, Disk};
+use crate::offload::offload;
+use crate::storage::{self, read_if_exists, Disk};
 
 const WAL_FILE: &str = "wal";
 const HEADER_LEN: usize = 12;
@@ -138,11 +139,6 @@ impl Wal {
         ))
     }
 
-    /// How long the disk currently takes to sync.
-    pub fn sync_latency(&self) -> std::time::Duration {
-        self.disk.sync_latency()
-    }
-
     /// Switches the `skip-fsync` bug on or off.
     pub fn set_skip_fsync(&mut self, skip: bool) {
         self.skip_fsync = skip;
@@ -150,11 +146,13 @@ impl Wal {
 
     /// Replaces the whole log with `entries` and `hard_state`, atomically:
     /// after log compaction the entries a snapshot covers are dropped.
-    pub fn rewrite(&self, entries: &[Entry], hard_state: &HardState) -> io::Result<()> {
+    pub async fn rewrite(&self, entries: Vec<Entry>, hard_state: HardState) -> io::Result<()> {
         let tmp = format!("{WAL_FILE}.tmp");
-        self.disk
-            .write(&tmp, &encode_records(entries, Some(hard_state))?)?;
-        self.disk.sync(&tmp)?;
+        let disk = self.disk.clone();
+        let written = tmp.clone();
+        offload(move || disk.write(&written, &encode_records(&entries, Some(&hard_state))?))
+            .await?;
+        storage::sync(&self.disk, &tmp).await?;
         self.disk.rename(&tmp, WAL_FILE)
     }
 
@@ -168,18 +166,20 @@ impl Wal {
     }
 
     /// Appends `entries` and `hard_state` and syncs them: when this returns,
-    /// they survive a crash.
-    pub fn save(&self, entries: &[Entry], hard_state: Option<&HardState>) -> io::Result<()> {
-        let buf = encode_records(entries, hard_state)?;
-        if buf.is_empty() {
+    /// they survive a crash; until then a crash may lose them, or keep any
+    /// part of them.
+    pub async fn save(&self, entries: Vec<Entry>, hard_state: Option<HardState>) -> io::Result<()> {
+        if entries.is_empty() && hard_state.is_none() {
             return Ok(());
         }
-        self.disk.append(WAL_FILE, &buf)?;
+        let disk = self.disk.clone();
+        offload(move || disk.append(WAL_FILE, &encode_records(&entries, hard_state.as_ref())?))
+            .await?;
         crate::coverage::bug_site(crate::bugs::Bug::SkipFsync);
         if self.skip_fsync {
             return Ok(());
         }
-        self.disk.sync(WAL_FILE)
+        storage::sync(&self.disk, WAL_FILE).await
     }
 }
 
@@ -212,7 +212,8 @@ fn encode_record(buf: &mut Vec<u8>, kind: u8, payload: &[u8]) {
     buf.extend_from_slice(payload);
 }
 
-/// The record at `offset`, or `None` if the file ends inside it (torn).
+/// The record at `offset`, or `None` if it was torn: the file ends inside
+/// it, or it fails a checksum where part of it reads as zeros.
 fn next_record(data: &[u8], offset: usize) -> Result<Option<(u8, &[u8])>, WalError> {
     let Some(header) = data.get(offset..offset + HEADER_LEN) else {
         return Ok(None);
@@ -220,15 +221,22 @@ fn next_record(data: &[u8], offset: usize) -> Result<Option<(u8, &[u8])>, WalErr
     let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().unwrap());
     let (len, len_crc, crc) = (word(0) as usize, word(4), word(8));
     if crc32fast::hash(&header[..4]) != len_crc {
+        if has_zeroed_sector(data, offset..offset + HEADER_LEN) {
+            return Ok(None);
+        }
         return Err(WalError::Corrupt {
             offset,
             reason: "length checksum mismatch".to_string(),
         });
     }
-    let Some(body) = data.get(offset + HEADER_LEN..offset + HEADER_LEN + len) else {
+    let end = offset + HEADER_LEN + len;
+    let Some(body) = data.get(offset + HEADER_LEN..end) else {
         return Ok(None);
     };
     if len == 0 || crc32fast::hash(body) != crc {
+        if has_zeroed_sector(data, offset..end) {
+            return Ok(None);
+        }
         return Err(WalError::Corrupt {
             offset,
             reason: "checksum mismatch".to_string(),
@@ -237,10 +245,30 @@ fn next_record(data: &[u8], offset: usize) -> Result<Option<(u8, &[u8])>, WalErr
     Ok(Some((body[0], &body[1..])))
 }
 
+/// The sector a disk writes atomically; a page cache writes back whole
+/// pages of them.
+const SECTOR: usize = 512;
+
+/// Whether some piece of `record`, cut at sector boundaries of the file,
+/// is all zeros: what a write torn by the page cache leaves (the pages it
+/// never wrote back read as zeros in a file extended past them), as
+/// opposed to corruption of data that was synced, which is not zeros.
+fn has_zeroed_sector(data: &[u8], record: std::ops::Range<usize>) -> bool {
+    let mut start = record.start;
+    while start < record.end {
+        let end = ((start / SECTOR + 1) * SECTOR).min(record.end);
+        if data[start..end].iter().all(|&b| b == 0) {
+            return true;
+        }
+        start = end;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::SimDisk;
+    use crate::storage::{Kept, SimDisk, PAGE};
 
     fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
         Entry {
@@ -259,18 +287,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_unsynced_commit_index_is_lost_in_a_crash_unless_a_later_sync_covers_it() {
+    #[tokio::test]
+    async fn an_unsynced_commit_index_is_lost_in_a_crash_unless_a_later_sync_covers_it() {
         let disk = Arc::new(SimDisk::new());
         let (wal, _) = Wal::open(disk.clone()).unwrap();
-        wal.save(&[entry(1, 1, b"a")], Some(&hard_state(1, 0)))
+        wal.save(vec![entry(1, 1, b"a")], Some(hard_state(1, 0)))
+            .await
             .unwrap();
         wal.save_commit(&hard_state(1, 1)).unwrap();
         assert_eq!(
             Wal::open(disk.clone()).unwrap().1.hard_state,
             hard_state(1, 1)
         );
-        disk.crash(|_| 0);
+        disk.crash(|_| Kept::Nothing);
         let (wal, replay) = Wal::open(disk.clone()).unwrap();
         assert_eq!(
             replay.hard_state,
@@ -278,8 +307,8 @@ mod tests {
             "the commit was not synced"
         );
         wal.save_commit(&hard_state(1, 1)).unwrap();
-        wal.save(&[entry(2, 1, b"b")], None).unwrap();
-        disk.crash(|_| 0);
+        wal.save(vec![entry(2, 1, b"b")], None).await.unwrap();
+        disk.crash(|_| Kept::Nothing);
         let replay = Wal::open(disk).unwrap().1;
         assert_eq!(
             replay.hard_state,
@@ -289,42 +318,44 @@ mod tests {
         assert_eq!(replay.entries.len(), 2);
     }
 
-    #[test]
-    fn replays_entries_and_the_last_hard_state() {
+    #[tokio::test]
+    async fn replays_entries_and_the_last_hard_state() {
         let disk = Arc::new(SimDisk::new());
         let (wal, replay) = Wal::open(disk.clone()).unwrap();
         assert!(replay.entries.is_empty());
         wal.save(
-            &[entry(1, 1, b"a"), entry(2, 1, b"b")],
-            Some(&hard_state(1, 1)),
+            vec![entry(1, 1, b"a"), entry(2, 1, b"b")],
+            Some(hard_state(1, 1)),
         )
+        .await
         .unwrap();
-        wal.save(&[], Some(&hard_state(1, 2))).unwrap();
+        wal.save(vec![], Some(hard_state(1, 2))).await.unwrap();
         let (_, replay) = Wal::open(disk).unwrap();
         assert_eq!(replay.entries, vec![entry(1, 1, b"a"), entry(2, 1, b"b")]);
         assert_eq!(replay.hard_state, hard_state(1, 2));
         assert_eq!(replay.torn_bytes, None);
     }
 
-    #[test]
-    fn an_overwritten_suffix_is_replaced_on_replay() {
+    #[tokio::test]
+    async fn an_overwritten_suffix_is_replaced_on_replay() {
         let disk = Arc::new(SimDisk::new());
         let (wal, _) = Wal::open(disk.clone()).unwrap();
         wal.save(
-            &[entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")],
+            vec![entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")],
             None,
         )
+        .await
         .unwrap();
-        wal.save(&[entry(2, 2, b"x")], None).unwrap();
+        wal.save(vec![entry(2, 2, b"x")], None).await.unwrap();
         let (_, replay) = Wal::open(disk).unwrap();
         assert_eq!(replay.entries, vec![entry(1, 1, b"a"), entry(2, 2, b"x")]);
     }
 
-    #[test]
-    fn a_torn_tail_is_truncated_and_reported() {
+    #[tokio::test]
+    async fn a_torn_tail_is_truncated_and_reported() {
         let disk = Arc::new(SimDisk::new());
         let (wal, _) = Wal::open(disk.clone()).unwrap();
-        wal.save(&[entry(1, 1, b"a")], None).unwrap();
+        wal.save(vec![entry(1, 1, b"a")], None).await.unwrap();
         // A whole header promising 9 bytes, and 2 of them.
         let mut torn = vec![9, 0, 0, 0];
         torn.extend_from_slice(&crc32fast::hash(&[9, 0, 0, 0]).to_le_bytes());
@@ -334,41 +365,44 @@ mod tests {
         let (wal, replay) = Wal::open(disk.clone()).unwrap();
         assert_eq!(replay.torn_bytes, Some(14));
         assert_eq!(replay.entries.len(), 1);
-        wal.save(&[entry(2, 1, b"b")], None).unwrap();
+        wal.save(vec![entry(2, 1, b"b")], None).await.unwrap();
         let (_, replay) = Wal::open(disk).unwrap();
         assert_eq!(replay.entries.len(), 2);
     }
 
-    #[test]
-    fn a_rewrite_replaces_the_log() {
+    #[tokio::test]
+    async fn a_rewrite_replaces_the_log() {
         let disk = Arc::new(SimDisk::new());
         let (wal, _) = Wal::open(disk.clone()).unwrap();
-        wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+        wal.save(vec![entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+            .await
             .unwrap();
-        wal.rewrite(&[entry(2, 1, b"b")], &hard_state(1, 2))
+        wal.rewrite(vec![entry(2, 1, b"b")], hard_state(1, 2))
+            .await
             .unwrap();
-        disk.crash(|_| 0);
+        disk.crash(|_| Kept::Nothing);
         let (_, replay) = Wal::open(disk).unwrap();
         assert_eq!(replay.entries, vec![entry(2, 1, b"b")]);
         assert_eq!(replay.hard_state, hard_state(1, 2));
     }
 
-    #[test]
-    fn a_torn_header_is_truncated_too() {
+    #[tokio::test]
+    async fn a_torn_header_is_truncated_too() {
         let disk = Arc::new(SimDisk::new());
         let (wal, _) = Wal::open(disk.clone()).unwrap();
-        wal.save(&[entry(1, 1, b"a")], None).unwrap();
+        wal.save(vec![entry(1, 1, b"a")], None).await.unwrap();
         disk.append(WAL_FILE, &[9, 0, 0]).unwrap();
         let (_, replay) = Wal::open(disk).unwrap();
         assert_eq!(replay.torn_bytes, Some(3));
         assert_eq!(replay.entries.len(), 1);
     }
 
-    #[test]
-    fn a_corrupt_length_in_the_middle_is_not_mistaken_for_a_torn_tail() {
+    #[tokio::test]
+    async fn a_corrupt_length_in_the_middle_is_not_mistaken_for_a_torn_tail() {
         let disk = Arc::new(SimDisk::new());
         let (wal, _) = Wal::open(disk.clone()).unwrap();
-        wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+        wal.save(vec![entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+            .await
             .unwrap();
         let mut data = disk.read(WAL_FILE).unwrap();
         data[1] = 0x7f; // the first record now claims to be huge
@@ -377,16 +411,39 @@ mod tests {
         assert!(err.to_string().contains("length checksum"), "{err}");
     }
 
-    #[test]
-    fn a_corrupt_record_in_the_middle_stops_replay() {
+    #[tokio::test]
+    async fn a_corrupt_record_in_the_middle_stops_replay() {
         let disk = Arc::new(SimDisk::new());
         let (wal, _) = Wal::open(disk.clone()).unwrap();
-        wal.save(&[entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+        wal.save(vec![entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+            .await
             .unwrap();
         let mut data = disk.read(WAL_FILE).unwrap();
         data[HEADER_LEN + 2] ^= 0xff;
         disk.write(WAL_FILE, &data).unwrap();
         let err = Wal::open(disk).err().expect("corruption must stop replay");
         assert!(matches!(err, WalError::Corrupt { offset: 0, .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn pages_the_page_cache_wrote_back_out_of_order_are_a_torn_tail() {
+        let disk = Arc::new(SimDisk::new());
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(vec![entry(1, 1, b"a")], None).await.unwrap();
+        let synced = disk.read(WAL_FILE).unwrap().len();
+        // Three unsynced entries over three pages; the crash keeps only the
+        // last page, so the first of them reads as zeros.
+        let big = vec![7; PAGE];
+        let entries = vec![entry(2, 1, &big), entry(3, 1, &big), entry(4, 1, b"d")];
+        disk.append(WAL_FILE, &encode_records(&entries, None).unwrap())
+            .unwrap();
+        disk.crash(|_| Kept::Pages(vec![false, false, true]));
+        assert!(disk.read(WAL_FILE).unwrap()[synced..synced + 12]
+            .iter()
+            .all(|&b| b == 0));
+        let (_, replay) = Wal::open(disk.clone()).expect("a torn tail, not corruption");
+        assert_eq!(replay.entries, vec![entry(1, 1, b"a")]);
+        assert!(replay.torn_bytes.is_some());
+        assert_eq!(disk.read(WAL_FILE).unwrap().len(), synced);
     }
 }

@@ -16,9 +16,12 @@ mod real;
 mod sim;
 
 pub use real::RealDisk;
-pub use sim::SimDisk;
+pub use sim::{DiskLatency, Kept, SimDisk, Unsynced, PAGE};
 
 use std::io;
+use std::sync::Arc;
+
+use crate::offload::offload;
 
 /// A flat namespace of files, one per member.
 ///
@@ -48,12 +51,28 @@ pub trait Disk: Send + Sync + 'static {
     /// All file names, ascending.
     fn list(&self) -> io::Result<Vec<String>>;
 
-    /// How much longer than its own duration a `sync` takes now; the
-    /// caller waits it out on the runtime clock. Real disks take their real
-    /// time and report zero; a simulated disk can be slowed as a fault.
+    /// How long the next `sync` takes beyond its own duration, to be waited
+    /// out on the runtime clock before it (see [`sync`]). Real disks take
+    /// their real time inside `fsync` and report zero; a simulated disk
+    /// draws its latency from its profile, plus a slow-fsync fault's.
     fn sync_latency(&self) -> std::time::Duration {
         std::time::Duration::ZERO
     }
+}
+
+/// Makes everything written to `name` durable, and returns once it is.
+///
+/// The sync first takes the disk's latency on the runtime clock, then runs
+/// off the runtime's workers: what it covers is durable only when it
+/// completes, so a crash meanwhile loses it (or keeps what the page cache
+/// wrote back on its own), as a power cut during an fsync does.
+pub async fn sync(disk: &Arc<dyn Disk>, name: &str) -> io::Result<()> {
+    let latency = disk.sync_latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let (disk, name) = (disk.clone(), name.to_string());
+    offload(move || disk.sync(&name)).await
 }
 
 /// Reads `name`, or `None` if it does not exist.
