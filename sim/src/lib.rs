@@ -42,6 +42,7 @@ pub mod schedule;
 #[cfg(madsim)]
 pub mod shrink;
 pub mod stderr_filter;
+pub mod swarm;
 pub mod trace;
 #[cfg(madsim)]
 pub mod watchers;

@@ -29,6 +29,7 @@ use crate::faults::{Fault, FaultKind, FaultSet, Member};
 use crate::recorder::{FaultId, Recorder};
 use crate::run::Clock;
 use crate::schedule::FaultStep;
+use crate::swarm::Knobs;
 
 /// Mixed into the seed for the nemesis's own random stream, so that it
 /// differs from every other stream seeded with the same seed.
@@ -44,18 +45,21 @@ pub struct Nemesis {
     clock: Clock,
     crash_points: Vec<CrashPoint>,
     seed: u64,
+    knobs: Knobs,
 }
 
 impl Nemesis {
     /// A nemesis for `cluster` that records into `recorder` and draws its
-    /// faults from a stream seeded with `seed`; the `crash-point` fault arms
-    /// one of `crash_points`.
+    /// faults from a stream seeded with `seed`, at the rates and lengths
+    /// `knobs` give, restoring the network `knobs` describe when a network
+    /// fault ends; the `crash-point` fault arms one of `crash_points`.
     pub fn new(
         cluster: Arc<SimCluster>,
         recorder: Recorder,
         clock: Clock,
         crash_points: Vec<CrashPoint>,
         seed: u64,
+        knobs: Knobs,
     ) -> Self {
         assert!(!crash_points.is_empty(), "no crash point to choose from");
         Self {
@@ -64,6 +68,7 @@ impl Nemesis {
             clock,
             crash_points,
             seed,
+            knobs,
         }
     }
 
@@ -82,8 +87,7 @@ impl Nemesis {
         let members = self.cluster.members().len();
         let mut rng = StdRng::seed_from_u64(self.seed ^ NEMESIS_STREAM);
         for n in 0.. {
-            let drawn = (!kinds.is_empty())
-                .then(|| draw_step(&kinds, members, &self.crash_points, &mut rng));
+            let drawn = (!kinds.is_empty()).then(|| self.draw_step(&kinds, members, &mut rng));
             // Once a plan is exhausted the nemesis keeps waiting out drawn
             // quiet gaps, injecting nothing: the timers then stay as they
             // were in the run the plan was drawn from.
@@ -309,10 +313,11 @@ impl Nemesis {
                 }
             }
             Resolved::PacketLoss(_) => {
-                NetSim::current().update_config(|c| c.packet_loss_rate = 0.0);
+                let normal = self.knobs.net_loss();
+                NetSim::current().update_config(|c| c.packet_loss_rate = normal);
             }
             Resolved::Latency(_) => {
-                let normal = madsim::net::Config::default().send_latency;
+                let normal = self.knobs.net_latency();
                 NetSim::current().update_config(|c| c.send_latency = normal);
             }
             Resolved::CrashPoint(victim, point) => {
@@ -337,6 +342,23 @@ impl Nemesis {
             }
             Resolved::ClockSkew(victim, _) => self.cluster.clock(*victim).set_percent(100),
             Resolved::TransferLeader { .. } => {}
+        }
+    }
+
+    /// A step drawn from the nemesis's own random stream: a quiet gap,
+    /// then a fault (kind, victims and parameters) and how long it is held,
+    /// at the rates and lengths of the knobs.
+    fn draw_step(&self, kinds: &[FaultKind], members: usize, rng: &mut StdRng) -> FaultStep {
+        let (min, max) = self.knobs.quiet_ms;
+        let quiet_ms = rng.gen_range(min..max.max(min + 1));
+        let kind = *kinds.choose(rng).expect("not empty");
+        let fault = Fault::draw(kind, members, &self.crash_points, rng);
+        let usual = rng.gen_range(kind.durations()).as_millis() as u64;
+        let duration_ms = usual * self.knobs.fault_length_percent / 100;
+        FaultStep {
+            quiet_ms,
+            fault,
+            duration_ms,
         }
     }
 
@@ -403,25 +425,6 @@ enum Resolved {
         /// The member to lead next.
         to: usize,
     },
-}
-
-/// A step drawn from the nemesis's own random stream: a quiet gap, then a
-/// fault (kind, victims and parameters) and how long it is held.
-fn draw_step(
-    kinds: &[FaultKind],
-    members: usize,
-    crash_points: &[CrashPoint],
-    rng: &mut StdRng,
-) -> FaultStep {
-    let quiet_ms = rng.gen_range(200..1_500);
-    let kind = *kinds.choose(rng).expect("not empty");
-    let fault = Fault::draw(kind, members, crash_points, rng);
-    let duration_ms = rng.gen_range(kind.durations()).as_millis() as u64;
-    FaultStep {
-        quiet_ms,
-        fault,
-        duration_ms,
-    }
 }
 
 /// Sleeps for `duration` unless `stop` turns true first; returns whether it did.

@@ -33,6 +33,7 @@ use crate::nemesis::Nemesis;
 use crate::observer::{Counts, Observations, Observer};
 use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
+use crate::swarm::{self, Knobs};
 use crate::trace::Trace;
 use crate::watchers::{run_watcher, WatchLogs, WATCHERS};
 use crate::workload::{final_reads, run_client, Workload};
@@ -64,9 +65,8 @@ pub struct RunConfig {
     /// Also trace the system's own events: raft messages, role changes,
     /// WAL recovery, snapshots (for `reproduce --trace`).
     pub details: bool,
-    /// Applied entries between a member's snapshots (small, so that runs
-    /// exercise log compaction and snapshot transfer).
-    pub snapshot_count: u64,
+    /// Timing, disk, network and fault-rate knobs (see `swarm`).
+    pub knobs: Knobs,
     /// The nemesis's steps, if fixed (a replayed or shrunk schedule);
     /// `None` draws them from the seed.
     pub plan: Option<Vec<FaultStep>>,
@@ -99,7 +99,7 @@ impl RunConfig {
             },
             faults: FaultSet::all(),
             bugs: BugSet::NONE,
-            snapshot_count: 25,
+            knobs: Knobs::fixed(),
             crash_points: CrashPoint::ALL.to_vec(),
             echo_trace: false,
             details: false,
@@ -110,6 +110,20 @@ impl RunConfig {
             watchers: WATCHERS,
             liveness: true,
         }
+    }
+
+    /// Seed `seed` as the swarm draws it: its own cluster size, load,
+    /// fault kinds and knobs (see `swarm`); the rest as [`RunConfig::new`].
+    pub fn swarm(seed: u64) -> Self {
+        let shape = swarm::draw(seed);
+        let mut config = RunConfig::new(seed);
+        config.nodes = shape.nodes;
+        config.clients = shape.clients;
+        config.workload.ops_per_client = shape.ops_per_client;
+        config.workload.keys = shape.keys;
+        config.faults = shape.faults;
+        config.knobs = shape.knobs;
+        config
     }
 
     /// The run a schedule file describes.
@@ -126,6 +140,7 @@ impl RunConfig {
         config.plan = Some(schedule.plan.clone());
         config.pre_vote = schedule.pre_vote;
         config.check_quorum = schedule.check_quorum;
+        config.knobs = schedule.knobs.clone();
         Ok(config)
     }
 
@@ -147,6 +162,7 @@ impl RunConfig {
             faults: self.faults.to_string(),
             pre_vote: self.pre_vote,
             check_quorum: self.check_quorum,
+            knobs: self.knobs.clone(),
             plan,
         }
     }
@@ -430,12 +446,22 @@ async fn simulate_into(
         .then(|| DetailSink::new(recorder.clone(), clock));
     let _observer =
         tracing::subscriber::set_default(Observer::new(observed.observations.clone(), details));
+    let knobs = &config.knobs;
+    madsim::net::NetSim::current().update_config(|net| {
+        net.send_latency = knobs.net_latency();
+        net.packet_loss_rate = knobs.net_loss();
+    });
     let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
         member.bugs = config.bugs;
-        member.snapshot_count = config.snapshot_count;
+        member.snapshot_count = knobs.snapshot_count;
+        member.tick = Duration::from_millis(knobs.tick_ms);
+        member.election_ticks = (knobs.election_ticks, 2 * knobs.election_ticks);
         member.pre_vote = config.pre_vote;
         member.check_quorum = config.check_quorum;
     }));
+    for member in 0..config.nodes {
+        cluster.disk(member).set_latency(knobs.disk.latency());
+    }
     recorder.set_members(cluster.members().iter().map(|m| (m.id, m.name.clone())));
     let endpoints = cluster.endpoints();
     let note = format!(
@@ -521,6 +547,7 @@ async fn simulate_into(
             clock,
             config.crash_points.clone(),
             config.seed,
+            config.knobs.clone(),
         );
         let (faults, plan) = (config.faults.clone(), config.plan.clone());
         async move { nemesis.run(&faults, plan.as_deref(), stopped).await }

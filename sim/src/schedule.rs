@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{Fault, FaultSet};
+use crate::swarm::Knobs;
 
 /// One step of the nemesis: stay quiet, then hold one fault.
 ///
@@ -84,6 +85,10 @@ pub struct Schedule {
     /// Members run raft with check-quorum.
     #[serde(default = "yes")]
     pub check_quorum: bool,
+    /// Timing, disk, network and fault-rate knobs (today's fixed shape in
+    /// files written before the swarm).
+    #[serde(default)]
+    pub knobs: Knobs,
     /// The nemesis's steps, in order; the nemesis stops after the last.
     pub plan: Vec<FaultStep>,
 }
@@ -185,6 +190,7 @@ mod tests {
             faults: "all".into(),
             pre_vote: true,
             check_quorum: false,
+            knobs: crate::swarm::draw(1).knobs,
             plan: vec![
                 FaultStep {
                     quiet_ms: 500,

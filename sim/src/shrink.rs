@@ -144,6 +144,10 @@ fn candidates(s: &Schedule) -> Vec<Schedule> {
     for keys in 1..s.keys {
         out.push(Schedule { keys, ..s.clone() });
     }
+    // The swarm's knobs, one group at a time back to the fixed shape's.
+    for knobs in s.knobs.toward_fixed() {
+        out.push(Schedule { knobs, ..s.clone() });
+    }
     // Fault steps: drop chunks, halving the chunk size (ddmin's order).
     let mut chunk = s.plan.len();
     while chunk > 0 {
@@ -228,6 +232,7 @@ mod tests {
             faults: "none".into(),
             pre_vote: true,
             check_quorum: true,
+            knobs: crate::swarm::Knobs::fixed(),
             plan: vec![],
         };
         let shapes: Vec<(usize, usize)> = candidates(&s)

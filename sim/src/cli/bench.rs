@@ -1,10 +1,12 @@
 //! `etcd-sim bench campaign`: how fast campaigns run on this machine.
 //!
-//! Absolute figures depend on the machine, so the default campaign (3
-//! members, 5 clients, every fault) is measured next to a baseline run in
-//! the same process: the same seeds with no faults. Their ratio says what
-//! the nemesis costs; seeds per minute and simulated/wall time say whether
-//! a CI budget holds.
+//! Absolute figures depend on the machine, so the default campaign (the
+//! swarm: every seed its own shape) is measured next to two baselines in
+//! the same process, on the same seeds: the fixed shape (3 members, 5
+//! clients, every fault: the default campaign before the swarm) and the
+//! fixed shape without faults. The ratios say what the swarm and the
+//! nemesis cost; seeds per minute and simulated/wall time say whether a CI
+//! budget holds.
 
 use etcd_sim_harness::campaign::{Campaign, Summary};
 use etcd_sim_harness::faults::FaultSet;
@@ -30,30 +32,44 @@ pub struct CampaignArgs {
     pub runs: usize,
 }
 
-/// Runs the baseline and the default campaign; prints both and their ratio.
+/// Runs the baselines and the default campaign; prints them and their
+/// ratios.
 pub fn run(args: &CampaignArgs) -> u8 {
     if args.seeds == 0 || args.runs == 0 || args.jobs == 0 {
         eprintln!("error: --seeds, --runs and --jobs must be at least 1");
         return EXIT_USAGE;
     }
-    let defaults = RunConfig::new(0);
+    let fixed = RunConfig::new(0);
     println!(
-        "bench: seeds 0..{}, jobs {}, fastest of {} runs; {} members, {} clients x {} ops",
+        "bench: seeds 0..{}, jobs {}, fastest of {} runs; fixed shape: {} members, {} clients x {} \
+         ops",
         args.seeds,
         args.jobs,
         args.runs,
-        defaults.nodes,
-        defaults.clients,
-        defaults.workload.ops_per_client
+        fixed.nodes,
+        fixed.clients,
+        fixed.workload.ops_per_client
     );
-    let baseline = fastest(args, FaultSet::none());
-    report("baseline (no faults)", &baseline);
-    let campaign = fastest(args, FaultSet::all());
-    report("default (all faults)", &campaign);
+    let baseline = fastest(args, |seed| RunConfig {
+        faults: FaultSet::none(),
+        ..RunConfig::new(seed)
+    });
+    report("fixed, no faults", &baseline);
+    let fixed = fastest(args, RunConfig::new);
+    report("fixed (all faults)", &fixed);
+    let campaign = fastest(args, RunConfig::swarm);
+    report("default (swarm)", &campaign);
     println!(
-        "ratio default/baseline: {:.2}x seeds/min, {:.2}x simulated/wall",
-        campaign.seeds_per_minute() / baseline.seeds_per_minute(),
-        campaign.speedup() / baseline.speedup()
+        "ratio fixed/no faults: {:.2}x seeds/min, {:.2}x simulated/wall",
+        fixed.seeds_per_minute() / baseline.seeds_per_minute(),
+        fixed.speedup() / baseline.speedup()
+    );
+    println!(
+        "ratio swarm/fixed: {:.2}x seeds/min, {:.2}x wall time per seed, {:.2}x operations per \
+         seed",
+        campaign.seeds_per_minute() / fixed.seeds_per_minute(),
+        fixed.seeds_per_minute() / campaign.seeds_per_minute(),
+        operations(&campaign) as f64 / operations(&fixed) as f64
     );
     let met =
         campaign.seeds_per_minute() >= GOAL_SEEDS_PER_MINUTE && campaign.speedup() >= GOAL_SPEEDUP;
@@ -61,22 +77,21 @@ pub fn run(args: &CampaignArgs) -> u8 {
         "goal (>= {GOAL_SEEDS_PER_MINUTE:.0} seeds/min, >= {GOAL_SPEEDUP:.0}x): {}",
         if met { "met" } else { "NOT met" }
     );
-    if baseline.failures().next().is_some() || campaign.failures().next().is_some() {
+    if [&baseline, &fixed, &campaign]
+        .iter()
+        .any(|s| s.failures().next().is_some())
+    {
         eprintln!("error: a seed failed during the benchmark; run `etcd-sim run` to see it");
         return EXIT_VIOLATION;
     }
     EXIT_OK
 }
 
-fn fastest(args: &CampaignArgs, faults: FaultSet) -> Summary {
+fn fastest(args: &CampaignArgs, config: impl Fn(u64) -> RunConfig + Sync + Copy) -> Summary {
     let campaign = Campaign {
         seeds: (0..args.seeds).collect(),
         jobs: args.jobs,
         check_determinism: false,
-    };
-    let config = |seed| RunConfig {
-        faults: faults.clone(),
-        ..RunConfig::new(seed)
     };
     (0..args.runs)
         .map(|_| campaign.run(config, |_, _| {}))
@@ -90,6 +105,10 @@ fn report(name: &str, summary: &Summary) {
         summary.seeds_per_minute(),
         summary.speedup(),
         summary.wall_secs,
-        summary.results.iter().map(|r| r.operations).sum::<usize>()
+        operations(summary)
     );
+}
+
+fn operations(summary: &Summary) -> usize {
+    summary.results.iter().map(|r| r.operations).sum()
 }

@@ -161,17 +161,23 @@ mod simulate_args {
     }
 
     /// What a simulated run looks like besides its seed; what is not given
-    /// comes from `RunConfig::new` (3 members, 5 clients, 30 operations
-    /// each, every fault).
+    /// comes from the seed's swarm draw (or, with `--shape fixed`, from
+    /// today's fixed shape: 3 members, 5 clients, 30 operations each,
+    /// every fault).
     #[derive(Args, Debug, Clone)]
     pub struct ShapeArgs {
-        /// Cluster size [default: 3].
+        /// `swarm`: each seed draws its own cluster size, load, fault kinds
+        /// and rates, ticks, disk and network (see README); `fixed`: every
+        /// seed has the same shape, as campaigns had before the swarm.
+        #[arg(long, value_enum, default_value_t = ShapeKind::Swarm)]
+        pub shape: ShapeKind,
+        /// Cluster size [default: drawn, or 3 with --shape fixed].
         #[arg(long)]
         pub nodes: Option<usize>,
-        /// Concurrent clients [default: 5].
+        /// Concurrent clients [default: drawn, or 5].
         #[arg(long)]
         pub clients: Option<usize>,
-        /// Operations per client [default: 30].
+        /// Operations per client [default: drawn, or 30].
         #[arg(long)]
         pub ops: Option<usize>,
         /// Lease clients beside the KV clients; 0 switches the lease
@@ -182,7 +188,7 @@ mod simulate_args {
         /// by commas (kill-leader, kill, kill-all, pause, partition,
         /// isolate-leader, bridge, one-way-clog, packet-loss, latency,
         /// crash-point, slow-fsync, clock-skew, pause-leader, transfer-leader)
-        /// [default: all].
+        /// [default: drawn, or all with --shape fixed].
         #[arg(long)]
         pub faults: Option<etcd_sim_harness::faults::FaultSet>,
         /// Switch on an injectable bug (repeatable; see `etcd-sim bugs`).
@@ -201,6 +207,15 @@ mod simulate_args {
         /// campaigns did before it (for comparisons; a stuck cluster passes).
         #[arg(long)]
         pub no_liveness: bool,
+    }
+
+    /// How a seed's shape is chosen.
+    #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ShapeKind {
+        /// Each seed draws its own.
+        Swarm,
+        /// Every seed the same.
+        Fixed,
     }
 
     fn parse_shard(s: &str) -> Result<(u64, u64), String> {

@@ -11,11 +11,14 @@ use etcd_sim_harness::shrink::{shrink, ShrinkError};
 use etcd_sim_harness::stderr_filter::StderrFilter;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
-use super::simulate_args::{ReproduceArgs, RunArgs, ShapeArgs};
+use super::simulate_args::{ReproduceArgs, RunArgs, ShapeArgs, ShapeKind};
 use super::{EXIT_OK, EXIT_UNCOVERED, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
 
 fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
-    let mut config = RunConfig::new(seed);
+    let mut config = match shape.shape {
+        ShapeKind::Swarm => RunConfig::swarm(seed),
+        ShapeKind::Fixed => RunConfig::new(seed),
+    };
     config.nodes = shape.nodes.unwrap_or(config.nodes);
     config.clients = shape.clients.unwrap_or(config.clients);
     config.lease_clients = shape.lease_clients.unwrap_or(config.lease_clients);
@@ -42,6 +45,9 @@ fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
 /// The command line that replays `seed` with the same shape.
 fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
     let mut cmd = format!("etcd-sim reproduce --seed {seed}");
+    if shape.shape == ShapeKind::Fixed {
+        cmd += " --shape fixed";
+    }
     if let Some(nodes) = shape.nodes {
         cmd += &format!(" --nodes {nodes}");
     }
@@ -298,11 +304,12 @@ fn reproduced_config(args: &ReproduceArgs) -> Result<RunConfig, String> {
         || !shape.bugs.is_empty()
         || shape.no_pre_vote
         || shape.no_check_quorum
-        || shape.watchers.is_some();
+        || shape.watchers.is_some()
+        || shape.shape == ShapeKind::Fixed;
     if shaped {
         return Err(
-            "--schedule fixes the run's shape; drop --nodes, --clients, --ops, --faults, --bug \
-             and --no-*"
+            "--schedule fixes the run's shape; drop --shape, --nodes, --clients, --ops, --faults, \
+             --bug and --no-*"
                 .to_string(),
         );
     }
