@@ -18,6 +18,7 @@ pub mod crash;
 pub mod metrics;
 pub mod mvcc;
 pub mod offload;
+pub mod perturb;
 pub mod proto;
 pub mod raft;
 pub mod server;

@@ -14,6 +14,7 @@ use std::time::Instant;
 use etcd_sim::bugs::Bug;
 use etcd_sim::coverage::Site;
 use etcd_sim::crash::CrashPoint;
+use etcd_sim::perturb::Perturbation;
 use serde::{Deserialize, Serialize};
 
 use crate::availability::Availability;
@@ -201,10 +202,12 @@ pub fn coverage_universe() -> Vec<String> {
     let points = CrashPoint::ALL.iter().map(|p| format!("crash-point:{p}"));
     let sites = Site::ALL.iter().map(|s| format!("site:{s}"));
     let bugs = Bug::ALL.iter().map(|b| format!("bug-site:{b}"));
+    let perturbed = Perturbation::ALL.iter().map(|p| format!("perturbed:{p}"));
     faults
         .chain(points)
         .chain(sites)
         .chain(bugs)
+        .chain(perturbed)
         .chain(["torn-wal-cut".to_string()])
         .collect()
 }

@@ -177,6 +177,7 @@ impl Visit for Site {
         match field.name() {
             "site" => self.0 = Some(format!("site:{value}")),
             "bug" => self.0 = Some(format!("bug-site:{value}")),
+            "perturbation" => self.0 = Some(format!("perturbed:{value}")),
             _ => {}
         }
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
+use etcd_sim::perturb::Perturbations;
 use etcd_sim_checker::report::RunEvents;
 use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
@@ -96,6 +97,7 @@ impl RunConfig {
                 ops_per_client: 30,
                 keys: 3,
                 deadline: Duration::from_secs(7),
+                perturbations: Perturbations::NONE,
             },
             faults: FaultSet::all(),
             bugs: BugSet::NONE,
@@ -122,6 +124,7 @@ impl RunConfig {
         config.workload.ops_per_client = shape.ops_per_client;
         config.workload.keys = shape.keys;
         config.faults = shape.faults;
+        config.workload.perturbations = shape.knobs.perturbation_set();
         config.knobs = shape.knobs;
         config
     }
@@ -141,6 +144,7 @@ impl RunConfig {
         config.pre_vote = schedule.pre_vote;
         config.check_quorum = schedule.check_quorum;
         config.knobs = schedule.knobs.clone();
+        config.workload.perturbations = config.knobs.perturbation_set();
         Ok(config)
     }
 
@@ -453,6 +457,7 @@ async fn simulate_into(
     });
     let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
         member.bugs = config.bugs;
+        member.perturbations = knobs.perturbation_set();
         member.snapshot_count = knobs.snapshot_count;
         member.tick = Duration::from_millis(knobs.tick_ms);
         member.election_ticks = (knobs.election_ticks, 2 * knobs.election_ticks);
@@ -477,8 +482,10 @@ async fn simulate_into(
         let leak = rand::rngs::OsRng.next_u64();
         recorder.note(clock.now_ns(), format_args!("injected entropy {leak:x}"));
     }
-    // Let the first election finish before the load starts.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let the first election finish before the load starts: the longest
+    // election timeout, and at least 2 s.
+    let longest_election = Duration::from_millis(knobs.tick_ms * 2 * knobs.election_ticks as u64);
+    tokio::time::sleep(longest_election.max(Duration::from_secs(2))).await;
     let client_node = |c: usize| {
         handle
             .create_node()

@@ -109,6 +109,7 @@ impl Schedule {
         })?;
         schedule.fault_set()?;
         schedule.bug_set()?;
+        schedule.knobs.check()?;
         for step in &schedule.plan {
             if let Some(m) = step.fault.members().iter().find(|m| m.0 >= schedule.nodes) {
                 return Err(format!(

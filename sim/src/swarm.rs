@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use etcd_sim::perturb::{Perturbation, Perturbations};
 use etcd_sim::storage::DiskLatency;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -49,6 +50,10 @@ pub struct Knobs {
     pub net_latency_ms: (u64, u64),
     /// Packets in ten thousand lost when no fault is on.
     pub net_loss_per_10k: u32,
+    /// Perturbation sites switched on in every member and client, by name
+    /// (see `etcd-sim perturbations`).
+    #[serde(default)]
+    pub perturbations: Vec<String>,
 }
 
 impl Knobs {
@@ -65,7 +70,26 @@ impl Knobs {
             disk: DiskProfile::INSTANT,
             net_latency_ms: (1, 10),
             net_loss_per_10k: 0,
+            perturbations: Vec::new(),
         }
+    }
+
+    /// The perturbation sites switched on. Names were checked when the
+    /// knobs were drawn or read ([`Knobs::check`]).
+    pub fn perturbation_set(&self) -> Perturbations {
+        self.perturbations
+            .iter()
+            .map(|name| name.parse::<Perturbation>().expect("checked"))
+            .collect()
+    }
+
+    /// Whether every name in the knobs is known.
+    pub fn check(&self) -> Result<(), String> {
+        for name in &self.perturbations {
+            name.parse::<Perturbation>()
+                .map_err(|e| format!("knobs: {e}"))?;
+        }
+        Ok(())
     }
 
     /// The network's latency when no fault is on.
@@ -88,7 +112,8 @@ impl Knobs {
     /// failure needs.
     pub fn toward_fixed(&self) -> Vec<Knobs> {
         let fixed = Self::fixed();
-        let resets: [fn(&mut Knobs, &Knobs); 6] = [
+        let resets: [fn(&mut Knobs, &Knobs); 7] = [
+            |k, f| k.perturbations = f.perturbations.clone(),
             |k, f| k.disk = f.disk.clone(),
             |k, f| (k.net_latency_ms, k.net_loss_per_10k) = (f.net_latency_ms, f.net_loss_per_10k),
             |k, f| (k.tick_ms, k.election_ticks) = (f.tick_ms, f.election_ticks),
@@ -240,6 +265,17 @@ pub fn draw(seed: u64) -> Shape {
         .choose(&mut rng)
         .expect("not empty");
     let net_loss_per_10k = *[0, 0, 0, 10, 100].choose(&mut rng).expect("not empty");
+    // A quarter of the seeds run unperturbed; in the rest each site is on
+    // with even odds (FoundationDB switches each BUGGIFY site per run).
+    let perturbations = if rng.gen_ratio(1, 4) {
+        Vec::new()
+    } else {
+        Perturbation::ALL
+            .into_iter()
+            .filter(|_| rng.gen_bool(0.5))
+            .map(|p| p.name().to_string())
+            .collect()
+    };
     Shape {
         nodes,
         clients,
@@ -255,6 +291,7 @@ pub fn draw(seed: u64) -> Shape {
             disk,
             net_latency_ms,
             net_loss_per_10k,
+            perturbations,
         },
     }
 }
@@ -285,6 +322,11 @@ mod tests {
             assert!(with.count() > 100, "{kind} is on in too few seeds");
         }
         assert!(shapes.iter().any(|s| s.knobs.disk == DiskProfile::INSTANT));
+        assert!(shapes.iter().any(|s| s.knobs.perturbations.is_empty()));
+        for p in Perturbation::ALL {
+            let on = shapes.iter().filter(|s| s.knobs.perturbation_set().has(p));
+            assert!(on.count() > 80, "{p} is on in too few seeds");
+        }
         assert!(shapes
             .iter()
             .any(|s| s.knobs.disk.very_slow_us.1 >= 1_000_000));

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use etcd_sim::bugs::BugSet;
 use etcd_sim::client::{Client, ClientError, Compare, CompareOp, GetOptions, Txn, TxnOp};
+use etcd_sim::perturb::Perturbations;
 use etcd_sim::proto::etcdserverpb::{RangeResponse, ResponseHeader};
 use etcd_sim::proto::mvccpb;
 use etcd_sim_checker::{KeyValue, Outcome, Request, Response};
@@ -27,6 +28,8 @@ pub struct Workload {
     /// is then unknown). Longer than the server's request timeout, so that
     /// the server's own, more precise, error usually arrives first.
     pub deadline: Duration,
+    /// Perturbation sites of the clients (`slow-client-read`).
+    pub perturbations: Perturbations,
 }
 
 /// Runs client `id` against `endpoints`, recording every operation.
@@ -49,7 +52,8 @@ pub async fn run_client(
 ) {
     let client = Client::new(&endpoints, Duration::from_secs(1))
         .expect("valid endpoints")
-        .with_bugs(bugs);
+        .with_bugs(bugs)
+        .with_perturbations(workload.perturbations);
     client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
     let mut seen: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut newest_revision = 0;

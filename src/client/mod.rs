@@ -51,6 +51,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::bugs::{Bug, BugSet};
 use crate::coverage::{self, Site};
+use crate::perturb::{Perturbation, Perturbations};
 
 use crate::proto::etcdserverpb::maintenance_client::MaintenanceClient;
 
@@ -70,6 +71,7 @@ pub struct Client {
     current: AtomicUsize,
     dial_timeout: Duration,
     bugs: BugSet,
+    perturbations: Perturbations,
 }
 
 impl Client {
@@ -103,12 +105,19 @@ impl Client {
             current: AtomicUsize::new(0),
             dial_timeout,
             bugs: BugSet::NONE,
+            perturbations: Perturbations::NONE,
         })
     }
 
     /// Switches on injected client bugs (`non-idempotent-retry`).
     pub fn with_bugs(mut self, bugs: BugSet) -> Self {
         self.bugs = bugs;
+        self
+    }
+
+    /// Switches on perturbation sites (`slow-client-read`).
+    pub fn with_perturbations(mut self, perturbations: Perturbations) -> Self {
+        self.perturbations = perturbations;
         self
     }
 
@@ -172,7 +181,12 @@ impl Client {
         for _ in 0..self.endpoints.len() {
             let (index, channel) = self.channel().await?;
             match call(channel).await {
-                Ok(response) => return Ok(response.into_inner()),
+                Ok(response) => {
+                    self.perturbations
+                        .pause(Perturbation::SlowClientRead, 100)
+                        .await;
+                    return Ok(response.into_inner());
+                }
                 Err(status) => {
                     let error = ClientError::from(status);
                     coverage::bug_site(Bug::NonIdempotentRetry);

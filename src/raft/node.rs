@@ -19,6 +19,7 @@ use crate::bugs::{Bug, BugSet};
 use crate::clock::ClockRate;
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
+use crate::perturb::{Perturbation, Perturbations};
 use crate::storage::Disk;
 
 /// How a member runs raft.
@@ -41,6 +42,9 @@ pub struct RaftConfig {
     pub check_quorum: bool,
     /// Injected bugs (`skip-fsync`, `early-ack`).
     pub bugs: BugSet,
+    /// Perturbation sites (`tiny-batches`, `leader-hands-over`, and the
+    /// transport's).
+    pub perturbations: Perturbations,
     /// Where a test may crash this member.
     pub crash_points: CrashPoints,
     /// How fast this member's clock runs (a fault switch).
@@ -240,7 +244,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         ..Default::default()
     });
     let (report_tx, reports) = mpsc::unbounded_channel();
-    let transport = Transport::start(config.id, &config.peers, report_tx);
+    let transport = Transport::start(config.id, &config.peers, report_tx, config.perturbations);
     let driver = Driver {
         inbox: inbox.downgrade(),
         raw,
@@ -254,6 +258,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         clock: config.clock.clone(),
         metrics: config.metrics.clone(),
         early_ack: config.bugs.has(Bug::EarlyAck),
+        perturbations: config.perturbations,
         applied_early: 0,
         progress_logged: BTreeMap::new(),
     };
@@ -281,6 +286,7 @@ struct Driver {
     metrics: Metrics,
     /// The `early-ack` bug: a leader hands up entries it has only appended.
     early_ack: bool,
+    perturbations: Perturbations,
     /// The last index handed up before it committed (with `early_ack`).
     applied_early: u64,
     /// While leading, the replication state of each peer as last logged.
@@ -304,6 +310,7 @@ impl Driver {
                 biased;
                 _ = ticker.tick() => {
                     self.raw.tick();
+                    self.maybe_hand_over();
                     if self.clock.scale(tick) != period {
                         period = self.clock.scale(tick);
                         ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -535,9 +542,38 @@ impl Driver {
     }
 
     fn emit_entries(&self, entries: Vec<Entry>) {
-        if !entries.is_empty() {
+        if entries.is_empty() {
+            return;
+        }
+        if self.perturbations.fires(Perturbation::TinyBatches) {
+            for entry in entries {
+                let _ = self.out.send(Committed::Entries(vec![entry]));
+            }
+        } else {
             let _ = self.out.send(Committed::Entries(entries));
         }
+    }
+
+    /// The `leader-hands-over` perturbation: a leader, now and then, hands
+    /// leadership to a random voter, as an operator's MoveLeader would.
+    fn maybe_hand_over(&mut self) {
+        let raft = &self.raw.raft;
+        if raft.state != StateRole::Leader
+            || !self.perturbations.fires(Perturbation::LeaderHandsOver)
+        {
+            return;
+        }
+        let others: Vec<u64> = raft
+            .prs()
+            .iter()
+            .map(|(&id, _)| id)
+            .filter(|&id| id != raft.id)
+            .collect();
+        if others.is_empty() {
+            return;
+        }
+        let to = others[thread_rng().gen_range(0..others.len())];
+        self.raw.transfer_leader(to);
     }
 
     fn emit_read_states(&self, states: Vec<raft::ReadState>) {

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
 
 use super::RaftHandle;
+use crate::perturb::{Perturbation, Perturbations};
 use crate::proto::etcdsimpb::raft_transport_client::RaftTransportClient;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransport;
 use crate::proto::etcdsimpb::{MessageBatch, SendAck, SnapshotChunk};
@@ -64,12 +65,18 @@ pub struct Peer {
 /// The sending side, owned by the raft loop.
 pub struct Transport {
     queues: BTreeMap<u64, mpsc::UnboundedSender<Message>>,
+    perturbations: Perturbations,
 }
 
 impl Transport {
     /// Starts one sender task per peer; `from` is this member's raft id.
     /// What becomes of sends is reported on `reports`.
-    pub fn start(from: u64, peers: &[Peer], reports: mpsc::UnboundedSender<Report>) -> Self {
+    pub fn start(
+        from: u64,
+        peers: &[Peer],
+        reports: mpsc::UnboundedSender<Report>,
+        perturbations: Perturbations,
+    ) -> Self {
         let queues = peers
             .iter()
             .filter(|p| p.id != from)
@@ -85,17 +92,38 @@ impl Transport {
                 (peer.id, tx)
             })
             .collect();
-        Self { queues }
+        Self {
+            queues,
+            perturbations,
+        }
     }
 
     /// Queues `messages` for their recipients.
     pub fn send(&self, messages: Vec<Message>) {
         for msg in messages {
-            if let Some(queue) = self.queues.get(&msg.to) {
-                // The sender task lives as long as the member; a closed queue
-                // means the member is shutting down.
-                let _ = queue.send(msg);
+            let Some(queue) = self.queues.get(&msg.to) else {
+                continue;
+            };
+            // The network may deliver a message twice, or late and after
+            // later ones; raft must not care. A forwarded proposal is not
+            // duplicated: that would be a client's retry, which etcd's API
+            // does not make exactly-once either (a put applied twice).
+            if msg.get_msg_type() != MessageType::MsgPropose
+                && self.perturbations.fires(Perturbation::DuplicatePeerMessage)
+            {
+                let _ = queue.send(msg.clone());
             }
+            if let Some(delay) = self.perturbations.delay(Perturbation::DelayPeerMessage, 50) {
+                let queue = queue.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = queue.send(msg);
+                });
+                continue;
+            }
+            // The sender task lives as long as the member; a closed queue
+            // means the member is shutting down.
+            let _ = queue.send(msg);
         }
     }
 }

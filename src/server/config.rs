@@ -8,6 +8,7 @@ use super::membership::{Cluster, Member};
 use crate::bugs::BugSet;
 use crate::clock::ClockRate;
 use crate::crash::CrashPoints;
+use crate::perturb::Perturbations;
 
 /// How one member runs.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct ServerConfig {
     pub crash_points: CrashPoints,
     /// Injected bugs; none unless a test switches them on.
     pub bugs: BugSet,
+    /// Perturbation sites switched on; none outside simulation campaigns.
+    pub perturbations: Perturbations,
     /// The most compares, and the most ops per branch, of a txn (etcd's
     /// `--max-txn-ops`).
     pub max_txn_ops: usize,
@@ -120,6 +123,7 @@ impl ServerConfig {
             clock: ClockRate::default(),
             crash_points: CrashPoints::default(),
             bugs: BugSet::NONE,
+            perturbations: Perturbations::NONE,
             max_txn_ops: api::MAX_TXN_OPS,
             max_request_bytes: api::MAX_REQUEST_BYTES,
             pre_vote: true,

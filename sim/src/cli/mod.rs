@@ -65,6 +65,8 @@ enum Command {
     Bugs,
     /// List the crash points.
     CrashPoints,
+    /// List the perturbation sites the swarm switches on.
+    Perturbations,
     /// Print which runtime this binary was built for.
     Mode,
 }
@@ -262,6 +264,12 @@ pub fn main() -> ExitCode {
                 if let Some(issue) = bug.issue() {
                     println!("{:<22} see {issue}", "");
                 }
+            }
+            EXIT_OK
+        }
+        Command::Perturbations => {
+            for p in etcd_sim::perturb::Perturbation::ALL {
+                println!("{:<24} {}", p.name(), p.does());
             }
             EXIT_OK
         }

@@ -10,12 +10,16 @@ use tonic::{Response, Status};
 use super::check::{check_delete, check_put, check_range, check_size, check_txn, Limits, Proposal};
 use super::error::to_status;
 use super::header::fill;
+use crate::perturb::Perturbation;
 use crate::proto::etcdserverpb::kv_server::Kv;
 use crate::proto::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::server::etcdserver::{is_read_only, EtcdServer, Quota};
+
+/// Where a handler may dawdle before it starts (a perturbation site).
+const SLOW_HANDLER: Perturbation = Perturbation::SlowHandler;
 
 /// Serves `etcdserverpb.KV`.
 pub struct KvService {
@@ -36,6 +40,7 @@ impl Kv for KvService {
         &self,
         request: tonic::Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
+        self.server.perturbations().pause(SLOW_HANDLER, 100).await;
         let request = request.into_inner();
         check_range(&request)?;
         let mut response = self.server.range(request).await.map_err(to_status)?;
@@ -47,6 +52,7 @@ impl Kv for KvService {
         &self,
         request: tonic::Request<PutRequest>,
     ) -> Result<Response<PutResponse>, Status> {
+        self.server.perturbations().pause(SLOW_HANDLER, 100).await;
         let request = request.into_inner();
         self.server
             .check_quota(Quota::put_cost(&request))
@@ -63,6 +69,7 @@ impl Kv for KvService {
         &self,
         request: tonic::Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
+        self.server.perturbations().pause(SLOW_HANDLER, 100).await;
         let request = request.into_inner();
         check_delete(&request)?;
         check_size(
@@ -78,6 +85,7 @@ impl Kv for KvService {
         &self,
         request: tonic::Request<TxnRequest>,
     ) -> Result<Response<TxnResponse>, Status> {
+        self.server.perturbations().pause(SLOW_HANDLER, 100).await;
         let request = request.into_inner();
         self.server
             .check_quota(Quota::txn_cost(&request))

@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::header::fill_without_revision;
 use crate::mvcc::KvStore;
+use crate::perturb::Perturbation;
 use crate::proto::etcdserverpb::watch_request::RequestUnion;
 use crate::proto::etcdserverpb::watch_server::Watch;
 use crate::proto::etcdserverpb::{WatchRequest, WatchResponse};
@@ -123,6 +124,10 @@ async fn serve_stream(
             // Every response carries the revision its watcher set (0 in a
             // compaction notice, as etcd's).
             fill_without_revision(&server, &mut response.header);
+            server
+                .perturbations()
+                .pause(Perturbation::WatchStall, 200)
+                .await;
             if tx.send(Ok(response)).await.is_err() {
                 return;
             }

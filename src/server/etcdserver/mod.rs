@@ -43,6 +43,7 @@ use crate::coverage::{self, Site};
 use crate::metrics::Metrics;
 use crate::mvcc::{KvHash, KvStore};
 use crate::offload::offload;
+use crate::perturb::{Perturbation, Perturbations};
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
@@ -88,6 +89,7 @@ struct Inner {
     reads: Arc<Wait<u64, u64>>,
     request_timeout: Duration,
     bugs: BugSet,
+    perturbations: Perturbations,
     /// With the `lost-leader-lease` bug: until when this member believes
     /// its leadership lease holds.
     lease_until: Mutex<Option<Instant>>,
@@ -148,6 +150,7 @@ impl EtcdServer {
             pre_vote: config.pre_vote,
             check_quorum: config.check_quorum,
             bugs: config.bugs,
+            perturbations: config.perturbations,
             crash_points: config.crash_points.clone(),
             clock: config.clock.clone(),
             metrics: metrics.clone(),
@@ -189,7 +192,12 @@ impl EtcdServer {
             promote_extend: config.tick * config.election_ticks.0 as u32,
             metrics: metrics.clone(),
         };
-        let apply_loop = tokio::spawn(apply_loop(applier, committed, metrics.clone()));
+        let apply_loop = tokio::spawn(apply_loop(
+            applier,
+            committed,
+            metrics.clone(),
+            config.perturbations,
+        ));
         let server = Self {
             inner: Arc::new(Inner {
                 member_id: config.member().id,
@@ -207,6 +215,7 @@ impl EtcdServer {
                 reads,
                 request_timeout: config.request_timeout,
                 bugs: config.bugs,
+                perturbations: config.perturbations,
                 lease_until: Mutex::new(None),
                 // Ten election timeouts: far longer than a deposed leader
                 // needs to notice it lost, which is the bug; long enough to
@@ -415,6 +424,11 @@ impl EtcdServer {
         self.inner.alarms.lock().unwrap().describe()
     }
 
+    /// The perturbation sites switched on in this member.
+    pub fn perturbations(&self) -> Perturbations {
+        self.inner.perturbations
+    }
+
     /// Whether an injected bug lets a linearizable read skip the barrier.
     fn may_read_locally(&self) -> bool {
         coverage::bug_site(Bug::StaleRead);
@@ -502,6 +516,7 @@ async fn apply_loop(
     mut applier: Applier,
     mut committed: mpsc::UnboundedReceiver<Committed>,
     metrics: Metrics,
+    perturbations: Perturbations,
 ) {
     // The first batch of a member that starts from a snapshot is that
     // snapshot; any later one was sent by the leader.
@@ -525,6 +540,7 @@ async fn apply_loop(
                 .await
             }
             Committed::Entries(entries) => {
+                perturbations.pause(Perturbation::ApplierLag, 100).await;
                 let metrics = metrics.clone();
                 offload(move || {
                     // The store commits each batch at once, as etcd's
@@ -537,6 +553,9 @@ async fn apply_loop(
                 .await
             }
             Committed::ReadIndex { ctx, index } => {
+                perturbations
+                    .pause(Perturbation::SlowReadStateHandOff, 50)
+                    .await;
                 applier.confirm_read(&ctx, index);
                 applier
             }
