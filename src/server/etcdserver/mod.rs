@@ -490,25 +490,67 @@ impl EtcdServer {
 
     /// [`Self::read_barrier`], giving up after `timeout`.
     async fn read_barrier_within(&self, timeout: Duration) -> Result<(), ServerError> {
-        let ctx: u64 = thread_rng().gen();
-        let confirmed = self.inner.reads.register(ctx);
-        self.inner.raft.read_index(ctx.to_be_bytes().to_vec());
         let wait = async {
-            let index = confirmed.await.map_err(|_| ServerError::Stopped)?;
+            let index = self.read_index().await?;
             self.applied_at_least(index).await
         };
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(result) => {
-                if result.is_ok() && self.inner.raft.status().leader != self.member_id() {
-                    coverage::hit(Site::ReadIndexOnFollower);
-                }
-                result
-            }
-            Err(_) => {
-                self.inner.reads.cancel(&ctx);
-                Err(ServerError::TimedOut)
+        let result = tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or(Err(ServerError::TimedOut));
+        if result.is_ok() && self.inner.raft.status().leader != self.member_id() {
+            coverage::hit(Site::ReadIndexOnFollower);
+        }
+        result
+    }
+
+    /// The index a linearizable read must wait for, from raft's ReadIndex.
+    /// A request that goes unanswered (lost with a message, or sent to a
+    /// leader that went away) is asked again every [`READ_INDEX_RETRY`], as
+    /// etcd 3.4.20+ does, each time under a fresh context: an answer still
+    /// on its way for an earlier one is ignored.
+    async fn read_index(&self) -> Result<u64, ServerError> {
+        let mut pending = PendingRead::new(&self.inner.reads);
+        loop {
+            self.inner
+                .raft
+                .read_index(pending.ctx.to_be_bytes().to_vec());
+            match tokio::time::timeout(READ_INDEX_RETRY, &mut pending.confirmed).await {
+                Ok(index) => return index.map_err(|_| ServerError::Stopped),
+                // A fresh context: raft's read-only queue is keyed by it,
+                // so a reused one could count acknowledgements of the first
+                // request's heartbeats for the retry (etcd #20418).
+                Err(_) => pending = PendingRead::new(&self.inner.reads),
             }
         }
+    }
+}
+
+/// How long a read waits for its ReadIndex before asking again (etcd's
+/// `readIndexRetryTime`).
+const READ_INDEX_RETRY: Duration = Duration::from_millis(500);
+
+/// A ReadIndex request waiting for its answer; forgotten when dropped.
+struct PendingRead<'a> {
+    reads: &'a Wait<u64, u64>,
+    ctx: u64,
+    confirmed: tokio::sync::oneshot::Receiver<u64>,
+}
+
+impl<'a> PendingRead<'a> {
+    fn new(reads: &'a Wait<u64, u64>) -> Self {
+        let ctx: u64 = thread_rng().gen();
+        let confirmed = reads.register(ctx);
+        PendingRead {
+            reads,
+            ctx,
+            confirmed,
+        }
+    }
+}
+
+impl Drop for PendingRead<'_> {
+    fn drop(&mut self) {
+        self.reads.cancel(&self.ctx);
     }
 }
 
