@@ -57,11 +57,24 @@ pub enum Bug {
     /// A client's watch ends, as if cancelled, when the member it tries to
     /// resume on cannot be reached, instead of moving on to the next one.
     WatchEndsWhenMemberUnreachable,
+    /// A follower acknowledges appended entries once they are written,
+    /// while their fsync is still in flight.
+    AckBeforeSync,
+    /// A linearizable read, once its read index is confirmed, waits for
+    /// raft to have committed that far instead of for the store to have
+    /// applied it.
+    ReadWaitsForCommit,
+    /// Log compaction drops the entries a snapshot covers as soon as the
+    /// snapshot is taken, while the snapshot is still being saved.
+    CompactBeforeSnapshotDurable,
+    /// A range without a limit is answered with at most a default page of
+    /// keys (and `more` set), as if the client had asked for one.
+    RangeDefaultLimit,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 17] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -75,6 +88,10 @@ impl Bug {
         Bug::Etcd18089,
         Bug::LeaseRenewalToOldLeader,
         Bug::WatchEndsWhenMemberUnreachable,
+        Bug::AckBeforeSync,
+        Bug::ReadWaitsForCommit,
+        Bug::CompactBeforeSnapshotDurable,
+        Bug::RangeDefaultLimit,
     ];
 
     /// The name used on the command line.
@@ -93,6 +110,10 @@ impl Bug {
             Bug::Etcd18089 => "etcd-18089",
             Bug::LeaseRenewalToOldLeader => "lease-renewal-to-old-leader",
             Bug::WatchEndsWhenMemberUnreachable => "watch-ends-when-member-unreachable",
+            Bug::AckBeforeSync => "ack-before-sync",
+            Bug::ReadWaitsForCommit => "read-waits-for-commit",
+            Bug::CompactBeforeSnapshotDurable => "compact-before-snapshot-durable",
+            Bug::RangeDefaultLimit => "range-default-limit",
         }
     }
 
@@ -132,6 +153,16 @@ impl Bug {
             Bug::WatchEndsWhenMemberUnreachable => {
                 "liveness: a watch whose member went away silently stops receiving events"
             }
+            Bug::AckBeforeSync => {
+                "durability: a write acknowledged by a quorum is lost when they lose power"
+            }
+            Bug::ReadWaitsForCommit => {
+                "linearizable reads: a member whose applier lags answers from older state"
+            }
+            Bug::CompactBeforeSnapshotDurable => {
+                "recovery: a member that crashes while saving a snapshot loses log entries"
+            }
+            Bug::RangeDefaultLimit => "ranges: a range over many keys silently misses some",
         }
     }
 
@@ -174,6 +205,20 @@ impl Bug {
             Bug::WatchEndsWhenMemberUnreachable => {
                 "an early return on a dial error in a retry loop (clientv3 watchers that hang \
                  after their member restarts)"
+            }
+            Bug::AckBeforeSync => {
+                "pipelining the append response ahead of the fsync (raft thesis §10.2.1 allows \
+                 it for the leader's own write only)"
+            }
+            Bug::ReadWaitsForCommit => {
+                "committed taken for applied (etcd's linearizableReadLoop waits for appliedIndex)"
+            }
+            Bug::CompactBeforeSnapshotDurable => {
+                "compacting the log before the snapshot is on disk (etcd saves the snapshot, then \
+                 releases the WAL)"
+            }
+            Bug::RangeDefaultLimit => {
+                "a server-side default page size (a client's limit 0 means no limit in etcd)"
             }
         }
     }

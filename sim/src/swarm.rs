@@ -179,6 +179,40 @@ impl DiskProfile {
     }
 }
 
+/// The disk profiles a seed draws from.
+const DISK_PROFILES: [DiskProfile; 4] = [
+    DiskProfile::INSTANT,
+    // An SSD: fast, a rare stall.
+    DiskProfile {
+        fast_us: (50, 500),
+        slow_per_mille: 5,
+        slow_us: (2_000, 10_000),
+        very_slow_per_10k: 5,
+        very_slow_us: (50_000, 200_000),
+    },
+    // A busy disk: a few ms, often slower, now and then very slow.
+    DiskProfile {
+        fast_us: (1_000, 5_000),
+        slow_per_mille: 50,
+        slow_us: (10_000, 50_000),
+        very_slow_per_10k: 20,
+        very_slow_us: (100_000, 500_000),
+    },
+    // A network disk: slow throughout.
+    DiskProfile {
+        fast_us: (5_000, 20_000),
+        slow_per_mille: 100,
+        slow_us: (20_000, 100_000),
+        very_slow_per_10k: 10,
+        very_slow_us: (200_000, 1_000_000),
+    },
+];
+
+/// One of `choices`, evenly (list a value twice to weight it).
+fn pick<T: Clone>(rng: &mut StdRng, choices: &[T]) -> T {
+    choices.choose(rng).expect("a choice").clone()
+}
+
 /// A seed's drawn shape: the knobs, and the parts of the run that
 /// `RunConfig` has always had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,18 +237,16 @@ pub struct Shape {
 /// one kind that cuts or kills.
 pub fn draw(seed: u64) -> Shape {
     let mut rng = StdRng::seed_from_u64(seed ^ SWARM_STREAM);
-    let nodes = *[1, 3, 3, 3, 5, 5].choose(&mut rng).expect("not empty");
+    let nodes = pick(&mut rng, &[1, 3, 3, 3, 5, 5]);
     let clients = rng.gen_range(2..=8);
     let ops_per_client = (150 / clients).max(10) + rng.gen_range(0..10);
-    let keys = *[1, 2, 3, 3, 5, 8, 20].choose(&mut rng).expect("not empty");
-    let tick_ms = *[20, 50, 100, 100, 150].choose(&mut rng).expect("not empty");
+    let keys = pick(&mut rng, &[1, 2, 3, 3, 5, 8, 20]);
+    let tick_ms = pick(&mut rng, &[20, 50, 100, 100, 150]);
     // An election timeout of 0.1 s to 2 s, and at least 5 ticks (etcd
     // wants the timeout at least five heartbeats).
     let most = (2_000 / tick_ms as usize).max(5);
     let election_ticks = rng.gen_range(5..=most.min(20));
-    let snapshot_count = *[5, 10, 25, 25, 100, 1_000]
-        .choose(&mut rng)
-        .expect("not empty");
+    let snapshot_count = pick(&mut rng, &[5, 10, 25, 25, 100, 1_000]);
     // Each kind is on with even odds (swarm testing's coin per feature);
     // one seed in ten runs without faults at all.
     let faults = if rng.gen_ratio(1, 10) {
@@ -225,46 +257,16 @@ pub fn draw(seed: u64) -> Shape {
             .filter(|_| rng.gen_bool(0.5))
             .collect();
         if kinds.is_empty() {
-            kinds.push(*FaultKind::ALL.choose(&mut rng).expect("not empty"));
+            kinds.push(pick(&mut rng, &FaultKind::ALL));
         }
         FaultSet::of(kinds)
     };
-    let quiet_min = *[50, 200, 200, 500, 1_000]
-        .choose(&mut rng)
-        .expect("not empty");
+    let quiet_min = pick(&mut rng, &[50, 200, 200, 500, 1_000]);
     let quiet_ms = (quiet_min, quiet_min * rng.gen_range(2..=6));
-    let fault_length_percent = *[50, 100, 100, 200].choose(&mut rng).expect("not empty");
-    let disk = match rng.gen_range(0..4) {
-        0 => DiskProfile::INSTANT,
-        // An SSD: fast, a rare stall.
-        1 => DiskProfile {
-            fast_us: (50, 500),
-            slow_per_mille: 5,
-            slow_us: (2_000, 10_000),
-            very_slow_per_10k: 5,
-            very_slow_us: (50_000, 200_000),
-        },
-        // A busy disk: a few ms, often slower, now and then very slow.
-        2 => DiskProfile {
-            fast_us: (1_000, 5_000),
-            slow_per_mille: 50,
-            slow_us: (10_000, 50_000),
-            very_slow_per_10k: 20,
-            very_slow_us: (100_000, 500_000),
-        },
-        // A network disk: slow throughout.
-        _ => DiskProfile {
-            fast_us: (5_000, 20_000),
-            slow_per_mille: 100,
-            slow_us: (20_000, 100_000),
-            very_slow_per_10k: 10,
-            very_slow_us: (200_000, 1_000_000),
-        },
-    };
-    let net_latency_ms = *[(1, 10), (1, 3), (1, 10), (5, 30), (1, 50)]
-        .choose(&mut rng)
-        .expect("not empty");
-    let net_loss_per_10k = *[0, 0, 0, 10, 100].choose(&mut rng).expect("not empty");
+    let fault_length_percent = pick(&mut rng, &[50, 100, 100, 200]);
+    let disk = pick(&mut rng, &DISK_PROFILES);
+    let net_latency_ms = pick(&mut rng, &[(1, 10), (1, 3), (1, 10), (5, 30), (1, 50)]);
+    let net_loss_per_10k = pick(&mut rng, &[0, 0, 0, 10, 100]);
     // A quarter of the seeds run unperturbed; in the rest each site is on
     // with even odds (FoundationDB switches each BUGGIFY site per run).
     let perturbations = if rng.gen_ratio(1, 4) {

@@ -258,6 +258,8 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         clock: config.clock.clone(),
         metrics: config.metrics.clone(),
         early_ack: config.bugs.has(Bug::EarlyAck),
+        ack_before_sync: config.bugs.has(Bug::AckBeforeSync),
+        compact_early: config.bugs.has(Bug::CompactBeforeSnapshotDurable),
         perturbations: config.perturbations,
         applied_early: 0,
         progress_logged: BTreeMap::new(),
@@ -286,6 +288,10 @@ struct Driver {
     metrics: Metrics,
     /// The `early-ack` bug: a leader hands up entries it has only appended.
     early_ack: bool,
+    /// The `ack-before-sync` bug: persisted messages leave before the fsync.
+    ack_before_sync: bool,
+    /// The `compact-before-snapshot-durable` bug.
+    compact_early: bool,
     perturbations: Perturbations,
     /// The last index handed up before it committed (with `early_ack`).
     applied_early: u64,
@@ -354,7 +360,7 @@ impl Driver {
             }
             Input::ReadIndex(ctx) => self.raw.read_index(ctx),
             Input::TransferLeader(to) => self.raw.transfer_leader(to),
-            Input::Compact { index, data } => self.compact(index, data),
+            Input::Compact { index, data } => self.compact(index, data).await,
             Input::SnapshotSaved(snapshot) => self.compact_log(snapshot).await,
         }
     }
@@ -363,7 +369,7 @@ impl Driver {
     /// background (at 100,000 keys it is a write of hundreds of MB, and the
     /// loop must go on ticking and replicating meanwhile); once it is
     /// durable, [`Driver::compact_log`] drops what it covers.
-    fn compact(&mut self, index: u64, data: Vec<u8>) {
+    async fn compact(&mut self, index: u64, data: Vec<u8>) {
         let store = self.raw.store();
         let covered = store.snapshot_ref().get_metadata().index;
         // Only committed entries may leave the log; a stale request (a
@@ -378,6 +384,12 @@ impl Driver {
         meta.term = term;
         meta.set_conf_state(store.conf_state().clone());
         snapshot.data = data.into();
+        crate::coverage::bug_site(Bug::CompactBeforeSnapshotDurable);
+        if self.compact_early {
+            // The bug: the log lets go of what the snapshot covers while
+            // the snapshot is still on its way to the disk.
+            self.compact_log(snapshot.clone()).await;
+        }
         let (inbox, crash) = (self.inbox.clone(), self.crash.clone());
         let snapshotter = self.snapshotter.clone();
         let id = self.raw.raft.id;
@@ -470,9 +482,14 @@ impl Driver {
                 // loop waits for its fsync (a slow disk holds it up as a slow
                 // fsync holds up etcd's); the runtime's workers do not wait.
                 let (entries, hs) = (ready.entries().clone(), hard_state.clone());
-                wal.save(entries, hs)
-                    .await
-                    .unwrap_or_else(|e| panic!("member {id} cannot write its WAL: {e}"));
+                let failed = |e| panic!("member {id} cannot write its WAL: {e}");
+                wal.write(entries, hs).await.unwrap_or_else(failed);
+                crate::coverage::bug_site(Bug::AckBeforeSync);
+                if self.ack_before_sync {
+                    // The bug: promise what is written but not yet durable.
+                    self.send(ready.take_persisted_messages());
+                }
+                wal.sync().await.unwrap_or_else(failed);
                 self.metrics.observe_wal_fsync(sync_started.elapsed());
             } else if let Some(hs) = &hard_state {
                 // Only the commit index moved (no entries, vote or term).

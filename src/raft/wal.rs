@@ -172,9 +172,25 @@ impl Wal {
         if entries.is_empty() && hard_state.is_none() {
             return Ok(());
         }
+        self.write(entries, hard_state).await?;
+        self.sync().await
+    }
+
+    /// Appends `entries` and `hard_state` without syncing them: the first
+    /// half of [`Wal::save`].
+    pub async fn write(
+        &self,
+        entries: Vec<Entry>,
+        hard_state: Option<HardState>,
+    ) -> io::Result<()> {
         let disk = self.disk.clone();
         offload(move || disk.append(WAL_FILE, &encode_records(&entries, hard_state.as_ref())?))
-            .await?;
+            .await
+    }
+
+    /// Makes everything written so far durable: the second half of
+    /// [`Wal::save`].
+    pub async fn sync(&self) -> io::Result<()> {
         crate::coverage::bug_site(crate::bugs::Bug::SkipFsync);
         if self.skip_fsync {
             return Ok(());

@@ -10,6 +10,8 @@ use tonic::{Response, Status};
 use super::check::{check_delete, check_put, check_range, check_size, check_txn, Limits, Proposal};
 use super::error::to_status;
 use super::header::fill;
+use crate::bugs::Bug;
+use crate::coverage;
 use crate::perturb::Perturbation;
 use crate::proto::etcdserverpb::kv_server::Kv;
 use crate::proto::etcdserverpb::{
@@ -17,6 +19,9 @@ use crate::proto::etcdserverpb::{
     PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::server::etcdserver::{is_read_only, EtcdServer, Quota};
+
+/// The page the `range-default-limit` bug answers a range without a limit with.
+const DEFAULT_PAGE: i64 = 4;
 
 /// Where a handler may dawdle before it starts (a perturbation site).
 const SLOW_HANDLER: Perturbation = Perturbation::SlowHandler;
@@ -41,8 +46,13 @@ impl Kv for KvService {
         request: tonic::Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
         self.server.perturbations().pause(SLOW_HANDLER, 100).await;
-        let request = request.into_inner();
+        let mut request = request.into_inner();
         check_range(&request)?;
+        coverage::bug_site(Bug::RangeDefaultLimit);
+        if self.server.bugs().has(Bug::RangeDefaultLimit) && request.limit == 0 {
+            // The bug: no limit is taken for a default page.
+            request.limit = DEFAULT_PAGE;
+        }
         let mut response = self.server.range(request).await.map_err(to_status)?;
         fill(&self.server, &mut response.header);
         Ok(Response::new(response))
