@@ -60,13 +60,13 @@ pub enum Bug {
     /// A follower acknowledges appended entries once they are written,
     /// while their fsync is still in flight.
     AckBeforeSync,
-    /// A linearizable read, once its read index is confirmed, waits for
-    /// raft to have committed that far instead of for the store to have
-    /// applied it.
-    ReadWaitsForCommit,
-    /// Log compaction drops the entries a snapshot covers as soon as the
-    /// snapshot is taken, while the snapshot is still being saved.
-    CompactBeforeSnapshotDurable,
+    /// A watch stream stamps a progress notification with the store's
+    /// revision when it sends it, not when it was computed, so events the
+    /// stream has yet to send can fall below it.
+    ProgressRevisionAtSend,
+    /// Saving a snapshot removes the older ones before the new one is
+    /// durable.
+    SnapshotPurgeBeforeSave,
     /// A range without a limit is answered with at most a default page of
     /// keys (and `more` set), as if the client had asked for one.
     RangeDefaultLimit,
@@ -89,8 +89,8 @@ impl Bug {
         Bug::LeaseRenewalToOldLeader,
         Bug::WatchEndsWhenMemberUnreachable,
         Bug::AckBeforeSync,
-        Bug::ReadWaitsForCommit,
-        Bug::CompactBeforeSnapshotDurable,
+        Bug::ProgressRevisionAtSend,
+        Bug::SnapshotPurgeBeforeSave,
         Bug::RangeDefaultLimit,
     ];
 
@@ -111,8 +111,8 @@ impl Bug {
             Bug::LeaseRenewalToOldLeader => "lease-renewal-to-old-leader",
             Bug::WatchEndsWhenMemberUnreachable => "watch-ends-when-member-unreachable",
             Bug::AckBeforeSync => "ack-before-sync",
-            Bug::ReadWaitsForCommit => "read-waits-for-commit",
-            Bug::CompactBeforeSnapshotDurable => "compact-before-snapshot-durable",
+            Bug::ProgressRevisionAtSend => "progress-revision-at-send",
+            Bug::SnapshotPurgeBeforeSave => "snapshot-purge-before-save",
             Bug::RangeDefaultLimit => "range-default-limit",
         }
     }
@@ -156,11 +156,11 @@ impl Bug {
             Bug::AckBeforeSync => {
                 "durability: a write acknowledged by a quorum is lost when they lose power"
             }
-            Bug::ReadWaitsForCommit => {
-                "linearizable reads: a member whose applier lags answers from older state"
+            Bug::ProgressRevisionAtSend => {
+                "watch progress: a stalled stream's notification runs ahead of its events"
             }
-            Bug::CompactBeforeSnapshotDurable => {
-                "recovery: a member that crashes while saving a snapshot loses log entries"
+            Bug::SnapshotPurgeBeforeSave => {
+                "recovery: a member that crashes while saving a snapshot has none left"
             }
             Bug::RangeDefaultLimit => "ranges: a range over many keys silently misses some",
         }
@@ -210,12 +210,13 @@ impl Bug {
                 "pipelining the append response ahead of the fsync (raft thesis §10.2.1 allows \
                  it for the leader's own write only)"
             }
-            Bug::ReadWaitsForCommit => {
-                "committed taken for applied (etcd's linearizableReadLoop waits for appliedIndex)"
+            Bug::ProgressRevisionAtSend => {
+                "a header filled late (etcd #15220's class: progress not synchronized with the \
+                 stream)"
             }
-            Bug::CompactBeforeSnapshotDurable => {
-                "compacting the log before the snapshot is on disk (etcd saves the snapshot, then \
-                 releases the WAL)"
+            Bug::SnapshotPurgeBeforeSave => {
+                "cleaning up before the replacement is durable (etcd purges snapshot files only \
+                 after the new one is saved)"
             }
             Bug::RangeDefaultLimit => {
                 "a server-side default page size (a client's limit 0 means no limit in etcd)"

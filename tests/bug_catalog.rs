@@ -35,10 +35,11 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         // Entries a quorum acknowledged, or a log's middle, lost in a
         // crash: raft finds its log shorter than it promised and panics
         // (as etcd's raft does), or a client misses an acknowledged write.
-        Bug::AckBeforeSync | Bug::CompactBeforeSnapshotDurable => {
+        Bug::AckBeforeSync | Bug::SnapshotPurgeBeforeSave => {
             &["panicked", "not-linearizable", "broken:hashkv"]
         }
-        Bug::ReadWaitsForCommit | Bug::RangeDefaultLimit => &["not-linearizable"],
+        Bug::ProgressRevisionAtSend => &["broken:watch"],
+        Bug::RangeDefaultLimit => &["not-linearizable"],
     }
 }
 

@@ -178,7 +178,8 @@ pub struct SpawnedRaft {
 
 /// Restores raft from `disk` and starts its loop.
 pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft, WalError> {
-    let snapshotter = Snapshotter::new(disk.clone());
+    let snapshotter = Snapshotter::new(disk.clone())
+        .with_early_purge(config.bugs.has(Bug::SnapshotPurgeBeforeSave));
     let snapshot = match snapshotter.load_newest()? {
         Some(snapshot) => snapshot,
         None => {
@@ -259,7 +260,6 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         metrics: config.metrics.clone(),
         early_ack: config.bugs.has(Bug::EarlyAck),
         ack_before_sync: config.bugs.has(Bug::AckBeforeSync),
-        compact_early: config.bugs.has(Bug::CompactBeforeSnapshotDurable),
         perturbations: config.perturbations,
         applied_early: 0,
         progress_logged: BTreeMap::new(),
@@ -290,8 +290,6 @@ struct Driver {
     early_ack: bool,
     /// The `ack-before-sync` bug: persisted messages leave before the fsync.
     ack_before_sync: bool,
-    /// The `compact-before-snapshot-durable` bug.
-    compact_early: bool,
     perturbations: Perturbations,
     /// The last index handed up before it committed (with `early_ack`).
     applied_early: u64,
@@ -360,7 +358,7 @@ impl Driver {
             }
             Input::ReadIndex(ctx) => self.raw.read_index(ctx),
             Input::TransferLeader(to) => self.raw.transfer_leader(to),
-            Input::Compact { index, data } => self.compact(index, data).await,
+            Input::Compact { index, data } => self.compact(index, data),
             Input::SnapshotSaved(snapshot) => self.compact_log(snapshot).await,
         }
     }
@@ -369,7 +367,7 @@ impl Driver {
     /// background (at 100,000 keys it is a write of hundreds of MB, and the
     /// loop must go on ticking and replicating meanwhile); once it is
     /// durable, [`Driver::compact_log`] drops what it covers.
-    async fn compact(&mut self, index: u64, data: Vec<u8>) {
+    fn compact(&mut self, index: u64, data: Vec<u8>) {
         let store = self.raw.store();
         let covered = store.snapshot_ref().get_metadata().index;
         // Only committed entries may leave the log; a stale request (a
@@ -384,12 +382,6 @@ impl Driver {
         meta.term = term;
         meta.set_conf_state(store.conf_state().clone());
         snapshot.data = data.into();
-        crate::coverage::bug_site(Bug::CompactBeforeSnapshotDurable);
-        if self.compact_early {
-            // The bug: the log lets go of what the snapshot covers while
-            // the snapshot is still on its way to the disk.
-            self.compact_log(snapshot.clone()).await;
-        }
         let (inbox, crash) = (self.inbox.clone(), self.crash.clone());
         let snapshotter = self.snapshotter.clone();
         let id = self.raw.raft.id;

@@ -26,12 +26,23 @@ const SUFFIX: &str = ".snap";
 #[derive(Clone)]
 pub struct Snapshotter {
     disk: Arc<dyn Disk>,
+    /// The `snapshot-purge-before-save` bug.
+    early_purge: bool,
 }
 
 impl Snapshotter {
     /// Snapshots on `disk`.
     pub fn new(disk: Arc<dyn Disk>) -> Self {
-        Self { disk }
+        Self {
+            disk,
+            early_purge: false,
+        }
+    }
+
+    /// Switches the `snapshot-purge-before-save` bug on or off.
+    pub fn with_early_purge(mut self, on: bool) -> Self {
+        self.early_purge = on;
+        self
     }
 
     /// Saves `snapshot` durably, then removes the files of older
@@ -40,6 +51,11 @@ impl Snapshotter {
     /// snapshot than its own, so the newest always survives.
     pub async fn save(&self, snapshot: Snapshot) -> io::Result<()> {
         let name = file_name(snapshot.get_metadata().index);
+        crate::coverage::bug_site(crate::bugs::Bug::SnapshotPurgeBeforeSave);
+        if self.early_purge {
+            // The bug: make room first.
+            self.purge_older_than(&name)?;
+        }
         let tmp = format!("{name}.tmp");
         let (disk, written) = (self.disk.clone(), tmp.clone());
         offload(move || {
@@ -53,8 +69,13 @@ impl Snapshotter {
         .await?;
         storage::sync(&self.disk, &tmp).await?;
         self.disk.rename(&tmp, &name)?;
+        self.purge_older_than(&name)
+    }
+
+    /// Removes the snapshots older than the one named `name`.
+    fn purge_older_than(&self, name: &str) -> io::Result<()> {
         // Names sort as their indexes (fixed-width hex).
-        for old in self.names()?.into_iter().filter(|old| *old < name) {
+        for old in self.names()?.into_iter().filter(|old| old.as_str() < name) {
             self.disk.remove(&old)?;
         }
         Ok(())

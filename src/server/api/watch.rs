@@ -16,6 +16,8 @@ use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::header::fill_without_revision;
+use crate::bugs::Bug;
+use crate::coverage;
 use crate::mvcc::KvStore;
 use crate::perturb::Perturbation;
 use crate::proto::etcdserverpb::watch_request::RequestUnion;
@@ -128,6 +130,16 @@ async fn serve_stream(
                 .perturbations()
                 .pause(Perturbation::WatchStall, 200)
                 .await;
+            coverage::bug_site(Bug::ProgressRevisionAtSend);
+            if server.bugs().has(Bug::ProgressRevisionAtSend) && is_progress(&response) {
+                // The bug: the stamp is taken now, not when the
+                // notification was computed with the events before it.
+                let now = server.read_store(|store| store.current_revision());
+                response
+                    .header
+                    .get_or_insert_with(Default::default)
+                    .revision = now;
+            }
             if tx.send(Ok(response)).await.is_err() {
                 return;
             }
@@ -167,4 +179,13 @@ fn handle(
 fn catch_up(server: &EtcdServer, watchers: &mut Watchers, store: &KvStore) -> Vec<WatchResponse> {
     watchers.restored(server.snapshot_restores());
     watchers.catch_up(store)
+}
+
+/// Whether `response` is a progress notification: no events, and neither a
+/// creation, a cancellation nor a compaction notice.
+fn is_progress(response: &WatchResponse) -> bool {
+    response.events.is_empty()
+        && !response.created
+        && !response.canceled
+        && response.compact_revision == 0
 }

@@ -492,12 +492,6 @@ impl EtcdServer {
     async fn read_barrier_within(&self, timeout: Duration) -> Result<(), ServerError> {
         let wait = async {
             let index = self.read_index().await?;
-            coverage::bug_site(Bug::ReadWaitsForCommit);
-            if self.inner.bugs.has(Bug::ReadWaitsForCommit) {
-                // The bug: committed is taken for applied.
-                self.inner.raft.wait_status(|s| s.commit >= index).await;
-                return Ok(());
-            }
             self.applied_at_least(index).await
         };
         let result = tokio::time::timeout(timeout, wait)
