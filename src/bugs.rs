@@ -57,11 +57,21 @@ pub enum Bug {
     /// A client's watch ends, as if cancelled, when the member it tries to
     /// resume on cannot be reached, instead of moving on to the next one.
     WatchEndsWhenMemberUnreachable,
+    /// etcd #18667: a member applying a txn it has no waiter for (it did
+    /// not serve the client) drops the txn's range ops, whose results
+    /// nobody will read, so a range at a compacted revision fails the txn
+    /// on the member that served it and nowhere else.
+    Etcd18667,
+    /// A range with a limit that cut its result reports that no more keys
+    /// remain.
+    ListLimitLosesMore,
+    /// A range at a past revision is served as of the revision before it.
+    PastReadOffByOne,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 16] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -75,6 +85,9 @@ impl Bug {
         Bug::Etcd18089,
         Bug::LeaseRenewalToOldLeader,
         Bug::WatchEndsWhenMemberUnreachable,
+        Bug::Etcd18667,
+        Bug::ListLimitLosesMore,
+        Bug::PastReadOffByOne,
     ];
 
     /// The name used on the command line.
@@ -93,6 +106,9 @@ impl Bug {
             Bug::Etcd18089 => "etcd-18089",
             Bug::LeaseRenewalToOldLeader => "lease-renewal-to-old-leader",
             Bug::WatchEndsWhenMemberUnreachable => "watch-ends-when-member-unreachable",
+            Bug::Etcd18667 => "etcd-18667",
+            Bug::ListLimitLosesMore => "list-limit-loses-more",
+            Bug::PastReadOffByOne => "past-read-off-by-one",
         }
     }
 
@@ -131,6 +147,15 @@ impl Bug {
             }
             Bug::WatchEndsWhenMemberUnreachable => {
                 "liveness: a watch whose member went away silently stops receiving events"
+            }
+            Bug::Etcd18667 => {
+                "consistency: a txn refused on the member that served it is applied on the others"
+            }
+            Bug::ListLimitLosesMore => {
+                "paginated lists: a page cut by its limit says it was the last one"
+            }
+            Bug::PastReadOffByOne => {
+                "reads at a past revision: they see the store one revision too early"
             }
         }
     }
@@ -175,6 +200,15 @@ impl Bug {
                 "an early return on a dial error in a retry loop (clientv3 watchers that hang \
                  after their member restarts)"
             }
+            Bug::Etcd18667 => {
+                "etcd #18667: removeNeedlessRangeReqs strips ranges on members without a waiter"
+            }
+            Bug::ListLimitLosesMore => {
+                "`more` computed from the truncated result (len(kvs) > limit after the cut)"
+            }
+            Bug::PastReadOffByOne => {
+                "an off-by-one revision bound (`< rev` for `<= rev`) in a historical read"
+            }
         }
     }
 
@@ -184,6 +218,7 @@ impl Bug {
             Bug::Etcd15271 => Some("https://github.com/etcd-io/etcd/issues/15271"),
             Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
             Bug::Etcd18089 => Some("https://github.com/etcd-io/etcd/issues/18089"),
+            Bug::Etcd18667 => Some("https://github.com/etcd-io/etcd/issues/18667"),
             _ => None,
         }
     }

@@ -29,7 +29,10 @@ pub mod search;
 pub mod watch;
 
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
-pub use history::{FaultBand, History, KeyValue, Operation, Outcome, Request, Response, ServedBy};
+pub use history::{
+    in_range, Compare, CompareTarget, FaultBand, History, KeyValue, Operation, Outcome, Relation,
+    Request, Response, ServedBy, StepResult, TxnStep,
+};
 pub use jsonl::ParseError;
 pub use report::render_html;
 

@@ -61,7 +61,7 @@ fn put_failed(client: u32, call: u64, ret: u64, key: &str, value: &str) -> Opera
 fn kv(value: &str, revision: i64) -> KeyValue {
     KeyValue {
         value: value.into(),
-        create_revision: 2,
+        create_revision: revision,
         mod_revision: revision,
         version: 1,
     }
