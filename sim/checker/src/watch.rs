@@ -29,6 +29,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
+#[cfg(test)]
+use crate::history::{Outcome, Request, Response};
 
 /// What an event did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
