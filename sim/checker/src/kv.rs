@@ -1200,4 +1200,91 @@ mod tests {
             "both verdicts common: {verdicts:?}"
         );
     }
+
+    /// The same cross-check with the operations that act on several keys
+    /// at once: txns (a guard on one key, steps on both, both branches,
+    /// known or unknown outcome, guards complete or not), delete-ranges
+    /// with what they reported deleting, and count-only ranges.
+    #[test]
+    fn multi_key_operations_agree_with_brute_force() {
+        let seed = std::cell::Cell::new(23);
+        let below = |n: u64| {
+            let mut s = seed.get();
+            let r = splitmix64(&mut s) % n;
+            seed.set(s);
+            r
+        };
+        let mut verdicts = [0; 2];
+        for _ in 0..3000 {
+            let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
+                .map(|_| {
+                    let key = below(2) as usize;
+                    let [a, b] = [below(3) as u32, below(3) as u32];
+                    let unknown = below(5) == 0;
+                    let seen = |v: u32| (v > 0).then_some(v);
+                    let step = |k: usize, v: u32, known: bool| match below(3) {
+                        0 => Step::Put(k, v + 10),
+                        1 => Step::Delete(k, known.then(|| below(2) == 0)),
+                        _ => Step::Get(k, known.then(|| seen(v))),
+                    };
+                    let op = match below(6) {
+                        0 => KvOp::Put { key, value: a },
+                        1 => KvOp::Get {
+                            key,
+                            value: seen(a),
+                        },
+                        2 | 3 => {
+                            let succeeded = (!unknown).then(|| below(2) == 0);
+                            let known = succeeded.is_some();
+                            KvOp::Txn {
+                                guards: vec![if below(2) == 0 {
+                                    Need::Is(key, seen(a))
+                                } else {
+                                    Need::IsNot(key, seen(a))
+                                }],
+                                complete: unknown || below(4) > 0,
+                                then: vec![step(0, b, known), step(1, a, known)],
+                                otherwise: vec![step(1, b, known)],
+                                succeeded,
+                            }
+                        }
+                        4 => KvOp::DeleteRange {
+                            keys: vec![0, 1],
+                            prev: (!unknown).then(|| vec![seen(a), seen(b)]),
+                        },
+                        _ => KvOp::Count {
+                            keys: vec![0, 1],
+                            count: below(3) as usize,
+                        },
+                    };
+                    let call = below(12);
+                    let writes = matches!(
+                        op,
+                        KvOp::Put { .. } | KvOp::Txn { .. } | KvOp::DeleteRange { .. }
+                    );
+                    let ret = if unknown && writes {
+                        u64::MAX
+                    } else {
+                        call + 1 + below(6)
+                    };
+                    Timed { op, call, ret }
+                })
+                .collect();
+            let model = KvModel { keys: 2 };
+            let expected = crate::brute_force::linearizable(&model, &ops);
+            let mut settled = ops.clone();
+            settle_observed_writes(&mut settled);
+            let found = match search(&model, &settled, None) {
+                Search::Linearizable => true,
+                Search::NotLinearizable { .. } => false,
+                other => panic!("no budget was given: {other:?}"),
+            };
+            assert_eq!(found, expected, "{ops:?}");
+            verdicts[usize::from(expected)] += 1;
+        }
+        assert!(
+            verdicts.iter().all(|&n| n > 300),
+            "both verdicts common: {verdicts:?}"
+        );
+    }
 }
