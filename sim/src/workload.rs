@@ -19,9 +19,13 @@ use crate::run::Clock;
 /// Every key the workload uses starts with this.
 pub const KEY_PREFIX: &str = "k";
 
+pub use crate::traffic::Traffic;
+
 /// The shape of the client load.
 #[derive(Debug, Clone)]
 pub struct Workload {
+    /// Which traffic the clients drive.
+    pub traffic: Traffic,
     /// Operations each client issues.
     pub ops_per_client: usize,
     /// Keys `k0`, `k1`, … the clients contend on.
@@ -57,19 +61,14 @@ pub async fn run_client(
     recorder: Recorder,
     clock: Clock,
 ) {
+    if workload.traffic.kubernetes(id) {
+        return crate::kubernetes::run_client(id, endpoints, workload, bugs, recorder, clock).await;
+    }
     let client = Client::new(&endpoints, Duration::from_secs(1))
         .expect("valid endpoints")
         .with_bugs(bugs);
     client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
-    let mut c = Turn {
-        id,
-        client: &client,
-        workload: &workload,
-        recorder: &recorder,
-        clock: &clock,
-        seen: BTreeMap::new(),
-        newest_revision: 0,
-    };
+    let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
     for seq in 0..workload.ops_per_client {
         if thread_rng().gen_range(0..100) < 3 {
             c.compact(c.newest_revision - 5).await;
@@ -172,7 +171,7 @@ pub async fn run_client(
 }
 
 /// One client's state between operations.
-struct Turn<'a> {
+pub(crate) struct Turn<'a> {
     id: u32,
     client: &'a Client,
     workload: &'a Workload,
@@ -183,8 +182,39 @@ struct Turn<'a> {
     newest_revision: i64,
 }
 
-impl Turn<'_> {
-    fn key(&self) -> String {
+impl<'a> Turn<'a> {
+    pub(crate) fn new(
+        id: u32,
+        client: &'a Client,
+        workload: &'a Workload,
+        recorder: &'a Recorder,
+        clock: &'a Clock,
+    ) -> Self {
+        Turn {
+            id,
+            client,
+            workload,
+            recorder,
+            clock,
+            seen: BTreeMap::new(),
+            newest_revision: 0,
+        }
+    }
+
+    pub(crate) fn newest_revision(&self) -> i64 {
+        self.newest_revision
+    }
+
+    pub(crate) fn has_seen(&self, key: &str) -> bool {
+        self.seen.contains_key(key)
+    }
+
+    /// `key`'s mod revision as last seen (0: absent or never seen).
+    pub(crate) fn mod_revision(&self, key: &str) -> i64 {
+        self.seen.get(key).map_or(0, |&(_, m)| m)
+    }
+
+    pub(crate) fn key(&self) -> String {
         format!(
             "{KEY_PREFIX}{}",
             thread_rng().gen_range(0..self.workload.keys)
@@ -203,12 +233,12 @@ impl Turn<'_> {
     }
 
     /// A revision a little in the past (at least 1): maybe compacted.
-    fn past_revision(&self) -> i64 {
+    pub(crate) fn past_revision(&self) -> i64 {
         (self.newest_revision - thread_rng().gen_range(0..8)).max(1)
     }
 
     /// Runs and records `request`, and remembers what it showed.
-    async fn run(&mut self, request: &Request) -> Outcome {
+    pub(crate) async fn run(&mut self, request: &Request) -> Outcome {
         let outcome = recorded(
             self.client,
             self.id,
@@ -244,7 +274,7 @@ impl Turn<'_> {
     /// leader): an application backs off before it tries again rather
     /// than spend its whole load while the cluster is down, which would
     /// leave nothing to check once it is back (a `quiet` seed).
-    async fn pause(&self, outcome: Option<&Outcome>) {
+    pub(crate) async fn pause(&self, outcome: Option<&Outcome>) {
         let pause = match outcome {
             Some(Outcome::Fail(_)) => thread_rng().gen_range(200..600),
             _ => thread_rng().gen_range(0..30),
@@ -253,7 +283,7 @@ impl Turn<'_> {
     }
 
     /// Compacts at `revision`, if there is any history below it.
-    async fn compact(&mut self, revision: i64) -> Option<Outcome> {
+    pub(crate) async fn compact(&mut self, revision: i64) -> Option<Outcome> {
         if revision < 2 {
             return None;
         }
@@ -321,7 +351,7 @@ impl Turn<'_> {
     /// A list of every key one or two at a time: the first page at the
     /// current revision, each next one at that page's revision from just
     /// after the last key it had, until no more remain or a page fails.
-    async fn paginated_list(&mut self) {
+    pub(crate) async fn paginated_list(&mut self) {
         let limit = thread_rng().gen_range(1..=2);
         let end = prefix_end(KEY_PREFIX);
         let mut start = KEY_PREFIX.to_string();
@@ -380,7 +410,7 @@ impl Turn<'_> {
 }
 
 /// The end of the range of every key that starts with `prefix`.
-fn prefix_end(prefix: &str) -> String {
+pub(crate) fn prefix_end(prefix: &str) -> String {
     let mut end = prefix.as_bytes().to_vec();
     *end.last_mut().expect("a prefix") += 1;
     String::from_utf8(end).expect("ASCII")

@@ -201,6 +201,12 @@ mod simulate_args {
         /// campaigns did before it (for comparisons; a stuck cluster passes).
         #[arg(long)]
         pub no_liveness: bool,
+        /// The KV clients' traffic: `etcd` (the whole KV API), `kubernetes`
+        /// (lists, guarded creates, updates and deletes, as
+        /// kube-apiserver), or `mixed` (both, odd clients Kubernetes)
+        /// [default: mixed].
+        #[arg(long)]
+        pub traffic: Option<etcd_sim_harness::traffic::Traffic>,
     }
 
     fn parse_shard(s: &str) -> Result<(u64, u64), String> {
