@@ -70,11 +70,21 @@ pub enum Bug {
     /// A range without a limit is answered with at most a default page of
     /// keys (and `more` set), as if the client had asked for one.
     RangeDefaultLimit,
+    /// etcd #18667: a member applying a txn it has no waiter for (it did
+    /// not serve the client) drops the txn's range ops, whose results
+    /// nobody will read, so a range at a compacted revision fails the txn
+    /// on the member that served it and nowhere else.
+    Etcd18667,
+    /// A range with a limit that cut its result reports that no more keys
+    /// remain.
+    ListLimitLosesMore,
+    /// A range at a past revision is served as of the revision before it.
+    PastReadOffByOne,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 20] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -92,6 +102,9 @@ impl Bug {
         Bug::ProgressRevisionAtSend,
         Bug::SnapshotPurgeBeforeSave,
         Bug::RangeDefaultLimit,
+        Bug::Etcd18667,
+        Bug::ListLimitLosesMore,
+        Bug::PastReadOffByOne,
     ];
 
     /// The name used on the command line.
@@ -114,6 +127,9 @@ impl Bug {
             Bug::ProgressRevisionAtSend => "progress-revision-at-send",
             Bug::SnapshotPurgeBeforeSave => "snapshot-purge-before-save",
             Bug::RangeDefaultLimit => "range-default-limit",
+            Bug::Etcd18667 => "etcd-18667",
+            Bug::ListLimitLosesMore => "list-limit-loses-more",
+            Bug::PastReadOffByOne => "past-read-off-by-one",
         }
     }
 
@@ -163,6 +179,15 @@ impl Bug {
                 "recovery: a member that crashes while saving a snapshot has none left"
             }
             Bug::RangeDefaultLimit => "ranges: a range over many keys silently misses some",
+            Bug::Etcd18667 => {
+                "consistency: a txn refused on the member that served it is applied on the others"
+            }
+            Bug::ListLimitLosesMore => {
+                "paginated lists: a page cut by its limit says it was the last one"
+            }
+            Bug::PastReadOffByOne => {
+                "reads at a past revision: they see the store one revision too early"
+            }
         }
     }
 
@@ -221,6 +246,15 @@ impl Bug {
             Bug::RangeDefaultLimit => {
                 "a server-side default page size (a client's limit 0 means no limit in etcd)"
             }
+            Bug::Etcd18667 => {
+                "etcd #18667: removeNeedlessRangeReqs strips ranges on members without a waiter"
+            }
+            Bug::ListLimitLosesMore => {
+                "`more` computed from the truncated result (len(kvs) > limit after the cut)"
+            }
+            Bug::PastReadOffByOne => {
+                "an off-by-one revision bound (`< rev` for `<= rev`) in a historical read"
+            }
         }
     }
 
@@ -230,6 +264,7 @@ impl Bug {
             Bug::Etcd15271 => Some("https://github.com/etcd-io/etcd/issues/15271"),
             Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
             Bug::Etcd18089 => Some("https://github.com/etcd-io/etcd/issues/18089"),
+            Bug::Etcd18667 => Some("https://github.com/etcd-io/etcd/issues/18667"),
             _ => None,
         }
     }

@@ -102,7 +102,11 @@ fn longest_write_gap(chaos: &[&Operation]) -> u64 {
             succeeded(op)
                 && matches!(
                     op.request,
-                    Request::Put { .. } | Request::Delete { .. } | Request::Cas { .. }
+                    Request::Put { .. }
+                        | Request::Delete { .. }
+                        | Request::Cas { .. }
+                        | Request::Txn { .. }
+                        | Request::DeleteRange { .. }
                 )
         })
         .map(|op| op.return_ns)

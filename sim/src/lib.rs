@@ -24,6 +24,8 @@ mod consistency;
 #[cfg(madsim)]
 pub mod details;
 pub mod faults;
+#[cfg(madsim)]
+pub mod kubernetes;
 pub mod lease_check;
 #[cfg(madsim)]
 pub mod lease_workload;
@@ -44,6 +46,7 @@ pub mod shrink;
 pub mod stderr_filter;
 pub mod swarm;
 pub mod trace;
+pub mod traffic;
 #[cfg(madsim)]
 pub mod watchers;
 #[cfg(madsim)]

@@ -94,6 +94,7 @@ impl RunConfig {
             clients: 5,
             lease_clients: 1,
             workload: Workload {
+                traffic: Default::default(),
                 ops_per_client: 30,
                 keys: 3,
                 deadline: Duration::from_secs(7),

@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use etcd_sim::bugs::BugSet;
-use etcd_sim::client::{Client, ClientError, Compare, CompareOp, GetOptions, Txn, TxnOp};
+use etcd_sim::client::{Client, ClientError, Compare, CompareOp, GetOptions, Op, Txn, TxnOp};
 use etcd_sim::perturb::Perturbations;
-use etcd_sim::proto::etcdserverpb::{RangeResponse, ResponseHeader};
+use etcd_sim::proto::etcdserverpb::{response_op, RangeResponse, ResponseHeader, ResponseOp};
 use etcd_sim::proto::mvccpb;
-use etcd_sim_checker::{KeyValue, Outcome, Request, Response};
+use etcd_sim_checker::{
+    self as history, CompareTarget, KeyValue, Operation, Outcome, Relation, Request, Response,
+    StepResult, TxnStep,
+};
 use madsim::rand::{thread_rng, Rng};
 
 use crate::recorder::Recorder;
@@ -17,9 +20,13 @@ use crate::run::Clock;
 /// Every key the workload uses starts with this.
 pub const KEY_PREFIX: &str = "k";
 
+pub use crate::traffic::Traffic;
+
 /// The shape of the client load.
 #[derive(Debug, Clone)]
 pub struct Workload {
+    /// Which traffic the clients drive.
+    pub traffic: Traffic,
     /// Operations each client issues.
     pub ops_per_client: usize,
     /// Keys `k0`, `k1`, … the clients contend on.
@@ -34,14 +41,21 @@ pub struct Workload {
 
 /// Runs client `id` against `endpoints`, recording every operation.
 ///
-/// Values are unique (`c<id>-<seq>`), so a read names the write it saw. The
-/// mix: puts, linearizable and serializable gets, deletes, compare-and-set
-/// txns (expecting the last value this client saw), and ranges over all keys.
-/// Now and then a client also compacts a little below the newest revision
-/// it saw, as an operator's auto-compaction would, or at the revision of a
-/// delete it just made; no operation here reads history, so compaction
-/// changes no answer the checker sees, and it is noted in the trace rather
-/// than the history (the watchers see it).
+/// Values are unique (`c<id>-<seq>`, and `-<n>` for the n-th put of a
+/// txn), so a read names the write it saw. The mix (etcd robustness's etcd
+/// traffic, percent of turns): puts 18, linearizable gets 11,
+/// serializable gets 4, deletes 6, compare-and-set txns expecting the
+/// last value this client saw 11, ranges over every key 8, multi-key txns
+/// 10, delete-ranges with prev_kv 4, reads at a past revision 8 (a key or
+/// every key, some serializable), paginated lists 6 (limit 1 or 2, the
+/// next pages at the first page's revision from after its last key),
+/// count-only and keys-only lists 4, txns that read a past revision and
+/// write 4, compactions raced by a read of the compacted revision 3
+/// (ErrCompacted must come exactly when it should), and now and then a
+/// compaction a little below the newest revision seen, as an operator's
+/// auto-compaction would, or at the revision of a delete just made.
+/// Compactions are operations of the history: the checker needs them to
+/// tell a legal ErrCompacted.
 pub async fn run_client(
     id: u32,
     endpoints: Vec<String>,
@@ -50,44 +64,100 @@ pub async fn run_client(
     recorder: Recorder,
     clock: Clock,
 ) {
+    if workload.traffic.kubernetes(id) {
+        return crate::kubernetes::run_client(id, endpoints, workload, bugs, recorder, clock).await;
+    }
     let client = Client::new(&endpoints, Duration::from_secs(1))
         .expect("valid endpoints")
         .with_bugs(bugs)
         .with_perturbations(workload.perturbations);
     client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
-    let mut seen: BTreeMap<String, Option<String>> = BTreeMap::new();
-    let mut newest_revision = 0;
+    let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
     for seq in 0..workload.ops_per_client {
         if thread_rng().gen_range(0..100) < 3 {
-            compact(&client, id, newest_revision - 5, &recorder, &clock).await;
+            c.compact(c.newest_revision - 5).await;
         }
-        let key = format!("{KEY_PREFIX}{}", thread_rng().gen_range(0..workload.keys));
+        let key = c.key();
         let value = format!("c{id}-{seq}");
         let request = match thread_rng().gen_range(0..100) {
-            0..30 => Request::Put { key, value },
-            30..50 => Request::Get {
+            0..18 => Request::Put { key, value },
+            18..29 => Request::Get {
                 key,
                 serializable: false,
             },
-            50..55 => Request::Get {
+            29..33 => Request::Get {
                 key,
                 serializable: true,
             },
-            55..65 => Request::Delete { key },
-            65..85 => {
-                let expected = seen.get(&key).cloned().flatten();
+            33..39 => Request::Delete { key },
+            39..50 => {
+                let expected = c.seen.get(&key).and_then(|(v, _)| v.clone());
                 Request::Cas {
                     key,
                     expected,
                     value,
                 }
             }
-            _ => Request::Range {
+            50..58 => Request::Range {
                 prefix: KEY_PREFIX.to_string(),
                 serializable: false,
             },
+            58..68 => c.multi_key_txn(&value),
+            68..72 => {
+                let (start, end) = c.span();
+                Request::DeleteRange { start, end }
+            }
+            72..80 => {
+                let (start, end) = if thread_rng().gen_bool(0.5) {
+                    (key, String::new())
+                } else {
+                    c.span()
+                };
+                Request::List {
+                    start,
+                    end,
+                    revision: c.past_revision(),
+                    limit: 0,
+                    keys_only: false,
+                    count_only: false,
+                    serializable: thread_rng().gen_bool(0.3),
+                }
+            }
+            80..86 => {
+                c.paginated_list().await;
+                c.pause(None).await;
+                continue;
+            }
+            86..90 => {
+                let count_only = thread_rng().gen_bool(0.5);
+                Request::List {
+                    start: KEY_PREFIX.to_string(),
+                    end: prefix_end(KEY_PREFIX),
+                    revision: 0,
+                    limit: 0,
+                    keys_only: !count_only,
+                    count_only,
+                    serializable: false,
+                }
+            }
+            90..94 => Request::Txn {
+                compares: vec![],
+                success: vec![
+                    TxnStep::Get {
+                        key: c.key(),
+                        revision: c.past_revision().max(1),
+                    },
+                    TxnStep::Put { key, value },
+                ],
+                failure: vec![],
+            },
+            _ => {
+                c.compaction_race().await;
+                c.pause(None).await;
+                continue;
+            }
         };
-        let outcome = recorded(&client, id, &request, &workload, &recorder, &clock).await;
+        let outcome = c.run(&request).await;
         // Compaction racing deletes: now and then compact at the very
         // revision of a delete just made, so that the compacted revision's
         // event is a delete (what etcd #18089 lost).
@@ -97,23 +167,257 @@ pub async fn run_client(
         }) = &outcome
         {
             if thread_rng().gen_range(0..100) < 30 {
-                compact(&client, id, *revision, &recorder, &clock).await;
+                c.compact(*revision).await;
             }
         }
-        remember(&mut seen, &request, &outcome);
-        if let Outcome::Ok(response) = &outcome {
-            newest_revision = newest_revision.max(response.revision());
+        c.pause(Some(&outcome)).await;
+    }
+}
+
+/// One client's state between operations.
+pub(crate) struct Turn<'a> {
+    id: u32,
+    client: &'a Client,
+    workload: &'a Workload,
+    recorder: &'a Recorder,
+    clock: &'a Clock,
+    /// Each key's value and mod revision as this client last saw them.
+    seen: BTreeMap<String, (Option<String>, i64)>,
+    newest_revision: i64,
+}
+
+impl<'a> Turn<'a> {
+    pub(crate) fn new(
+        id: u32,
+        client: &'a Client,
+        workload: &'a Workload,
+        recorder: &'a Recorder,
+        clock: &'a Clock,
+    ) -> Self {
+        Turn {
+            id,
+            client,
+            workload,
+            recorder,
+            clock,
+            seen: BTreeMap::new(),
+            newest_revision: 0,
         }
-        // A refused operation is answered at once (no member reachable, no
-        // leader): an application backs off before it tries again rather
-        // than spend its whole load while the cluster is down, which would
-        // leave nothing to check once it is back (a `quiet` seed).
+    }
+
+    pub(crate) fn newest_revision(&self) -> i64 {
+        self.newest_revision
+    }
+
+    pub(crate) fn has_seen(&self, key: &str) -> bool {
+        self.seen.contains_key(key)
+    }
+
+    /// `key`'s mod revision as last seen (0: absent or never seen).
+    pub(crate) fn mod_revision(&self, key: &str) -> i64 {
+        self.seen.get(key).map_or(0, |&(_, m)| m)
+    }
+
+    pub(crate) fn key(&self) -> String {
+        format!(
+            "{KEY_PREFIX}{}",
+            thread_rng().gen_range(0..self.workload.keys)
+        )
+    }
+
+    /// A range of keys: all of them, or from one key to a later one.
+    fn span(&self) -> (String, String) {
+        if thread_rng().gen_bool(0.5) {
+            return (KEY_PREFIX.to_string(), prefix_end(KEY_PREFIX));
+        }
+        let n = self.workload.keys;
+        let a = thread_rng().gen_range(0..n);
+        let b = thread_rng().gen_range(a + 1..=n);
+        (format!("{KEY_PREFIX}{a}"), format!("{KEY_PREFIX}{b}"))
+    }
+
+    /// A revision a little in the past (at least 1): maybe compacted.
+    pub(crate) fn past_revision(&self) -> i64 {
+        (self.newest_revision - thread_rng().gen_range(0..8)).max(1)
+    }
+
+    /// Runs and records `request`, and remembers what it showed.
+    pub(crate) async fn run(&mut self, request: &Request) -> Outcome {
+        let outcome = recorded(
+            self.client,
+            self.id,
+            request,
+            self.workload,
+            self.recorder,
+            self.clock,
+        )
+        .await;
+        let op = Operation {
+            client: self.id,
+            call_ns: 0,
+            return_ns: 0,
+            request: request.clone(),
+            outcome: outcome.clone(),
+            served_by: None,
+        };
+        for (key, value, revision) in op.writes_at_revision() {
+            self.seen
+                .insert(key.to_string(), (value.map(str::to_string), revision));
+        }
+        for (key, kv) in op.observed() {
+            self.seen
+                .insert(key.to_string(), (Some(kv.value.clone()), kv.mod_revision));
+        }
+        if let Outcome::Ok(response) = &outcome {
+            self.newest_revision = self.newest_revision.max(response.revision());
+        }
+        outcome
+    }
+
+    /// A refused operation is answered at once (no member reachable, no
+    /// leader): an application backs off before it tries again rather
+    /// than spend its whole load while the cluster is down, which would
+    /// leave nothing to check once it is back (a `quiet` seed).
+    pub(crate) async fn pause(&self, outcome: Option<&Outcome>) {
         let pause = match outcome {
-            Outcome::Fail(_) => thread_rng().gen_range(200..600),
+            Some(Outcome::Fail(_)) => thread_rng().gen_range(200..600),
             _ => thread_rng().gen_range(0..30),
         };
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
+
+    /// Compacts at `revision`, if there is any history below it.
+    pub(crate) async fn compact(&mut self, revision: i64) -> Option<Outcome> {
+        if revision < 2 {
+            return None;
+        }
+        Some(self.run(&Request::Compact { revision }).await)
+    }
+
+    /// A txn over two or three keys, with a compare on one key's mod
+    /// revision (as last seen), create revision, version or value, and
+    /// puts, deletes and gets in both branches.
+    fn multi_key_txn(&self, value: &str) -> Request {
+        let mut keys: Vec<String> = (0..self.workload.keys)
+            .map(|k| format!("{KEY_PREFIX}{k}"))
+            .collect();
+        let take = keys.len().min(thread_rng().gen_range(2..=3));
+        for i in 0..take {
+            let j = thread_rng().gen_range(i..keys.len());
+            keys.swap(i, j);
+        }
+        keys.truncate(take);
+        let guarded = keys[0].clone();
+        let (seen_value, seen_mod) = self.seen.get(&guarded).cloned().unwrap_or((None, 0));
+        let target = match (thread_rng().gen_range(0..4), seen_value) {
+            (0, Some(v)) => CompareTarget::Value(v),
+            (1, _) => CompareTarget::CreateRevision(0),
+            (2, _) => CompareTarget::Version(0),
+            _ => CompareTarget::ModRevision(seen_mod),
+        };
+        let relation = match target {
+            CompareTarget::Version(_) if thread_rng().gen_bool(0.5) => Relation::Greater,
+            _ => Relation::Equal,
+        };
+        let compares = vec![history::Compare {
+            key: guarded,
+            target,
+            relation,
+        }];
+        let mut n = 0;
+        let mut branch = || -> Vec<TxnStep> {
+            keys.iter()
+                .map(|key| {
+                    n += 1;
+                    match thread_rng().gen_range(0..3) {
+                        0 => TxnStep::Put {
+                            key: key.clone(),
+                            value: format!("{value}-{n}"),
+                        },
+                        1 => TxnStep::Delete { key: key.clone() },
+                        _ => TxnStep::Get {
+                            key: key.clone(),
+                            revision: 0,
+                        },
+                    }
+                })
+                .collect()
+        };
+        let success = branch();
+        let failure = branch();
+        Request::Txn {
+            compares,
+            success,
+            failure,
+        }
+    }
+
+    /// A list of every key one or two at a time: the first page at the
+    /// current revision, each next one at that page's revision from just
+    /// after the last key it had, until no more remain or a page fails.
+    pub(crate) async fn paginated_list(&mut self) {
+        let limit = thread_rng().gen_range(1..=2);
+        let end = prefix_end(KEY_PREFIX);
+        let mut start = KEY_PREFIX.to_string();
+        let mut revision = 0;
+        for _page in 0..=self.workload.keys {
+            let request = Request::List {
+                start: start.clone(),
+                end: end.clone(),
+                revision,
+                limit,
+                keys_only: false,
+                count_only: false,
+                serializable: false,
+            };
+            let Outcome::Ok(Response::List {
+                kvs,
+                more,
+                revision: header,
+                ..
+            }) = self.run(&request).await
+            else {
+                return;
+            };
+            match kvs.last() {
+                Some((last, _)) if more => start = format!("{last}\0"),
+                _ => return,
+            }
+            if revision == 0 {
+                revision = header;
+            }
+        }
+    }
+
+    /// Compacts two revisions below the newest seen and reads the
+    /// revision just below the compaction, and the compacted one, while
+    /// it may still be in flight elsewhere.
+    async fn compaction_race(&mut self) {
+        let at = self.newest_revision - 2;
+        let key = self.key();
+        if self.compact(at).await.is_none() {
+            return;
+        }
+        for revision in [at - 1, at] {
+            let request = Request::List {
+                start: key.clone(),
+                end: String::new(),
+                revision: revision.max(1),
+                limit: 0,
+                keys_only: false,
+                count_only: false,
+                serializable: false,
+            };
+            self.run(&request).await;
+        }
+    }
+}
+
+/// The end of the range of every key that starts with `prefix`.
+pub(crate) fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.as_bytes().to_vec();
+    *end.last_mut().expect("a prefix") += 1;
+    String::from_utf8(end).expect("ASCII")
 }
 
 /// Reads every key once, linearizably, as client `id`, retrying each read
@@ -160,56 +464,6 @@ async fn recorded(
         };
     recorder.complete(op, clock.now_ns(), outcome.clone(), answered_by);
     outcome
-}
-
-/// Compacts at `revision` (if there is any history below it) as client
-/// `id`, within a second, and notes the answer in the trace.
-async fn compact(client: &Client, id: u32, revision: i64, recorder: &Recorder, clock: &Clock) {
-    if revision < 2 {
-        return;
-    }
-    let answer = tokio::time::timeout(Duration::from_secs(1), client.compact(revision, false));
-    let note = match answer.await {
-        Ok(Ok(_)) => "ok".to_string(),
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => "no answer".to_string(),
-    };
-    recorder.note(
-        clock.now_ns(),
-        format_args!("client {id} compact {revision}: {note}"),
-    );
-}
-
-/// Notes what `outcome` revealed about the keys' current values.
-fn remember(seen: &mut BTreeMap<String, Option<String>>, request: &Request, outcome: &Outcome) {
-    let Outcome::Ok(response) = outcome else {
-        return;
-    };
-    match (request, response) {
-        (Request::Put { key, value }, _) => {
-            seen.insert(key.clone(), Some(value.clone()));
-        }
-        (Request::Get { key, .. }, Response::Get { kv, .. }) => {
-            seen.insert(key.clone(), kv.as_ref().map(|kv| kv.value.clone()));
-        }
-        (Request::Delete { key }, _) => {
-            seen.insert(key.clone(), None);
-        }
-        (
-            Request::Cas { key, value, .. },
-            Response::Cas {
-                succeeded: true, ..
-            },
-        ) => {
-            seen.insert(key.clone(), Some(value.clone()));
-        }
-        (Request::Range { .. }, Response::Range { kvs, .. }) => {
-            for (key, kv) in kvs {
-                seen.insert(key.clone(), Some(kv.value.clone()));
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Runs `request`; on success, its response and the response header's
@@ -279,8 +533,110 @@ async fn execute(
                 range_response(r)
             })
         }
+        Request::List {
+            start,
+            end,
+            revision,
+            limit,
+            keys_only,
+            count_only,
+            serializable,
+        } => {
+            let mut op = Op::get(start.as_str()).revision(*revision).limit(*limit);
+            if !end.is_empty() {
+                op = op.range_end(end.as_str());
+            }
+            if *keys_only {
+                op = op.keys_only();
+            }
+            if *count_only {
+                op = op.count_only();
+            }
+            if *serializable {
+                op = op.serializable();
+            }
+            client.get_op(op).await.map(|r| Response::List {
+                kvs: pairs(&r.kvs),
+                count: r.count,
+                more: r.more,
+                revision: seen(&r.header),
+            })
+        }
+        Request::DeleteRange { start, end } => {
+            let op = Op::delete(start.as_str()).range_end(end.as_str()).prev_kv();
+            client.delete_op(op).await.map(|r| Response::DeleteRange {
+                prev_kvs: pairs(&r.prev_kvs),
+                revision: seen(&r.header),
+            })
+        }
+        Request::Txn {
+            compares,
+            success,
+            failure,
+        } => {
+            let txn = Txn::new()
+                .when(compares.iter().map(compare))
+                .and_then(success.iter().map(txn_op))
+                .or_else(failure.iter().map(txn_op));
+            client.txn(txn).await.map(|r| Response::Txn {
+                succeeded: r.succeeded,
+                results: r.responses.iter().map(step_result).collect(),
+                revision: seen(&r.header),
+            })
+        }
+        Request::Compact { revision } => {
+            client
+                .compact(*revision, false)
+                .await
+                .map(|r| Response::Compact {
+                    revision: seen(&r.header),
+                })
+        }
     }?;
     Ok((response, answered_by))
+}
+
+fn compare(c: &history::Compare) -> Compare {
+    let op = match c.relation {
+        Relation::Equal => CompareOp::Equal,
+        Relation::NotEqual => CompareOp::NotEqual,
+        Relation::Greater => CompareOp::Greater,
+        Relation::Less => CompareOp::Less,
+    };
+    let key = c.key.as_str();
+    match &c.target {
+        CompareTarget::Value(v) => Compare::value(key, op, v.as_str()),
+        CompareTarget::ModRevision(r) => Compare::mod_revision(key, op, *r),
+        CompareTarget::CreateRevision(r) => Compare::create_revision(key, op, *r),
+        CompareTarget::Version(v) => Compare::version(key, op, *v),
+    }
+}
+
+fn txn_op(step: &TxnStep) -> TxnOp {
+    match step {
+        TxnStep::Put { key, value } => TxnOp::put(key.as_str(), value.as_str()),
+        TxnStep::Delete { key } => TxnOp::delete(key.as_str()),
+        TxnStep::Get { key, revision } => Op::get(key.as_str()).revision(*revision).into(),
+    }
+}
+
+fn step_result(response: &ResponseOp) -> StepResult {
+    match &response.response {
+        Some(response_op::Response::ResponseRange(r)) => StepResult::Get {
+            kv: r.kvs.first().map(key_value),
+        },
+        Some(response_op::Response::ResponseDeleteRange(d)) => {
+            StepResult::Delete { deleted: d.deleted }
+        }
+        // The workload's txns hold puts, deletes and gets only.
+        _ => StepResult::Put,
+    }
+}
+
+fn pairs(kvs: &[mvccpb::KeyValue]) -> Vec<(String, KeyValue)> {
+    kvs.iter()
+        .map(|kv| (String::from_utf8_lossy(&kv.key).into_owned(), key_value(kv)))
+        .collect()
 }
 
 fn revision(header: &Option<ResponseHeader>) -> i64 {

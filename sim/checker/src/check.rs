@@ -152,6 +152,7 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
     let deadline = options.timeout.map(|t| Instant::now() + t);
     let mut violations = invariants::revisions(history);
     violations.extend(invariants::reads(history));
+    violations.extend(invariants::at_revision(history));
     let rendered = history
         .operations
         .iter()

@@ -54,6 +54,165 @@ pub enum Request {
         /// The new value.
         value: String,
     },
+    /// A range read with options: the keys in `[start, end)` (`end` empty:
+    /// only `start`), as of `revision` (0: the current one), at most
+    /// `limit` of them (0: all), keys only or only their count. A page of a
+    /// paginated list is one of these, starting after the last key of the
+    /// page before, at that page's revision.
+    List {
+        /// The first key.
+        start: String,
+        /// The end of the range, exclusive; empty for `start` alone.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        end: String,
+        /// The revision to read at; 0 is the current one.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        revision: i64,
+        /// At most this many keys; 0 is no limit.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        limit: i64,
+        /// Keys and their revisions, without values.
+        #[serde(default, skip_serializing_if = "is_false")]
+        keys_only: bool,
+        /// Only the count of keys.
+        #[serde(default, skip_serializing_if = "is_false")]
+        count_only: bool,
+        /// A local read that may be stale.
+        #[serde(default, skip_serializing_if = "is_false")]
+        serializable: bool,
+    },
+    /// Delete every key in `[start, end)`, returning what it deleted.
+    DeleteRange {
+        /// The first key.
+        start: String,
+        /// The end of the range, exclusive.
+        end: String,
+    },
+    /// A transaction: if every compare holds, the `success` steps, else
+    /// the `failure` steps, all at one revision, each step seeing the ones
+    /// before it.
+    Txn {
+        /// The conditions.
+        compares: Vec<Compare>,
+        /// The steps if they all hold.
+        success: Vec<TxnStep>,
+        /// The steps otherwise.
+        failure: Vec<TxnStep>,
+    },
+    /// Compact the store's history below `revision`.
+    Compact {
+        /// The revision to compact at.
+        revision: i64,
+    },
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One condition of a [`Request::Txn`], on one key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compare {
+    /// The key.
+    pub key: String,
+    /// The key's field and the operand.
+    pub target: CompareTarget,
+    /// How the field relates to the operand.
+    pub relation: Relation,
+}
+
+/// The field of a key a [`Compare`] looks at, with the operand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareTarget {
+    /// The value (an absent key has none: a value compare on it fails).
+    Value(String),
+    /// The revision of its last change (0: absent).
+    ModRevision(i64),
+    /// The revision that created it (0: absent).
+    CreateRevision(i64),
+    /// Its number of changes since creation (0: absent).
+    Version(i64),
+}
+
+/// How a [`Compare`]'s field relates to its operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// `==`
+    Equal,
+    /// `!=`
+    NotEqual,
+    /// `>`
+    Greater,
+    /// `<`
+    Less,
+}
+
+/// One step of a [`Request::Txn`] branch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum TxnStep {
+    /// Set `key` to `value`.
+    Put {
+        /// The key.
+        key: String,
+        /// The value, unique per write.
+        value: String,
+    },
+    /// Delete `key`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// Read `key`, as of `revision` (0: as the txn sees it).
+    Get {
+        /// The key.
+        key: String,
+        /// The revision to read at; 0 is the txn's own.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        revision: i64,
+    },
+}
+
+impl TxnStep {
+    /// The key the step touches.
+    pub fn key(&self) -> &str {
+        match self {
+            TxnStep::Put { key, .. } | TxnStep::Delete { key } | TxnStep::Get { key, .. } => key,
+        }
+    }
+}
+
+/// What one [`TxnStep`] got back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum StepResult {
+    /// A put.
+    Put,
+    /// A delete, and how many keys it deleted (0 or 1).
+    Delete {
+        /// How many keys it deleted.
+        deleted: i64,
+    },
+    /// A read.
+    Get {
+        /// The key's value, `None` if absent.
+        kv: Option<KeyValue>,
+    },
+}
+
+/// Whether `key` lies in `[start, end)`, `end` empty meaning `start` alone.
+pub fn in_range(key: &str, start: &str, end: &str) -> bool {
+    if end.is_empty() {
+        key == start
+    } else {
+        key >= start && key < end
+    }
 }
 
 /// What a client got back when its request succeeded.
@@ -93,6 +252,41 @@ pub enum Response {
         /// The store revision after the txn.
         revision: i64,
     },
+    /// A [`Request::List`].
+    List {
+        /// The keys and values found, in key order (values empty for a
+        /// keys-only list; none for a count-only one).
+        kvs: Vec<(String, KeyValue)>,
+        /// How many keys the range holds at the revision read, beyond the
+        /// limit too.
+        count: i64,
+        /// Whether keys beyond the limit remain.
+        more: bool,
+        /// The store revision the header carries (the current one, also
+        /// for a read at a past revision).
+        revision: i64,
+    },
+    /// A [`Request::DeleteRange`].
+    DeleteRange {
+        /// The keys deleted with their values just before.
+        prev_kvs: Vec<(String, KeyValue)>,
+        /// The store revision after the delete.
+        revision: i64,
+    },
+    /// A [`Request::Txn`].
+    Txn {
+        /// Whether every compare held (the success branch ran).
+        succeeded: bool,
+        /// One result per step of the branch that ran.
+        results: Vec<StepResult>,
+        /// The store revision after the txn.
+        revision: i64,
+    },
+    /// A [`Request::Compact`].
+    Compact {
+        /// The store revision when it was applied.
+        revision: i64,
+    },
 }
 
 impl Response {
@@ -103,7 +297,118 @@ impl Response {
             | Response::Get { revision, .. }
             | Response::Delete { revision, .. }
             | Response::Range { revision, .. }
-            | Response::Cas { revision, .. } => *revision,
+            | Response::Cas { revision, .. }
+            | Response::List { revision, .. }
+            | Response::DeleteRange { revision, .. }
+            | Response::Txn { revision, .. }
+            | Response::Compact { revision } => *revision,
+        }
+    }
+}
+
+impl Request {
+    /// Why `response` cannot answer this request, if it cannot: a
+    /// response of another kind, or a txn whose results do not match the
+    /// steps of the branch it says ran.
+    pub fn mismatch(&self, response: &Response) -> Option<String> {
+        let fits = match (self, response) {
+            (Request::Put { .. }, Response::Put { .. })
+            | (Request::Get { .. }, Response::Get { .. })
+            | (Request::Delete { .. }, Response::Delete { .. })
+            | (Request::Range { .. }, Response::Range { .. })
+            | (Request::Cas { .. }, Response::Cas { .. })
+            | (Request::List { .. }, Response::List { .. })
+            | (Request::DeleteRange { .. }, Response::DeleteRange { .. })
+            | (Request::Compact { .. }, Response::Compact { .. }) => true,
+            (
+                Request::Txn {
+                    success, failure, ..
+                },
+                Response::Txn {
+                    succeeded, results, ..
+                },
+            ) => {
+                let branch = if *succeeded { success } else { failure };
+                if branch.len() != results.len() {
+                    return Some(format!(
+                        "a txn branch of {} steps answered with {} results",
+                        branch.len(),
+                        results.len()
+                    ));
+                }
+                let step_fits = |(step, result): (&TxnStep, &StepResult)| {
+                    matches!(
+                        (step, result),
+                        (TxnStep::Put { .. }, StepResult::Put)
+                            | (TxnStep::Delete { .. }, StepResult::Delete { .. })
+                            | (TxnStep::Get { .. }, StepResult::Get { .. })
+                    )
+                };
+                if let Some(n) = branch.iter().zip(results).position(|p| !step_fits(p)) {
+                    return Some(format!("txn step {n} answered by a result of another kind"));
+                }
+                true
+            }
+            _ => false,
+        };
+        (!fits).then(|| {
+            format!(
+                "a {} request answered by a {} response",
+                self.kind(),
+                response.kind()
+            )
+        })
+    }
+
+    /// Every (key, value) this request may write.
+    pub fn written_values(&self) -> Vec<(&str, &str)> {
+        match self {
+            Request::Put { key, value } | Request::Cas { key, value, .. } => {
+                vec![(key.as_str(), value.as_str())]
+            }
+            Request::Txn {
+                success, failure, ..
+            } => success
+                .iter()
+                .chain(failure)
+                .filter_map(|step| match step {
+                    TxnStep::Put { key, value } => Some((key.as_str(), value.as_str())),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    /// The request's kind, as its JSON names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Put { .. } => "put",
+            Request::Get { .. } => "get",
+            Request::Delete { .. } => "delete",
+            Request::Range { .. } => "range",
+            Request::Cas { .. } => "cas",
+            Request::List { .. } => "list",
+            Request::DeleteRange { .. } => "delete_range",
+            Request::Txn { .. } => "txn",
+            Request::Compact { .. } => "compact",
+        }
+    }
+}
+
+impl Response {
+    /// The response's kind, as its JSON names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Response::Put { .. } => "put",
+            Response::Get { .. } => "get",
+            Response::Delete { .. } => "delete",
+            Response::Range { .. } => "range",
+            Response::Cas { .. } => "cas",
+            Response::List { .. } => "list",
+            Response::DeleteRange { .. } => "delete_range",
+            Response::Txn { .. } => "txn",
+            Response::Compact { .. } => "compact",
         }
     }
 }
@@ -139,6 +444,111 @@ pub struct Operation {
     /// operations without a response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_by: Option<ServedBy>,
+}
+
+impl Operation {
+    /// What a successful write left at its revision: each key it changed
+    /// and the value it left (`None`: deleted). Empty for anything else,
+    /// and for a write that changed nothing (no revision of its own).
+    pub fn writes_at_revision(&self) -> Vec<(&str, Option<&str>, i64)> {
+        let Outcome::Ok(response) = &self.outcome else {
+            return vec![];
+        };
+        let revision = response.revision();
+        let mut left: Vec<(&str, Option<&str>)> = match (&self.request, response) {
+            (Request::Put { key, value }, _) => vec![(key.as_str(), Some(value.as_str()))],
+            (Request::Delete { key }, Response::Delete { deleted, .. }) if *deleted > 0 => {
+                vec![(key.as_str(), None)]
+            }
+            (
+                Request::Cas { key, value, .. },
+                Response::Cas {
+                    succeeded: true, ..
+                },
+            ) => vec![(key.as_str(), Some(value.as_str()))],
+            (Request::DeleteRange { .. }, Response::DeleteRange { prev_kvs, .. }) => {
+                prev_kvs.iter().map(|(k, _)| (k.as_str(), None)).collect()
+            }
+            (
+                Request::Txn {
+                    success, failure, ..
+                },
+                Response::Txn {
+                    succeeded, results, ..
+                },
+            ) => {
+                let branch = if *succeeded { success } else { failure };
+                let mut left: Vec<(&str, Option<&str>)> = Vec::new();
+                for (step, result) in branch.iter().zip(results) {
+                    let effect = match (step, result) {
+                        (TxnStep::Put { key, value }, _) => (key.as_str(), Some(value.as_str())),
+                        (TxnStep::Delete { key }, StepResult::Delete { deleted })
+                            if *deleted > 0 =>
+                        {
+                            (key.as_str(), None)
+                        }
+                        _ => continue,
+                    };
+                    // The last step on a key decides what it holds.
+                    left.retain(|(k, _)| *k != effect.0);
+                    left.push(effect);
+                }
+                left
+            }
+            _ => vec![],
+        };
+        left.sort_unstable();
+        left.into_iter().map(|(k, v)| (k, v, revision)).collect()
+    }
+
+    /// Every key-value a successful operation's answer showed, with its
+    /// value (keys-only and count-only answers show none).
+    pub fn observed(&self) -> Vec<(&str, &KeyValue)> {
+        let Outcome::Ok(response) = &self.outcome else {
+            return vec![];
+        };
+        fn pairs(kvs: &[(String, KeyValue)]) -> Vec<(&str, &KeyValue)> {
+            kvs.iter().map(|(k, kv)| (k.as_str(), kv)).collect()
+        }
+        match (&self.request, response) {
+            (Request::Get { key, .. }, Response::Get { kv: Some(kv), .. }) => {
+                vec![(key.as_str(), kv)]
+            }
+            (Request::Range { .. }, Response::Range { kvs, .. })
+            | (Request::DeleteRange { .. }, Response::DeleteRange { prev_kvs: kvs, .. }) => {
+                pairs(kvs)
+            }
+            (
+                Request::List {
+                    keys_only: false,
+                    count_only: false,
+                    ..
+                },
+                Response::List { kvs, .. },
+            ) => pairs(kvs),
+            (
+                Request::Txn {
+                    success, failure, ..
+                },
+                Response::Txn {
+                    succeeded, results, ..
+                },
+            ) => {
+                let branch = if *succeeded { success } else { failure };
+                branch
+                    .iter()
+                    .zip(results)
+                    .filter_map(|(step, result)| match (step, result) {
+                        (TxnStep::Get { key, .. }, StepResult::Get { kv: Some(kv) }) => {
+                            Some((key.as_str(), kv))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            }
+            _ => vec![],
+        }
+    }
 }
 
 /// The member that answered an operation, as its response header says.

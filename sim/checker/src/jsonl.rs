@@ -10,7 +10,7 @@ use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{FaultBand, History, Operation};
+use crate::history::{FaultBand, History, Operation, Outcome};
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -74,9 +74,16 @@ impl History {
                 history.faults = header.faults;
                 continue;
             }
-            history
-                .operations
-                .push(serde_json::from_str::<Operation>(&line).map_err(bad)?);
+            let op = serde_json::from_str::<Operation>(&line).map_err(bad)?;
+            if let Outcome::Ok(response) = &op.outcome {
+                if let Some(reason) = op.request.mismatch(response) {
+                    return Err(ParseError {
+                        line: n + 1,
+                        reason,
+                    });
+                }
+            }
+            history.operations.push(op);
         }
         Ok(history)
     }

@@ -3,11 +3,22 @@
 //! Per key the state is the key's value or its absence. Operations on
 //! different keys commute, so each key's operations are checked on their
 //! own (P-compositionality); a range read observes several keys at one
-//! instant, so it joins their parts into one.
+//! instant, and a txn or a delete-range acts on several at one instant, so
+//! each joins their parts into one.
+//!
+//! The model follows values, not revisions: with every written value
+//! unique, a key's mod revision names the value it holds, so a compare on
+//! a mod revision (or a keys-only read) is translated into one on that
+//! value through the history's revision-to-value map. Reads at a past
+//! revision and serializable reads are not linearizable events: they are
+//! checked against the order of revisions in [`crate::invariants`].
 
 use std::collections::BTreeMap;
 
-use crate::history::{History, Operation, Outcome, Request, Response};
+use crate::history::{
+    in_range, Compare, CompareTarget, History, Operation, Outcome, Relation, Request, Response,
+    StepResult, TxnStep,
+};
 use crate::search::{Earlier, Model, Timed};
 
 /// A value, interned: `None` is "absent".
@@ -31,6 +42,95 @@ pub enum KvOp {
     },
     /// A range read that saw these values for every key in its range.
     Range { seen: Vec<(usize, Value)> },
+    /// A transaction: if every guard holds, the `then` steps, else the
+    /// `otherwise` ones. `complete` says the guards are all the txn's
+    /// compares (some may be on keys of another part, or untranslatable):
+    /// only then does a failure say one of them broke.
+    Txn {
+        guards: Vec<Need>,
+        complete: bool,
+        then: Vec<Step>,
+        otherwise: Vec<Step>,
+        succeeded: Option<bool>,
+    },
+    /// A delete of every key in `keys`; `prev` is what they held just
+    /// before, as its answer said (`None`: unknown outcome).
+    DeleteRange {
+        keys: Vec<usize>,
+        prev: Option<Vec<Value>>,
+    },
+    /// A count-only range that counted `count` present keys among `keys`.
+    Count { keys: Vec<usize>, count: usize },
+}
+
+/// One step of a [`KvOp::Txn`] branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// A put.
+    Put(usize, u32),
+    /// A delete that reported deleting (`Some(true)`) or not, or unknown.
+    Delete(usize, Option<bool>),
+    /// A read that saw this value (`None`: nothing known, as for a read
+    /// at a past revision or of a txn of unknown outcome).
+    Get(usize, Option<Value>),
+}
+
+impl KvOp {
+    /// Every (key, value) this operation may leave, wherever it is legal.
+    fn may_leave(&self) -> Vec<(usize, Value)> {
+        match *self {
+            KvOp::Put { key, value } => vec![(key, Some(value))],
+            KvOp::Cas {
+                key,
+                value,
+                succeeded,
+                ..
+            } if succeeded != Some(false) => vec![(key, Some(value))],
+            KvOp::Delete { key, deleted } if deleted != Some(false) => vec![(key, None)],
+            KvOp::Txn {
+                ref then,
+                ref otherwise,
+                succeeded,
+                ..
+            } => {
+                let branches: &[&Vec<Step>] = match succeeded {
+                    Some(true) => &[then],
+                    Some(false) => &[otherwise],
+                    None => &[then, otherwise],
+                };
+                branches
+                    .iter()
+                    .flat_map(|b| b.iter())
+                    .filter_map(|step| match *step {
+                        Step::Put(k, v) => Some((k, Some(v))),
+                        Step::Delete(k, d) if d != Some(false) => Some((k, None)),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            KvOp::DeleteRange { ref keys, .. } => keys.iter().map(|&k| (k, None)).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// The branch a txn takes in `state`, if its outcome is possible there.
+    fn branch<'a>(
+        state: &[Value],
+        guards: &[Need],
+        complete: bool,
+        then: &'a [Step],
+        otherwise: &'a [Step],
+        succeeded: Option<bool>,
+    ) -> Option<&'a [Step]> {
+        let hold = guards.iter().all(|g| g.holds(state));
+        let took_then = match (succeeded, complete) {
+            (Some(true), _) => hold.then_some(true)?,
+            (Some(false), true) => (!hold).then_some(false)?,
+            (Some(false), false) => false,
+            (None, _) => hold,
+        };
+        Some(if took_then { then } else { otherwise })
+    }
 }
 
 /// The state is every key's value, indexed by key.
@@ -72,6 +172,49 @@ impl Model for KvModel {
                 .iter()
                 .all(|&(key, value)| state[key] == value)
                 .then(|| state.clone()),
+            KvOp::Txn {
+                ref guards,
+                complete,
+                ref then,
+                ref otherwise,
+                succeeded,
+            } => {
+                let branch = KvOp::branch(state, guards, complete, then, otherwise, succeeded)?;
+                let mut next = state.clone();
+                for step in branch {
+                    match *step {
+                        Step::Put(k, v) => next[k] = Some(v),
+                        Step::Delete(k, d) => {
+                            if d.is_some_and(|d| d != next[k].is_some()) {
+                                return None;
+                            }
+                            next[k] = None;
+                        }
+                        Step::Get(k, seen) => {
+                            if seen.is_some_and(|v| v != next[k]) {
+                                return None;
+                            }
+                        }
+                    }
+                }
+                Some(next)
+            }
+            KvOp::DeleteRange { ref keys, ref prev } => {
+                if let Some(prev) = prev {
+                    if keys.iter().zip(prev).any(|(&k, &v)| state[k] != v) {
+                        return None;
+                    }
+                }
+                let mut next = state.clone();
+                for &k in keys {
+                    next[k] = None;
+                }
+                Some(next)
+            }
+            KvOp::Count { ref keys, count } => {
+                (keys.iter().filter(|&&k| state[k].is_some()).count() == count)
+                    .then(|| state.clone())
+            }
         }
     }
 
@@ -88,7 +231,10 @@ impl Model for KvModel {
         op: &KvOp,
         before: impl Iterator<Item = Earlier<'a, KvOp>>,
     ) -> bool {
-        if let KvOp::Range { .. } = op {
+        if matches!(
+            op,
+            KvOp::Range { .. } | KvOp::Txn { .. } | KvOp::DeleteRange { .. }
+        ) {
             let mut prospects: Vec<Prospect> = needs(op).map(Prospect::new).collect();
             Prospect::weigh(&mut prospects, before);
             prospects.iter().all(|p| p.may_hold(state))
@@ -109,10 +255,21 @@ impl Model for KvModel {
     }
 
     fn is_read(&self, op: &KvOp) -> bool {
+        if let KvOp::Txn {
+            then,
+            otherwise,
+            succeeded: Some(s),
+            ..
+        } = op
+        {
+            let branch = if *s { then } else { otherwise };
+            return branch.iter().all(|step| matches!(step, Step::Get(..)));
+        }
         matches!(
             op,
             KvOp::Get { .. }
                 | KvOp::Range { .. }
+                | KvOp::Count { .. }
                 | KvOp::Delete {
                     deleted: Some(false),
                     ..
@@ -126,8 +283,8 @@ impl Model for KvModel {
 }
 
 /// What an operation's observed outcome requires of one key's value.
-#[derive(Debug, Clone, Copy)]
-enum Need {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Need {
     /// The key holds this value.
     Is(usize, Value),
     /// The key holds anything but this value.
@@ -163,6 +320,12 @@ impl Need {
                 ..
             } if succeeded != Some(false) => Some((key, Some(value))),
             KvOp::Delete { key, deleted } if deleted != Some(false) => Some((key, None)),
+            KvOp::Txn { .. } | KvOp::DeleteRange { .. } => {
+                return op
+                    .may_leave()
+                    .into_iter()
+                    .any(|(key, value)| key == self.key() && self.met_by(value))
+            }
             _ => None,
         };
         written.is_some_and(|(key, value)| key == self.key() && self.met_by(value))
@@ -236,6 +399,9 @@ impl Prospect {
 
 /// The needs that make `op` legal, all of which must hold at once (a
 /// delete or compare-and-set of unknown outcome, or a put, is always legal).
+/// A txn known to have succeeded needs its guards; a delete-range with a
+/// known answer needs the values it reported deleting. (Fewer needs than
+/// the truth is safe: they only prune.)
 fn needs(op: &KvOp) -> impl Iterator<Item = Need> + '_ {
     let single = match *op {
         KvOp::Get { key, value } => Some(Need::Is(key, value)),
@@ -259,15 +425,36 @@ fn needs(op: &KvOp) -> impl Iterator<Item = Need> + '_ {
             succeeded: Some(false),
             ..
         } => Some(Need::IsNot(key, expected)),
-        KvOp::Put { .. } | KvOp::Delete { .. } | KvOp::Cas { .. } | KvOp::Range { .. } => None,
+        _ => None,
     };
     let seen: &[(usize, Value)] = match op {
         KvOp::Range { seen } => seen,
         _ => &[],
     };
+    let guards: &[Need] = match op {
+        KvOp::Txn {
+            guards,
+            succeeded: Some(true),
+            ..
+        } => guards,
+        _ => &[],
+    };
+    let deleted = match op {
+        KvOp::DeleteRange {
+            keys,
+            prev: Some(prev),
+        } => Some((keys, prev)),
+        _ => None,
+    };
     single
         .into_iter()
         .chain(seen.iter().map(|&(key, value)| Need::Is(key, value)))
+        .chain(guards.iter().copied())
+        .chain(
+            deleted
+                .into_iter()
+                .flat_map(|(keys, prev)| keys.iter().zip(prev).map(|(&k, &v)| Need::Is(k, v))),
+        )
 }
 
 fn with(state: &[Value], key: usize, value: Value) -> Vec<Value> {
@@ -282,33 +469,81 @@ pub struct Part {
     pub keys: Vec<String>,
     /// Indices into the history's operations.
     pub members: Vec<usize>,
+    /// Whether the part holds every key its operations touch (false for
+    /// the keys of a joined part checked apart, see [`keys_apart`]).
+    pub whole: bool,
 }
 
 /// Whether an operation constrains the linearization: failed operations
 /// never happened, reads whose answer was lost tell nothing, and
-/// serializable reads are allowed to be stale (they are checked apart).
+/// serializable reads and reads at a past revision are not linearizable
+/// (they are checked apart, against the order of revisions); nor is a
+/// compaction, which changes no value.
 pub fn participates(op: &Operation) -> bool {
     match (&op.request, &op.outcome) {
-        (_, Outcome::Fail(_)) => false,
+        (_, Outcome::Fail(_)) | (Request::Compact { .. }, _) => false,
         (Request::Get { serializable, .. } | Request::Range { serializable, .. }, outcome) => {
             !serializable && matches!(outcome, Outcome::Ok(_))
         }
+        (
+            Request::List {
+                serializable,
+                revision,
+                ..
+            },
+            outcome,
+        ) => !serializable && *revision == 0 && matches!(outcome, Outcome::Ok(_)),
         _ => true,
     }
 }
 
-/// The keys `op` touches, among `all_keys` for a range.
-fn touched<'a>(op: &'a Operation, all_keys: &'a [String]) -> Vec<&'a str> {
+/// The keys `op` names itself (a range names none: it covers keys).
+fn named_keys(op: &Operation) -> Vec<&str> {
     match &op.request {
         Request::Put { key, .. }
         | Request::Get { key, .. }
         | Request::Delete { key }
         | Request::Cas { key, .. } => vec![key.as_str()],
+        Request::Txn {
+            compares,
+            success,
+            failure,
+        } => compares
+            .iter()
+            .map(|c| c.key.as_str())
+            .chain(success.iter().chain(failure).map(TxnStep::key))
+            .collect(),
+        Request::List { start, end, .. } if end.is_empty() => vec![start.as_str()],
+        Request::Range { .. } | Request::List { .. } | Request::DeleteRange { .. } => vec![],
+        Request::Compact { .. } => vec![],
+    }
+}
+
+/// The keys `op` touches, among `all_keys` for a range.
+fn touched<'a>(op: &'a Operation, all_keys: &'a [String]) -> Vec<&'a str> {
+    let covered = |start: &str, end: &str| -> Vec<&'a str> {
+        all_keys
+            .iter()
+            .filter(|k| in_range(k, start, end))
+            .map(String::as_str)
+            .collect()
+    };
+    match &op.request {
         Request::Range { prefix, .. } => all_keys
             .iter()
             .filter(|k| k.starts_with(prefix.as_str()))
             .map(String::as_str)
             .collect(),
+        Request::List { start, end, .. } | Request::DeleteRange { start, end } => {
+            covered(start, end)
+        }
+        _ => {
+            let mut keys = named_keys(op);
+            keys.sort_unstable();
+            keys.dedup();
+            keys.retain(|k| all_keys.iter().any(|x| x == k));
+            keys
+        }
     }
 }
 
@@ -318,13 +553,7 @@ pub fn parts(history: &History, by_key: bool) -> Vec<Part> {
     let mut keys: Vec<String> = history
         .operations
         .iter()
-        .flat_map(|op| match &op.request {
-            Request::Range { .. } => None,
-            Request::Put { key, .. }
-            | Request::Get { key, .. }
-            | Request::Delete { key }
-            | Request::Cas { key, .. } => Some(key.clone()),
-        })
+        .flat_map(|op| named_keys(op).into_iter().map(str::to_string))
         .collect();
     keys.sort();
     keys.dedup();
@@ -354,15 +583,17 @@ pub fn parts(history: &History, by_key: bool) -> Vec<Part> {
             }
         }
     }
+    let new_part = || Part {
+        keys: vec![],
+        members: vec![],
+        whole: true,
+    };
     let mut parts: BTreeMap<usize, Part> = BTreeMap::new();
     for (k, key) in keys.iter().enumerate() {
         let r = root(&mut parent, k);
         parts
             .entry(r)
-            .or_insert_with(|| Part {
-                keys: vec![],
-                members: vec![],
-            })
+            .or_insert_with(new_part)
             .keys
             .push(key.clone());
     }
@@ -375,10 +606,7 @@ pub fn parts(history: &History, by_key: bool) -> Vec<Part> {
             // A range over keys nobody wrote: it must have seen nothing.
             parts
                 .entry(usize::MAX)
-                .or_insert_with(|| Part {
-                    keys: vec![],
-                    members: vec![],
-                })
+                .or_insert_with(new_part)
                 .members
                 .push(i);
             continue;
@@ -398,13 +626,17 @@ pub fn parts(history: &History, by_key: bool) -> Vec<Part> {
 
 /// The keys of `part` apart, each with every operation that touches it,
 /// ranges included: in a part of one key, a range reads as a get of that
-/// key. A linearization of the whole history gives one of each key's
-/// operations (drop the other keys' writes, which the key's operations do
-/// not see; a range was legal where it stood, so its read of the key is),
-/// so a key whose operations alone are not linearizable refutes the whole
-/// history. That check is much cheaper than the joined one, whose dead ends
-/// multiply with every choice about writes of unknown outcome on the other
-/// keys; a verdict of linearizable from it proves nothing.
+/// key, and a txn or delete-range acts on that key alone. A linearization
+/// of the whole history gives one of each key's operations (drop the other
+/// keys' writes, which the key's operations do not see; a range was legal
+/// where it stood, so its read of the key is; a txn's effect on the key is
+/// that of the branch it took), so a key whose operations alone are not
+/// linearizable refutes the whole history. A txn of unknown outcome whose
+/// branch hangs on another key becomes one optional operation per branch
+/// (see [`model_ops`]), which can only allow more. That check is much
+/// cheaper than the joined one, whose dead ends multiply with every choice
+/// about writes of unknown outcome on the other keys; a verdict of
+/// linearizable from it proves nothing.
 pub fn keys_apart(history: &History, part: &Part) -> Vec<Part> {
     part.keys
         .iter()
@@ -416,23 +648,42 @@ pub fn keys_apart(history: &History, part: &Part) -> Vec<Part> {
                 .copied()
                 .filter(|&i| touched(&history.operations[i], &part.keys).contains(&key.as_str()))
                 .collect(),
+            whole: false,
         })
         .collect()
 }
 
+/// The value each key held from each revision a history names: what acknowledged
+/// writes wrote at their revision, and what reads saw with its mod revision.
+/// With unique values, this names the value a compare on a mod revision
+/// means. (If two sources disagree, the history is wrong; the revision
+/// invariants say so, and here the first wins.)
+pub fn values_by_revision(history: &History) -> BTreeMap<(&str, i64), &str> {
+    let mut map = BTreeMap::new();
+    for op in &history.operations {
+        for (key, value, revision) in op.writes_at_revision() {
+            if let Some(value) = value {
+                map.entry((key, revision)).or_insert(value);
+            }
+        }
+        for (key, kv) in op.observed() {
+            map.entry((key, kv.mod_revision))
+                .or_insert(kv.value.as_str());
+        }
+    }
+    map
+}
+
 /// Translates a part's operations into model operations, interning values.
 pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel, Vec<Timed<KvOp>>) {
+    let by_revision = values_by_revision(history);
     let mut values: BTreeMap<String, u32> = BTreeMap::new();
     let mut intern = |v: &str| -> u32 {
         let next = values.len() as u32;
         *values.entry(v.to_string()).or_insert(next)
     };
-    let key_index = |k: &str| {
-        part.keys
-            .iter()
-            .position(|x| x == k)
-            .expect("key of this part")
-    };
+    let key_index = |k: &str| part.keys.iter().position(|x| x == k);
+    let in_part = |k: &str| key_index(k).expect("key of this part");
     let mut ops = Vec::with_capacity(members.len());
     for &i in members {
         let op = &history.operations[i];
@@ -445,17 +696,24 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
         } else {
             u64::MAX
         };
+        let mut push = |model_op, ret| {
+            ops.push(Timed {
+                op: model_op,
+                call: op.call_ns,
+                ret,
+            })
+        };
         let model_op = match (&op.request, response) {
             (Request::Put { key, value }, _) => KvOp::Put {
-                key: key_index(key),
+                key: in_part(key),
                 value: intern(value),
             },
             (Request::Get { key, .. }, Some(Response::Get { kv, .. })) => KvOp::Get {
-                key: key_index(key),
+                key: in_part(key),
                 value: kv.as_ref().map(|kv| intern(&kv.value)),
             },
             (Request::Delete { key }, response) => KvOp::Delete {
-                key: key_index(key),
+                key: in_part(key),
                 deleted: match response {
                     Some(Response::Delete { deleted, .. }) => Some(*deleted > 0),
                     _ => None,
@@ -469,7 +727,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                 },
                 response,
             ) => KvOp::Cas {
-                key: key_index(key),
+                key: in_part(key),
                 expected: expected.as_deref().map(&mut intern),
                 value: intern(value),
                 succeeded: match response {
@@ -491,15 +749,171 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     .collect();
                 KvOp::Range { seen }
             }
+            (
+                Request::List {
+                    start,
+                    end,
+                    keys_only,
+                    count_only,
+                    ..
+                },
+                Some(Response::List {
+                    kvs, count, more, ..
+                }),
+            ) => {
+                let covered: Vec<usize> = part
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| in_range(k, start, end))
+                    .map(|(i, _)| i)
+                    .collect();
+                if *count_only {
+                    if !part.whole {
+                        continue; // it counted keys of other parts too
+                    }
+                    KvOp::Count {
+                        keys: covered,
+                        count: usize::try_from(*count).unwrap_or(usize::MAX),
+                    }
+                } else {
+                    // A page says nothing of the keys after its last one.
+                    let last = kvs.last().map(|(k, _)| k.as_str());
+                    let mut seen = Vec::new();
+                    for i in covered {
+                        let k = part.keys[i].as_str();
+                        if *more && last.is_none_or(|last| k > last) {
+                            continue;
+                        }
+                        let value = match kvs.iter().find(|(key, _)| key == k) {
+                            None => None,
+                            Some((_, kv)) if *keys_only => {
+                                // Named by its mod revision; unknown: skip.
+                                match by_revision.get(&(k, kv.mod_revision)) {
+                                    Some(v) => Some(intern(v)),
+                                    None => continue,
+                                }
+                            }
+                            Some((_, kv)) => Some(intern(&kv.value)),
+                        };
+                        seen.push((i, value));
+                    }
+                    KvOp::Range { seen }
+                }
+            }
+            (Request::DeleteRange { start, end }, response) => {
+                let keys: Vec<usize> = part
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| in_range(k, start, end))
+                    .map(|(i, _)| i)
+                    .collect();
+                let prev = match response {
+                    Some(Response::DeleteRange { prev_kvs, .. }) => Some(
+                        keys.iter()
+                            .map(|&i| {
+                                prev_kvs
+                                    .iter()
+                                    .find(|(k, _)| *k == part.keys[i])
+                                    .map(|(_, kv)| intern(&kv.value))
+                            })
+                            .collect(),
+                    ),
+                    _ => None,
+                };
+                KvOp::DeleteRange { keys, prev }
+            }
+            (
+                Request::Txn {
+                    compares,
+                    success,
+                    failure,
+                },
+                response,
+            ) => {
+                let (succeeded, results) = match response {
+                    Some(Response::Txn {
+                        succeeded, results, ..
+                    }) => (Some(*succeeded), Some(results)),
+                    _ => (None, None),
+                };
+                let mut guards = Vec::new();
+                let mut complete = true;
+                for compare in compares {
+                    match key_index(&compare.key)
+                        .and_then(|k| guard(k, compare, &by_revision, &mut intern))
+                    {
+                        Some(g) => guards.push(g),
+                        None => complete = false,
+                    }
+                }
+                let mut steps = |branch: &[TxnStep], ran: bool| -> Vec<Step> {
+                    branch
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(n, step)| {
+                            let k = key_index(step.key())?;
+                            let result = results.filter(|_| ran).map(|r| &r[n]);
+                            Some(match step {
+                                TxnStep::Put { value, .. } => Step::Put(k, intern(value)),
+                                TxnStep::Delete { .. } => Step::Delete(
+                                    k,
+                                    match result {
+                                        Some(StepResult::Delete { deleted }) => Some(*deleted > 0),
+                                        _ => None,
+                                    },
+                                ),
+                                TxnStep::Get { revision, .. } => Step::Get(
+                                    k,
+                                    match result {
+                                        Some(StepResult::Get { kv }) if *revision == 0 => {
+                                            Some(kv.as_ref().map(|kv| intern(&kv.value)))
+                                        }
+                                        _ => None,
+                                    },
+                                ),
+                            })
+                        })
+                        .collect()
+                };
+                let then = steps(success, succeeded == Some(true));
+                let otherwise = steps(failure, succeeded == Some(false));
+                if succeeded.is_none() && !complete {
+                    // The branch hangs on what this part cannot see:
+                    // either may have run, each optionally.
+                    push(
+                        KvOp::Txn {
+                            guards,
+                            complete: false,
+                            then,
+                            otherwise: vec![],
+                            succeeded: Some(true),
+                        },
+                        ret,
+                    );
+                    KvOp::Txn {
+                        guards: vec![],
+                        complete: false,
+                        then: vec![],
+                        otherwise,
+                        succeeded: Some(false),
+                    }
+                } else {
+                    KvOp::Txn {
+                        guards,
+                        complete,
+                        then,
+                        otherwise,
+                        succeeded,
+                    }
+                }
+            }
             (request, response) => {
                 panic!("operation {i} cannot be checked: {request:?} answered by {response:?}")
             }
         };
-        ops.push(Timed {
-            op: model_op,
-            call: op.call_ns,
-            ret,
-        });
+        push(model_op, ret);
     }
     settle_observed_writes(&mut ops);
     (
@@ -510,6 +924,42 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
     )
 }
 
+/// A compare on the key at index `k` as a need on its value, if it can be
+/// one: a value compare; a mod revision, named by the value written at
+/// it; a create revision or version compared with 0 (absence). Other
+/// compares (`None`) are left to the search as unknown.
+fn guard(
+    k: usize,
+    compare: &Compare,
+    by_revision: &BTreeMap<(&str, i64), &str>,
+    intern: &mut impl FnMut(&str) -> u32,
+) -> Option<Need> {
+    let is = |v| match compare.relation {
+        Relation::Equal => Some(Need::Is(k, v)),
+        Relation::NotEqual => Some(Need::IsNot(k, v)),
+        _ => None,
+    };
+    match &compare.target {
+        // A value compare on an absent key fails whatever the relation:
+        // only `==` says as much as one need.
+        CompareTarget::Value(v) if compare.relation == Relation::Equal => {
+            Some(Need::Is(k, Some(intern(v))))
+        }
+        CompareTarget::Value(_) => None,
+        CompareTarget::ModRevision(0)
+        | CompareTarget::CreateRevision(0)
+        | CompareTarget::Version(0) => match compare.relation {
+            Relation::Greater | Relation::NotEqual => Some(Need::IsNot(k, None)),
+            _ => is(None),
+        },
+        CompareTarget::ModRevision(m) => {
+            let v = by_revision.get(&(compare.key.as_str(), *m))?;
+            is(Some(intern(v)))
+        }
+        CompareTarget::CreateRevision(_) | CompareTarget::Version(_) => None,
+    }
+}
+
 /// Gives a write of unknown outcome a return time when a read saw its
 /// value and no other operation may write that value to that key: the
 /// earliest return of an operation that saw it. Exact, not a guess: the
@@ -517,18 +967,41 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
 /// linearization the write comes before the read, hence before the read
 /// returned. The constraint thus holds in every linearization and changes
 /// no verdict, but the write is no longer optional, so the search need not
-/// try leaving it out or putting it late.
+/// try leaving it out or putting it late. (A txn split into one optional
+/// operation per branch is settled only through the branch that wrote
+/// the value seen.)
 fn settle_observed_writes(ops: &mut [Timed<KvOp>]) {
     let mut writers: BTreeMap<(usize, u32), Vec<usize>> = BTreeMap::new();
     let mut seen_by: BTreeMap<(usize, u32), u64> = BTreeMap::new();
     for (i, timed) in ops.iter().enumerate() {
-        if let Some(written) = may_write(&timed.op) {
+        for written in may_write(&timed.op) {
             writers.entry(written).or_default().push(i);
         }
-        for observed in needs(&timed.op).filter_map(|need| match need {
-            Need::Is(key, Some(value)) => Some((key, value)),
-            _ => None,
-        }) {
+        let in_txn = match &timed.op {
+            KvOp::Txn {
+                then,
+                otherwise,
+                succeeded: Some(s),
+                ..
+            } => {
+                let branch = if *s { then } else { otherwise };
+                branch
+                    .iter()
+                    .filter_map(|step| match *step {
+                        Step::Get(k, Some(Some(v))) => Some((k, v)),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            _ => vec![],
+        };
+        for observed in needs(&timed.op)
+            .filter_map(|need| match need {
+                Need::Is(key, Some(value)) => Some((key, value)),
+                _ => None,
+            })
+            .chain(in_txn)
+        {
             let earliest = seen_by.entry(observed).or_insert(timed.ret);
             *earliest = (*earliest).min(timed.ret);
         }
@@ -545,18 +1018,12 @@ fn settle_observed_writes(ops: &mut [Timed<KvOp>]) {
     }
 }
 
-/// The key and value `op` may write.
-fn may_write(op: &KvOp) -> Option<(usize, u32)> {
-    match *op {
-        KvOp::Put { key, value } => Some((key, value)),
-        KvOp::Cas {
-            key,
-            value,
-            succeeded,
-            ..
-        } if succeeded != Some(false) => Some((key, value)),
-        _ => None,
-    }
+/// The keys and values `op` may write.
+fn may_write(op: &KvOp) -> Vec<(usize, u32)> {
+    op.may_leave()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -718,6 +1185,93 @@ mod tests {
             let model = KvModel { keys: 2 };
             let expected = crate::brute_force::linearizable(&model, &ops);
             // The search sees what `model_ops` gives it: seen writes settled.
+            let mut settled = ops.clone();
+            settle_observed_writes(&mut settled);
+            let found = match search(&model, &settled, None) {
+                Search::Linearizable => true,
+                Search::NotLinearizable { .. } => false,
+                other => panic!("no budget was given: {other:?}"),
+            };
+            assert_eq!(found, expected, "{ops:?}");
+            verdicts[usize::from(expected)] += 1;
+        }
+        assert!(
+            verdicts.iter().all(|&n| n > 300),
+            "both verdicts common: {verdicts:?}"
+        );
+    }
+
+    /// The same cross-check with the operations that act on several keys
+    /// at once: txns (a guard on one key, steps on both, both branches,
+    /// known or unknown outcome, guards complete or not), delete-ranges
+    /// with what they reported deleting, and count-only ranges.
+    #[test]
+    fn multi_key_operations_agree_with_brute_force() {
+        let seed = std::cell::Cell::new(23);
+        let below = |n: u64| {
+            let mut s = seed.get();
+            let r = splitmix64(&mut s) % n;
+            seed.set(s);
+            r
+        };
+        let mut verdicts = [0; 2];
+        for _ in 0..3000 {
+            let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
+                .map(|_| {
+                    let key = below(2) as usize;
+                    let [a, b] = [below(3) as u32, below(3) as u32];
+                    let unknown = below(5) == 0;
+                    let seen = |v: u32| (v > 0).then_some(v);
+                    let step = |k: usize, v: u32, known: bool| match below(3) {
+                        0 => Step::Put(k, v + 10),
+                        1 => Step::Delete(k, known.then(|| below(2) == 0)),
+                        _ => Step::Get(k, known.then(|| seen(v))),
+                    };
+                    let op = match below(6) {
+                        0 => KvOp::Put { key, value: a },
+                        1 => KvOp::Get {
+                            key,
+                            value: seen(a),
+                        },
+                        2 | 3 => {
+                            let succeeded = (!unknown).then(|| below(2) == 0);
+                            let known = succeeded.is_some();
+                            KvOp::Txn {
+                                guards: vec![if below(2) == 0 {
+                                    Need::Is(key, seen(a))
+                                } else {
+                                    Need::IsNot(key, seen(a))
+                                }],
+                                complete: unknown || below(4) > 0,
+                                then: vec![step(0, b, known), step(1, a, known)],
+                                otherwise: vec![step(1, b, known)],
+                                succeeded,
+                            }
+                        }
+                        4 => KvOp::DeleteRange {
+                            keys: vec![0, 1],
+                            prev: (!unknown).then(|| vec![seen(a), seen(b)]),
+                        },
+                        _ => KvOp::Count {
+                            keys: vec![0, 1],
+                            count: below(3) as usize,
+                        },
+                    };
+                    let call = below(12);
+                    let writes = matches!(
+                        op,
+                        KvOp::Put { .. } | KvOp::Txn { .. } | KvOp::DeleteRange { .. }
+                    );
+                    let ret = if unknown && writes {
+                        u64::MAX
+                    } else {
+                        call + 1 + below(6)
+                    };
+                    Timed { op, call, ret }
+                })
+                .collect();
+            let model = KvModel { keys: 2 };
+            let expected = crate::brute_force::linearizable(&model, &ops);
             let mut settled = ops.clone();
             settle_observed_writes(&mut settled);
             let found = match search(&model, &settled, None) {

@@ -1,7 +1,10 @@
 //! A linearizability checker for etcd-sim histories.
 //!
 //! [`check_kv`] decides whether a [`History`] of put / get / delete /
-//! compare-and-set / range operations could have come from one key-value
+//! compare-and-set / range operations, multi-key txns (compares on values,
+//! mod and create revisions and versions; puts, deletes and gets in both
+//! branches), delete-ranges, lists (limits, pages, keys-only, count-only)
+//! and compactions could have come from one key-value
 //! store that applied each operation atomically at some instant between its
 //! call and its return (Herlihy & Wing). Operations with an unknown outcome
 //! may take effect at any instant after their call, or never; one whose
@@ -9,7 +12,12 @@
 //! Wing–Gong–Lowe's with memoization and exact reductions ([`search`]), run
 //! per key where operations touch one key; keys that ranges join are first
 //! checked apart (a quick refutation), then together. etcd's own revision guarantees
-//! are checked on top ([`invariants`]). [`bench`](mod@bench) times it on porcupine's
+//! are checked on top ([`invariants`]): every number of an answer (header
+//! revision, create and mod revision, version), reads at a past revision
+//! and serializable reads against the order of revisions (a serializable
+//! read is the state at its header revision, which may be older than the
+//! newest but no newer than what was written before it returned), and
+//! `ErrCompacted` / `ErrFutureRev` exactly when they are legal. [`bench`](mod@bench) times it on porcupine's
 //! test histories.
 
 #![deny(missing_docs)]
@@ -29,7 +37,10 @@ pub mod search;
 pub mod watch;
 
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
-pub use history::{FaultBand, History, KeyValue, Operation, Outcome, Request, Response, ServedBy};
+pub use history::{
+    in_range, Compare, CompareTarget, FaultBand, History, KeyValue, Operation, Outcome, Relation,
+    Request, Response, ServedBy, StepResult, TxnStep,
+};
 pub use jsonl::ParseError;
 pub use report::render_html;
 

@@ -28,7 +28,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{History, Outcome, Request, Response};
+use crate::history::History;
+#[cfg(test)]
+use crate::history::{Outcome, Request, Response};
 
 /// What an event did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -347,39 +349,22 @@ pub fn agree(logs: &[WatcherLog]) -> Vec<WatchViolation> {
     violations
 }
 
-/// The changes the history acknowledged, each at its revision.
+/// The changes the history acknowledged, each at its revision (a txn's
+/// or a delete-range's several, in key order).
 pub fn acknowledged_writes(history: &History) -> Vec<WatchEvent> {
-    let put = |key: &str, value: &str, revision: i64| WatchEvent {
-        revision,
-        key: key.to_string(),
-        kind: EventKind::Put,
-        value: value.to_string(),
-    };
     history
         .operations
         .iter()
-        .filter_map(|op| match (&op.request, &op.outcome) {
-            (Request::Put { key, value }, Outcome::Ok(Response::Put { revision })) => {
-                Some(put(key, value, *revision))
-            }
-            (
-                Request::Cas { key, value, .. },
-                Outcome::Ok(Response::Cas {
-                    succeeded: true,
-                    revision,
-                }),
-            ) => Some(put(key, value, *revision)),
-            (Request::Delete { key }, Outcome::Ok(Response::Delete { deleted, revision }))
-                if *deleted > 0 =>
-            {
-                Some(WatchEvent {
-                    revision: *revision,
-                    key: key.clone(),
-                    kind: EventKind::Delete,
-                    value: String::new(),
-                })
-            }
-            _ => None,
+        .flat_map(|op| op.writes_at_revision())
+        .map(|(key, value, revision)| WatchEvent {
+            revision,
+            key: key.to_string(),
+            kind: if value.is_some() {
+                EventKind::Put
+            } else {
+                EventKind::Delete
+            },
+            value: value.unwrap_or_default().to_string(),
         })
         .collect()
 }
@@ -389,10 +374,8 @@ fn written_values(history: &History) -> BTreeSet<&str> {
     history
         .operations
         .iter()
-        .filter_map(|op| match &op.request {
-            Request::Put { value, .. } | Request::Cas { value, .. } => Some(value.as_str()),
-            _ => None,
-        })
+        .flat_map(|op| op.request.written_values())
+        .map(|(_, value)| value)
         .collect()
 }
 

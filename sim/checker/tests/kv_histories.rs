@@ -61,7 +61,7 @@ fn put_failed(client: u32, call: u64, ret: u64, key: &str, value: &str) -> Opera
 fn kv(value: &str, revision: i64) -> KeyValue {
     KeyValue {
         value: value.into(),
-        create_revision: 2,
+        create_revision: revision,
         mod_revision: revision,
         version: 1,
     }
@@ -411,4 +411,148 @@ fn the_kill_leader_run_with_one_stale_read_is_refuted_quickly() {
     let report = check_kv(&history, &quick());
     assert_eq!(report.verdict, Verdict::NotLinearizable, "{report}");
     assert!(report.failure.is_some(), "the search itself refutes it");
+}
+
+/// A txn that put two keys at one revision, and a range that saw one of
+/// its puts but not the other: txns are atomic.
+#[test]
+fn a_range_sees_all_of_a_multi_key_txn_or_none() {
+    use etcd_sim_checker::{StepResult, TxnStep};
+    let txn = op(
+        0,
+        0,
+        10,
+        Request::Txn {
+            compares: vec![],
+            success: vec![
+                TxnStep::Put {
+                    key: "k1".into(),
+                    value: "a".into(),
+                },
+                TxnStep::Put {
+                    key: "k2".into(),
+                    value: "b".into(),
+                },
+            ],
+            failure: vec![],
+        },
+        Outcome::Ok(Response::Txn {
+            succeeded: true,
+            results: vec![StepResult::Put, StepResult::Put],
+            revision: 2,
+        }),
+    );
+    let torn = range(1, 5, 8, vec![("k1", "a", 2)]);
+    assert_eq!(verdict(vec![txn.clone(), torn]), Verdict::NotLinearizable);
+    let whole = range(1, 5, 8, vec![("k1", "a", 2), ("k2", "b", 2)]);
+    assert_eq!(verdict(vec![txn, whole]), Verdict::Linearizable);
+}
+
+fn list_at(
+    call: u64,
+    ret: u64,
+    revision: i64,
+    seen: Option<(&str, i64)>,
+    header: i64,
+) -> Operation {
+    op(
+        1,
+        call,
+        ret,
+        Request::List {
+            start: "k".into(),
+            end: String::new(),
+            revision,
+            limit: 0,
+            keys_only: false,
+            count_only: false,
+            serializable: false,
+        },
+        Outcome::Ok(Response::List {
+            kvs: seen
+                .map(|(v, r)| ("k".to_string(), kv(v, r)))
+                .into_iter()
+                .collect(),
+            count: i64::from(seen.is_some()),
+            more: false,
+            revision: header,
+        }),
+    )
+}
+
+/// A read at a past revision must see the key as the revisions up to it
+/// left it: not an older value, not absent after a put.
+#[test]
+fn a_read_at_a_past_revision_follows_the_order_of_revisions() {
+    let writes = || vec![put(0, 0, 10, "k", "a", 2), put(0, 20, 30, "k", "b", 3)];
+    let ok = |seen, at| {
+        let mut ops = writes();
+        ops.push(list_at(40, 50, at, seen, 3));
+        verdict(ops)
+    };
+    assert_eq!(ok(Some(("a", 2)), 2), Verdict::Linearizable);
+    assert_eq!(ok(Some(("b", 3)), 3), Verdict::Linearizable);
+    assert_eq!(ok(Some(("a", 2)), 3), Verdict::NotLinearizable, "stale");
+    assert_eq!(ok(None, 2), Verdict::NotLinearizable, "missing");
+    assert_eq!(
+        ok(Some(("b", 3)), 2),
+        Verdict::NotLinearizable,
+        "from after"
+    );
+}
+
+/// ErrCompacted is legal only once a compaction above the revision was
+/// asked for.
+#[test]
+fn err_compacted_needs_a_compaction_above_the_revision() {
+    let refused = op(
+        1,
+        40,
+        50,
+        Request::List {
+            start: "k".into(),
+            end: String::new(),
+            revision: 2,
+            limit: 0,
+            keys_only: false,
+            count_only: false,
+            serializable: false,
+        },
+        Outcome::Fail("etcdserver: mvcc: required revision has been compacted".into()),
+    );
+    let compact = |revision| {
+        op(
+            2,
+            30,
+            35,
+            Request::Compact { revision },
+            Outcome::Ok(Response::Compact { revision: 3 }),
+        )
+    };
+    let base = || vec![put(0, 0, 10, "k", "a", 2), put(0, 20, 30, "k", "b", 3)];
+    let mut without = base();
+    without.push(refused.clone());
+    assert_eq!(verdict(without), Verdict::NotLinearizable);
+    let mut at_two = base();
+    at_two.extend([compact(2), refused.clone()]);
+    assert_eq!(
+        verdict(at_two),
+        Verdict::NotLinearizable,
+        "2 is still readable"
+    );
+    let mut above = base();
+    above.extend([compact(3), refused]);
+    assert_eq!(verdict(above), Verdict::Linearizable);
+}
+
+/// A malformed line is an error that names it, not a panic.
+#[test]
+fn a_mismatched_line_is_an_error_naming_it() {
+    let text = "{\"etcd_sim_history\":1,\"faults\":[]}\n{\"client\":1,\"call_ns\":5,\"return_ns\":9,\"request\":{\"op\":\"get\",\"key\":\"k\",\"serializable\":false},\"outcome\":{\"status\":\"ok\",\"detail\":{\"op\":\"put\",\"revision\":2}}}\n";
+    let err = History::read_jsonl(text.as_bytes()).unwrap_err();
+    assert_eq!(err.line, 2);
+    assert!(
+        err.reason.contains("get request answered by a put"),
+        "{err}"
+    );
 }

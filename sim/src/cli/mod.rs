@@ -209,6 +209,12 @@ mod simulate_args {
         /// campaigns did before it (for comparisons; a stuck cluster passes).
         #[arg(long)]
         pub no_liveness: bool,
+        /// The KV clients' traffic: `etcd` (the whole KV API), `kubernetes`
+        /// (lists, guarded creates, updates and deletes, as
+        /// kube-apiserver), or `mixed` (both, odd clients Kubernetes)
+        /// [default: mixed].
+        #[arg(long)]
+        pub traffic: Option<etcd_sim_harness::traffic::Traffic>,
     }
 
     /// How a seed's shape is chosen.

@@ -29,6 +29,7 @@ fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
     config.check_quorum = !shape.no_check_quorum;
     config.watchers = shape.watchers.unwrap_or(config.watchers);
     config.liveness = !shape.no_liveness;
+    config.workload.traffic = shape.traffic.unwrap_or(config.workload.traffic);
     if config.nodes == 0 || config.nodes > 7 {
         return Err(format!("--nodes must be 1..=7, got {}", config.nodes));
     }
@@ -74,6 +75,9 @@ fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
     }
     if let Some(watchers) = shape.watchers {
         cmd += &format!(" --watchers {watchers}");
+    }
+    if let Some(traffic) = shape.traffic {
+        cmd += &format!(" --traffic {}", format!("{traffic:?}").to_lowercase());
     }
     if shape.no_liveness {
         cmd += " --no-liveness";

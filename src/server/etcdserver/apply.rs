@@ -26,7 +26,7 @@ use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse,
     LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, RangeRequest,
-    RangeResponse, TxnRequest, TxnResponse,
+    RangeResponse, RequestOp, TxnRequest, TxnResponse,
 };
 use crate::raft::RaftHandle;
 use crate::server::lease::{attached_keys, Lessor};
@@ -135,7 +135,8 @@ impl Applier {
                 .unwrap_or_else(|e| panic!("committed entry {} does not decode: {e}", entry.index));
             let id = request.envelope.header.as_ref().map_or(0, |h| h.id);
             self.crash.reach(CrashPoint::BeforeApply);
-            let result = self.apply(request);
+            let waited = self.writes.is_registered(&id);
+            let result = self.apply(request, waited);
             self.crash.reach(CrashPoint::BeforeCommit);
             self.writes.trigger(&id, result);
             self.crash.reach(CrashPoint::AfterCommit);
@@ -201,7 +202,9 @@ impl Applier {
         }
     }
 
-    fn apply(&mut self, request: RaftRequest) -> ApplyResult {
+    /// Applies one request; `waited` says whether a client waits for its
+    /// result on this member.
+    fn apply(&mut self, request: RaftRequest, waited: bool) -> ApplyResult {
         let RaftRequest {
             envelope: request,
             txn,
@@ -244,7 +247,22 @@ impl Applier {
             )
         } else if let Some(delete) = request.delete_range {
             ApplyResult::DeleteRange(Ok(store.apply_delete_range(&delete.into()).into()))
-        } else if let Some(txn) = txn {
+        } else if let Some(mut txn) = txn {
+            let ranges = |ops: &[RequestOp]| {
+                ops.iter()
+                    .any(|op| matches!(op.request, Some(Request::RequestRange(_))))
+            };
+            if !waited && (ranges(&txn.success) || ranges(&txn.failure)) {
+                // The bug: nobody reads these ranges' results here, so
+                // they are dropped, and with them their revision checks.
+                crate::coverage::bug_site(Bug::Etcd18667);
+                if self.bugs.has(Bug::Etcd18667) {
+                    let reads =
+                        |op: &RequestOp| matches!(op.request, Some(Request::RequestRange(_)));
+                    txn.success.retain(|op| !reads(op));
+                    txn.failure.retain(|op| !reads(op));
+                }
+            }
             ApplyResult::Txn(
                 store
                     .apply_txn_with(&txn.into(), &*lessor)
@@ -386,6 +404,27 @@ pub fn is_read_only(txn: &TxnRequest) -> bool {
 }
 
 /// A range against the store as it is, served once the read barrier passed.
-pub fn range(store: &KvStore, request: &RangeRequest) -> Result<RangeResponse, ServerError> {
-    Ok(store.apply_range(&request.clone().into())?.into())
+pub fn range(
+    store: &KvStore,
+    request: &RangeRequest,
+    bugs: BugSet,
+) -> Result<RangeResponse, ServerError> {
+    let mut request = request.clone();
+    if request.revision > 0 && request.revision < store.current_revision() {
+        // The bug: the past revision's bound is off by one.
+        crate::coverage::bug_site(Bug::PastReadOffByOne);
+        if bugs.has(Bug::PastReadOffByOne) {
+            request.revision -= 1;
+        }
+    }
+    let mut response: RangeResponse = store.apply_range(&request.clone().into())?.into();
+    if request.limit > 0 && response.more {
+        // The bug: `more` is judged from the result already cut to the
+        // limit, which never holds more than the limit.
+        crate::coverage::bug_site(Bug::ListLimitLosesMore);
+        if bugs.has(Bug::ListLimitLosesMore) {
+            response.more = response.kvs.len() as i64 > request.limit;
+        }
+    }
+    Ok(response)
 }

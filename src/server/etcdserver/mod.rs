@@ -311,7 +311,7 @@ impl EtcdServer {
             self.read_barrier().await?;
         }
         let store = self.inner.store.lock().unwrap();
-        apply::range(&store, &request)
+        apply::range(&store, &request, self.inner.bugs)
     }
 
     /// Put through raft.

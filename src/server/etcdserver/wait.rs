@@ -40,6 +40,12 @@ impl<K: Ord, T> Wait<K, T> {
         }
     }
 
+    /// Whether a requester waits for `id` on this member (etcd's
+    /// `IsRegistered`).
+    pub fn is_registered(&self, id: &K) -> bool {
+        self.pending.lock().unwrap().contains_key(id)
+    }
+
     /// Forgets `id` (its requester gave up).
     pub fn cancel(&self, id: &K) {
         self.pending.lock().unwrap().remove(id);

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use super::{explain, MemberChange, RunEvents};
 use crate::check::{CheckReport, Verdict};
-use crate::history::{History, Operation, Outcome, Request, Response};
+use crate::history::{History, Operation, Outcome, Request, Response, TxnStep};
 
 const SCRIPT: &str = include_str!("page.js");
 const STYLE: &str = include_str!("page.css");
@@ -288,7 +288,55 @@ fn request_text(request: &Request) -> String {
             "cas {key}: if {} then {value}",
             expected.as_deref().unwrap_or("absent")
         ),
+        Request::List {
+            start,
+            end,
+            revision,
+            limit,
+            keys_only,
+            count_only,
+            serializable,
+        } => {
+            let mut text = format!("list [{start}, {end})");
+            for (on, word) in [
+                (*revision != 0, format!(" @ rev {revision}")),
+                (*limit != 0, format!(" limit {limit}")),
+                (*keys_only, " keys-only".to_string()),
+                (*count_only, " count-only".to_string()),
+                (*serializable, " (serializable)".to_string()),
+            ] {
+                if on {
+                    text.push_str(&word);
+                }
+            }
+            text
+        }
+        Request::DeleteRange { start, end } => format!("delete [{start}, {end})"),
+        Request::Txn {
+            compares,
+            success,
+            failure,
+        } => format!(
+            "txn if {} then {} else {}",
+            compares.len(),
+            steps_text(success),
+            steps_text(failure)
+        ),
+        Request::Compact { revision } => format!("compact {revision}"),
     }
+}
+
+fn steps_text(steps: &[TxnStep]) -> String {
+    let steps: Vec<String> = steps
+        .iter()
+        .map(|step| match step {
+            TxnStep::Put { key, value } => format!("put {key}={value}"),
+            TxnStep::Delete { key } => format!("delete {key}"),
+            TxnStep::Get { key, revision: 0 } => format!("get {key}"),
+            TxnStep::Get { key, revision } => format!("get {key}@{revision}"),
+        })
+        .collect();
+    format!("[{}]", steps.join("; "))
 }
 
 /// An outcome in a few words: `k1=c1-2 (mod 40) @ rev 45`.
@@ -318,6 +366,31 @@ fn outcome_text(outcome: &Outcome) -> String {
             "compare failed"
         }
         .to_string(),
+        Response::List {
+            kvs, count, more, ..
+        } => {
+            let kvs: Vec<String> = kvs
+                .iter()
+                .map(|(k, kv)| format!("{k}={} (mod {})", kv.value, kv.mod_revision))
+                .collect();
+            format!(
+                "[{}] count {count}{}",
+                kvs.join(" "),
+                if *more { " more" } else { "" }
+            )
+        }
+        Response::DeleteRange { prev_kvs, .. } => {
+            let kvs: Vec<String> = prev_kvs.iter().map(|(k, _)| k.clone()).collect();
+            format!("deleted [{}]", kvs.join(" "))
+        }
+        Response::Txn {
+            succeeded, results, ..
+        } => format!(
+            "{} ({} results)",
+            if *succeeded { "then" } else { "else" },
+            results.len()
+        ),
+        Response::Compact { .. } => "ok".to_string(),
     };
     format!("{body} @ rev {}", response.revision())
 }
@@ -327,21 +400,8 @@ fn outcome_text(outcome: &Outcome) -> String {
 fn writes_by_revision(history: &History) -> BTreeMap<i64, usize> {
     let mut writes = BTreeMap::new();
     for (i, op) in history.operations.iter().enumerate() {
-        let revision = match (&op.request, &op.outcome) {
-            (Request::Put { .. }, Outcome::Ok(Response::Put { revision }))
-            | (
-                Request::Cas { .. },
-                Outcome::Ok(Response::Cas {
-                    succeeded: true,
-                    revision,
-                }),
-            ) => *revision,
-            (Request::Delete { .. }, Outcome::Ok(Response::Delete { deleted, revision }))
-                if *deleted > 0 =>
-            {
-                *revision
-            }
-            _ => continue,
+        let Some(&(_, _, revision)) = op.writes_at_revision().first() else {
+            continue;
         };
         writes.entry(revision).or_insert(i);
     }

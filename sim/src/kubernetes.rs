@@ -1,0 +1,150 @@
+//! Kubernetes-style traffic, as kube-apiserver drives etcd (etcd
+//! robustness's Kubernetes traffic): paginated lists at one revision,
+//! gets, optimistic updates (a txn that puts only if the key's mod
+//! revision is still the one last read, and reads the key otherwise, to
+//! retry once from what it read), creates (only if the key's create
+//! revision is 0), deletes guarded by the mod revision, lists at a past
+//! revision (a `resourceVersion`), and a compaction now and then. Every
+//! operation is recorded in the same history as the etcd traffic's.
+
+use std::time::Duration;
+
+use etcd_sim::bugs::BugSet;
+use etcd_sim::client::Client;
+use etcd_sim_checker::{Compare, CompareTarget, Outcome, Relation, Request, Response, TxnStep};
+use madsim::rand::{thread_rng, Rng};
+
+use crate::recorder::Recorder;
+use crate::run::Clock;
+use crate::workload::{Turn, Workload};
+
+/// Runs Kubernetes-style client `id` against `endpoints`.
+pub async fn run_client(
+    id: u32,
+    endpoints: Vec<String>,
+    workload: Workload,
+    bugs: BugSet,
+    recorder: Recorder,
+    clock: Clock,
+) {
+    let client = Client::new(&endpoints, Duration::from_secs(1))
+        .expect("valid endpoints")
+        .with_bugs(bugs);
+    client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
+    let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
+    // An informer starts with a list.
+    c.paginated_list().await;
+    for seq in 0..workload.ops_per_client {
+        let key = c.key();
+        let value = format!("c{id}-{seq}");
+        let outcome = match thread_rng().gen_range(0..100) {
+            0..12 => {
+                c.paginated_list().await;
+                None
+            }
+            12..27 => Some(
+                c.run(&Request::Get {
+                    key,
+                    serializable: false,
+                })
+                .await,
+            ),
+            27..57 => Some(c.optimistic_update(&key, &value).await),
+            57..75 => Some(
+                c.run(&guarded(
+                    &key,
+                    CompareTarget::CreateRevision(0),
+                    put(&key, &value),
+                ))
+                .await,
+            ),
+            75..90 => {
+                let modified = c.mod_revision(&key);
+                let delete = TxnStep::Delete { key: key.clone() };
+                Some(
+                    c.run(&guarded(&key, CompareTarget::ModRevision(modified), delete))
+                        .await,
+                )
+            }
+            90..97 => {
+                let request = Request::List {
+                    start: crate::workload::KEY_PREFIX.to_string(),
+                    end: crate::workload::prefix_end(crate::workload::KEY_PREFIX),
+                    revision: c.past_revision(),
+                    limit: 0,
+                    keys_only: false,
+                    count_only: false,
+                    serializable: false,
+                };
+                Some(c.run(&request).await)
+            }
+            _ => c.compact(c.newest_revision() - 5).await,
+        };
+        c.pause(outcome.as_ref()).await;
+    }
+}
+
+fn put(key: &str, value: &str) -> TxnStep {
+    TxnStep::Put {
+        key: key.to_string(),
+        value: value.to_string(),
+    }
+}
+
+/// A txn that does `step` if `key`'s `target` is as given, and reads the
+/// key otherwise (kube-apiserver's guarded update, create and delete).
+fn guarded(key: &str, target: CompareTarget, step: TxnStep) -> Request {
+    Request::Txn {
+        compares: vec![Compare {
+            key: key.to_string(),
+            target,
+            relation: Relation::Equal,
+        }],
+        success: vec![step],
+        failure: vec![TxnStep::Get {
+            key: key.to_string(),
+            revision: 0,
+        }],
+    }
+}
+
+impl Turn<'_> {
+    /// An optimistic update: read the key if this client never saw it,
+    /// then put if its mod revision is still the one read; on a conflict
+    /// the failure branch's read gives the new one, and it retries once.
+    async fn optimistic_update(&mut self, key: &str, value: &str) -> Outcome {
+        if !self.has_seen(key) {
+            let read = self
+                .run(&Request::Get {
+                    key: key.to_string(),
+                    serializable: false,
+                })
+                .await;
+            if !matches!(read, Outcome::Ok(_)) {
+                return read;
+            }
+        }
+        let mut outcome = Outcome::Fail("not tried".into());
+        for attempt in 0..2 {
+            let value = format!("{value}-{attempt}");
+            let modified = self.mod_revision(key);
+            outcome = self
+                .run(&guarded(
+                    key,
+                    CompareTarget::ModRevision(modified),
+                    put(key, &value),
+                ))
+                .await;
+            if !matches!(
+                outcome,
+                Outcome::Ok(Response::Txn {
+                    succeeded: false,
+                    ..
+                })
+            ) {
+                break;
+            }
+        }
+        outcome
+    }
+}
