@@ -145,6 +145,7 @@ impl RunConfig {
         config.pre_vote = schedule.pre_vote;
         config.check_quorum = schedule.check_quorum;
         config.knobs = schedule.knobs.clone();
+        config.workload.traffic = schedule.traffic;
         config.workload.perturbations = config.knobs.perturbation_set();
         Ok(config)
     }
@@ -167,6 +168,7 @@ impl RunConfig {
             faults: self.faults.to_string(),
             pre_vote: self.pre_vote,
             check_quorum: self.check_quorum,
+            traffic: self.workload.traffic,
             knobs: self.knobs.clone(),
             plan,
         }

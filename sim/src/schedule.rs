@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::{Fault, FaultSet};
 use crate::swarm::Knobs;
+use crate::traffic::Traffic;
 
 /// One step of the nemesis: stay quiet, then hold one fault.
 ///
@@ -85,6 +86,10 @@ pub struct Schedule {
     /// Members run raft with check-quorum.
     #[serde(default = "yes")]
     pub check_quorum: bool,
+    /// The KV clients' traffic (mixed in files written before there was a
+    /// choice).
+    #[serde(default)]
+    pub traffic: Traffic,
     /// Timing, disk, network and fault-rate knobs (today's fixed shape in
     /// files written before the swarm).
     #[serde(default)]
@@ -191,6 +196,7 @@ mod tests {
             faults: "all".into(),
             pre_vote: true,
             check_quorum: false,
+            traffic: Traffic::Kubernetes,
             knobs: crate::swarm::draw(1).knobs,
             plan: vec![
                 FaultStep {

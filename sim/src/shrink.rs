@@ -232,6 +232,7 @@ mod tests {
             faults: "none".into(),
             pre_vote: true,
             check_quorum: true,
+            traffic: Default::default(),
             knobs: crate::swarm::Knobs::fixed(),
             plan: vec![],
         };

@@ -1,8 +1,12 @@
 //! Which traffic the KV clients drive: a choice made on the command line,
 //! so it is parsed in both builds.
 
-/// Which traffic the KV clients drive (`--traffic`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which traffic the KV clients drive (`--traffic`); schedule files spell
+/// it as the command line does.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Traffic {
     /// etcd robustness's etcd traffic: the whole KV API (`workload::run_client`).
     Etcd,
@@ -25,6 +29,16 @@ impl std::str::FromStr for Traffic {
                 "unknown traffic {other:?}; known: etcd, kubernetes, mixed"
             )),
         }
+    }
+}
+
+impl std::fmt::Display for Traffic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Traffic::Etcd => "etcd",
+            Traffic::Kubernetes => "kubernetes",
+            Traffic::Mixed => "mixed",
+        })
     }
 }
 

@@ -77,7 +77,7 @@ fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
         cmd += &format!(" --watchers {watchers}");
     }
     if let Some(traffic) = shape.traffic {
-        cmd += &format!(" --traffic {}", format!("{traffic:?}").to_lowercase());
+        cmd += &format!(" --traffic {traffic}");
     }
     if shape.no_liveness {
         cmd += " --no-liveness";
