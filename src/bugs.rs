@@ -57,11 +57,16 @@ pub enum Bug {
     /// A client's watch ends, as if cancelled, when the member it tries to
     /// resume on cannot be reached, instead of moving on to the next one.
     WatchEndsWhenMemberUnreachable,
+    /// etcd #14370: a member that alone is a quorum hands its new entries
+    /// to the applier before its WAL write of them is durable (raft counts
+    /// an entry committed in a one-member cluster as soon as it is
+    /// appended), so a write can be answered and then lost in a crash.
+    Etcd14370,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -75,6 +80,7 @@ impl Bug {
         Bug::Etcd18089,
         Bug::LeaseRenewalToOldLeader,
         Bug::WatchEndsWhenMemberUnreachable,
+        Bug::Etcd14370,
     ];
 
     /// The name used on the command line.
@@ -93,6 +99,7 @@ impl Bug {
             Bug::Etcd18089 => "etcd-18089",
             Bug::LeaseRenewalToOldLeader => "lease-renewal-to-old-leader",
             Bug::WatchEndsWhenMemberUnreachable => "watch-ends-when-member-unreachable",
+            Bug::Etcd14370 => "etcd-14370",
         }
     }
 
@@ -131,6 +138,9 @@ impl Bug {
             }
             Bug::WatchEndsWhenMemberUnreachable => {
                 "liveness: a watch whose member went away silently stops receiving events"
+            }
+            Bug::Etcd14370 => {
+                "durability: a one-member cluster loses an acknowledged write in a crash"
             }
         }
     }
@@ -175,6 +185,10 @@ impl Bug {
                 "an early return on a dial error in a retry loop (clientv3 watchers that hang \
                  after their member restarts)"
             }
+            Bug::Etcd14370 => {
+                "etcd #14370: a one-member raft commits on append; the applier ran ahead of the \
+                 WAL fsync"
+            }
         }
     }
 
@@ -184,6 +198,7 @@ impl Bug {
             Bug::Etcd15271 => Some("https://github.com/etcd-io/etcd/issues/15271"),
             Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
             Bug::Etcd18089 => Some("https://github.com/etcd-io/etcd/issues/18089"),
+            Bug::Etcd14370 => Some("https://github.com/etcd-io/etcd/issues/14370"),
             _ => None,
         }
     }
