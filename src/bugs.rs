@@ -62,11 +62,16 @@ pub enum Bug {
     /// an entry committed in a one-member cluster as soon as it is
     /// appended), so a write can be answered and then lost in a crash.
     Etcd14370,
+    /// etcd #13766: the consistent index a snapshot records is raft's
+    /// commit index when the snapshot is taken, not the index its data was
+    /// applied to; while the applier lags raft, the snapshot claims entries
+    /// its data lacks, and whoever restores it skips them.
+    Etcd13766,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -81,6 +86,7 @@ impl Bug {
         Bug::LeaseRenewalToOldLeader,
         Bug::WatchEndsWhenMemberUnreachable,
         Bug::Etcd14370,
+        Bug::Etcd13766,
     ];
 
     /// The name used on the command line.
@@ -100,6 +106,7 @@ impl Bug {
             Bug::LeaseRenewalToOldLeader => "lease-renewal-to-old-leader",
             Bug::WatchEndsWhenMemberUnreachable => "watch-ends-when-member-unreachable",
             Bug::Etcd14370 => "etcd-14370",
+            Bug::Etcd13766 => "etcd-13766",
         }
     }
 
@@ -141,6 +148,9 @@ impl Bug {
             }
             Bug::Etcd14370 => {
                 "durability: a one-member cluster loses an acknowledged write in a crash"
+            }
+            Bug::Etcd13766 => {
+                "consistency: a snapshot taken while the applier lags skips entries on restore"
             }
         }
     }
@@ -189,6 +199,9 @@ impl Bug {
                 "etcd #14370: a one-member raft commits on append; the applier ran ahead of the \
                  WAL fsync"
             }
+            Bug::Etcd13766 => {
+                "etcd #13766: the consistent index persisted ahead of the data it describes"
+            }
         }
     }
 
@@ -199,6 +212,7 @@ impl Bug {
             Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
             Bug::Etcd18089 => Some("https://github.com/etcd-io/etcd/issues/18089"),
             Bug::Etcd14370 => Some("https://github.com/etcd-io/etcd/issues/14370"),
+            Bug::Etcd13766 => Some("https://github.com/etcd-io/etcd/issues/13766"),
             _ => None,
         }
     }
