@@ -80,11 +80,21 @@ pub enum Bug {
     ListLimitLosesMore,
     /// A range at a past revision is served as of the revision before it.
     PastReadOffByOne,
+    /// etcd #14370: a member that alone is a quorum hands its new entries
+    /// to the applier before its WAL write of them is durable (raft counts
+    /// an entry committed in a one-member cluster as soon as it is
+    /// appended), so a write can be answered and then lost in a crash.
+    Etcd14370,
+    /// etcd #13766: the consistent index a snapshot records is raft's
+    /// commit index when the snapshot is taken, not the index its data was
+    /// applied to; while the applier lags raft, the snapshot claims entries
+    /// its data lacks, and whoever restores it skips them.
+    Etcd13766,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 20] = [
+    pub const ALL: [Bug; 22] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -105,6 +115,8 @@ impl Bug {
         Bug::Etcd18667,
         Bug::ListLimitLosesMore,
         Bug::PastReadOffByOne,
+        Bug::Etcd14370,
+        Bug::Etcd13766,
     ];
 
     /// The name used on the command line.
@@ -130,6 +142,8 @@ impl Bug {
             Bug::Etcd18667 => "etcd-18667",
             Bug::ListLimitLosesMore => "list-limit-loses-more",
             Bug::PastReadOffByOne => "past-read-off-by-one",
+            Bug::Etcd14370 => "etcd-14370",
+            Bug::Etcd13766 => "etcd-13766",
         }
     }
 
@@ -187,6 +201,12 @@ impl Bug {
             }
             Bug::PastReadOffByOne => {
                 "reads at a past revision: they see the store one revision too early"
+            }
+            Bug::Etcd14370 => {
+                "durability: a one-member cluster loses an acknowledged write in a crash"
+            }
+            Bug::Etcd13766 => {
+                "consistency: a snapshot taken while the applier lags skips entries on restore"
             }
         }
     }
@@ -255,6 +275,13 @@ impl Bug {
             Bug::PastReadOffByOne => {
                 "an off-by-one revision bound (`< rev` for `<= rev`) in a historical read"
             }
+            Bug::Etcd14370 => {
+                "etcd #14370: a one-member raft commits on append; the applier ran ahead of the \
+                 WAL fsync"
+            }
+            Bug::Etcd13766 => {
+                "etcd #13766: the consistent index persisted ahead of the data it describes"
+            }
         }
     }
 
@@ -265,6 +292,8 @@ impl Bug {
             Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
             Bug::Etcd18089 => Some("https://github.com/etcd-io/etcd/issues/18089"),
             Bug::Etcd18667 => Some("https://github.com/etcd-io/etcd/issues/18667"),
+            Bug::Etcd14370 => Some("https://github.com/etcd-io/etcd/issues/14370"),
+            Bug::Etcd13766 => Some("https://github.com/etcd-io/etcd/issues/13766"),
             _ => None,
         }
     }

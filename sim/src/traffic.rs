@@ -3,9 +3,7 @@
 
 /// Which traffic the KV clients drive (`--traffic`); schedule files spell
 /// it as the command line does.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Traffic {
     /// etcd robustness's etcd traffic: the whole KV API (`workload::run_client`).

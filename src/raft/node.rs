@@ -260,6 +260,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         metrics: config.metrics.clone(),
         early_ack: config.bugs.has(Bug::EarlyAck),
         ack_before_sync: config.bugs.has(Bug::AckBeforeSync),
+        apply_before_sync: config.bugs.has(Bug::Etcd14370),
         perturbations: config.perturbations,
         applied_early: 0,
         progress_logged: BTreeMap::new(),
@@ -290,8 +291,12 @@ struct Driver {
     early_ack: bool,
     /// The `ack-before-sync` bug: persisted messages leave before the fsync.
     ack_before_sync: bool,
+    /// The `etcd-14370` bug: a leader that alone is a quorum hands up its
+    /// new entries before their WAL write is durable.
+    apply_before_sync: bool,
     perturbations: Perturbations,
-    /// The last index handed up before it committed (with `early_ack`).
+    /// The last index handed up before it committed (with `early_ack` or
+    /// `apply_before_sync`).
     applied_early: u64,
     /// While leading, the replication state of each peer as last logged.
     progress_logged: BTreeMap<u64, ProgressState>,
@@ -461,6 +466,7 @@ impl Driver {
         // 3. Committed entries are already persisted: hand them up.
         self.emit_read_states(ready.take_read_states());
         self.emit_committed(ready.take_committed_entries());
+        self.maybe_apply_before_sync(&ready);
         // 4. Persist new entries and hard state, durably, before anything
         //    that depends on them leaves this member.
         let hard_state = ready.hs().cloned();
@@ -512,6 +518,34 @@ impl Driver {
         self.send(light.take_messages());
         self.emit_committed(light.take_committed_entries());
         self.raw.advance_apply();
+    }
+
+    /// The `etcd-14370` bug. A leader that alone is a quorum commits an
+    /// entry by persisting it, so raft hands it up only after the WAL
+    /// save below. etcd 3.5's raft counted it committed on append and its
+    /// server sent it to the applier while the WAL fsync was still under
+    /// way, so a write could be answered and then lost in a crash (etcd's
+    /// fix waits for the fsync when committed entries are not yet synced).
+    /// With the bug on, this member does the same: its new entries go to
+    /// the applier before they are durable.
+    fn maybe_apply_before_sync(&mut self, ready: &raft::Ready) {
+        let raft = &self.raw.raft;
+        if raft.state != StateRole::Leader || !raft.prs().is_singleton() {
+            return;
+        }
+        if ready.entries().is_empty() {
+            return;
+        }
+        crate::coverage::bug_site(Bug::Etcd14370);
+        if self.apply_before_sync {
+            // As etcd's raft loop takes the leader from the soft state
+            // first: the applier must see this member lead when it applies
+            // the entry that opens its term, while the WAL save is waiting.
+            self.publish_status();
+            let unsynced = ready.entries().to_vec();
+            self.applied_early = unsynced.last().map_or(self.applied_early, |e| e.index);
+            self.emit_entries(unsynced);
+        }
     }
 
     /// Sends `messages`, first passing the send crash point of this role.

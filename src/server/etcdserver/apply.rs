@@ -144,14 +144,21 @@ impl Applier {
         }
         self.applied.send_replace(last);
         self.watchers.notify_waiters();
-        if self.snapshot_count > 0 && last - self.last_snapshot >= self.snapshot_count {
+        if self.snapshot_count > 0 && last.saturating_sub(self.last_snapshot) >= self.snapshot_count
+        {
             crate::coverage::bug_site(Bug::DoubleApply);
             // The snapshot's index is the consistent index: the data holds
             // exactly the entries up to it. The `double-apply` bug takes it
             // from before the batch, so whoever restores this snapshot
             // applies the batch a second time.
+            // The `etcd-13766` bug takes it from raft's commit index, which
+            // runs ahead of this applier whenever it lags: the snapshot then
+            // claims entries its data lacks, and a restore skips them.
+            crate::coverage::bug_site(Bug::Etcd13766);
             let index = if self.bugs.has(Bug::DoubleApply) {
                 before_batch.max(self.last_snapshot)
+            } else if self.bugs.has(Bug::Etcd13766) {
+                self.raft.status().commit.max(last)
             } else {
                 last
             };
