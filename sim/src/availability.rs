@@ -4,18 +4,26 @@
 //! took to serve fully again after the last fault (the liveness phase's
 //! convergence time).
 //!
-//! A seed whose clients got too few operations through is `quiet`: its
-//! "pass" would say nothing about the system (see [`QUIET_BELOW`]).
+//! A seed whose clients got too few operations through while no fault was
+//! on is `quiet`: its "pass" would say nothing about the system (see
+//! [`QUIET_BELOW`]).
 
 use std::collections::BTreeMap;
 
 use etcd_sim_checker::{History, Operation, Outcome, Request};
 use serde::{Deserialize, Serialize};
 
-/// A seed whose chaos-phase clients got fewer than this share of their
-/// operations through is `quiet`: in a default seed (150 operations) that
-/// is fewer than 15, too few for the checkers to have judged anything.
+/// A seed whose chaos-phase clients got fewer than this share of the
+/// operations they issued while no fault was on through is `quiet`: too
+/// few for the checkers to have judged anything, from a cluster that had
+/// no fault to excuse it. Operations under a fault do not count: a
+/// one-member cluster whose member crashed serves nothing for seconds, as
+/// it should.
 pub const QUIET_BELOW: f64 = 0.10;
+
+/// Fewer operations than this issued while no fault was on say nothing
+/// either way: the seed is not judged quiet.
+pub const QUIET_MIN_CALM: usize = 10;
 
 /// One seed's availability figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +41,10 @@ pub struct Availability {
     /// By fault kind: operations invoked while a fault of that kind was
     /// on, and how many of them succeeded.
     pub by_fault: BTreeMap<String, (usize, usize)>,
+    /// Operations invoked while no fault was on, and how many of them
+    /// succeeded.
+    #[serde(default)]
+    pub calm: (usize, usize),
 }
 
 impl Availability {
@@ -56,7 +68,17 @@ impl Availability {
                 entry.1 += usize::from(succeeded(op));
             }
         }
+        let calm: Vec<&&Operation> = chaos
+            .iter()
+            .filter(|op| {
+                !history
+                    .faults
+                    .iter()
+                    .any(|f| (f.start_ns..f.end_ns.unwrap_or(u64::MAX)).contains(&op.call_ns))
+            })
+            .collect();
         Availability {
+            calm: (calm.len(), calm.iter().filter(|op| succeeded(op)).count()),
             operations: chaos.len(),
             succeeded: chaos.iter().filter(|op| succeeded(op)).count(),
             longest_write_gap_secs: longest_write_gap(&chaos) as f64 / 1e9,
@@ -74,9 +96,11 @@ impl Availability {
         }
     }
 
-    /// Whether too few operations succeeded for the seed to mean anything.
+    /// Whether too few operations succeeded, while no fault was on, for
+    /// the seed to mean anything.
     pub fn quiet(&self) -> bool {
-        self.share() < QUIET_BELOW
+        let (issued, succeeded) = self.calm;
+        issued >= QUIET_MIN_CALM && (succeeded as f64) < QUIET_BELOW * issued as f64
     }
 }
 
@@ -189,7 +213,18 @@ mod tests {
         failing.operations[0].outcome = Outcome::Ok(Response::Put { revision: 2 });
         let few = (0..10).map(|i| op(1, 200 + i, 201 + i, false, false));
         failing.operations.extend(few);
-        assert!(Availability::measure(&failing, 2, None).quiet(), "1 of 16");
+        let measured = Availability::measure(&failing, 2, None);
+        assert_eq!(
+            measured.calm,
+            (13, 1),
+            "the three under the kill do not count"
+        );
+        assert!(measured.quiet(), "1 of 13 while no fault was on");
+        // The same failures all under a fault are no sign of a quiet seed.
+        failing.faults[0].end_ns = None;
+        let under_fault = Availability::measure(&failing, 2, None);
+        assert_eq!(under_fault.calm, (1, 1));
+        assert!(!under_fault.quiet());
     }
 
     #[test]

@@ -246,8 +246,8 @@ impl SeedOutcome {
                 SeedVerdict::Stuck(self.stuck.clone().expect("just checked"))
             }
             _ if self.availability.quiet() => SeedVerdict::Quiet(format!(
-                "{} of {} operations succeeded during chaos",
-                self.availability.succeeded, self.availability.operations
+                "{} of {} operations succeeded during chaos while no fault was on",
+                self.availability.calm.1, self.availability.calm.0
             )),
             (Verdict::Linearizable, None) => SeedVerdict::Linearizable,
             (Verdict::Unknown, None) => SeedVerdict::Undecided,
