@@ -307,6 +307,26 @@ impl Response {
 }
 
 impl Request {
+    /// The steps of the branch a txn took, each with its result; empty
+    /// unless this is a txn and `response` a txn's answer.
+    pub fn taken_steps<'a>(
+        &'a self,
+        response: &'a Response,
+    ) -> impl Iterator<Item = (&'a TxnStep, &'a StepResult)> {
+        let (branch, results): (&[TxnStep], &[StepResult]) = match (self, response) {
+            (
+                Request::Txn {
+                    success, failure, ..
+                },
+                Response::Txn {
+                    succeeded, results, ..
+                },
+            ) => (if *succeeded { success } else { failure }, results),
+            _ => (&[], &[]),
+        };
+        branch.iter().zip(results)
+    }
+
     /// Why `response` cannot answer this request, if it cannot: a
     /// response of another kind, or a txn whose results do not match the
     /// steps of the branch it says ran.
@@ -469,17 +489,9 @@ impl Operation {
             (Request::DeleteRange { .. }, Response::DeleteRange { prev_kvs, .. }) => {
                 prev_kvs.iter().map(|(k, _)| (k.as_str(), None)).collect()
             }
-            (
-                Request::Txn {
-                    success, failure, ..
-                },
-                Response::Txn {
-                    succeeded, results, ..
-                },
-            ) => {
-                let branch = if *succeeded { success } else { failure };
+            (Request::Txn { .. }, Response::Txn { .. }) => {
                 let mut left: Vec<(&str, Option<&str>)> = Vec::new();
-                for (step, result) in branch.iter().zip(results) {
+                for (step, result) in self.request.taken_steps(response) {
                     let effect = match (step, result) {
                         (TxnStep::Put { key, value }, _) => (key.as_str(), Some(value.as_str())),
                         (TxnStep::Delete { key }, StepResult::Delete { deleted })
@@ -526,26 +538,16 @@ impl Operation {
                 },
                 Response::List { kvs, .. },
             ) => pairs(kvs),
-            (
-                Request::Txn {
-                    success, failure, ..
-                },
-                Response::Txn {
-                    succeeded, results, ..
-                },
-            ) => {
-                let branch = if *succeeded { success } else { failure };
-                branch
-                    .iter()
-                    .zip(results)
-                    .filter_map(|(step, result)| match (step, result) {
-                        (TxnStep::Get { key, .. }, StepResult::Get { kv: Some(kv) }) => {
-                            Some((key.as_str(), kv))
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            }
+            (Request::Txn { .. }, Response::Txn { .. }) => self
+                .request
+                .taken_steps(response)
+                .filter_map(|(step, result)| match (step, result) {
+                    (TxnStep::Get { key, .. }, StepResult::Get { kv: Some(kv) }) => {
+                        Some((key.as_str(), kv))
+                    }
+                    _ => None,
+                })
+                .collect(),
             _ => vec![],
         }
     }

@@ -636,30 +636,20 @@ fn reads_at<'h>(op: &'h Operation, read: usize, keys: &[&'h str]) -> Vec<ReadAt<
                     .collect(),
             }]
         }
-        (
-            Request::Txn {
-                success, failure, ..
-            },
-            Response::Txn {
-                succeeded, results, ..
-            },
-        ) => {
-            let branch = if *succeeded { success } else { failure };
-            branch
-                .iter()
-                .zip(results)
-                .filter_map(|(step, result)| match (step, result) {
-                    (TxnStep::Get { key, revision }, StepResult::Get { kv }) if *revision > 0 => {
-                        Some(ReadAt {
-                            read,
-                            at: *revision,
-                            seen: vec![(key.as_str(), kv.as_ref())],
-                        })
-                    }
-                    _ => None,
-                })
-                .collect()
-        }
+        (Request::Txn { .. }, Response::Txn { .. }) => op
+            .request
+            .taken_steps(response)
+            .filter_map(|(step, result)| match (step, result) {
+                (TxnStep::Get { key, revision }, StepResult::Get { kv }) if *revision > 0 => {
+                    Some(ReadAt {
+                        read,
+                        at: *revision,
+                        seen: vec![(key.as_str(), kv.as_ref())],
+                    })
+                }
+                _ => None,
+            })
+            .collect(),
         _ => vec![],
     }
 }
