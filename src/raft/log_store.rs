@@ -1,11 +1,16 @@
 //! raft-rs's view of a member's log: the latest snapshot and the entries
-//! after it, in memory, rebuilt from the WAL and the snapshot file on start.
+//! around it, in memory, rebuilt from the WAL and the snapshot file on start.
 //!
 //! Unlike raft-rs's `MemStorage`, a snapshot here carries the state machine's
 //! data, so a leader can send it to a follower that has fallen behind the
 //! compacted log.
 //!
-//! Invariant: `entries[i].index == snapshot.index + 1 + i`.
+//! Like etcd's, the log keeps some entries the snapshot already covers (its
+//! *catch-up entries*): a follower a little behind is then sent the entries
+//! it lacks rather than the whole state machine.
+//!
+//! Invariants: `entries[i].index == compacted.index + 1 + i`, and
+//! `compacted.index <= snapshot.index <= last index`.
 
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use raft::{Error, GetEntriesContext, RaftState, Storage, StorageError};
@@ -14,7 +19,27 @@ use raft::{Error, GetEntriesContext, RaftState, Storage, StorageError};
 pub struct LogStore {
     hard_state: HardState,
     snapshot: Snapshot,
+    /// The last entry no longer held: `entries` follow it. Its term is
+    /// kept, as raft asks for the term of the entry before the first one.
+    compacted: EntryId,
     entries: Vec<Entry>,
+}
+
+/// An entry's place in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntryId {
+    index: u64,
+    term: u64,
+}
+
+impl EntryId {
+    fn of_snapshot(snapshot: &Snapshot) -> Self {
+        let meta = snapshot.get_metadata();
+        EntryId {
+            index: meta.index,
+            term: meta.term,
+        }
+    }
 }
 
 impl LogStore {
@@ -24,9 +49,31 @@ impl LogStore {
         hard_state.commit = hard_state.commit.max(snapshot.get_metadata().index);
         Self {
             hard_state,
+            compacted: EntryId::of_snapshot(&snapshot),
             snapshot,
             entries: Vec::new(),
         }
+    }
+
+    /// The log a member restarts with: `snapshot`, and the entries its WAL
+    /// replayed. Entries the snapshot covers are kept as catch-up entries
+    /// if they reach up to it and agree with it; otherwise (the WAL was cut
+    /// short of the snapshot, or holds a log the snapshot replaced) the log
+    /// starts at the snapshot.
+    pub fn restore(snapshot: Snapshot, hard_state: HardState, wal: &[Entry]) -> Self {
+        let mut log = LogStore::new(snapshot, hard_state);
+        let at = EntryId::of_snapshot(&log.snapshot);
+        let covered = wal.partition_point(|e| e.index <= at.index);
+        let reaches = covered > 0 && wal[covered - 1].index == at.index;
+        if reaches && wal[covered - 1].term == at.term && covered > 1 {
+            log.compacted = EntryId {
+                index: wal[0].index,
+                term: wal[0].term,
+            };
+            log.entries = wal[1..covered].to_vec();
+        }
+        log.append(&wal[covered..]);
+        log
     }
 
     /// The snapshot the log starts from.
@@ -39,8 +86,9 @@ impl LogStore {
         &self.hard_state
     }
 
-    /// The entries after the snapshot.
-    pub fn entries_after_snapshot(&self) -> &[Entry] {
+    /// The entries the log holds: its catch-up entries, then every entry
+    /// after the snapshot. The WAL holds the same.
+    pub fn held_entries(&self) -> &[Entry] {
         &self.entries
     }
 
@@ -71,7 +119,7 @@ impl LogStore {
             "append at {} rewrites snapshot at {snapshot_index}",
             first.index
         );
-        let keep = (first.index - snapshot_index - 1) as usize;
+        let keep = (first.index - self.compacted.index - 1) as usize;
         assert!(
             keep <= self.entries.len(),
             "append at {} leaves a gap after {}",
@@ -82,27 +130,38 @@ impl LogStore {
         self.entries.extend_from_slice(entries);
     }
 
-    /// Makes `snapshot` the start of the log, keeping the entries after it
-    /// if they agree with it, as both log compaction and an incoming
-    /// snapshot require.
-    pub fn apply_snapshot(&mut self, snapshot: Snapshot) {
-        let meta = snapshot.get_metadata();
-        let (index, term) = (meta.index, meta.term);
-        let agrees = self.term(index).is_ok_and(|t| t == term);
+    /// Makes `snapshot` the log's snapshot. If the log agrees with it
+    /// (log compaction), the log keeps the entries after it and up to
+    /// `catch_up` entries it covers; if not (a snapshot from the leader
+    /// that replaces the log), the log starts at it. Returns whether the
+    /// log dropped entries: only then has the WAL something to shed.
+    pub fn apply_snapshot(&mut self, snapshot: Snapshot, catch_up: u64) -> bool {
+        let at = EntryId::of_snapshot(&snapshot);
+        let agrees = self.term(at.index).is_ok_and(|t| t == at.term);
+        let before = (self.compacted, self.entries.len());
         if agrees {
-            let first = self.snapshot.get_metadata().index + 1;
-            self.entries.drain(..(index + 1 - first) as usize);
+            let keep_from = at.index.saturating_sub(catch_up).max(self.compacted.index);
+            let drop = (keep_from - self.compacted.index) as usize;
+            if drop > 0 {
+                self.compacted = EntryId {
+                    index: keep_from,
+                    term: self.entries[drop - 1].term,
+                };
+                self.entries.drain(..drop);
+            }
         } else {
             self.entries.clear();
+            self.compacted = at;
         }
-        if self.hard_state.commit < index {
-            self.hard_state.commit = index;
+        if self.hard_state.commit < at.index {
+            self.hard_state.commit = at.index;
         }
         self.snapshot = snapshot;
+        (self.compacted, self.entries.len()) != before
     }
 
     fn last(&self) -> u64 {
-        self.snapshot.get_metadata().index + self.entries.len() as u64
+        self.compacted.index + self.entries.len() as u64
     }
 }
 
@@ -121,7 +180,7 @@ impl Storage for LogStore {
         max_size: impl Into<Option<u64>>,
         _context: GetEntriesContext,
     ) -> raft::Result<Vec<Entry>> {
-        let first = self.snapshot.get_metadata().index + 1;
+        let first = self.compacted.index + 1;
         if low < first {
             return Err(Error::Store(StorageError::Compacted));
         }
@@ -152,17 +211,20 @@ impl Storage for LogStore {
         if index == meta.index {
             return Ok(meta.term);
         }
-        if index < meta.index {
+        if index == self.compacted.index {
+            return Ok(self.compacted.term);
+        }
+        if index < self.compacted.index {
             return Err(Error::Store(StorageError::Compacted));
         }
         self.entries
-            .get((index - meta.index - 1) as usize)
+            .get((index - self.compacted.index - 1) as usize)
             .map(|e| e.term)
             .ok_or(Error::Store(StorageError::Unavailable))
     }
 
     fn first_index(&self) -> raft::Result<u64> {
-        Ok(self.snapshot.get_metadata().index + 1)
+        Ok(self.compacted.index + 1)
     }
 
     fn last_index(&self) -> raft::Result<u64> {
@@ -210,7 +272,7 @@ mod tests {
     fn compaction_keeps_the_entries_after_the_snapshot() {
         let mut log = LogStore::new(Snapshot::default(), HardState::default());
         log.append(&[entry(1, 1), entry(2, 1), entry(3, 2)]);
-        log.apply_snapshot(snapshot(2, 1));
+        log.apply_snapshot(snapshot(2, 1), 0);
         assert_eq!(log.first_index().unwrap(), 3);
         assert_eq!(log.term(2).unwrap(), 1);
         assert_eq!(log.term(3).unwrap(), 2);
@@ -223,9 +285,44 @@ mod tests {
     fn a_snapshot_that_disagrees_with_the_log_replaces_it() {
         let mut log = LogStore::new(Snapshot::default(), HardState::default());
         log.append(&[entry(1, 1), entry(2, 1)]);
-        log.apply_snapshot(snapshot(5, 3));
+        log.apply_snapshot(snapshot(5, 3), 100);
         assert_eq!(log.first_index().unwrap(), 6);
         assert_eq!(log.last_index().unwrap(), 5);
         assert_eq!(log.initial_state().unwrap().hard_state.commit, 5);
+    }
+
+    #[test]
+    fn compaction_keeps_catch_up_entries_before_the_snapshot() {
+        let mut log = LogStore::new(Snapshot::default(), HardState::default());
+        log.append(&[entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 2)]);
+        log.apply_snapshot(snapshot(3, 2), 1);
+        assert_eq!(log.first_index().unwrap(), 3, "entry 3, one before 4");
+        assert_eq!(log.term(2).unwrap(), 1, "the term before the first entry");
+        assert_eq!(log.term(1), Err(Error::Store(StorageError::Compacted)));
+        let kept = log.entries(3, 5, None, GetEntriesContext::empty(false));
+        assert_eq!(kept, Ok(vec![entry(3, 2), entry(4, 2)]));
+        // A later snapshot never brings back what was dropped.
+        log.apply_snapshot(snapshot(4, 2), 10);
+        assert_eq!(log.first_index().unwrap(), 3);
+        assert_eq!(log.held_entries().len(), 2);
+    }
+
+    #[test]
+    fn a_restart_keeps_the_wal_entries_that_reach_the_snapshot() {
+        let wal = [entry(2, 1), entry(3, 1), entry(4, 2), entry(5, 2)];
+        let log = LogStore::restore(snapshot(4, 2), HardState::default(), &wal);
+        assert_eq!(log.first_index().unwrap(), 3);
+        assert_eq!(log.last_index().unwrap(), 5);
+        assert_eq!(log.term(2).unwrap(), 1);
+        // A WAL whose entry at the snapshot's index has another term holds
+        // a log the snapshot replaced: only what follows is kept.
+        let log = LogStore::restore(snapshot(4, 3), HardState::default(), &wal);
+        assert_eq!(log.first_index().unwrap(), 5);
+        assert_eq!(log.last_index().unwrap(), 5);
+        // A WAL that starts after the snapshot (rewritten by an older
+        // version, or the snapshot was just saved) is appended as it is.
+        let log = LogStore::restore(snapshot(4, 2), HardState::default(), &wal[3..]);
+        assert_eq!(log.first_index().unwrap(), 5);
+        assert_eq!(log.last_index().unwrap(), 5);
     }
 }

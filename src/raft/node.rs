@@ -51,6 +51,10 @@ pub struct RaftConfig {
     pub clock: ClockRate,
     /// Where leader changes and WAL syncs are counted.
     pub metrics: Metrics,
+    /// Entries a log compaction keeps before its snapshot, so that a
+    /// follower a little behind catches up from the log rather than from a
+    /// snapshot (etcd's `SnapshotCatchUpEntries`, 5,000).
+    pub catch_up_entries: u64,
 }
 
 /// What raft hands up to the server, in log order.
@@ -208,13 +212,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
     );
     wal.set_skip_fsync(config.bugs.has(Bug::SkipFsync));
     let snapshot_index = snapshot.get_metadata().index;
-    let mut storage = LogStore::new(snapshot.clone(), replay.hard_state);
-    // Entries the snapshot covers may still be in the WAL if the member
-    // stopped between saving the snapshot and rewriting the WAL.
-    let first_new = replay
-        .entries
-        .partition_point(|e| e.index <= snapshot_index);
-    storage.append(&replay.entries[first_new..]);
+    let storage = LogStore::restore(snapshot.clone(), replay.hard_state, &replay.entries);
 
     let (min, max) = config.election_ticks;
     let raft_config = raft::Config {
@@ -251,6 +249,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         raw,
         wal,
         snapshotter,
+        catch_up_entries: config.catch_up_entries,
         transport,
         election,
         out,
@@ -280,6 +279,8 @@ struct Driver {
     raw: RawNode<LogStore>,
     wal: Wal,
     snapshotter: Snapshotter,
+    /// See [`RaftConfig::catch_up_entries`].
+    catch_up_entries: u64,
     transport: Transport,
     election: ElectionTimeouts,
     out: mpsc::UnboundedSender<Committed>,
@@ -400,7 +401,8 @@ impl Driver {
     }
 
     /// Log compaction, second step: `snapshot` is durable, so it becomes the
-    /// start of the log and the WAL keeps only what follows it.
+    /// log's snapshot, and the log and the WAL keep only what follows it
+    /// and the catch-up entries before it.
     async fn compact_log(&mut self, snapshot: Snapshot) {
         let index = snapshot.get_metadata().index;
         // A newer snapshot (from the leader, or a later compaction) may have
@@ -409,8 +411,15 @@ impl Driver {
             return;
         }
         self.log_snapshot(&snapshot);
-        self.raw.mut_store().apply_snapshot(snapshot);
-        self.rewrite_wal().await;
+        let dropped = self
+            .raw
+            .mut_store()
+            .apply_snapshot(snapshot, self.catch_up_entries);
+        // With catch-up entries to keep, a compaction may drop nothing: the
+        // WAL is then left as it is rather than rewritten whole.
+        if dropped {
+            self.rewrite_wal().await;
+        }
     }
 
     /// A snapshot from the leader: saved, made the start of the log, and
@@ -420,7 +429,9 @@ impl Driver {
         self.log_snapshot(&snapshot);
         let id = self.raw.raft.id;
         save_snapshot(id, self.snapshotter.clone(), &self.crash, snapshot.clone()).await;
-        self.raw.mut_store().apply_snapshot(snapshot);
+        self.raw
+            .mut_store()
+            .apply_snapshot(snapshot, self.catch_up_entries);
         self.rewrite_wal().await;
     }
 
@@ -434,14 +445,11 @@ impl Driver {
         );
     }
 
-    /// Replaces the WAL with the entries after the log's snapshot and the
-    /// hard state.
+    /// Replaces the WAL with the entries the log holds (its catch-up
+    /// entries and those after its snapshot) and the hard state.
     async fn rewrite_wal(&mut self) {
         let store = self.raw.store();
-        let (entries, hard_state) = (
-            store.entries_after_snapshot().to_vec(),
-            store.hard_state().clone(),
-        );
+        let (entries, hard_state) = (store.held_entries().to_vec(), store.hard_state().clone());
         let id = self.raw.raft.id;
         self.wal
             .rewrite(entries, hard_state)

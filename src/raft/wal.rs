@@ -104,31 +104,10 @@ impl Wal {
     /// torn tail.
     pub fn open(disk: Arc<dyn Disk>) -> Result<(Wal, Replay), WalError> {
         let data = read_if_exists(disk.as_ref(), WAL_FILE)?.unwrap_or_default();
-        let mut replay = Replay::default();
-        let mut offset = 0;
-        while offset < data.len() {
-            let Some((kind, payload)) = next_record(&data, offset)? else {
-                replay.torn_bytes = Some(data.len() - offset);
-                disk.truncate(WAL_FILE, offset as u64)?;
-                disk.sync(WAL_FILE)?;
-                break;
-            };
-            let corrupt = |reason: String| WalError::Corrupt { offset, reason };
-            match kind {
-                KIND_ENTRY => {
-                    let entry = Entry::parse_from_bytes(payload)
-                        .map_err(|e| corrupt(format!("entry does not decode: {e}")))?;
-                    let keep = replay.entries.partition_point(|e| e.index < entry.index);
-                    replay.entries.truncate(keep);
-                    replay.entries.push(entry);
-                }
-                KIND_HARD_STATE => {
-                    replay.hard_state = HardState::parse_from_bytes(payload)
-                        .map_err(|e| corrupt(format!("hard state does not decode: {e}")))?;
-                }
-                other => return Err(corrupt(format!("unknown record kind {other}"))),
-            }
-            offset += HEADER_LEN + 1 + payload.len();
+        let replay = replay(&data)?;
+        if let Some(torn) = replay.torn_bytes {
+            disk.truncate(WAL_FILE, (data.len() - torn) as u64)?;
+            disk.sync(WAL_FILE)?;
         }
         Ok((
             Wal {
@@ -137,6 +116,13 @@ impl Wal {
             },
             replay,
         ))
+    }
+
+    /// Replays the log on `disk` without changing it: what a member would
+    /// find if it started now. Tools read a member's persisted requests
+    /// with it, as etcd's robustness tests read its WAL.
+    pub fn read(disk: &dyn Disk) -> Result<Replay, WalError> {
+        replay(&read_if_exists(disk, WAL_FILE)?.unwrap_or_default())
     }
 
     /// Switches the `skip-fsync` bug on or off.
@@ -197,6 +183,35 @@ impl Wal {
         }
         storage::sync(&self.disk, WAL_FILE).await
     }
+}
+
+/// Replays the records in `data` (see the module docs).
+fn replay(data: &[u8]) -> Result<Replay, WalError> {
+    let mut replay = Replay::default();
+    let mut offset = 0;
+    while offset < data.len() {
+        let Some((kind, payload)) = next_record(data, offset)? else {
+            replay.torn_bytes = Some(data.len() - offset);
+            break;
+        };
+        let corrupt = |reason: String| WalError::Corrupt { offset, reason };
+        match kind {
+            KIND_ENTRY => {
+                let entry = Entry::parse_from_bytes(payload)
+                    .map_err(|e| corrupt(format!("entry does not decode: {e}")))?;
+                let keep = replay.entries.partition_point(|e| e.index < entry.index);
+                replay.entries.truncate(keep);
+                replay.entries.push(entry);
+            }
+            KIND_HARD_STATE => {
+                replay.hard_state = HardState::parse_from_bytes(payload)
+                    .map_err(|e| corrupt(format!("hard state does not decode: {e}")))?;
+            }
+            other => return Err(corrupt(format!("unknown record kind {other}"))),
+        }
+        offset += HEADER_LEN + 1 + payload.len();
+    }
+    Ok(replay)
 }
 
 fn encode_records(entries: &[Entry], hard_state: Option<&HardState>) -> io::Result<Vec<u8>> {

@@ -37,6 +37,10 @@ pub struct ServerConfig {
     /// Applied entries between snapshots (etcd's `--snapshot-count`): each
     /// snapshot lets the log and the WAL drop the entries it covers.
     pub snapshot_count: u64,
+    /// Entries a snapshot leaves in the log and the WAL before its index,
+    /// for followers a little behind to catch up from (etcd's
+    /// `SnapshotCatchUpEntries`, 5,000, a constant there).
+    pub catch_up_entries: u64,
     /// How fast this member's clock runs; true time unless a test skews it.
     pub clock: ClockRate,
     /// This member's crash points; none armed unless a test arms one.
@@ -120,6 +124,7 @@ impl ServerConfig {
             election_ticks: (10, 20),
             request_timeout: Duration::from_secs(5),
             snapshot_count: 10_000,
+            catch_up_entries: 5_000,
             clock: ClockRate::default(),
             crash_points: CrashPoints::default(),
             bugs: BugSet::NONE,

@@ -26,6 +26,7 @@ pub use error::ServerError;
 pub use essential::{EssentialTasks, TaskEnded};
 pub use health::Unhealthy;
 pub use lease_peer::LeasePeerService;
+pub use raft_request::RaftRequest;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -154,6 +155,7 @@ impl EtcdServer {
             crash_points: config.crash_points.clone(),
             clock: config.clock.clone(),
             metrics: metrics.clone(),
+            catch_up_entries: config.catch_up_entries,
         };
         let SpawnedRaft {
             handle: raft,
