@@ -177,6 +177,7 @@ mod tests {
             request,
             outcome,
             served_by: None,
+            persisted: None,
         }
     }
 

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::availability::Availability;
 use crate::faults::FaultKind;
+use crate::persisted::Settled;
 use crate::run::{run_seed, RunConfig, SeedVerdict};
 
 /// What a campaign keeps of one seed.
@@ -64,6 +65,9 @@ pub struct SeedResult {
     /// How often each path was reached (see [`coverage_universe`]).
     #[serde(default)]
     pub coverage: BTreeMap<String, u64>,
+    /// How many writes of unknown outcome the members' logs settled.
+    #[serde(default)]
+    pub settled: Settled,
 }
 
 impl SeedResult {
@@ -190,6 +194,7 @@ impl Campaign {
             },
             availability: outcome.availability.clone(),
             coverage: outcome.coverage.clone(),
+            settled: outcome.settled,
         }
     }
 }
@@ -431,6 +436,13 @@ impl fmt::Display for Summary {
             )?;
         }
         Availabilities(self).fmt(f)?;
+        let mut settled = Settled::default();
+        for result in &self.results {
+            settled.add(result.settled);
+        }
+        if settled.unknown > 0 {
+            writeln!(f, "  {settled}")?;
+        }
         let universe = coverage_universe();
         let never = self.never_fired(&universe);
         writeln!(

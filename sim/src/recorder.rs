@@ -94,6 +94,7 @@ impl Recorder {
             request,
             outcome: Outcome::Unknown("never completed".to_string()),
             served_by: None,
+            persisted: None,
         });
         OpId(inner.history.operations.len() - 1)
     }

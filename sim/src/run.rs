@@ -32,6 +32,7 @@ use crate::lease_workload::LeaseClient;
 use crate::liveness::{self, Probe};
 use crate::nemesis::Nemesis;
 use crate::observer::{Counts, Observations, Observer};
+use crate::persisted::{PersistedRequests, Settled};
 use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
 use crate::swarm::{self, Knobs};
@@ -210,6 +211,8 @@ pub struct SeedOutcome {
     /// How often each fault kind, crash point, rare path and bug site was
     /// reached (see `observer.rs`).
     pub coverage: Counts,
+    /// How many writes of unknown outcome the members' logs settled.
+    pub settled: Settled,
 }
 
 /// A seed's result in one word.
@@ -299,7 +302,8 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         Ok(simulated) => (simulated, None),
         Err(payload) => (Duration::ZERO, Some(panic_message(payload.as_ref()))),
     };
-    let (history, trace) = recorder.snapshot();
+    let (mut history, trace) = recorder.snapshot();
+    let settled = observed.persisted.lock().unwrap().settle(&mut history);
     let report = check_kv(&history, &CheckOptions::default());
     let watch_logs = watch_logs.lock().unwrap().clone();
     let watch_violations = check_watches(&history, &watch_logs);
@@ -345,6 +349,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         stuck,
         availability,
         coverage,
+        settled,
     }
 }
 
@@ -356,6 +361,8 @@ struct Observed {
     /// The liveness phase's result: the time to converge, or the evidence
     /// that it did not (`None`: not run, or the run ended before it).
     liveness: Arc<std::sync::Mutex<Option<Result<Duration, String>>>>,
+    /// The members' logs, read once the run is over.
+    persisted: Arc<std::sync::Mutex<PersistedRequests>>,
 }
 
 /// The run's coverage: the paths the logs counted, plus the faults the
@@ -421,15 +428,17 @@ fn quiet_crash_point_panics() {
 /// trace and the simulated time taken.
 pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     let recorder = new_recorder(&config);
+    let observed = Observed::default();
     let simulated = simulate_into(
         config,
         recorder.clone(),
         WatchLogs::default(),
         LeaseLog::default(),
-        Observed::default(),
+        observed.clone(),
     )
     .await;
-    let (history, trace) = recorder.snapshot();
+    let (mut history, trace) = recorder.snapshot();
+    observed.persisted.lock().unwrap().settle(&mut history);
     (history, trace, simulated)
 }
 
@@ -462,6 +471,7 @@ async fn simulate_into(
         member.bugs = config.bugs;
         member.perturbations = knobs.perturbation_set();
         member.snapshot_count = knobs.snapshot_count;
+        member.catch_up_entries = knobs.catch_up_entries;
         member.tick = Duration::from_millis(knobs.tick_ms);
         member.election_ticks = (knobs.election_ticks, 2 * knobs.election_ticks);
         member.pre_vote = config.pre_vote;
@@ -625,6 +635,9 @@ async fn simulate_into(
         .spawn(async move { compare_members(&endpoints, &recorded, clock).await })
         .await
         .expect("member comparison panicked");
+    *observed.persisted.lock().unwrap() = PersistedRequests::read(
+        (0..config.nodes).map(|member| cluster.disk(member) as &dyn etcd_sim::storage::Disk),
+    );
 
     Duration::from_nanos(clock.now_ns())
 }

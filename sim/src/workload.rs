@@ -259,6 +259,7 @@ impl<'a> Turn<'a> {
             request: request.clone(),
             outcome: outcome.clone(),
             served_by: None,
+            persisted: None,
         };
         for (key, value, revision) in op.writes_at_revision() {
             self.seen

@@ -262,6 +262,7 @@ fn big_history(clients: u32, per_client: u32, keys: u32) -> History {
                 member: format!("n{}", i % 3 + 1),
                 term: 2,
             }),
+            persisted: None,
         });
     }
     // The stale read: k0's first value, long after it was overwritten.
@@ -291,6 +292,7 @@ fn big_history(clients: u32, per_client: u32, keys: u32) -> History {
             revision,
         }),
         served_by: None,
+        persisted: None,
     });
     let faults = (0..10)
         .map(|f| FaultBand {

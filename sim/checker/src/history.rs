@@ -464,9 +464,48 @@ pub struct Operation {
     /// operations without a response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_by: Option<ServedBy>,
+    /// For an operation of unknown outcome, what the members' write-ahead
+    /// logs showed of it after the run, where they could tell. Absent
+    /// otherwise, and in histories written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persisted: Option<Persisted>,
+}
+
+/// What the members' write-ahead logs, read after the run, say of a write
+/// whose client never learned its outcome (etcd's robustness tests call
+/// these "persisted requests"). Only a write that carries a value of its
+/// own can be found: values are unique, so a logged value names its
+/// request.
+///
+/// Evidence can only narrow what the checker allows (a write of unknown
+/// outcome may take effect or not; settled, only one of the two), so it
+/// never hides a violation; wrong evidence could raise a false alarm, which
+/// is why it is taken only where raft guarantees it (see
+/// `etcd_sim_harness::persisted`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persisted {
+    /// A member's log holds it at or below its commit index: it was
+    /// committed, so it took effect (with whatever result the state it was
+    /// applied to gave).
+    Committed,
+    /// No member's log holds it, although their committed entries cover
+    /// every index it could have had: it never took effect.
+    Absent,
 }
 
 impl Operation {
+    /// Whether the operation may have changed the store: not if it failed,
+    /// nor if it is of unknown outcome and the logs show it
+    /// [`Persisted::Absent`].
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self.outcome {
+            Outcome::Fail(_) => false,
+            Outcome::Unknown(_) => self.persisted != Some(Persisted::Absent),
+            Outcome::Ok(_) => true,
+        }
+    }
+
     /// What a successful write left at its revision: each key it changed
     /// and the value it left (`None`: deleted). Empty for anything else,
     /// and for a write that changed nothing (no revision of its own).

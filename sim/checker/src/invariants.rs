@@ -357,7 +357,7 @@ pub fn reads(history: &History) -> Vec<Violation> {
     let ops = &history.operations;
     let mut writers: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
-        if matches!(op.outcome, Outcome::Fail(_)) {
+        if !op.may_have_taken_effect() {
             continue;
         }
         for (key, value) in op.request.written_values() {
@@ -440,7 +440,7 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
     let mut changes: BTreeMap<&str, BTreeMap<i64, (Option<&str>, usize)>> = BTreeMap::new();
     let mut writers: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
-        if matches!(op.outcome, Outcome::Fail(_)) {
+        if !op.may_have_taken_effect() {
             continue;
         }
         for (key, value) in op.request.written_values() {
@@ -471,7 +471,7 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
     let mut maybe_deleted: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for op in ops
         .iter()
-        .filter(|op| matches!(op.outcome, Outcome::Unknown(_)))
+        .filter(|op| matches!(op.outcome, Outcome::Unknown(_)) && op.may_have_taken_effect())
     {
         let deletes: Vec<&str> = match &op.request {
             Request::Delete { key } => vec![key.as_str()],

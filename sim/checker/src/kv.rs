@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 
 use crate::history::{
-    in_range, Compare, CompareTarget, History, Operation, Outcome, Relation, Request, Response,
-    StepResult, TxnStep,
+    in_range, Compare, CompareTarget, History, Operation, Outcome, Persisted, Relation, Request,
+    Response, StepResult, TxnStep,
 };
 use crate::search::{Earlier, Model, Timed};
 
@@ -78,15 +78,27 @@ pub enum Step {
 impl KvOp {
     /// Every (key, value) this operation may leave, wherever it is legal.
     fn may_leave(&self) -> Vec<(usize, Value)> {
+        let mut left = Vec::new();
+        self.may_leave_any(|key, value| {
+            left.push((key, value));
+            false
+        });
+        left
+    }
+
+    /// Whether `found` holds for some (key, value) this operation may leave,
+    /// wherever it is legal. The search asks this of every pending
+    /// operation at every step, so it allocates nothing.
+    fn may_leave_any(&self, mut found: impl FnMut(usize, Value) -> bool) -> bool {
         match *self {
-            KvOp::Put { key, value } => vec![(key, Some(value))],
+            KvOp::Put { key, value } => found(key, Some(value)),
             KvOp::Cas {
                 key,
                 value,
                 succeeded,
                 ..
-            } if succeeded != Some(false) => vec![(key, Some(value))],
-            KvOp::Delete { key, deleted } if deleted != Some(false) => vec![(key, None)],
+            } if succeeded != Some(false) => found(key, Some(value)),
+            KvOp::Delete { key, deleted } if deleted != Some(false) => found(key, None),
             KvOp::Txn {
                 ref then,
                 ref otherwise,
@@ -101,15 +113,14 @@ impl KvOp {
                 branches
                     .iter()
                     .flat_map(|b| b.iter())
-                    .filter_map(|step| match *step {
-                        Step::Put(k, v) => Some((k, Some(v))),
-                        Step::Delete(k, d) if d != Some(false) => Some((k, None)),
-                        _ => None,
+                    .any(|step| match *step {
+                        Step::Put(k, v) => found(k, Some(v)),
+                        Step::Delete(k, d) if d != Some(false) => found(k, None),
+                        _ => false,
                     })
-                    .collect()
             }
-            KvOp::DeleteRange { ref keys, .. } => keys.iter().map(|&k| (k, None)).collect(),
-            _ => vec![],
+            KvOp::DeleteRange { ref keys, .. } => keys.iter().any(|&k| found(k, None)),
+            _ => false,
         }
     }
 
@@ -311,24 +322,7 @@ impl Need {
 
     /// Whether `op` may change the key to a value that meets the need.
     fn may_be_met_by(self, op: &KvOp) -> bool {
-        let written = match *op {
-            KvOp::Put { key, value } => Some((key, Some(value))),
-            KvOp::Cas {
-                key,
-                value,
-                succeeded,
-                ..
-            } if succeeded != Some(false) => Some((key, Some(value))),
-            KvOp::Delete { key, deleted } if deleted != Some(false) => Some((key, None)),
-            KvOp::Txn { .. } | KvOp::DeleteRange { .. } => {
-                return op
-                    .may_leave()
-                    .into_iter()
-                    .any(|(key, value)| key == self.key() && self.met_by(value))
-            }
-            _ => None,
-        };
-        written.is_some_and(|(key, value)| key == self.key() && self.met_by(value))
+        op.may_leave_any(|key, value| key == self.key() && self.met_by(value))
     }
 
     /// Whether `op`, wherever it is legal, leaves the key with a value that
@@ -474,14 +468,18 @@ pub struct Part {
     pub whole: bool,
 }
 
-/// Whether an operation constrains the linearization: failed operations
-/// never happened, reads whose answer was lost tell nothing, and
+/// Whether an operation constrains the linearization: failed operations,
+/// and those of unknown outcome the logs show [`Persisted::Absent`], never
+/// happened, reads whose answer was lost tell nothing, and
 /// serializable reads and reads at a past revision are not linearizable
 /// (they are checked apart, against the order of revisions); nor is a
 /// compaction, which changes no value.
 pub fn participates(op: &Operation) -> bool {
+    if !op.may_have_taken_effect() {
+        return false;
+    }
     match (&op.request, &op.outcome) {
-        (_, Outcome::Fail(_)) | (Request::Compact { .. }, _) => false,
+        (Request::Compact { .. }, _) => false,
         (Request::Get { serializable, .. } | Request::Range { serializable, .. }, outcome) => {
             !serializable && matches!(outcome, Outcome::Ok(_))
         }
@@ -674,6 +672,14 @@ pub fn values_by_revision(history: &History) -> BTreeMap<(&str, i64), &str> {
     map
 }
 
+/// The return time of an operation of unknown outcome: it may take effect
+/// at any time after its call, or never.
+const NEVER: u64 = u64::MAX;
+/// The return time of an operation of unknown outcome that the logs show
+/// committed: it takes effect at some time after its call, later than
+/// anything that returned.
+const SOMETIME: u64 = u64::MAX - 1;
+
 /// Translates a part's operations into model operations, interning values.
 pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel, Vec<Timed<KvOp>>) {
     let by_revision = values_by_revision(history);
@@ -691,10 +697,11 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
             Outcome::Ok(r) => Some(r),
             _ => None,
         };
-        let ret = if response.is_some() {
-            op.return_ns
-        } else {
-            u64::MAX
+        let mut ret = match (response, op.persisted) {
+            (Some(_), _) => op.return_ns,
+            // Committed, it must take effect at some time after its call.
+            (None, Some(Persisted::Committed)) => SOMETIME,
+            (None, _) => NEVER,
         };
         let mut push = |model_op, ret| {
             ops.push(Timed {
@@ -881,7 +888,9 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                 let otherwise = steps(failure, succeeded == Some(false));
                 if succeeded.is_none() && !complete {
                     // The branch hangs on what this part cannot see:
-                    // either may have run, each optionally.
+                    // either may have run, each optionally (even if it is
+                    // known to have been committed: one of the two ran).
+                    ret = NEVER;
                     push(
                         KvOp::Txn {
                             guards,
@@ -1012,7 +1021,7 @@ fn settle_observed_writes(ops: &mut [Timed<KvOp>]) {
         };
         // A read that returned before the write was called saw another
         // write's value, or the history is wrong: the search says which.
-        if ops[w].ret == u64::MAX && seen > ops[w].call {
+        if ops[w].ret >= SOMETIME && seen > ops[w].call {
             ops[w].ret = seen;
         }
     }

@@ -38,8 +38,8 @@ pub mod watch;
 
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
 pub use history::{
-    in_range, Compare, CompareTarget, FaultBand, History, KeyValue, Operation, Outcome, Relation,
-    Request, Response, ServedBy, StepResult, TxnStep,
+    in_range, Compare, CompareTarget, FaultBand, History, KeyValue, Operation, Outcome, Persisted,
+    Relation, Request, Response, ServedBy, StepResult, TxnStep,
 };
 pub use jsonl::ParseError;
 pub use report::render_html;

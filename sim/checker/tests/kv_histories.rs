@@ -2,7 +2,8 @@
 //! linearizable ones and reject every kind of violation.
 
 use etcd_sim_checker::{
-    check_kv, CheckOptions, History, KeyValue, Operation, Outcome, Request, Response, Verdict,
+    check_kv, CheckOptions, History, KeyValue, Operation, Outcome, Persisted, Request, Response,
+    Verdict,
 };
 
 fn op(client: u32, call: u64, ret: u64, request: Request, outcome: Outcome) -> Operation {
@@ -13,6 +14,7 @@ fn op(client: u32, call: u64, ret: u64, request: Request, outcome: Outcome) -> O
         request,
         outcome,
         served_by: None,
+        persisted: None,
     }
 }
 
@@ -163,6 +165,51 @@ fn a_write_of_unknown_outcome_may_appear_later_or_never() {
     assert_eq!(verdict(appears), Verdict::Linearizable);
     let never = vec![put_unknown(0, 0, "k", "a"), get(1, 40, 50, "k", None)];
     assert_eq!(verdict(never), Verdict::Linearizable);
+}
+
+#[test]
+fn a_write_the_logs_show_absent_must_never_be_seen() {
+    let absent = |op: Operation| Operation {
+        persisted: Some(Persisted::Absent),
+        ..op
+    };
+    let seen = vec![
+        absent(put_unknown(0, 0, "k", "a")),
+        get(1, 20, 30, "k", Some(("a", 2))),
+    ];
+    assert_eq!(verdict(seen), Verdict::NotLinearizable);
+    let unseen = vec![
+        absent(put_unknown(0, 0, "k", "a")),
+        get(1, 20, 30, "k", None),
+    ];
+    assert_eq!(verdict(unseen), Verdict::Linearizable);
+}
+
+#[test]
+fn a_write_the_logs_show_committed_still_may_take_effect_late() {
+    // It took effect, but nothing says when: after the last read is legal.
+    let committed = |op: Operation| Operation {
+        persisted: Some(Persisted::Committed),
+        ..op
+    };
+    let late = vec![
+        committed(put_unknown(0, 0, "k", "a")),
+        get(1, 20, 30, "k", None),
+    ];
+    assert_eq!(verdict(late), Verdict::Linearizable);
+    let seen = vec![
+        committed(put_unknown(0, 0, "k", "a")),
+        get(1, 20, 30, "k", Some(("a", 2))),
+        get(1, 40, 50, "k", Some(("a", 2))),
+    ];
+    assert_eq!(verdict(seen), Verdict::Linearizable);
+    // Seen and then unseen is a lost write, committed or not.
+    let lost = vec![
+        committed(put_unknown(0, 0, "k", "a")),
+        get(1, 20, 30, "k", Some(("a", 2))),
+        get(1, 40, 50, "k", None),
+    ];
+    assert_eq!(verdict(lost), Verdict::NotLinearizable);
 }
 
 #[test]

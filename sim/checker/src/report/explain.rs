@@ -319,6 +319,7 @@ mod tests {
             request,
             outcome: Outcome::Ok(response),
             served_by: None,
+            persisted: None,
         }
     }
 

@@ -529,6 +529,7 @@ mod tests {
                 member: "n2".into(),
                 term: 3,
             }),
+            persisted: None,
         }
     }
 

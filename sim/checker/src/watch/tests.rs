@@ -27,6 +27,7 @@ fn op(request: Request, outcome: Outcome) -> Operation {
         request,
         outcome,
         served_by: None,
+        persisted: None,
     }
 }
 
