@@ -13,6 +13,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use crate::table::column;
+
 /// What a crash point's panic message starts with.
 pub const CRASH_PANIC: &str = "etcd-sim crash point";
 
@@ -51,15 +53,7 @@ pub enum CrashPoint {
 
 impl CrashPoint {
     /// Every crash point, in the table's order.
-    pub const ALL: [CrashPoint; TABLE.len()] = {
-        let mut all = [CrashPoint::RaftBeforeSave; TABLE.len()];
-        let mut i = 0;
-        while i < TABLE.len() {
-            all[i] = TABLE[i].point;
-            i += 1;
-        }
-        all
-    };
+    pub const ALL: [CrashPoint; TABLE.len()] = column!(TABLE.point, CrashPoint::RaftBeforeSave);
 
     /// The name used on the command line and in traces.
     pub fn name(self) -> &'static str {

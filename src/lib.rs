@@ -33,6 +33,7 @@ pub mod raft;
 pub mod rpc_error;
 pub mod server;
 pub mod storage;
+mod table;
 
 /// Which runtime this build runs on: `"simulation"` (madsim) or `"real"`.
 pub const BUILD_MODE: &str = if cfg!(madsim) { "simulation" } else { "real" };

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
 
+use crate::table::column;
+
 /// One perturbation site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Perturbation {
@@ -45,15 +47,8 @@ pub enum Perturbation {
 
 impl Perturbation {
     /// Every perturbation, in the table's order.
-    pub const ALL: [Perturbation; TABLE.len()] = {
-        let mut all = [Perturbation::ApplierLag; TABLE.len()];
-        let mut i = 0;
-        while i < TABLE.len() {
-            all[i] = TABLE[i].perturbation;
-            i += 1;
-        }
-        all
-    };
+    pub const ALL: [Perturbation; TABLE.len()] =
+        column!(TABLE.perturbation, Perturbation::ApplierLag);
 
     /// The name on the command line, in schedule files and in coverage.
     pub fn name(self) -> &'static str {

@@ -12,6 +12,8 @@ use std::fmt;
 
 use tonic::{Code, Status};
 
+use crate::table::column;
+
 /// Every error the KV API answers with, named after etcd's `ErrGRPC*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RpcError {
@@ -179,15 +181,7 @@ const TABLE: &[(RpcError, Code, &str)] = &[
 
 impl RpcError {
     /// Every error, in the table's order.
-    pub const ALL: [RpcError; TABLE.len()] = {
-        let mut all = [RpcError::EmptyKey; TABLE.len()];
-        let mut i = 0;
-        while i < TABLE.len() {
-            all[i] = TABLE[i].0;
-            i += 1;
-        }
-        all
-    };
+    pub const ALL: [RpcError; TABLE.len()] = column!(TABLE.0, RpcError::EmptyKey);
 
     fn entry(self) -> &'static (RpcError, Code, &'static str) {
         TABLE
