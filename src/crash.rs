@@ -13,6 +13,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use crate::table::column;
+
 /// What a crash point's panic message starts with.
 pub const CRASH_PANIC: &str = "etcd-sim crash point";
 
@@ -50,77 +52,151 @@ pub enum CrashPoint {
 }
 
 impl CrashPoint {
-    /// Every crash point, in a fixed order.
-    pub const ALL: [CrashPoint; 14] = [
-        CrashPoint::RaftBeforeSave,
-        CrashPoint::RaftAfterSave,
-        CrashPoint::BeforeApply,
-        CrashPoint::AfterApply,
-        CrashPoint::BeforeCommit,
-        CrashPoint::AfterCommit,
-        CrashPoint::BeforeSnapshotSave,
-        CrashPoint::AfterSnapshotSave,
-        CrashPoint::BeforeSnapshotApply,
-        CrashPoint::AfterSnapshotApply,
-        CrashPoint::BeforeCompactionCommit,
-        CrashPoint::AfterCompactionCommit,
-        CrashPoint::LeaderBeforeSend,
-        CrashPoint::FollowerBeforeSend,
-    ];
+    /// Every crash point, in the table's order.
+    pub const ALL: [CrashPoint; TABLE.len()] = column!(TABLE.point, CrashPoint::RaftBeforeSave);
 
     /// The name used on the command line and in traces.
     pub fn name(self) -> &'static str {
-        match self {
-            CrashPoint::RaftBeforeSave => "raft-before-save",
-            CrashPoint::RaftAfterSave => "raft-after-save",
-            CrashPoint::BeforeApply => "before-apply",
-            CrashPoint::AfterApply => "after-apply",
-            CrashPoint::BeforeCommit => "before-commit",
-            CrashPoint::AfterCommit => "after-commit",
-            CrashPoint::BeforeSnapshotSave => "before-snapshot-save",
-            CrashPoint::AfterSnapshotSave => "after-snapshot-save",
-            CrashPoint::BeforeSnapshotApply => "before-snapshot-apply",
-            CrashPoint::AfterSnapshotApply => "after-snapshot-apply",
-            CrashPoint::BeforeCompactionCommit => "before-compaction-commit",
-            CrashPoint::AfterCompactionCommit => "after-compaction-commit",
-            CrashPoint::LeaderBeforeSend => "leader-before-send",
-            CrashPoint::FollowerBeforeSend => "follower-before-send",
-        }
+        self.row().name
+    }
+
+    /// Where it is, for `etcd-sim crash-points`.
+    pub fn place(self) -> &'static str {
+        self.row().place
+    }
+
+    /// What failure of a real member crashing here stands for.
+    pub fn models(self) -> &'static str {
+        self.row().models
     }
 
     /// Whether a restarting member passes it (restoring its own snapshot),
     /// so that a test reaches it by restarting the member while armed.
     pub fn reached_on_restart(self) -> bool {
-        matches!(
-            self,
-            CrashPoint::BeforeSnapshotApply | CrashPoint::AfterSnapshotApply
-        )
+        self.row().on_restart
     }
 
-    /// Where it is, for `etcd-sim crash-points`.
-    pub fn place(self) -> &'static str {
-        match self {
-            CrashPoint::RaftBeforeSave => "raft Ready loop, before the WAL write",
-            CrashPoint::RaftAfterSave => "raft Ready loop, after the WAL fsync, before sending",
-            CrashPoint::BeforeApply => "applier, before an entry is applied",
-            CrashPoint::AfterApply => "applier, after an entry is applied and answered",
-            CrashPoint::BeforeCommit => "applier, store changed, answer not yet released",
-            CrashPoint::AfterCommit => "applier, store changed, answer released",
-            CrashPoint::BeforeSnapshotSave => "raft driver, before a snapshot file is written",
-            CrashPoint::AfterSnapshotSave => "raft driver, snapshot saved, WAL not yet shrunk",
-            CrashPoint::BeforeSnapshotApply => {
-                "applier, before restoring a snapshot (a leader's, or its own on restart)"
-            }
-            CrashPoint::AfterSnapshotApply => {
-                "applier, after restoring a snapshot (a leader's, or its own on restart)"
-            }
-            CrashPoint::BeforeCompactionCommit => "applier, before an MVCC compaction",
-            CrashPoint::AfterCompactionCommit => "applier, after an MVCC compaction",
-            CrashPoint::LeaderBeforeSend => "raft driver, leader about to send",
-            CrashPoint::FollowerBeforeSend => "raft driver, follower about to send",
-        }
+    fn row(self) -> &'static Row {
+        &TABLE[self as usize]
     }
 }
+
+/// One row of the table.
+struct Row {
+    point: CrashPoint,
+    /// On the command line, in traces and in coverage.
+    name: &'static str,
+    /// Where in the member it sits.
+    place: &'static str,
+    /// The real failure it stands for.
+    models: &'static str,
+    /// Whether a restart passes it.
+    on_restart: bool,
+}
+
+/// Every crash point, one row each, in declaration order.
+const TABLE: [Row; 14] = [
+    Row {
+        point: CrashPoint::RaftBeforeSave,
+        name: "raft-before-save",
+        place: "raft Ready loop, before the WAL write",
+        models: "power lost before entries or a vote reached the disk: they never happened here",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::RaftAfterSave,
+        name: "raft-after-save",
+        place: "raft Ready loop, after the WAL fsync, before sending",
+        models: "a crash between the fsync and the acknowledgement: durable, but nobody was told",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::BeforeApply,
+        name: "before-apply",
+        place: "applier, before an entry is applied",
+        models: "a crash with committed entries unapplied: the restart applies them, once",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::AfterApply,
+        name: "after-apply",
+        place: "applier, after an entry is applied and answered",
+        models: "a crash right after a client got its answer: the write must outlive it",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::BeforeCommit,
+        name: "before-commit",
+        place: "applier, store changed, answer not yet released",
+        models:
+            "a crash between the backend change and the reply: the client cannot know it applied",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::AfterCommit,
+        name: "after-commit",
+        place: "applier, store changed, answer released",
+        models:
+            "a crash right after the reply (reached just before after-apply, at the same place)",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::BeforeSnapshotSave,
+        name: "before-snapshot-save",
+        place: "raft driver, before a snapshot file is written",
+        models: "a crash while a snapshot is written: the previous one and the WAL must do",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::AfterSnapshotSave,
+        name: "after-snapshot-save",
+        place: "raft driver, snapshot saved, WAL not yet shrunk",
+        models: "a crash with entries both in the new snapshot and the WAL",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::BeforeSnapshotApply,
+        name: "before-snapshot-apply",
+        place: "applier, before restoring a snapshot (a leader's, or its own on restart)",
+        models: "a crash while installing a snapshot: the old state must still restart",
+        on_restart: true,
+    },
+    Row {
+        point: CrashPoint::AfterSnapshotApply,
+        name: "after-snapshot-apply",
+        place: "applier, after restoring a snapshot (a leader's, or its own on restart)",
+        models: "a crash with a restored state held only in memory",
+        on_restart: true,
+    },
+    Row {
+        point: CrashPoint::BeforeCompactionCommit,
+        name: "before-compaction-commit",
+        place: "applier, before an MVCC compaction",
+        models: "a crash as a compaction starts: replaying it must give the same store",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::AfterCompactionCommit,
+        name: "after-compaction-commit",
+        place: "applier, after an MVCC compaction",
+        models: "a crash right after a compaction, before its entry counts as applied",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::LeaderBeforeSend,
+        name: "leader-before-send",
+        place: "raft driver, leader about to send",
+        models: "a leader dying with entries it persisted that no follower heard of",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::FollowerBeforeSend,
+        name: "follower-before-send",
+        place: "raft driver, follower about to send",
+        models: "a follower or candidate dying before its acknowledgements or votes leave",
+        on_restart: false,
+    },
+];
 
 impl fmt::Display for CrashPoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,9 +264,22 @@ mod tests {
     }
 
     #[test]
-    fn names_round_trip() {
-        for point in CrashPoint::ALL {
+    fn the_table_has_every_point_in_order_and_names_round_trip() {
+        for (i, point) in CrashPoint::ALL.into_iter().enumerate() {
+            assert_eq!(point as usize, i, "the table is in declaration order");
             assert_eq!(point.name().parse::<CrashPoint>(), Ok(point));
+            assert!(!point.place().is_empty() && !point.models().is_empty());
         }
+        let reached: Vec<_> = CrashPoint::ALL
+            .into_iter()
+            .filter(|p| p.reached_on_restart())
+            .collect();
+        assert_eq!(
+            reached,
+            [
+                CrashPoint::BeforeSnapshotApply,
+                CrashPoint::AfterSnapshotApply
+            ]
+        );
     }
 }

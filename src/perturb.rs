@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
 
+use crate::table::column;
+
 /// One perturbation site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Perturbation {
@@ -44,18 +46,9 @@ pub enum Perturbation {
 }
 
 impl Perturbation {
-    /// Every perturbation, in a fixed order.
-    pub const ALL: [Perturbation; 9] = [
-        Perturbation::ApplierLag,
-        Perturbation::SlowReadStateHandOff,
-        Perturbation::TinyBatches,
-        Perturbation::WatchStall,
-        Perturbation::SlowClientRead,
-        Perturbation::SlowHandler,
-        Perturbation::DuplicatePeerMessage,
-        Perturbation::DelayPeerMessage,
-        Perturbation::LeaderHandsOver,
-    ];
+    /// Every perturbation, in the table's order.
+    pub const ALL: [Perturbation; TABLE.len()] =
+        column!(TABLE.perturbation, Perturbation::ApplierLag);
 
     /// The name on the command line, in schedule files and in coverage.
     pub fn name(self) -> &'static str {
@@ -67,65 +60,93 @@ impl Perturbation {
         self.row().does
     }
 
+    /// The real timing it makes common.
+    pub fn models(self) -> &'static str {
+        self.row().models
+    }
+
     fn row(self) -> &'static Row {
-        &ROWS[self as usize]
+        &TABLE[self as usize]
     }
 }
 
-/// One row of the table: name, how often a switched-on site fires (one
-/// time in `one_in`), and what it does.
+/// One row of the table.
 struct Row {
+    perturbation: Perturbation,
+    /// On the command line, in schedule files and in coverage.
     name: &'static str,
+    /// A switched-on site fires one time in this many.
     one_in: u32,
+    /// Where it sits and what it does.
     does: &'static str,
+    /// The real timing it makes common.
+    models: &'static str,
 }
 
-/// In the order of [`Perturbation::ALL`].
-const ROWS: [Row; 9] = [
+/// Every perturbation, one row each, in declaration order.
+const TABLE: [Row; 9] = [
     Row {
+        perturbation: Perturbation::ApplierLag,
         name: "applier-lag",
         one_in: 4,
         does: "the applier sleeps 1-100 ms before a batch (apply lags commit)",
+        models: "a slow backend commit or a large delete holding the applier up",
     },
     Row {
+        perturbation: Perturbation::SlowReadStateHandOff,
         name: "slow-read-state",
         one_in: 3,
         does: "a confirmed read index reaches its waiting read 1-50 ms late",
+        models: "a busy scheduler waking the read's goroutine late",
     },
     Row {
+        perturbation: Perturbation::TinyBatches,
         name: "tiny-batches",
         one_in: 2,
         does: "raft hands committed entries to the applier one by one",
+        models: "light load or a fast disk: a Ready with one entry at a time",
     },
     Row {
+        perturbation: Perturbation::WatchStall,
         name: "watch-stall",
         one_in: 4,
         does: "a watch stream sleeps 1-200 ms before sending a response",
+        models: "a slow or congested watch stream",
     },
     Row {
+        perturbation: Perturbation::SlowClientRead,
         name: "slow-client-read",
         one_in: 4,
         does: "a client sleeps 1-100 ms before reading a response",
+        models: "a slow client, or a congested link to it",
     },
     Row {
+        perturbation: Perturbation::SlowHandler,
         name: "slow-handler",
         one_in: 4,
         does: "a KV handler sleeps 1-100 ms before starting on a request",
+        models: "a loaded server scheduling its handlers late",
     },
     Row {
+        perturbation: Perturbation::DuplicatePeerMessage,
         name: "duplicate-peer-message",
         one_in: 20,
         does: "a raft message to a peer is sent twice (not a forwarded proposal: that is a client retry)",
+        models: "a message sent again over a reconnected stream",
     },
     Row {
+        perturbation: Perturbation::DelayPeerMessage,
         name: "delay-peer-message",
         one_in: 20,
         does: "a raft message to a peer is held back 1-50 ms, so later ones overtake it",
+        models: "messages reordered across connections (etcd's pipeline and stream)",
     },
     Row {
+        perturbation: Perturbation::LeaderHandsOver,
         name: "leader-hands-over",
         one_in: 300,
         does: "a leader hands leadership to another member unprompted (checked every tick)",
+        models: "an operator's move-leader, or a leader handing over as it shuts down",
     },
 ];
 
@@ -210,11 +231,10 @@ mod tests {
 
     #[test]
     fn perturbations_parse_by_name_and_the_table_matches_the_list() {
-        assert_eq!(ROWS.len(), Perturbation::ALL.len());
         for (i, p) in Perturbation::ALL.into_iter().enumerate() {
-            assert_eq!(p as usize, i, "ALL is in declaration order");
+            assert_eq!(p as usize, i, "the table is in declaration order");
             assert_eq!(p.name().parse::<Perturbation>().unwrap(), p);
-            assert!(!p.does().is_empty());
+            assert!(!p.does().is_empty() && !p.models().is_empty());
         }
         let err = "nope".parse::<Perturbation>().unwrap_err();
         assert!(err.contains("unknown perturbation"), "{err}");

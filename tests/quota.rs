@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError, GetOptions, Op, Txn, TxnOp};
 use etcd_sim::proto::etcdserverpb::AlarmType;
-use etcd_sim::server::api::RpcError;
+use etcd_sim::rpc_error::RpcError;
 use etcd_sim::server::etcdserver::Quota;
 use etcd_sim_harness::cluster::{operator_node, SimCluster};
 

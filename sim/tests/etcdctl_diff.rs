@@ -1,9 +1,9 @@
 //! Differential test: the same requests against the real etcd 3.4 and
-//! against `etcd-sim serve`, each a single member from an empty data dir
-//! on loopback ports; every answer must be the same once `cluster_id`,
-//! `member_id` and `raft_term` are dropped.
+//! against `etcd-sim serve`, each started from empty data dirs on loopback
+//! ports (one member, or three where a session says so); every answer must
+//! be the same once `cluster_id`, `member_id` and `raft_term` are dropped.
 //!
-//! Two sessions:
+//! Five sessions, one test each:
 //!
 //! 1. [`etcdctl_session_answers_like_etcd`]: the stock etcdctl (Debian's
 //!    `etcd-client`, 3.4) in json, fields, hex and plain output. Exit code,
@@ -26,15 +26,20 @@
 //!      and ignore-lease on a missing key (alone and in a txn), lease not
 //!      found (alone, in the branch taken, not in the branch skipped), and
 //!      which of two errors in one txn wins.
-//! 2. [`client_session_answers_like_etcd`]: etcd-sim's own client, for what
-//!    etcdctl cannot send (see `etcdctl_diff/client_session.rs`). The
-//!    typed responses and errors are compared.
+//! 2. [`cluster_session_answers_like_etcd`]: three members each: `member
+//!    list`, `endpoint status`, `health` and `hashkv` (also at a compacted
+//!    and a future revision), in plain and json output.
 //! 3. [`quota_session_answers_like_etcd`]: both members started with
 //!    `--quota-backend-bytes=1`, so the first put raises NOSPACE: puts,
 //!    growing txns (and the empty key: the quota is checked first) are
 //!    refused, reads, read-only txns, deletes and compaction are not;
 //!    `alarm list` and `alarm disarm` in plain and json output, and the
 //!    alarm coming back on the next put. Member ids in alarms are dropped.
+//! 4. [`check_perf_passes_like_etcd`]: `etcdctl check perf --load=s`
+//!    against three members each (a minute each): the same checks pass.
+//! 5. [`client_session_answers_like_etcd`]: etcd-sim's own client, for what
+//!    etcdctl cannot send (see `etcdctl_diff/client_session.rs`). The
+//!    typed responses and errors are compared.
 //!
 //! Run with the real build:
 //! `RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --release -p etcd-sim-harness --test etcdctl_diff`.
@@ -729,7 +734,7 @@ fn mask_digits(text: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Session 2: etcd-sim's client, for what etcdctl cannot send.
+// Session 5: etcd-sim's client, for what etcdctl cannot send.
 
 #[test]
 fn client_session_answers_like_etcd() {

@@ -4,13 +4,14 @@ use std::fmt;
 
 use tonic::{Code, Status};
 
-use crate::server::api::RpcError;
+use crate::rpc_error::RpcError;
 
 /// What a request can end in, besides success.
 ///
 /// Server errors are recognised by etcd's exact messages, as clientv3's
-/// `rpctypes` does, through the server's own table ([`RpcError`]), so the
-/// two sides cannot drift apart. The variants keep apart what certainly did
+/// `rpctypes` does, through the table the server sends them from
+/// ([`RpcError`], a leaf module both use), so the two sides cannot drift
+/// apart. The variants keep apart what certainly did
 /// not happen from what may have happened: see
 /// [`ClientError::may_have_taken_effect`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +172,7 @@ mod tests {
         for uncertain in [
             RpcError::Timeout,
             RpcError::TimeoutDueToLeaderFail,
+            RpcError::TimeoutDueToConnectionLost,
             RpcError::LeaderChanged,
             RpcError::Stopped,
             RpcError::NoSpace,

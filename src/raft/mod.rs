@@ -20,4 +20,4 @@ pub use election::ElectionTimeouts;
 pub use node::{
     spawn_raft, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus, SpawnedRaft,
 };
-pub use transport::{Peer, RaftTransportService, Report, Transport};
+pub use transport::{Connectivity, Peer, RaftTransportService, Report, Transport};

@@ -9,10 +9,11 @@ use raft::eraftpb::{ConfState, Entry, Message, Snapshot};
 use raft::{ProgressState, RawNode, ReadOnlyOption, SnapshotStatus, StateRole, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::log_store::LogStore;
 use super::snapshotter::Snapshotter;
-use super::transport::{Peer, Report, Transport};
+use super::transport::{Connectivity, Peer, Report, Transport};
 use super::wal::{Wal, WalError};
 use super::ElectionTimeouts;
 use crate::bugs::{Bug, BugSet};
@@ -57,7 +58,9 @@ pub struct RaftConfig {
     pub catch_up_entries: u64,
 }
 
-/// What raft hands up to the server, in log order.
+/// What raft hands up to the server, in the order raft made it ready:
+/// state to apply (a snapshot, committed entries, in log order) and read
+/// states (confirmed read indexes), which are not log entries.
 #[derive(Debug)]
 pub enum Committed {
     /// Replace the state machine with this snapshot's data; it covers every
@@ -87,6 +90,10 @@ pub struct RaftStatus {
     pub term: u64,
     /// The highest index known committed.
     pub commit: u64,
+    /// When this member last became leader, if it ever did (etcd's
+    /// `leadElectedTime`): a proposal that timed out across it probably
+    /// went to a leader that failed.
+    pub elected: Option<Instant>,
 }
 
 /// Why a proposal was not taken into the log.
@@ -120,6 +127,7 @@ enum Input {
 pub struct RaftHandle {
     inbox: mpsc::UnboundedSender<Input>,
     status: watch::Receiver<RaftStatus>,
+    connectivity: Connectivity,
 }
 
 impl RaftHandle {
@@ -167,6 +175,12 @@ impl RaftHandle {
     /// The latest status.
     pub fn status(&self) -> RaftStatus {
         *self.status.borrow()
+    }
+
+    /// Whether the transport has reached `peer` without a break since
+    /// before `since` (etcd's `isConnectedSince`).
+    pub fn connected_since(&self, peer: u64, since: Instant) -> bool {
+        self.connectivity.connected_since(peer, since)
     }
 }
 
@@ -243,7 +257,14 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         ..Default::default()
     });
     let (report_tx, reports) = mpsc::unbounded_channel();
-    let transport = Transport::start(config.id, &config.peers, report_tx, config.perturbations);
+    let connectivity = Connectivity::default();
+    let transport = Transport::start(
+        config.id,
+        &config.peers,
+        report_tx,
+        connectivity.clone(),
+        config.perturbations,
+    );
     let driver = Driver {
         inbox: inbox.downgrade(),
         raw,
@@ -266,7 +287,11 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
     };
     let task = tokio::spawn(driver.run(inputs, reports, config.tick));
     Ok(SpawnedRaft {
-        handle: RaftHandle { inbox, status },
+        handle: RaftHandle {
+            inbox,
+            status,
+            connectivity,
+        },
         committed,
         task,
     })
@@ -665,7 +690,7 @@ impl Driver {
 
     fn publish_status(&self) {
         let raft = &self.raw.raft;
-        let status = RaftStatus {
+        let mut status = RaftStatus {
             id: raft.id,
             leader: if raft.state == StateRole::Leader {
                 raft.id
@@ -674,8 +699,15 @@ impl Driver {
             },
             term: raft.term,
             commit: raft.raft_log.committed,
+            elected: None,
         };
         self.status.send_if_modified(|old| {
+            let newly_elected = status.leader == raft.id && old.leader != raft.id;
+            status.elected = if newly_elected {
+                Some(Instant::now())
+            } else {
+                old.elected
+            };
             let changed = *old != status;
             if status.leader != 0 && status.leader != old.leader {
                 self.metrics.leader_changed();

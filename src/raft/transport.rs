@@ -15,11 +15,13 @@
 //! follower forever.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tonic::transport::Endpoint;
 
 use super::RaftHandle;
@@ -62,6 +64,37 @@ pub struct Peer {
     pub url: String,
 }
 
+/// Since when each peer has been reachable, as etcd's rafthttp tells by
+/// `ActiveSince`: from the first batch delivered after the last one lost.
+/// A peer whose last batch was lost, or that was never sent one, is not
+/// reachable. Clones share the record: the transport writes it, the
+/// server reads it to tell why a proposal timed out.
+#[derive(Debug, Clone, Default)]
+pub struct Connectivity(Arc<Mutex<BTreeMap<u64, Instant>>>);
+
+impl Connectivity {
+    /// Whether `peer` has been reachable without a break since before `since`.
+    pub fn connected_since(&self, peer: u64, since: Instant) -> bool {
+        self.0
+            .lock()
+            .unwrap()
+            .get(&peer)
+            .is_some_and(|active| *active < since)
+    }
+
+    fn delivered(&self, peer: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(peer)
+            .or_insert_with(Instant::now);
+    }
+
+    fn lost(&self, peer: u64) {
+        self.0.lock().unwrap().remove(&peer);
+    }
+}
+
 /// The sending side, owned by the raft loop.
 pub struct Transport {
     queues: BTreeMap<u64, mpsc::UnboundedSender<Message>>,
@@ -70,11 +103,13 @@ pub struct Transport {
 
 impl Transport {
     /// Starts one sender task per peer; `from` is this member's raft id.
-    /// What becomes of sends is reported on `reports`.
+    /// What becomes of sends is reported on `reports`, and which peers are
+    /// reachable in `connectivity`.
     pub fn start(
         from: u64,
         peers: &[Peer],
         reports: mpsc::UnboundedSender<Report>,
+        connectivity: Connectivity,
         perturbations: Perturbations,
     ) -> Self {
         let queues = peers
@@ -88,6 +123,7 @@ impl Transport {
                     peer.url.clone(),
                     rx,
                     reports.clone(),
+                    connectivity.clone(),
                 ));
                 (peer.id, tx)
             })
@@ -134,6 +170,7 @@ async fn send_loop(
     url: String,
     mut rx: mpsc::UnboundedReceiver<Message>,
     reports: mpsc::UnboundedSender<Report>,
+    connectivity: Connectivity,
 ) {
     let snapshot_endpoint = match Endpoint::from_shared(url.clone()) {
         Ok(e) => e.connect_timeout(SEND_TIMEOUT),
@@ -176,11 +213,14 @@ async fn send_loop(
                 .map(RaftTransportClient::new);
         }
         let Some(c) = client.as_mut() else {
+            connectivity.lost(to);
             let _ = reports.send(Report::Unreachable(to));
             continue;
         };
         let sent = tokio::time::timeout(SEND_TIMEOUT, c.send(request)).await;
-        if !matches!(sent, Ok(Ok(_))) {
+        if matches!(sent, Ok(Ok(_))) {
+            connectivity.delivered(to);
+        } else {
             // Once per lost connection, as etcd logs a lost peer stream.
             tracing::warn!(
                 target: "etcd_sim::raft",
@@ -194,6 +234,7 @@ async fn send_loop(
                 }
             );
             client = None;
+            connectivity.lost(to);
             let _ = reports.send(Report::Unreachable(to));
         }
     }

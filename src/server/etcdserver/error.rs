@@ -3,17 +3,28 @@
 use std::fmt;
 
 use crate::mvcc::MvccError;
+use crate::rpc_error::RpcError;
 use crate::server::lease::LeaseError;
 
-/// Errors of the etcdserver layer, with etcd's exact messages.
+/// Errors of the etcdserver layer.
 ///
-/// The variants keep uncertainty apart: after [`ServerError::TimedOut`] the
-/// request may still be applied; after [`ServerError::NoLeader`] it certainly
-/// was not, because raft refused it before it entered any log.
+/// The variants keep uncertainty apart: after a timeout the request may
+/// still be applied; after [`ServerError::NoLeader`] it certainly was not,
+/// because raft refused it before it entered any log. Their messages are
+/// etcd's, read from the one table ([`RpcError`]); the store's and the
+/// lessor's errors keep their own (etcd prefixes them only at the API).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerError {
     /// Proposed, but not applied within the request timeout.
     TimedOut,
+    /// Proposed, but not applied within the request timeout, by a member
+    /// that was elected leader meanwhile: the leader the proposal went to
+    /// probably failed (etcd's `ErrTimeoutDueToLeaderFail`).
+    TimedOutDueToLeaderFail,
+    /// Proposed, but not applied within the request timeout, while this
+    /// member was not connected to the leader (or, leading, to a quorum)
+    /// (etcd's `ErrTimeoutDueToConnectionLost`).
+    TimedOutDueToConnectionLost,
     /// raft knows no leader, so the proposal was dropped.
     NoLeader,
     /// The member is shutting down.
@@ -35,17 +46,9 @@ pub enum ServerError {
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServerError::TimedOut => f.write_str("etcdserver: request timed out"),
-            ServerError::NoLeader => f.write_str("etcdserver: no leader"),
-            ServerError::Stopped => f.write_str("etcdserver: server stopped"),
-            ServerError::NoSpace => f.write_str("etcdserver: mvcc: database space exceeded"),
-            ServerError::NotLeader => f.write_str("etcdserver: not leader"),
-            ServerError::BadLeaderTransferee => f.write_str("etcdserver: bad leader transferee"),
-            ServerError::LeaderTransferTimedOut => {
-                f.write_str("etcdserver: request timed out, leader transfer took too long")
-            }
             ServerError::Mvcc(e) => e.fmt(f),
             ServerError::Lease(e) => e.fmt(f),
+            other => f.write_str(RpcError::from(other.clone()).message()),
         }
     }
 }
@@ -61,5 +64,58 @@ impl From<MvccError> for ServerError {
 impl From<LeaseError> for ServerError {
     fn from(e: LeaseError) -> Self {
         ServerError::Lease(e)
+    }
+}
+
+impl From<ServerError> for RpcError {
+    /// The error a client is answered with (etcd's `togRPCError`).
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::TimedOut => RpcError::Timeout,
+            ServerError::TimedOutDueToLeaderFail => RpcError::TimeoutDueToLeaderFail,
+            ServerError::TimedOutDueToConnectionLost => RpcError::TimeoutDueToConnectionLost,
+            ServerError::NoLeader => RpcError::NoLeader,
+            ServerError::Stopped => RpcError::Stopped,
+            ServerError::NoSpace => RpcError::NoSpace,
+            ServerError::NotLeader => RpcError::NotLeader,
+            ServerError::BadLeaderTransferee => RpcError::BadLeaderTransferee,
+            ServerError::LeaderTransferTimedOut => RpcError::TimeoutLeaderTransfer,
+            ServerError::Mvcc(MvccError::Compacted) => RpcError::Compacted,
+            ServerError::Mvcc(MvccError::FutureRev) => RpcError::FutureRev,
+            ServerError::Mvcc(MvccError::KeyNotFound) => RpcError::KeyNotFound,
+            ServerError::Mvcc(MvccError::LeaseNotFound) => RpcError::LeaseNotFound,
+            ServerError::Lease(LeaseError::NotFound) => RpcError::LeaseNotFound,
+            ServerError::Lease(LeaseError::Exists) => RpcError::LeaseExist,
+            ServerError::Lease(LeaseError::TtlTooLarge) => RpcError::LeaseTtlTooLarge,
+            // Internal to renewals, which answer them as not-leader and
+            // timeout before they reach here.
+            ServerError::Lease(LeaseError::NotPrimary) => RpcError::NotLeader,
+            ServerError::Lease(LeaseError::Expired) => RpcError::Timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_the_tables_and_the_layers_below_keep_their_own() {
+        assert_eq!(
+            ServerError::TimedOut.to_string(),
+            "etcdserver: request timed out"
+        );
+        assert_eq!(
+            ServerError::TimedOutDueToLeaderFail.to_string(),
+            "etcdserver: request timed out, possibly due to previous leader failure"
+        );
+        assert_eq!(
+            ServerError::LeaderTransferTimedOut.to_string(),
+            "etcdserver: request timed out, leader transfer took too long"
+        );
+        assert_eq!(
+            ServerError::Mvcc(MvccError::Compacted).to_string(),
+            "mvcc: required revision has been compacted"
+        );
     }
 }

@@ -15,14 +15,12 @@ use std::time::Duration;
 use madsim::rand::{thread_rng, Rng};
 use tokio::time::Instant;
 
-use super::apply::ApplyResult;
 use super::{EtcdServer, ServerError};
 use crate::bugs::Bug;
 use crate::coverage::{self, Site};
 use crate::proto::etcdserverpb::{
-    InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseLeasesResponse,
-    LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest,
-    LeaseTimeToLiveResponse,
+    LeaseGrantRequest, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeRequest,
+    LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
 };
 use crate::server::lease::{attached_keys, LeaseError};
 
@@ -53,26 +51,12 @@ impl EtcdServer {
             // As etcd: a random positive id.
             request.id = thread_rng().gen::<i64>() & i64::MAX;
         }
-        let request = InternalRaftRequest {
-            lease_grant: Some(request),
-            ..Default::default()
-        };
-        match self.propose(request).await? {
-            ApplyResult::LeaseGrant(r) => r,
-            other => unreachable!("lease grant applied as {other:?}"),
-        }
+        self.propose(request).await
     }
 
     /// Revokes a lease through raft, deleting its keys in one revision.
     pub async fn lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, ServerError> {
-        let request = InternalRaftRequest {
-            lease_revoke: Some(LeaseRevokeRequest { id }),
-            ..Default::default()
-        };
-        match self.propose(request).await? {
-            ApplyResult::LeaseRevoke(r) => r,
-            other => unreachable!("lease revoke applied as {other:?}"),
-        }
+        self.propose(LeaseRevokeRequest { id }).await
     }
 
     /// Renews lease `id` for another TTL, here or at the leader; returns

@@ -1,8 +1,9 @@
 //! EtcdServer: requests in, raft proposals out, applied results back.
 //!
-//! Writes go through one funnel ([`EtcdServer::propose`]): pick a unique id,
-//! register a waiter, propose, wait for the apply loop to trigger the id or
-//! for the timeout. Linearizable reads go through ReadIndex
+//! Writes go through one funnel (`propose`): pick a unique id, register a
+//! waiter, propose, wait for the apply loop to trigger the id or for the
+//! timeout, and hand back the response the request's kind implies.
+//! Linearizable reads go through ReadIndex
 //! ([`EtcdServer::read_barrier`]): ask raft for the commit index the leader
 //! has confirmed, wait until this member has applied that far, then read the
 //! local store.
@@ -16,6 +17,7 @@ mod health;
 mod lease;
 mod lease_peer;
 mod members;
+mod propose;
 mod raft_request;
 mod wait;
 mod watchable;
@@ -35,7 +37,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use madsim::rand::{thread_rng, Rng};
-use prost::Message as _;
 use tokio::sync::{mpsc, watch};
 
 use super::{Cluster, ServerConfig};
@@ -48,12 +49,11 @@ use crate::perturb::{Perturbation, Perturbations};
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
-    DeleteRangeRequest, DeleteRangeResponse, InternalRaftRequest, Member as MemberInfo,
-    MemberAttrSetRequest, PutRequest, PutResponse, RangeRequest, RangeResponse, RequestHeader,
-    TxnRequest, TxnResponse,
+    DeleteRangeRequest, DeleteRangeResponse, Member as MemberInfo, MemberAttrSetRequest,
+    PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::{
-    spawn_raft, wal::WalError, Committed, Peer, ProposeError, RaftConfig, RaftHandle, SpawnedRaft,
+    spawn_raft, wal::WalError, Committed, Peer, RaftConfig, RaftHandle, SpawnedRaft,
 };
 use crate::server::lease::Lessor;
 use crate::storage::Disk;
@@ -89,6 +89,9 @@ struct Inner {
     writes: Arc<Wait<u64, ApplyResult>>,
     reads: Arc<Wait<u64, u64>>,
     request_timeout: Duration,
+    /// The shortest election timeout, by which etcd judges whether a
+    /// leader failure made a proposal time out.
+    election_timeout: Duration,
     bugs: BugSet,
     perturbations: Perturbations,
     /// With the `lost-leader-lease` bug: until when this member believes
@@ -216,6 +219,7 @@ impl EtcdServer {
                 writes,
                 reads,
                 request_timeout: config.request_timeout,
+                election_timeout: config.tick * config.election_ticks.0 as u32,
                 bugs: config.bugs,
                 perturbations: config.perturbations,
                 lease_until: Mutex::new(None),
@@ -243,11 +247,7 @@ impl EtcdServer {
     /// where it serves clients.
     async fn publish(self, attributes: MemberAttrSetRequest) {
         loop {
-            let request = InternalRaftRequest {
-                member_attr_set: Some(attributes.clone()),
-                ..Default::default()
-            };
-            match self.propose(request).await {
+            match self.propose(attributes.clone()).await {
                 Ok(_) => return,
                 Err(ServerError::Stopped) => return,
                 Err(_) => tokio::time::sleep(self.inner.request_timeout / 10).await,
@@ -318,16 +318,7 @@ impl EtcdServer {
 
     /// Put through raft.
     pub async fn put(&self, request: PutRequest) -> Result<PutResponse, ServerError> {
-        match self
-            .propose(InternalRaftRequest {
-                put: Some(request),
-                ..Default::default()
-            })
-            .await?
-        {
-            ApplyResult::Put(r) => r,
-            other => unreachable!("put applied as {other:?}"),
-        }
+        self.propose(request).await
     }
 
     /// DeleteRange through raft.
@@ -335,22 +326,12 @@ impl EtcdServer {
         &self,
         request: DeleteRangeRequest,
     ) -> Result<DeleteRangeResponse, ServerError> {
-        let request = InternalRaftRequest {
-            delete_range: Some(request),
-            ..Default::default()
-        };
-        match self.propose(request).await? {
-            ApplyResult::DeleteRange(r) => r,
-            other => unreachable!("delete applied as {other:?}"),
-        }
+        self.propose(request).await
     }
 
     /// Txn through raft.
     pub async fn txn(&self, request: TxnRequest) -> Result<TxnResponse, ServerError> {
-        match self.propose(raft_request::txn_proposal(&request)).await? {
-            ApplyResult::Txn(r) => r,
-            other => unreachable!("txn applied as {other:?}"),
-        }
+        self.propose(request).await
     }
 
     /// Compaction through raft.
@@ -358,14 +339,7 @@ impl EtcdServer {
         &self,
         request: CompactionRequest,
     ) -> Result<CompactionResponse, ServerError> {
-        let request = InternalRaftRequest {
-            compaction: Some(request),
-            ..Default::default()
-        };
-        match self.propose(request).await? {
-            ApplyResult::Compaction(r) => r,
-            other => unreachable!("compaction applied as {other:?}"),
-        }
+        self.propose(request).await
     }
 
     /// Hands leadership to member `target` (etcd's MoveLeader): only the
@@ -411,14 +385,7 @@ impl EtcdServer {
 
     /// Lists, raises or clears alarms, through raft.
     pub async fn alarm(&self, request: AlarmRequest) -> Result<AlarmResponse, ServerError> {
-        let request = InternalRaftRequest {
-            alarm: Some(request),
-            ..Default::default()
-        };
-        match self.propose(request).await? {
-            ApplyResult::Alarm(response) => Ok(response),
-            other => unreachable!("alarm applied as {other:?}"),
-        }
+        self.propose(request).await
     }
 
     /// The raised alarms in etcd's text form, for `Status`.
@@ -449,39 +416,6 @@ impl EtcdServer {
             *lease_until = Some(now + self.inner.lease);
         }
         lease_until.is_some_and(|until| now < until)
-    }
-
-    /// The write funnel: propose `request` under a fresh id and wait for its
-    /// result.
-    async fn propose(&self, mut request: InternalRaftRequest) -> Result<ApplyResult, ServerError> {
-        // Random ids stay unique across restarts of this member, which a
-        // counter would not: entries proposed before a crash may still be
-        // applied after it.
-        let id: u64 = thread_rng().gen();
-        request.header = Some(RequestHeader { id });
-        let _pending = self.inner.metrics.proposal_pending();
-        let applied = self.inner.writes.register(id);
-        let proposed = self.inner.raft.propose(request.encode_to_vec()).await;
-        if let Err(e) = proposed {
-            self.inner.metrics.proposal_failed();
-            self.inner.writes.cancel(&id);
-            return Err(match e {
-                ProposeError::Dropped => ServerError::NoLeader,
-                ProposeError::Stopped => ServerError::Stopped,
-            });
-        }
-        match tokio::time::timeout(self.inner.request_timeout, applied).await {
-            Ok(Ok(result)) => Ok(result),
-            Ok(Err(_)) => {
-                self.inner.metrics.proposal_failed();
-                Err(ServerError::Stopped)
-            }
-            Err(_) => {
-                self.inner.metrics.proposal_failed();
-                self.inner.writes.cancel(&id);
-                Err(ServerError::TimedOut)
-            }
-        }
     }
 
     /// Returns once this member has applied everything committed before the
