@@ -36,7 +36,7 @@ pub async fn run_client(
     c.paginated_list().await;
     for seq in 0..workload.ops_per_client {
         let key = c.key();
-        let value = format!("c{id}-{seq}");
+        let value = workload.value(id, seq);
         let outcome = match thread_rng().gen_range(0..100) {
             0..12 => {
                 c.paginated_list().await;

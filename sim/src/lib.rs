@@ -37,6 +37,7 @@ pub mod member_events;
 pub mod nemesis;
 #[cfg(madsim)]
 pub mod observer;
+pub mod op_mix;
 pub mod persisted;
 pub mod recorder;
 #[cfg(madsim)]

@@ -36,8 +36,9 @@ use etcd_sim::storage::Disk;
 use etcd_sim_checker::{History, Outcome, Persisted};
 use serde::{Deserialize, Serialize};
 
-/// A `(key, value)` pair a logged request asked to write.
-type Written = (String, String);
+/// A `(key, value)` pair a logged request asked to write, as bytes (values
+/// may be large; nothing needs them as text).
+type Written = (Vec<u8>, Vec<u8>);
 
 /// What the members' logs hold.
 #[derive(Debug, Default)]
@@ -133,7 +134,7 @@ impl PersistedRequests {
             request
                 .written_values()
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
                 .collect()
         };
         // T: the earliest return of an acknowledged write in the run.
@@ -191,10 +192,7 @@ fn txn_writes(txn: &TxnRequest, written: &mut Vec<Written>) {
 }
 
 fn pair(key: &[u8], value: &[u8]) -> Written {
-    (
-        String::from_utf8_lossy(key).into_owned(),
-        String::from_utf8_lossy(value).into_owned(),
-    )
+    (key.to_vec(), value.to_vec())
 }
 
 #[cfg(test)]
@@ -222,7 +220,7 @@ mod tests {
     }
 
     fn written(value: &str) -> Written {
-        ("k".to_string(), value.to_string())
+        (b"k".to_vec(), value.as_bytes().to_vec())
     }
 
     #[test]

@@ -84,9 +84,10 @@ impl Recorder {
     /// Records that `client` invoked `request` at `call_ns`.
     pub fn invoke(&self, client: u32, call_ns: u64, request: Request) -> OpId {
         let mut inner = self.inner.lock().unwrap();
-        inner
-            .trace
-            .record(call_ns, format_args!("client {client} invoke {request:?}"));
+        inner.trace.record(
+            call_ns,
+            format_args!("client {client} invoke {:?}", brief(&request)),
+        );
         inner.history.operations.push(Operation {
             client,
             call_ns,
@@ -113,7 +114,7 @@ impl Recorder {
         let client = inner.history.operations[id.0].client;
         inner.trace.record(
             return_ns,
-            format_args!("client {client} complete {outcome:?}"),
+            format_args!("client {client} complete {:?}", brief_outcome(&outcome)),
         );
         let served_by = answered_by.map(|(member, term)| ServedBy {
             member: inner.name(member),
@@ -320,4 +321,34 @@ mod tests {
             "none of it is hashed"
         );
     }
+}
+
+/// The longest value a trace line shows whole.
+const TRACE_VALUE_BYTES: usize = 48;
+
+/// `value` as a trace shows it: whole if short, else its start (which holds
+/// the workload's unique name) and its length. A trace stays readable, and
+/// hashing it stays cheap, when a seed writes values of 100 KB.
+fn shorten(value: &mut String) {
+    if value.len() > TRACE_VALUE_BYTES {
+        let mut end = TRACE_VALUE_BYTES;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        *value = format!("{}…({} bytes)", &value[..end], value.len());
+    }
+}
+
+fn brief(request: &Request) -> Request {
+    let mut brief = request.clone();
+    brief.values_mut().into_iter().for_each(shorten);
+    brief
+}
+
+fn brief_outcome(outcome: &Outcome) -> Outcome {
+    let mut brief = outcome.clone();
+    if let Outcome::Ok(response) = &mut brief {
+        response.values_mut().into_iter().for_each(shorten);
+    }
+    brief
 }

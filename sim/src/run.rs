@@ -32,6 +32,7 @@ use crate::lease_workload::LeaseClient;
 use crate::liveness::{self, Probe};
 use crate::nemesis::Nemesis;
 use crate::observer::{Counts, Observations, Observer};
+use crate::op_mix::OpMix;
 use crate::persisted::{PersistedRequests, Settled};
 use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
@@ -89,7 +90,7 @@ impl RunConfig {
     /// The default run: 3 members, 5 clients, 30 operations each on 3 keys,
     /// 2 watchers and one lease client, under every fault the nemesis knows.
     pub fn new(seed: u64) -> Self {
-        Self {
+        let mut config = Self {
             seed,
             nodes: 3,
             clients: 5,
@@ -99,7 +100,11 @@ impl RunConfig {
                 ops_per_client: 30,
                 keys: 3,
                 deadline: Duration::from_secs(7),
+                // Set from the knobs below.
                 perturbations: Perturbations::NONE,
+                mix: OpMix::fixed(),
+                compaction_percent: 0,
+                value_padding: 0,
             },
             faults: FaultSet::all(),
             bugs: BugSet::NONE,
@@ -113,7 +118,9 @@ impl RunConfig {
             check_quorum: true,
             watchers: WATCHERS,
             liveness: true,
-        }
+        };
+        config.set_knobs(Knobs::fixed());
+        config
     }
 
     /// Seed `seed` as the swarm draws it: its own cluster size, load,
@@ -126,9 +133,17 @@ impl RunConfig {
         config.workload.ops_per_client = shape.ops_per_client;
         config.workload.keys = shape.keys;
         config.faults = shape.faults;
-        config.workload.perturbations = shape.knobs.perturbation_set();
-        config.knobs = shape.knobs;
+        config.set_knobs(shape.knobs);
         config
+    }
+
+    /// Sets the knobs, and the workload's settings that come from them.
+    pub fn set_knobs(&mut self, knobs: Knobs) {
+        self.workload.perturbations = knobs.perturbation_set();
+        self.workload.mix = knobs.op_mix.clone();
+        self.workload.compaction_percent = knobs.compaction_percent;
+        self.workload.value_padding = knobs.value_padding;
+        self.knobs = knobs;
     }
 
     /// The run a schedule file describes.
@@ -145,9 +160,8 @@ impl RunConfig {
         config.plan = Some(schedule.plan.clone());
         config.pre_vote = schedule.pre_vote;
         config.check_quorum = schedule.check_quorum;
-        config.knobs = schedule.knobs.clone();
+        config.set_knobs(schedule.knobs.clone());
         config.workload.traffic = schedule.traffic;
-        config.workload.perturbations = config.knobs.perturbation_set();
         Ok(config)
     }
 

@@ -24,6 +24,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{FaultKind, FaultSet};
+use crate::op_mix::OpMix;
 
 /// Mixed into the seed for the swarm's own random stream.
 const SWARM_STREAM: u64 = 0x7377_6172_6d21_2121;
@@ -59,6 +60,22 @@ pub struct Knobs {
     /// (see `etcd-sim perturbations`).
     #[serde(default)]
     pub perturbations: Vec<String>,
+    /// How often etcd traffic takes each kind of turn (see `op_mix`).
+    #[serde(default)]
+    pub op_mix: OpMix,
+    /// Percent of turns that first compact a little below the newest
+    /// revision.
+    #[serde(default = "fixed_compaction_percent")]
+    pub compaction_percent: u32,
+    /// Bytes of padding after each value's unique name.
+    #[serde(default)]
+    pub value_padding: usize,
+}
+
+/// The fixed shape's compaction rate, also that of files written before it
+/// was drawn.
+fn fixed_compaction_percent() -> u32 {
+    3
 }
 
 impl Knobs {
@@ -77,6 +94,9 @@ impl Knobs {
             net_latency_ms: (1, 10),
             net_loss_per_10k: 0,
             perturbations: Vec::new(),
+            op_mix: OpMix::fixed(),
+            compaction_percent: fixed_compaction_percent(),
+            value_padding: 0,
         }
     }
 
@@ -95,7 +115,7 @@ impl Knobs {
             name.parse::<Perturbation>()
                 .map_err(|e| format!("knobs: {e}"))?;
         }
-        Ok(())
+        self.op_mix.check().map_err(|e| format!("knobs: {e}"))
     }
 
     /// The network's latency when no fault is on.
@@ -118,13 +138,15 @@ impl Knobs {
     /// failure needs.
     pub fn toward_fixed(&self) -> Vec<Knobs> {
         let fixed = Self::fixed();
-        let resets: [fn(&mut Knobs, &Knobs); 8] = [
+        let resets: [fn(&mut Knobs, &Knobs); 10] = [
             |k, f| k.perturbations = f.perturbations.clone(),
             |k, f| k.disk = f.disk.clone(),
             |k, f| (k.net_latency_ms, k.net_loss_per_10k) = (f.net_latency_ms, f.net_loss_per_10k),
             |k, f| (k.tick_ms, k.election_ticks) = (f.tick_ms, f.election_ticks),
             |k, f| k.snapshot_count = f.snapshot_count,
             |k, f| k.catch_up_entries = f.catch_up_entries,
+            |k, f| (k.op_mix, k.compaction_percent) = (f.op_mix.clone(), f.compaction_percent),
+            |k, f| k.value_padding = f.value_padding,
             |k, f| k.quiet_ms = f.quiet_ms,
             |k, f| k.fault_length_percent = f.fault_length_percent,
         ];
@@ -287,6 +309,18 @@ pub fn draw(seed: u64) -> Shape {
     };
     // Drawn after the knobs above, so that adding it moved none of them.
     let catch_up_entries = pick(&mut rng, &[0, 5, 50, 500, 5_000]);
+    let op_mix = OpMix::draw(&mut rng);
+    let compaction_percent = pick(&mut rng, &[0, 3, 3, 10, 30]);
+    // Mostly short values, now and then larger ones. Values of 100 KB make
+    // snapshots of several MiB; they come only with snapshots 100 entries
+    // apart or more (one seed in 18), as such a seed costs as much as ten
+    // others, and encoding a store that size every few entries would cost
+    // more still.
+    let value_padding = if snapshot_count >= 100 && rng.gen_ratio(1, 6) {
+        100_000
+    } else {
+        pick(&mut rng, &[0, 0, 0, 0, 0, 100, 1_000, 10_000])
+    };
     Shape {
         nodes,
         clients,
@@ -304,6 +338,9 @@ pub fn draw(seed: u64) -> Shape {
             net_latency_ms,
             net_loss_per_10k,
             perturbations,
+            op_mix,
+            compaction_percent,
+            value_padding,
         },
     }
 }

@@ -14,6 +14,7 @@ use etcd_sim_checker::{
 };
 use madsim::rand::{thread_rng, Rng};
 
+use crate::op_mix::{OpMix, TurnKind};
 use crate::recorder::Recorder;
 use crate::run::Clock;
 
@@ -37,6 +38,27 @@ pub struct Workload {
     pub deadline: Duration,
     /// Perturbation sites of the clients (`slow-client-read`).
     pub perturbations: Perturbations,
+    /// How often etcd traffic takes each kind of turn.
+    pub mix: OpMix,
+    /// Percent of turns that first compact a little below the newest
+    /// revision seen, as an operator's auto-compaction would.
+    pub compaction_percent: u32,
+    /// Bytes of padding after each value's unique name: large values make
+    /// snapshots of several MiB.
+    pub value_padding: usize,
+}
+
+impl Workload {
+    /// Client `id`'s value for its turn `seq`: unique (`c<id>-<seq>`), so
+    /// a read names the write it saw, then padded.
+    pub fn value(&self, id: u32, seq: usize) -> String {
+        let mut value = format!("c{id}-{seq}");
+        if self.value_padding > 0 {
+            value.push('.');
+            value.push_str(&"x".repeat(self.value_padding));
+        }
+        value
+    }
 }
 
 /// Runs client `id` against `endpoints`, recording every operation.
@@ -74,23 +96,23 @@ pub async fn run_client(
     client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
     let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
     for seq in 0..workload.ops_per_client {
-        if thread_rng().gen_range(0..100) < 3 {
+        if thread_rng().gen_range(0..100) < workload.compaction_percent {
             c.compact(c.newest_revision - 5).await;
         }
         let key = c.key();
-        let value = format!("c{id}-{seq}");
-        let request = match thread_rng().gen_range(0..100) {
-            0..18 => Request::Put { key, value },
-            18..29 => Request::Get {
+        let value = workload.value(id, seq);
+        let request = match workload.mix.pick(&mut thread_rng()) {
+            TurnKind::Put => Request::Put { key, value },
+            TurnKind::Get => Request::Get {
                 key,
                 serializable: false,
             },
-            29..33 => Request::Get {
+            TurnKind::SerializableGet => Request::Get {
                 key,
                 serializable: true,
             },
-            33..39 => Request::Delete { key },
-            39..50 => {
+            TurnKind::Delete => Request::Delete { key },
+            TurnKind::Cas => {
                 let expected = c.seen.get(&key).and_then(|(v, _)| v.clone());
                 Request::Cas {
                     key,
@@ -98,16 +120,16 @@ pub async fn run_client(
                     value,
                 }
             }
-            50..58 => Request::Range {
+            TurnKind::Range => Request::Range {
                 prefix: KEY_PREFIX.to_string(),
                 serializable: false,
             },
-            58..68 => c.multi_key_txn(&value),
-            68..72 => {
+            TurnKind::MultiKeyTxn => c.multi_key_txn(&value),
+            TurnKind::DeleteRange => {
                 let (start, end) = c.span();
                 Request::DeleteRange { start, end }
             }
-            72..80 => {
+            TurnKind::PastRead => {
                 let (start, end) = if thread_rng().gen_bool(0.5) {
                     (key, String::new())
                 } else {
@@ -123,12 +145,12 @@ pub async fn run_client(
                     serializable: thread_rng().gen_bool(0.3),
                 }
             }
-            80..86 => {
+            TurnKind::PaginatedList => {
                 c.paginated_list().await;
                 c.pause(None).await;
                 continue;
             }
-            86..90 => {
+            TurnKind::CountOrKeysOnly => {
                 let count_only = thread_rng().gen_bool(0.5);
                 Request::List {
                     start: KEY_PREFIX.to_string(),
@@ -140,7 +162,7 @@ pub async fn run_client(
                     serializable: false,
                 }
             }
-            90..94 => Request::Txn {
+            TurnKind::PastReadTxn => Request::Txn {
                 compares: vec![],
                 success: vec![
                     TxnStep::Get {
@@ -151,7 +173,7 @@ pub async fn run_client(
                 ],
                 failure: vec![],
             },
-            _ => {
+            TurnKind::CompactionRace => {
                 c.compaction_race().await;
                 c.pause(None).await;
                 continue;

@@ -114,6 +114,10 @@ struct SimFile {
     current: Vec<u8>,
     /// What survives a crash.
     durable: Vec<u8>,
+    /// `current` and `durable` agree on their first this many bytes: a
+    /// sync copies only what follows, so syncing a log that only grows
+    /// costs what was appended, not the whole file.
+    same_until: usize,
 }
 
 impl SimDisk {
@@ -192,6 +196,7 @@ impl SimDisk {
                 Kept::Prefix(_) | Kept::Pages(_) => file.current = file.durable.clone(),
             }
             file.durable = file.current.clone();
+            file.same_until = file.current.len();
         }
     }
 
@@ -232,16 +237,25 @@ impl Disk for SimDisk {
 
     fn write(&self, name: &str, data: &[u8]) -> io::Result<()> {
         let mut files = self.files.lock().unwrap();
-        files.entry(name.to_string()).or_default().current = data.to_vec();
+        let file = files.entry(name.to_string()).or_default();
+        file.current = data.to_vec();
+        file.same_until = 0;
         Ok(())
     }
 
     fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
-        self.with_file(name, |f| f.current.truncate(len as usize))
+        self.with_file(name, |f| {
+            f.current.truncate(len as usize);
+            f.same_until = f.same_until.min(f.current.len());
+        })
     }
 
     fn sync(&self, name: &str) -> io::Result<()> {
-        self.with_file(name, |f| f.durable = f.current.clone())
+        self.with_file(name, |f| {
+            f.durable.truncate(f.same_until);
+            f.durable.extend_from_slice(&f.current[f.same_until..]);
+            f.same_until = f.current.len();
+        })
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {

@@ -153,30 +153,11 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
     let mut violations = invariants::revisions(history);
     violations.extend(invariants::reads(history));
     violations.extend(invariants::at_revision(history));
-    let rendered = history
-        .operations
-        .iter()
-        .enumerate()
-        .map(|(i, op)| {
-            let ret = if op.return_ns == u64::MAX {
-                "never".to_string()
-            } else {
-                format!("{:.6}s", op.return_ns as f64 / 1e9)
-            };
-            format!(
-                "#{i} client {} [{:.6}s, {ret}] {:?} -> {:?}",
-                op.client,
-                op.call_ns as f64 / 1e9,
-                op.request,
-                op.outcome
-            )
-        })
-        .collect();
     let mut report = CheckReport {
         verdict: Verdict::Linearizable,
         failure: None,
         violations,
-        rendered,
+        rendered: Vec::new(),
     };
     let mut parts = parts(history, options.partition_by_key);
     if options.partition_by_key {
@@ -198,11 +179,12 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
         None => {}
         Some((_, Search::TimedOut)) => {
             // A broken revision rule is proof enough on its own.
-            report.verdict = if report.violations.is_empty() {
-                Verdict::Unknown
+            if report.violations.is_empty() {
+                report.verdict = Verdict::Unknown;
             } else {
-                Verdict::NotLinearizable
-            };
+                report.verdict = Verdict::NotLinearizable;
+                report.rendered = render(history);
+            }
             return report;
         }
         Some((i, Search::NotLinearizable { prefix })) => {
@@ -218,8 +200,33 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
     }
     if report.failure.is_some() || !report.violations.is_empty() {
         report.verdict = Verdict::NotLinearizable;
+        report.rendered = render(history);
     }
     report
+}
+
+/// Every operation in words, for the evidence: only a failing history needs
+/// it, and a history of large values takes a while to render.
+fn render(history: &History) -> Vec<String> {
+    history
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let ret = if op.return_ns == u64::MAX {
+                "never".to_string()
+            } else {
+                format!("{:.6}s", op.return_ns as f64 / 1e9)
+            };
+            format!(
+                "#{i} client {} [{:.6}s, {ret}] {:?} -> {:?}",
+                op.client,
+                op.call_ns as f64 / 1e9,
+                op.request,
+                op.outcome
+            )
+        })
+        .collect()
 }
 
 fn is_read_by_a_kept_read(history: &History, write: usize, kept: &[usize]) -> bool {

@@ -400,6 +400,37 @@ impl Request {
         }
     }
 
+    /// Every value the request carries, to rewrite in place (a trace
+    /// shortens long ones).
+    pub fn values_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            Request::Put { value, .. } => vec![value],
+            Request::Cas {
+                expected, value, ..
+            } => expected.iter_mut().chain([value]).collect(),
+            Request::Txn {
+                compares,
+                success,
+                failure,
+            } => {
+                compares
+                    .iter_mut()
+                    .filter_map(|c| match &mut c.target {
+                        CompareTarget::Value(v) => Some(v),
+                        _ => None,
+                    })
+                    .chain(success.iter_mut().chain(failure.iter_mut()).filter_map(
+                        |step| match step {
+                            TxnStep::Put { value, .. } => Some(value),
+                            _ => None,
+                        },
+                    ))
+                    .collect()
+            }
+            _ => vec![],
+        }
+    }
+
     /// The request's kind, as its JSON names it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -417,6 +448,28 @@ impl Request {
 }
 
 impl Response {
+    /// Every value the response shows, to rewrite in place (a trace
+    /// shortens long ones).
+    pub fn values_mut(&mut self) -> Vec<&mut String> {
+        let kvs: Vec<&mut KeyValue> = match self {
+            Response::Get { kv, .. } => kv.iter_mut().collect(),
+            Response::Range { kvs, .. }
+            | Response::List { kvs, .. }
+            | Response::DeleteRange { prev_kvs: kvs, .. } => {
+                kvs.iter_mut().map(|(_, kv)| kv).collect()
+            }
+            Response::Txn { results, .. } => results
+                .iter_mut()
+                .filter_map(|r| match r {
+                    StepResult::Get { kv } => kv.as_mut(),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![],
+        };
+        kvs.into_iter().map(|kv| &mut kv.value).collect()
+    }
+
     /// The response's kind, as its JSON names it.
     pub fn kind(&self) -> &'static str {
         match self {

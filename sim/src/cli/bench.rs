@@ -10,6 +10,7 @@
 
 use etcd_sim_harness::campaign::{Campaign, Summary};
 use etcd_sim_harness::faults::FaultSet;
+use etcd_sim_harness::stderr_filter::StderrFilter;
 use etcd_sim_harness::RunConfig;
 
 use super::{EXIT_OK, EXIT_USAGE, EXIT_VIOLATION};
@@ -39,6 +40,9 @@ pub fn run(args: &CampaignArgs) -> u8 {
         eprintln!("error: --seeds, --runs and --jobs must be at least 1");
         return EXIT_USAGE;
     }
+    // Crash points end member tasks by panicking; madsim's note on each
+    // is expected noise, as in `run`.
+    let _quiet = StderrFilter::install();
     let fixed = RunConfig::new(0);
     println!(
         "bench: seeds 0..{}, jobs {}, fastest of {} runs; fixed shape: {} members, {} clients x {} \
