@@ -262,6 +262,36 @@ impl Recorder {
     }
 }
 
+/// The longest value a trace line shows whole.
+const TRACE_VALUE_BYTES: usize = 48;
+
+/// `value` as a trace shows it: whole if short, else its start (which holds
+/// the workload's unique name) and its length. A trace stays readable, and
+/// hashing it stays cheap, when a seed writes values of 100 KB.
+fn shorten(value: &mut String) {
+    if value.len() > TRACE_VALUE_BYTES {
+        let mut end = TRACE_VALUE_BYTES;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        *value = format!("{}…({} bytes)", &value[..end], value.len());
+    }
+}
+
+fn brief(request: &Request) -> Request {
+    let mut brief = request.clone();
+    brief.values_mut().into_iter().for_each(shorten);
+    brief
+}
+
+fn brief_outcome(outcome: &Outcome) -> Outcome {
+    let mut brief = outcome.clone();
+    if let Outcome::Ok(response) = &mut brief {
+        response.values_mut().into_iter().for_each(shorten);
+    }
+    brief
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,34 +351,4 @@ mod tests {
             "none of it is hashed"
         );
     }
-}
-
-/// The longest value a trace line shows whole.
-const TRACE_VALUE_BYTES: usize = 48;
-
-/// `value` as a trace shows it: whole if short, else its start (which holds
-/// the workload's unique name) and its length. A trace stays readable, and
-/// hashing it stays cheap, when a seed writes values of 100 KB.
-fn shorten(value: &mut String) {
-    if value.len() > TRACE_VALUE_BYTES {
-        let mut end = TRACE_VALUE_BYTES;
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
-        *value = format!("{}…({} bytes)", &value[..end], value.len());
-    }
-}
-
-fn brief(request: &Request) -> Request {
-    let mut brief = request.clone();
-    brief.values_mut().into_iter().for_each(shorten);
-    brief
-}
-
-fn brief_outcome(outcome: &Outcome) -> Outcome {
-    let mut brief = outcome.clone();
-    if let Outcome::Ok(response) = &mut brief {
-        response.values_mut().into_iter().for_each(shorten);
-    }
-    brief
 }
