@@ -308,7 +308,7 @@ pub fn draw(seed: u64) -> Shape {
             .collect()
     };
     // Drawn after the knobs above, so that adding it moved none of them.
-    let catch_up_entries = pick(&mut rng, &[0, 5, 50, 500, 5_000]);
+    let catch_up_entries = pick(&mut rng, &[0, 0, 5, 50, 500, 5_000]);
     let op_mix = OpMix::draw(&mut rng);
     let compaction_percent = pick(&mut rng, &[0, 3, 3, 10, 30]);
     // Mostly short values, now and then larger ones. Values of 100 KB make
