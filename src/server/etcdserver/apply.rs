@@ -410,6 +410,25 @@ pub fn is_read_only(txn: &TxnRequest) -> bool {
         .all(|op| matches!(op.request, Some(Request::RequestRange(_))))
 }
 
+/// etcd's `isTxnSerializable`: a read-only txn whose ranges are all
+/// serializable needs no read barrier (an empty one neither).
+pub fn is_serializable(txn: &TxnRequest) -> bool {
+    txn.success
+        .iter()
+        .chain(&txn.failure)
+        .all(|op| matches!(&op.request, Some(Request::RequestRange(range)) if range.serializable))
+}
+
+/// A read-only txn ([`is_read_only`]) against the store as it is, served
+/// once the read barrier passed (etcd 3.4's `applyV3Base.Txn` outside
+/// raft).
+pub fn read_txn(store: &KvStore, txn: &TxnRequest) -> Result<TxnResponse, ServerError> {
+    store
+        .apply_read_txn(&txn.clone().into())
+        .map(Into::into)
+        .map_err(Into::into)
+}
+
 /// A range against the store as it is, served once the read barrier passed.
 pub fn range(
     store: &KvStore,

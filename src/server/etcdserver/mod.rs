@@ -6,7 +6,7 @@
 //! Linearizable reads go through ReadIndex
 //! ([`EtcdServer::read_barrier`]): ask raft for the commit index the leader
 //! has confirmed, wait until this member has applied that far, then read the
-//! local store.
+//! local store. Reads waiting together share one such round (`read_loop`).
 
 mod alarms;
 mod apply;
@@ -19,6 +19,7 @@ mod lease_peer;
 mod members;
 mod propose;
 mod raft_request;
+mod read_loop;
 mod wait;
 mod watchable;
 
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use futures::future::select_all;
 use madsim::rand::{thread_rng, Rng};
 use tokio::sync::{mpsc, watch};
 
@@ -59,6 +61,7 @@ use crate::server::lease::Lessor;
 use crate::storage::Disk;
 use apply::{encode_state, Applier, ApplyResult};
 use members::Published;
+use read_loop::ReadRounds;
 use wait::Wait;
 
 /// Why a member could not start.
@@ -88,6 +91,8 @@ struct Inner {
     restores: Arc<AtomicU64>,
     writes: Arc<Wait<u64, ApplyResult>>,
     reads: Arc<Wait<u64, u64>>,
+    /// The linearizable reads waiting for the next ReadIndex round.
+    read_rounds: ReadRounds,
     request_timeout: Duration,
     /// The shortest election timeout, by which etcd judges whether a
     /// leader failure made a proposal time out.
@@ -218,6 +223,7 @@ impl EtcdServer {
                 restores,
                 writes,
                 reads,
+                read_rounds: ReadRounds::default(),
                 request_timeout: config.request_timeout,
                 election_timeout: config.tick * config.election_ticks.0 as u32,
                 bugs: config.bugs,
@@ -232,13 +238,17 @@ impl EtcdServer {
             }),
         };
         tokio::spawn(server.clone().expire_leases());
+        let read_loop = tokio::spawn(server.clone().read_loop());
         tokio::spawn(server.clone().publish(MemberAttrSetRequest {
             member_id: config.member().id,
             name: config.name.clone(),
             client_urls: config.advertise_client_urls.clone(),
         }));
-        let essential =
-            EssentialTasks::new(vec![("raft loop", raft_loop), ("applier", apply_loop)]);
+        let essential = EssentialTasks::new(vec![
+            ("raft loop", raft_loop),
+            ("applier", apply_loop),
+            ("read loop", read_loop),
+        ]);
         Ok((server, essential))
     }
 
@@ -329,9 +339,19 @@ impl EtcdServer {
         self.propose(request).await
     }
 
-    /// Txn through raft.
+    /// Txn. One that only reads ([`is_read_only`]) is served as etcd 3.4
+    /// serves it, like a range: after the read barrier unless every range
+    /// in it is serializable, from this member's store, without raft. Any
+    /// other goes through raft.
     pub async fn txn(&self, request: TxnRequest) -> Result<TxnResponse, ServerError> {
-        self.propose(request).await
+        if !is_read_only(&request) {
+            return self.propose(request).await;
+        }
+        if !apply::is_serializable(&request) && !self.may_read_locally() {
+            self.read_barrier().await?;
+        }
+        let store = self.inner.store.lock().unwrap();
+        apply::read_txn(&store, &request)
     }
 
     /// Compaction through raft.
@@ -426,36 +446,59 @@ impl EtcdServer {
 
     /// [`Self::read_barrier`], giving up after `timeout`.
     async fn read_barrier_within(&self, timeout: Duration) -> Result<(), ServerError> {
-        let wait = async {
-            let index = self.read_index().await?;
-            self.applied_at_least(index).await
+        let round = self.inner.read_rounds.join();
+        let result = match tokio::time::timeout(timeout, round).await {
+            Ok(Ok(result)) => result,
+            // The read loop is gone: the member is stopping.
+            Ok(Err(_)) => Err(ServerError::Stopped),
+            Err(_) => Err(ServerError::TimedOut),
         };
-        let result = tokio::time::timeout(timeout, wait)
-            .await
-            .unwrap_or(Err(ServerError::TimedOut));
         if result.is_ok() && self.inner.raft.status().leader != self.member_id() {
             coverage::hit(Site::ReadIndexOnFollower);
         }
         result
     }
 
-    /// The index a linearizable read must wait for, from raft's ReadIndex.
-    /// A request that goes unanswered (lost with a message, or sent to a
-    /// leader that went away) is asked again every [`READ_INDEX_RETRY`], as
-    /// etcd 3.4.20+ does, each time under a fresh context: an answer still
-    /// on its way for an earlier one is ignored.
+    /// How many ReadIndex rounds this member ran, and how many linearizable
+    /// reads (and lease checks) they answered.
+    pub fn read_rounds(&self) -> (u64, u64) {
+        self.inner.read_rounds.counts()
+    }
+
+    /// The read loop (etcd's `linearizableReadLoop`): serves the reads
+    /// waiting for a round, one round at a time, for as long as the member
+    /// lives.
+    async fn read_loop(self) {
+        self.inner.read_rounds.run(|| self.read_round()).await
+    }
+
+    /// One round: the confirmed read index, then this member applied that
+    /// far; given up after the request timeout, as each read is.
+    async fn read_round(&self) -> Result<(), ServerError> {
+        let index = tokio::time::timeout(self.inner.request_timeout, self.read_index())
+            .await
+            .unwrap_or(Err(ServerError::TimedOut))?;
+        self.applied_at_least(index).await
+    }
+
+    /// The index a round must wait for, from raft's ReadIndex. A request
+    /// that goes unanswered (lost with a message, or sent to a leader that
+    /// went away) is asked again every [`READ_INDEX_RETRY`], as etcd
+    /// 3.4.20+ does, each time under a fresh context (etcd's fix of
+    /// #20418); an answer to any of the round's requests will do, since
+    /// each was sent after the round closed.
     async fn read_index(&self) -> Result<u64, ServerError> {
-        let mut pending = PendingRead::new(&self.inner.reads);
+        let mut asked = vec![PendingRead::new(&self.inner.reads)];
         loop {
-            self.inner
-                .raft
-                .read_index(pending.ctx.to_be_bytes().to_vec());
-            match tokio::time::timeout(READ_INDEX_RETRY, &mut pending.confirmed).await {
-                Ok(index) => return index.map_err(|_| ServerError::Stopped),
+            let ctx = asked.last().expect("a request was made").ctx;
+            self.inner.raft.read_index(ctx.to_be_bytes().to_vec());
+            let answers = select_all(asked.iter_mut().map(|pending| &mut pending.confirmed));
+            match tokio::time::timeout(READ_INDEX_RETRY, answers).await {
+                Ok((index, _, _)) => return index.map_err(|_| ServerError::Stopped),
                 // A fresh context: raft's read-only queue is keyed by it,
-                // so a reused one could count acknowledgements of the first
-                // request's heartbeats for the retry (etcd #20418).
-                Err(_) => pending = PendingRead::new(&self.inner.reads),
+                // so a reused one could count acknowledgements of the
+                // first request's heartbeats for the retry (etcd #20418).
+                Err(_) => asked.push(PendingRead::new(&self.inner.reads)),
             }
         }
     }
