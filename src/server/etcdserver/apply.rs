@@ -454,3 +454,61 @@ pub fn range(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_only_txn_skips_the_barrier_only_if_every_range_is_serializable() {
+        let range = |serializable| RequestOp {
+            request: Some(Request::RequestRange(RangeRequest {
+                serializable,
+                ..Default::default()
+            })),
+        };
+        let txn = |success, failure| TxnRequest {
+            success,
+            failure,
+            ..Default::default()
+        };
+        assert!(is_serializable(&txn(vec![range(true)], vec![range(true)])));
+        assert!(!is_serializable(&txn(
+            vec![range(true)],
+            vec![range(false)]
+        )));
+        assert!(!is_serializable(&txn(vec![range(false)], vec![])));
+        // etcd's rule: no range to ask for a barrier, no barrier.
+        assert!(is_serializable(&TxnRequest::default()));
+    }
+
+    #[test]
+    fn a_read_only_txn_is_evaluated_on_the_store_as_it_is() {
+        let mut store = KvStore::new();
+        store
+            .apply_put(&crate::mvcc::txn::PutRequest {
+                key: b"k".to_vec(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            })
+            .unwrap();
+        let get = RequestOp {
+            request: Some(Request::RequestRange(RangeRequest {
+                key: b"k".to_vec(),
+                ..Default::default()
+            })),
+        };
+        let read = TxnRequest {
+            success: vec![get],
+            ..Default::default()
+        };
+        let response = read_txn(&store, &read).unwrap();
+        assert!(response.succeeded);
+        assert_eq!(response.header.unwrap().revision, 2);
+        assert_eq!(
+            store.current_revision(),
+            2,
+            "a read-only txn writes nothing"
+        );
+    }
+}

@@ -472,8 +472,8 @@ impl EtcdServer {
         self.inner.read_rounds.run(|| self.read_round()).await
     }
 
-    /// One round: the confirmed read index, then this member applied that
-    /// far; given up after the request timeout, as each read is.
+    /// One round: the confirmed read index (given up after the request
+    /// timeout, etcd's `ErrTimeout`), then this member applied that far.
     async fn read_round(&self) -> Result<(), ServerError> {
         let index = tokio::time::timeout(self.inner.request_timeout, self.read_index())
             .await
