@@ -98,6 +98,7 @@ impl RunConfig {
             workload: Workload {
                 traffic: Default::default(),
                 ops_per_client: 30,
+                duration: None,
                 keys: 3,
                 deadline: Duration::from_secs(7),
                 // Set from the knobs below.
@@ -152,6 +153,7 @@ impl RunConfig {
         config.nodes = schedule.nodes;
         config.clients = schedule.clients;
         config.workload.ops_per_client = schedule.ops_per_client;
+        config.workload.duration = schedule.duration_ms.map(Duration::from_millis);
         config.workload.keys = schedule.keys;
         config.watchers = schedule.watchers;
         config.lease_clients = schedule.lease_clients;
@@ -172,6 +174,7 @@ impl RunConfig {
             nodes: self.nodes,
             clients: self.clients,
             ops_per_client: self.workload.ops_per_client,
+            duration_ms: self.workload.duration.map(|d| d.as_millis() as u64),
             keys: self.workload.keys,
             watchers: self.watchers,
             lease_clients: self.lease_clients,

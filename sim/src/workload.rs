@@ -28,8 +28,11 @@ pub use crate::traffic::Traffic;
 pub struct Workload {
     /// Which traffic the clients drive.
     pub traffic: Traffic,
-    /// Operations each client issues.
+    /// Operations each client issues (at most, with `duration`).
     pub ops_per_client: usize,
+    /// Simulated time each client keeps issuing operations for, from its
+    /// first: a long-haul run. `None`: until it has issued `ops_per_client`.
+    pub duration: Option<Duration>,
     /// Keys `k0`, `k1`, … the clients contend on.
     pub keys: usize,
     /// How long a client waits for an answer before giving up (the outcome
@@ -49,6 +52,15 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// The numbers of the turns a client takes from now: `ops_per_client`
+    /// of them, fewer if `duration` runs out first.
+    pub fn turns(&self, clock: Clock) -> impl Iterator<Item = usize> {
+        let until = self
+            .duration
+            .map(|d| clock.now_ns().saturating_add(d.as_nanos() as u64));
+        (0..self.ops_per_client).take_while(move |_| until.is_none_or(|end| clock.now_ns() < end))
+    }
+
     /// Client `id`'s value for its turn `seq`: unique (`c<id>-<seq>`), so
     /// a read names the write it saw, then padded.
     pub fn value(&self, id: u32, seq: usize) -> String {
@@ -95,7 +107,7 @@ pub async fn run_client(
         .with_perturbations(workload.perturbations);
     client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
     let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
-    for seq in 0..workload.ops_per_client {
+    for seq in workload.turns(clock) {
         if thread_rng().gen_range(0..100) < workload.compaction_percent {
             c.compact(c.newest_revision - 5).await;
         }
