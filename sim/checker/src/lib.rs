@@ -26,6 +26,7 @@ pub mod bench;
 #[cfg(test)]
 mod brute_force;
 mod check;
+pub mod export;
 mod hash;
 mod history;
 pub mod invariants;
