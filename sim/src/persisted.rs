@@ -212,6 +212,7 @@ mod tests {
             request: Request::Put {
                 key: "k".into(),
                 value: value.into(),
+                lease: 0,
             },
             outcome,
             served_by: None,
