@@ -65,15 +65,18 @@ impl Workload {
 ///
 /// Values are unique (`c<id>-<seq>`, and `-<n>` for the n-th put of a
 /// txn), so a read names the write it saw. The mix (etcd robustness's etcd
-/// traffic, percent of turns): puts 18, linearizable gets 11,
+/// traffic, percent of turns): puts 12, linearizable gets 9,
 /// serializable gets 4, deletes 6, compare-and-set txns expecting the
 /// last value this client saw 11, ranges over every key 8, multi-key txns
 /// 10, delete-ranges with prev_kv 4, reads at a past revision 8 (a key or
 /// every key, some serializable), paginated lists 6 (limit 1 or 2, the
 /// next pages at the first page's revision from after its last key),
 /// count-only and keys-only lists 4, txns that read a past revision and
-/// write 4, compactions raced by a read of the compacted revision 3
-/// (ErrCompacted must come exactly when it should), and now and then a
+/// write 4, compactions raced by a read of the compacted revision 6
+/// (ErrCompacted must come exactly when it should), lease grants 2 (ids
+/// the client chooses; one in three short, to expire, the others an hour
+/// long), puts attached to one of the client's leases 4 and revokes of
+/// one 2 (etcd robustness's PutWithLease and LeaseRevoke), and now and then a
 /// compaction a little below the newest revision seen, as an operator's
 /// auto-compaction would, or at the revision of a delete just made.
 /// Compactions are operations of the history: the checker needs them to

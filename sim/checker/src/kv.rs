@@ -12,6 +12,23 @@
 //! value through the history's revision-to-value map. Reads at a past
 //! revision and serializable reads are not linearizable events: they are
 //! checked against the order of revisions in [`crate::invariants`].
+//!
+//! # Leases
+//!
+//! A lease is one more key of the model ([`lease_key`]): present, with a
+//! value of its own, from its grant until its revoke. Which lease a key is
+//! attached to needs no state of its own: values are unique, and the put
+//! that wrote a key's value named its lease (or none), so the key's value
+//! says it. A put with a lease is a txn guarded on the lease being live
+//! (refused with etcd's "requested lease not found" otherwise, an answer
+//! the model checks); a plain put, a txn's put or a delete leaves a value
+//! of no lease, which is how they detach the key. A revoke makes the lease
+//! absent and deletes, at the same instant, every key whose value was put
+//! with it ([`KvOp::Revoke`]); a lease granted with a short TTL may expire,
+//! which is a revoke of unknown outcome from the grant's call. For the
+//! parts, a lease's key is named by every put with it, its grant and its
+//! revoke, and the grant and revoke touch every key ever put with it, so a
+//! lease and its keys always share a part.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
