@@ -836,6 +836,7 @@ const SOMETIME: u64 = u64::MAX - 1;
 /// Translates a part's operations into model operations, interning values.
 pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel, Vec<Timed<KvOp>>) {
     let by_revision = values_by_revision(history);
+    let versions = Versions::of(history);
     let mut values: BTreeMap<String, u32> = BTreeMap::new();
     let mut intern = |v: &str| -> u32 {
         let next = values.len() as u32;
@@ -1080,7 +1081,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                 let mut complete = true;
                 for compare in compares {
                     match key_index(&compare.key)
-                        .and_then(|k| guard(k, compare, &by_revision, &mut intern))
+                        .and_then(|k| guard(k, compare, &by_revision, &versions, &mut intern))
                     {
                         Some(g) => guards.push(g),
                         None => complete = false,
@@ -1164,14 +1165,76 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
     )
 }
 
+/// What a history tells of versions: every value each key may have held,
+/// and the version of each value a read showed.
+pub struct Versions<'h> {
+    written: BTreeMap<&'h str, Vec<&'h str>>,
+    seen: BTreeMap<(&'h str, &'h str), i64>,
+}
+
+impl<'h> Versions<'h> {
+    /// Gathers them from `history`.
+    pub fn of(history: &'h History) -> Self {
+        let mut written: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut seen = BTreeMap::new();
+        for op in &history.operations {
+            if op.may_have_taken_effect() {
+                for (key, value) in op.request.written_values() {
+                    written.entry(key).or_default().push(value);
+                }
+            }
+            for (key, kv) in op.observed() {
+                seen.entry((key, kv.value.as_str())).or_insert(kv.version);
+            }
+        }
+        Versions { written, seen }
+    }
+
+    /// A compare of `key`'s version with `n` as one need, when it is one:
+    /// values are unique, so each value the key may hold has one version,
+    /// and an absent key has version 0. If every value the key may hold
+    /// has a version some read showed, the compare holds for a known set
+    /// of states; it is one need when that set, or the set where it fails,
+    /// has one state. Otherwise `None` (left to the search as unknown).
+    fn need(
+        &self,
+        k: usize,
+        key: &str,
+        relation: Relation,
+        n: i64,
+        intern: &mut impl FnMut(&str) -> u32,
+    ) -> Option<Need> {
+        let holds = |version: i64| match relation {
+            Relation::Equal => version == n,
+            Relation::NotEqual => version != n,
+            Relation::Greater => version > n,
+            Relation::Less => version < n,
+        };
+        let mut states: Vec<(Value, bool)> = vec![(None, holds(0))];
+        for &value in self.written.get(key).into_iter().flatten() {
+            let version = *self.seen.get(&(key, value))?;
+            states.push((Some(intern(value)), holds(version)));
+        }
+        let (yes, no): (Vec<_>, Vec<_>) = states.iter().partition(|(_, h)| *h);
+        match (yes.as_slice(), no.as_slice()) {
+            ([(v, _)], _) => Some(Need::Is(k, *v)),
+            (_, [(v, _)]) => Some(Need::IsNot(k, *v)),
+            _ => None,
+        }
+    }
+}
+
 /// A compare on the key at index `k` as a need on its value, if it can be
 /// one: a value compare; a mod revision, named by the value written at
-/// it; a create revision or version compared with 0 (absence). Other
-/// compares (`None`) are left to the search as unknown.
+/// it; a create revision or version compared with 0 (absence); a version
+/// compared with another number where the history shows every version the
+/// key may have had ([`Versions::need`]). Other compares (`None`) are left
+/// to the search as unknown.
 fn guard(
     k: usize,
     compare: &Compare,
     by_revision: &BTreeMap<(&str, i64), &str>,
+    versions: &Versions<'_>,
     intern: &mut impl FnMut(&str) -> u32,
 ) -> Option<Need> {
     let is = |v| match compare.relation {
@@ -1196,7 +1259,8 @@ fn guard(
             let v = by_revision.get(&(compare.key.as_str(), *m))?;
             is(Some(intern(v)))
         }
-        CompareTarget::CreateRevision(_) | CompareTarget::Version(_) => None,
+        CompareTarget::Version(n) => versions.need(k, &compare.key, compare.relation, *n, intern),
+        CompareTarget::CreateRevision(_) => None,
     }
 }
 

@@ -868,3 +868,103 @@ fn lease_operations_round_trip_through_json_lines() {
     let error = History::read_jsonl(&broken[..]).unwrap_err();
     assert_eq!(error.line, 7, "{error}");
 }
+
+/// A txn comparing `k`'s version with `n` under `relation`, with one put
+/// in its success branch, answered at `revision`.
+fn version_txn(
+    call: u64,
+    relation: etcd_sim_checker::Relation,
+    n: i64,
+    succeeded: bool,
+    revision: i64,
+) -> Operation {
+    use etcd_sim_checker::{Compare, CompareTarget, StepResult, TxnStep};
+    op(
+        2,
+        call,
+        call + 5,
+        Request::Txn {
+            compares: vec![Compare {
+                key: "k".into(),
+                target: CompareTarget::Version(n),
+                relation,
+            }],
+            success: vec![TxnStep::Put {
+                key: "j".into(),
+                value: format!("t{call}"),
+            }],
+            failure: vec![],
+        },
+        Outcome::Ok(Response::Txn {
+            succeeded,
+            results: if succeeded {
+                vec![StepResult::Put]
+            } else {
+                vec![]
+            },
+            revision,
+        }),
+    )
+}
+
+/// Version compares other than 0: each value of a key has the version a
+/// read showed, so a compare holds in a known set of states.
+#[test]
+fn version_compares_follow_the_versions_reads_showed() {
+    use etcd_sim_checker::Relation::{Equal, Greater, Less, NotEqual};
+    let seen_version = |version: i64| {
+        let mut read = get_at(20, "k", Some(("a", 2)), 2);
+        if let Outcome::Ok(Response::Get { kv: Some(kv), .. }) = &mut read.outcome {
+            kv.create_revision = 2 - (version - 1);
+            kv.version = version;
+        }
+        read
+    };
+    // k holds "a" at version 2 (created earlier as "z"), then is deleted.
+    let history = |txn: Operation| {
+        vec![
+            put(0, 0, 2, "k", "z", 1),
+            put(0, 3, 5, "k", "a", 2),
+            seen_version(2),
+            txn,
+            op(
+                0,
+                50,
+                55,
+                Request::Delete { key: "k".into() },
+                Outcome::Ok(Response::Delete {
+                    deleted: 1,
+                    revision: 4,
+                }),
+            ),
+            get_at(60, "k", None, 4),
+        ]
+    };
+    let (during, after) = (30, 70);
+    for (relation, n, holds_on_a, holds_when_absent) in [
+        (Equal, 2, true, false),
+        (NotEqual, 2, false, true),
+        (Greater, 1, true, false),
+        (Less, 2, false, true),
+    ] {
+        // The version "z" had is unknown: only a txn whose compare says the
+        // same of "z" as of one other state can be checked. Here "z" is
+        // gone before the txns, so tell it: "z" was read at version 1.
+        let mut known = history(version_txn(during, relation, n, holds_on_a, 3));
+        let mut z = get_at(2, "k", Some(("z", 1)), 1);
+        z.return_ns = 2;
+        known.insert(1, z);
+        accepted(known.clone());
+        // The wrong answer while k holds "a".
+        let mut wrong = history(version_txn(during, relation, n, !holds_on_a, 3));
+        wrong.insert(1, known[1].clone());
+        refuted(wrong);
+        // After the delete: version 0.
+        let mut absent = history(version_txn(after, relation, n, holds_when_absent, 5));
+        absent.insert(1, known[1].clone());
+        accepted(absent.clone());
+        let mut wrong = history(version_txn(after, relation, n, !holds_when_absent, 5));
+        wrong.insert(1, known[1].clone());
+        refuted(wrong);
+    }
+}
