@@ -40,11 +40,19 @@ pub enum TurnKind {
     PastReadTxn,
     /// A compaction raced by a read of the compacted revision.
     CompactionRace,
+    /// A lease granted with an id the client chooses: a long one (an hour)
+    /// or, one time in three, a short one (3 s) that is let to expire.
+    LeaseGrant,
+    /// A put attached to one of the client's leases (a grant first if it
+    /// has none).
+    PutWithLease,
+    /// A revoke of one of the client's leases, which deletes its keys.
+    LeaseRevoke,
 }
 
 impl TurnKind {
     /// Every kind, in the order the mix is drawn.
-    pub const ALL: [TurnKind; 13] = [
+    pub const ALL: [TurnKind; 16] = [
         TurnKind::Put,
         TurnKind::Get,
         TurnKind::SerializableGet,
@@ -58,6 +66,9 @@ impl TurnKind {
         TurnKind::CountOrKeysOnly,
         TurnKind::PastReadTxn,
         TurnKind::CompactionRace,
+        TurnKind::LeaseGrant,
+        TurnKind::PutWithLease,
+        TurnKind::LeaseRevoke,
     ];
 
     /// The name a schedule file gives it.
@@ -72,8 +83,8 @@ impl TurnKind {
 
     fn row(self) -> (&'static str, u32) {
         match self {
-            TurnKind::Put => ("put", 18),
-            TurnKind::Get => ("get", 11),
+            TurnKind::Put => ("put", 12),
+            TurnKind::Get => ("get", 9),
             TurnKind::SerializableGet => ("serializable-get", 4),
             TurnKind::Delete => ("delete", 6),
             TurnKind::Cas => ("cas", 11),
@@ -85,6 +96,9 @@ impl TurnKind {
             TurnKind::CountOrKeysOnly => ("count-or-keys-only", 4),
             TurnKind::PastReadTxn => ("past-read-txn", 4),
             TurnKind::CompactionRace => ("compaction-race", 6),
+            TurnKind::LeaseGrant => ("lease-grant", 2),
+            TurnKind::PutWithLease => ("put-with-lease", 4),
+            TurnKind::LeaseRevoke => ("lease-revoke", 2),
         }
     }
 
@@ -96,6 +110,8 @@ impl TurnKind {
                 | TurnKind::Cas
                 | TurnKind::MultiKeyTxn
                 | TurnKind::DeleteRange
+                | TurnKind::PutWithLease
+                | TurnKind::LeaseRevoke
         )
     }
 }
