@@ -29,7 +29,7 @@
 //!   one more operation that a search may place anywhere up to the end.
 //!
 //! Anything else (txns, ranges, serializable reads, reads at a past
-//! revision) has no counterpart in that model and is refused, naming the
+//! revision, leases) has no counterpart in that model and is refused, naming the
 //! operation.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -167,7 +167,15 @@ fn exported<'a>(
         })
     };
     match request {
-        Request::Put { key, value } => write(key, value),
+        Request::Put {
+            key,
+            value,
+            lease: 0,
+        } => write(key, value),
+        Request::Put { .. } => Err("a put with a lease (a revoke or expiry deletes its key)"),
+        Request::LeaseGrant { .. } | Request::LeaseRevoke { .. } => {
+            Err("a lease grant or revoke (a revoke deletes the lease's keys)")
+        }
         Request::Delete { key } => write(key, ""),
         Request::Get {
             serializable: true, ..
