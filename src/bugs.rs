@@ -90,11 +90,15 @@ pub enum Bug {
     /// applied to; while the applier lags raft, the snapshot claims entries
     /// its data lacks, and whoever restores it skips them.
     Etcd13766,
+    /// A put that attaches a key to a new lease, or to none, leaves it
+    /// attached to its old one too: revoking the old lease deletes a key
+    /// that no longer belongs to it.
+    LeaseReattachKeepsOld,
 }
 
 impl Bug {
     /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 22] = [
+    pub const ALL: [Bug; 23] = [
         Bug::StaleRead,
         Bug::LostLeaderLease,
         Bug::EarlyAck,
@@ -117,6 +121,7 @@ impl Bug {
         Bug::PastReadOffByOne,
         Bug::Etcd14370,
         Bug::Etcd13766,
+        Bug::LeaseReattachKeepsOld,
     ];
 
     /// The name used on the command line.
@@ -144,6 +149,7 @@ impl Bug {
             Bug::PastReadOffByOne => "past-read-off-by-one",
             Bug::Etcd14370 => "etcd-14370",
             Bug::Etcd13766 => "etcd-13766",
+            Bug::LeaseReattachKeepsOld => "lease-reattach-keeps-old",
         }
     }
 
@@ -207,6 +213,9 @@ impl Bug {
             }
             Bug::Etcd13766 => {
                 "consistency: a snapshot taken while the applier lags skips entries on restore"
+            }
+            Bug::LeaseReattachKeepsOld => {
+                "leases: revoking a lease deletes a key that a later put moved off it"
             }
         }
     }
@@ -281,6 +290,10 @@ impl Bug {
             }
             Bug::Etcd13766 => {
                 "etcd #13766: the consistent index persisted ahead of the data it describes"
+            }
+            Bug::LeaseReattachKeepsOld => {
+                "a second index that misses an update: etcd's lessor keeps each lease's item set \
+                 and a put must Detach the key from its old lease before it Attaches the new one"
             }
         }
     }

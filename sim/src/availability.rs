@@ -155,6 +155,7 @@ mod tests {
             Request::Put {
                 key: "k".into(),
                 value: format!("{call}"),
+                lease: 0,
             }
         } else {
             Request::Get {

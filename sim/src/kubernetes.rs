@@ -34,7 +34,7 @@ pub async fn run_client(
     let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
     // An informer starts with a list.
     c.paginated_list().await;
-    for seq in 0..workload.ops_per_client {
+    for seq in workload.turns(clock) {
         let key = c.key();
         let value = workload.value(id, seq);
         let outcome = match thread_rng().gen_range(0..100) {

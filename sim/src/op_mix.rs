@@ -40,11 +40,19 @@ pub enum TurnKind {
     PastReadTxn,
     /// A compaction raced by a read of the compacted revision.
     CompactionRace,
+    /// A lease granted with an id the client chooses: a long one (an hour)
+    /// or, one time in three, a short one (3 s) that is let to expire.
+    LeaseGrant,
+    /// A put attached to one of the client's leases (a grant first if it
+    /// has none).
+    PutWithLease,
+    /// A revoke of one of the client's leases, which deletes its keys.
+    LeaseRevoke,
 }
 
 impl TurnKind {
     /// Every kind, in the order the mix is drawn.
-    pub const ALL: [TurnKind; 13] = [
+    pub const ALL: [TurnKind; 16] = [
         TurnKind::Put,
         TurnKind::Get,
         TurnKind::SerializableGet,
@@ -58,6 +66,9 @@ impl TurnKind {
         TurnKind::CountOrKeysOnly,
         TurnKind::PastReadTxn,
         TurnKind::CompactionRace,
+        TurnKind::LeaseGrant,
+        TurnKind::PutWithLease,
+        TurnKind::LeaseRevoke,
     ];
 
     /// The name a schedule file gives it.
@@ -72,8 +83,8 @@ impl TurnKind {
 
     fn row(self) -> (&'static str, u32) {
         match self {
-            TurnKind::Put => ("put", 18),
-            TurnKind::Get => ("get", 11),
+            TurnKind::Put => ("put", 12),
+            TurnKind::Get => ("get", 9),
             TurnKind::SerializableGet => ("serializable-get", 4),
             TurnKind::Delete => ("delete", 6),
             TurnKind::Cas => ("cas", 11),
@@ -85,6 +96,9 @@ impl TurnKind {
             TurnKind::CountOrKeysOnly => ("count-or-keys-only", 4),
             TurnKind::PastReadTxn => ("past-read-txn", 4),
             TurnKind::CompactionRace => ("compaction-race", 6),
+            TurnKind::LeaseGrant => ("lease-grant", 2),
+            TurnKind::PutWithLease => ("put-with-lease", 4),
+            TurnKind::LeaseRevoke => ("lease-revoke", 2),
         }
     }
 
@@ -96,6 +110,8 @@ impl TurnKind {
                 | TurnKind::Cas
                 | TurnKind::MultiKeyTxn
                 | TurnKind::DeleteRange
+                | TurnKind::PutWithLease
+                | TurnKind::LeaseRevoke
         )
     }
 }
@@ -184,6 +200,37 @@ impl OpMix {
     }
 }
 
+/// `kind=weight,...`, as `--mix` takes it: every kind named, each once.
+impl std::str::FromStr for OpMix {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut weights = BTreeMap::new();
+        for item in s.split(',') {
+            let (name, weight) = item
+                .split_once('=')
+                .ok_or_else(|| format!("op mix: expected kind=weight, got {item:?}"))?;
+            let weight: u32 = weight
+                .parse()
+                .map_err(|_| format!("op mix: {name}: the weight {weight:?} is not a number"))?;
+            if weights.insert(name.to_string(), weight).is_some() {
+                return Err(format!("op mix: {name} is named twice"));
+            }
+        }
+        let mix = OpMix(weights);
+        mix.check()?;
+        Ok(mix)
+    }
+}
+
+/// The form [`OpMix::from_str`](std::str::FromStr) reads.
+impl std::fmt::Display for OpMix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let items: Vec<String> = self.0.iter().map(|(k, w)| format!("{k}={w}")).collect();
+        f.write_str(&items.join(","))
+    }
+}
+
 impl Default for OpMix {
     fn default() -> Self {
         Self::fixed()
@@ -195,6 +242,28 @@ mod tests {
     use super::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+
+    #[test]
+    fn a_mix_reads_back_as_written_and_bad_ones_are_refused() {
+        let mix: OpMix = "put=2,get=1,delete=1".parse().unwrap();
+        assert_eq!(mix.weight(TurnKind::Put), 2);
+        assert_eq!(mix.weight(TurnKind::Cas), 0);
+        assert_eq!(mix.to_string().parse::<OpMix>().unwrap(), mix);
+        assert_eq!(
+            OpMix::fixed().to_string().parse::<OpMix>().unwrap(),
+            OpMix::fixed()
+        );
+        for (bad, says) in [
+            ("put", "expected kind=weight"),
+            ("put=x", "is not a number"),
+            ("put=1,put=2", "named twice"),
+            ("puts=1", "unknown kind of turn \"puts\""),
+            ("put=0", "every weight is 0"),
+        ] {
+            let err = bad.parse::<OpMix>().unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn the_fixed_mix_is_in_percent() {

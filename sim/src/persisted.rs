@@ -25,6 +25,11 @@
 //! violation. Writes without a value of their own (deletes, delete-ranges,
 //! txns without a put) and writes older than `T` stay unknown; so does a
 //! txn whose branch hangs on keys its part of the history does not see.
+//! A put with a lease is settled like any put: committed means applied,
+//! and the applier may still have refused it for a lease gone by then, so
+//! the checker reads "committed" there as "applied with whatever answer
+//! the lease's state gave" (a txn guarded on the lease). Lease grants and
+//! revokes carry no value and stay unknown.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -212,6 +217,7 @@ mod tests {
             request: Request::Put {
                 key: "k".into(),
                 value: value.into(),
+                lease: 0,
             },
             outcome,
             served_by: None,

@@ -303,6 +303,7 @@ mod tests {
         let put = Request::Put {
             key: "k".into(),
             value: "v".into(),
+            lease: 0,
         };
         let a = recorder.invoke(1, 10, put.clone());
         let b = recorder.invoke(2, 20, put);

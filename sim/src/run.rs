@@ -38,6 +38,7 @@ use crate::recorder::{BrokenCheck, Recorder};
 use crate::schedule::{FaultStep, Schedule};
 use crate::swarm::{self, Knobs};
 use crate::trace::Trace;
+use crate::traffic::Traffic;
 use crate::watchers::{run_watcher, WatchLogs, WATCHERS};
 use crate::workload::{final_reads, run_client, Workload};
 
@@ -98,6 +99,7 @@ impl RunConfig {
             workload: Workload {
                 traffic: Default::default(),
                 ops_per_client: 30,
+                duration: None,
                 keys: 3,
                 deadline: Duration::from_secs(7),
                 // Set from the knobs below.
@@ -120,6 +122,24 @@ impl RunConfig {
             liveness: true,
         };
         config.set_knobs(Knobs::fixed());
+        config
+    }
+
+    /// The long-haul run `bench check` times: seed `seed` of the fixed
+    /// shape with 11 clients of etcd traffic issuing puts, gets and deletes
+    /// (2:2:1) for 10 simulated minutes under every fault, some 50,000
+    /// operations; a history porcupine's kv model can check too. The same
+    /// as `reproduce --seed SEED --shape fixed --clients 11 --traffic etcd
+    /// --mix put=2,get=2,delete=1 --duration 600`.
+    pub fn long_haul(seed: u64) -> Self {
+        let mut config = RunConfig::new(seed);
+        config.clients = 11;
+        config.workload.traffic = Traffic::Etcd;
+        config.workload.ops_per_client = usize::MAX;
+        config.workload.duration = Some(Duration::from_secs(600));
+        let mut knobs = config.knobs.clone();
+        knobs.op_mix = "put=2,get=2,delete=1".parse().expect("a valid mix");
+        config.set_knobs(knobs);
         config
     }
 
@@ -152,6 +172,7 @@ impl RunConfig {
         config.nodes = schedule.nodes;
         config.clients = schedule.clients;
         config.workload.ops_per_client = schedule.ops_per_client;
+        config.workload.duration = schedule.duration_ms.map(Duration::from_millis);
         config.workload.keys = schedule.keys;
         config.watchers = schedule.watchers;
         config.lease_clients = schedule.lease_clients;
@@ -172,6 +193,7 @@ impl RunConfig {
             nodes: self.nodes,
             clients: self.clients,
             ops_per_client: self.workload.ops_per_client,
+            duration_ms: self.workload.duration.map(|d| d.as_millis() as u64),
             keys: self.workload.keys,
             watchers: self.watchers,
             lease_clients: self.lease_clients,

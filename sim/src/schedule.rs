@@ -65,8 +65,13 @@ pub struct Schedule {
     pub nodes: usize,
     /// Concurrent clients.
     pub clients: usize,
-    /// Operations per client.
+    /// Operations per client (at most, with `duration_ms`).
     pub ops_per_client: usize,
+    /// How long each client keeps issuing operations, in simulated
+    /// milliseconds (a long-haul run); absent: until it has issued
+    /// `ops_per_client`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
     /// Keys the clients contend on.
     pub keys: usize,
     /// Watcher clients beside the KV clients (0 in files written before
@@ -144,9 +149,9 @@ impl Schedule {
             .collect()
     }
 
-    /// Operations the clients issue (final reads not counted).
+    /// Operations the clients issue at most (final reads not counted).
     pub fn operations(&self) -> usize {
-        self.clients * self.ops_per_client
+        self.clients.saturating_mul(self.ops_per_client)
     }
 
     /// Total time the plan holds faults.
@@ -157,14 +162,22 @@ impl Schedule {
 
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ops = match self.duration_ms {
+            None => format!("{} ops", self.ops_per_client),
+            Some(ms) if self.ops_per_client == usize::MAX => format!("{:.0} s", ms as f64 / 1e3),
+            Some(ms) => format!(
+                "{:.0} s (at most {} ops)",
+                ms as f64 / 1e3,
+                self.ops_per_client
+            ),
+        };
         write!(
             f,
-            "seed {}: {} members, {} clients x {} ops on {} keys, {} watchers, {} lease clients, \
+            "seed {}: {} members, {} clients x {ops} on {} keys, {} watchers, {} lease clients, \
              {} faults ({:.1} s of faults)",
             self.seed,
             self.nodes,
             self.clients,
-            self.ops_per_client,
             self.keys,
             self.watchers,
             self.lease_clients,
@@ -189,6 +202,7 @@ mod tests {
             nodes: 3,
             clients: 2,
             ops_per_client: 10,
+            duration_ms: None,
             keys: 3,
             watchers: 2,
             lease_clients: 1,

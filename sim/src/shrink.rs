@@ -131,9 +131,9 @@ fn candidates(s: &Schedule) -> Vec<Schedule> {
     // dimension at a time stalls early; the grid finds far smaller runs.
     let mut shapes: Vec<(usize, usize)> = smaller_or_same(s.clients)
         .flat_map(|c| smaller_or_same(s.ops_per_client).map(move |o| (c, o)))
-        .filter(|&(c, o)| c * o < s.operations())
+        .filter(|&(c, o)| c.saturating_mul(o) < s.operations())
         .collect();
-    shapes.sort_by_key(|&(c, o)| (c * o, c));
+    shapes.sort_by_key(|&(c, o)| (c.saturating_mul(o), c));
     for (clients, ops_per_client) in shapes {
         out.push(Schedule {
             clients,
@@ -175,8 +175,12 @@ fn candidates(s: &Schedule) -> Vec<Schedule> {
 
 /// The counts 1..=n, or for large `n` a few of them.
 fn smaller_or_same(n: usize) -> impl Iterator<Item = usize> {
+    // Generated, not filtered out of 1..=n: a long-haul run's n has no bound.
     let step = n.div_ceil(64).max(1);
-    (1..=n).filter(move |m| m % step == 0 || *m == 1 || *m == n)
+    let multiples = (1..=n / step).map(move |k| k * step);
+    std::iter::once(1)
+        .chain(multiples.filter(|&m| m != 1))
+        .chain((n % step != 0 && n != 1).then_some(n))
 }
 
 /// `plan` without the steps in `cut`; the step after the cut waits as long
@@ -225,6 +229,7 @@ mod tests {
             nodes: 3,
             clients: 2,
             ops_per_client: 3,
+            duration_ms: None,
             keys: 1,
             watchers: 0,
             lease_clients: 0,
@@ -251,5 +256,10 @@ mod tests {
         assert_eq!((first.watchers, first.lease_clients), (0, 0));
         assert_eq!(smaller_or_same(3).collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(smaller_or_same(200).count(), 51);
+        // A long-haul run has no bound on its operations.
+        let unbounded: Vec<usize> = smaller_or_same(usize::MAX).collect();
+        assert_eq!((unbounded.len(), unbounded[0]), (65, 1));
+        assert_eq!(unbounded.last(), Some(&usize::MAX));
+        assert!(unbounded.windows(2).all(|w| w[0] < w[1]));
     }
 }

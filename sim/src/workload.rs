@@ -28,8 +28,11 @@ pub use crate::traffic::Traffic;
 pub struct Workload {
     /// Which traffic the clients drive.
     pub traffic: Traffic,
-    /// Operations each client issues.
+    /// Operations each client issues (at most, with `duration`).
     pub ops_per_client: usize,
+    /// Simulated time each client keeps issuing operations for, from its
+    /// first: a long-haul run. `None`: until it has issued `ops_per_client`.
+    pub duration: Option<Duration>,
     /// Keys `k0`, `k1`, … the clients contend on.
     pub keys: usize,
     /// How long a client waits for an answer before giving up (the outcome
@@ -49,6 +52,15 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// The numbers of the turns a client takes from now: `ops_per_client`
+    /// of them, fewer if `duration` runs out first.
+    pub fn turns(&self, clock: Clock) -> impl Iterator<Item = usize> {
+        let until = self
+            .duration
+            .map(|d| clock.now_ns().saturating_add(d.as_nanos() as u64));
+        (0..self.ops_per_client).take_while(move |_| until.is_none_or(|end| clock.now_ns() < end))
+    }
+
     /// Client `id`'s value for its turn `seq`: unique (`c<id>-<seq>`), so
     /// a read names the write it saw, then padded.
     pub fn value(&self, id: u32, seq: usize) -> String {
@@ -65,15 +77,18 @@ impl Workload {
 ///
 /// Values are unique (`c<id>-<seq>`, and `-<n>` for the n-th put of a
 /// txn), so a read names the write it saw. The mix (etcd robustness's etcd
-/// traffic, percent of turns): puts 18, linearizable gets 11,
+/// traffic, percent of turns): puts 12, linearizable gets 9,
 /// serializable gets 4, deletes 6, compare-and-set txns expecting the
 /// last value this client saw 11, ranges over every key 8, multi-key txns
 /// 10, delete-ranges with prev_kv 4, reads at a past revision 8 (a key or
 /// every key, some serializable), paginated lists 6 (limit 1 or 2, the
 /// next pages at the first page's revision from after its last key),
 /// count-only and keys-only lists 4, txns that read a past revision and
-/// write 4, compactions raced by a read of the compacted revision 3
-/// (ErrCompacted must come exactly when it should), and now and then a
+/// write 4, compactions raced by a read of the compacted revision 6
+/// (ErrCompacted must come exactly when it should), lease grants 2 (ids
+/// the client chooses; one in three short, to expire, the others an hour
+/// long), puts attached to one of the client's leases 4 and revokes of
+/// one 2 (etcd robustness's PutWithLease and LeaseRevoke), and now and then a
 /// compaction a little below the newest revision seen, as an operator's
 /// auto-compaction would, or at the revision of a delete just made.
 /// Compactions are operations of the history: the checker needs them to
@@ -95,14 +110,18 @@ pub async fn run_client(
         .with_perturbations(workload.perturbations);
     client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
     let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
-    for seq in 0..workload.ops_per_client {
+    for seq in workload.turns(clock) {
         if thread_rng().gen_range(0..100) < workload.compaction_percent {
             c.compact(c.newest_revision - 5).await;
         }
         let key = c.key();
         let value = workload.value(id, seq);
         let request = match workload.mix.pick(&mut thread_rng()) {
-            TurnKind::Put => Request::Put { key, value },
+            TurnKind::Put => Request::Put {
+                key,
+                value,
+                lease: 0,
+            },
             TurnKind::Get => Request::Get {
                 key,
                 serializable: false,
@@ -178,6 +197,15 @@ pub async fn run_client(
                 c.pause(None).await;
                 continue;
             }
+            TurnKind::LeaseGrant => c.lease_grant(),
+            TurnKind::PutWithLease => match c.some_lease() {
+                Some(lease) => Request::Put { key, value, lease },
+                None => c.lease_grant(),
+            },
+            TurnKind::LeaseRevoke => match c.some_lease() {
+                Some(id) => Request::LeaseRevoke { id },
+                None => c.lease_grant(),
+            },
         };
         let outcome = c.run(&request).await;
         // Compaction racing deletes: now and then compact at the very
@@ -206,7 +234,23 @@ pub(crate) struct Turn<'a> {
     /// Each key's value and mod revision as this client last saw them.
     seen: BTreeMap<String, (Option<String>, i64)>,
     newest_revision: i64,
+    /// The leases this client granted (or may have) and has not revoked.
+    leases: Vec<i64>,
+    /// How many leases it asked for.
+    grants: i64,
 }
+
+/// The TTL of a lease the workload lets expire, in seconds (the server
+/// raises it to its minimum, 1.5 election timeouts).
+const SHORT_LEASE_TTL: i64 = 3;
+/// The TTL of a lease that must not expire during a run: an hour, far
+/// beyond any run even with a member's clock running four times fast
+/// (etcd robustness uses long TTLs too). The checker lets a lease expire
+/// only below `EXPIRY_FREE_TTL`.
+const LONG_LEASE_TTL: i64 = 3600;
+const _: () = assert!(
+    SHORT_LEASE_TTL < history::EXPIRY_FREE_TTL && LONG_LEASE_TTL >= history::EXPIRY_FREE_TTL
+);
 
 impl<'a> Turn<'a> {
     pub(crate) fn new(
@@ -224,6 +268,8 @@ impl<'a> Turn<'a> {
             clock,
             seen: BTreeMap::new(),
             newest_revision: 0,
+            leases: Vec::new(),
+            grants: 0,
         }
     }
 
@@ -256,6 +302,31 @@ impl<'a> Turn<'a> {
         let a = thread_rng().gen_range(0..n);
         let b = thread_rng().gen_range(a + 1..=n);
         (format!("{KEY_PREFIX}{a}"), format!("{KEY_PREFIX}{b}"))
+    }
+
+    /// A grant of a new lease with an id of this client's own (clients'
+    /// ids never meet, and the server's random 63-bit ones practically
+    /// never land this low): one in three short, to expire, the others
+    /// long.
+    fn lease_grant(&mut self) -> Request {
+        self.grants += 1;
+        let ttl = if thread_rng().gen_range(0..3) == 0 {
+            SHORT_LEASE_TTL
+        } else {
+            LONG_LEASE_TTL
+        };
+        Request::LeaseGrant {
+            id: (i64::from(self.id) + 1) * 1_000_000 + self.grants,
+            ttl,
+        }
+    }
+
+    /// One of the leases this client granted and has not revoked.
+    fn some_lease(&self) -> Option<i64> {
+        if self.leases.is_empty() {
+            return None;
+        }
+        Some(self.leases[thread_rng().gen_range(0..self.leases.len())])
     }
 
     /// A revision a little in the past (at least 1): maybe compacted.
@@ -293,6 +364,13 @@ impl<'a> Turn<'a> {
         }
         if let Outcome::Ok(response) = &outcome {
             self.newest_revision = self.newest_revision.max(response.revision());
+        }
+        match (request, &outcome) {
+            (Request::LeaseGrant { .. }, Outcome::Fail(_)) => {}
+            (Request::LeaseGrant { id, .. }, _) => self.leases.push(*id),
+            // Revoked, not found, or maybe revoked: not used again.
+            (Request::LeaseRevoke { id }, _) => self.leases.retain(|l| l != id),
+            _ => {}
         }
         outcome
     }
@@ -501,11 +579,25 @@ async fn execute(
         revision(header)
     };
     let response = match request {
-        Request::Put { key, value } => {
+        Request::Put { key, value, lease } => client
+            .put_op(Op::put(key.as_str(), value.as_str()).lease(*lease))
+            .await
+            .map(|r| Response::Put {
+                revision: seen(&r.header),
+            }),
+        Request::LeaseGrant { id, ttl } => {
             client
-                .put(key.as_str(), value.as_str())
+                .lease_grant(*ttl, *id)
                 .await
-                .map(|r| Response::Put {
+                .map(|r| Response::LeaseGrant {
+                    revision: seen(&r.header),
+                })
+        }
+        Request::LeaseRevoke { id } => {
+            client
+                .lease_revoke(*id)
+                .await
+                .map(|r| Response::LeaseRevoke {
                     revision: seen(&r.header),
                 })
         }

@@ -234,7 +234,11 @@ fn big_history(clients: u32, per_client: u32, keys: u32) -> History {
             revision += 1;
             values[key as usize] = Some((value.clone(), revision));
             (
-                Request::Put { key: name, value },
+                Request::Put {
+                    key: name,
+                    value,
+                    lease: 0,
+                },
                 Response::Put { revision },
             )
         } else {
@@ -269,7 +273,11 @@ fn big_history(clients: u32, per_client: u32, keys: u32) -> History {
     let first = operations
         .iter()
         .find_map(|op| match &op.request {
-            Request::Put { key, value } if key == "k0" => Some(value.clone()),
+            Request::Put {
+                key,
+                value,
+                lease: 0,
+            } if key == "k0" => Some(value.clone()),
             _ => None,
         })
         .unwrap();

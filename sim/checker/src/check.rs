@@ -230,7 +230,7 @@ fn render(history: &History) -> Vec<String> {
 }
 
 fn is_read_by_a_kept_read(history: &History, write: usize, kept: &[usize]) -> bool {
-    let (Request::Put { key, value } | Request::Cas { key, value, .. }) =
+    let (Request::Put { key, value, .. } | Request::Cas { key, value, .. }) =
         &history.operations[write].request
     else {
         return false;

@@ -19,12 +19,35 @@ pub struct KeyValue {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Set `key` to `value`.
+    /// Set `key` to `value`, attached to `lease` (0: none, which detaches
+    /// the key from any lease it had). A put naming a lease that does not
+    /// exist fails when applied with [`LEASE_NOT_FOUND`] and changes
+    /// nothing.
     Put {
         /// The key.
         key: String,
         /// The value; unique per write in etcd-sim's workloads.
         value: String,
+        /// The lease to attach the key to; 0 for none.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        lease: i64,
+    },
+    /// Grant lease `id` (chosen by the client, as etcd allows) for `ttl`
+    /// seconds. The workload never keeps a lease alive: one with a short
+    /// TTL may expire, which deletes its keys as a revoke would, at any
+    /// time after the grant was asked (see [`may_expire`]).
+    LeaseGrant {
+        /// The lease id.
+        id: i64,
+        /// Its time to live, in seconds.
+        ttl: i64,
+    },
+    /// Revoke lease `id`: forget it and delete every key attached to it,
+    /// all in one revision (none if it had no keys). A lease that does not
+    /// exist fails with [`LEASE_NOT_FOUND`].
+    LeaseRevoke {
+        /// The lease id.
+        id: i64,
     },
     /// Read `key`.
     Get {
@@ -104,6 +127,31 @@ pub enum Request {
         /// The revision to compact at.
         revision: i64,
     },
+}
+
+/// etcd's error for a put or revoke naming a lease that does not exist,
+/// as a failed operation's detail carries it. Unlike other failures it is
+/// an answer the model checks: legal exactly when the lease is not live.
+pub const LEASE_NOT_FOUND: &str = "etcdserver: requested lease not found";
+
+/// The shortest TTL, in seconds, of a lease that is *not* let to expire in a
+/// run: the workload grants long leases with TTLs of an hour, which no run
+/// lasts, and short ones with a few seconds. The checker lets every lease
+/// with a TTL below this expire at any time after its grant was asked
+/// (clock faults make its leader's clock run ahead, and a lease may even
+/// be revoked early by a lessor whose clock jumped), and never one at or
+/// above it.
+pub const EXPIRY_FREE_TTL: i64 = 600;
+
+/// Whether the checker lets a lease granted with `ttl` expire during the
+/// history (see [`EXPIRY_FREE_TTL`]).
+pub fn may_expire(ttl: i64) -> bool {
+    ttl < EXPIRY_FREE_TTL
+}
+
+/// Whether `outcome` is etcd's lease-not-found refusal.
+pub fn lease_not_found(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Fail(why) if why.contains(LEASE_NOT_FOUND))
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -287,6 +335,17 @@ pub enum Response {
         /// The store revision when it was applied.
         revision: i64,
     },
+    /// A [`Request::LeaseGrant`].
+    LeaseGrant {
+        /// The store revision when it was applied.
+        revision: i64,
+    },
+    /// A [`Request::LeaseRevoke`].
+    LeaseRevoke {
+        /// The store revision after the revoke (its keys' deletion, if it
+        /// had keys).
+        revision: i64,
+    },
 }
 
 impl Response {
@@ -301,7 +360,9 @@ impl Response {
             | Response::List { revision, .. }
             | Response::DeleteRange { revision, .. }
             | Response::Txn { revision, .. }
-            | Response::Compact { revision } => *revision,
+            | Response::Compact { revision }
+            | Response::LeaseGrant { revision }
+            | Response::LeaseRevoke { revision } => *revision,
         }
     }
 }
@@ -339,7 +400,9 @@ impl Request {
             | (Request::Cas { .. }, Response::Cas { .. })
             | (Request::List { .. }, Response::List { .. })
             | (Request::DeleteRange { .. }, Response::DeleteRange { .. })
-            | (Request::Compact { .. }, Response::Compact { .. }) => true,
+            | (Request::Compact { .. }, Response::Compact { .. })
+            | (Request::LeaseGrant { .. }, Response::LeaseGrant { .. })
+            | (Request::LeaseRevoke { .. }, Response::LeaseRevoke { .. }) => true,
             (
                 Request::Txn {
                     success, failure, ..
@@ -383,7 +446,7 @@ impl Request {
     /// Every (key, value) this request may write.
     pub fn written_values(&self) -> Vec<(&str, &str)> {
         match self {
-            Request::Put { key, value } | Request::Cas { key, value, .. } => {
+            Request::Put { key, value, .. } | Request::Cas { key, value, .. } => {
                 vec![(key.as_str(), value.as_str())]
             }
             Request::Txn {
@@ -443,6 +506,8 @@ impl Request {
             Request::DeleteRange { .. } => "delete_range",
             Request::Txn { .. } => "txn",
             Request::Compact { .. } => "compact",
+            Request::LeaseGrant { .. } => "lease_grant",
+            Request::LeaseRevoke { .. } => "lease_revoke",
         }
     }
 }
@@ -482,6 +547,8 @@ impl Response {
             Response::DeleteRange { .. } => "delete_range",
             Response::Txn { .. } => "txn",
             Response::Compact { .. } => "compact",
+            Response::LeaseGrant { .. } => "lease_grant",
+            Response::LeaseRevoke { .. } => "lease_revoke",
         }
     }
 }
@@ -561,14 +628,16 @@ impl Operation {
 
     /// What a successful write left at its revision: each key it changed
     /// and the value it left (`None`: deleted). Empty for anything else,
-    /// and for a write that changed nothing (no revision of its own).
+    /// and for a write that changed nothing (no revision of its own). A
+    /// revoke is left out too: its answer does not say which keys it
+    /// deleted, so they are not *certain* changes.
     pub fn writes_at_revision(&self) -> Vec<(&str, Option<&str>, i64)> {
         let Outcome::Ok(response) = &self.outcome else {
             return vec![];
         };
         let revision = response.revision();
         let mut left: Vec<(&str, Option<&str>)> = match (&self.request, response) {
-            (Request::Put { key, value }, _) => vec![(key.as_str(), Some(value.as_str()))],
+            (Request::Put { key, value, .. }, _) => vec![(key.as_str(), Some(value.as_str()))],
             (Request::Delete { key }, Response::Delete { deleted, .. }) if *deleted > 0 => {
                 vec![(key.as_str(), None)]
             }

@@ -20,7 +20,9 @@
 //!   certain change of that key may lie in `(M, R]`;
 //! - a key it found absent must not have a certain put at some `r <= R`
 //!   with no certain delete after it up to `R`, unless a delete of unknown
-//!   outcome, invoked before the read returned, may lie in between;
+//!   outcome, invoked before the read returned, may lie in between (a
+//!   lease's revoke, whatever its answer, and the expiry of a lease with a
+//!   short TTL count as such deletes of every key a put attached to it);
 //! - `ErrCompacted` is legal only if a compaction above `R` was invoked
 //!   before the read returned; a linearizable read at `R` must fail with it
 //!   once a compaction above `R` was acknowledged before the read began
@@ -493,6 +495,24 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
             _ => vec![],
         };
         for key in deletes {
+            maybe_deleted.entry(key).or_default().push(op.call_ns);
+        }
+    }
+    // A revoke's answer does not say which keys it deleted, and an expiry
+    // is in no answer at all: each may delete every key a put attached to
+    // its lease, from when it was asked (an expiry from the grant's call).
+    let leases = crate::kv::lease_puts(history);
+    for op in ops.iter() {
+        let id = match op.request {
+            Request::LeaseRevoke { id } if op.may_have_taken_effect() => id,
+            Request::LeaseGrant { id, ttl }
+                if crate::history::may_expire(ttl) && op.may_have_taken_effect() =>
+            {
+                id
+            }
+            _ => continue,
+        };
+        for &key in leases.get(&id).into_iter().flat_map(|keys| keys.keys()) {
             maybe_deleted.entry(key).or_default().push(op.call_ns);
         }
     }

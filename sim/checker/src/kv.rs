@@ -12,12 +12,30 @@
 //! value through the history's revision-to-value map. Reads at a past
 //! revision and serializable reads are not linearizable events: they are
 //! checked against the order of revisions in [`crate::invariants`].
+//!
+//! # Leases
+//!
+//! A lease is one more key of the model ([`lease_key`]): present, with a
+//! value of its own, from its grant until its revoke. Which lease a key is
+//! attached to needs no state of its own: values are unique, and the put
+//! that wrote a key's value named its lease (or none), so the key's value
+//! says it. A put with a lease is a txn guarded on the lease being live
+//! (refused with etcd's "requested lease not found" otherwise, an answer
+//! the model checks); a plain put, a txn's put or a delete leaves a value
+//! of no lease, which is how they detach the key. A revoke makes the lease
+//! absent and deletes, at the same instant, every key whose value was put
+//! with it ([`KvOp::Revoke`]); a lease granted with a short TTL may expire,
+//! which is a revoke of unknown outcome from the grant's call. For the
+//! parts, a lease's key is named by every put with it, its grant and its
+//! revoke, and the grant and revoke touch every key ever put with it, so a
+//! lease and its keys always share a part.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::history::{
-    in_range, Compare, CompareTarget, History, Operation, Outcome, Persisted, Relation, Request,
-    Response, StepResult, TxnStep,
+    in_range, lease_not_found, may_expire, Compare, CompareTarget, History, Operation, Outcome,
+    Persisted, Relation, Request, Response, StepResult, TxnStep,
 };
 use crate::search::{Earlier, Model, Timed};
 
@@ -61,6 +79,17 @@ pub enum KvOp {
     },
     /// A count-only range that counted `count` present keys among `keys`.
     Count { keys: Vec<usize>, count: usize },
+    /// A lease revoke (or expiry): the lease's key (see [`lease_key`];
+    /// `None` when it is in another part) becomes absent, and each key of
+    /// `attached` whose value is one of the values put with this lease is
+    /// deleted, all at once. `found` is what the revoke answered: `true`
+    /// it existed, `false` "lease not found", `None` unknown (a revoke of
+    /// a lease that is not live then changes nothing).
+    Revoke {
+        lease: Option<usize>,
+        attached: Vec<(usize, Vec<u32>)>,
+        found: Option<bool>,
+    },
 }
 
 /// One step of a [`KvOp::Txn`] branch.
@@ -120,6 +149,14 @@ impl KvOp {
                     })
             }
             KvOp::DeleteRange { ref keys, .. } => keys.iter().any(|&k| found(k, None)),
+            KvOp::Revoke {
+                lease,
+                ref attached,
+                found: lived,
+            } if lived != Some(false) => {
+                lease.is_some_and(|l| found(l, None))
+                    || attached.iter().any(|&(k, _)| found(k, None))
+            }
             _ => false,
         }
     }
@@ -226,6 +263,30 @@ impl Model for KvModel {
                 (keys.iter().filter(|&&k| state[k].is_some()).count() == count)
                     .then(|| state.clone())
             }
+            KvOp::Revoke {
+                lease,
+                ref attached,
+                found,
+            } => {
+                let live = lease.map(|l| state[l].is_some());
+                match (found, live) {
+                    (Some(false), Some(true)) | (Some(true), Some(false)) => None,
+                    // A revoke of a lease that is not live changes nothing.
+                    (Some(false), _) | (None, Some(false)) => Some(state.clone()),
+                    _ => {
+                        let mut next = state.clone();
+                        if let Some(l) = lease {
+                            next[l] = None;
+                        }
+                        for (k, values) in attached {
+                            if next[*k].is_some_and(|v| values.contains(&v)) {
+                                next[*k] = None;
+                            }
+                        }
+                        Some(next)
+                    }
+                }
+            }
         }
     }
 
@@ -287,6 +348,10 @@ impl Model for KvModel {
                 }
                 | KvOp::Cas {
                     succeeded: Some(false),
+                    ..
+                }
+                | KvOp::Revoke {
+                    found: Some(false),
                     ..
                 }
         )
@@ -419,6 +484,15 @@ fn needs(op: &KvOp) -> impl Iterator<Item = Need> + '_ {
             succeeded: Some(false),
             ..
         } => Some(Need::IsNot(key, expected)),
+        KvOp::Revoke {
+            lease: Some(l),
+            found: Some(found),
+            ..
+        } => Some(if found {
+            Need::IsNot(l, None)
+        } else {
+            Need::Is(l, None)
+        }),
         _ => None,
     };
     let seen: &[(usize, Value)] = match op {
@@ -475,6 +549,17 @@ pub struct Part {
 /// (they are checked apart, against the order of revisions); nor is a
 /// compaction, which changes no value.
 pub fn participates(op: &Operation) -> bool {
+    // etcd's "lease not found" changed nothing, but says the lease was not
+    // live when it was applied: the model checks that.
+    let lease_refused = lease_not_found(&op.outcome)
+        && match op.request {
+            Request::Put { lease, .. } => lease != 0,
+            Request::LeaseRevoke { .. } => true,
+            _ => false,
+        };
+    if lease_refused {
+        return true;
+    }
     if !op.may_have_taken_effect() {
         return false;
     }
@@ -495,13 +580,57 @@ pub fn participates(op: &Operation) -> bool {
     }
 }
 
-/// The keys `op` names itself (a range names none: it covers keys).
-fn named_keys(op: &Operation) -> Vec<&str> {
-    match &op.request {
+/// The model's name for lease `id`: a key of its own, present (holding a
+/// value of its own) while the lease is live. No workload key starts with
+/// a NUL, and ranges never cover these (see [`is_lease_key`]), so a lease
+/// joins the parts of the keys attached to it like any other key.
+pub fn lease_key(id: i64) -> String {
+    format!("\u{0}lease/{id}")
+}
+
+/// Whether `key` is a lease's key (see [`lease_key`]), which no range covers.
+pub fn is_lease_key(key: &str) -> bool {
+    key.starts_with("\u{0}lease/")
+}
+
+/// For each lease, every key some put attached (or tried to attach) to
+/// it, with the values those puts wrote: the keys its revoke or expiry may
+/// delete, and the values that say a key is still attached to it.
+pub fn lease_puts(history: &History) -> BTreeMap<i64, BTreeMap<&str, Vec<&str>>> {
+    let mut leases: BTreeMap<i64, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+    for op in &history.operations {
+        if let Request::Put { key, value, lease } = &op.request {
+            if *lease != 0 {
+                leases
+                    .entry(*lease)
+                    .or_default()
+                    .entry(key.as_str())
+                    .or_default()
+                    .push(value.as_str());
+            }
+        }
+    }
+    leases
+}
+
+/// The lease an operation names, if any: a put with a lease, a grant, a
+/// revoke.
+fn lease_of(op: &Operation) -> Option<i64> {
+    match op.request {
+        Request::Put { lease, .. } if lease != 0 => Some(lease),
+        Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } => Some(id),
+        _ => None,
+    }
+}
+
+/// The keys `op` names itself (a range names none: it covers keys; a lease
+/// operation names its lease's key).
+fn named_keys(op: &Operation) -> Vec<Cow<'_, str>> {
+    let mut keys: Vec<Cow<'_, str>> = match &op.request {
         Request::Put { key, .. }
         | Request::Get { key, .. }
         | Request::Delete { key }
-        | Request::Cas { key, .. } => vec![key.as_str()],
+        | Request::Cas { key, .. } => vec![key.as_str().into()],
         Request::Txn {
             compares,
             success,
@@ -510,36 +639,56 @@ fn named_keys(op: &Operation) -> Vec<&str> {
             .iter()
             .map(|c| c.key.as_str())
             .chain(success.iter().chain(failure).map(TxnStep::key))
+            .map(Cow::from)
             .collect(),
-        Request::List { start, end, .. } if end.is_empty() => vec![start.as_str()],
+        Request::List { start, end, .. } if end.is_empty() => vec![start.as_str().into()],
         Request::Range { .. } | Request::List { .. } | Request::DeleteRange { .. } => vec![],
-        Request::Compact { .. } => vec![],
-    }
+        Request::Compact { .. } | Request::LeaseGrant { .. } | Request::LeaseRevoke { .. } => {
+            vec![]
+        }
+    };
+    keys.extend(lease_of(op).map(|id| Cow::from(lease_key(id))));
+    keys
 }
 
-/// The keys `op` touches, among `all_keys` for a range.
-fn touched<'a>(op: &'a Operation, all_keys: &'a [String]) -> Vec<&'a str> {
+/// The keys `op` touches, among `all_keys` (sorted) for a range; a
+/// lease's grant (which may expire) and revoke touch every key a put
+/// attached to it (`leases`, from [`lease_puts`]).
+fn touched<'a>(
+    op: &Operation,
+    all_keys: &'a [String],
+    leases: &BTreeMap<i64, BTreeMap<&str, Vec<&str>>>,
+) -> Vec<&'a str> {
     let covered = |start: &str, end: &str| -> Vec<&'a str> {
         all_keys
             .iter()
-            .filter(|k| in_range(k, start, end))
+            .filter(|k| !is_lease_key(k) && in_range(k, start, end))
             .map(String::as_str)
             .collect()
+    };
+    let known = |k: &str| -> Option<&'a str> {
+        all_keys
+            .binary_search_by(|x| x.as_str().cmp(k))
+            .ok()
+            .map(|i| all_keys[i].as_str())
     };
     match &op.request {
         Request::Range { prefix, .. } => all_keys
             .iter()
-            .filter(|k| k.starts_with(prefix.as_str()))
+            .filter(|k| !is_lease_key(k) && k.starts_with(prefix.as_str()))
             .map(String::as_str)
             .collect(),
         Request::List { start, end, .. } | Request::DeleteRange { start, end } => {
             covered(start, end)
         }
         _ => {
-            let mut keys = named_keys(op);
+            let mut keys: Vec<&'a str> = named_keys(op).iter().filter_map(|k| known(k)).collect();
+            if let Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } = op.request {
+                let attached = leases.get(&id).into_iter().flat_map(|keys| keys.keys());
+                keys.extend(attached.filter_map(|k| known(k)));
+            }
             keys.sort_unstable();
             keys.dedup();
-            keys.retain(|k| all_keys.iter().any(|x| x == k));
             keys
         }
     }
@@ -551,8 +700,9 @@ pub fn parts(history: &History, by_key: bool) -> Vec<Part> {
     let mut keys: Vec<String> = history
         .operations
         .iter()
-        .flat_map(|op| named_keys(op).into_iter().map(str::to_string))
+        .flat_map(|op| named_keys(op).into_iter().map(Cow::into_owned))
         .collect();
+    let leases = lease_puts(history);
     keys.sort();
     keys.dedup();
     // Union-find over keys: a range joins the parts of the keys it read.
@@ -569,7 +719,7 @@ pub fn parts(history: &History, by_key: bool) -> Vec<Part> {
             .expect("known key")
     };
     for op in history.operations.iter().filter(|op| participates(op)) {
-        let touched: Vec<usize> = touched(op, &keys).into_iter().map(index).collect();
+        let touched: Vec<usize> = touched(op, &keys, &leases).into_iter().map(index).collect();
         for pair in touched.windows(2) {
             let (a, b) = (root(&mut parent, pair[0]), root(&mut parent, pair[1]));
             parent[a] = b;
@@ -599,7 +749,7 @@ pub fn parts(history: &History, by_key: bool) -> Vec<Part> {
         if !participates(op) {
             continue;
         }
-        let touched = touched(op, &keys);
+        let touched = touched(op, &keys, &leases);
         let Some(first) = touched.first() else {
             // A range over keys nobody wrote: it must have seen nothing.
             parts
@@ -636,6 +786,7 @@ pub fn parts(history: &History, by_key: bool) -> Vec<Part> {
 /// about writes of unknown outcome on the other keys; a verdict of
 /// linearizable from it proves nothing.
 pub fn keys_apart(history: &History, part: &Part) -> Vec<Part> {
+    let leases = lease_puts(history);
     part.keys
         .iter()
         .map(|key| Part {
@@ -644,7 +795,9 @@ pub fn keys_apart(history: &History, part: &Part) -> Vec<Part> {
                 .members
                 .iter()
                 .copied()
-                .filter(|&i| touched(&history.operations[i], &part.keys).contains(&key.as_str()))
+                .filter(|&i| {
+                    touched(&history.operations[i], &part.keys, &leases).contains(&key.as_str())
+                })
                 .collect(),
             whole: false,
         })
@@ -683,6 +836,7 @@ const SOMETIME: u64 = u64::MAX - 1;
 /// Translates a part's operations into model operations, interning values.
 pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel, Vec<Timed<KvOp>>) {
     let by_revision = values_by_revision(history);
+    let versions = Versions::of(history);
     let mut values: BTreeMap<String, u32> = BTreeMap::new();
     let mut intern = |v: &str| -> u32 {
         let next = values.len() as u32;
@@ -690,6 +844,19 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
     };
     let key_index = |k: &str| part.keys.iter().position(|x| x == k);
     let in_part = |k: &str| key_index(k).expect("key of this part");
+    let leases = lease_puts(history);
+    // The keys of this part a revoke or expiry of `id` may delete, with
+    // the values that say a key is attached to it.
+    let attached = |id: i64, intern: &mut dyn FnMut(&str) -> u32| -> Vec<(usize, Vec<u32>)> {
+        leases
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, values)| {
+                Some((key_index(key)?, values.iter().map(|v| intern(v)).collect()))
+            })
+            .collect()
+    };
     let mut ops = Vec::with_capacity(members.len());
     for &i in members {
         let op = &history.operations[i];
@@ -697,7 +864,9 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
             Outcome::Ok(r) => Some(r),
             _ => None,
         };
+        let refused = lease_not_found(&op.outcome);
         let mut ret = match (response, op.persisted) {
+            _ if refused => op.return_ns,
             (Some(_), _) => op.return_ns,
             // Committed, it must take effect at some time after its call.
             (None, Some(Persisted::Committed)) => SOMETIME,
@@ -711,9 +880,72 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
             })
         };
         let model_op = match (&op.request, response) {
-            (Request::Put { key, value }, _) => KvOp::Put {
+            (Request::Put { key, value, lease }, _) if *lease != 0 => {
+                // A txn: if the lease is live, the put (see `lease_key`).
+                let guards: Vec<Need> = key_index(&lease_key(*lease))
+                    .map(|l| Need::IsNot(l, None))
+                    .into_iter()
+                    .collect();
+                let complete = !guards.is_empty();
+                let then = key_index(key)
+                    .map(|k| Step::Put(k, intern(value)))
+                    .into_iter()
+                    .collect();
+                let succeeded = match (response, refused) {
+                    (Some(_), _) => Some(true),
+                    (None, true) => Some(false),
+                    (None, false) => None,
+                };
+                if succeeded.is_none() && !complete {
+                    // The lease is in another part: the put may or may
+                    // not have found it, so it is optional either way.
+                    ret = NEVER;
+                }
+                KvOp::Txn {
+                    guards,
+                    complete,
+                    then,
+                    otherwise: vec![],
+                    succeeded: succeeded.or((!complete).then_some(true)),
+                }
+            }
+            (Request::Put { key, value, .. }, _) => KvOp::Put {
                 key: in_part(key),
                 value: intern(value),
+            },
+            (Request::LeaseGrant { id, ttl }, _) => {
+                let lease = key_index(&lease_key(*id));
+                if may_expire(*ttl) {
+                    // It may expire at any time after the grant was asked:
+                    // a revoke of unknown outcome.
+                    let attached = attached(*id, &mut intern);
+                    if lease.is_some() || !attached.is_empty() {
+                        push(
+                            KvOp::Revoke {
+                                lease,
+                                attached,
+                                found: None,
+                            },
+                            NEVER,
+                        );
+                    }
+                }
+                let Some(lease) = lease else {
+                    continue;
+                };
+                KvOp::Put {
+                    key: lease,
+                    value: intern(&format!("\u{0}live/{id}")),
+                }
+            }
+            (Request::LeaseRevoke { id }, response) => KvOp::Revoke {
+                lease: key_index(&lease_key(*id)),
+                attached: attached(*id, &mut intern),
+                found: match (response, refused) {
+                    (Some(_), _) => Some(true),
+                    (None, true) => Some(false),
+                    (None, false) => None,
+                },
             },
             (Request::Get { key, .. }, Some(Response::Get { kv, .. })) => KvOp::Get {
                 key: in_part(key),
@@ -751,7 +983,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     .keys
                     .iter()
                     .enumerate()
-                    .filter(|(_, k)| k.starts_with(prefix.as_str()))
+                    .filter(|(_, k)| !is_lease_key(k) && k.starts_with(prefix.as_str()))
                     .map(|(i, k)| (i, found.get(k.as_str()).map(|v| intern(v))))
                     .collect();
                 KvOp::Range { seen }
@@ -772,7 +1004,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     .keys
                     .iter()
                     .enumerate()
-                    .filter(|(_, k)| in_range(k, start, end))
+                    .filter(|(_, k)| !is_lease_key(k) && in_range(k, start, end))
                     .map(|(i, _)| i)
                     .collect();
                 if *count_only {
@@ -813,7 +1045,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     .keys
                     .iter()
                     .enumerate()
-                    .filter(|(_, k)| in_range(k, start, end))
+                    .filter(|(_, k)| !is_lease_key(k) && in_range(k, start, end))
                     .map(|(i, _)| i)
                     .collect();
                 let prev = match response {
@@ -849,7 +1081,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                 let mut complete = true;
                 for compare in compares {
                     match key_index(&compare.key)
-                        .and_then(|k| guard(k, compare, &by_revision, &mut intern))
+                        .and_then(|k| guard(k, compare, &by_revision, &versions, &mut intern))
                     {
                         Some(g) => guards.push(g),
                         None => complete = false,
@@ -933,14 +1165,76 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
     )
 }
 
+/// What a history tells of versions: every value each key may have held,
+/// and the version of each value a read showed.
+pub struct Versions<'h> {
+    written: BTreeMap<&'h str, Vec<&'h str>>,
+    seen: BTreeMap<(&'h str, &'h str), i64>,
+}
+
+impl<'h> Versions<'h> {
+    /// Gathers them from `history`.
+    pub fn of(history: &'h History) -> Self {
+        let mut written: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut seen = BTreeMap::new();
+        for op in &history.operations {
+            if op.may_have_taken_effect() {
+                for (key, value) in op.request.written_values() {
+                    written.entry(key).or_default().push(value);
+                }
+            }
+            for (key, kv) in op.observed() {
+                seen.entry((key, kv.value.as_str())).or_insert(kv.version);
+            }
+        }
+        Versions { written, seen }
+    }
+
+    /// A compare of `key`'s version with `n` as one need, when it is one:
+    /// values are unique, so each value the key may hold has one version,
+    /// and an absent key has version 0. If every value the key may hold
+    /// has a version some read showed, the compare holds for a known set
+    /// of states; it is one need when that set, or the set where it fails,
+    /// has one state. Otherwise `None` (left to the search as unknown).
+    fn need(
+        &self,
+        k: usize,
+        key: &str,
+        relation: Relation,
+        n: i64,
+        intern: &mut impl FnMut(&str) -> u32,
+    ) -> Option<Need> {
+        let holds = |version: i64| match relation {
+            Relation::Equal => version == n,
+            Relation::NotEqual => version != n,
+            Relation::Greater => version > n,
+            Relation::Less => version < n,
+        };
+        let mut states: Vec<(Value, bool)> = vec![(None, holds(0))];
+        for &value in self.written.get(key).into_iter().flatten() {
+            let version = *self.seen.get(&(key, value))?;
+            states.push((Some(intern(value)), holds(version)));
+        }
+        let (yes, no): (Vec<_>, Vec<_>) = states.iter().partition(|(_, h)| *h);
+        match (yes.as_slice(), no.as_slice()) {
+            ([(v, _)], _) => Some(Need::Is(k, *v)),
+            (_, [(v, _)]) => Some(Need::IsNot(k, *v)),
+            _ => None,
+        }
+    }
+}
+
 /// A compare on the key at index `k` as a need on its value, if it can be
 /// one: a value compare; a mod revision, named by the value written at
-/// it; a create revision or version compared with 0 (absence). Other
-/// compares (`None`) are left to the search as unknown.
+/// it; a create revision or version compared with 0 (absence); a version
+/// compared with another number where the history shows every version the
+/// key may have had ([`Versions::need`]). Other compares (`None`) are left
+/// to the search as unknown.
 fn guard(
     k: usize,
     compare: &Compare,
     by_revision: &BTreeMap<(&str, i64), &str>,
+    versions: &Versions<'_>,
     intern: &mut impl FnMut(&str) -> u32,
 ) -> Option<Need> {
     let is = |v| match compare.relation {
@@ -965,7 +1259,8 @@ fn guard(
             let v = by_revision.get(&(compare.key.as_str(), *m))?;
             is(Some(intern(v)))
         }
-        CompareTarget::CreateRevision(_) | CompareTarget::Version(_) => None,
+        CompareTarget::Version(n) => versions.need(k, &compare.key, compare.relation, *n, intern),
+        CompareTarget::CreateRevision(_) => None,
     }
 }
 
@@ -1280,6 +1575,87 @@ mod tests {
                 })
                 .collect();
             let model = KvModel { keys: 2 };
+            let expected = crate::brute_force::linearizable(&model, &ops);
+            let mut settled = ops.clone();
+            settle_observed_writes(&mut settled);
+            let found = match search(&model, &settled, None) {
+                Search::Linearizable => true,
+                Search::NotLinearizable { .. } => false,
+                other => panic!("no budget was given: {other:?}"),
+            };
+            assert_eq!(found, expected, "{ops:?}");
+            verdicts[usize::from(expected)] += 1;
+        }
+        assert!(
+            verdicts.iter().all(|&n| n > 300),
+            "both verdicts common: {verdicts:?}"
+        );
+    }
+
+    /// The same cross-check with leases: key 2 is a lease's key (present
+    /// while it is live), keys 0 and 1 ordinary keys. Grants, puts with the
+    /// lease (a txn guarded on it; refused, succeeded or unknown), plain
+    /// puts that detach, deletes, gets, and revokes (found, not found,
+    /// unknown: an expiry) that delete the keys holding a value put with
+    /// the lease (values 10..13).
+    #[test]
+    fn lease_operations_agree_with_brute_force() {
+        let seed = std::cell::Cell::new(41);
+        let below = |n: u64| {
+            let mut s = seed.get();
+            let r = splitmix64(&mut s) % n;
+            seed.set(s);
+            r
+        };
+        let lease = 2;
+        let leased = vec![10, 11, 12];
+        let mut verdicts = [0; 2];
+        for _ in 0..3000 {
+            let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
+                .map(|_| {
+                    let key = below(2) as usize;
+                    let a = below(3) as u32;
+                    let unknown = below(5) == 0;
+                    let seen = |v: u32| (v > 0).then_some(v);
+                    let known = |b: bool| (!unknown).then_some(b);
+                    let op = match below(7) {
+                        0 => KvOp::Put {
+                            key: lease,
+                            value: 99,
+                        },
+                        1 => KvOp::Txn {
+                            guards: vec![Need::IsNot(lease, None)],
+                            complete: true,
+                            then: vec![Step::Put(key, 10 + a)],
+                            otherwise: vec![],
+                            succeeded: known(below(3) > 0),
+                        },
+                        2 => KvOp::Put { key, value: a },
+                        3 => KvOp::Get {
+                            key,
+                            value: if below(2) == 0 { seen(a) } else { Some(10 + a) },
+                        },
+                        4 => KvOp::Delete {
+                            key,
+                            deleted: known(below(2) == 0),
+                        },
+                        _ => KvOp::Revoke {
+                            lease: Some(lease),
+                            attached: vec![(0, leased.clone()), (1, leased.clone())],
+                            found: known(below(3) > 0),
+                        },
+                    };
+                    let call = below(12);
+                    let writes = !matches!(op, KvOp::Get { .. });
+                    let ret = if unknown && writes {
+                        u64::MAX
+                    } else {
+                        call + 1 + below(6)
+                    };
+                    Timed { op, call, ret }
+                })
+                .collect();
+            let model = KvModel { keys: 3 };
             let expected = crate::brute_force::linearizable(&model, &ops);
             let mut settled = ops.clone();
             settle_observed_writes(&mut settled);

@@ -3,8 +3,11 @@
 //! [`check_kv`] decides whether a [`History`] of put / get / delete /
 //! compare-and-set / range operations, multi-key txns (compares on values,
 //! mod and create revisions and versions; puts, deletes and gets in both
-//! branches), delete-ranges, lists (limits, pages, keys-only, count-only)
-//! and compactions could have come from one key-value
+//! branches), delete-ranges, lists (limits, pages, keys-only, count-only),
+//! compactions and leases (grants, puts that attach a key to a lease or
+//! detach it, revokes that delete a lease's keys in one revision, expiries
+//! of short leases at any time after their grant, and etcd's "requested
+//! lease not found" exactly when the lease is not live) could have come from one key-value
 //! store that applied each operation atomically at some instant between its
 //! call and its return (Herlihy & Wing). Operations with an unknown outcome
 //! may take effect at any instant after their call, or never; one whose
@@ -26,6 +29,7 @@ pub mod bench;
 #[cfg(test)]
 mod brute_force;
 mod check;
+pub mod export;
 mod hash;
 mod history;
 pub mod invariants;
@@ -38,8 +42,9 @@ pub mod watch;
 
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
 pub use history::{
-    in_range, Compare, CompareTarget, FaultBand, History, KeyValue, Operation, Outcome, Persisted,
-    Relation, Request, Response, ServedBy, StepResult, TxnStep,
+    in_range, lease_not_found, may_expire, Compare, CompareTarget, FaultBand, History, KeyValue,
+    Operation, Outcome, Persisted, Relation, Request, Response, ServedBy, StepResult, TxnStep,
+    EXPIRY_FREE_TTL, LEASE_NOT_FOUND,
 };
 pub use jsonl::ParseError;
 pub use report::render_html;

@@ -367,6 +367,15 @@ struct Frame {
     next: usize,
 }
 
+/// A return at or after this time is not an instant of the history: the
+/// operation never returned (`u64::MAX`), or returned at some unknown time
+/// (the KV model's writes known to have committed).
+const OPEN_ENDED: u64 = u64::MAX - 1;
+
+/// The fewest operations not yet linearized, in call order, that a step's
+/// check for doomed operations looks at, however narrow the window.
+const MIN_LOOKAHEAD: usize = 256;
+
 struct Searcher<'a, M: Model> {
     model: &'a M,
     ops: &'a [Timed<M::Op>],
@@ -606,18 +615,37 @@ impl<'a, M: Model> Searcher<'a, M> {
         if before == after {
             return false;
         }
+        // Only the operations called within the *window* are asked about:
+        // up to the latest return of an operation called before the first
+        // pending return (of today's candidates), open-ended ones aside.
+        // Asking about fewer only prunes less, so the search stays exact;
+        // asking about every later operation made each step cost the rest
+        // of the history twice over (every later read of a key the step
+        // changed, each weighed against every write up to its return):
+        // cubic in a long history. A read that a step dooms is nearly
+        // always one that overlaps the operations that could go next.
         let events = &self.events;
         self.suspects.clear();
         let mut pos = events.first();
-        while pos != NIL {
+        let mut window_end: Option<usize> = None;
+        let mut latest_return = pos;
+        let mut calls = 0;
+        while pos != NIL && (calls < MIN_LOOKAHEAD || window_end.is_none_or(|end| pos <= end)) {
             let (op, is_ret) = events.event[pos];
-            pos = events.next[pos];
-            if !is_ret
-                && self.info[op].part == part
-                && self.model.affected(before, after, &self.ops[op].op)
-            {
-                self.suspects.push(op);
+            calls += usize::from(!is_ret);
+            if is_ret {
+                window_end.get_or_insert(latest_return.max(pos));
+            } else {
+                if window_end.is_none() && self.ops[op].ret < OPEN_ENDED {
+                    latest_return = latest_return.max(events.ret_at[op]);
+                }
+                if self.info[op].part == part
+                    && self.model.affected(before, after, &self.ops[op].op)
+                {
+                    self.suspects.push(op);
+                }
             }
+            pos = events.next[pos];
         }
         self.some_suspect_is_doomed(part)
     }

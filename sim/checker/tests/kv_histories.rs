@@ -3,7 +3,7 @@
 
 use etcd_sim_checker::{
     check_kv, CheckOptions, History, KeyValue, Operation, Outcome, Persisted, Request, Response,
-    Verdict,
+    Verdict, LEASE_NOT_FOUND,
 };
 
 fn op(client: u32, call: u64, ret: u64, request: Request, outcome: Outcome) -> Operation {
@@ -22,6 +22,7 @@ fn put(client: u32, call: u64, ret: u64, key: &str, value: &str, revision: i64) 
     let request = Request::Put {
         key: key.into(),
         value: value.into(),
+        lease: 0,
     };
     op(
         client,
@@ -36,6 +37,7 @@ fn put_unknown(client: u32, call: u64, key: &str, value: &str) -> Operation {
     let request = Request::Put {
         key: key.into(),
         value: value.into(),
+        lease: 0,
     };
     op(
         client,
@@ -50,6 +52,7 @@ fn put_failed(client: u32, call: u64, ret: u64, key: &str, value: &str) -> Opera
     let request = Request::Put {
         key: key.into(),
         value: value.into(),
+        lease: 0,
     };
     op(
         client,
@@ -602,4 +605,366 @@ fn a_mismatched_line_is_an_error_naming_it() {
         err.reason.contains("get request answered by a put"),
         "{err}"
     );
+}
+
+// Leases. Lease 7 is long (never expires in the model), lease 8 long too,
+// lease 9 short (may expire at any time after its grant was asked).
+
+fn grant(client: u32, call: u64, ret: u64, id: i64, ttl: i64, revision: i64) -> Operation {
+    op(
+        client,
+        call,
+        ret,
+        Request::LeaseGrant { id, ttl },
+        Outcome::Ok(Response::LeaseGrant { revision }),
+    )
+}
+
+fn put_lease(
+    client: u32,
+    (call, ret): (u64, u64),
+    key: &str,
+    value: &str,
+    lease: i64,
+    revision: i64,
+) -> Operation {
+    let request = Request::Put {
+        key: key.into(),
+        value: value.into(),
+        lease,
+    };
+    let outcome = if revision > 0 {
+        Outcome::Ok(Response::Put { revision })
+    } else {
+        Outcome::Fail(LEASE_NOT_FOUND.into())
+    };
+    op(client, call, ret, request, outcome)
+}
+
+/// A revoke answered at `revision`; 0: refused as not found; -1: unknown.
+fn revoke(client: u32, call: u64, ret: u64, id: i64, revision: i64) -> Operation {
+    let (ret, outcome) = match revision {
+        0 => (ret, Outcome::Fail(LEASE_NOT_FOUND.into())),
+        -1 => (u64::MAX, Outcome::Unknown("timed out".into())),
+        r => (ret, Outcome::Ok(Response::LeaseRevoke { revision: r })),
+    };
+    op(client, call, ret, Request::LeaseRevoke { id }, outcome)
+}
+
+/// A linearizable get answered at header revision `header`.
+fn get_at(call: u64, key: &str, seen: Option<(&str, i64)>, header: i64) -> Operation {
+    let request = Request::Get {
+        key: key.into(),
+        serializable: false,
+    };
+    let response = Response::Get {
+        kv: seen.map(|(v, r)| kv(v, r)),
+        revision: header,
+    };
+    op(9, call, call + 5, request, Outcome::Ok(response))
+}
+
+/// The whole check: the search, split and unsplit, and the revision rules.
+fn lease_verdict(operations: Vec<Operation>) -> (Verdict, Vec<String>) {
+    let verdict = verdict(operations.clone());
+    let history = History {
+        operations,
+        faults: vec![],
+    };
+    let report = check_kv(&history, &CheckOptions::default());
+    (
+        verdict,
+        report.violations.iter().map(|v| v.to_string()).collect(),
+    )
+}
+
+fn accepted(operations: Vec<Operation>) {
+    let (verdict, violations) = lease_verdict(operations.clone());
+    assert_eq!(verdict, Verdict::Linearizable, "{operations:#?}");
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+/// Refuted by the model itself (a revision rule may refute it too).
+fn refuted(operations: Vec<Operation>) {
+    let (verdict, _) = lease_verdict(operations.clone());
+    assert_eq!(verdict, Verdict::NotLinearizable, "{operations:#?}");
+}
+
+#[test]
+fn a_put_with_a_lease_is_refused_exactly_when_the_lease_is_not_live() {
+    // Never granted: refused, and never accepted.
+    accepted(vec![put_lease(0, (0, 10), "k", "a", 7, 0)]);
+    refuted(vec![put_lease(0, (0, 10), "k", "a", 7, 2)]);
+    // Granted and not revoked: accepted, never refused.
+    accepted(vec![
+        grant(0, 0, 10, 7, 3600, 1),
+        put_lease(0, (20, 30), "k", "a", 7, 2),
+        get_at(40, "k", Some(("a", 2)), 2),
+    ]);
+    refuted(vec![
+        grant(0, 0, 10, 7, 3600, 1),
+        put_lease(0, (20, 30), "k", "a", 7, 0),
+    ]);
+    // Revoked: refused again; a put concurrent with the revoke either way.
+    accepted(vec![
+        grant(0, 0, 10, 7, 3600, 1),
+        revoke(0, 20, 30, 7, 1),
+        put_lease(0, (40, 50), "k", "a", 7, 0),
+    ]);
+    refuted(vec![
+        grant(0, 0, 10, 7, 3600, 1),
+        revoke(0, 20, 30, 7, 1),
+        put_lease(0, (40, 50), "k", "a", 7, 2),
+    ]);
+    accepted(vec![
+        grant(0, 0, 10, 7, 3600, 1),
+        revoke(0, 20, 40, 7, 1),
+        put_lease(1, (25, 35), "k", "a", 7, 0),
+    ]);
+}
+
+#[test]
+fn a_revoke_deletes_the_keys_attached_to_its_lease_at_one_instant() {
+    let attached = || {
+        vec![
+            grant(0, 0, 10, 7, 3600, 1),
+            put_lease(0, (20, 30), "k1", "a", 7, 2),
+            put_lease(0, (40, 50), "k2", "b", 7, 3),
+        ]
+    };
+    // Gone after the revoke.
+    let mut ops = attached();
+    ops.extend([
+        revoke(0, 60, 70, 7, 4),
+        get_at(80, "k1", None, 4),
+        get_at(90, "k2", None, 4),
+    ]);
+    accepted(ops);
+    let mut ops = attached();
+    ops.extend([revoke(0, 60, 70, 7, 4), get_at(80, "k2", Some(("b", 3)), 4)]);
+    refuted(ops);
+    // A range concurrent with the revoke sees both or neither.
+    let range_at = |kvs: Vec<(&str, &str, i64)>| {
+        let mut r = range(1, 62, 68, kvs);
+        if let Outcome::Ok(Response::Range { revision, .. }) = &mut r.outcome {
+            *revision = 4;
+        }
+        r
+    };
+    let mut ops = attached();
+    ops.extend([revoke(0, 60, 70, 7, 4), range_at(vec![])]);
+    accepted(ops);
+    let mut ops = attached();
+    ops.extend([revoke(0, 60, 70, 7, 4), range_at(vec![("k2", "b", 3)])]);
+    refuted(ops);
+    // A revoke refused as not found while the lease is live is wrong.
+    let mut ops = attached();
+    ops.push(revoke(0, 60, 70, 7, 0));
+    refuted(ops);
+    // A revoke of unknown outcome may have happened.
+    let mut ops = attached();
+    ops.extend([revoke(0, 60, 70, 7, -1), get_at(80, "k1", None, 4)]);
+    accepted(ops);
+}
+
+#[test]
+fn a_put_or_delete_detaches_a_key_from_its_old_lease() {
+    let base = || {
+        vec![
+            grant(0, 0, 10, 7, 3600, 1),
+            grant(0, 12, 14, 8, 3600, 1),
+            put_lease(0, (20, 30), "k1", "a", 7, 2),
+            put_lease(0, (20, 30), "k2", "b", 7, 3),
+            // k1 now without a lease, k2 on lease 8.
+            put(0, 40, 50, "k1", "c", 4),
+            put_lease(0, (40, 50), "k2", "d", 8, 5),
+            revoke(0, 60, 70, 7, 5),
+        ]
+    };
+    let mut ops = base();
+    ops.extend([
+        get_at(80, "k1", Some(("c", 4)), 5),
+        get_at(80, "k2", Some(("d", 5)), 5),
+    ]);
+    accepted(ops);
+    // The revoke of the old lease deleting them is wrong.
+    for key in ["k1", "k2"] {
+        let mut ops = base();
+        ops.push(get_at(80, key, None, 5));
+        refuted(ops);
+    }
+    // A deleted key put again without a lease stays.
+    let ops = vec![
+        grant(0, 0, 10, 7, 3600, 1),
+        put_lease(0, (20, 30), "k1", "a", 7, 2),
+        op(
+            0,
+            40,
+            50,
+            Request::Delete { key: "k1".into() },
+            Outcome::Ok(Response::Delete {
+                deleted: 1,
+                revision: 3,
+            }),
+        ),
+        put(0, 52, 55, "k1", "c", 4),
+        revoke(0, 60, 70, 7, 4),
+        get_at(80, "k1", Some(("c", 4)), 4),
+    ];
+    accepted(ops);
+}
+
+#[test]
+fn only_a_short_lease_may_expire_and_take_its_keys() {
+    let lost = |id: i64, ttl: i64| {
+        vec![
+            grant(0, 0, 10, id, ttl, 1),
+            put_lease(0, (20, 30), "k", "a", id, 2),
+            // Gone without a revoke: only an expiry explains it.
+            get_at(40, "k", None, 3),
+            // And the lease with it.
+            put_lease(0, (50, 60), "j", "b", id, 0),
+        ]
+    };
+    accepted(lost(9, 5));
+    refuted(lost(7, 3600));
+    // An expiry takes every key at once, as a revoke does.
+    let ops = vec![
+        grant(0, 0, 10, 9, 5, 1),
+        put_lease(0, (20, 30), "k1", "a", 9, 2),
+        put_lease(0, (20, 30), "k2", "b", 9, 3),
+        get_at(40, "k1", None, 4),
+        get_at(50, "k2", Some(("b", 3)), 4),
+    ];
+    refuted(ops);
+}
+
+#[test]
+fn lease_operations_round_trip_through_json_lines() {
+    let history = History {
+        operations: vec![
+            grant(0, 0, 10, 7, 3600, 1),
+            put_lease(0, (20, 30), "k", "a", 7, 2),
+            put_lease(0, (20, 30), "j", "b", 8, 0),
+            revoke(0, 40, 50, 7, 3),
+            revoke(0, 60, 70, 7, -1),
+        ],
+        faults: vec![],
+    };
+    let mut buf = Vec::new();
+    history.write_jsonl(&mut buf).unwrap();
+    let text = String::from_utf8(buf.clone()).unwrap();
+    assert!(
+        text.contains(r#""op":"lease_grant","id":7,"ttl":3600"#),
+        "{text}"
+    );
+    assert!(text.contains(r#""lease":7"#), "{text}");
+    assert_eq!(History::read_jsonl(&buf[..]).unwrap(), history);
+    // A line of a lease op that lacks its id is located.
+    let mut broken = buf.clone();
+    broken.extend_from_slice(
+        b"{\"client\":1,\"call_ns\":1,\"return_ns\":2,\"request\":{\"op\":\"lease_revoke\"},\"outcome\":{\"status\":\"fail\",\"detail\":\"x\"}}\n",
+    );
+    let error = History::read_jsonl(&broken[..]).unwrap_err();
+    assert_eq!(error.line, 7, "{error}");
+}
+
+/// A txn comparing `k`'s version with `n` under `relation`, with one put
+/// in its success branch, answered at `revision`.
+fn version_txn(
+    call: u64,
+    relation: etcd_sim_checker::Relation,
+    n: i64,
+    succeeded: bool,
+    revision: i64,
+) -> Operation {
+    use etcd_sim_checker::{Compare, CompareTarget, StepResult, TxnStep};
+    op(
+        2,
+        call,
+        call + 5,
+        Request::Txn {
+            compares: vec![Compare {
+                key: "k".into(),
+                target: CompareTarget::Version(n),
+                relation,
+            }],
+            success: vec![TxnStep::Put {
+                key: "j".into(),
+                value: format!("t{call}"),
+            }],
+            failure: vec![],
+        },
+        Outcome::Ok(Response::Txn {
+            succeeded,
+            results: if succeeded {
+                vec![StepResult::Put]
+            } else {
+                vec![]
+            },
+            revision,
+        }),
+    )
+}
+
+/// Version compares other than 0: each value of a key has the version a
+/// read showed, so a compare holds in a known set of states.
+#[test]
+fn version_compares_follow_the_versions_reads_showed() {
+    use etcd_sim_checker::Relation::{Equal, Greater, Less, NotEqual};
+    let seen_version = |version: i64| {
+        let mut read = get_at(20, "k", Some(("a", 2)), 2);
+        if let Outcome::Ok(Response::Get { kv: Some(kv), .. }) = &mut read.outcome {
+            kv.create_revision = 2 - (version - 1);
+            kv.version = version;
+        }
+        read
+    };
+    // k holds "a" at version 2 (created earlier as "z"), then is deleted.
+    let history = |txn: Operation| {
+        vec![
+            put(0, 0, 2, "k", "z", 1),
+            put(0, 3, 5, "k", "a", 2),
+            seen_version(2),
+            txn,
+            op(
+                0,
+                50,
+                55,
+                Request::Delete { key: "k".into() },
+                Outcome::Ok(Response::Delete {
+                    deleted: 1,
+                    revision: 4,
+                }),
+            ),
+            get_at(60, "k", None, 4),
+        ]
+    };
+    let (during, after) = (30, 70);
+    for (relation, n, holds_on_a, holds_when_absent) in [
+        (Equal, 2, true, false),
+        (NotEqual, 2, false, true),
+        (Greater, 1, true, false),
+        (Less, 2, false, true),
+    ] {
+        // The version "z" had is unknown: only a txn whose compare says the
+        // same of "z" as of one other state can be checked. Here "z" is
+        // gone before the txns, so tell it: "z" was read at version 1.
+        let mut known = history(version_txn(during, relation, n, holds_on_a, 3));
+        let mut z = get_at(2, "k", Some(("z", 1)), 1);
+        z.return_ns = 2;
+        known.insert(1, z);
+        accepted(known.clone());
+        // The wrong answer while k holds "a".
+        let mut wrong = history(version_txn(during, relation, n, !holds_on_a, 3));
+        wrong.insert(1, known[1].clone());
+        refuted(wrong);
+        // After the delete: version 0.
+        let mut absent = history(version_txn(after, relation, n, holds_when_absent, 5));
+        absent.insert(1, known[1].clone());
+        accepted(absent.clone());
+        let mut wrong = history(version_txn(after, relation, n, !holds_when_absent, 5));
+        wrong.insert(1, known[1].clone());
+        refuted(wrong);
+    }
 }

@@ -1,10 +1,11 @@
 //! `etcd-sim check FILE`: decide whether a recorded history is linearizable.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use etcd_sim_checker::{check_file, Format, Verdict};
+use etcd_sim_checker::export::porcupine_kv;
+use etcd_sim_checker::{check_file, Format, History, Verdict};
 
 use super::{EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
 
@@ -25,6 +26,23 @@ pub struct CheckArgs {
     /// Give up after this many seconds (verdict `unknown`, exit 3).
     #[arg(long)]
     timeout: Option<f64>,
+    /// Also write the history in porcupine's kv log format here, to check
+    /// or time the same history with porcupine (native histories of puts,
+    /// deletes, linearizable gets and compactions only; see README).
+    #[arg(long)]
+    porcupine_out: Option<PathBuf>,
+}
+
+/// Writes the native history at `file` in porcupine's kv format to `out`.
+fn export_porcupine(file: &Path, format: Format, out: &Path) -> Result<(), String> {
+    if format != Format::Native {
+        return Err("--porcupine-out needs a native history (--format native)".to_string());
+    }
+    let located = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
+    let text = std::fs::read(file).map_err(|e| located(&e))?;
+    let history = History::read_jsonl(&text[..]).map_err(|e| located(&e))?;
+    let log = porcupine_kv(&history).map_err(|e| located(&e))?;
+    std::fs::write(out, log).map_err(|e| format!("{}: {e}", out.display()))
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -34,6 +52,12 @@ fn parse_format(s: &str) -> Result<Format, String> {
 /// Prints `linearizable`, `not linearizable` or `unknown`.
 pub fn run(args: CheckArgs) -> u8 {
     let timeout = args.timeout.map(Duration::from_secs_f64);
+    if let Some(out) = &args.porcupine_out {
+        if let Err(e) = export_porcupine(&args.file, args.format, out) {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    }
     let report = match check_file(&args.file, args.format, args.html.as_deref(), timeout) {
         Ok(report) => report,
         Err(e) => {

@@ -179,9 +179,20 @@ mod simulate_args {
         /// Concurrent clients [default: drawn, or 5].
         #[arg(long)]
         pub clients: Option<usize>,
-        /// Operations per client [default: drawn, or 30].
+        /// Operations per client [default: drawn, or 30; with --duration,
+        /// no limit].
         #[arg(long)]
         pub ops: Option<usize>,
+        /// Simulated seconds the clients keep issuing operations for (a
+        /// long-haul run: `--duration 600`); --ops, if given, still caps
+        /// each client [default: until each client has issued its --ops].
+        #[arg(long, value_parser = parse_duration)]
+        pub duration: Option<std::time::Duration>,
+        /// How often the etcd traffic takes each kind of turn, as
+        /// `kind=weight,...` (kinds not named: never; see README, "Op mix")
+        /// [default: drawn, or etcd robustness's mix with --shape fixed].
+        #[arg(long, value_parser = parse_mix)]
+        pub mix: Option<etcd_sim_harness::op_mix::OpMix>,
         /// Lease clients beside the KV clients; 0 switches the lease
         /// check off [default: 1].
         #[arg(long)]
@@ -224,6 +235,20 @@ mod simulate_args {
         Swarm,
         /// Every seed the same.
         Fixed,
+    }
+
+    fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+        let seconds: u64 = s
+            .parse()
+            .map_err(|_| format!("expected whole seconds, got {s:?}"))?;
+        if seconds == 0 {
+            return Err("the duration must be at least 1 second".to_string());
+        }
+        Ok(std::time::Duration::from_secs(seconds))
+    }
+
+    fn parse_mix(s: &str) -> Result<etcd_sim_harness::op_mix::OpMix, String> {
+        s.parse()
     }
 
     fn parse_shard(s: &str) -> Result<(u64, u64), String> {

@@ -22,7 +22,17 @@ fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
     config.nodes = shape.nodes.unwrap_or(config.nodes);
     config.clients = shape.clients.unwrap_or(config.clients);
     config.lease_clients = shape.lease_clients.unwrap_or(config.lease_clients);
-    config.workload.ops_per_client = shape.ops.unwrap_or(config.workload.ops_per_client);
+    config.workload.ops_per_client = match (shape.ops, shape.duration) {
+        (Some(ops), _) => ops,
+        (None, Some(_)) => usize::MAX,
+        (None, None) => config.workload.ops_per_client,
+    };
+    config.workload.duration = shape.duration;
+    if let Some(mix) = &shape.mix {
+        let mut knobs = config.knobs.clone();
+        knobs.op_mix = mix.clone();
+        config.set_knobs(knobs);
+    }
     config.faults = shape.faults.clone().unwrap_or(config.faults);
     config.bugs = shape.bugs.iter().copied().collect();
     config.pre_vote = !shape.no_pre_vote;
@@ -57,6 +67,12 @@ fn reproduce_command(seed: u64, shape: &ShapeArgs) -> String {
     }
     if let Some(ops) = shape.ops {
         cmd += &format!(" --ops {ops}");
+    }
+    if let Some(duration) = shape.duration {
+        cmd += &format!(" --duration {}", duration.as_secs());
+    }
+    if let Some(mix) = &shape.mix {
+        cmd += &format!(" --mix {mix}");
     }
     if let Some(lease_clients) = shape.lease_clients {
         cmd += &format!(" --lease-clients {lease_clients}");
@@ -303,17 +319,20 @@ fn reproduced_config(args: &ReproduceArgs) -> Result<RunConfig, String> {
     let shaped = shape.nodes.is_some()
         || shape.clients.is_some()
         || shape.ops.is_some()
+        || shape.duration.is_some()
+        || shape.mix.is_some()
         || shape.lease_clients.is_some()
         || shape.faults.is_some()
         || !shape.bugs.is_empty()
         || shape.no_pre_vote
         || shape.no_check_quorum
         || shape.watchers.is_some()
+        || shape.traffic.is_some()
         || shape.shape == ShapeKind::Fixed;
     if shaped {
         return Err(
-            "--schedule fixes the run's shape; drop --shape, --nodes, --clients, --ops, --faults, \
-             --bug and --no-*"
+            "--schedule fixes the run's shape; drop --shape, --nodes, --clients, --ops, \
+             --duration, --mix, --faults, --bug, --traffic and --no-*"
                 .to_string(),
         );
     }

@@ -316,10 +316,14 @@ impl Applier {
 
     /// Forgets the lease and deletes its keys, all in one revision.
     fn apply_lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, ServerError> {
-        self.lessor.lock().unwrap().revoke(id)?;
+        let keeps_old = {
+            let mut lessor = self.lessor.lock().unwrap();
+            lessor.revoke(id)?;
+            lessor.reattach_keeps_old()
+        };
         self.metrics.lease_revoked();
         let mut store = self.store.lock().unwrap();
-        let keys = attached_keys(&store, id);
+        let keys = attached_keys(&store, id, keeps_old);
         let mut txn = store.write();
         for key in &keys {
             txn.delete_range(key, &[]);

@@ -195,7 +195,8 @@ impl EtcdServer {
             .time_to_live(request.id, Instant::now())
             .ok_or(LeaseError::NotFound)?;
         let keys = if request.keys {
-            attached_keys(&self.inner.store.lock().unwrap(), request.id)
+            let keeps_old = lessor.reattach_keeps_old();
+            attached_keys(&self.inner.store.lock().unwrap(), request.id, keeps_old)
         } else {
             Vec::new()
         };

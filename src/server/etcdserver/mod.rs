@@ -177,6 +177,9 @@ impl EtcdServer {
         if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
             lessor = lessor.with_follower_expiry();
         }
+        if config.bugs.has(Bug::LeaseReattachKeepsOld) {
+            lessor = lessor.with_reattach_keeps_old();
+        }
         let lessor = Arc::new(Mutex::new(lessor));
         let (applied_tx, applied) = watch::channel(0);
         let watchers = Arc::new(tokio::sync::Notify::new());

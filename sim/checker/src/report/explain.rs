@@ -121,7 +121,7 @@ fn written(op: &Operation) -> Option<(&str, Option<&str>)> {
     );
     match &op.request {
         _ if !may_have => None,
-        Request::Put { key, value } | Request::Cas { key, value, .. } => {
+        Request::Put { key, value, .. } | Request::Cas { key, value, .. } => {
             Some((key.as_str(), Some(value.as_str())))
         }
         Request::Delete { key } => Some((key.as_str(), None)),
@@ -327,6 +327,7 @@ mod tests {
         let request = Request::Put {
             key: "k1".into(),
             value: value.into(),
+            lease: 0,
         };
         op(client, call, ret, request, Response::Put { revision })
     }

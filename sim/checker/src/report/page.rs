@@ -265,7 +265,14 @@ fn data(
 /// A request in a few words: `put k1=c1-2`.
 fn request_text(request: &Request) -> String {
     match request {
-        Request::Put { key, value } => format!("put {key}={value}"),
+        Request::Put {
+            key,
+            value,
+            lease: 0,
+        } => format!("put {key}={value}"),
+        Request::Put { key, value, lease } => format!("put {key}={value} lease {lease}"),
+        Request::LeaseGrant { id, ttl } => format!("grant lease {id} ttl {ttl}s"),
+        Request::LeaseRevoke { id } => format!("revoke lease {id}"),
         Request::Get { key, serializable } => {
             format!(
                 "get {key}{}",
@@ -347,7 +354,9 @@ fn outcome_text(outcome: &Outcome) -> String {
         Outcome::Unknown(why) => return format!("unknown: {why}"),
     };
     let body = match response {
-        Response::Put { .. } => "ok".to_string(),
+        Response::Put { .. } | Response::LeaseGrant { .. } | Response::LeaseRevoke { .. } => {
+            "ok".to_string()
+        }
         Response::Get { kv: Some(kv), .. } => {
             format!("{} (mod {})", kv.value, kv.mod_revision)
         }
@@ -537,6 +546,7 @@ mod tests {
         let put = |v: &str| Request::Put {
             key: "k".into(),
             value: v.into(),
+            lease: 0,
         };
         History {
             operations: vec![

@@ -37,6 +37,7 @@ fn history() -> History {
     let put_req = |key: &str, value: &str| Request::Put {
         key: key.into(),
         value: value.into(),
+        lease: 0,
     };
     History {
         operations: vec![
