@@ -1338,6 +1338,21 @@ mod tests {
 
     /// An operation that may come before the one asked about, at `call`
     /// and `ret`, forced if it returns before that one's call (say 100).
+    /// Asserts that the search, on what `model_ops` would give it (seen
+    /// writes settled), finds what brute force finds; returns the verdict.
+    fn search_agrees_with_brute_force(model: &KvModel, ops: &[Timed<KvOp>]) -> bool {
+        let expected = crate::brute_force::linearizable(model, ops);
+        let mut settled = ops.to_vec();
+        settle_observed_writes(&mut settled);
+        let found = match search(model, &settled, None) {
+            Search::Linearizable => true,
+            Search::NotLinearizable { .. } => false,
+            other => panic!("no budget was given: {other:?}"),
+        };
+        assert_eq!(found, expected, "{ops:?}");
+        expected
+    }
+
     fn earlier(op: &KvOp, call: usize, ret: usize) -> Earlier<'_, KvOp> {
         Earlier {
             op,
@@ -1486,17 +1501,7 @@ mod tests {
                     Timed { op, call, ret }
                 })
                 .collect();
-            let model = KvModel { keys: 2 };
-            let expected = crate::brute_force::linearizable(&model, &ops);
-            // The search sees what `model_ops` gives it: seen writes settled.
-            let mut settled = ops.clone();
-            settle_observed_writes(&mut settled);
-            let found = match search(&model, &settled, None) {
-                Search::Linearizable => true,
-                Search::NotLinearizable { .. } => false,
-                other => panic!("no budget was given: {other:?}"),
-            };
-            assert_eq!(found, expected, "{ops:?}");
+            let expected = search_agrees_with_brute_force(&KvModel { keys: 2 }, &ops);
             verdicts[usize::from(expected)] += 1;
         }
         assert!(
@@ -1574,16 +1579,7 @@ mod tests {
                     Timed { op, call, ret }
                 })
                 .collect();
-            let model = KvModel { keys: 2 };
-            let expected = crate::brute_force::linearizable(&model, &ops);
-            let mut settled = ops.clone();
-            settle_observed_writes(&mut settled);
-            let found = match search(&model, &settled, None) {
-                Search::Linearizable => true,
-                Search::NotLinearizable { .. } => false,
-                other => panic!("no budget was given: {other:?}"),
-            };
-            assert_eq!(found, expected, "{ops:?}");
+            let expected = search_agrees_with_brute_force(&KvModel { keys: 2 }, &ops);
             verdicts[usize::from(expected)] += 1;
         }
         assert!(
@@ -1655,16 +1651,7 @@ mod tests {
                     Timed { op, call, ret }
                 })
                 .collect();
-            let model = KvModel { keys: 3 };
-            let expected = crate::brute_force::linearizable(&model, &ops);
-            let mut settled = ops.clone();
-            settle_observed_writes(&mut settled);
-            let found = match search(&model, &settled, None) {
-                Search::Linearizable => true,
-                Search::NotLinearizable { .. } => false,
-                other => panic!("no budget was given: {other:?}"),
-            };
-            assert_eq!(found, expected, "{ops:?}");
+            let expected = search_agrees_with_brute_force(&KvModel { keys: 3 }, &ops);
             verdicts[usize::from(expected)] += 1;
         }
         assert!(
