@@ -37,6 +37,9 @@ const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
 
 /// The longest delay after which madsim restarts a node whose task panicked.
 const MADSIM_RESTART_DELAY_MAX: Duration = Duration::from_secs(10);
+/// How long every fsync stalls before a power loss (see
+/// [`Nemesis::stall_disks`]).
+const FSYNC_STALL: Duration = Duration::from_millis(300);
 
 /// Injects faults into one cluster.
 pub struct Nemesis {
@@ -222,12 +225,19 @@ impl Nemesis {
         let now = || self.clock.now_ns();
         match resolved {
             Resolved::Kill(victims) => {
+                let power_loss = kind == FaultKind::KillAll;
+                if power_loss {
+                    self.stall_disks(victims, FSYNC_STALL).await;
+                }
                 for &victim in victims {
                     self.cluster.kill(victim);
                     let why = kind.name().to_string();
                     let name = self.cluster.name(victim);
                     self.recorder
                         .member_event(now(), name, MemberChange::Crashed { why });
+                }
+                if power_loss {
+                    self.stall_disks(victims, Duration::ZERO).await;
                 }
             }
             Resolved::Pause(victim) => {
@@ -275,6 +285,34 @@ impl Nemesis {
                 };
                 self.recorder.note(now(), note);
             }
+        }
+    }
+
+    /// A power loss seldom strikes disks at rest: before it, the followers'
+    /// fsyncs stall for a while under the clients' load, so that what was
+    /// written but not yet synced piles up, and the loss then takes it.
+    /// Without the stall the window between a write and its fsync is a few
+    /// milliseconds, and a durability bug that lives there (an answer sent
+    /// ahead of its fsync) is caught only by the luck of the loss's timing.
+    /// `stall` is added to each victim's fsync latency, and the loss comes
+    /// half of it later; `Duration::ZERO` ends the stall.
+    async fn stall_disks(&self, victims: &[usize], stall: Duration) {
+        // The leader's disk stays quick: it acknowledges its own entries
+        // only once synced, so a stalled leader would commit nothing.
+        let leader = match stall.is_zero() {
+            true => None,
+            false => self.cluster.leader().await,
+        };
+        for &victim in victims.iter().filter(|&&v| Some(v) != leader) {
+            self.cluster.disk(victim).set_sync_latency(stall);
+        }
+        if !stall.is_zero() {
+            let note = format!(
+                "followers' fsyncs stall {} ms before the power loss",
+                stall.as_millis()
+            );
+            self.recorder.note(self.clock.now_ns(), note);
+            tokio::time::sleep(stall / 2).await;
         }
     }
 
