@@ -35,9 +35,19 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         // Entries a quorum acknowledged, or a log's middle, lost in a
         // crash: raft finds its log shorter than it promised and panics
         // (as etcd's raft does), or a client misses an acknowledged write.
-        Bug::AckBeforeSync | Bug::SnapshotPurgeBeforeSave => {
-            &["panicked", "not-linearizable", "broken:hashkv"]
-        }
+        Bug::SnapshotPurgeBeforeSave => &["panicked", "not-linearizable", "broken:hashkv"],
+        // Besides those, entries a follower acknowledged and then lost
+        // leave the leader's match index above its log: raft never probes
+        // below it, so the member stays behind for good (stuck); and the
+        // lost write's revision goes to another write, which a watcher
+        // that saw the first sees as a different event at that revision.
+        Bug::AckBeforeSync => &[
+            "panicked",
+            "not-linearizable",
+            "broken:hashkv",
+            "broken:watch",
+            "stuck",
+        ],
         Bug::ProgressRevisionAtSend => &["broken:watch"],
         Bug::RangeDefaultLimit => &["not-linearizable"],
         // A txn refused on the member that served it but applied on the
