@@ -75,7 +75,8 @@
 //! candidates of every node (the node is refuted without trying a child),
 //! and, right after a step, about the pending operations whose legality
 //! the step touched ([`Model::affected`]; the step is then undone like one
-//! into a refuted projection). The second finds a wrong order of two
+//! into a refuted projection), among those called in a window ahead (asking
+//! about every later one made a long history's search cubic). The second finds a wrong order of two
 //! writes as soon as it is made, not only when the read it dooms is
 //! called, after every choice in between (notably of which writes of
 //! unknown outcome took effect) has been tried.
@@ -372,8 +373,9 @@ struct Frame {
 /// (the KV model's writes known to have committed).
 const OPEN_ENDED: u64 = u64::MAX - 1;
 
-/// The fewest operations not yet linearized, in call order, that a step's
-/// check for doomed operations looks at, however narrow the window.
+/// The fewest calls not yet linearized (of every part, in call order) that
+/// a step's check for doomed operations looks through, however narrow the
+/// window (see `Searcher::doomed_a_pending_operation`).
 const MIN_LOOKAHEAD: usize = 256;
 
 struct Searcher<'a, M: Model> {
