@@ -1338,6 +1338,21 @@ mod tests {
 
     /// An operation that may come before the one asked about, at `call`
     /// and `ret`, forced if it returns before that one's call (say 100).
+    /// Checks 3,000 histories drawn by `history` with
+    /// [`search_agrees_with_brute_force`], and that both verdicts are common
+    /// among them (a generator that only makes one kind proves little).
+    fn cross_check(model: &KvModel, mut history: impl FnMut() -> Vec<Timed<KvOp>>) {
+        let mut verdicts = [0; 2];
+        for _ in 0..3000 {
+            let expected = search_agrees_with_brute_force(model, &history());
+            verdicts[usize::from(expected)] += 1;
+        }
+        assert!(
+            verdicts.iter().all(|&n| n > 300),
+            "both verdicts common: {verdicts:?}"
+        );
+    }
+
     /// Asserts that the search, on what `model_ops` would give it (seen
     /// writes settled), finds what brute force finds; returns the verdict.
     fn search_agrees_with_brute_force(model: &KvModel, ops: &[Timed<KvOp>]) -> bool {
@@ -1463,8 +1478,7 @@ mod tests {
     fn agrees_with_brute_force_on_random_histories() {
         let mut seed = 11;
         let mut below = |n: u64| splitmix64(&mut seed) % n;
-        let mut verdicts = [0; 2];
-        for _ in 0..3000 {
+        cross_check(&KvModel { keys: 2 }, || {
             let ops: Vec<Timed<KvOp>> = (0..2 + below(6))
                 .map(|_| {
                     let key = below(2) as usize;
@@ -1501,13 +1515,8 @@ mod tests {
                     Timed { op, call, ret }
                 })
                 .collect();
-            let expected = search_agrees_with_brute_force(&KvModel { keys: 2 }, &ops);
-            verdicts[usize::from(expected)] += 1;
-        }
-        assert!(
-            verdicts.iter().all(|&n| n > 300),
-            "both verdicts common: {verdicts:?}"
-        );
+            ops
+        });
     }
 
     /// The same cross-check with the operations that act on several keys
@@ -1523,8 +1532,7 @@ mod tests {
             seed.set(s);
             r
         };
-        let mut verdicts = [0; 2];
-        for _ in 0..3000 {
+        cross_check(&KvModel { keys: 2 }, || {
             let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
                 .map(|_| {
                     let key = below(2) as usize;
@@ -1579,13 +1587,8 @@ mod tests {
                     Timed { op, call, ret }
                 })
                 .collect();
-            let expected = search_agrees_with_brute_force(&KvModel { keys: 2 }, &ops);
-            verdicts[usize::from(expected)] += 1;
-        }
-        assert!(
-            verdicts.iter().all(|&n| n > 300),
-            "both verdicts common: {verdicts:?}"
-        );
+            ops
+        });
     }
 
     /// The same cross-check with leases: key 2 is a lease's key (present
@@ -1605,8 +1608,7 @@ mod tests {
         };
         let lease = 2;
         let leased = vec![10, 11, 12];
-        let mut verdicts = [0; 2];
-        for _ in 0..3000 {
+        cross_check(&KvModel { keys: 3 }, || {
             let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
                 .map(|_| {
                     let key = below(2) as usize;
@@ -1651,12 +1653,7 @@ mod tests {
                     Timed { op, call, ret }
                 })
                 .collect();
-            let expected = search_agrees_with_brute_force(&KvModel { keys: 3 }, &ops);
-            verdicts[usize::from(expected)] += 1;
-        }
-        assert!(
-            verdicts.iter().all(|&n| n > 300),
-            "both verdicts common: {verdicts:?}"
-        );
+            ops
+        });
     }
 }
