@@ -1338,6 +1338,18 @@ mod tests {
 
     /// An operation that may come before the one asked about, at `call`
     /// and `ret`, forced if it returns before that one's call (say 100).
+    /// Numbers below `n` drawn from a stream seeded with `seed`, for
+    /// closures that draw several times (a shared `Fn`, not an `FnMut`).
+    fn draws(seed: u64) -> impl Fn(u64) -> u64 {
+        let state = std::cell::Cell::new(seed);
+        move |n| {
+            let mut s = state.get();
+            let r = splitmix64(&mut s) % n;
+            state.set(s);
+            r
+        }
+    }
+
     /// Checks 3,000 histories drawn by `history` with
     /// [`search_agrees_with_brute_force`], and that both verdicts are common
     /// among them (a generator that only makes one kind proves little).
@@ -1525,13 +1537,7 @@ mod tests {
     /// with what they reported deleting, and count-only ranges.
     #[test]
     fn multi_key_operations_agree_with_brute_force() {
-        let seed = std::cell::Cell::new(23);
-        let below = |n: u64| {
-            let mut s = seed.get();
-            let r = splitmix64(&mut s) % n;
-            seed.set(s);
-            r
-        };
+        let below = draws(23);
         cross_check(&KvModel { keys: 2 }, || {
             let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
                 .map(|_| {
@@ -1599,13 +1605,7 @@ mod tests {
     /// the lease (values 10..13).
     #[test]
     fn lease_operations_agree_with_brute_force() {
-        let seed = std::cell::Cell::new(41);
-        let below = |n: u64| {
-            let mut s = seed.get();
-            let r = splitmix64(&mut s) % n;
-            seed.set(s);
-            r
-        };
+        let below = draws(41);
         let lease = 2;
         let leased = vec![10, 11, 12];
         cross_check(&KvModel { keys: 3 }, || {
