@@ -5,9 +5,13 @@
 //! retry once from what it read), creates (only if the key's create
 //! revision is 0), deletes guarded by the mod revision, lists at a past
 //! revision (a `resourceVersion`), and a compaction now and then. Every
-//! operation is recorded in the same history as the etcd traffic's.
+//! operation is recorded in the same history as the etcd traffic's. Its
+//! informer watches every key from just after its first list, with
+//! progress notifications, for the whole run, judged by the watch check.
 
 use std::time::Duration;
+
+use tokio::task::JoinHandle;
 
 use etcd_sim::bugs::BugSet;
 use etcd_sim::client::Client;
@@ -16,6 +20,7 @@ use madsim::rand::{thread_rng, Rng};
 
 use crate::recorder::Recorder;
 use crate::run::Clock;
+use crate::watchers::Informer;
 use crate::workload::{Turn, Workload};
 
 /// Runs Kubernetes-style client `id` against `endpoints`.
@@ -26,14 +31,24 @@ pub async fn run_client(
     bugs: BugSet,
     recorder: Recorder,
     clock: Clock,
-) {
+    informer: Informer,
+) -> Option<JoinHandle<()>> {
     let client = Client::new(&endpoints, Duration::from_secs(1))
         .expect("valid endpoints")
         .with_bugs(bugs);
     client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
     let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
-    // An informer starts with a list.
-    c.paginated_list().await;
+    // An informer lists, then watches from just after the list's revision
+    // (a failed list is tried again, a few times).
+    let mut watch = None;
+    let mut informer = Some(informer);
+    for _attempt in 0..3 {
+        if let Some(listed) = c.paginated_list().await {
+            let informer = informer.take().expect("watched once");
+            watch = Some(informer.watch(&client, INFORMER_LOG + id, listed + 1));
+            break;
+        }
+    }
     for seq in workload.turns(clock) {
         let key = c.key();
         let value = workload.value(id, seq);
@@ -82,7 +97,11 @@ pub async fn run_client(
         };
         c.pause(outcome.as_ref()).await;
     }
+    watch
 }
+
+/// Informer watch logs are numbered from here, plus the client's id.
+pub const INFORMER_LOG: u32 = 1000;
 
 fn put(key: &str, value: &str) -> TxnStep {
     TxnStep::Put {

@@ -39,7 +39,7 @@ use crate::schedule::{FaultStep, Schedule};
 use crate::swarm::{self, Knobs};
 use crate::trace::Trace;
 use crate::traffic::Traffic;
-use crate::watchers::{run_watcher, WatchLogs, WATCHERS};
+use crate::watchers::{run_watcher, Informer, WatchLogs, WATCHERS};
 use crate::workload::{final_reads, run_client, Workload};
 
 /// Everything that shapes a run besides the seed's randomness.
@@ -542,8 +542,16 @@ async fn simulate_into(
             .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 1, c as u8 + 1)))
             .build()
     };
+    // Kubernetes clients' informers watch until the watchers stop.
+    let mut informers_stop = Vec::new();
     let clients: Vec<_> = (0..config.clients)
         .map(|c| {
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            informers_stop.push(stop);
+            let informer = Informer {
+                logs: watch_logs.clone(),
+                stop: stopped,
+            };
             client_node(c).spawn(run_client(
                 c as u32,
                 endpoints.clone(),
@@ -551,6 +559,7 @@ async fn simulate_into(
                 config.bugs,
                 recorder.clone(),
                 clock,
+                informer,
             ))
         })
         .collect();
@@ -608,8 +617,9 @@ async fn simulate_into(
         let (faults, plan) = (config.faults.clone(), config.plan.clone());
         async move { nemesis.run(&faults, plan.as_deref(), stopped).await }
     });
+    let mut informers = Vec::new();
     for client in clients {
-        client.await.expect("client task panicked");
+        informers.extend(client.await.expect("client task panicked"));
     }
     for client in lease_clients {
         client.await.expect("lease client task panicked");
@@ -665,6 +675,12 @@ async fn simulate_into(
     for (stop, task) in watchers {
         let _ = stop.send(());
         task.await.expect("watcher panicked");
+    }
+    for stop in informers_stop {
+        let _ = stop.send(());
+    }
+    for informer in informers {
+        informer.await.expect("informer watch panicked");
     }
     let recorded = recorder.clone();
     checker

@@ -97,6 +97,35 @@ pub async fn run_watcher(
     }
 }
 
+/// What a Kubernetes client needs to run its informer's watch: where to
+/// log it, and the signal that the run is over.
+pub struct Informer {
+    /// The run's watch logs.
+    pub logs: WatchLogs,
+    /// Fires when the run is over.
+    pub stop: oneshot::Receiver<()>,
+}
+
+impl Informer {
+    /// Watches every workload key from `start` with progress notifications,
+    /// as a Kubernetes informer does after its list at revision `start - 1`,
+    /// into watch log `watcher` until the run is over; the watch check
+    /// judges it like any other (a compaction that overtook the list
+    /// cancels it).
+    pub fn watch(self, client: &Client, watcher: u32, start: i64) -> tokio::task::JoinHandle<()> {
+        let Informer { logs, mut stop } = self;
+        let slot = new_log(&logs, watcher, start);
+        let options = WatchOptions::new()
+            .prefix()
+            .from_revision(start)
+            .progress_notify();
+        let stream = client.watch(KEY_PREFIX, options);
+        tokio::spawn(async move {
+            follow(stream, &logs, slot, &mut stop).await;
+        })
+    }
+}
+
 /// How many watches each watcher client opens besides its own.
 pub const EXTRA_WATCHES: u32 = 2;
 

@@ -13,10 +13,12 @@ use etcd_sim_checker::{
     StepResult, TxnStep,
 };
 use madsim::rand::{thread_rng, Rng};
+use tokio::task::JoinHandle;
 
 use crate::op_mix::{OpMix, TurnKind};
 use crate::recorder::Recorder;
 use crate::run::Clock;
+use crate::watchers::Informer;
 
 /// Every key the workload uses starts with this.
 pub const KEY_PREFIX: &str = "k";
@@ -100,9 +102,13 @@ pub async fn run_client(
     bugs: BugSet,
     recorder: Recorder,
     clock: Clock,
-) {
+    informer: Informer,
+) -> Option<JoinHandle<()>> {
     if workload.traffic.kubernetes(id) {
-        return crate::kubernetes::run_client(id, endpoints, workload, bugs, recorder, clock).await;
+        return crate::kubernetes::run_client(
+            id, endpoints, workload, bugs, recorder, clock, informer,
+        )
+        .await;
     }
     let client = Client::new(&endpoints, Duration::from_secs(1))
         .expect("valid endpoints")
@@ -222,6 +228,7 @@ pub async fn run_client(
         }
         c.pause(Some(&outcome)).await;
     }
+    None
 }
 
 /// One client's state between operations.
@@ -456,7 +463,8 @@ impl<'a> Turn<'a> {
     /// A list of every key one or two at a time: the first page at the
     /// current revision, each next one at that page's revision from just
     /// after the last key it had, until no more remain or a page fails.
-    pub(crate) async fn paginated_list(&mut self) {
+    /// Returns the revision it listed at, if every page came.
+    pub(crate) async fn paginated_list(&mut self) -> Option<i64> {
         let limit = thread_rng().gen_range(1..=2);
         let end = prefix_end(KEY_PREFIX);
         let mut start = KEY_PREFIX.to_string();
@@ -478,16 +486,17 @@ impl<'a> Turn<'a> {
                 ..
             }) = self.run(&request).await
             else {
-                return;
+                return None;
             };
-            match kvs.last() {
-                Some((last, _)) if more => start = format!("{last}\0"),
-                _ => return,
-            }
             if revision == 0 {
                 revision = header;
             }
+            match kvs.last() {
+                Some((last, _)) if more => start = format!("{last}\0"),
+                _ => return Some(revision),
+            }
         }
+        None
     }
 
     /// Compacts two revisions below the newest seen and reads the
