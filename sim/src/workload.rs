@@ -241,6 +241,9 @@ pub(crate) struct Turn<'a> {
     /// Each key's value and mod revision as this client last saw them.
     seen: BTreeMap<String, (Option<String>, i64)>,
     newest_revision: i64,
+    /// Each key's version as this client last read it (none after its own
+    /// write of the key: it does not know the version that left).
+    versions: BTreeMap<String, i64>,
     /// The leases this client granted (or may have) and has not revoked.
     leases: Vec<i64>,
     /// How many leases it asked for.
@@ -275,6 +278,7 @@ impl<'a> Turn<'a> {
             clock,
             seen: BTreeMap::new(),
             newest_revision: 0,
+            versions: BTreeMap::new(),
             leases: Vec::new(),
             grants: 0,
         }
@@ -364,10 +368,12 @@ impl<'a> Turn<'a> {
         for (key, value, revision) in op.writes_at_revision() {
             self.seen
                 .insert(key.to_string(), (value.map(str::to_string), revision));
+            self.versions.remove(key);
         }
         for (key, kv) in op.observed() {
             self.seen
                 .insert(key.to_string(), (Some(kv.value.clone()), kv.mod_revision));
+            self.versions.insert(key.to_string(), kv.version);
         }
         if let Outcome::Ok(response) = &outcome {
             self.newest_revision = self.newest_revision.max(response.revision());
@@ -403,8 +409,9 @@ impl<'a> Turn<'a> {
     }
 
     /// A txn over two or three keys, with a compare on one key's mod
-    /// revision (as last seen), create revision, version or value, and
-    /// puts, deletes and gets in both branches.
+    /// revision (as last seen), create revision, value, version 0, or
+    /// version near the one last read with any relation (=, !=, >, <),
+    /// and puts, deletes and gets in both branches.
     fn multi_key_txn(&self, value: &str) -> Request {
         let mut keys: Vec<String> = (0..self.workload.keys)
             .map(|k| format!("{KEY_PREFIX}{k}"))
@@ -417,14 +424,25 @@ impl<'a> Turn<'a> {
         keys.truncate(take);
         let guarded = keys[0].clone();
         let (seen_value, seen_mod) = self.seen.get(&guarded).cloned().unwrap_or((None, 0));
-        let target = match (thread_rng().gen_range(0..4), seen_value) {
+        let seen_version = self.versions.get(&guarded).copied().unwrap_or(0);
+        let target = match (thread_rng().gen_range(0..5), seen_value) {
             (0, Some(v)) => CompareTarget::Value(v),
             (1, _) => CompareTarget::CreateRevision(0),
             (2, _) => CompareTarget::Version(0),
+            (3, _) => {
+                CompareTarget::Version((seen_version + thread_rng().gen_range(-1..=1)).max(1))
+            }
             _ => CompareTarget::ModRevision(seen_mod),
         };
         let relation = match target {
-            CompareTarget::Version(_) if thread_rng().gen_bool(0.5) => Relation::Greater,
+            CompareTarget::Version(0) if thread_rng().gen_bool(0.5) => Relation::Greater,
+            CompareTarget::Version(0) => Relation::Equal,
+            CompareTarget::Version(_) => [
+                Relation::Equal,
+                Relation::NotEqual,
+                Relation::Greater,
+                Relation::Less,
+            ][thread_rng().gen_range(0..4)],
             _ => Relation::Equal,
         };
         let compares = vec![history::Compare {
