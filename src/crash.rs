@@ -35,6 +35,9 @@ pub enum CrashPoint {
     AfterCommit,
     /// raft driver: a snapshot is about to be saved.
     BeforeSnapshotSave,
+    /// snapshotter: a snapshot's file is written but neither synced nor
+    /// renamed into place.
+    MidSnapshotSave,
     /// raft driver: a snapshot is saved; the WAL still holds the entries it covers.
     AfterSnapshotSave,
     /// applier: the store is about to be replaced by a snapshot from the leader.
@@ -95,7 +98,7 @@ struct Row {
 }
 
 /// Every crash point, one row each, in declaration order.
-const TABLE: [Row; 14] = [
+const TABLE: [Row; 15] = [
     Row {
         point: CrashPoint::RaftBeforeSave,
         name: "raft-before-save",
@@ -145,6 +148,14 @@ const TABLE: [Row; 14] = [
         name: "before-snapshot-save",
         place: "raft driver, before a snapshot file is written",
         models: "a crash while a snapshot is written: the previous one and the WAL must do",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::MidSnapshotSave,
+        name: "mid-snapshot-save",
+        place: "snapshotter, a new snapshot file written, not yet synced or renamed",
+        models:
+            "power lost halfway through a snapshot save: the older snapshots must still be there",
         on_restart: false,
     },
     Row {

@@ -197,6 +197,7 @@ pub struct SpawnedRaft {
 /// Restores raft from `disk` and starts its loop.
 pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft, WalError> {
     let snapshotter = Snapshotter::new(disk.clone())
+        .with_crash_points(config.crash_points.clone())
         .with_early_purge(config.bugs.has(Bug::SnapshotPurgeBeforeSave));
     let snapshot = match snapshotter.load_newest()? {
         Some(snapshot) => snapshot,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use protobuf::Message as _;
 use raft::eraftpb::Snapshot;
 
+use crate::crash::{CrashPoint, CrashPoints};
 use crate::offload::offload;
 use crate::storage::{self, Disk};
 
@@ -26,6 +27,8 @@ const SUFFIX: &str = ".snap";
 #[derive(Clone)]
 pub struct Snapshotter {
     disk: Arc<dyn Disk>,
+    /// The member's crash points: a save passes `mid-snapshot-save`.
+    crash: CrashPoints,
     /// The `snapshot-purge-before-save` bug.
     early_purge: bool,
 }
@@ -35,8 +38,16 @@ impl Snapshotter {
     pub fn new(disk: Arc<dyn Disk>) -> Self {
         Self {
             disk,
+            crash: CrashPoints::default(),
             early_purge: false,
         }
+    }
+
+    /// Passes the member's `crash` points, so that a test can crash it
+    /// halfway through a save.
+    pub fn with_crash_points(mut self, crash: CrashPoints) -> Self {
+        self.crash = crash;
+        self
     }
 
     /// Switches the `snapshot-purge-before-save` bug on or off.
@@ -67,6 +78,7 @@ impl Snapshotter {
             disk.write(&written, &file)
         })
         .await?;
+        self.crash.reach(CrashPoint::MidSnapshotSave);
         storage::sync(&self.disk, &tmp).await?;
         self.disk.rename(&tmp, &name)?;
         self.purge_older_than(&name)
