@@ -37,7 +37,7 @@ const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
 
 /// The longest delay after which madsim restarts a node whose task panicked.
 const MADSIM_RESTART_DELAY_MAX: Duration = Duration::from_secs(10);
-/// How long every fsync stalls before a power loss (see
+/// How long a victim's fsyncs stall before a crash or power loss (see
 /// [`Nemesis::stall_disks`]).
 const FSYNC_STALL: Duration = Duration::from_millis(300);
 
@@ -225,10 +225,7 @@ impl Nemesis {
         let now = || self.clock.now_ns();
         match resolved {
             Resolved::Kill(victims) => {
-                let power_loss = kind == FaultKind::KillAll;
-                if power_loss {
-                    self.stall_disks(victims, FSYNC_STALL).await;
-                }
+                self.stall_disks(victims, FSYNC_STALL).await;
                 for &victim in victims {
                     self.cluster.kill(victim);
                     let why = kind.name().to_string();
@@ -236,9 +233,7 @@ impl Nemesis {
                     self.recorder
                         .member_event(now(), name, MemberChange::Crashed { why });
                 }
-                if power_loss {
-                    self.stall_disks(victims, Duration::ZERO).await;
-                }
+                self.stall_disks(victims, Duration::ZERO).await;
             }
             Resolved::Pause(victim) => {
                 Handle::current().pause(self.cluster.node_id(*victim));
@@ -288,14 +283,16 @@ impl Nemesis {
         }
     }
 
-    /// A power loss seldom strikes disks at rest: before it, the followers'
-    /// fsyncs stall for a while under the clients' load, so that what was
-    /// written but not yet synced piles up, and the loss then takes it.
+    /// A crash or a power loss seldom strikes disks at rest: before it, the
+    /// victims' fsyncs stall for a while under the clients' load, so that
+    /// what was written but not yet synced piles up, and saves that began
+    /// meanwhile (a WAL append, a snapshot file) are cut off halfway.
     /// Without the stall the window between a write and its fsync is a few
-    /// milliseconds, and a durability bug that lives there (an answer sent
-    /// ahead of its fsync) is caught only by the luck of the loss's timing.
-    /// `stall` is added to each victim's fsync latency, and the loss comes
-    /// half of it later; `Duration::ZERO` ends the stall.
+    /// milliseconds, and a bug that lives there (an answer sent ahead of its
+    /// fsync, old files removed before the new one is durable) is caught
+    /// only by the luck of the crash's timing. `stall` is added to each
+    /// victim's fsync latency, and the crash comes half of it later;
+    /// `Duration::ZERO` ends the stall.
     async fn stall_disks(&self, victims: &[usize], stall: Duration) {
         // The leader's disk stays quick: it acknowledges its own entries
         // only once synced, so a stalled leader would commit nothing.
@@ -303,12 +300,18 @@ impl Nemesis {
             true => None,
             false => self.cluster.leader().await,
         };
-        for &victim in victims.iter().filter(|&&v| Some(v) != leader) {
+        let stalled: Vec<usize> = victims
+            .iter()
+            .copied()
+            .filter(|&v| Some(v) != leader)
+            .collect();
+        for &victim in &stalled {
             self.cluster.disk(victim).set_sync_latency(stall);
         }
-        if !stall.is_zero() {
+        if !stall.is_zero() && !stalled.is_empty() {
             let note = format!(
-                "followers' fsyncs stall {} ms before the power loss",
+                "fsyncs of {} stall {} ms before the crash",
+                self.names(&stalled),
                 stall.as_millis()
             );
             self.recorder.note(self.clock.now_ns(), note);
@@ -389,7 +392,9 @@ impl Nemesis {
     fn draw_step(&self, kinds: &[FaultKind], members: usize, rng: &mut StdRng) -> FaultStep {
         let (min, max) = self.knobs.quiet_ms;
         let quiet_ms = rng.gen_range(min..max.max(min + 1));
-        let kind = *kinds.choose(rng).expect("not empty");
+        let kind = *kinds
+            .choose_weighted(rng, |k| k.weight())
+            .expect("not empty, weights positive");
         let fault = Fault::draw(kind, members, &self.crash_points, rng);
         let usual = rng.gen_range(kind.durations()).as_millis() as u64;
         let duration_ms = usual * self.knobs.fault_length_percent / 100;

@@ -83,13 +83,30 @@ impl FaultKind {
 }
 
 impl FaultKind {
+    /// How often the nemesis draws this kind against the other kinds that
+    /// are on. A crash point is many faults in one, one per point, and
+    /// most points are reached only now and then (a snapshot save, a
+    /// compaction): drawn as often as one kind, each point would be armed
+    /// about once in fifty seeds, and a point inside a snapshot save would
+    /// fire in none of the first two hundred.
+    pub fn weight(self) -> u32 {
+        match self {
+            FaultKind::CrashPoint => 6,
+            _ => 1,
+        }
+    }
+
     /// How long the nemesis holds this fault. Most faults last 0.3 to 3 s;
     /// isolating the leader lasts long enough for the others to elect a new
     /// leader and commit under it while the old one still believes it
-    /// leads, which is the window its bugs live in.
+    /// leads, which is the window its bugs live in. A crash point is held
+    /// only until it fires, and some are passed once in seconds (a
+    /// snapshot save): it waits as long as an isolation.
     pub fn durations(self) -> std::ops::Range<Duration> {
         match self {
-            FaultKind::IsolateLeader => Duration::from_secs(2)..Duration::from_secs(6),
+            FaultKind::IsolateLeader | FaultKind::CrashPoint => {
+                Duration::from_secs(2)..Duration::from_secs(6)
+            }
             _ => Duration::from_millis(300)..Duration::from_secs(3),
         }
     }
