@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use etcd_sim_checker::{History, Operation, Outcome, Request};
+use etcd_sim_checker::{FaultBand, History, Operation, Outcome, Request};
 use serde::{Deserialize, Serialize};
 
 /// A seed whose chaos-phase clients got fewer than this share of the
@@ -24,6 +24,16 @@ pub const QUIET_BELOW: f64 = 0.10;
 /// Fewer operations than this issued while no fault was on say nothing
 /// either way: the seed is not judged quiet.
 pub const QUIET_MIN_CALM: usize = 10;
+
+/// How long after a fault that crashed members ends (they restart then)
+/// the cluster is still excused: the restarted members must start and
+/// elect a leader before anything is served, and the swarm draws election
+/// timeouts up to 2 s.
+pub const RESTART_GRACE_NS: u64 = 3_000_000_000;
+
+/// The fault kinds whose end is a restart of members, not their return to
+/// service.
+const RESTARTING_FAULTS: [&str; 4] = ["kill", "kill-leader", "kill-all", "crash-point"];
 
 /// One seed's availability figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -74,7 +84,7 @@ impl Availability {
                 !history
                     .faults
                     .iter()
-                    .any(|f| (f.start_ns..f.end_ns.unwrap_or(u64::MAX)).contains(&op.call_ns))
+                    .any(|f| excused(f).contains(&op.call_ns))
             })
             .collect();
         Availability {
@@ -102,6 +112,19 @@ impl Availability {
         let (issued, succeeded) = self.calm;
         issued >= QUIET_MIN_CALM && (succeeded as f64) < QUIET_BELOW * issued as f64
     }
+}
+
+/// When `fault` excuses a cluster that serves nothing: while it is on and,
+/// if it crashed members, for [`RESTART_GRACE_NS`] after their restart.
+fn excused(fault: &FaultBand) -> std::ops::Range<u64> {
+    let grace = match RESTARTING_FAULTS.contains(&fault.name.as_str()) {
+        true => RESTART_GRACE_NS,
+        false => 0,
+    };
+    let end = fault
+        .end_ns
+        .map_or(u64::MAX, |end| end.saturating_add(grace));
+    fault.start_ns..end
 }
 
 fn succeeded(op: &Operation) -> bool {
@@ -148,7 +171,7 @@ fn longest_write_gap(chaos: &[&Operation]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etcd_sim_checker::{FaultBand, Response};
+    use etcd_sim_checker::Response;
 
     fn op(client: u32, call: u64, ret: u64, write: bool, ok: bool) -> Operation {
         let request = if write {
@@ -196,7 +219,7 @@ mod tests {
                 op(2, 500, 900, false, false),
             ],
             faults: vec![FaultBand {
-                name: "kill".into(),
+                name: "partition".into(),
                 start_ns: 15,
                 end_ns: Some(105),
                 detail: String::new(),
@@ -205,7 +228,7 @@ mod tests {
         let a = Availability::measure(&history, 2, Some(1.5));
         assert_eq!((a.operations, a.succeeded), (6, 4));
         assert_eq!(a.longest_write_gap_secs, 110e-9, "from 10 to 120");
-        assert_eq!(a.by_fault["kill"], (3, 1));
+        assert_eq!(a.by_fault["partition"], (3, 1));
         assert_eq!(a.recovery_secs, Some(1.5));
         assert!(!a.quiet(), "4 of 6 went through");
         let mut failing = history.clone();
@@ -219,7 +242,7 @@ mod tests {
         assert_eq!(
             measured.calm,
             (13, 1),
-            "the three under the kill do not count"
+            "the three under the partition do not count"
         );
         assert!(measured.quiet(), "1 of 13 while no fault was on");
         // The same failures all under a fault are no sign of a quiet seed.
@@ -242,5 +265,34 @@ mod tests {
         assert!(!a.quiet());
         assert_eq!(a.share(), 1.0);
         assert_eq!(a.longest_write_gap_secs, 10e-9);
+    }
+
+    #[test]
+    fn a_restart_excuses_the_election_after_it_and_nothing_else_does() {
+        // Twenty failed reads issued 1 to 2.9 s after a fault ended.
+        let operations: Vec<Operation> = (0..20)
+            .map(|i| op(0, 1_000_000_000 + i * 100_000_000, 0, false, false))
+            .map(|mut o| {
+                o.return_ns = o.call_ns + 5;
+                o
+            })
+            .collect();
+        let after = |name: &str| History {
+            operations: operations.clone(),
+            faults: vec![FaultBand {
+                name: name.into(),
+                start_ns: 0,
+                end_ns: Some(1),
+                detail: String::new(),
+            }],
+        };
+        for crash in ["kill", "kill-leader", "kill-all", "crash-point"] {
+            let a = Availability::measure(&after(crash), 1, None);
+            assert_eq!(a.calm, (0, 0), "{crash}");
+            assert!(!a.quiet(), "{crash}");
+        }
+        let a = Availability::measure(&after("partition"), 1, None);
+        assert_eq!(a.calm, (20, 0));
+        assert!(a.quiet(), "a healed partition excuses nothing");
     }
 }
