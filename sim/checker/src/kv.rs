@@ -865,6 +865,9 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
             _ => None,
         };
         let refused = lease_not_found(&op.outcome);
+        // For an op on a lease: it found the lease (it was answered), did
+        // not (refused as not found), or may have either way.
+        let lease_found = response.map(|_| true).or(refused.then_some(false));
         let mut ret = match (response, op.persisted) {
             _ if refused => op.return_ns,
             (Some(_), _) => op.return_ns,
@@ -891,12 +894,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     .map(|k| Step::Put(k, intern(value)))
                     .into_iter()
                     .collect();
-                let succeeded = match (response, refused) {
-                    (Some(_), _) => Some(true),
-                    (None, true) => Some(false),
-                    (None, false) => None,
-                };
-                if succeeded.is_none() && !complete {
+                if lease_found.is_none() && !complete {
                     // The lease is in another part: the put may or may
                     // not have found it, so it is optional either way.
                     ret = NEVER;
@@ -906,7 +904,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     complete,
                     then,
                     otherwise: vec![],
-                    succeeded: succeeded.or((!complete).then_some(true)),
+                    succeeded: lease_found.or((!complete).then_some(true)),
                 }
             }
             (Request::Put { key, value, .. }, _) => KvOp::Put {
@@ -938,14 +936,10 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     value: intern(&format!("\u{0}live/{id}")),
                 }
             }
-            (Request::LeaseRevoke { id }, response) => KvOp::Revoke {
+            (Request::LeaseRevoke { id }, _) => KvOp::Revoke {
                 lease: key_index(&lease_key(*id)),
                 attached: attached(*id, &mut intern),
-                found: match (response, refused) {
-                    (Some(_), _) => Some(true),
-                    (None, true) => Some(false),
-                    (None, false) => None,
-                },
+                found: lease_found,
             },
             (Request::Get { key, .. }, Some(Response::Get { kv, .. })) => KvOp::Get {
                 key: in_part(key),
@@ -1350,6 +1344,22 @@ mod tests {
         }
     }
 
+    /// `op` called at a drawn time: it returns a little later, or never if
+    /// its outcome is `unknown` and it is not a read.
+    fn timed(op: KvOp, unknown: bool, below: &impl Fn(u64) -> u64) -> Timed<KvOp> {
+        let call = below(12);
+        let reads = matches!(
+            op,
+            KvOp::Get { .. } | KvOp::Range { .. } | KvOp::Count { .. }
+        );
+        let ret = if unknown && !reads {
+            u64::MAX
+        } else {
+            call + 1 + below(6)
+        };
+        Timed { op, call, ret }
+    }
+
     /// Checks 3,000 histories drawn by `history` with
     /// [`search_agrees_with_brute_force`], and that both verdicts are common
     /// among them (a generator that only makes one kind proves little).
@@ -1488,8 +1498,7 @@ mod tests {
     /// never return.
     #[test]
     fn agrees_with_brute_force_on_random_histories() {
-        let mut seed = 11;
-        let mut below = |n: u64| splitmix64(&mut seed) % n;
+        let below = draws(11);
         cross_check(&KvModel { keys: 2 }, || {
             let ops: Vec<Timed<KvOp>> = (0..2 + below(6))
                 .map(|_| {
@@ -1517,14 +1526,7 @@ mod tests {
                             seen: vec![(0, seen(a)), (1, seen(b))],
                         },
                     };
-                    let call = below(12);
-                    let writes = !matches!(op, KvOp::Get { .. } | KvOp::Range { .. });
-                    let ret = if unknown && writes {
-                        u64::MAX
-                    } else {
-                        call + 1 + below(6)
-                    };
-                    Timed { op, call, ret }
+                    timed(op, unknown, &below)
                 })
                 .collect();
             ops
@@ -1580,17 +1582,7 @@ mod tests {
                             count: below(3) as usize,
                         },
                     };
-                    let call = below(12);
-                    let writes = matches!(
-                        op,
-                        KvOp::Put { .. } | KvOp::Txn { .. } | KvOp::DeleteRange { .. }
-                    );
-                    let ret = if unknown && writes {
-                        u64::MAX
-                    } else {
-                        call + 1 + below(6)
-                    };
-                    Timed { op, call, ret }
+                    timed(op, unknown, &below)
                 })
                 .collect();
             ops
@@ -1643,14 +1635,7 @@ mod tests {
                             found: known(below(3) > 0),
                         },
                     };
-                    let call = below(12);
-                    let writes = !matches!(op, KvOp::Get { .. });
-                    let ret = if unknown && writes {
-                        u64::MAX
-                    } else {
-                        call + 1 + below(6)
-                    };
-                    Timed { op, call, ret }
+                    timed(op, unknown, &below)
                 })
                 .collect();
             ops
