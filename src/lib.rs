@@ -43,7 +43,11 @@
 //!    perturbation sites ([`perturb`]) and each member's clock rate
 //!    ([`clock`]).
 //!
-//! There is no code path that exists only in simulation.
+//! There is no code path that exists only in simulation. The one difference
+//! runs the other way: the listener that carries etcd's HTTP endpoints
+//! (`/health`, `/version`, `/metrics`; [`server::http`]) exists in the real
+//! build only, because madsim's tonic carries gRPC alone; the endpoints'
+//! logic runs in both, so simulation tests call it directly.
 //!
 //! ## An example
 //!
