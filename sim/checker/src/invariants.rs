@@ -481,11 +481,9 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
                 .copied()
                 .filter(|k| crate::history::in_range(k, start, end))
                 .collect(),
-            Request::Txn {
-                success, failure, ..
-            } => success
-                .iter()
-                .chain(failure)
+            Request::Txn { .. } => op
+                .request
+                .txn_steps()
                 .filter_map(|step| match step {
                     TxnStep::Delete { key } => Some(key.as_str()),
                     _ => None,
@@ -537,11 +535,9 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
         // The past revisions it asked for, if any.
         let past: Vec<i64> = match &op.request {
             Request::List { revision, .. } if *revision > 0 => vec![*revision],
-            Request::Txn {
-                success, failure, ..
-            } => success
-                .iter()
-                .chain(failure)
+            Request::Txn { .. } => op
+                .request
+                .txn_steps()
                 .filter_map(|step| match step {
                     TxnStep::Get { revision, .. } if *revision > 0 => Some(*revision),
                     _ => None,
