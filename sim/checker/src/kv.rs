@@ -631,14 +631,10 @@ fn named_keys(op: &Operation) -> Vec<Cow<'_, str>> {
         | Request::Get { key, .. }
         | Request::Delete { key }
         | Request::Cas { key, .. } => vec![key.as_str().into()],
-        Request::Txn {
-            compares,
-            success,
-            failure,
-        } => compares
+        Request::Txn { compares, .. } => compares
             .iter()
             .map(|c| c.key.as_str())
-            .chain(success.iter().chain(failure).map(TxnStep::key))
+            .chain(op.request.txn_steps().map(TxnStep::key))
             .map(Cow::from)
             .collect(),
         Request::List { start, end, .. } if end.is_empty() => vec![start.as_str().into()],
@@ -1360,13 +1356,28 @@ mod tests {
         Timed { op, call, ret }
     }
 
-    /// Checks 3,000 histories drawn by `history` with
-    /// [`search_agrees_with_brute_force`], and that both verdicts are common
-    /// among them (a generator that only makes one kind proves little).
-    fn cross_check(model: &KvModel, mut history: impl FnMut() -> Vec<Timed<KvOp>>) {
+    /// Checks 3,000 histories with [`search_agrees_with_brute_force`], and
+    /// that both verdicts are common among them (a generator that only
+    /// makes one kind proves little). A history has 2 to `2 + most - 1`
+    /// operations, each drawn by `op` from a stream seeded with `seed` (it
+    /// returns the operation and whether its outcome is unknown) and
+    /// [`timed`].
+    fn cross_check(
+        model: &KvModel,
+        seed: u64,
+        most: u64,
+        op: impl Fn(&dyn Fn(u64) -> u64) -> (KvOp, bool),
+    ) {
+        let below = draws(seed);
         let mut verdicts = [0; 2];
         for _ in 0..3000 {
-            let expected = search_agrees_with_brute_force(model, &history());
+            let history: Vec<Timed<KvOp>> = (0..2 + below(most))
+                .map(|_| {
+                    let (op, unknown) = op(&below);
+                    timed(op, unknown, &below)
+                })
+                .collect();
+            let expected = search_agrees_with_brute_force(model, &history);
             verdicts[usize::from(expected)] += 1;
         }
         assert!(
@@ -1498,38 +1509,32 @@ mod tests {
     /// never return.
     #[test]
     fn agrees_with_brute_force_on_random_histories() {
-        let below = draws(11);
-        cross_check(&KvModel { keys: 2 }, || {
-            let ops: Vec<Timed<KvOp>> = (0..2 + below(6))
-                .map(|_| {
-                    let key = below(2) as usize;
-                    let [a, b] = [below(3) as u32, below(3) as u32];
-                    let unknown = below(6) == 0;
-                    let seen = |v: u32| (v > 0).then_some(v);
-                    let op = match below(5) {
-                        0 => KvOp::Put { key, value: a },
-                        1 => KvOp::Get {
-                            key,
-                            value: seen(a),
-                        },
-                        2 => KvOp::Delete {
-                            key,
-                            deleted: (!unknown).then(|| below(2) == 0),
-                        },
-                        3 => KvOp::Cas {
-                            key,
-                            expected: seen(a),
-                            value: b,
-                            succeeded: (!unknown).then(|| below(2) == 0),
-                        },
-                        _ => KvOp::Range {
-                            seen: vec![(0, seen(a)), (1, seen(b))],
-                        },
-                    };
-                    timed(op, unknown, &below)
-                })
-                .collect();
-            ops
+        cross_check(&KvModel { keys: 2 }, 11, 6, |below| {
+            let key = below(2) as usize;
+            let [a, b] = [below(3) as u32, below(3) as u32];
+            let unknown = below(6) == 0;
+            let seen = |v: u32| (v > 0).then_some(v);
+            let op = match below(5) {
+                0 => KvOp::Put { key, value: a },
+                1 => KvOp::Get {
+                    key,
+                    value: seen(a),
+                },
+                2 => KvOp::Delete {
+                    key,
+                    deleted: (!unknown).then(|| below(2) == 0),
+                },
+                3 => KvOp::Cas {
+                    key,
+                    expected: seen(a),
+                    value: b,
+                    succeeded: (!unknown).then(|| below(2) == 0),
+                },
+                _ => KvOp::Range {
+                    seen: vec![(0, seen(a)), (1, seen(b))],
+                },
+            };
+            (op, unknown)
         });
     }
 
@@ -1539,53 +1544,47 @@ mod tests {
     /// with what they reported deleting, and count-only ranges.
     #[test]
     fn multi_key_operations_agree_with_brute_force() {
-        let below = draws(23);
-        cross_check(&KvModel { keys: 2 }, || {
-            let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
-                .map(|_| {
-                    let key = below(2) as usize;
-                    let [a, b] = [below(3) as u32, below(3) as u32];
-                    let unknown = below(5) == 0;
-                    let seen = |v: u32| (v > 0).then_some(v);
-                    let step = |k: usize, v: u32, known: bool| match below(3) {
-                        0 => Step::Put(k, v + 10),
-                        1 => Step::Delete(k, known.then(|| below(2) == 0)),
-                        _ => Step::Get(k, known.then(|| seen(v))),
-                    };
-                    let op = match below(6) {
-                        0 => KvOp::Put { key, value: a },
-                        1 => KvOp::Get {
-                            key,
-                            value: seen(a),
-                        },
-                        2 | 3 => {
-                            let succeeded = (!unknown).then(|| below(2) == 0);
-                            let known = succeeded.is_some();
-                            KvOp::Txn {
-                                guards: vec![if below(2) == 0 {
-                                    Need::Is(key, seen(a))
-                                } else {
-                                    Need::IsNot(key, seen(a))
-                                }],
-                                complete: unknown || below(4) > 0,
-                                then: vec![step(0, b, known), step(1, a, known)],
-                                otherwise: vec![step(1, b, known)],
-                                succeeded,
-                            }
-                        }
-                        4 => KvOp::DeleteRange {
-                            keys: vec![0, 1],
-                            prev: (!unknown).then(|| vec![seen(a), seen(b)]),
-                        },
-                        _ => KvOp::Count {
-                            keys: vec![0, 1],
-                            count: below(3) as usize,
-                        },
-                    };
-                    timed(op, unknown, &below)
-                })
-                .collect();
-            ops
+        cross_check(&KvModel { keys: 2 }, 23, 5, |below| {
+            let key = below(2) as usize;
+            let [a, b] = [below(3) as u32, below(3) as u32];
+            let unknown = below(5) == 0;
+            let seen = |v: u32| (v > 0).then_some(v);
+            let step = |k: usize, v: u32, known: bool| match below(3) {
+                0 => Step::Put(k, v + 10),
+                1 => Step::Delete(k, known.then(|| below(2) == 0)),
+                _ => Step::Get(k, known.then(|| seen(v))),
+            };
+            let op = match below(6) {
+                0 => KvOp::Put { key, value: a },
+                1 => KvOp::Get {
+                    key,
+                    value: seen(a),
+                },
+                2 | 3 => {
+                    let succeeded = (!unknown).then(|| below(2) == 0);
+                    let known = succeeded.is_some();
+                    KvOp::Txn {
+                        guards: vec![if below(2) == 0 {
+                            Need::Is(key, seen(a))
+                        } else {
+                            Need::IsNot(key, seen(a))
+                        }],
+                        complete: unknown || below(4) > 0,
+                        then: vec![step(0, b, known), step(1, a, known)],
+                        otherwise: vec![step(1, b, known)],
+                        succeeded,
+                    }
+                }
+                4 => KvOp::DeleteRange {
+                    keys: vec![0, 1],
+                    prev: (!unknown).then(|| vec![seen(a), seen(b)]),
+                },
+                _ => KvOp::Count {
+                    keys: vec![0, 1],
+                    count: below(3) as usize,
+                },
+            };
+            (op, unknown)
         });
     }
 
@@ -1597,48 +1596,42 @@ mod tests {
     /// the lease (values 10..13).
     #[test]
     fn lease_operations_agree_with_brute_force() {
-        let below = draws(41);
         let lease = 2;
         let leased = vec![10, 11, 12];
-        cross_check(&KvModel { keys: 3 }, || {
-            let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
-                .map(|_| {
-                    let key = below(2) as usize;
-                    let a = below(3) as u32;
-                    let unknown = below(5) == 0;
-                    let seen = |v: u32| (v > 0).then_some(v);
-                    let known = |b: bool| (!unknown).then_some(b);
-                    let op = match below(7) {
-                        0 => KvOp::Put {
-                            key: lease,
-                            value: 99,
-                        },
-                        1 => KvOp::Txn {
-                            guards: vec![Need::IsNot(lease, None)],
-                            complete: true,
-                            then: vec![Step::Put(key, 10 + a)],
-                            otherwise: vec![],
-                            succeeded: known(below(3) > 0),
-                        },
-                        2 => KvOp::Put { key, value: a },
-                        3 => KvOp::Get {
-                            key,
-                            value: if below(2) == 0 { seen(a) } else { Some(10 + a) },
-                        },
-                        4 => KvOp::Delete {
-                            key,
-                            deleted: known(below(2) == 0),
-                        },
-                        _ => KvOp::Revoke {
-                            lease: Some(lease),
-                            attached: vec![(0, leased.clone()), (1, leased.clone())],
-                            found: known(below(3) > 0),
-                        },
-                    };
-                    timed(op, unknown, &below)
-                })
-                .collect();
-            ops
+        cross_check(&KvModel { keys: 3 }, 41, 5, |below| {
+            let key = below(2) as usize;
+            let a = below(3) as u32;
+            let unknown = below(5) == 0;
+            let seen = |v: u32| (v > 0).then_some(v);
+            let known = |b: bool| (!unknown).then_some(b);
+            let op = match below(7) {
+                0 => KvOp::Put {
+                    key: lease,
+                    value: 99,
+                },
+                1 => KvOp::Txn {
+                    guards: vec![Need::IsNot(lease, None)],
+                    complete: true,
+                    then: vec![Step::Put(key, 10 + a)],
+                    otherwise: vec![],
+                    succeeded: known(below(3) > 0),
+                },
+                2 => KvOp::Put { key, value: a },
+                3 => KvOp::Get {
+                    key,
+                    value: if below(2) == 0 { seen(a) } else { Some(10 + a) },
+                },
+                4 => KvOp::Delete {
+                    key,
+                    deleted: known(below(2) == 0),
+                },
+                _ => KvOp::Revoke {
+                    lease: Some(lease),
+                    attached: vec![(0, leased.clone()), (1, leased.clone())],
+                    found: known(below(3) > 0),
+                },
+            };
+            (op, unknown)
         });
     }
 }
