@@ -840,6 +840,16 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
     };
     let key_index = |k: &str| part.keys.iter().position(|x| x == k);
     let in_part = |k: &str| key_index(k).expect("key of this part");
+    // The keys of this part (lease keys aside) that a range from `start` to
+    // `end` covers.
+    let keys_in = |start: &str, end: &str| -> Vec<usize> {
+        part.keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| !is_lease_key(k) && in_range(k, start, end))
+            .map(|(i, _)| i)
+            .collect()
+    };
     let leases = lease_puts(history);
     // The keys of this part a revoke or expiry of `id` may delete, with
     // the values that say a key is attached to it.
@@ -990,13 +1000,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     kvs, count, more, ..
                 }),
             ) => {
-                let covered: Vec<usize> = part
-                    .keys
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, k)| !is_lease_key(k) && in_range(k, start, end))
-                    .map(|(i, _)| i)
-                    .collect();
+                let covered = keys_in(start, end);
                 if *count_only {
                     if !part.whole {
                         continue; // it counted keys of other parts too
@@ -1031,13 +1035,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                 }
             }
             (Request::DeleteRange { start, end }, response) => {
-                let keys: Vec<usize> = part
-                    .keys
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, k)| !is_lease_key(k) && in_range(k, start, end))
-                    .map(|(i, _)| i)
-                    .collect();
+                let keys = keys_in(start, end);
                 let prev = match response {
                     Some(Response::DeleteRange { prev_kvs, .. }) => Some(
                         keys.iter()
