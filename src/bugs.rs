@@ -10,6 +10,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::table::column;
+
 /// One injectable bug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bug {
@@ -97,220 +99,229 @@ pub enum Bug {
 }
 
 impl Bug {
-    /// Every bug, in a fixed order.
-    pub const ALL: [Bug; 23] = [
-        Bug::StaleRead,
-        Bug::LostLeaderLease,
-        Bug::EarlyAck,
-        Bug::SkipFsync,
-        Bug::NonIdempotentRetry,
-        Bug::DoubleApply,
-        Bug::WatchDropsEventOnReconnect,
-        Bug::LeaseExpiresOnFollowerClock,
-        Bug::Etcd15271,
-        Bug::Etcd20221,
-        Bug::Etcd18089,
-        Bug::LeaseRenewalToOldLeader,
-        Bug::WatchEndsWhenMemberUnreachable,
-        Bug::AckBeforeSync,
-        Bug::ProgressRevisionAtSend,
-        Bug::SnapshotPurgeBeforeSave,
-        Bug::RangeDefaultLimit,
-        Bug::Etcd18667,
-        Bug::ListLimitLosesMore,
-        Bug::PastReadOffByOne,
-        Bug::Etcd14370,
-        Bug::Etcd13766,
-        Bug::LeaseReattachKeepsOld,
-    ];
+    /// Every bug, in the table's order.
+    pub const ALL: [Bug; TABLE.len()] = column!(TABLE.bug, Bug::StaleRead);
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
-        match self {
-            Bug::StaleRead => "stale-read",
-            Bug::LostLeaderLease => "lost-leader-lease",
-            Bug::EarlyAck => "early-ack",
-            Bug::SkipFsync => "skip-fsync",
-            Bug::NonIdempotentRetry => "non-idempotent-retry",
-            Bug::DoubleApply => "double-apply",
-            Bug::WatchDropsEventOnReconnect => "watch-drops-event-on-reconnect",
-            Bug::LeaseExpiresOnFollowerClock => "lease-expires-on-follower-clock",
-            Bug::Etcd15271 => "etcd-15271",
-            Bug::Etcd20221 => "etcd-20221",
-            Bug::Etcd18089 => "etcd-18089",
-            Bug::LeaseRenewalToOldLeader => "lease-renewal-to-old-leader",
-            Bug::WatchEndsWhenMemberUnreachable => "watch-ends-when-member-unreachable",
-            Bug::AckBeforeSync => "ack-before-sync",
-            Bug::ProgressRevisionAtSend => "progress-revision-at-send",
-            Bug::SnapshotPurgeBeforeSave => "snapshot-purge-before-save",
-            Bug::RangeDefaultLimit => "range-default-limit",
-            Bug::Etcd18667 => "etcd-18667",
-            Bug::ListLimitLosesMore => "list-limit-loses-more",
-            Bug::PastReadOffByOne => "past-read-off-by-one",
-            Bug::Etcd14370 => "etcd-14370",
-            Bug::Etcd13766 => "etcd-13766",
-            Bug::LeaseReattachKeepsOld => "lease-reattach-keeps-old",
-        }
+        self.row().name
     }
 
     /// What the bug breaks.
     pub fn breaks(self) -> &'static str {
-        match self {
-            Bug::StaleRead => {
-                "linearizable reads: a partitioned or lagging member returns old values"
-            }
-            Bug::LostLeaderLease => {
-                "linearizable reads: a deposed leader answers from its old state"
-            }
-            Bug::EarlyAck => "durability of acknowledged writes across leader changes",
-            Bug::SkipFsync => "durability of acknowledged writes across power loss",
-            Bug::NonIdempotentRetry => "exactly-once writes: a retried put is applied twice",
-            Bug::DoubleApply => {
-                "exactly-once apply: a member restored from a snapshot applies entries again"
-            }
-            Bug::WatchDropsEventOnReconnect => {
-                "reliable watches: a watch resumed on another member misses an event"
-            }
-            Bug::LeaseExpiresOnFollowerClock => {
-                "leases: a lease kept alive at the leader is revoked by a follower's deadline"
-            }
-            Bug::Etcd15271 => {
-                "ordered watches: after a member restores a snapshot its watchers go back in time"
-            }
-            Bug::Etcd20221 => {
-                "watch start: after a snapshot restore a watch on a future revision gets older events"
-            }
-            Bug::Etcd18089 => {
-                "reliable watches: a watch from the compacted revision misses a delete made there"
-            }
-            Bug::LeaseRenewalToOldLeader => {
-                "liveness: after a leader change a follower can no longer renew leases, for good"
-            }
-            Bug::WatchEndsWhenMemberUnreachable => {
-                "liveness: a watch whose member went away silently stops receiving events"
-            }
-            Bug::AckBeforeSync => {
-                "durability: a write acknowledged by a quorum is lost when they lose power"
-            }
-            Bug::ProgressRevisionAtSend => {
-                "watch progress: a stalled stream's notification runs ahead of its events"
-            }
-            Bug::SnapshotPurgeBeforeSave => {
-                "recovery: a member that crashes while saving a snapshot has none left"
-            }
-            Bug::RangeDefaultLimit => "ranges: a range over many keys silently misses some",
-            Bug::Etcd18667 => {
-                "consistency: a txn refused on the member that served it is applied on the others"
-            }
-            Bug::ListLimitLosesMore => {
-                "paginated lists: a page cut by its limit says it was the last one"
-            }
-            Bug::PastReadOffByOne => {
-                "reads at a past revision: they see the store one revision too early"
-            }
-            Bug::Etcd14370 => {
-                "durability: a one-member cluster loses an acknowledged write in a crash"
-            }
-            Bug::Etcd13766 => {
-                "consistency: a snapshot taken while the applier lags skips entries on restore"
-            }
-            Bug::LeaseReattachKeepsOld => {
-                "leases: revoking a lease deletes a key that a later put moved off it"
-            }
-        }
+        self.row().breaks
     }
 
     /// The real-world class of bug it models.
     pub fn models(self) -> &'static str {
-        match self {
-            Bug::StaleRead => {
-                "serving reads without a quorum check (etcd before ReadIndex, Jepsen 2014)"
-            }
-            Bug::LostLeaderLease => "leader leases under clock skew or pauses (raft thesis §6.4.1)",
-            Bug::EarlyAck => "replying before commit (etcd #14370: ack before the WAL is durable)",
-            Bug::SkipFsync => {
-                "fsync skipped or lied about (ALICE, 'All File Systems Are Not Created Equal')"
-            }
-            Bug::NonIdempotentRetry => {
-                "client retry of non-idempotent requests (clientv3 retry policy)"
-            }
-            Bug::DoubleApply => {
-                "consistent index saved apart from the backend (etcd 3.5 data inconsistency, #13766)"
-            }
-            Bug::WatchDropsEventOnReconnect => {
-                "off-by-one resume revision (a watch resumed one revision late loses an event)"
-            }
-            Bug::LeaseExpiresOnFollowerClock => {
-                "expiry decided outside the primary lessor (etcd's Promote/Demote, lessor.go)"
-            }
-            Bug::Etcd15271 => {
-                "etcd #15271: synced watchers keep a stale minRev; restore moves them to unsynced"
-            }
-            Bug::Etcd20221 => {
-                "etcd #20221: resync sets minRev to current+1 for every watcher, future ones too"
-            }
-            Bug::Etcd18089 => {
-                "etcd #18089: keyIndex.compact drops a generation whose tombstone is at atRev"
-            }
-            Bug::LeaseRenewalToOldLeader => {
-                "a cached leader address refreshed only on connection errors (etcd's LeaseRenew \
-                 waits for a leader change, leasehttp)"
-            }
-            Bug::WatchEndsWhenMemberUnreachable => {
-                "an early return on a dial error in a retry loop (clientv3 watchers that hang \
-                 after their member restarts)"
-            }
-            Bug::AckBeforeSync => {
-                "pipelining the append response ahead of the fsync (raft thesis §10.2.1 allows \
-                 it for the leader's own write only)"
-            }
-            Bug::ProgressRevisionAtSend => {
-                "a header filled late (etcd #15220's class: progress not synchronized with the \
-                 stream)"
-            }
-            Bug::SnapshotPurgeBeforeSave => {
-                "cleaning up before the replacement is durable (etcd purges snapshot files only \
-                 after the new one is saved)"
-            }
-            Bug::RangeDefaultLimit => {
-                "a server-side default page size (a client's limit 0 means no limit in etcd)"
-            }
-            Bug::Etcd18667 => {
-                "etcd #18667: removeNeedlessRangeReqs strips ranges on members without a waiter"
-            }
-            Bug::ListLimitLosesMore => {
-                "`more` computed from the truncated result (len(kvs) > limit after the cut)"
-            }
-            Bug::PastReadOffByOne => {
-                "an off-by-one revision bound (`< rev` for `<= rev`) in a historical read"
-            }
-            Bug::Etcd14370 => {
-                "etcd #14370: a one-member raft commits on append; the applier ran ahead of the \
-                 WAL fsync"
-            }
-            Bug::Etcd13766 => {
-                "etcd #13766: the consistent index persisted ahead of the data it describes"
-            }
-            Bug::LeaseReattachKeepsOld => {
-                "a second index that misses an update: etcd's lessor keeps each lease's item set \
-                 and a put must Detach the key from its old lease before it Attaches the new one"
-            }
-        }
+        self.row().models
     }
 
     /// The etcd issue a museum bug re-creates; `None` for the others.
     pub fn issue(self) -> Option<&'static str> {
-        match self {
-            Bug::Etcd15271 => Some("https://github.com/etcd-io/etcd/issues/15271"),
-            Bug::Etcd20221 => Some("https://github.com/etcd-io/etcd/issues/20221"),
-            Bug::Etcd18089 => Some("https://github.com/etcd-io/etcd/issues/18089"),
-            Bug::Etcd18667 => Some("https://github.com/etcd-io/etcd/issues/18667"),
-            Bug::Etcd14370 => Some("https://github.com/etcd-io/etcd/issues/14370"),
-            Bug::Etcd13766 => Some("https://github.com/etcd-io/etcd/issues/13766"),
-            _ => None,
-        }
+        self.row().issue
+    }
+
+    fn row(self) -> &'static Row {
+        &TABLE[self as usize]
     }
 }
+
+/// One row of the table.
+struct Row {
+    bug: Bug,
+    /// On the command line, in traces and in coverage.
+    name: &'static str,
+    /// The property a campaign with the bug on finds broken.
+    breaks: &'static str,
+    /// The real-world class of bug it stands for.
+    models: &'static str,
+    /// The etcd issue a museum bug re-creates.
+    issue: Option<&'static str>,
+}
+
+/// Every bug, one row each, in declaration order.
+const TABLE: [Row; 23] = [
+    Row {
+        bug: Bug::StaleRead,
+        name: "stale-read",
+        breaks: "linearizable reads: a partitioned or lagging member returns old values",
+        models: "serving reads without a quorum check (etcd before ReadIndex, Jepsen 2014)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::LostLeaderLease,
+        name: "lost-leader-lease",
+        breaks: "linearizable reads: a deposed leader answers from its old state",
+        models: "leader leases under clock skew or pauses (raft thesis §6.4.1)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::EarlyAck,
+        name: "early-ack",
+        breaks: "durability of acknowledged writes across leader changes",
+        models: "replying before commit (etcd #14370: ack before the WAL is durable)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::SkipFsync,
+        name: "skip-fsync",
+        breaks: "durability of acknowledged writes across power loss",
+        models: "fsync skipped or lied about (ALICE, 'All File Systems Are Not Created Equal')",
+        issue: None,
+    },
+    Row {
+        bug: Bug::NonIdempotentRetry,
+        name: "non-idempotent-retry",
+        breaks: "exactly-once writes: a retried put is applied twice",
+        models: "client retry of non-idempotent requests (clientv3 retry policy)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::DoubleApply,
+        name: "double-apply",
+        breaks: "exactly-once apply: a member restored from a snapshot applies entries again",
+        models:
+            "consistent index saved apart from the backend (etcd 3.5 data inconsistency, #13766)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::WatchDropsEventOnReconnect,
+        name: "watch-drops-event-on-reconnect",
+        breaks: "reliable watches: a watch resumed on another member misses an event",
+        models: "off-by-one resume revision (a watch resumed one revision late loses an event)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::LeaseExpiresOnFollowerClock,
+        name: "lease-expires-on-follower-clock",
+        breaks: "leases: a lease kept alive at the leader is revoked by a follower's deadline",
+        models: "expiry decided outside the primary lessor (etcd's Promote/Demote, lessor.go)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::Etcd15271,
+        name: "etcd-15271",
+        breaks: "ordered watches: after a member restores a snapshot its watchers go back in time",
+        models: "etcd #15271: synced watchers keep a stale minRev; restore moves them to unsynced",
+        issue: Some("https://github.com/etcd-io/etcd/issues/15271"),
+    },
+    Row {
+        bug: Bug::Etcd20221,
+        name: "etcd-20221",
+        breaks:
+            "watch start: after a snapshot restore a watch on a future revision gets older events",
+        models: "etcd #20221: resync sets minRev to current+1 for every watcher, future ones too",
+        issue: Some("https://github.com/etcd-io/etcd/issues/20221"),
+    },
+    Row {
+        bug: Bug::Etcd18089,
+        name: "etcd-18089",
+        breaks: "reliable watches: a watch from the compacted revision misses a delete made there",
+        models: "etcd #18089: keyIndex.compact drops a generation whose tombstone is at atRev",
+        issue: Some("https://github.com/etcd-io/etcd/issues/18089"),
+    },
+    Row {
+        bug: Bug::LeaseRenewalToOldLeader,
+        name: "lease-renewal-to-old-leader",
+        breaks: "liveness: after a leader change a follower can no longer renew leases, for good",
+        models:
+            "a cached leader address refreshed only on connection errors (etcd's LeaseRenew waits \
+            for a leader change, leasehttp)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::WatchEndsWhenMemberUnreachable,
+        name: "watch-ends-when-member-unreachable",
+        breaks: "liveness: a watch whose member went away silently stops receiving events",
+        models:
+            "an early return on a dial error in a retry loop (clientv3 watchers that hang after \
+            their member restarts)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::AckBeforeSync,
+        name: "ack-before-sync",
+        breaks: "durability: a write acknowledged by a quorum is lost when they lose power",
+        models:
+            "pipelining the append response ahead of the fsync (raft thesis §10.2.1 allows it for \
+            the leader's own write only)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::ProgressRevisionAtSend,
+        name: "progress-revision-at-send",
+        breaks: "watch progress: a stalled stream's notification runs ahead of its events",
+        models:
+            "a header filled late (etcd #15220's class: progress not synchronized with the stream)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::SnapshotPurgeBeforeSave,
+        name: "snapshot-purge-before-save",
+        breaks: "recovery: a member that crashes while saving a snapshot has none left",
+        models:
+            "cleaning up before the replacement is durable (etcd purges snapshot files only after \
+            the new one is saved)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::RangeDefaultLimit,
+        name: "range-default-limit",
+        breaks: "ranges: a range over many keys silently misses some",
+        models: "a server-side default page size (a client's limit 0 means no limit in etcd)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::Etcd18667,
+        name: "etcd-18667",
+        breaks: "consistency: a txn refused on the member that served it is applied on the others",
+        models: "etcd #18667: removeNeedlessRangeReqs strips ranges on members without a waiter",
+        issue: Some("https://github.com/etcd-io/etcd/issues/18667"),
+    },
+    Row {
+        bug: Bug::ListLimitLosesMore,
+        name: "list-limit-loses-more",
+        breaks: "paginated lists: a page cut by its limit says it was the last one",
+        models: "`more` computed from the truncated result (len(kvs) > limit after the cut)",
+        issue: None,
+    },
+    Row {
+        bug: Bug::PastReadOffByOne,
+        name: "past-read-off-by-one",
+        breaks: "reads at a past revision: they see the store one revision too early",
+        models: "an off-by-one revision bound (`< rev` for `<= rev`) in a historical read",
+        issue: None,
+    },
+    Row {
+        bug: Bug::Etcd14370,
+        name: "etcd-14370",
+        breaks: "durability: a one-member cluster loses an acknowledged write in a crash",
+        models:
+            "etcd #14370: a one-member raft commits on append; the applier ran ahead of the WAL \
+            fsync",
+        issue: Some("https://github.com/etcd-io/etcd/issues/14370"),
+    },
+    Row {
+        bug: Bug::Etcd13766,
+        name: "etcd-13766",
+        breaks: "consistency: a snapshot taken while the applier lags skips entries on restore",
+        models: "etcd #13766: the consistent index persisted ahead of the data it describes",
+        issue: Some("https://github.com/etcd-io/etcd/issues/13766"),
+    },
+    Row {
+        bug: Bug::LeaseReattachKeepsOld,
+        name: "lease-reattach-keeps-old",
+        breaks: "leases: revoking a lease deletes a key that a later put moved off it",
+        models:
+            "a second index that misses an update: etcd's lessor keeps each lease's item set and a \
+            put must Detach the key from its old lease before it Attaches the new one",
+        issue: None,
+    },
+];
+
+// A `BugSet` keeps one bit per bug in a `u32`.
+const _: () = assert!(TABLE.len() <= u32::BITS as usize);
 
 impl fmt::Display for Bug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -373,8 +384,10 @@ mod tests {
 
     #[test]
     fn bugs_parse_by_name_and_sets_hold_exactly_what_was_added() {
-        for bug in Bug::ALL {
+        for (i, bug) in Bug::ALL.into_iter().enumerate() {
+            assert_eq!(bug as usize, i, "the table is in declaration order");
             assert_eq!(bug.name().parse::<Bug>().unwrap(), bug);
+            assert!(!bug.breaks().is_empty() && !bug.models().is_empty());
         }
         assert!("no-such-bug"
             .parse::<Bug>()

@@ -1,4 +1,4 @@
-//! Help for the crate's const tables (etcd's error table, crash points,
+//! Help for the crate's const tables (etcd's error table, bugs, crash points,
 //! perturbations): each entry is one row, and the list of every entry is
 //! read off the table, so that no entry can have a row missing.
 

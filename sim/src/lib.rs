@@ -7,10 +7,62 @@
 //! ([`etcd_sim::storage::SimDisk`], ours). What is not: nothing inside a
 //! member knows it runs in a simulation.
 //!
-//! A run of one seed ([`run_seed`]) builds a cluster ([`cluster`]), drives
-//! concurrent clients ([`workload`]) while the nemesis ([`nemesis`]) injects
-//! faults, records every operation ([`recorder`]), and checks the history for
-//! linearizability with `etcd_sim_checker`.
+//! ## A run, step by step
+//!
+//! A run of one seed ([`run_seed`], in the simulation build) goes through
+//! these modules in order:
+//!
+//! 1. [`cluster`]: the members, each a madsim node running the real
+//!    [`etcd_sim::server::run`] on a `SimDisk` the harness keeps across
+//!    restarts. The run's shape (cluster size, load, fault kinds, ticks,
+//!    disk and network) is fixed or drawn per seed ([`swarm`]).
+//! 2. [`nemesis`]: faults ([`faults`]), each drawn whole, applied, held and
+//!    undone, and written down as a plan ([`schedule`]) that a run can
+//!    replay.
+//! 3. [`workload`]: the clients: KV clients driving etcd or Kubernetes
+//!    traffic ([`traffic`], [`op_mix`], [`kubernetes`]), watchers
+//!    ([`watchers`]) and lease clients ([`lease_workload`]).
+//! 4. [`recorder`]: every operation, at its call and its return, as a
+//!    checkable history, and the run's trace ([`trace`]), whose hash two
+//!    runs of one seed must share. After the chaos the liveness phase
+//!    ([`liveness`]) asks the healed cluster to serve again, and the
+//!    members' logs tell the outcome of writes nobody learned
+//!    ([`persisted`]).
+//! 5. the checker (the `etcd_sim_checker` crate): the history must be
+//!    linearizable and keep etcd's revision guarantees; the watch logs, the
+//!    lease log ([`lease_check`]) and the members' stores (they must agree
+//!    once settled) are judged beside it.
+//! 6. the report: a failing run becomes one HTML page
+//!    (`etcd_sim_checker::report`), with the members' own events
+//!    ([`member_events`], [`details`]) on its time axis, and can be
+//!    shrunk to a smaller run that fails the same way ([`shrink`]).
+//! 7. [`campaign`]: many seeds, each in its own runtime, with one summary:
+//!    verdicts, availability ([`availability`]), coverage.
+//!
+//! ## An example
+//!
+//! The last two steps without a cluster: a history recorded by hand and
+//! checked. A read that returns an older value than a write acknowledged
+//! before it was asked is not linearizable:
+//!
+//! ```
+//! use etcd_sim_checker::{check_kv, CheckOptions, KeyValue, Outcome, Request, Response, Verdict};
+//! use etcd_sim_harness::recorder::Recorder;
+//!
+//! let recorder = Recorder::default();
+//! let put = |value: &str| Request::Put { key: "k".into(), value: value.into(), lease: 0 };
+//! let a = recorder.invoke(0, 0, put("a"));
+//! recorder.complete(a, 10, Outcome::Ok(Response::Put { revision: 2 }), None);
+//! let b = recorder.invoke(0, 20, put("b"));
+//! recorder.complete(b, 30, Outcome::Ok(Response::Put { revision: 3 }), None);
+//! let read = recorder.invoke(1, 40, Request::Get { key: "k".into(), serializable: false });
+//! let stale = KeyValue { value: "a".into(), create_revision: 2, mod_revision: 2, version: 1 };
+//! recorder.complete(read, 50, Outcome::Ok(Response::Get { kv: Some(stale), revision: 3 }), None);
+//!
+//! let (history, _trace) = recorder.snapshot();
+//! let report = check_kv(&history, &CheckOptions::default());
+//! assert_eq!(report.verdict, Verdict::NotLinearizable);
+//! ```
 
 #![deny(missing_docs)]
 
@@ -54,5 +106,12 @@ pub mod watchers;
 #[cfg(madsim)]
 pub mod workload;
 
+// What a user needs first: one seed's run and its outcome, a campaign of
+// many, the shapes and plans a run is made of, and the recorder.
+#[cfg(madsim)]
+pub use campaign::{Campaign, Summary};
+pub use recorder::Recorder;
 #[cfg(madsim)]
 pub use run::{run_seed, simulate, RunConfig, SeedOutcome, SeedVerdict};
+pub use schedule::Schedule;
+pub use swarm::Shape;

@@ -443,17 +443,26 @@ impl Request {
         })
     }
 
+    /// A txn's steps, of both branches (the success branch first); none
+    /// for any other request.
+    pub fn txn_steps(&self) -> impl Iterator<Item = &TxnStep> {
+        let (success, failure): (&[TxnStep], &[TxnStep]) = match self {
+            Request::Txn {
+                success, failure, ..
+            } => (success, failure),
+            _ => (&[], &[]),
+        };
+        success.iter().chain(failure)
+    }
+
     /// Every (key, value) this request may write.
     pub fn written_values(&self) -> Vec<(&str, &str)> {
         match self {
             Request::Put { key, value, .. } | Request::Cas { key, value, .. } => {
                 vec![(key.as_str(), value.as_str())]
             }
-            Request::Txn {
-                success, failure, ..
-            } => success
-                .iter()
-                .chain(failure)
+            Request::Txn { .. } => self
+                .txn_steps()
                 .filter_map(|step| match step {
                     TxnStep::Put { key, value } => Some((key.as_str(), value.as_str())),
                     _ => None,

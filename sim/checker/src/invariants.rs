@@ -282,23 +282,12 @@ pub fn revisions(history: &History) -> Vec<Violation> {
         .map(|&(rev, i)| (ops[i].return_ns, rev, i))
         .collect();
     by_return.sort_unstable();
-    let mut done = 0;
-    let mut highest: Option<(i64, usize)> = None;
-    for &(call, rev, i) in &by_call {
-        while done < by_return.len() && by_return[done].0 < call {
-            let (_, r, j) = by_return[done];
-            if highest.is_none_or(|(h, _)| r > h) {
-                highest = Some((r, j));
-            }
-            done += 1;
-        }
-        if let Some((h, j)) = highest {
-            if h >= rev {
-                violations.push(Violation::RevisionWentBack {
-                    earlier: j,
-                    later: i,
-                });
-            }
+    for (rev, i, (h, j)) in highest_returned_before(&by_return, &by_call) {
+        if h >= rev {
+            violations.push(Violation::RevisionWentBack {
+                earlier: j,
+                later: i,
+            });
         }
     }
     violations.extend(headers(history));
@@ -328,10 +317,28 @@ fn headers(history: &History) -> Vec<Violation> {
         .filter_map(|(i, op)| Some((op.call_ns, answered(op)?, i)))
         .collect();
     readers.sort_unstable();
-    let mut violations = Vec::new();
+    highest_returned_before(&by_return, &readers)
+        .filter(|&(header, _, (h, _))| header < h)
+        .map(|(_, i, (_, j))| Violation::HeaderWentBack {
+            earlier: j,
+            later: i,
+        })
+        .collect()
+}
+
+/// One sweep over time for the two real-time checks: for each operation of
+/// `by_call` (`(call_ns, revision, index)`, sorted), the highest revision
+/// among the operations of `by_return` (`(return_ns, revision, index)`,
+/// sorted) that returned before it was called, with the operation that
+/// had it (the first to return, of equals). Yields `(revision, index,
+/// (highest, its index))` for the operations that have such a one.
+fn highest_returned_before<'a>(
+    by_return: &'a [(u64, i64, usize)],
+    by_call: &'a [(u64, i64, usize)],
+) -> impl Iterator<Item = (i64, usize, (i64, usize))> + 'a {
     let mut done = 0;
     let mut highest: Option<(i64, usize)> = None;
-    for &(call, header, i) in &readers {
+    by_call.iter().filter_map(move |&(call, rev, i)| {
         while done < by_return.len() && by_return[done].0 < call {
             let (_, r, j) = by_return[done];
             if highest.is_none_or(|(h, _)| r > h) {
@@ -339,16 +346,8 @@ fn headers(history: &History) -> Vec<Violation> {
             }
             done += 1;
         }
-        if let Some((h, j)) = highest {
-            if header < h {
-                violations.push(Violation::HeaderWentBack {
-                    earlier: j,
-                    later: i,
-                });
-            }
-        }
-    }
-    violations
+        highest.map(|earlier| (rev, i, earlier))
+    })
 }
 
 /// Every value a read returned was written by a write of that key that
@@ -357,15 +356,7 @@ fn headers(history: &History) -> Vec<Violation> {
 /// those make sense together.
 pub fn reads(history: &History) -> Vec<Violation> {
     let ops = &history.operations;
-    let mut writers: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for (i, op) in ops.iter().enumerate() {
-        if !op.may_have_taken_effect() {
-            continue;
-        }
-        for (key, value) in op.request.written_values() {
-            writers.insert((key, value), i);
-        }
-    }
+    let writers = writers(history);
     let mut violations = Vec::new();
     let mut first_seen: BTreeMap<(&str, &str), (usize, &KeyValue)> = BTreeMap::new();
     for (read, op) in ops.iter().enumerate() {
@@ -422,6 +413,22 @@ pub fn reads(history: &History) -> Vec<Violation> {
     violations
 }
 
+/// Which operation wrote each (key, value): of the operations that may have
+/// taken effect and write it, the last in the history. [`reads`] and
+/// [`at_revision`] both trace a value a read saw back to it.
+fn writers(history: &History) -> BTreeMap<(&str, &str), usize> {
+    let mut writers = BTreeMap::new();
+    for (i, op) in history.operations.iter().enumerate() {
+        if !op.may_have_taken_effect() {
+            continue;
+        }
+        for (key, value) in op.request.written_values() {
+            writers.insert((key, value), i);
+        }
+    }
+    writers
+}
+
 /// The marks etcd's errors carry.
 const COMPACTED: &str = "required revision has been compacted";
 const FUTURE: &str = "required revision is a future revision";
@@ -440,15 +447,7 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
     let ops = &history.operations;
     // Certain changes per key: revision -> (value left, by which op).
     let mut changes: BTreeMap<&str, BTreeMap<i64, (Option<&str>, usize)>> = BTreeMap::new();
-    let mut writers: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for (i, op) in ops.iter().enumerate() {
-        if !op.may_have_taken_effect() {
-            continue;
-        }
-        for (key, value) in op.request.written_values() {
-            writers.insert((key, value), i);
-        }
-    }
+    let writers = writers(history);
     for (i, op) in ops.iter().enumerate() {
         for (key, value, revision) in op.writes_at_revision() {
             changes
@@ -482,11 +481,9 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
                 .copied()
                 .filter(|k| crate::history::in_range(k, start, end))
                 .collect(),
-            Request::Txn {
-                success, failure, ..
-            } => success
-                .iter()
-                .chain(failure)
+            Request::Txn { .. } => op
+                .request
+                .txn_steps()
                 .filter_map(|step| match step {
                     TxnStep::Delete { key } => Some(key.as_str()),
                     _ => None,
@@ -538,11 +535,9 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
         // The past revisions it asked for, if any.
         let past: Vec<i64> = match &op.request {
             Request::List { revision, .. } if *revision > 0 => vec![*revision],
-            Request::Txn {
-                success, failure, ..
-            } => success
-                .iter()
-                .chain(failure)
+            Request::Txn { .. } => op
+                .request
+                .txn_steps()
                 .filter_map(|step| match step {
                     TxnStep::Get { revision, .. } if *revision > 0 => Some(*revision),
                     _ => None,

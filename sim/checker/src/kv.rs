@@ -631,14 +631,10 @@ fn named_keys(op: &Operation) -> Vec<Cow<'_, str>> {
         | Request::Get { key, .. }
         | Request::Delete { key }
         | Request::Cas { key, .. } => vec![key.as_str().into()],
-        Request::Txn {
-            compares,
-            success,
-            failure,
-        } => compares
+        Request::Txn { compares, .. } => compares
             .iter()
             .map(|c| c.key.as_str())
-            .chain(success.iter().chain(failure).map(TxnStep::key))
+            .chain(op.request.txn_steps().map(TxnStep::key))
             .map(Cow::from)
             .collect(),
         Request::List { start, end, .. } if end.is_empty() => vec![start.as_str().into()],
@@ -844,6 +840,16 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
     };
     let key_index = |k: &str| part.keys.iter().position(|x| x == k);
     let in_part = |k: &str| key_index(k).expect("key of this part");
+    // The keys of this part (lease keys aside) that a range from `start` to
+    // `end` covers.
+    let keys_in = |start: &str, end: &str| -> Vec<usize> {
+        part.keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| !is_lease_key(k) && in_range(k, start, end))
+            .map(|(i, _)| i)
+            .collect()
+    };
     let leases = lease_puts(history);
     // The keys of this part a revoke or expiry of `id` may delete, with
     // the values that say a key is attached to it.
@@ -865,6 +871,9 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
             _ => None,
         };
         let refused = lease_not_found(&op.outcome);
+        // For an op on a lease: it found the lease (it was answered), did
+        // not (refused as not found), or may have either way.
+        let lease_found = response.map(|_| true).or(refused.then_some(false));
         let mut ret = match (response, op.persisted) {
             _ if refused => op.return_ns,
             (Some(_), _) => op.return_ns,
@@ -891,12 +900,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     .map(|k| Step::Put(k, intern(value)))
                     .into_iter()
                     .collect();
-                let succeeded = match (response, refused) {
-                    (Some(_), _) => Some(true),
-                    (None, true) => Some(false),
-                    (None, false) => None,
-                };
-                if succeeded.is_none() && !complete {
+                if lease_found.is_none() && !complete {
                     // The lease is in another part: the put may or may
                     // not have found it, so it is optional either way.
                     ret = NEVER;
@@ -906,7 +910,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     complete,
                     then,
                     otherwise: vec![],
-                    succeeded: succeeded.or((!complete).then_some(true)),
+                    succeeded: lease_found.or((!complete).then_some(true)),
                 }
             }
             (Request::Put { key, value, .. }, _) => KvOp::Put {
@@ -938,14 +942,10 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     value: intern(&format!("\u{0}live/{id}")),
                 }
             }
-            (Request::LeaseRevoke { id }, response) => KvOp::Revoke {
+            (Request::LeaseRevoke { id }, _) => KvOp::Revoke {
                 lease: key_index(&lease_key(*id)),
                 attached: attached(*id, &mut intern),
-                found: match (response, refused) {
-                    (Some(_), _) => Some(true),
-                    (None, true) => Some(false),
-                    (None, false) => None,
-                },
+                found: lease_found,
             },
             (Request::Get { key, .. }, Some(Response::Get { kv, .. })) => KvOp::Get {
                 key: in_part(key),
@@ -1000,13 +1000,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                     kvs, count, more, ..
                 }),
             ) => {
-                let covered: Vec<usize> = part
-                    .keys
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, k)| !is_lease_key(k) && in_range(k, start, end))
-                    .map(|(i, _)| i)
-                    .collect();
+                let covered = keys_in(start, end);
                 if *count_only {
                     if !part.whole {
                         continue; // it counted keys of other parts too
@@ -1041,13 +1035,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
                 }
             }
             (Request::DeleteRange { start, end }, response) => {
-                let keys: Vec<usize> = part
-                    .keys
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, k)| !is_lease_key(k) && in_range(k, start, end))
-                    .map(|(i, _)| i)
-                    .collect();
+                let keys = keys_in(start, end);
                 let prev = match response {
                     Some(Response::DeleteRange { prev_kvs, .. }) => Some(
                         keys.iter()
@@ -1350,13 +1338,44 @@ mod tests {
         }
     }
 
-    /// Checks 3,000 histories drawn by `history` with
-    /// [`search_agrees_with_brute_force`], and that both verdicts are common
-    /// among them (a generator that only makes one kind proves little).
-    fn cross_check(model: &KvModel, mut history: impl FnMut() -> Vec<Timed<KvOp>>) {
+    /// `op` called at a drawn time: it returns a little later, or never if
+    /// its outcome is `unknown` and it is not a read.
+    fn timed(op: KvOp, unknown: bool, below: &impl Fn(u64) -> u64) -> Timed<KvOp> {
+        let call = below(12);
+        let reads = matches!(
+            op,
+            KvOp::Get { .. } | KvOp::Range { .. } | KvOp::Count { .. }
+        );
+        let ret = if unknown && !reads {
+            u64::MAX
+        } else {
+            call + 1 + below(6)
+        };
+        Timed { op, call, ret }
+    }
+
+    /// Checks 3,000 histories with [`search_agrees_with_brute_force`], and
+    /// that both verdicts are common among them (a generator that only
+    /// makes one kind proves little). A history has 2 to `2 + most - 1`
+    /// operations, each drawn by `op` from a stream seeded with `seed` (it
+    /// returns the operation and whether its outcome is unknown) and
+    /// [`timed`].
+    fn cross_check(
+        model: &KvModel,
+        seed: u64,
+        most: u64,
+        op: impl Fn(&dyn Fn(u64) -> u64) -> (KvOp, bool),
+    ) {
+        let below = draws(seed);
         let mut verdicts = [0; 2];
         for _ in 0..3000 {
-            let expected = search_agrees_with_brute_force(model, &history());
+            let history: Vec<Timed<KvOp>> = (0..2 + below(most))
+                .map(|_| {
+                    let (op, unknown) = op(&below);
+                    timed(op, unknown, &below)
+                })
+                .collect();
+            let expected = search_agrees_with_brute_force(model, &history);
             verdicts[usize::from(expected)] += 1;
         }
         assert!(
@@ -1488,46 +1507,32 @@ mod tests {
     /// never return.
     #[test]
     fn agrees_with_brute_force_on_random_histories() {
-        let mut seed = 11;
-        let mut below = |n: u64| splitmix64(&mut seed) % n;
-        cross_check(&KvModel { keys: 2 }, || {
-            let ops: Vec<Timed<KvOp>> = (0..2 + below(6))
-                .map(|_| {
-                    let key = below(2) as usize;
-                    let [a, b] = [below(3) as u32, below(3) as u32];
-                    let unknown = below(6) == 0;
-                    let seen = |v: u32| (v > 0).then_some(v);
-                    let op = match below(5) {
-                        0 => KvOp::Put { key, value: a },
-                        1 => KvOp::Get {
-                            key,
-                            value: seen(a),
-                        },
-                        2 => KvOp::Delete {
-                            key,
-                            deleted: (!unknown).then(|| below(2) == 0),
-                        },
-                        3 => KvOp::Cas {
-                            key,
-                            expected: seen(a),
-                            value: b,
-                            succeeded: (!unknown).then(|| below(2) == 0),
-                        },
-                        _ => KvOp::Range {
-                            seen: vec![(0, seen(a)), (1, seen(b))],
-                        },
-                    };
-                    let call = below(12);
-                    let writes = !matches!(op, KvOp::Get { .. } | KvOp::Range { .. });
-                    let ret = if unknown && writes {
-                        u64::MAX
-                    } else {
-                        call + 1 + below(6)
-                    };
-                    Timed { op, call, ret }
-                })
-                .collect();
-            ops
+        cross_check(&KvModel { keys: 2 }, 11, 6, |below| {
+            let key = below(2) as usize;
+            let [a, b] = [below(3) as u32, below(3) as u32];
+            let unknown = below(6) == 0;
+            let seen = |v: u32| (v > 0).then_some(v);
+            let op = match below(5) {
+                0 => KvOp::Put { key, value: a },
+                1 => KvOp::Get {
+                    key,
+                    value: seen(a),
+                },
+                2 => KvOp::Delete {
+                    key,
+                    deleted: (!unknown).then(|| below(2) == 0),
+                },
+                3 => KvOp::Cas {
+                    key,
+                    expected: seen(a),
+                    value: b,
+                    succeeded: (!unknown).then(|| below(2) == 0),
+                },
+                _ => KvOp::Range {
+                    seen: vec![(0, seen(a)), (1, seen(b))],
+                },
+            };
+            (op, unknown)
         });
     }
 
@@ -1537,63 +1542,47 @@ mod tests {
     /// with what they reported deleting, and count-only ranges.
     #[test]
     fn multi_key_operations_agree_with_brute_force() {
-        let below = draws(23);
-        cross_check(&KvModel { keys: 2 }, || {
-            let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
-                .map(|_| {
-                    let key = below(2) as usize;
-                    let [a, b] = [below(3) as u32, below(3) as u32];
-                    let unknown = below(5) == 0;
-                    let seen = |v: u32| (v > 0).then_some(v);
-                    let step = |k: usize, v: u32, known: bool| match below(3) {
-                        0 => Step::Put(k, v + 10),
-                        1 => Step::Delete(k, known.then(|| below(2) == 0)),
-                        _ => Step::Get(k, known.then(|| seen(v))),
-                    };
-                    let op = match below(6) {
-                        0 => KvOp::Put { key, value: a },
-                        1 => KvOp::Get {
-                            key,
-                            value: seen(a),
-                        },
-                        2 | 3 => {
-                            let succeeded = (!unknown).then(|| below(2) == 0);
-                            let known = succeeded.is_some();
-                            KvOp::Txn {
-                                guards: vec![if below(2) == 0 {
-                                    Need::Is(key, seen(a))
-                                } else {
-                                    Need::IsNot(key, seen(a))
-                                }],
-                                complete: unknown || below(4) > 0,
-                                then: vec![step(0, b, known), step(1, a, known)],
-                                otherwise: vec![step(1, b, known)],
-                                succeeded,
-                            }
-                        }
-                        4 => KvOp::DeleteRange {
-                            keys: vec![0, 1],
-                            prev: (!unknown).then(|| vec![seen(a), seen(b)]),
-                        },
-                        _ => KvOp::Count {
-                            keys: vec![0, 1],
-                            count: below(3) as usize,
-                        },
-                    };
-                    let call = below(12);
-                    let writes = matches!(
-                        op,
-                        KvOp::Put { .. } | KvOp::Txn { .. } | KvOp::DeleteRange { .. }
-                    );
-                    let ret = if unknown && writes {
-                        u64::MAX
-                    } else {
-                        call + 1 + below(6)
-                    };
-                    Timed { op, call, ret }
-                })
-                .collect();
-            ops
+        cross_check(&KvModel { keys: 2 }, 23, 5, |below| {
+            let key = below(2) as usize;
+            let [a, b] = [below(3) as u32, below(3) as u32];
+            let unknown = below(5) == 0;
+            let seen = |v: u32| (v > 0).then_some(v);
+            let step = |k: usize, v: u32, known: bool| match below(3) {
+                0 => Step::Put(k, v + 10),
+                1 => Step::Delete(k, known.then(|| below(2) == 0)),
+                _ => Step::Get(k, known.then(|| seen(v))),
+            };
+            let op = match below(6) {
+                0 => KvOp::Put { key, value: a },
+                1 => KvOp::Get {
+                    key,
+                    value: seen(a),
+                },
+                2 | 3 => {
+                    let succeeded = (!unknown).then(|| below(2) == 0);
+                    let known = succeeded.is_some();
+                    KvOp::Txn {
+                        guards: vec![if below(2) == 0 {
+                            Need::Is(key, seen(a))
+                        } else {
+                            Need::IsNot(key, seen(a))
+                        }],
+                        complete: unknown || below(4) > 0,
+                        then: vec![step(0, b, known), step(1, a, known)],
+                        otherwise: vec![step(1, b, known)],
+                        succeeded,
+                    }
+                }
+                4 => KvOp::DeleteRange {
+                    keys: vec![0, 1],
+                    prev: (!unknown).then(|| vec![seen(a), seen(b)]),
+                },
+                _ => KvOp::Count {
+                    keys: vec![0, 1],
+                    count: below(3) as usize,
+                },
+            };
+            (op, unknown)
         });
     }
 
@@ -1605,55 +1594,42 @@ mod tests {
     /// the lease (values 10..13).
     #[test]
     fn lease_operations_agree_with_brute_force() {
-        let below = draws(41);
         let lease = 2;
         let leased = vec![10, 11, 12];
-        cross_check(&KvModel { keys: 3 }, || {
-            let ops: Vec<Timed<KvOp>> = (0..2 + below(5))
-                .map(|_| {
-                    let key = below(2) as usize;
-                    let a = below(3) as u32;
-                    let unknown = below(5) == 0;
-                    let seen = |v: u32| (v > 0).then_some(v);
-                    let known = |b: bool| (!unknown).then_some(b);
-                    let op = match below(7) {
-                        0 => KvOp::Put {
-                            key: lease,
-                            value: 99,
-                        },
-                        1 => KvOp::Txn {
-                            guards: vec![Need::IsNot(lease, None)],
-                            complete: true,
-                            then: vec![Step::Put(key, 10 + a)],
-                            otherwise: vec![],
-                            succeeded: known(below(3) > 0),
-                        },
-                        2 => KvOp::Put { key, value: a },
-                        3 => KvOp::Get {
-                            key,
-                            value: if below(2) == 0 { seen(a) } else { Some(10 + a) },
-                        },
-                        4 => KvOp::Delete {
-                            key,
-                            deleted: known(below(2) == 0),
-                        },
-                        _ => KvOp::Revoke {
-                            lease: Some(lease),
-                            attached: vec![(0, leased.clone()), (1, leased.clone())],
-                            found: known(below(3) > 0),
-                        },
-                    };
-                    let call = below(12);
-                    let writes = !matches!(op, KvOp::Get { .. });
-                    let ret = if unknown && writes {
-                        u64::MAX
-                    } else {
-                        call + 1 + below(6)
-                    };
-                    Timed { op, call, ret }
-                })
-                .collect();
-            ops
+        cross_check(&KvModel { keys: 3 }, 41, 5, |below| {
+            let key = below(2) as usize;
+            let a = below(3) as u32;
+            let unknown = below(5) == 0;
+            let seen = |v: u32| (v > 0).then_some(v);
+            let known = |b: bool| (!unknown).then_some(b);
+            let op = match below(7) {
+                0 => KvOp::Put {
+                    key: lease,
+                    value: 99,
+                },
+                1 => KvOp::Txn {
+                    guards: vec![Need::IsNot(lease, None)],
+                    complete: true,
+                    then: vec![Step::Put(key, 10 + a)],
+                    otherwise: vec![],
+                    succeeded: known(below(3) > 0),
+                },
+                2 => KvOp::Put { key, value: a },
+                3 => KvOp::Get {
+                    key,
+                    value: if below(2) == 0 { seen(a) } else { Some(10 + a) },
+                },
+                4 => KvOp::Delete {
+                    key,
+                    deleted: known(below(2) == 0),
+                },
+                _ => KvOp::Revoke {
+                    lease: Some(lease),
+                    attached: vec![(0, leased.clone()), (1, leased.clone())],
+                    found: known(below(3) > 0),
+                },
+            };
+            (op, unknown)
         });
     }
 }

@@ -18,12 +18,16 @@ fn op(client: u32, call: u64, ret: u64, request: Request, outcome: Outcome) -> O
     }
 }
 
-fn put(client: u32, call: u64, ret: u64, key: &str, value: &str, revision: i64) -> Operation {
-    let request = Request::Put {
+fn put_request(key: &str, value: &str, lease: i64) -> Request {
+    Request::Put {
         key: key.into(),
         value: value.into(),
-        lease: 0,
-    };
+        lease,
+    }
+}
+
+fn put(client: u32, call: u64, ret: u64, key: &str, value: &str, revision: i64) -> Operation {
+    let request = put_request(key, value, 0);
     op(
         client,
         call,
@@ -34,11 +38,7 @@ fn put(client: u32, call: u64, ret: u64, key: &str, value: &str, revision: i64) 
 }
 
 fn put_unknown(client: u32, call: u64, key: &str, value: &str) -> Operation {
-    let request = Request::Put {
-        key: key.into(),
-        value: value.into(),
-        lease: 0,
-    };
+    let request = put_request(key, value, 0);
     op(
         client,
         call,
@@ -49,11 +49,7 @@ fn put_unknown(client: u32, call: u64, key: &str, value: &str) -> Operation {
 }
 
 fn put_failed(client: u32, call: u64, ret: u64, key: &str, value: &str) -> Operation {
-    let request = Request::Put {
-        key: key.into(),
-        value: value.into(),
-        lease: 0,
-    };
+    let request = put_request(key, value, 0);
     op(
         client,
         call,
@@ -628,11 +624,7 @@ fn put_lease(
     lease: i64,
     revision: i64,
 ) -> Operation {
-    let request = Request::Put {
-        key: key.into(),
-        value: value.into(),
-        lease,
-    };
+    let request = put_request(key, value, lease);
     let outcome = if revision > 0 {
         Outcome::Ok(Response::Put { revision })
     } else {
