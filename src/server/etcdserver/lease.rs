@@ -160,14 +160,13 @@ impl EtcdServer {
         let deadline = Instant::now() + self.inner.request_timeout;
         loop {
             let term = self.leading_term().ok_or(ServerError::NotLeader)?;
-            let renewed = {
-                let mut lessor = self.inner.lessor.lock().unwrap();
+            let renewed = self.inner.state.deadlines(|lessor| {
                 if lessor.primary_term() == Some(term) {
                     lessor.renew(id, Instant::now())
                 } else {
                     Err(LeaseError::NotPrimary)
                 }
-            };
+            });
             match renewed {
                 Ok(ttl) => {
                     self.inner.metrics.lease_renewed();
@@ -190,16 +189,19 @@ impl EtcdServer {
         request: LeaseTimeToLiveRequest,
     ) -> Result<LeaseTimeToLiveResponse, ServerError> {
         self.leading_term().ok_or(ServerError::NotLeader)?;
-        let lessor = self.inner.lessor.lock().unwrap();
-        let ttl = lessor
-            .time_to_live(request.id, Instant::now())
-            .ok_or(LeaseError::NotFound)?;
-        let keys = if request.keys {
-            let keeps_old = lessor.reattach_keeps_old();
-            attached_keys(&self.inner.store.lock().unwrap(), request.id, keeps_old)
-        } else {
-            Vec::new()
-        };
+        let (ttl, keys) = self.inner.state.read(|state| {
+            let ttl = state
+                .lessor
+                .time_to_live(request.id, Instant::now())
+                .ok_or(LeaseError::NotFound)?;
+            let keys = if request.keys {
+                let keeps_old = state.lessor.reattach_keeps_old();
+                attached_keys(&state.store, request.id, keeps_old)
+            } else {
+                Vec::new()
+            };
+            Ok::<_, LeaseError>((ttl, keys))
+        })?;
         Ok(LeaseTimeToLiveResponse {
             header: None,
             id: request.id,
@@ -211,7 +213,7 @@ impl EtcdServer {
 
     /// Every lease this member knows (etcd 3.4 answers from local state).
     pub fn lease_leases(&self) -> LeaseLeasesResponse {
-        let ids = self.inner.lessor.lock().unwrap().leases();
+        let ids = self.inner.state.read(|state| state.lessor.leases());
         LeaseLeasesResponse {
             header: None,
             leases: ids.into_iter().map(|id| LeaseStatus { id }).collect(),
@@ -222,7 +224,7 @@ impl EtcdServer {
     /// has been promoted for that term.
     fn leading_term(&self) -> Option<u64> {
         let status = self.inner.raft.status();
-        let primary = self.inner.lessor.lock().unwrap().primary_term();
+        let primary = self.inner.state.read(|state| state.lessor.primary_term());
         (status.leader == self.member_id() && primary == Some(status.term)).then_some(status.term)
     }
 
@@ -260,12 +262,14 @@ impl EtcdServer {
     /// was promoted for; then the leases expired by its deadlines.
     fn expired_while_leading(&self) -> Vec<i64> {
         let status = self.inner.raft.status();
-        let mut lessor = self.inner.lessor.lock().unwrap();
-        let leading =
-            status.leader == self.member_id() && lessor.primary_term() == Some(status.term);
-        if !leading && lessor.primary_term().is_some() {
-            lessor.demote();
-        }
-        lessor.expired(Instant::now())
+        let leading = status.leader == self.member_id();
+        self.inner.state.deadlines(|lessor| {
+            if !(leading && lessor.primary_term() == Some(status.term))
+                && lessor.primary_term().is_some()
+            {
+                lessor.demote();
+            }
+            lessor.expired(Instant::now())
+        })
     }
 }

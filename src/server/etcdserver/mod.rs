@@ -10,6 +10,7 @@
 
 mod alarms;
 mod apply;
+mod backend;
 mod convert;
 mod error;
 mod essential;
@@ -59,8 +60,8 @@ use crate::raft::{
 };
 use crate::server::lease::Lessor;
 use crate::storage::Disk;
-use apply::{encode_state, Applier, ApplyResult};
-use members::Published;
+use apply::{Applier, ApplyResult};
+use backend::{Backend, BackendReader, StateMachine};
 use read_loop::ReadRounds;
 use wait::Wait;
 
@@ -79,10 +80,8 @@ struct Inner {
     /// lease requests are forwarded to the leader by.
     cluster: Cluster,
     raft: RaftHandle,
-    store: Arc<Mutex<KvStore>>,
-    alarms: Arc<Mutex<Alarms>>,
-    members: Arc<Mutex<Published>>,
-    lessor: Arc<Mutex<Lessor>>,
+    /// The state machine, read here, changed by the applier alone.
+    state: BackendReader,
     quota: Quota,
     applied: watch::Receiver<u64>,
     /// Woken after every applied batch: watch streams and read barriers wait on it.
@@ -170,9 +169,6 @@ impl EtcdServer {
             committed,
             task: raft_loop,
         } = spawn_raft(raft_config, disk)?;
-        let store = Arc::new(Mutex::new(KvStore::new()));
-        let alarms = Arc::new(Mutex::new(Alarms::default()));
-        let members = Arc::new(Mutex::new(Published::default()));
         let mut lessor = Lessor::new(Lessor::min_ttl_for(config.tick, config.election_ticks.0));
         if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
             lessor = lessor.with_follower_expiry();
@@ -180,16 +176,15 @@ impl EtcdServer {
         if config.bugs.has(Bug::LeaseReattachKeepsOld) {
             lessor = lessor.with_reattach_keeps_old();
         }
-        let lessor = Arc::new(Mutex::new(lessor));
+        let state = Backend::new(StateMachine::new(lessor));
+        let reader = state.reader();
         let (applied_tx, applied) = watch::channel(0);
         let watchers = Arc::new(tokio::sync::Notify::new());
         let restores = Arc::new(AtomicU64::new(0));
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
         let applier = Applier {
-            store: store.clone(),
-            alarms: alarms.clone(),
-            members: members.clone(),
+            state,
             writes: writes.clone(),
             reads: reads.clone(),
             applied: applied_tx,
@@ -200,7 +195,6 @@ impl EtcdServer {
             last_snapshot: 0,
             crash: config.crash_points.clone(),
             bugs: config.bugs,
-            lessor: lessor.clone(),
             member_id: config.member().id,
             promote_extend: config.tick * config.election_ticks.0 as u32,
             metrics: metrics.clone(),
@@ -216,10 +210,7 @@ impl EtcdServer {
                 member_id: config.member().id,
                 cluster: config.cluster.clone(),
                 raft,
-                store,
-                alarms,
-                members,
-                lessor,
+                state: reader,
                 quota,
                 applied,
                 watchers,
@@ -285,38 +276,40 @@ impl EtcdServer {
 
     /// Every member with what it published, as `MemberList` shows them.
     pub fn member_list(&self) -> Vec<MemberInfo> {
-        self.inner.members.lock().unwrap().list(&self.inner.cluster)
+        let cluster = &self.inner.cluster;
+        self.inner.state.read(|state| state.members.list(cluster))
     }
 
     /// The key-value history up to `revision` hashed (0: the current
     /// revision), from this member's applied state.
     pub fn hash_kv(&self, revision: i64) -> Result<KvHash, ServerError> {
-        Ok(self.inner.store.lock().unwrap().hash_kv(revision)?)
+        Ok(self
+            .inner
+            .state
+            .read(|state| state.store.hash_kv(revision))?)
     }
 
     /// A CRC-32 of this member's whole state machine, as a snapshot would
     /// hold it.
     pub fn hash(&self) -> u32 {
-        crc32fast::hash(&encode_state(
-            &self.inner.alarms.lock().unwrap(),
-            &self.inner.members.lock().unwrap(),
-            &self.inner.lessor.lock().unwrap(),
-            &self.inner.store.lock().unwrap(),
-        ))
+        self.inner.state.read(StateMachine::hash)
     }
 
     /// Where this member stands now.
     pub fn status(&self) -> MemberStatus {
         let raft = self.inner.raft.status();
-        let store = self.inner.store.lock().unwrap();
+        let (revision, size) = self
+            .inner
+            .state
+            .read(|state| (state.store.current_revision(), state.store.size_bytes()));
         MemberStatus {
             leader: raft.leader,
             term: raft.term,
             commit: raft.commit,
             applied: *self.inner.applied.borrow(),
-            revision: store.current_revision(),
-            db_size: Quota::EMPTY_BACKEND_BYTES + store.size_bytes(),
-            db_size_in_use: store.size_bytes(),
+            revision,
+            db_size: Quota::EMPTY_BACKEND_BYTES + size,
+            db_size_in_use: size,
         }
     }
 
@@ -325,8 +318,8 @@ impl EtcdServer {
         if !request.serializable && !self.may_read_locally() {
             self.read_barrier().await?;
         }
-        let store = self.inner.store.lock().unwrap();
-        apply::range(&store, &request, self.inner.bugs)
+        let bugs = self.inner.bugs;
+        self.read_store(|store| apply::range(store, &request, bugs))
     }
 
     /// Put through raft.
@@ -353,8 +346,7 @@ impl EtcdServer {
         if !apply::is_serializable(&request) && !self.may_read_locally() {
             self.read_barrier().await?;
         }
-        let store = self.inner.store.lock().unwrap();
-        apply::read_txn(&store, &request)
+        self.read_store(|store| apply::read_txn(store, &request))
     }
 
     /// Compaction through raft.
@@ -391,7 +383,7 @@ impl EtcdServer {
     /// bytes does not fit, NOSPACE is raised through raft (so every member
     /// caps its applier) and the request is refused.
     pub async fn check_quota(&self, cost: u64) -> Result<(), ServerError> {
-        let size = self.inner.store.lock().unwrap().size_bytes();
+        let size = self.read_store(KvStore::size_bytes);
         if self.inner.quota.allows(size, cost) {
             return Ok(());
         }
@@ -413,7 +405,7 @@ impl EtcdServer {
 
     /// The raised alarms in etcd's text form, for `Status`.
     pub fn alarm_descriptions(&self) -> Vec<String> {
-        self.inner.alarms.lock().unwrap().describe()
+        self.inner.state.read(|state| state.alarms.describe())
     }
 
     /// The perturbation sites switched on in this member.
