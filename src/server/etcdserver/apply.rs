@@ -196,8 +196,19 @@ impl Applier {
     }
 
     /// Applies one request; `waited` says whether a client waits for its
-    /// result on this member.
+    /// result on this member. etcd's capped applier wraps the base one:
+    /// with NOSPACE raised, nothing may grow the store until an operator
+    /// makes room and disarms it.
     fn apply(&mut self, request: RaftRequest, waited: bool) -> ApplyResult {
+        let capped = self.state.write(|state| state.alarms.no_space());
+        match capped.then(|| refused_when_capped(&request)).flatten() {
+            Some(refused) => refused,
+            None => self.apply_base(request, waited),
+        }
+    }
+
+    /// Applies one request, quota or not (etcd's `applierV3backend`).
+    fn apply_base(&mut self, request: RaftRequest, waited: bool) -> ApplyResult {
         let RaftRequest {
             envelope: request,
             txn,
@@ -211,20 +222,6 @@ impl Applier {
         }
         if let Some(revoke) = request.lease_revoke {
             return ApplyResult::LeaseRevoke(self.apply_lease_revoke(revoke.id));
-        }
-        // etcd's capped applier: with NOSPACE raised, nothing may grow the
-        // store until an operator makes room and disarms it.
-        let capped = self.state.write(|state| state.alarms.no_space());
-        if capped {
-            if request.put.is_some() {
-                return ApplyResult::Put(Err(ServerError::NoSpace));
-            }
-            if txn.as_ref().is_some_and(|t| !is_read_only(t)) {
-                return ApplyResult::Txn(Err(ServerError::NoSpace));
-            }
-            if request.lease_grant.is_some() {
-                return ApplyResult::LeaseGrant(Err(ServerError::NoSpace));
-            }
         }
         if let Some(grant) = request.lease_grant {
             return ApplyResult::LeaseGrant(self.apply_lease_grant(&grant));
@@ -344,6 +341,22 @@ impl Applier {
             header: None,
             alarms: changed,
         }
+    }
+}
+
+/// etcd's `applierV3Capped`: what a request that could grow the store is
+/// answered with while NOSPACE is raised (puts, txns that write, lease
+/// grants); `None` for the rest, which apply as usual.
+fn refused_when_capped(request: &RaftRequest) -> Option<ApplyResult> {
+    let RaftRequest { envelope, txn } = request;
+    if envelope.put.is_some() {
+        Some(ApplyResult::Put(Err(ServerError::NoSpace)))
+    } else if txn.as_ref().is_some_and(|t| !is_read_only(t)) {
+        Some(ApplyResult::Txn(Err(ServerError::NoSpace)))
+    } else if envelope.lease_grant.is_some() {
+        Some(ApplyResult::LeaseGrant(Err(ServerError::NoSpace)))
+    } else {
+        None
     }
 }
 

@@ -46,14 +46,13 @@ use super::{Cluster, ServerConfig};
 use crate::bugs::{Bug, BugSet};
 use crate::coverage::{self, Site};
 use crate::metrics::Metrics;
-use crate::mvcc::{KvHash, KvStore};
+use crate::mvcc::KvHash;
 use crate::offload::offload;
 use crate::perturb::{Perturbation, Perturbations};
-use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{
-    AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
-    DeleteRangeRequest, DeleteRangeResponse, Member as MemberInfo, MemberAttrSetRequest,
-    PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+    AlarmRequest, AlarmResponse, CompactionRequest, CompactionResponse, DeleteRangeRequest,
+    DeleteRangeResponse, Member as MemberInfo, MemberAttrSetRequest, PutRequest, PutResponse,
+    RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::{
     spawn_raft, wal::WalError, Committed, Peer, RaftConfig, RaftHandle, SpawnedRaft,
@@ -379,23 +378,10 @@ impl EtcdServer {
         Ok(())
     }
 
-    /// etcd's quota check in front of writes: if a request adding `cost`
-    /// bytes does not fit, NOSPACE is raised through raft (so every member
-    /// caps its applier) and the request is refused.
-    pub async fn check_quota(&self, cost: u64) -> Result<(), ServerError> {
-        let size = self.read_store(KvStore::size_bytes);
-        if self.inner.quota.allows(size, cost) {
-            return Ok(());
-        }
-        let raise = AlarmRequest {
-            action: AlarmAction::Activate as i32,
-            member_id: self.member_id(),
-            alarm: AlarmType::Nospace as i32,
-        };
-        // As etcd, the refusal does not depend on the alarm committing.
-        coverage::hit(Site::NoSpaceRaised);
-        let _ = self.alarm(raise).await;
-        Err(ServerError::NoSpace)
+    /// The backend quota this member was started with
+    /// (`--quota-backend-bytes`), which the API checks writes against.
+    pub fn quota(&self) -> Quota {
+        self.inner.quota
     }
 
     /// Lists, raises or clears alarms, through raft.
