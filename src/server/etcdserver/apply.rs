@@ -304,9 +304,9 @@ impl Applier {
 
     /// Forgets the lease and deletes its keys, all in one revision.
     fn apply_lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, ServerError> {
+        let keeps_old = self.bugs.has(Bug::LeaseReattachKeepsOld);
         let revision = self.state.write(|state| {
             state.lessor.revoke(id)?;
-            let keeps_old = state.lessor.reattach_keeps_old();
             let keys = attached_keys(&state.store, id, keeps_old);
             let mut txn = state.store.write();
             for key in &keys {

@@ -110,10 +110,9 @@ impl EtcdServer {
     fn target(&self) -> Target {
         let leader = self.inner.raft.status().leader;
         coverage::bug_site(Bug::LeaseRenewalToOldLeader);
-        let leader = if self.inner.bugs.has(Bug::LeaseRenewalToOldLeader) {
-            self.remembered_leader(leader)
-        } else {
-            leader
+        let leader = match &self.inner.bug_state.remembered_leader {
+            Some(remembered) => remembered.target(leader, self.member_id()),
+            None => leader,
         };
         match leader {
             0 => Target::Unknown,
@@ -125,27 +124,15 @@ impl EtcdServer {
         }
     }
 
-    /// The `lease-renewal-to-old-leader` bug: the first leader this member
-    /// forwarded to stays its target until it cannot be reached, whoever
-    /// raft says leads now.
-    fn remembered_leader(&self, leader: u64) -> u64 {
-        let mut remembered = self.inner.forwarded_to.lock().unwrap();
-        match *remembered {
-            Some(old) => old,
-            None => {
-                if leader != 0 && leader != self.member_id() {
-                    *remembered = Some(leader);
-                }
-                leader
-            }
-        }
-    }
-
     /// Notes how a forwarded request went: the leader could not be reached
     /// (the bug's remembered leader is forgotten), or it answered.
     fn forwarded<T>(&self, answer: &Result<T, ServerError>) {
         match answer {
-            Err(ServerError::NoLeader) => *self.inner.forwarded_to.lock().unwrap() = None,
+            Err(ServerError::NoLeader) => {
+                if let Some(remembered) = &self.inner.bug_state.remembered_leader {
+                    remembered.forget();
+                }
+            }
             Ok(_) => coverage::hit(Site::LeaseRenewalForwarded),
             Err(_) => {}
         }
@@ -189,13 +176,13 @@ impl EtcdServer {
         request: LeaseTimeToLiveRequest,
     ) -> Result<LeaseTimeToLiveResponse, ServerError> {
         self.leading_term().ok_or(ServerError::NotLeader)?;
+        let keeps_old = self.inner.bugs.has(Bug::LeaseReattachKeepsOld);
         let (ttl, keys) = self.inner.state.read(|state| {
             let ttl = state
                 .lessor
                 .time_to_live(request.id, Instant::now())
                 .ok_or(LeaseError::NotFound)?;
             let keys = if request.keys {
-                let keeps_old = state.lessor.reattach_keeps_old();
                 attached_keys(&state.store, request.id, keeps_old)
             } else {
                 Vec::new()

@@ -11,6 +11,7 @@
 mod alarms;
 mod apply;
 mod backend;
+mod bug_state;
 mod convert;
 mod error;
 mod essential;
@@ -33,7 +34,7 @@ pub use lease_peer::LeasePeerService;
 pub use raft_request::RaftRequest;
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -61,6 +62,7 @@ use crate::server::lease::Lessor;
 use crate::storage::Disk;
 use apply::{Applier, ApplyResult};
 use backend::{Backend, BackendReader, StateMachine};
+use bug_state::BugState;
 use read_loop::ReadRounds;
 use wait::Wait;
 
@@ -96,15 +98,9 @@ struct Inner {
     /// leader failure made a proposal time out.
     election_timeout: Duration,
     bugs: BugSet,
+    /// What the switched-on bugs remember; nothing without them.
+    bug_state: BugState,
     perturbations: Perturbations,
-    /// With the `lost-leader-lease` bug: until when this member believes
-    /// its leadership lease holds.
-    lease_until: Mutex<Option<Instant>>,
-    /// The lease the `lost-leader-lease` bug grants itself.
-    lease: Duration,
-    /// With the `lease-renewal-to-old-leader` bug: the leader this member
-    /// forwards lease requests to.
-    forwarded_to: Mutex<Option<u64>>,
     metrics: Metrics,
 }
 
@@ -172,9 +168,6 @@ impl EtcdServer {
         if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
             lessor = lessor.with_follower_expiry();
         }
-        if config.bugs.has(Bug::LeaseReattachKeepsOld) {
-            lessor = lessor.with_reattach_keeps_old();
-        }
         let state = Backend::new(StateMachine::new(lessor));
         let reader = state.reader();
         let (applied_tx, applied) = watch::channel(0);
@@ -220,13 +213,8 @@ impl EtcdServer {
                 request_timeout: config.request_timeout,
                 election_timeout: config.tick * config.election_ticks.0 as u32,
                 bugs: config.bugs,
+                bug_state: BugState::new(config.bugs, config.tick * config.election_ticks.0 as u32),
                 perturbations: config.perturbations,
-                lease_until: Mutex::new(None),
-                // Ten election timeouts: far longer than a deposed leader
-                // needs to notice it lost, which is the bug; long enough to
-                // outlive the request timeouts its partition causes.
-                lease: config.tick * config.election_ticks.0 as u32 * 10,
-                forwarded_to: Mutex::new(None),
                 metrics,
             }),
         };
@@ -403,20 +391,10 @@ impl EtcdServer {
     fn may_read_locally(&self) -> bool {
         coverage::bug_site(Bug::StaleRead);
         coverage::bug_site(Bug::LostLeaderLease);
-        let bugs = self.inner.bugs;
-        bugs.has(Bug::StaleRead) || (bugs.has(Bug::LostLeaderLease) && self.holds_lease())
-    }
-
-    /// The `lost-leader-lease` bug: a leader renews its lease whenever it
-    /// sees itself lead, and trusts it for longer than it takes the others
-    /// to elect someone else.
-    fn holds_lease(&self) -> bool {
-        let now = Instant::now();
-        let mut lease_until = self.inner.lease_until.lock().unwrap();
-        if self.inner.raft.status().leader == self.member_id() {
-            *lease_until = Some(now + self.inner.lease);
-        }
-        lease_until.is_some_and(|until| now < until)
+        let leading = || self.inner.raft.status().leader == self.member_id();
+        self.inner.bugs.has(Bug::StaleRead)
+            || (self.inner.bug_state.lost_leader_lease.as_ref())
+                .is_some_and(|lease| lease.holds(Instant::now(), leading))
     }
 
     /// Returns once this member has applied everything committed before the
