@@ -109,53 +109,67 @@ impl Applier {
         };
         let (before_batch, last) = (first.index - 1, last.index);
         for entry in entries {
-            // Empty entries are the no-ops a new leader appends; conf
-            // changes do not occur with a static membership.
-            if entry.get_entry_type() != EntryType::EntryNormal {
-                continue;
-            }
-            if entry.data.is_empty() {
-                self.promote_if_leading(entry.term);
-                continue;
-            }
-            // Every member decodes the same bytes the same way: an entry
-            // that does not decode would stop them all, here, for good. The
-            // API's checks make sure none reaches the log; this is the
-            // assertion, and a member that fails it stops (fail-stop).
-            let request = RaftRequest::decode(&entry.data)
-                .unwrap_or_else(|e| panic!("committed entry {} does not decode: {e}", entry.index));
-            let id = request.envelope.header.as_ref().map_or(0, |h| h.id);
-            self.crash.reach(CrashPoint::BeforeApply);
-            let waited = self.writes.is_registered(&id);
-            let result = self.apply(request, waited);
-            self.crash.reach(CrashPoint::BeforeCommit);
-            self.writes.trigger(&id, result);
-            self.crash.reach(CrashPoint::AfterCommit);
-            self.crash.reach(CrashPoint::AfterApply);
+            self.apply_entry(entry);
         }
         self.applied.send_replace(last);
         self.watchers.notify_waiters();
-        if self.snapshot_count > 0 && last.saturating_sub(self.last_snapshot) >= self.snapshot_count
-        {
-            crate::coverage::bug_site(Bug::DoubleApply);
-            // The snapshot's index is the consistent index: the data holds
-            // exactly the entries up to it. The `double-apply` bug takes it
-            // from before the batch, so whoever restores this snapshot
-            // applies the batch a second time.
-            // The `etcd-13766` bug takes it from raft's commit index, which
-            // runs ahead of this applier whenever it lags: the snapshot then
-            // claims entries its data lacks, and a restore skips them.
-            crate::coverage::bug_site(Bug::Etcd13766);
-            let index = if self.bugs.has(Bug::DoubleApply) {
-                before_batch.max(self.last_snapshot)
-            } else if self.bugs.has(Bug::Etcd13766) {
-                self.raft.status().commit.max(last)
-            } else {
-                last
-            };
-            self.snapshot_in_background(index);
-            self.last_snapshot = index;
+        self.snapshot_if_due(before_batch, last);
+    }
+
+    /// Applies one committed entry and wakes its waiter, if it carries a
+    /// request.
+    fn apply_entry(&mut self, entry: Entry) {
+        // Empty entries are the no-ops a new leader appends; conf changes
+        // do not occur with a static membership.
+        if entry.get_entry_type() != EntryType::EntryNormal {
+            return;
         }
+        if entry.data.is_empty() {
+            self.promote_if_leading(entry.term);
+            return;
+        }
+        // Every member decodes the same bytes the same way: an entry that
+        // does not decode would stop them all, here, for good. The API's
+        // checks make sure none reaches the log; this is the assertion, and
+        // a member that fails it stops (fail-stop).
+        let request = RaftRequest::decode(&entry.data)
+            .unwrap_or_else(|e| panic!("committed entry {} does not decode: {e}", entry.index));
+        let id = request.envelope.header.as_ref().map_or(0, |h| h.id);
+        self.crash.reach(CrashPoint::BeforeApply);
+        let waited = self.writes.is_registered(&id);
+        let result = self.apply(request, waited);
+        self.crash.reach(CrashPoint::BeforeCommit);
+        self.writes.trigger(&id, result);
+        self.crash.reach(CrashPoint::AfterCommit);
+        self.crash.reach(CrashPoint::AfterApply);
+    }
+
+    /// Snapshots the state machine once `snapshot_count` entries were
+    /// applied since the last snapshot; the batch just applied ran from
+    /// after `before_batch` to `last`.
+    fn snapshot_if_due(&mut self, before_batch: u64, last: u64) {
+        if self.snapshot_count == 0 || last.saturating_sub(self.last_snapshot) < self.snapshot_count
+        {
+            return;
+        }
+        crate::coverage::bug_site(Bug::DoubleApply);
+        // The snapshot's index is the consistent index: the data holds
+        // exactly the entries up to it. The `double-apply` bug takes it from
+        // before the batch, so whoever restores this snapshot applies the
+        // batch a second time.
+        // The `etcd-13766` bug takes it from raft's commit index, which runs
+        // ahead of this applier whenever it lags: the snapshot then claims
+        // entries its data lacks, and a restore skips them.
+        crate::coverage::bug_site(Bug::Etcd13766);
+        let index = if self.bugs.has(Bug::DoubleApply) {
+            before_batch.max(self.last_snapshot)
+        } else if self.bugs.has(Bug::Etcd13766) {
+            self.raft.status().commit.max(last)
+        } else {
+            last
+        };
+        self.snapshot_in_background(index);
+        self.last_snapshot = index;
     }
 
     /// Freezes the state machine as it is now (every entry up to `index`
