@@ -108,25 +108,30 @@ impl Applier {
             return;
         };
         let (before_batch, last) = (first.index - 1, last.index);
+        let mut applied_a_request = false;
         for entry in entries {
-            self.apply_entry(entry);
+            applied_a_request |= self.apply_entry(entry);
         }
         self.applied.send_replace(last);
         self.watchers.notify_waiters();
+        if applied_a_request {
+            // The batch's writes are answered and visible to reads here.
+            self.crash.reach(CrashPoint::AfterApply);
+        }
         self.snapshot_if_due(before_batch, last);
     }
 
-    /// Applies one committed entry and wakes its waiter, if it carries a
-    /// request.
-    fn apply_entry(&mut self, entry: Entry) {
+    /// Applies one committed entry and wakes its waiter; whether it
+    /// carried a request.
+    fn apply_entry(&mut self, entry: Entry) -> bool {
         // Empty entries are the no-ops a new leader appends; conf changes
         // do not occur with a static membership.
         if entry.get_entry_type() != EntryType::EntryNormal {
-            return;
+            return false;
         }
         if entry.data.is_empty() {
             self.promote_if_leading(entry.term);
-            return;
+            return false;
         }
         // Every member decodes the same bytes the same way: an entry that
         // does not decode would stop them all, here, for good. The API's
@@ -141,7 +146,7 @@ impl Applier {
         self.crash.reach(CrashPoint::BeforeCommit);
         self.writes.trigger(&id, result);
         self.crash.reach(CrashPoint::AfterCommit);
-        self.crash.reach(CrashPoint::AfterApply);
+        true
     }
 
     /// Snapshots the state machine once `snapshot_count` entries were
