@@ -136,39 +136,12 @@ impl EtcdServer {
             crate::server::api::VERSION,
             quota.limit().unwrap_or(0),
         );
-        let raft_config = RaftConfig {
-            id: config.member().id,
-            peers: config
-                .cluster
-                .members
-                .iter()
-                .map(|m| Peer {
-                    id: m.id,
-                    url: m.peer_url.clone(),
-                })
-                .collect(),
-            tick: config.tick,
-            election_ticks: config.election_ticks,
-            heartbeat_ticks: 1,
-            pre_vote: config.pre_vote,
-            check_quorum: config.check_quorum,
-            bugs: config.bugs,
-            perturbations: config.perturbations,
-            crash_points: config.crash_points.clone(),
-            clock: config.clock.clone(),
-            metrics: metrics.clone(),
-            catch_up_entries: config.catch_up_entries,
-        };
         let SpawnedRaft {
             handle: raft,
             committed,
             task: raft_loop,
-        } = spawn_raft(raft_config, disk)?;
-        let mut lessor = Lessor::new(Lessor::min_ttl_for(config.tick, config.election_ticks.0));
-        if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
-            lessor = lessor.with_follower_expiry();
-        }
-        let state = Backend::new(StateMachine::new(lessor));
+        } = spawn_raft(raft_config(config, metrics.clone()), disk)?;
+        let state = Backend::new(StateMachine::new(lessor(config)));
         let reader = state.reader();
         let (applied_tx, applied) = watch::channel(0);
         let watchers = Arc::new(tokio::sync::Notify::new());
@@ -460,6 +433,44 @@ impl EtcdServer {
                 Err(_) => asked.push(PendingRead::new(&self.inner.reads)),
             }
         }
+    }
+}
+
+/// The member's raft, as `config` describes it.
+fn raft_config(config: &ServerConfig, metrics: Metrics) -> RaftConfig {
+    RaftConfig {
+        id: config.member().id,
+        peers: config
+            .cluster
+            .members
+            .iter()
+            .map(|m| Peer {
+                id: m.id,
+                url: m.peer_url.clone(),
+            })
+            .collect(),
+        tick: config.tick,
+        election_ticks: config.election_ticks,
+        heartbeat_ticks: 1,
+        pre_vote: config.pre_vote,
+        check_quorum: config.check_quorum,
+        bugs: config.bugs,
+        perturbations: config.perturbations,
+        crash_points: config.crash_points.clone(),
+        clock: config.clock.clone(),
+        metrics,
+        catch_up_entries: config.catch_up_entries,
+    }
+}
+
+/// An empty lessor with etcd's minimum TTL for `config`'s election
+/// timeout (and the `lease-expires-on-follower-clock` bug, if it is on).
+fn lessor(config: &ServerConfig) -> Lessor {
+    let lessor = Lessor::new(Lessor::min_ttl_for(config.tick, config.election_ticks.0));
+    if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
+        lessor.with_follower_expiry()
+    } else {
+        lessor
     }
 }
 
