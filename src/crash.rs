@@ -27,7 +27,7 @@ pub enum CrashPoint {
     RaftAfterSave,
     /// applier: a committed entry is about to be applied.
     BeforeApply,
-    /// applier: an entry was applied and its waiter woken.
+    /// applier: a batch was applied and its applied index published.
     AfterApply,
     /// applier: the store changed, the client's answer is not released yet.
     BeforeCommit,
@@ -123,8 +123,9 @@ const TABLE: [Row; 15] = [
     Row {
         point: CrashPoint::AfterApply,
         name: "after-apply",
-        place: "applier, after an entry is applied and answered",
-        models: "a crash right after a client got its answer: the write must outlive it",
+        place: "applier, after a batch is applied and its applied index published",
+        models:
+            "a crash once a batch's writes are answered and visible to reads: they must outlive it",
         on_restart: false,
     },
     Row {
@@ -139,8 +140,7 @@ const TABLE: [Row; 15] = [
         point: CrashPoint::AfterCommit,
         name: "after-commit",
         place: "applier, store changed, answer released",
-        models:
-            "a crash right after the reply (reached just before after-apply, at the same place)",
+        models: "a crash right after one reply, the rest of its batch not yet applied or visible",
         on_restart: false,
     },
     Row {

@@ -105,9 +105,9 @@ pub async fn run_and_announce(
     let metrics = std::future::ready(Ok::<_, tonic::transport::Error>(Vec::<()>::new()));
     let client = client
         .add_service(
-            KvServer::new(api::KvService::new(
+            KvServer::new(api::QuotaKvService::new(
+                api::KvService::new(server.clone(), api::Limits::from(&config)),
                 server.clone(),
-                api::Limits::from(&config),
             ))
             .max_decoding_message_size(receive_limit),
         )

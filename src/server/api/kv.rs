@@ -2,8 +2,9 @@
 //!
 //! Each handler checks its request ([`super::check`]), calls the server,
 //! maps the error through the one table ([`super::error`]) and fills the
-//! header ([`super::header`]). Nothing else. Puts and txns first pass the
-//! backend quota, as etcd's `quotaKVServer` wraps its `kvServer`.
+//! header ([`super::header`]). Nothing else. The backend quota is not
+//! checked here: [`super::QuotaKvService`] wraps this service, as etcd's
+//! `quotaKVServer` wraps its `kvServer`.
 
 use tonic::{Response, Status};
 
@@ -18,7 +19,7 @@ use crate::proto::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
-use crate::server::etcdserver::{is_read_only, EtcdServer, Quota};
+use crate::server::etcdserver::{is_read_only, EtcdServer};
 
 /// The page the `range-default-limit` bug answers a range without a limit with.
 const DEFAULT_PAGE: i64 = 4;
@@ -64,10 +65,6 @@ impl Kv for KvService {
     ) -> Result<Response<PutResponse>, Status> {
         self.server.perturbations().pause(SLOW_HANDLER, 100).await;
         let request = request.into_inner();
-        self.server
-            .check_quota(Quota::put_cost(&request))
-            .await
-            .map_err(to_status)?;
         check_put(&request)?;
         check_size(Proposal::Put(&request), self.limits.max_request_bytes)?;
         let mut response = self.server.put(request).await.map_err(to_status)?;
@@ -97,10 +94,6 @@ impl Kv for KvService {
     ) -> Result<Response<TxnResponse>, Status> {
         self.server.perturbations().pause(SLOW_HANDLER, 100).await;
         let request = request.into_inner();
-        self.server
-            .check_quota(Quota::txn_cost(&request))
-            .await
-            .map_err(to_status)?;
         check_txn(&request, self.limits.max_txn_ops)?;
         if !is_read_only(&request) {
             check_size(Proposal::Txn(&request), self.limits.max_request_bytes)?;

@@ -12,6 +12,7 @@ mod intervals;
 mod kv;
 mod lease;
 mod maintenance;
+mod quota;
 mod receive_limit;
 mod watch;
 
@@ -21,5 +22,6 @@ pub use error::RpcError;
 pub use kv::KvService;
 pub use lease::LeaseService;
 pub use maintenance::{MaintenanceService, VERSION};
+pub use quota::QuotaKvService;
 pub use receive_limit::{grpc_receive_limit, ReceiveLimitLayer, GRPC_OVERHEAD_BYTES};
 pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

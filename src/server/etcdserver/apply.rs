@@ -4,16 +4,15 @@
 //! function of the log.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use raft::eraftpb::{Entry, EntryType, Snapshot};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-use super::alarms::Alarms;
+use super::backend::Backend;
 use super::convert::header;
-use super::members::Published;
 use super::raft_request::RaftRequest;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
@@ -29,7 +28,7 @@ use crate::proto::etcdserverpb::{
     RangeResponse, RequestOp, TxnRequest, TxnResponse,
 };
 use crate::raft::RaftHandle;
-use crate::server::lease::{attached_keys, Lessor};
+use crate::server::lease::attached_keys;
 
 /// The result of applying one request, handed to its waiter.
 #[derive(Debug)]
@@ -54,12 +53,8 @@ pub enum ApplyResult {
 
 /// Applies committed entries to the store, and snapshots it now and then.
 pub struct Applier {
-    /// The state machine.
-    pub store: Arc<Mutex<KvStore>>,
-    /// The raised alarms, part of the state machine.
-    pub alarms: Arc<Mutex<Alarms>>,
-    /// What members published about themselves, part of the state machine.
-    pub members: Arc<Mutex<Published>>,
+    /// The state machine, which the applier alone changes.
+    pub state: Backend,
     /// Writes waiting for their entry to be applied.
     pub writes: Arc<Wait<u64, ApplyResult>>,
     /// Reads waiting for their read index.
@@ -80,8 +75,6 @@ pub struct Applier {
     pub crash: CrashPoints,
     /// Injected bugs (`double-apply` lives here).
     pub bugs: BugSet,
-    /// The leases, part of the state machine.
-    pub lessor: Arc<Mutex<Lessor>>,
     /// Where lease grants and revocations are counted.
     pub metrics: Metrics,
     /// This member's raft id, to know whether it leads.
@@ -95,14 +88,12 @@ impl Applier {
     /// its index.
     pub fn restore(&mut self, snapshot: Snapshot) {
         let index = snapshot.get_metadata().index;
-        let mut lessor = self.lessor.lock().unwrap();
-        let state = StateMachine::decode(&snapshot.data, &mut lessor)
+        let restored = self
+            .state
+            .write(|state| state.decode(&snapshot.data, Instant::now()))
             .unwrap_or_else(|e| panic!("snapshot at index {index} holds no state: {e}"));
-        drop(lessor);
         self.crash.reach(CrashPoint::BeforeSnapshotApply);
-        *self.store.lock().unwrap() = state.store;
-        *self.alarms.lock().unwrap() = state.alarms;
-        *self.members.lock().unwrap() = state.members;
+        self.state.write(|state| state.install(restored));
         self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
         self.restores.fetch_add(1, Ordering::Relaxed);
@@ -117,54 +108,73 @@ impl Applier {
             return;
         };
         let (before_batch, last) = (first.index - 1, last.index);
+        let mut applied_a_request = false;
         for entry in entries {
-            // Empty entries are the no-ops a new leader appends; conf
-            // changes do not occur with a static membership.
-            if entry.get_entry_type() != EntryType::EntryNormal {
-                continue;
-            }
-            if entry.data.is_empty() {
-                self.promote_if_leading(entry.term);
-                continue;
-            }
-            // Every member decodes the same bytes the same way: an entry
-            // that does not decode would stop them all, here, for good. The
-            // API's checks make sure none reaches the log; this is the
-            // assertion, and a member that fails it stops (fail-stop).
-            let request = RaftRequest::decode(&entry.data)
-                .unwrap_or_else(|e| panic!("committed entry {} does not decode: {e}", entry.index));
-            let id = request.envelope.header.as_ref().map_or(0, |h| h.id);
-            self.crash.reach(CrashPoint::BeforeApply);
-            let waited = self.writes.is_registered(&id);
-            let result = self.apply(request, waited);
-            self.crash.reach(CrashPoint::BeforeCommit);
-            self.writes.trigger(&id, result);
-            self.crash.reach(CrashPoint::AfterCommit);
-            self.crash.reach(CrashPoint::AfterApply);
+            applied_a_request |= self.apply_entry(entry);
         }
         self.applied.send_replace(last);
         self.watchers.notify_waiters();
-        if self.snapshot_count > 0 && last.saturating_sub(self.last_snapshot) >= self.snapshot_count
-        {
-            crate::coverage::bug_site(Bug::DoubleApply);
-            // The snapshot's index is the consistent index: the data holds
-            // exactly the entries up to it. The `double-apply` bug takes it
-            // from before the batch, so whoever restores this snapshot
-            // applies the batch a second time.
-            // The `etcd-13766` bug takes it from raft's commit index, which
-            // runs ahead of this applier whenever it lags: the snapshot then
-            // claims entries its data lacks, and a restore skips them.
-            crate::coverage::bug_site(Bug::Etcd13766);
-            let index = if self.bugs.has(Bug::DoubleApply) {
-                before_batch.max(self.last_snapshot)
-            } else if self.bugs.has(Bug::Etcd13766) {
-                self.raft.status().commit.max(last)
-            } else {
-                last
-            };
-            self.snapshot_in_background(index);
-            self.last_snapshot = index;
+        if applied_a_request {
+            // The batch's writes are answered and visible to reads here.
+            self.crash.reach(CrashPoint::AfterApply);
         }
+        self.snapshot_if_due(before_batch, last);
+    }
+
+    /// Applies one committed entry and wakes its waiter; whether it
+    /// carried a request.
+    fn apply_entry(&mut self, entry: Entry) -> bool {
+        // Empty entries are the no-ops a new leader appends; conf changes
+        // do not occur with a static membership.
+        if entry.get_entry_type() != EntryType::EntryNormal {
+            return false;
+        }
+        if entry.data.is_empty() {
+            self.promote_if_leading(entry.term);
+            return false;
+        }
+        // Every member decodes the same bytes the same way: an entry that
+        // does not decode would stop them all, here, for good. The API's
+        // checks make sure none reaches the log; this is the assertion, and
+        // a member that fails it stops (fail-stop).
+        let request = RaftRequest::decode(&entry.data)
+            .unwrap_or_else(|e| panic!("committed entry {} does not decode: {e}", entry.index));
+        let id = request.envelope.header.as_ref().map_or(0, |h| h.id);
+        self.crash.reach(CrashPoint::BeforeApply);
+        let waited = self.writes.is_registered(&id);
+        let result = self.apply(request, waited);
+        self.crash.reach(CrashPoint::BeforeCommit);
+        self.writes.trigger(&id, result);
+        self.crash.reach(CrashPoint::AfterCommit);
+        true
+    }
+
+    /// Snapshots the state machine once `snapshot_count` entries were
+    /// applied since the last snapshot; the batch just applied ran from
+    /// after `before_batch` to `last`.
+    fn snapshot_if_due(&mut self, before_batch: u64, last: u64) {
+        if self.snapshot_count == 0 || last.saturating_sub(self.last_snapshot) < self.snapshot_count
+        {
+            return;
+        }
+        crate::coverage::bug_site(Bug::DoubleApply);
+        // The snapshot's index is the consistent index: the data holds
+        // exactly the entries up to it. The `double-apply` bug takes it from
+        // before the batch, so whoever restores this snapshot applies the
+        // batch a second time.
+        // The `etcd-13766` bug takes it from raft's commit index, which runs
+        // ahead of this applier whenever it lags: the snapshot then claims
+        // entries its data lacks, and a restore skips them.
+        crate::coverage::bug_site(Bug::Etcd13766);
+        let index = if self.bugs.has(Bug::DoubleApply) {
+            before_batch.max(self.last_snapshot)
+        } else if self.bugs.has(Bug::Etcd13766) {
+            self.raft.status().commit.max(last)
+        } else {
+            last
+        };
+        self.snapshot_in_background(index);
+        self.last_snapshot = index;
     }
 
     /// Freezes the state machine as it is now (every entry up to `index`
@@ -173,12 +183,7 @@ impl Applier {
     /// stalled every write behind it for as long as it took (seconds at
     /// 100,000 keys); freezing copies the records and nothing more.
     fn snapshot_in_background(&self, index: u64) {
-        let head = encode_head(
-            &self.alarms.lock().unwrap(),
-            &self.members.lock().unwrap(),
-            &self.lessor.lock().unwrap(),
-        );
-        let store = self.store.lock().unwrap().freeze();
+        let (head, store) = self.state.write(|state| state.freeze());
         let raft = self.raft.clone();
         tokio::spawn(async move {
             let data = offload(move || {
@@ -204,14 +209,25 @@ impl Applier {
         let status = self.raft.status();
         if status.leader == self.member_id && status.term == term {
             let extend = self.promote_extend;
-            let mut lessor = self.lessor.lock().unwrap();
-            lessor.promote(term, Instant::now(), extend);
+            self.state
+                .write(|state| state.lessor.promote(term, Instant::now(), extend));
         }
     }
 
     /// Applies one request; `waited` says whether a client waits for its
-    /// result on this member.
+    /// result on this member. etcd's capped applier wraps the base one:
+    /// with NOSPACE raised, nothing may grow the store until an operator
+    /// makes room and disarms it.
     fn apply(&mut self, request: RaftRequest, waited: bool) -> ApplyResult {
+        let capped = self.state.write(|state| state.alarms.no_space());
+        match capped.then(|| refused_when_capped(&request)).flatten() {
+            Some(refused) => refused,
+            None => self.apply_base(request, waited),
+        }
+    }
+
+    /// Applies one request, quota or not (etcd's `applierV3backend`).
+    fn apply_base(&mut self, request: RaftRequest, waited: bool) -> ApplyResult {
         let RaftRequest {
             envelope: request,
             txn,
@@ -220,81 +236,69 @@ impl Applier {
             return ApplyResult::Alarm(self.apply_alarm(&alarm));
         }
         if let Some(attributes) = request.member_attr_set {
-            self.members.lock().unwrap().set(attributes);
+            self.state.write(|state| state.members.set(attributes));
             return ApplyResult::MemberAttrSet;
         }
         if let Some(revoke) = request.lease_revoke {
             return ApplyResult::LeaseRevoke(self.apply_lease_revoke(revoke.id));
         }
-        // etcd's capped applier: with NOSPACE raised, nothing may grow the
-        // store until an operator makes room and disarms it.
-        let capped = self.alarms.lock().unwrap().no_space();
-        if capped {
-            if request.put.is_some() {
-                return ApplyResult::Put(Err(ServerError::NoSpace));
-            }
-            if txn.as_ref().is_some_and(|t| !is_read_only(t)) {
-                return ApplyResult::Txn(Err(ServerError::NoSpace));
-            }
-            if request.lease_grant.is_some() {
-                return ApplyResult::LeaseGrant(Err(ServerError::NoSpace));
-            }
-        }
         if let Some(grant) = request.lease_grant {
             return ApplyResult::LeaseGrant(self.apply_lease_grant(&grant));
         }
-        let lessor = self.lessor.lock().unwrap();
-        let mut store = self.store.lock().unwrap();
-        if let Some(put) = request.put {
-            ApplyResult::Put(
-                store
-                    .apply_put_with(&put.into(), &*lessor)
-                    .map(Into::into)
-                    .map_err(Into::into),
-            )
-        } else if let Some(delete) = request.delete_range {
-            ApplyResult::DeleteRange(Ok(store.apply_delete_range(&delete.into()).into()))
-        } else if let Some(mut txn) = txn {
-            let ranges = |ops: &[RequestOp]| {
-                ops.iter()
-                    .any(|op| matches!(op.request, Some(Request::RequestRange(_))))
-            };
-            if !waited && (ranges(&txn.success) || ranges(&txn.failure)) {
-                // The bug: nobody reads these ranges' results here, so
-                // they are dropped, and with them their revision checks.
-                crate::coverage::bug_site(Bug::Etcd18667);
-                if self.bugs.has(Bug::Etcd18667) {
-                    let reads =
-                        |op: &RequestOp| matches!(op.request, Some(Request::RequestRange(_)));
-                    txn.success.retain(|op| !reads(op));
-                    txn.failure.retain(|op| !reads(op));
+        let (bugs, crash) = (self.bugs, &self.crash);
+        self.state.write(|state| {
+            let (store, lessor) = (&mut state.store, &state.lessor);
+            if let Some(put) = request.put {
+                ApplyResult::Put(
+                    store
+                        .apply_put_with(&put.into(), lessor)
+                        .map(Into::into)
+                        .map_err(Into::into),
+                )
+            } else if let Some(delete) = request.delete_range {
+                ApplyResult::DeleteRange(Ok(store.apply_delete_range(&delete.into()).into()))
+            } else if let Some(mut txn) = txn {
+                let ranges = |ops: &[RequestOp]| {
+                    ops.iter()
+                        .any(|op| matches!(op.request, Some(Request::RequestRange(_))))
+                };
+                if !waited && (ranges(&txn.success) || ranges(&txn.failure)) {
+                    // The bug: nobody reads these ranges' results here, so
+                    // they are dropped, and with them their revision checks.
+                    crate::coverage::bug_site(Bug::Etcd18667);
+                    if bugs.has(Bug::Etcd18667) {
+                        let reads =
+                            |op: &RequestOp| matches!(op.request, Some(Request::RequestRange(_)));
+                        txn.success.retain(|op| !reads(op));
+                        txn.failure.retain(|op| !reads(op));
+                    }
                 }
-            }
-            ApplyResult::Txn(
-                store
-                    .apply_txn_with(&txn.into(), &*lessor)
-                    .map(Into::into)
-                    .map_err(Into::into),
-            )
-        } else if let Some(compaction) = request.compaction {
-            self.crash.reach(CrashPoint::BeforeCompactionCommit);
-            // The bug: a delete at the compacted revision goes with it.
-            crate::coverage::bug_site(Bug::Etcd18089);
-            let tombstone = if self.bugs.has(Bug::Etcd18089) {
-                TombstoneAtCompaction::Drop
+                ApplyResult::Txn(
+                    store
+                        .apply_txn_with(&txn.into(), lessor)
+                        .map(Into::into)
+                        .map_err(Into::into),
+                )
+            } else if let Some(compaction) = request.compaction {
+                crash.reach(CrashPoint::BeforeCompactionCommit);
+                // The bug: a delete at the compacted revision goes with it.
+                crate::coverage::bug_site(Bug::Etcd18089);
+                let tombstone = if bugs.has(Bug::Etcd18089) {
+                    TombstoneAtCompaction::Drop
+                } else {
+                    TombstoneAtCompaction::Keep
+                };
+                let result = store
+                    .compact_with(compaction.revision, tombstone)
+                    .map(|()| CompactionResponse {
+                        header: header(store.current_revision()),
+                    });
+                crash.reach(CrashPoint::AfterCompactionCommit);
+                ApplyResult::Compaction(result.map_err(Into::into))
             } else {
-                TombstoneAtCompaction::Keep
-            };
-            let result = store
-                .compact_with(compaction.revision, tombstone)
-                .map(|()| CompactionResponse {
-                    header: header(store.current_revision()),
-                });
-            self.crash.reach(CrashPoint::AfterCompactionCommit);
-            ApplyResult::Compaction(result.map_err(Into::into))
-        } else {
-            panic!("committed request has no known body: {request:?}")
-        }
+                panic!("committed request has no known body: {request:?}")
+            }
+        })
     }
 }
 
@@ -303,11 +307,14 @@ impl Applier {
         &self,
         request: &LeaseGrantRequest,
     ) -> Result<LeaseGrantResponse, ServerError> {
-        let mut lessor = self.lessor.lock().unwrap();
-        let ttl = lessor.grant(request.id, request.ttl, Instant::now())?;
+        let (ttl, revision) = self.state.write(|state| {
+            let ttl = state.lessor.grant(request.id, request.ttl, Instant::now());
+            (ttl, state.store.current_revision())
+        });
+        let ttl = ttl?;
         self.metrics.lease_granted();
         Ok(LeaseGrantResponse {
-            header: header(self.store.lock().unwrap().current_revision()),
+            header: header(revision),
             id: request.id,
             ttl,
             error: String::new(),
@@ -316,39 +323,39 @@ impl Applier {
 
     /// Forgets the lease and deletes its keys, all in one revision.
     fn apply_lease_revoke(&self, id: i64) -> Result<LeaseRevokeResponse, ServerError> {
-        let keeps_old = {
-            let mut lessor = self.lessor.lock().unwrap();
-            lessor.revoke(id)?;
-            lessor.reattach_keeps_old()
-        };
+        let keeps_old = self.bugs.has(Bug::LeaseReattachKeepsOld);
+        let revision = self.state.write(|state| {
+            state.lessor.revoke(id)?;
+            let keys = attached_keys(&state.store, id, keeps_old);
+            let mut txn = state.store.write();
+            for key in &keys {
+                txn.delete_range(key, &[]);
+            }
+            Ok::<_, ServerError>(txn.end())
+        })?;
         self.metrics.lease_revoked();
-        let mut store = self.store.lock().unwrap();
-        let keys = attached_keys(&store, id, keeps_old);
-        let mut txn = store.write();
-        for key in &keys {
-            txn.delete_range(key, &[]);
-        }
-        let revision = txn.end();
         Ok(LeaseRevokeResponse {
             header: header(revision),
         })
     }
 
     fn apply_alarm(&self, request: &AlarmRequest) -> AlarmResponse {
-        let mut alarms = self.alarms.lock().unwrap();
         let alarm = AlarmType::try_from(request.alarm).unwrap_or(AlarmType::None);
-        let changed = match AlarmAction::try_from(request.action) {
-            Ok(AlarmAction::Get) => alarms.get(alarm),
-            Ok(AlarmAction::Activate) => alarms
-                .activate(request.member_id, alarm)
-                .into_iter()
-                .collect(),
-            Ok(AlarmAction::Deactivate) => alarms
-                .deactivate(request.member_id, alarm)
-                .into_iter()
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        let changed = self.state.write(|state| {
+            let alarms = &mut state.alarms;
+            match AlarmAction::try_from(request.action) {
+                Ok(AlarmAction::Get) => alarms.get(alarm),
+                Ok(AlarmAction::Activate) => alarms
+                    .activate(request.member_id, alarm)
+                    .into_iter()
+                    .collect(),
+                Ok(AlarmAction::Deactivate) => alarms
+                    .deactivate(request.member_id, alarm)
+                    .into_iter()
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        });
         AlarmResponse {
             header: None,
             alarms: changed,
@@ -356,51 +363,19 @@ impl Applier {
     }
 }
 
-/// The state machine as a snapshot holds it, the leases aside (the lessor
-/// is restored in place: it keeps its role and clock).
-struct StateMachine {
-    alarms: Alarms,
-    members: Published,
-    store: KvStore,
-}
-
-/// Encodes the state machine: alarms, published member attributes, leases
-/// (ids and TTLs, no deadlines: those are each member's own), then the
-/// store.
-pub fn encode_state(
-    alarms: &Alarms,
-    members: &Published,
-    lessor: &Lessor,
-    store: &KvStore,
-) -> Vec<u8> {
-    let mut data = encode_head(alarms, members, lessor);
-    data.extend(store.snapshot());
-    data
-}
-
-/// What [`encode_state`] writes before the store.
-fn encode_head(alarms: &Alarms, members: &Published, lessor: &Lessor) -> Vec<u8> {
-    let mut data = alarms.encode();
-    data.extend(members.encode());
-    data.extend(lessor.encode());
-    data
-}
-
-impl StateMachine {
-    /// Decodes what [`encode_state`] wrote, restoring the leases into
-    /// `lessor` with deadlines from now.
-    fn decode(bytes: &[u8], lessor: &mut Lessor) -> Result<StateMachine, String> {
-        let (alarms, rest) = Alarms::decode(bytes).ok_or("its alarms are cut short")?;
-        let (members, rest) = Published::decode(rest).ok_or("its member table is cut short")?;
-        let rest = lessor
-            .restore(rest, Instant::now())
-            .ok_or("its leases are cut short")?;
-        let store = KvStore::restore(rest).map_err(|e| format!("{e:?}"))?;
-        Ok(StateMachine {
-            alarms,
-            members,
-            store,
-        })
+/// etcd's `applierV3Capped`: what a request that could grow the store is
+/// answered with while NOSPACE is raised (puts, txns that write, lease
+/// grants); `None` for the rest, which apply as usual.
+fn refused_when_capped(request: &RaftRequest) -> Option<ApplyResult> {
+    let RaftRequest { envelope, txn } = request;
+    if envelope.put.is_some() {
+        Some(ApplyResult::Put(Err(ServerError::NoSpace)))
+    } else if txn.as_ref().is_some_and(|t| !is_read_only(t)) {
+        Some(ApplyResult::Txn(Err(ServerError::NoSpace)))
+    } else if envelope.lease_grant.is_some() {
+        Some(ApplyResult::LeaseGrant(Err(ServerError::NoSpace)))
+    } else {
+        None
     }
 }
 

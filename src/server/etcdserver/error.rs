@@ -41,6 +41,12 @@ pub enum ServerError {
     Mvcc(MvccError),
     /// The lessor refused the request.
     Lease(LeaseError),
+    /// The waiter was answered with the result of an entry of another
+    /// kind. Only an entry proposed under the same id can do that (one
+    /// proposed before a restart, applied after it), so whether this
+    /// request applied is unknown: the client hears a timeout, etcd's
+    /// answer for a write of unknown outcome.
+    AnsweredByAnotherEntry,
 }
 
 impl fmt::Display for ServerError {
@@ -71,7 +77,7 @@ impl From<ServerError> for RpcError {
     /// The error a client is answered with (etcd's `togRPCError`).
     fn from(e: ServerError) -> Self {
         match e {
-            ServerError::TimedOut => RpcError::Timeout,
+            ServerError::TimedOut | ServerError::AnsweredByAnotherEntry => RpcError::Timeout,
             ServerError::TimedOutDueToLeaderFail => RpcError::TimeoutDueToLeaderFail,
             ServerError::TimedOutDueToConnectionLost => RpcError::TimeoutDueToConnectionLost,
             ServerError::NoLeader => RpcError::NoLeader,

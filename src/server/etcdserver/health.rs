@@ -33,7 +33,11 @@ impl EtcdServer {
     }
 
     async fn check_health(&self, excluded: &[AlarmType]) -> Result<(), Unhealthy> {
-        if self.inner.alarms.lock().unwrap().any_except(excluded) {
+        if self
+            .inner
+            .state
+            .read(|state| state.alarms.any_except(excluded))
+        {
             return Err(Unhealthy::Alarm);
         }
         if self.inner.raft.status().leader == 0 {

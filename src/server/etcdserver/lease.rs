@@ -110,10 +110,9 @@ impl EtcdServer {
     fn target(&self) -> Target {
         let leader = self.inner.raft.status().leader;
         coverage::bug_site(Bug::LeaseRenewalToOldLeader);
-        let leader = if self.inner.bugs.has(Bug::LeaseRenewalToOldLeader) {
-            self.remembered_leader(leader)
-        } else {
-            leader
+        let leader = match &self.inner.bug_state.remembered_leader {
+            Some(remembered) => remembered.target(leader, self.member_id()),
+            None => leader,
         };
         match leader {
             0 => Target::Unknown,
@@ -125,27 +124,15 @@ impl EtcdServer {
         }
     }
 
-    /// The `lease-renewal-to-old-leader` bug: the first leader this member
-    /// forwarded to stays its target until it cannot be reached, whoever
-    /// raft says leads now.
-    fn remembered_leader(&self, leader: u64) -> u64 {
-        let mut remembered = self.inner.forwarded_to.lock().unwrap();
-        match *remembered {
-            Some(old) => old,
-            None => {
-                if leader != 0 && leader != self.member_id() {
-                    *remembered = Some(leader);
-                }
-                leader
-            }
-        }
-    }
-
     /// Notes how a forwarded request went: the leader could not be reached
     /// (the bug's remembered leader is forgotten), or it answered.
     fn forwarded<T>(&self, answer: &Result<T, ServerError>) {
         match answer {
-            Err(ServerError::NoLeader) => *self.inner.forwarded_to.lock().unwrap() = None,
+            Err(ServerError::NoLeader) => {
+                if let Some(remembered) = &self.inner.bug_state.remembered_leader {
+                    remembered.forget();
+                }
+            }
             Ok(_) => coverage::hit(Site::LeaseRenewalForwarded),
             Err(_) => {}
         }
@@ -160,14 +147,13 @@ impl EtcdServer {
         let deadline = Instant::now() + self.inner.request_timeout;
         loop {
             let term = self.leading_term().ok_or(ServerError::NotLeader)?;
-            let renewed = {
-                let mut lessor = self.inner.lessor.lock().unwrap();
+            let renewed = self.inner.state.deadlines(|lessor| {
                 if lessor.primary_term() == Some(term) {
                     lessor.renew(id, Instant::now())
                 } else {
                     Err(LeaseError::NotPrimary)
                 }
-            };
+            });
             match renewed {
                 Ok(ttl) => {
                     self.inner.metrics.lease_renewed();
@@ -190,16 +176,19 @@ impl EtcdServer {
         request: LeaseTimeToLiveRequest,
     ) -> Result<LeaseTimeToLiveResponse, ServerError> {
         self.leading_term().ok_or(ServerError::NotLeader)?;
-        let lessor = self.inner.lessor.lock().unwrap();
-        let ttl = lessor
-            .time_to_live(request.id, Instant::now())
-            .ok_or(LeaseError::NotFound)?;
-        let keys = if request.keys {
-            let keeps_old = lessor.reattach_keeps_old();
-            attached_keys(&self.inner.store.lock().unwrap(), request.id, keeps_old)
-        } else {
-            Vec::new()
-        };
+        let keeps_old = self.inner.bugs.has(Bug::LeaseReattachKeepsOld);
+        let (ttl, keys) = self.inner.state.read(|state| {
+            let ttl = state
+                .lessor
+                .time_to_live(request.id, Instant::now())
+                .ok_or(LeaseError::NotFound)?;
+            let keys = if request.keys {
+                attached_keys(&state.store, request.id, keeps_old)
+            } else {
+                Vec::new()
+            };
+            Ok::<_, LeaseError>((ttl, keys))
+        })?;
         Ok(LeaseTimeToLiveResponse {
             header: None,
             id: request.id,
@@ -211,7 +200,7 @@ impl EtcdServer {
 
     /// Every lease this member knows (etcd 3.4 answers from local state).
     pub fn lease_leases(&self) -> LeaseLeasesResponse {
-        let ids = self.inner.lessor.lock().unwrap().leases();
+        let ids = self.inner.state.read(|state| state.lessor.leases());
         LeaseLeasesResponse {
             header: None,
             leases: ids.into_iter().map(|id| LeaseStatus { id }).collect(),
@@ -222,7 +211,7 @@ impl EtcdServer {
     /// has been promoted for that term.
     fn leading_term(&self) -> Option<u64> {
         let status = self.inner.raft.status();
-        let primary = self.inner.lessor.lock().unwrap().primary_term();
+        let primary = self.inner.state.read(|state| state.lessor.primary_term());
         (status.leader == self.member_id() && primary == Some(status.term)).then_some(status.term)
     }
 
@@ -260,12 +249,14 @@ impl EtcdServer {
     /// was promoted for; then the leases expired by its deadlines.
     fn expired_while_leading(&self) -> Vec<i64> {
         let status = self.inner.raft.status();
-        let mut lessor = self.inner.lessor.lock().unwrap();
-        let leading =
-            status.leader == self.member_id() && lessor.primary_term() == Some(status.term);
-        if !leading && lessor.primary_term().is_some() {
-            lessor.demote();
-        }
-        lessor.expired(Instant::now())
+        let leading = status.leader == self.member_id();
+        self.inner.state.deadlines(|lessor| {
+            if !(leading && lessor.primary_term() == Some(status.term))
+                && lessor.primary_term().is_some()
+            {
+                lessor.demote();
+            }
+            lessor.expired(Instant::now())
+        })
     }
 }

@@ -10,6 +10,8 @@
 
 mod alarms;
 mod apply;
+mod backend;
+mod bug_state;
 mod convert;
 mod error;
 mod essential;
@@ -32,7 +34,7 @@ pub use lease_peer::LeasePeerService;
 pub use raft_request::RaftRequest;
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -45,22 +47,22 @@ use super::{Cluster, ServerConfig};
 use crate::bugs::{Bug, BugSet};
 use crate::coverage::{self, Site};
 use crate::metrics::Metrics;
-use crate::mvcc::{KvHash, KvStore};
+use crate::mvcc::KvHash;
 use crate::offload::offload;
 use crate::perturb::{Perturbation, Perturbations};
-use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::{
-    AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
-    DeleteRangeRequest, DeleteRangeResponse, Member as MemberInfo, MemberAttrSetRequest,
-    PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
+    AlarmRequest, AlarmResponse, CompactionRequest, CompactionResponse, DeleteRangeRequest,
+    DeleteRangeResponse, Member as MemberInfo, MemberAttrSetRequest, PutRequest, PutResponse,
+    RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::{
     spawn_raft, wal::WalError, Committed, Peer, RaftConfig, RaftHandle, SpawnedRaft,
 };
 use crate::server::lease::Lessor;
 use crate::storage::Disk;
-use apply::{encode_state, Applier, ApplyResult};
-use members::Published;
+use apply::{Applier, ApplyResult};
+use backend::{Backend, BackendReader, StateMachine};
+use bug_state::BugState;
 use read_loop::ReadRounds;
 use wait::Wait;
 
@@ -79,10 +81,8 @@ struct Inner {
     /// lease requests are forwarded to the leader by.
     cluster: Cluster,
     raft: RaftHandle,
-    store: Arc<Mutex<KvStore>>,
-    alarms: Arc<Mutex<Alarms>>,
-    members: Arc<Mutex<Published>>,
-    lessor: Arc<Mutex<Lessor>>,
+    /// The state machine, read here, changed by the applier alone.
+    state: BackendReader,
     quota: Quota,
     applied: watch::Receiver<u64>,
     /// Woken after every applied batch: watch streams and read barriers wait on it.
@@ -98,15 +98,9 @@ struct Inner {
     /// leader failure made a proposal time out.
     election_timeout: Duration,
     bugs: BugSet,
+    /// What the switched-on bugs remember; nothing without them.
+    bug_state: BugState,
     perturbations: Perturbations,
-    /// With the `lost-leader-lease` bug: until when this member believes
-    /// its leadership lease holds.
-    lease_until: Mutex<Option<Instant>>,
-    /// The lease the `lost-leader-lease` bug grants itself.
-    lease: Duration,
-    /// With the `lease-renewal-to-old-leader` bug: the leader this member
-    /// forwards lease requests to.
-    forwarded_to: Mutex<Option<u64>>,
     metrics: Metrics,
 }
 
@@ -142,54 +136,20 @@ impl EtcdServer {
             crate::server::api::VERSION,
             quota.limit().unwrap_or(0),
         );
-        let raft_config = RaftConfig {
-            id: config.member().id,
-            peers: config
-                .cluster
-                .members
-                .iter()
-                .map(|m| Peer {
-                    id: m.id,
-                    url: m.peer_url.clone(),
-                })
-                .collect(),
-            tick: config.tick,
-            election_ticks: config.election_ticks,
-            heartbeat_ticks: 1,
-            pre_vote: config.pre_vote,
-            check_quorum: config.check_quorum,
-            bugs: config.bugs,
-            perturbations: config.perturbations,
-            crash_points: config.crash_points.clone(),
-            clock: config.clock.clone(),
-            metrics: metrics.clone(),
-            catch_up_entries: config.catch_up_entries,
-        };
         let SpawnedRaft {
             handle: raft,
             committed,
             task: raft_loop,
-        } = spawn_raft(raft_config, disk)?;
-        let store = Arc::new(Mutex::new(KvStore::new()));
-        let alarms = Arc::new(Mutex::new(Alarms::default()));
-        let members = Arc::new(Mutex::new(Published::default()));
-        let mut lessor = Lessor::new(Lessor::min_ttl_for(config.tick, config.election_ticks.0));
-        if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
-            lessor = lessor.with_follower_expiry();
-        }
-        if config.bugs.has(Bug::LeaseReattachKeepsOld) {
-            lessor = lessor.with_reattach_keeps_old();
-        }
-        let lessor = Arc::new(Mutex::new(lessor));
+        } = spawn_raft(raft_config(config, metrics.clone()), disk)?;
+        let state = Backend::new(StateMachine::new(lessor(config)));
+        let reader = state.reader();
         let (applied_tx, applied) = watch::channel(0);
         let watchers = Arc::new(tokio::sync::Notify::new());
         let restores = Arc::new(AtomicU64::new(0));
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
         let applier = Applier {
-            store: store.clone(),
-            alarms: alarms.clone(),
-            members: members.clone(),
+            state,
             writes: writes.clone(),
             reads: reads.clone(),
             applied: applied_tx,
@@ -200,7 +160,6 @@ impl EtcdServer {
             last_snapshot: 0,
             crash: config.crash_points.clone(),
             bugs: config.bugs,
-            lessor: lessor.clone(),
             member_id: config.member().id,
             promote_extend: config.tick * config.election_ticks.0 as u32,
             metrics: metrics.clone(),
@@ -216,10 +175,7 @@ impl EtcdServer {
                 member_id: config.member().id,
                 cluster: config.cluster.clone(),
                 raft,
-                store,
-                alarms,
-                members,
-                lessor,
+                state: reader,
                 quota,
                 applied,
                 watchers,
@@ -230,13 +186,8 @@ impl EtcdServer {
                 request_timeout: config.request_timeout,
                 election_timeout: config.tick * config.election_ticks.0 as u32,
                 bugs: config.bugs,
+                bug_state: BugState::new(config.bugs, config.tick * config.election_ticks.0 as u32),
                 perturbations: config.perturbations,
-                lease_until: Mutex::new(None),
-                // Ten election timeouts: far longer than a deposed leader
-                // needs to notice it lost, which is the bug; long enough to
-                // outlive the request timeouts its partition causes.
-                lease: config.tick * config.election_ticks.0 as u32 * 10,
-                forwarded_to: Mutex::new(None),
                 metrics,
             }),
         };
@@ -285,38 +236,40 @@ impl EtcdServer {
 
     /// Every member with what it published, as `MemberList` shows them.
     pub fn member_list(&self) -> Vec<MemberInfo> {
-        self.inner.members.lock().unwrap().list(&self.inner.cluster)
+        let cluster = &self.inner.cluster;
+        self.inner.state.read(|state| state.members.list(cluster))
     }
 
     /// The key-value history up to `revision` hashed (0: the current
     /// revision), from this member's applied state.
     pub fn hash_kv(&self, revision: i64) -> Result<KvHash, ServerError> {
-        Ok(self.inner.store.lock().unwrap().hash_kv(revision)?)
+        Ok(self
+            .inner
+            .state
+            .read(|state| state.store.hash_kv(revision))?)
     }
 
     /// A CRC-32 of this member's whole state machine, as a snapshot would
     /// hold it.
     pub fn hash(&self) -> u32 {
-        crc32fast::hash(&encode_state(
-            &self.inner.alarms.lock().unwrap(),
-            &self.inner.members.lock().unwrap(),
-            &self.inner.lessor.lock().unwrap(),
-            &self.inner.store.lock().unwrap(),
-        ))
+        self.inner.state.read(StateMachine::hash)
     }
 
     /// Where this member stands now.
     pub fn status(&self) -> MemberStatus {
         let raft = self.inner.raft.status();
-        let store = self.inner.store.lock().unwrap();
+        let (revision, size) = self
+            .inner
+            .state
+            .read(|state| (state.store.current_revision(), state.store.size_bytes()));
         MemberStatus {
             leader: raft.leader,
             term: raft.term,
             commit: raft.commit,
             applied: *self.inner.applied.borrow(),
-            revision: store.current_revision(),
-            db_size: Quota::EMPTY_BACKEND_BYTES + store.size_bytes(),
-            db_size_in_use: store.size_bytes(),
+            revision,
+            db_size: Quota::EMPTY_BACKEND_BYTES + size,
+            db_size_in_use: size,
         }
     }
 
@@ -325,8 +278,8 @@ impl EtcdServer {
         if !request.serializable && !self.may_read_locally() {
             self.read_barrier().await?;
         }
-        let store = self.inner.store.lock().unwrap();
-        apply::range(&store, &request, self.inner.bugs)
+        let bugs = self.inner.bugs;
+        self.read_store(|store| apply::range(store, &request, bugs))
     }
 
     /// Put through raft.
@@ -353,8 +306,7 @@ impl EtcdServer {
         if !apply::is_serializable(&request) && !self.may_read_locally() {
             self.read_barrier().await?;
         }
-        let store = self.inner.store.lock().unwrap();
-        apply::read_txn(&store, &request)
+        self.read_store(|store| apply::read_txn(store, &request))
     }
 
     /// Compaction through raft.
@@ -387,23 +339,10 @@ impl EtcdServer {
         Ok(())
     }
 
-    /// etcd's quota check in front of writes: if a request adding `cost`
-    /// bytes does not fit, NOSPACE is raised through raft (so every member
-    /// caps its applier) and the request is refused.
-    pub async fn check_quota(&self, cost: u64) -> Result<(), ServerError> {
-        let size = self.inner.store.lock().unwrap().size_bytes();
-        if self.inner.quota.allows(size, cost) {
-            return Ok(());
-        }
-        let raise = AlarmRequest {
-            action: AlarmAction::Activate as i32,
-            member_id: self.member_id(),
-            alarm: AlarmType::Nospace as i32,
-        };
-        // As etcd, the refusal does not depend on the alarm committing.
-        coverage::hit(Site::NoSpaceRaised);
-        let _ = self.alarm(raise).await;
-        Err(ServerError::NoSpace)
+    /// The backend quota this member was started with
+    /// (`--quota-backend-bytes`), which the API checks writes against.
+    pub fn quota(&self) -> Quota {
+        self.inner.quota
     }
 
     /// Lists, raises or clears alarms, through raft.
@@ -413,7 +352,7 @@ impl EtcdServer {
 
     /// The raised alarms in etcd's text form, for `Status`.
     pub fn alarm_descriptions(&self) -> Vec<String> {
-        self.inner.alarms.lock().unwrap().describe()
+        self.inner.state.read(|state| state.alarms.describe())
     }
 
     /// The perturbation sites switched on in this member.
@@ -425,20 +364,10 @@ impl EtcdServer {
     fn may_read_locally(&self) -> bool {
         coverage::bug_site(Bug::StaleRead);
         coverage::bug_site(Bug::LostLeaderLease);
-        let bugs = self.inner.bugs;
-        bugs.has(Bug::StaleRead) || (bugs.has(Bug::LostLeaderLease) && self.holds_lease())
-    }
-
-    /// The `lost-leader-lease` bug: a leader renews its lease whenever it
-    /// sees itself lead, and trusts it for longer than it takes the others
-    /// to elect someone else.
-    fn holds_lease(&self) -> bool {
-        let now = Instant::now();
-        let mut lease_until = self.inner.lease_until.lock().unwrap();
-        if self.inner.raft.status().leader == self.member_id() {
-            *lease_until = Some(now + self.inner.lease);
-        }
-        lease_until.is_some_and(|until| now < until)
+        let leading = || self.inner.raft.status().leader == self.member_id();
+        self.inner.bugs.has(Bug::StaleRead)
+            || (self.inner.bug_state.lost_leader_lease.as_ref())
+                .is_some_and(|lease| lease.holds(Instant::now(), leading))
     }
 
     /// Returns once this member has applied everything committed before the
@@ -504,6 +433,44 @@ impl EtcdServer {
                 Err(_) => asked.push(PendingRead::new(&self.inner.reads)),
             }
         }
+    }
+}
+
+/// The member's raft, as `config` describes it.
+fn raft_config(config: &ServerConfig, metrics: Metrics) -> RaftConfig {
+    RaftConfig {
+        id: config.member().id,
+        peers: config
+            .cluster
+            .members
+            .iter()
+            .map(|m| Peer {
+                id: m.id,
+                url: m.peer_url.clone(),
+            })
+            .collect(),
+        tick: config.tick,
+        election_ticks: config.election_ticks,
+        heartbeat_ticks: 1,
+        pre_vote: config.pre_vote,
+        check_quorum: config.check_quorum,
+        bugs: config.bugs,
+        perturbations: config.perturbations,
+        crash_points: config.crash_points.clone(),
+        clock: config.clock.clone(),
+        metrics,
+        catch_up_entries: config.catch_up_entries,
+    }
+}
+
+/// An empty lessor with etcd's minimum TTL for `config`'s election
+/// timeout (and the `lease-expires-on-follower-clock` bug, if it is on).
+fn lessor(config: &ServerConfig) -> Lessor {
+    let lessor = Lessor::new(Lessor::min_ttl_for(config.tick, config.election_ticks.0));
+    if config.bugs.has(Bug::LeaseExpiresOnFollowerClock) {
+        lessor.with_follower_expiry()
+    } else {
+        lessor
     }
 }
 

@@ -33,9 +33,10 @@ pub(super) trait Proposal {
     /// The request as raft's log carries it.
     fn into_entry(self) -> InternalRaftRequest;
 
-    /// This kind's answer, or the applier's result back if it answered
-    /// another kind.
-    fn answer(applied: ApplyResult) -> Result<Result<Self::Response, ServerError>, ApplyResult>;
+    /// This kind's answer from the applier's result; if the applier
+    /// answered another kind, that was another entry's result, under the
+    /// same id ([`ServerError::AnsweredByAnotherEntry`]).
+    fn answer(applied: ApplyResult) -> Result<Self::Response, ServerError>;
 }
 
 /// Implements [`Proposal`] for a request kind: how it becomes an entry, and
@@ -63,12 +64,10 @@ macro_rules! proposal {
                 entry(self)
             }
 
-            fn answer(
-                applied: ApplyResult,
-            ) -> Result<Result<$response, ServerError>, ApplyResult> {
+            fn answer(applied: ApplyResult) -> Result<$response, ServerError> {
                 match applied {
-                    $answered => Ok($result),
-                    other => Err(other),
+                    $answered => $result,
+                    _ => Err(ServerError::AnsweredByAnotherEntry),
                 }
             }
         }
@@ -97,14 +96,7 @@ impl EtcdServer {
         request: P,
     ) -> Result<P::Response, ServerError> {
         let applied = self.propose_entry(request.into_entry()).await?;
-        // The applier answers each entry by what its body is, and the
-        // waiter under this id is this entry's alone.
-        P::answer(applied).unwrap_or_else(|other| {
-            panic!(
-                "the applier answered a {} with {other:?}",
-                std::any::type_name::<P>()
-            )
-        })
+        P::answer(applied)
     }
 
     /// Proposes `entry` under a fresh id and waits for the applier's result.
@@ -190,6 +182,29 @@ fn timeout_cause(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_kinds_result_is_a_write_of_unknown_outcome_not_a_panic() {
+        let put = || PutResponse::default();
+        assert_eq!(PutRequest::answer(ApplyResult::Put(Ok(put()))), Ok(put()));
+        assert_eq!(
+            PutRequest::answer(ApplyResult::Put(Err(ServerError::NoSpace))),
+            Err(ServerError::NoSpace)
+        );
+        let other = ApplyResult::Alarm(AlarmResponse::default());
+        assert_eq!(
+            PutRequest::answer(other),
+            Err(ServerError::AnsweredByAnotherEntry)
+        );
+        assert_eq!(
+            crate::rpc_error::RpcError::from(ServerError::AnsweredByAnotherEntry),
+            crate::rpc_error::RpcError::Timeout
+        );
+        assert_eq!(
+            MemberAttrSetRequest::answer(ApplyResult::MemberAttrSet),
+            Ok(())
+        );
+    }
 
     #[test]
     fn a_timeout_is_blamed_on_a_recent_election_then_on_a_lost_connection() {

@@ -62,6 +62,6 @@ impl EtcdServer {
     /// request changes the store under the same lock, so `read` sees whole
     /// revisions only.
     pub fn read_store<T>(&self, read: impl FnOnce(&KvStore) -> T) -> T {
-        read(&self.inner.store.lock().unwrap())
+        self.inner.state.read(|state| read(&state.store))
     }
 }

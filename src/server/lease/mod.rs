@@ -100,9 +100,6 @@ pub struct Lessor {
     /// The `lease-expires-on-follower-clock` bug: every lessor keeps
     /// deadlines and reports expiries, primary or not.
     follower_expires: bool,
-    /// The `lease-reattach-keeps-old` bug: a lease's keys are also those a
-    /// later put moved off it ([`attached_keys`]).
-    reattach_keeps_old: bool,
 }
 
 impl Lessor {
@@ -113,20 +110,7 @@ impl Lessor {
             min_ttl,
             primary: None,
             follower_expires: false,
-            reattach_keeps_old: false,
         }
-    }
-
-    /// Switches on the `lease-reattach-keeps-old` bug.
-    pub fn with_reattach_keeps_old(mut self) -> Self {
-        self.reattach_keeps_old = true;
-        self
-    }
-
-    /// Whether the `lease-reattach-keeps-old` bug is on: the argument
-    /// [`attached_keys`] takes.
-    pub fn reattach_keeps_old(&self) -> bool {
-        self.reattach_keeps_old
     }
 
     /// Switches on the `lease-expires-on-follower-clock` bug.
