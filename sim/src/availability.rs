@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use etcd_sim_checker::{FaultBand, History, Operation, Outcome, Request};
 use serde::{Deserialize, Serialize};
 
+use crate::faults::FaultKind;
+
 /// A seed whose chaos-phase clients got fewer than this share of the
 /// operations they issued while no fault was on through is `quiet`: too
 /// few for the checkers to have judged anything, from a cluster that had
@@ -30,10 +32,6 @@ pub const QUIET_MIN_CALM: usize = 10;
 /// elect a leader before anything is served, and the swarm draws election
 /// timeouts up to 2 s.
 pub const RESTART_GRACE_NS: u64 = 3_000_000_000;
-
-/// The fault kinds whose end is a restart of members, not their return to
-/// service.
-const RESTARTING_FAULTS: [&str; 4] = ["kill", "kill-leader", "kill-all", "crash-point"];
 
 /// One seed's availability figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -117,10 +115,10 @@ impl Availability {
 /// When `fault` excuses a cluster that serves nothing: while it is on and,
 /// if it crashed members, for [`RESTART_GRACE_NS`] after their restart.
 fn excused(fault: &FaultBand) -> std::ops::Range<u64> {
-    let grace = match RESTARTING_FAULTS.contains(&fault.name.as_str()) {
-        true => RESTART_GRACE_NS,
-        false => 0,
-    };
+    let crashed = FaultKind::ALL
+        .into_iter()
+        .any(|kind| kind.name() == fault.name && kind.crashes_members());
+    let grace = if crashed { RESTART_GRACE_NS } else { 0 };
     let end = fault
         .end_ns
         .map_or(u64::MAX, |end| end.saturating_add(grace));

@@ -96,6 +96,15 @@ impl FaultKind {
         }
     }
 
+    /// Whether the fault ends with members restarting (a kill, or a crash
+    /// point that fired) rather than returning to service as they were.
+    pub fn crashes_members(self) -> bool {
+        matches!(
+            self,
+            FaultKind::KillLeader | FaultKind::Kill | FaultKind::KillAll | FaultKind::CrashPoint
+        )
+    }
+
     /// How long the nemesis holds this fault. Most faults last 0.3 to 3 s;
     /// isolating the leader lasts long enough for the others to elect a new
     /// leader and commit under it while the old one still believes it
