@@ -18,8 +18,8 @@ use etcd_sim::client::Client;
 use etcd_sim_checker::{Compare, CompareTarget, Outcome, Relation, Request, Response, TxnStep};
 use madsim::rand::{thread_rng, Rng};
 
+use crate::clock::Clock;
 use crate::recorder::Recorder;
-use crate::run::Clock;
 use crate::watchers::Informer;
 use crate::workload::{Turn, Workload};
 

@@ -10,9 +10,9 @@ use etcd_sim::client::{Client, ClientError, GetOptions, Op};
 use etcd_sim::proto::etcdserverpb::ResponseHeader;
 use tokio::time::timeout;
 
+use crate::clock::Clock;
 use crate::lease_check::{LeaseEvent, LeaseLog, Span};
 use crate::recorder::Recorder;
-use crate::run::Clock;
 
 /// Lease keys start with this, apart from the KV workload's `k` keys.
 const KEY_PREFIX: &str = "lease/";

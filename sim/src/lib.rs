@@ -70,6 +70,8 @@ pub mod availability;
 #[cfg(madsim)]
 pub mod campaign;
 #[cfg(madsim)]
+pub mod clock;
+#[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
 mod consistency;

@@ -19,14 +19,16 @@ use etcd_sim_checker::report::RunEvents;
 use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
 use madsim::runtime::{Handle, Runtime};
-use madsim::time::Instant;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::availability::Availability;
+use crate::clock::Clock;
 use crate::cluster::SimCluster;
 use crate::consistency::compare_members;
 use crate::details::DetailSink;
 use crate::faults::FaultSet;
+use crate::kubernetes;
 use crate::lease_check::{check_leases, LeaseLog, LeaseViolation};
 use crate::lease_workload::LeaseClient;
 use crate::liveness::{self, Probe};
@@ -40,7 +42,7 @@ use crate::swarm::{self, Knobs};
 use crate::trace::Trace;
 use crate::traffic::Traffic;
 use crate::watchers::{run_watcher, Informer, WatchLogs, WATCHERS};
-use crate::workload::{final_reads, run_client, Workload};
+use crate::workload::{self, final_reads, Workload};
 
 /// Everything that shapes a run besides the seed's randomness.
 #[derive(Debug, Clone)]
@@ -294,26 +296,6 @@ impl SeedOutcome {
     }
 }
 
-/// Simulated time since the start of a run.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    start: Instant,
-}
-
-impl Clock {
-    /// A clock that reads 0 now.
-    pub fn start() -> Self {
-        Self {
-            start: Instant::now(),
-        }
-    }
-
-    /// Nanoseconds since the start.
-    pub fn now_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
-    }
-}
-
 /// Runs `config` in a fresh runtime seeded with `config.seed`, and checks it.
 ///
 /// A panic inside the simulation (a member's broken invariant, such as raft
@@ -478,6 +460,26 @@ pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     (history, trace, simulated)
 }
 
+/// Runs KV client `id`: Kubernetes-style if the workload's traffic says so
+/// (its informer then watches on after the client's turns, in the task
+/// returned, until the run is over), etcd-style otherwise.
+async fn run_kv_client(
+    id: u32,
+    endpoints: Vec<String>,
+    workload: Workload,
+    bugs: BugSet,
+    recorder: Recorder,
+    clock: Clock,
+    informer: Informer,
+) -> Option<JoinHandle<()>> {
+    if workload.traffic.kubernetes(id) {
+        kubernetes::run_client(id, endpoints, workload, bugs, recorder, clock, informer).await
+    } else {
+        workload::run_client(id, endpoints, workload, bugs, recorder, clock).await;
+        None
+    }
+}
+
 /// Runs `config` inside the current madsim runtime, recording into
 /// `recorder` (client operations), `watch_logs` (watcher events) and
 /// `leases` (lease clients' events); returns the simulated time taken.
@@ -552,7 +554,7 @@ async fn simulate_into(
                 logs: watch_logs.clone(),
                 stop: stopped,
             };
-            client_node(c).spawn(run_client(
+            client_node(c).spawn(run_kv_client(
                 c as u32,
                 endpoints.clone(),
                 config.workload.clone(),

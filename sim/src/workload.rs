@@ -13,12 +13,10 @@ use etcd_sim_checker::{
     StepResult, TxnStep,
 };
 use madsim::rand::{thread_rng, Rng};
-use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::op_mix::{OpMix, TurnKind};
 use crate::recorder::Recorder;
-use crate::run::Clock;
-use crate::watchers::Informer;
 
 /// Every key the workload uses starts with this.
 pub const KEY_PREFIX: &str = "k";
@@ -102,14 +100,7 @@ pub async fn run_client(
     bugs: BugSet,
     recorder: Recorder,
     clock: Clock,
-    informer: Informer,
-) -> Option<JoinHandle<()>> {
-    if workload.traffic.kubernetes(id) {
-        return crate::kubernetes::run_client(
-            id, endpoints, workload, bugs, recorder, clock, informer,
-        )
-        .await;
-    }
+) {
     let client = Client::new(&endpoints, Duration::from_secs(1))
         .expect("valid endpoints")
         .with_bugs(bugs)
@@ -228,7 +219,6 @@ pub async fn run_client(
         }
         c.pause(Some(&outcome)).await;
     }
-    None
 }
 
 /// One client's state between operations.
