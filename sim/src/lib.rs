@@ -66,6 +66,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(madsim)]
+pub mod addresses;
 pub mod availability;
 #[cfg(madsim)]
 pub mod campaign;

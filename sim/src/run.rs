@@ -8,7 +8,6 @@
 //! lost acknowledged write shows up as a violation even if no client
 //! happened to read that key again), and the members' hash comparison.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,10 +17,11 @@ use etcd_sim::perturb::Perturbations;
 use etcd_sim_checker::report::RunEvents;
 use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
-use madsim::runtime::{Handle, Runtime};
+use madsim::runtime::Runtime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::addresses::{AddressPlan, Node};
 use crate::availability::Availability;
 use crate::clock::Clock;
 use crate::cluster::SimCluster;
@@ -491,7 +491,6 @@ async fn simulate_into(
     observed: Observed,
 ) -> Duration {
     quiet_crash_point_panics();
-    let handle = Handle::current();
     let clock = Clock::start();
     // madsim runs every node's tasks on this thread: a thread-local
     // subscriber sees the whole cluster, and only this run.
@@ -537,12 +536,8 @@ async fn simulate_into(
     // election timeout, and at least 2 s.
     let longest_election = Duration::from_millis(knobs.tick_ms * 2 * knobs.election_ticks as u64);
     tokio::time::sleep(longest_election.max(Duration::from_secs(2))).await;
-    let client_node = |c: usize| {
-        handle
-            .create_node()
-            .name(format!("client{c}"))
-            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 1, c as u8 + 1)))
-            .build()
+    let addresses = AddressPlan {
+        kv_clients: config.clients as u32,
     };
     // Kubernetes clients' informers watch until the watchers stop.
     let mut informers_stop = Vec::new();
@@ -554,22 +549,23 @@ async fn simulate_into(
                 logs: watch_logs.clone(),
                 stop: stopped,
             };
-            client_node(c).spawn(run_kv_client(
-                c as u32,
-                endpoints.clone(),
-                config.workload.clone(),
-                config.bugs,
-                recorder.clone(),
-                clock,
-                informer,
-            ))
+            addresses
+                .create(Node::KvClient(c as u32))
+                .spawn(run_kv_client(
+                    c as u32,
+                    endpoints.clone(),
+                    config.workload.clone(),
+                    config.bugs,
+                    recorder.clone(),
+                    clock,
+                    informer,
+                ))
         })
         .collect();
     let watchers: Vec<_> = (0..config.watchers)
         .map(|w| {
-            let id = config.clients as u32 + 1 + w;
             let (stop, stopped) = tokio::sync::oneshot::channel();
-            let task = client_node(id as usize).spawn(run_watcher(
+            let task = addresses.create(Node::Watcher(w)).spawn(run_watcher(
                 w,
                 endpoints.clone(),
                 config.bugs,
@@ -581,12 +577,7 @@ async fn simulate_into(
         .collect();
     let lease_clients: Vec<_> = (0..config.lease_clients)
         .map(|c| {
-            let node = handle
-                .create_node()
-                .name(format!("lease-client{c}"))
-                .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 3, c as u8 + 1)))
-                .build();
-            node.spawn(
+            addresses.create(Node::LeaseClient(c as u32)).spawn(
                 LeaseClient {
                     id: c as u32,
                     endpoints: endpoints.clone(),
@@ -602,12 +593,7 @@ async fn simulate_into(
 
     // Chaos: faults for as long as the clients run.
     let (stop, stopped) = watch::channel(false);
-    let control = handle
-        .create_node()
-        .name("nemesis")
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)))
-        .build();
-    let nemesis = control.spawn({
+    let nemesis = addresses.create(Node::Nemesis).spawn({
         let nemesis = Nemesis::new(
             cluster.clone(),
             recorder.clone(),
@@ -630,7 +616,7 @@ async fn simulate_into(
     nemesis.await.expect("nemesis task panicked");
 
     let reader = config.clients as u32;
-    let checker = client_node(config.clients);
+    let checker = addresses.create(Node::Reader);
     if config.liveness {
         // Healed: from now on the cluster must converge within the bound.
         recorder.note(clock.now_ns(), "healed; liveness phase");
