@@ -10,9 +10,8 @@ use etcd_sim::client::{Client, ClientError, GetOptions, Op};
 use etcd_sim::proto::etcdserverpb::ResponseHeader;
 use tokio::time::timeout;
 
-use crate::clock::Clock;
+use crate::client_context::ClientContext;
 use crate::lease_check::{LeaseEvent, LeaseLog, Span};
-use crate::recorder::Recorder;
 
 /// Lease keys start with this, apart from the KV workload's `k` keys.
 const KEY_PREFIX: &str = "lease/";
@@ -25,18 +24,13 @@ const ROUNDS: usize = 6;
 /// The pause between rounds: renewals come every fifth of the TTL.
 const PAUSE: Duration = Duration::from_millis(400);
 
-/// The context a lease client records in.
+/// A lease client: its context (its number names its keys and its lines in
+/// the trace), and where its acknowledged events go.
 pub struct LeaseClient {
-    /// The client's number, for keys and the trace.
-    pub id: u32,
-    /// Members to talk to.
-    pub endpoints: Vec<String>,
+    /// Who it is, where the members are, the trace and the clock.
+    pub ctx: ClientContext,
     /// Where acknowledged events go.
     pub log: LeaseLog,
-    /// The trace.
-    pub recorder: Recorder,
-    /// Simulated time.
-    pub clock: Clock,
     /// How long one call may take before its outcome counts as unknown.
     pub deadline: Duration,
 }
@@ -44,8 +38,8 @@ pub struct LeaseClient {
 impl LeaseClient {
     /// Runs the client to its end.
     pub async fn run(self) {
-        let client = Client::new(&self.endpoints, Duration::from_secs(1)).expect("valid endpoints");
-        client.prefer_endpoint(self.id as usize);
+        let client = self.ctx.client();
+        client.prefer_endpoint(self.ctx.id as usize);
         let kept = self.grant_and_put(&client, "kept").await;
         let expiring = self.grant_and_put(&client, "expiring").await;
         for round in 0..ROUNDS {
@@ -76,7 +70,7 @@ impl LeaseClient {
             ttl: granted.ttl,
             at,
         });
-        let key = format!("{KEY_PREFIX}c{}/{name}", self.id);
+        let key = format!("{KEY_PREFIX}c{}/{name}", self.ctx.id);
         let (at, put) = self
             .timed(client.put_op(Op::put(key.clone(), "v").lease(lease)))
             .await;
@@ -135,7 +129,7 @@ impl LeaseClient {
     }
 
     async fn revoke(&self, client: &Client, lease: i64) {
-        let invoke = self.clock.now_ns();
+        let invoke = self.ctx.clock.now_ns();
         self.log.push(LeaseEvent::RevokeAsked { lease, invoke });
         let (at, revoked) = self.timed(client.lease_revoke(lease)).await;
         let revoked = self.noted(&format!("revoke {lease:x}"), revoked, |r| {
@@ -173,13 +167,13 @@ impl LeaseClient {
         &self,
         call: impl Future<Output = Result<T, ClientError>>,
     ) -> (Span, Result<T, ClientError>) {
-        let invoke = self.clock.now_ns();
+        let invoke = self.ctx.clock.now_ns();
         let result = timeout(self.deadline, call)
             .await
             .unwrap_or(Err(ClientError::DeadlineExceeded));
         let at = Span {
             invoke,
-            response: self.clock.now_ns(),
+            response: self.ctx.clock.now_ns(),
         };
         (at, result)
     }
@@ -196,8 +190,8 @@ impl LeaseClient {
             Ok(value) => show(value),
             Err(e) => format!("error: {e}"),
         };
-        let note = format!("lease client {}: {what}: {answer}", self.id);
-        self.recorder.note(self.clock.now_ns(), note);
+        let note = format!("lease client {}: {what}: {answer}", self.ctx.id);
+        self.ctx.recorder.note(self.ctx.clock.now_ns(), note);
         result.ok()
     }
 }

@@ -72,6 +72,8 @@ pub mod availability;
 #[cfg(madsim)]
 pub mod campaign;
 #[cfg(madsim)]
+pub mod client_context;
+#[cfg(madsim)]
 pub mod clock;
 #[cfg(madsim)]
 pub mod cluster;

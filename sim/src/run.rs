@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::addresses::{AddressPlan, Node};
 use crate::availability::Availability;
+use crate::client_context::ClientContext;
 use crate::clock::Clock;
 use crate::cluster::SimCluster;
 use crate::consistency::compare_members;
@@ -460,22 +461,18 @@ pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     (history, trace, simulated)
 }
 
-/// Runs KV client `id`: Kubernetes-style if the workload's traffic says so
-/// (its informer then watches on after the client's turns, in the task
-/// returned, until the run is over), etcd-style otherwise.
+/// Runs KV client `ctx.id`: Kubernetes-style if the workload's traffic
+/// says so (its informer then watches on after the client's turns, in the
+/// task returned, until the run is over), etcd-style otherwise.
 async fn run_kv_client(
-    id: u32,
-    endpoints: Vec<String>,
+    ctx: ClientContext,
     workload: Workload,
-    bugs: BugSet,
-    recorder: Recorder,
-    clock: Clock,
     informer: Informer,
 ) -> Option<JoinHandle<()>> {
-    if workload.traffic.kubernetes(id) {
-        kubernetes::run_client(id, endpoints, workload, bugs, recorder, clock, informer).await
+    if workload.traffic.kubernetes(ctx.id) {
+        kubernetes::run_client(ctx, workload, informer).await
     } else {
-        workload::run_client(id, endpoints, workload, bugs, recorder, clock).await;
+        workload::run_client(ctx, workload).await;
         None
     }
 }
@@ -536,6 +533,14 @@ async fn simulate_into(
     // election timeout, and at least 2 s.
     let longest_election = Duration::from_millis(knobs.tick_ms * 2 * knobs.election_ticks as u64);
     tokio::time::sleep(longest_election.max(Duration::from_secs(2))).await;
+    // Every client actor's context, but for its number.
+    let actor = ClientContext {
+        id: 0,
+        endpoints: endpoints.clone(),
+        bugs: config.bugs,
+        recorder: recorder.clone(),
+        clock,
+    };
     let addresses = AddressPlan {
         kv_clients: config.clients as u32,
     };
@@ -552,12 +557,8 @@ async fn simulate_into(
             addresses
                 .create(Node::KvClient(c as u32))
                 .spawn(run_kv_client(
-                    c as u32,
-                    endpoints.clone(),
+                    actor.with_id(c as u32),
                     config.workload.clone(),
-                    config.bugs,
-                    recorder.clone(),
-                    clock,
                     informer,
                 ))
         })
@@ -566,9 +567,7 @@ async fn simulate_into(
         .map(|w| {
             let (stop, stopped) = tokio::sync::oneshot::channel();
             let task = addresses.create(Node::Watcher(w)).spawn(run_watcher(
-                w,
-                endpoints.clone(),
-                config.bugs,
+                actor.with_id(w),
                 watch_logs.clone(),
                 stopped,
             ));
@@ -579,11 +578,9 @@ async fn simulate_into(
         .map(|c| {
             addresses.create(Node::LeaseClient(c as u32)).spawn(
                 LeaseClient {
-                    id: c as u32,
-                    endpoints: endpoints.clone(),
+                    // The lease check judges the server alone.
+                    ctx: actor.with_id(c as u32).without_bugs(),
                     log: leases.clone(),
-                    recorder: recorder.clone(),
-                    clock,
                     deadline: config.workload.deadline,
                 }
                 .run(),
@@ -652,11 +649,9 @@ async fn simulate_into(
     // Then read every key once more.
     checker
         .spawn(final_reads(
-            reader,
-            endpoints.clone(),
+            // Its reads judge what the members hold, not a client's bug.
+            actor.with_id(reader).without_bugs(),
             config.workload.clone(),
-            recorder.clone(),
-            clock,
         ))
         .await
         .expect("final reader panicked");
