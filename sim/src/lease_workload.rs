@@ -1,17 +1,18 @@
 //! Lease clients: each grants two leases, keeps one alive and lets the
 //! other expire, reads both leases' keys as it goes, and finally revokes
 //! the one it kept. Everything acknowledged goes into a [`LeaseLog`] for
-//! [`crate::lease_check`], and into the trace.
+//! the lease check ([`etcd_sim_checker::lease`]), and into the trace.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError, GetOptions, Op};
 use etcd_sim::proto::etcdserverpb::ResponseHeader;
+use etcd_sim_checker::lease::{LeaseEvent, Span};
 use tokio::time::timeout;
 
 use crate::client_context::ClientContext;
-use crate::lease_check::{LeaseEvent, LeaseLog, Span};
 
 /// Lease keys start with this, apart from the KV workload's `k` keys.
 const KEY_PREFIX: &str = "lease/";
@@ -23,6 +24,22 @@ const TTL: i64 = 2;
 const ROUNDS: usize = 6;
 /// The pause between rounds: renewals come every fifth of the TTL.
 const PAUSE: Duration = Duration::from_millis(400);
+
+/// The events of one run, from every lease client; clones share them.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseLog(Arc<Mutex<Vec<LeaseEvent>>>);
+
+impl LeaseLog {
+    /// Appends `event`.
+    pub fn push(&self, event: LeaseEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<LeaseEvent> {
+        self.0.lock().unwrap().clone()
+    }
+}
 
 /// A lease client: its context (its number names its keys and its lines in
 /// the trace), and where its acknowledged events go.
