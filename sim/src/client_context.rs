@@ -1,11 +1,12 @@
 //! What every client actor of a run shares.
 //!
 //! A run has three kinds of client actor: KV clients (etcd traffic in
-//! [`crate::workload`], Kubernetes traffic in [`crate::kubernetes`], and the
-//! final reader), watchers ([`crate::watchers`]) and lease clients
-//! ([`crate::lease_workload`]). Each is a number, the members to talk to,
-//! the client bugs its client carries, the recorder it records into and
-//! the run's clock; what differs (the load, the logs) goes beside this.
+//! `workload`, Kubernetes traffic in `kubernetes`, and the final reader),
+//! watchers (`watchers`) and lease clients (`lease_workload`). Each is a
+//! number, the members to talk to, the client bugs its client carries, the
+//! recorder it records into and the run's clock; what differs (the load,
+//! the logs) goes beside this. A leaf: the actors import it, it imports
+//! none of them.
 
 use std::time::Duration;
 
