@@ -6,7 +6,7 @@
 //! made durable and nothing else, as a restarted process does. A member that
 //! reaches an armed crash point panics and madsim restarts it the same way.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,21 +19,9 @@ use etcd_sim::storage::{Disk, SimDisk};
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 
-/// The client port of every member.
-pub const CLIENT_PORT: u16 = 2379;
-/// The peer port of every member.
-pub const PEER_PORT: u16 = 2380;
+use crate::addresses::{AddressPlan, CLIENT_PORT, PEER_PORT};
 
-/// A node outside the cluster for a test to drive it from: clients need
-/// a network address of their own, and this one (10.0.9.1) is no member's
-/// and no workload client's.
-pub fn operator_node() -> NodeHandle {
-    Handle::current()
-        .create_node()
-        .name("operator")
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, 1)))
-        .build()
-}
+pub use crate::addresses::operator_node;
 
 /// One member: its node, its disk and the switch of its crash points.
 pub struct SimMember {
@@ -55,24 +43,21 @@ pub struct SimCluster {
 }
 
 impl SimCluster {
-    /// Starts `size` members at 10.0.0.1, 10.0.0.2, … in the current runtime;
-    /// `configure` adjusts each member's configuration first.
+    /// Starts `size` members at their addresses
+    /// ([`AddressPlan::member_ip`]) in the current runtime; `configure`
+    /// adjusts each member's configuration first.
     pub fn start(size: usize, configure: impl Fn(&mut ServerConfig)) -> Self {
-        let ips: Vec<IpAddr> = (1..=size)
-            .map(|i| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8)))
-            .collect();
         let cluster = Cluster::new(
             "etcd-sim",
-            ips.iter()
-                .enumerate()
-                .map(|(i, ip)| (format!("n{}", i + 1), format!("http://{ip}:{PEER_PORT}"))),
+            (0..size).map(|i| {
+                let peer_url = AddressPlan::peer_url(AddressPlan::member_ip(i));
+                (AddressPlan::member_name(i), peer_url)
+            }),
         );
         let handle = Handle::current();
-        let members = ips
-            .iter()
-            .enumerate()
-            .map(|(i, &ip)| {
-                let name = format!("n{}", i + 1);
+        let members = (0..size)
+            .map(|i| {
+                let (name, ip) = (AddressPlan::member_name(i), AddressPlan::member_ip(i));
                 let mut config = ServerConfig::new(
                     &name,
                     cluster.clone(),
@@ -154,7 +139,7 @@ impl SimCluster {
     pub fn endpoints(&self) -> Vec<String> {
         self.members
             .iter()
-            .map(|m| format!("http://{}:{CLIENT_PORT}", m.ip))
+            .map(|m| AddressPlan::client_url(m.ip))
             .collect()
     }
 

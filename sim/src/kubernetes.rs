@@ -9,35 +9,26 @@
 //! informer watches every key from just after its first list, with
 //! progress notifications, for the whole run, judged by the watch check.
 
-use std::time::Duration;
-
 use tokio::task::JoinHandle;
 
-use etcd_sim::bugs::BugSet;
-use etcd_sim::client::Client;
 use etcd_sim_checker::{Compare, CompareTarget, Outcome, Relation, Request, Response, TxnStep};
 use madsim::rand::{thread_rng, Rng};
 
-use crate::recorder::Recorder;
-use crate::run::Clock;
+use crate::client_context::ClientContext;
 use crate::watchers::Informer;
 use crate::workload::{Turn, Workload};
 
-/// Runs Kubernetes-style client `id` against `endpoints`.
+/// Runs Kubernetes-style client `ctx.id`; returns its informer's watch,
+/// which goes on until the informer's stop fires.
 pub async fn run_client(
-    id: u32,
-    endpoints: Vec<String>,
+    ctx: ClientContext,
     workload: Workload,
-    bugs: BugSet,
-    recorder: Recorder,
-    clock: Clock,
     informer: Informer,
 ) -> Option<JoinHandle<()>> {
-    let client = Client::new(&endpoints, Duration::from_secs(1))
-        .expect("valid endpoints")
-        .with_bugs(bugs);
-    client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
-    let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
+    let id = ctx.id;
+    let client = ctx.client();
+    client.prefer_endpoint(thread_rng().gen_range(0..ctx.endpoints.len()));
+    let mut c = Turn::new(&ctx, &client, &workload);
     // An informer lists, then watches from just after the list's revision
     // (a failed list is tried again, a few times).
     let mut watch = None;
@@ -49,7 +40,7 @@ pub async fn run_client(
             break;
         }
     }
-    for seq in workload.turns(clock) {
+    for seq in workload.turns(ctx.clock) {
         let key = c.key();
         let value = workload.value(id, seq);
         let outcome = match thread_rng().gen_range(0..100) {

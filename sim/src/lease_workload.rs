@@ -1,18 +1,18 @@
 //! Lease clients: each grants two leases, keeps one alive and lets the
 //! other expire, reads both leases' keys as it goes, and finally revokes
 //! the one it kept. Everything acknowledged goes into a [`LeaseLog`] for
-//! [`crate::lease_check`], and into the trace.
+//! the lease check ([`etcd_sim_checker::lease`]), and into the trace.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError, GetOptions, Op};
 use etcd_sim::proto::etcdserverpb::ResponseHeader;
+use etcd_sim_checker::lease::{LeaseEvent, Span};
 use tokio::time::timeout;
 
-use crate::lease_check::{LeaseEvent, LeaseLog, Span};
-use crate::recorder::Recorder;
-use crate::run::Clock;
+use crate::client_context::ClientContext;
 
 /// Lease keys start with this, apart from the KV workload's `k` keys.
 const KEY_PREFIX: &str = "lease/";
@@ -25,18 +25,29 @@ const ROUNDS: usize = 6;
 /// The pause between rounds: renewals come every fifth of the TTL.
 const PAUSE: Duration = Duration::from_millis(400);
 
-/// The context a lease client records in.
+/// The events of one run, from every lease client; clones share them.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseLog(Arc<Mutex<Vec<LeaseEvent>>>);
+
+impl LeaseLog {
+    /// Appends `event`.
+    pub fn push(&self, event: LeaseEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<LeaseEvent> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// A lease client: its context (its number names its keys and its lines in
+/// the trace), and where its acknowledged events go.
 pub struct LeaseClient {
-    /// The client's number, for keys and the trace.
-    pub id: u32,
-    /// Members to talk to.
-    pub endpoints: Vec<String>,
+    /// Who it is, where the members are, the trace and the clock.
+    pub ctx: ClientContext,
     /// Where acknowledged events go.
     pub log: LeaseLog,
-    /// The trace.
-    pub recorder: Recorder,
-    /// Simulated time.
-    pub clock: Clock,
     /// How long one call may take before its outcome counts as unknown.
     pub deadline: Duration,
 }
@@ -44,8 +55,8 @@ pub struct LeaseClient {
 impl LeaseClient {
     /// Runs the client to its end.
     pub async fn run(self) {
-        let client = Client::new(&self.endpoints, Duration::from_secs(1)).expect("valid endpoints");
-        client.prefer_endpoint(self.id as usize);
+        let client = self.ctx.client();
+        client.prefer_endpoint(self.ctx.id as usize);
         let kept = self.grant_and_put(&client, "kept").await;
         let expiring = self.grant_and_put(&client, "expiring").await;
         for round in 0..ROUNDS {
@@ -76,7 +87,7 @@ impl LeaseClient {
             ttl: granted.ttl,
             at,
         });
-        let key = format!("{KEY_PREFIX}c{}/{name}", self.id);
+        let key = format!("{KEY_PREFIX}c{}/{name}", self.ctx.id);
         let (at, put) = self
             .timed(client.put_op(Op::put(key.clone(), "v").lease(lease)))
             .await;
@@ -135,7 +146,7 @@ impl LeaseClient {
     }
 
     async fn revoke(&self, client: &Client, lease: i64) {
-        let invoke = self.clock.now_ns();
+        let invoke = self.ctx.clock.now_ns();
         self.log.push(LeaseEvent::RevokeAsked { lease, invoke });
         let (at, revoked) = self.timed(client.lease_revoke(lease)).await;
         let revoked = self.noted(&format!("revoke {lease:x}"), revoked, |r| {
@@ -173,13 +184,13 @@ impl LeaseClient {
         &self,
         call: impl Future<Output = Result<T, ClientError>>,
     ) -> (Span, Result<T, ClientError>) {
-        let invoke = self.clock.now_ns();
+        let invoke = self.ctx.clock.now_ns();
         let result = timeout(self.deadline, call)
             .await
             .unwrap_or(Err(ClientError::DeadlineExceeded));
         let at = Span {
             invoke,
-            response: self.clock.now_ns(),
+            response: self.ctx.clock.now_ns(),
         };
         (at, result)
     }
@@ -196,8 +207,8 @@ impl LeaseClient {
             Ok(value) => show(value),
             Err(e) => format!("error: {e}"),
         };
-        let note = format!("lease client {}: {what}: {answer}", self.id);
-        self.recorder.note(self.clock.now_ns(), note);
+        let note = format!("lease client {}: {what}: {answer}", self.ctx.id);
+        self.ctx.recorder.note(self.ctx.clock.now_ns(), note);
         result.ok()
     }
 }

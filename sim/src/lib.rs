@@ -29,9 +29,10 @@
 //!    members' logs tell the outcome of writes nobody learned
 //!    ([`persisted`]).
 //! 5. the checker (the `etcd_sim_checker` crate): the history must be
-//!    linearizable and keep etcd's revision guarantees; the watch logs, the
-//!    lease log ([`lease_check`]) and the members' stores (they must agree
-//!    once settled) are judged beside it.
+//!    linearizable and keep etcd's revision guarantees; the watch logs
+//!    (`etcd_sim_checker::watch`), the lease log (`etcd_sim_checker::lease`)
+//!    and the members' stores (they must agree once settled) are judged
+//!    beside it.
 //! 6. the report: a failing run becomes one HTML page
 //!    (`etcd_sim_checker::report`), with the members' own events
 //!    ([`member_events`], [`details`]) on its time axis, and can be
@@ -66,9 +67,15 @@
 
 #![deny(missing_docs)]
 
+#[cfg(madsim)]
+pub mod addresses;
 pub mod availability;
 #[cfg(madsim)]
 pub mod campaign;
+#[cfg(madsim)]
+pub mod client_context;
+#[cfg(madsim)]
+pub mod clock;
 #[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
@@ -78,7 +85,6 @@ pub mod details;
 pub mod faults;
 #[cfg(madsim)]
 pub mod kubernetes;
-pub mod lease_check;
 #[cfg(madsim)]
 pub mod lease_workload;
 #[cfg(madsim)]

@@ -24,10 +24,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::cluster::SimCluster;
 use crate::faults::{Fault, FaultKind, FaultSet, Member};
 use crate::recorder::{FaultId, Recorder};
-use crate::run::Clock;
 use crate::schedule::FaultStep;
 use crate::swarm::Knobs;
 

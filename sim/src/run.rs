@@ -8,27 +8,30 @@
 //! lost acknowledged write shows up as a violation even if no client
 //! happened to read that key again), and the members' hash comparison.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
 use etcd_sim::perturb::Perturbations;
+use etcd_sim_checker::lease::{check_leases, LeaseViolation};
 use etcd_sim_checker::report::RunEvents;
 use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
-use madsim::runtime::{Handle, Runtime};
-use madsim::time::Instant;
-use tokio::sync::watch;
+use madsim::runtime::{NodeHandle, Runtime};
+use madsim::task::JoinHandle;
+use tokio::sync::{oneshot, watch};
 
+use crate::addresses::{AddressPlan, Node};
 use crate::availability::Availability;
+use crate::client_context::ClientContext;
+use crate::clock::Clock;
 use crate::cluster::SimCluster;
 use crate::consistency::compare_members;
 use crate::details::DetailSink;
 use crate::faults::FaultSet;
-use crate::lease_check::{check_leases, LeaseLog, LeaseViolation};
-use crate::lease_workload::LeaseClient;
+use crate::kubernetes;
+use crate::lease_workload::{LeaseClient, LeaseLog};
 use crate::liveness::{self, Probe};
 use crate::nemesis::Nemesis;
 use crate::observer::{Counts, Observations, Observer};
@@ -40,7 +43,7 @@ use crate::swarm::{self, Knobs};
 use crate::trace::Trace;
 use crate::traffic::Traffic;
 use crate::watchers::{run_watcher, Informer, WatchLogs, WATCHERS};
-use crate::workload::{final_reads, run_client, Workload};
+use crate::workload::{self, final_reads, Workload};
 
 /// Everything that shapes a run besides the seed's randomness.
 #[derive(Debug, Clone)]
@@ -294,26 +297,6 @@ impl SeedOutcome {
     }
 }
 
-/// Simulated time since the start of a run.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    start: Instant,
-}
-
-impl Clock {
-    /// A clock that reads 0 now.
-    pub fn start() -> Self {
-        Self {
-            start: Instant::now(),
-        }
-    }
-
-    /// Nanoseconds since the start.
-    pub fn now_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
-    }
-}
-
 /// Runs `config` in a fresh runtime seeded with `config.seed`, and checks it.
 ///
 /// A panic inside the simulation (a member's broken invariant, such as raft
@@ -478,9 +461,29 @@ pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     (history, trace, simulated)
 }
 
+/// Runs KV client `ctx.id`: Kubernetes-style if the workload's traffic
+/// says so (its informer then watches on after the client's turns, in the
+/// task returned, until the run is over), etcd-style otherwise.
+async fn run_kv_client(
+    ctx: ClientContext,
+    workload: Workload,
+    informer: Informer,
+) -> Option<JoinHandle<()>> {
+    if workload.traffic.kubernetes(ctx.id) {
+        kubernetes::run_client(ctx, workload, informer).await
+    } else {
+        workload::run_client(ctx, workload).await;
+        None
+    }
+}
+
 /// Runs `config` inside the current madsim runtime, recording into
 /// `recorder` (client operations), `watch_logs` (watcher events) and
 /// `leases` (lease clients' events); returns the simulated time taken.
+///
+/// The phases, in order (see the module's doc): the cluster starts and
+/// elects, the clients start, chaos, heal (and liveness), the final reads,
+/// the watchers stop, the members' hashes are compared, and their logs read.
 async fn simulate_into(
     config: RunConfig,
     recorder: Recorder,
@@ -489,164 +492,237 @@ async fn simulate_into(
     observed: Observed,
 ) -> Duration {
     quiet_crash_point_panics();
-    let handle = Handle::current();
-    let clock = Clock::start();
+    let run = Run {
+        addresses: AddressPlan {
+            kv_clients: config.clients as u32,
+        },
+        clock: Clock::start(),
+        config,
+        recorder,
+        watch_logs,
+        leases,
+        observed,
+    };
     // madsim runs every node's tasks on this thread: a thread-local
     // subscriber sees the whole cluster, and only this run.
-    let details = config
-        .details
-        .then(|| DetailSink::new(recorder.clone(), clock));
-    let _observer =
-        tracing::subscriber::set_default(Observer::new(observed.observations.clone(), details));
-    let knobs = &config.knobs;
-    madsim::net::NetSim::current().update_config(|net| {
-        net.send_latency = knobs.net_latency();
-        net.packet_loss_rate = knobs.net_loss();
-    });
-    let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
-        member.bugs = config.bugs;
-        member.perturbations = knobs.perturbation_set();
-        member.snapshot_count = knobs.snapshot_count;
-        member.catch_up_entries = knobs.catch_up_entries;
-        member.tick = Duration::from_millis(knobs.tick_ms);
-        member.election_ticks = (knobs.election_ticks, 2 * knobs.election_ticks);
-        member.pre_vote = config.pre_vote;
-        member.check_quorum = config.check_quorum;
-    }));
-    for member in 0..config.nodes {
-        cluster.disk(member).set_latency(knobs.disk.latency());
-    }
-    recorder.set_members(cluster.members().iter().map(|m| (m.id, m.name.clone())));
-    let endpoints = cluster.endpoints();
-    let note = format!(
-        "seed {} faults {} bugs {:?} cluster {endpoints:?}",
-        config.seed, config.faults, config.bugs
-    );
-    recorder.note(clock.now_ns(), note);
+    let _observer = tracing::subscriber::set_default(run.observer());
+    let cluster = run.start_cluster().await;
+    let actor = run.client_context(&cluster);
+    let actors = run.start_actors(&actor);
+    let informers = run
+        .chaos(&cluster, actors.clients, actors.lease_clients)
+        .await;
+    let reader = run.addresses.create(Node::Reader);
+    run.heal(&cluster, &reader).await;
+    run.final_reads(&reader, &actor).await;
+    stop_watches(actors.watchers, actors.informers_stop, informers).await;
+    run.compare_members(&reader, cluster.endpoints()).await;
+    run.read_members_logs(&cluster);
+    Duration::from_nanos(run.clock.now_ns())
+}
 
-    if config.inject_nondeterminism {
-        // The very leak the election-timeout pinning guards against: rand's
-        // OsRng reads entropy by a syscall that madsim does not intercept.
-        use rand::RngCore;
-        let leak = rand::rngs::OsRng.next_u64();
-        recorder.note(clock.now_ns(), format_args!("injected entropy {leak:x}"));
+/// One run in progress: what shapes it, where it records, its clock and
+/// its nodes' addresses.
+struct Run {
+    config: RunConfig,
+    recorder: Recorder,
+    watch_logs: WatchLogs,
+    leases: LeaseLog,
+    observed: Observed,
+    clock: Clock,
+    addresses: AddressPlan,
+}
+
+/// The client actors, running.
+struct Actors {
+    /// The KV clients; each ends with its informer's watch, if it has one.
+    clients: Vec<JoinHandle<Option<JoinHandle<()>>>>,
+    /// Stops the Kubernetes clients' informers (after the watchers).
+    informers_stop: Vec<oneshot::Sender<()>>,
+    /// Each watcher's stop and task.
+    watchers: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
+    /// The lease clients.
+    lease_clients: Vec<JoinHandle<()>>,
+}
+
+impl Run {
+    /// The subscriber that reads the members' and clients' logs (and, with
+    /// `details`, brings the system's events into the trace).
+    fn observer(&self) -> Observer {
+        let details = self
+            .config
+            .details
+            .then(|| DetailSink::new(self.recorder.clone(), self.clock));
+        Observer::new(self.observed.observations.clone(), details)
     }
-    // Let the first election finish before the load starts: the longest
-    // election timeout, and at least 2 s.
-    let longest_election = Duration::from_millis(knobs.tick_ms * 2 * knobs.election_ticks as u64);
-    tokio::time::sleep(longest_election.max(Duration::from_secs(2))).await;
-    let client_node = |c: usize| {
-        handle
-            .create_node()
-            .name(format!("client{c}"))
-            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 1, c as u8 + 1)))
-            .build()
-    };
-    // Kubernetes clients' informers watch until the watchers stop.
-    let mut informers_stop = Vec::new();
-    let clients: Vec<_> = (0..config.clients)
-        .map(|c| {
-            let (stop, stopped) = tokio::sync::oneshot::channel();
-            informers_stop.push(stop);
-            let informer = Informer {
-                logs: watch_logs.clone(),
-                stop: stopped,
-            };
-            client_node(c).spawn(run_client(
-                c as u32,
-                endpoints.clone(),
-                config.workload.clone(),
-                config.bugs,
-                recorder.clone(),
-                clock,
-                informer,
-            ))
-        })
-        .collect();
-    let watchers: Vec<_> = (0..config.watchers)
-        .map(|w| {
-            let id = config.clients as u32 + 1 + w;
-            let (stop, stopped) = tokio::sync::oneshot::channel();
-            let task = client_node(id as usize).spawn(run_watcher(
-                w,
-                endpoints.clone(),
-                config.bugs,
-                watch_logs.clone(),
-                stopped,
-            ));
-            (stop, task)
-        })
-        .collect();
-    let lease_clients: Vec<_> = (0..config.lease_clients)
-        .map(|c| {
-            let node = handle
-                .create_node()
-                .name(format!("lease-client{c}"))
-                .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 3, c as u8 + 1)))
-                .build();
-            node.spawn(
-                LeaseClient {
-                    id: c as u32,
-                    endpoints: endpoints.clone(),
-                    log: leases.clone(),
-                    recorder: recorder.clone(),
-                    clock,
+
+    /// Sets up the network, starts the members on their disks, notes the
+    /// run's shape, and waits out the first election.
+    async fn start_cluster(&self) -> Arc<SimCluster> {
+        let (config, knobs, clock) = (&self.config, &self.config.knobs, self.clock);
+        madsim::net::NetSim::current().update_config(|net| {
+            net.send_latency = knobs.net_latency();
+            net.packet_loss_rate = knobs.net_loss();
+        });
+        let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
+            member.bugs = config.bugs;
+            member.perturbations = knobs.perturbation_set();
+            member.snapshot_count = knobs.snapshot_count;
+            member.catch_up_entries = knobs.catch_up_entries;
+            member.tick = Duration::from_millis(knobs.tick_ms);
+            member.election_ticks = (knobs.election_ticks, 2 * knobs.election_ticks);
+            member.pre_vote = config.pre_vote;
+            member.check_quorum = config.check_quorum;
+        }));
+        for member in 0..config.nodes {
+            cluster.disk(member).set_latency(knobs.disk.latency());
+        }
+        let recorder = &self.recorder;
+        recorder.set_members(cluster.members().iter().map(|m| (m.id, m.name.clone())));
+        let note = format!(
+            "seed {} faults {} bugs {:?} cluster {:?}",
+            config.seed,
+            config.faults,
+            config.bugs,
+            cluster.endpoints()
+        );
+        recorder.note(clock.now_ns(), note);
+
+        if config.inject_nondeterminism {
+            // The very leak the election-timeout pinning guards against:
+            // rand's OsRng reads entropy by a syscall that madsim does not
+            // intercept.
+            use rand::RngCore;
+            let leak = rand::rngs::OsRng.next_u64();
+            recorder.note(clock.now_ns(), format_args!("injected entropy {leak:x}"));
+        }
+        // Let the first election finish before the load starts: the longest
+        // election timeout, and at least 2 s.
+        let longest_election =
+            Duration::from_millis(knobs.tick_ms * 2 * knobs.election_ticks as u64);
+        tokio::time::sleep(longest_election.max(Duration::from_secs(2))).await;
+        cluster
+    }
+
+    /// Every client actor's context, but for its number.
+    fn client_context(&self, cluster: &SimCluster) -> ClientContext {
+        ClientContext {
+            id: 0,
+            endpoints: cluster.endpoints(),
+            bugs: self.config.bugs,
+            recorder: self.recorder.clone(),
+            clock: self.clock,
+        }
+    }
+
+    /// Starts the KV clients, the watchers and the lease clients, each on
+    /// its own node.
+    fn start_actors(&self, actor: &ClientContext) -> Actors {
+        let config = &self.config;
+        // Kubernetes clients' informers watch until the watchers stop.
+        let mut informers_stop = Vec::new();
+        let clients = (0..config.clients as u32)
+            .map(|c| {
+                let (stop, stopped) = oneshot::channel();
+                informers_stop.push(stop);
+                let informer = Informer {
+                    logs: self.watch_logs.clone(),
+                    stop: stopped,
+                };
+                let client = run_kv_client(actor.with_id(c), config.workload.clone(), informer);
+                self.addresses.create(Node::KvClient(c)).spawn(client)
+            })
+            .collect();
+        let watchers = (0..config.watchers)
+            .map(|w| {
+                let (stop, stopped) = oneshot::channel();
+                let watcher = run_watcher(actor.with_id(w), self.watch_logs.clone(), stopped);
+                (stop, self.addresses.create(Node::Watcher(w)).spawn(watcher))
+            })
+            .collect();
+        let lease_clients = (0..config.lease_clients as u32)
+            .map(|c| {
+                let client = LeaseClient {
+                    // The lease check judges the server alone.
+                    ctx: actor.with_id(c).without_bugs(),
+                    log: self.leases.clone(),
                     deadline: config.workload.deadline,
-                }
-                .run(),
-            )
-        })
-        .collect();
+                };
+                self.addresses
+                    .create(Node::LeaseClient(c))
+                    .spawn(client.run())
+            })
+            .collect();
+        Actors {
+            clients,
+            informers_stop,
+            watchers,
+            lease_clients,
+        }
+    }
 
-    // Chaos: faults for as long as the clients run.
-    let (stop, stopped) = watch::channel(false);
-    let control = handle
-        .create_node()
-        .name("nemesis")
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)))
-        .build();
-    let nemesis = control.spawn({
+    /// Chaos: the nemesis injects faults for as long as the KV and lease
+    /// clients run, and heals the last before it returns. Returns the
+    /// informers' watches, which go on.
+    async fn chaos(
+        &self,
+        cluster: &Arc<SimCluster>,
+        clients: Vec<JoinHandle<Option<JoinHandle<()>>>>,
+        lease_clients: Vec<JoinHandle<()>>,
+    ) -> Vec<JoinHandle<()>> {
+        let config = &self.config;
+        let (stop, stopped) = watch::channel(false);
         let nemesis = Nemesis::new(
             cluster.clone(),
-            recorder.clone(),
-            clock,
+            self.recorder.clone(),
+            self.clock,
             config.crash_points.clone(),
             config.seed,
             config.knobs.clone(),
         );
         let (faults, plan) = (config.faults.clone(), config.plan.clone());
-        async move { nemesis.run(&faults, plan.as_deref(), stopped).await }
-    });
-    let mut informers = Vec::new();
-    for client in clients {
-        informers.extend(client.await.expect("client task panicked"));
+        let nemesis = self
+            .addresses
+            .create(Node::Nemesis)
+            .spawn(async move { nemesis.run(&faults, plan.as_deref(), stopped).await });
+        let mut informers = Vec::new();
+        for client in clients {
+            informers.extend(client.await.expect("client task panicked"));
+        }
+        for client in lease_clients {
+            client.await.expect("lease client task panicked");
+        }
+        stop.send_replace(true);
+        nemesis.await.expect("nemesis task panicked");
+        informers
     }
-    for client in lease_clients {
-        client.await.expect("lease client task panicked");
-    }
-    stop.send_replace(true);
-    nemesis.await.expect("nemesis task panicked");
 
-    let reader = config.clients as u32;
-    let checker = client_node(config.clients);
-    if config.liveness {
-        // Healed: from now on the cluster must converge within the bound.
+    /// After the heal: with `liveness`, the cluster must converge within
+    /// the bound (the result goes to `observed`); without, it settles for
+    /// 3 s, as runs did before the liveness phase.
+    async fn heal(&self, cluster: &SimCluster, reader: &NodeHandle) {
+        let (recorder, clock) = (&self.recorder, self.clock);
+        if !self.config.liveness {
+            recorder.note(clock.now_ns(), "healed; settling");
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            return;
+        }
         recorder.note(clock.now_ns(), "healed; liveness phase");
         let probe = Probe {
             members: cluster
                 .members()
                 .iter()
-                .zip(&endpoints)
+                .zip(cluster.endpoints())
                 .map(|(m, endpoint)| liveness::Member {
                     id: m.id,
                     name: m.name.clone(),
-                    endpoint: endpoint.clone(),
+                    endpoint,
                 })
                 .collect(),
-            watch_logs: watch_logs.clone(),
-            observations: observed.observations.clone(),
+            watch_logs: self.watch_logs.clone(),
+            observations: self.observed.observations.clone(),
         };
-        let result = checker
+        let result = reader
             .spawn(async move { probe.run().await })
             .await
             .expect("liveness probe panicked");
@@ -655,23 +731,45 @@ async fn simulate_into(
             Err(evidence) => format!("liveness: stuck: {evidence}"),
         };
         recorder.note(clock.now_ns(), note);
-        *observed.liveness.lock().unwrap() = Some(result);
-    } else {
-        // Heal and settle, as runs did before the liveness phase.
-        recorder.note(clock.now_ns(), "healed; settling");
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        *self.observed.liveness.lock().unwrap() = Some(result);
     }
-    // Then read every key once more.
-    checker
-        .spawn(final_reads(
-            reader,
-            endpoints.clone(),
-            config.workload.clone(),
-            recorder.clone(),
-            clock,
-        ))
-        .await
-        .expect("final reader panicked");
+
+    /// Reads every key once more, as client number `clients` (after the KV
+    /// clients'), so that a lost acknowledged write shows.
+    async fn final_reads(&self, reader: &NodeHandle, actor: &ClientContext) {
+        // Its reads judge what the members hold, not a client's bug.
+        let ctx = actor.with_id(self.config.clients as u32).without_bugs();
+        reader
+            .spawn(final_reads(ctx, self.config.workload.clone()))
+            .await
+            .expect("final reader panicked");
+    }
+
+    /// Compares the members' hashes once they have applied the same index.
+    async fn compare_members(&self, reader: &NodeHandle, endpoints: Vec<String>) {
+        let (recorder, clock) = (self.recorder.clone(), self.clock);
+        reader
+            .spawn(async move { compare_members(&endpoints, &recorder, clock).await })
+            .await
+            .expect("member comparison panicked");
+    }
+
+    /// Reads the members' logs, for the outcome of writes nobody learned.
+    fn read_members_logs(&self, cluster: &SimCluster) {
+        *self.observed.persisted.lock().unwrap() = PersistedRequests::read(
+            (0..self.config.nodes)
+                .map(|member| cluster.disk(member) as &dyn etcd_sim::storage::Disk),
+        );
+    }
+}
+
+/// Stops the watchers, one by one, then the informers, and waits for the
+/// informers' watches to end.
+async fn stop_watches(
+    watchers: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
+    informers_stop: Vec<oneshot::Sender<()>>,
+    informers: Vec<JoinHandle<()>>,
+) {
     for (stop, task) in watchers {
         let _ = stop.send(());
         task.await.expect("watcher panicked");
@@ -682,14 +780,4 @@ async fn simulate_into(
     for informer in informers {
         informer.await.expect("informer watch panicked");
     }
-    let recorded = recorder.clone();
-    checker
-        .spawn(async move { compare_members(&endpoints, &recorded, clock).await })
-        .await
-        .expect("member comparison panicked");
-    *observed.persisted.lock().unwrap() = PersistedRequests::read(
-        (0..config.nodes).map(|member| cluster.disk(member) as &dyn etcd_sim::storage::Disk),
-    );
-
-    Duration::from_nanos(clock.now_ns())
 }

@@ -25,7 +25,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use etcd_sim::bugs::BugSet;
 use etcd_sim::client::{Client, WatchOptions, WatchStream};
 use etcd_sim::proto::etcdserverpb::WatchResponse;
 use etcd_sim::proto::mvccpb::event::EventType;
@@ -33,6 +32,7 @@ use etcd_sim_checker::watch::{Delivery, EventKind, WatchEvent, WatcherLog};
 use madsim::rand::{thread_rng, Rng};
 use tokio::sync::oneshot;
 
+use crate::client_context::ClientContext;
 use crate::workload::KEY_PREFIX;
 
 /// The logs of a run's watchers, filled in as they go.
@@ -41,23 +41,14 @@ pub type WatchLogs = Arc<Mutex<Vec<WatcherLog>>>;
 /// How many watchers a run starts by default.
 pub const WATCHERS: u32 = 2;
 
-/// Runs watcher `id` (and its extra watches) until `stop` fires (or its
+/// Runs watcher `ctx.id` (and its extra watches) until `stop` fires (or its
 /// sender is dropped), appending to their logs in `logs` as responses
 /// arrive. (A oneshot per watch, not one watch channel for all: tokio's
 /// watch channel wakes its waiters in an order madsim does not control.)
-pub async fn run_watcher(
-    id: u32,
-    endpoints: Vec<String>,
-    bugs: BugSet,
-    logs: WatchLogs,
-    stop: oneshot::Receiver<()>,
-) {
-    let client = Arc::new(
-        Client::new(&endpoints, Duration::from_secs(1))
-            .expect("valid endpoints")
-            .with_bugs(bugs),
-    );
-    let first_member = thread_rng().gen_range(0..endpoints.len());
+pub async fn run_watcher(ctx: ClientContext, logs: WatchLogs, stop: oneshot::Receiver<()>) {
+    let id = ctx.id;
+    let client = Arc::new(ctx.client());
+    let first_member = thread_rng().gen_range(0..ctx.endpoints.len());
     client.prefer_endpoint(first_member);
     let extras: Vec<_> = (0..EXTRA_WATCHES)
         .map(|k| {

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use etcd_sim::bugs::BugSet;
 use etcd_sim::client::{Client, ClientError, Compare, CompareOp, GetOptions, Op, Txn, TxnOp};
 use etcd_sim::perturb::Perturbations;
 use etcd_sim::proto::etcdserverpb::{response_op, RangeResponse, ResponseHeader, ResponseOp};
@@ -13,12 +12,10 @@ use etcd_sim_checker::{
     StepResult, TxnStep,
 };
 use madsim::rand::{thread_rng, Rng};
-use tokio::task::JoinHandle;
 
+use crate::client_context::ClientContext;
+use crate::clock::Clock;
 use crate::op_mix::{OpMix, TurnKind};
-use crate::recorder::Recorder;
-use crate::run::Clock;
-use crate::watchers::Informer;
 
 /// Every key the workload uses starts with this.
 pub const KEY_PREFIX: &str = "k";
@@ -75,7 +72,7 @@ impl Workload {
     }
 }
 
-/// Runs client `id` against `endpoints`, recording every operation.
+/// Runs KV client `ctx.id` (etcd traffic), recording every operation.
 ///
 /// Values are unique (`c<id>-<seq>`, and `-<n>` for the n-th put of a
 /// txn), so a read names the write it saw. The mix (etcd robustness's etcd
@@ -95,33 +92,16 @@ impl Workload {
 /// auto-compaction would, or at the revision of a delete just made.
 /// Compactions are operations of the history: the checker needs them to
 /// tell a legal ErrCompacted.
-pub async fn run_client(
-    id: u32,
-    endpoints: Vec<String>,
-    workload: Workload,
-    bugs: BugSet,
-    recorder: Recorder,
-    clock: Clock,
-    informer: Informer,
-) -> Option<JoinHandle<()>> {
-    if workload.traffic.kubernetes(id) {
-        return crate::kubernetes::run_client(
-            id, endpoints, workload, bugs, recorder, clock, informer,
-        )
-        .await;
-    }
-    let client = Client::new(&endpoints, Duration::from_secs(1))
-        .expect("valid endpoints")
-        .with_bugs(bugs)
-        .with_perturbations(workload.perturbations);
-    client.prefer_endpoint(thread_rng().gen_range(0..endpoints.len()));
-    let mut c = Turn::new(id, &client, &workload, &recorder, &clock);
-    for seq in workload.turns(clock) {
+pub async fn run_client(ctx: ClientContext, workload: Workload) {
+    let client = ctx.client().with_perturbations(workload.perturbations);
+    client.prefer_endpoint(thread_rng().gen_range(0..ctx.endpoints.len()));
+    let mut c = Turn::new(&ctx, &client, &workload);
+    for seq in workload.turns(ctx.clock) {
         if thread_rng().gen_range(0..100) < workload.compaction_percent {
             c.compact(c.newest_revision - 5).await;
         }
         let key = c.key();
-        let value = workload.value(id, seq);
+        let value = workload.value(ctx.id, seq);
         let request = match workload.mix.pick(&mut thread_rng()) {
             TurnKind::Put => Request::Put {
                 key,
@@ -228,16 +208,13 @@ pub async fn run_client(
         }
         c.pause(Some(&outcome)).await;
     }
-    None
 }
 
 /// One client's state between operations.
 pub(crate) struct Turn<'a> {
-    id: u32,
+    ctx: &'a ClientContext,
     client: &'a Client,
     workload: &'a Workload,
-    recorder: &'a Recorder,
-    clock: &'a Clock,
     /// Each key's value and mod revision as this client last saw them.
     seen: BTreeMap<String, (Option<String>, i64)>,
     newest_revision: i64,
@@ -263,19 +240,11 @@ const _: () = assert!(
 );
 
 impl<'a> Turn<'a> {
-    pub(crate) fn new(
-        id: u32,
-        client: &'a Client,
-        workload: &'a Workload,
-        recorder: &'a Recorder,
-        clock: &'a Clock,
-    ) -> Self {
+    pub(crate) fn new(ctx: &'a ClientContext, client: &'a Client, workload: &'a Workload) -> Self {
         Turn {
-            id,
+            ctx,
             client,
             workload,
-            recorder,
-            clock,
             seen: BTreeMap::new(),
             newest_revision: 0,
             versions: BTreeMap::new(),
@@ -327,7 +296,7 @@ impl<'a> Turn<'a> {
             LONG_LEASE_TTL
         };
         Request::LeaseGrant {
-            id: (i64::from(self.id) + 1) * 1_000_000 + self.grants,
+            id: (i64::from(self.ctx.id) + 1) * 1_000_000 + self.grants,
             ttl,
         }
     }
@@ -347,17 +316,9 @@ impl<'a> Turn<'a> {
 
     /// Runs and records `request`, and remembers what it showed.
     pub(crate) async fn run(&mut self, request: &Request) -> Outcome {
-        let outcome = recorded(
-            self.client,
-            self.id,
-            request,
-            self.workload,
-            self.recorder,
-            self.clock,
-        )
-        .await;
+        let outcome = recorded(self.ctx, self.client, request, self.workload.deadline).await;
         let op = Operation {
-            client: self.id,
+            client: self.ctx.id,
             call_ns: 0,
             return_ns: 0,
             request: request.clone(),
@@ -548,23 +509,17 @@ pub(crate) fn prefix_end(prefix: &str) -> String {
     String::from_utf8(end).expect("ASCII")
 }
 
-/// Reads every key once, linearizably, as client `id`, retrying each read
-/// until it succeeds or ten attempts fail.
-pub async fn final_reads(
-    id: u32,
-    endpoints: Vec<String>,
-    workload: Workload,
-    recorder: Recorder,
-    clock: Clock,
-) {
-    let client = Client::new(&endpoints, Duration::from_secs(1)).expect("valid endpoints");
+/// Reads every key once, linearizably, as client `ctx.id`, retrying each
+/// read until it succeeds or ten attempts fail.
+pub async fn final_reads(ctx: ClientContext, workload: Workload) {
+    let client = ctx.client();
     for key in (0..workload.keys).map(|k| format!("{KEY_PREFIX}{k}")) {
         let request = Request::Get {
             key,
             serializable: false,
         };
         for _attempt in 0..10 {
-            let outcome = recorded(&client, id, &request, &workload, &recorder, &clock).await;
+            let outcome = recorded(&ctx, &client, &request, workload.deadline).await;
             if matches!(outcome, Outcome::Ok(_)) {
                 break;
             }
@@ -573,19 +528,23 @@ pub async fn final_reads(
     }
 }
 
-/// Issues `request` as client `id` within the workload's deadline, recording
-/// its invocation and completion.
+/// Issues `request` through `client` as client `ctx.id` within `deadline`,
+/// recording its invocation and completion.
 async fn recorded(
+    ctx: &ClientContext,
     client: &Client,
-    id: u32,
     request: &Request,
-    workload: &Workload,
-    recorder: &Recorder,
-    clock: &Clock,
+    deadline: Duration,
 ) -> Outcome {
-    let op = recorder.invoke(id, clock.now_ns(), request.clone());
+    let ClientContext {
+        id,
+        recorder,
+        clock,
+        ..
+    } = ctx;
+    let op = recorder.invoke(*id, clock.now_ns(), request.clone());
     let (outcome, answered_by) =
-        match tokio::time::timeout(workload.deadline, execute(client, request)).await {
+        match tokio::time::timeout(deadline, execute(client, request)).await {
             Ok(Ok((response, header))) => (Outcome::Ok(response), header),
             Ok(Err(e)) => (failed(&e), None),
             Err(_) => (failed(&ClientError::DeadlineExceeded), None),

@@ -22,6 +22,9 @@
 //! newest but no newer than what was written before it returned), and
 //! `ErrCompacted` / `ErrFutureRev` exactly when they are legal. [`bench`](mod@bench) times it on porcupine's
 //! test histories.
+//!
+//! Beside the history, two logs are judged: what watchers received
+//! ([`watch`]) and what lease clients saw ([`lease`]).
 
 #![deny(missing_docs)]
 
@@ -35,6 +38,7 @@ mod history;
 pub mod invariants;
 mod jsonl;
 mod kv;
+pub mod lease;
 pub mod porcupine;
 pub mod report;
 pub mod search;

@@ -14,14 +14,17 @@
 //!   before the latest such `t + ttl` (and before the client revoked the
 //!   lease itself) finds a key whose put was acknowledged before it began.
 //!
-//! The check is a pure function of the log; the workload that fills the
-//! log lives in `lease_workload`.
+//! The check is a pure function of the log: it lives beside the KV and
+//! watch checks, so that a saved run's lease log can be judged without
+//! running anything. The harness's lease clients (its `lease_workload`)
+//! fill the log.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
 
 /// When an operation was invoked and answered, in ns of simulated time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
     /// Invoked.
     pub invoke: u64,
@@ -30,7 +33,7 @@ pub struct Span {
 }
 
 /// One acknowledged lease operation, or one successful read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LeaseEvent {
     /// A grant or a renewal succeeded with `ttl` seconds.
     Renewed {
@@ -80,22 +83,6 @@ pub enum LeaseEvent {
         /// When.
         at: Span,
     },
-}
-
-/// The events of one run, from every lease client; clones share them.
-#[derive(Debug, Clone, Default)]
-pub struct LeaseLog(Arc<Mutex<Vec<LeaseEvent>>>);
-
-impl LeaseLog {
-    /// Appends `event`.
-    pub fn push(&self, event: LeaseEvent) {
-        self.0.lock().unwrap().push(event);
-    }
-
-    /// Every event so far.
-    pub fn events(&self) -> Vec<LeaseEvent> {
-        self.0.lock().unwrap().clone()
-    }
 }
 
 /// A broken lease invariant, with its evidence.
