@@ -99,6 +99,7 @@ pub mod rpc_error;
 pub mod server;
 pub mod storage;
 mod table;
+pub mod version;
 
 pub use bugs::{Bug, BugSet};
 pub use client::{Client, ClientError, GetOptions, Op};

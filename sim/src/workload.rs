@@ -502,11 +502,11 @@ impl<'a> Turn<'a> {
     }
 }
 
-/// The end of the range of every key that starts with `prefix`.
+/// The end of the range of every key that starts with `prefix`, as the
+/// client computes it; the history keeps keys as text.
 pub(crate) fn prefix_end(prefix: &str) -> String {
-    let mut end = prefix.as_bytes().to_vec();
-    *end.last_mut().expect("a prefix") += 1;
-    String::from_utf8(end).expect("ASCII")
+    String::from_utf8(etcd_sim::client::prefix_end(prefix.as_bytes()))
+        .expect("a prefix of ASCII below 0x7f ends in ASCII")
 }
 
 /// Reads every key once, linearizably, as client `ctx.id`, retrying each

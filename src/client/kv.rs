@@ -23,18 +23,6 @@ pub struct GetOptions {
     pub prefix: bool,
 }
 
-/// `range_end` for all keys that start with `key` (clientv3's `GetPrefixRangeEnd`).
-pub fn prefix_end(key: &[u8]) -> Vec<u8> {
-    let mut end = key.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
-
 impl Client {
     /// Puts `value` at `key`. Never retried once sent.
     pub async fn put(
@@ -148,17 +136,5 @@ impl Client {
         };
         self.call_on(retry, |channel| call(KvClient::new(channel)))
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_end;
-
-    #[test]
-    fn prefix_end_increments_the_last_byte_below_0xff() {
-        assert_eq!(prefix_end(b"abc"), b"abd");
-        assert_eq!(prefix_end(b"a\xff"), b"b");
-        assert_eq!(prefix_end(b"\xff"), vec![0]);
     }
 }

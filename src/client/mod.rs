@@ -36,8 +36,9 @@ mod txn;
 mod watch;
 
 pub use error::ClientError;
-pub use kv::{prefix_end, GetOptions};
+pub use kv::GetOptions;
 pub use lease::KeepAliveStream;
+pub use op::prefix_end;
 pub use op::{DeleteOp, GetOp, Op, OpResponse, PutOp, SortOrder, SortTarget};
 pub use txn::{Compare, CompareOp, Txn, TxnOp};
 pub use watch::{WatchOptions, WatchStream, LIVENESS_TIMEOUT};

@@ -23,7 +23,6 @@ use crate::proto::etcdserverpb::{
     TxnResponse,
 };
 
-use super::kv::prefix_end;
 use super::Txn;
 
 /// One request, as clientv3's `Op`: built by [`Op::get`], [`Op::put`],
@@ -80,6 +79,18 @@ impl Op {
             ..Default::default()
         })
     }
+}
+
+/// `range_end` for all keys that start with `key` (clientv3's `GetPrefixRangeEnd`).
+pub fn prefix_end(key: &[u8]) -> Vec<u8> {
+    let mut end = key.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
 }
 
 /// `(key, range_end)` for every key starting with `key` (clientv3's
@@ -300,6 +311,13 @@ impl From<Txn> for Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_end_increments_the_last_byte_below_0xff() {
+        assert_eq!(prefix_end(b"abc"), b"abd");
+        assert_eq!(prefix_end(b"a\xff"), b"b");
+        assert_eq!(prefix_end(b"\xff"), vec![0]);
+    }
 
     #[test]
     fn a_prefix_ends_past_the_last_key_with_it_and_the_empty_prefix_is_everything() {

@@ -8,9 +8,9 @@
 //! that carries it over HTTP/1.1 ([`routes`], on tonic's server with
 //! HTTP/1.1 accepted) exists in the real build alone.
 
-use super::api::VERSION;
 use super::etcdserver::EtcdServer;
 use crate::proto::etcdserverpb::AlarmType;
+use crate::version::VERSION;
 
 /// Which listener a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,7 @@ use crate::proto::etcdserverpb::{
     MoveLeaderRequest, MoveLeaderResponse, StatusRequest, StatusResponse,
 };
 use crate::server::etcdserver::EtcdServer;
-
-/// The etcd version this member claims to speak.
-pub const VERSION: &str = "3.4.0";
+use crate::version::VERSION;
 
 /// Serves `etcdserverpb.Maintenance`.
 pub struct MaintenanceService {

@@ -21,7 +21,7 @@ pub use cluster::ClusterService;
 pub use error::RpcError;
 pub use kv::KvService;
 pub use lease::LeaseService;
-pub use maintenance::{MaintenanceService, VERSION};
+pub use maintenance::MaintenanceService;
 pub use quota::QuotaKvService;
 pub use receive_limit::{grpc_receive_limit, ReceiveLimitLayer, GRPC_OVERHEAD_BYTES};
 pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

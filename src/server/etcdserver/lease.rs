@@ -10,6 +10,7 @@
 //! since 3.4.25 (etcd issue #15247): a deposed leader that has not noticed
 //! yet must not tell a client its lease is safe.
 
+use std::future::Future;
 use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
@@ -63,23 +64,11 @@ impl EtcdServer {
     /// the TTL. Fails with not-found if the lease is gone, and with a
     /// timeout if no leader renewed it within the request timeout.
     pub async fn lease_renew(&self, id: i64) -> Result<i64, ServerError> {
-        let deadline = Instant::now() + self.inner.request_timeout;
-        loop {
-            let answer = match self.target() {
-                Target::Here => self.lease_renew_here(id).await,
-                Target::Leader(url) => {
-                    let answer = super::lease_peer::renew_at(&url, id).await;
-                    self.forwarded(&answer);
-                    answer
-                }
-                Target::Unknown => Err(ServerError::NoLeader),
-            };
-            match answer {
-                Ok(_) | Err(ServerError::Lease(LeaseError::NotFound)) => return answer,
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(REVOKE_POLL).await,
-                Err(_) => return Err(ServerError::TimedOut),
-            }
-        }
+        self.at_leader(
+            || self.lease_renew_here(id),
+            |url| async move { super::lease_peer::renew_at(&url, id).await },
+        )
+        .await
     }
 
     /// A lease's TTLs (and keys), here or at the leader.
@@ -87,12 +76,35 @@ impl EtcdServer {
         &self,
         request: LeaseTimeToLiveRequest,
     ) -> Result<LeaseTimeToLiveResponse, ServerError> {
+        self.at_leader(
+            || async move { self.lease_time_to_live_here(request) },
+            |url| async move { super::lease_peer::time_to_live_at(&url, request).await },
+        )
+        .await
+    }
+
+    /// Runs a leader-only lease request where raft says the leader is:
+    /// `here` if this member leads, `there` with the leader's peer URL if
+    /// another does. Anything but an answer or not-found (no leader, a
+    /// deposed leader, a peer that cannot be reached) is retried until the
+    /// request timeout, which then answers a timeout.
+    async fn at_leader<T, Here, HereAnswer, There, ThereAnswer>(
+        &self,
+        here: Here,
+        there: There,
+    ) -> Result<T, ServerError>
+    where
+        Here: Fn() -> HereAnswer,
+        HereAnswer: Future<Output = Result<T, ServerError>>,
+        There: Fn(String) -> ThereAnswer,
+        ThereAnswer: Future<Output = Result<T, ServerError>>,
+    {
         let deadline = Instant::now() + self.inner.request_timeout;
         loop {
             let answer = match self.target() {
-                Target::Here => self.lease_time_to_live_here(request),
+                Target::Here => here().await,
                 Target::Leader(url) => {
-                    let answer = super::lease_peer::time_to_live_at(&url, request).await;
+                    let answer = there(url).await;
                     self.forwarded(&answer);
                     answer
                 }

@@ -133,7 +133,7 @@ impl EtcdServer {
         let quota = Quota::from_flag(config.quota_backend_bytes);
         let metrics = Metrics::new(
             config.member().id,
-            crate::server::api::VERSION,
+            crate::version::VERSION,
             quota.limit().unwrap_or(0),
         );
         let SpawnedRaft {
