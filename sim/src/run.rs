@@ -14,10 +14,10 @@ use std::time::Duration;
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::crash::{CrashPoint, CRASH_PANIC};
 use etcd_sim::perturb::Perturbations;
-use etcd_sim_checker::lease::{check_leases, LeaseViolation};
+use etcd_sim_checker::lease::{check_leases, LeaseEvent, LeaseViolation};
 use etcd_sim_checker::report::RunEvents;
 use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
-use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Verdict};
+use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, SavedRun, Verdict};
 use madsim::runtime::{NodeHandle, Runtime};
 use madsim::task::JoinHandle;
 use tokio::sync::{oneshot, watch};
@@ -233,6 +233,8 @@ pub struct SeedOutcome {
     pub plan: Vec<FaultStep>,
     /// What each watcher received.
     pub watch_logs: Vec<WatcherLog>,
+    /// What the lease clients saw acknowledged.
+    pub lease_events: Vec<LeaseEvent>,
     /// What the watchers received that breaks a watch guarantee.
     pub watch_violations: Vec<WatchViolation>,
     /// Guarantees besides linearizability the run broke (members that
@@ -276,6 +278,16 @@ pub enum SeedVerdict {
 }
 
 impl SeedOutcome {
+    /// The run as `etcd-sim check` reads it back: the history and the logs
+    /// the watch and lease checks judge.
+    pub fn saved_run(&self) -> SavedRun {
+        SavedRun {
+            history: self.history.clone(),
+            watch_logs: self.watch_logs.clone(),
+            lease_events: self.lease_events.clone(),
+        }
+    }
+
     /// The seed's result.
     pub fn verdict(&self) -> SeedVerdict {
         if let Some(message) = &self.panic {
@@ -326,7 +338,8 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let report = check_kv(&history, &CheckOptions::default());
     let watch_logs = watch_logs.lock().unwrap().clone();
     let watch_violations = check_watches(&history, &watch_logs);
-    let lease_violations = check_leases(&leases.events());
+    let lease_events = leases.events();
+    let lease_violations = check_leases(&lease_events);
     let converged = observed.liveness.lock().unwrap().clone();
     let availability = Availability::measure(
         &history,
@@ -350,6 +363,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
         panic,
         plan: recorder.plan(),
         watch_logs,
+        lease_events,
         broken: recorder
             .broken_checks()
             .into_iter()

@@ -267,6 +267,70 @@ fn bench_load_measures_a_simulated_cluster_and_refuses_bad_input() {
     }
 }
 
+/// A run saved by `reproduce --history` carries what its watchers and lease
+/// clients saw, and `check` judges it as `reproduce` did: a lease or watch
+/// guarantee broken in a linearizable history fails the check (exit 1) with
+/// the same evidence, and the same history without those log lines passes.
+#[test]
+fn check_judges_a_saved_runs_watch_and_lease_logs() {
+    let dir = tempdir("saved-run");
+    for (bug, check) in [
+        ("lease-expires-on-follower-clock", "lease"),
+        ("etcd-18089", "watch"),
+    ] {
+        let saved = dir.join(format!("{bug}.jsonl"));
+        let broke = format!("linearizable history, but a check broke: {check}: ");
+        let evidence = (0..100)
+            .find_map(|seed| {
+                let out = etcd_sim(&[
+                    "reproduce",
+                    "--seed",
+                    &seed.to_string(),
+                    "--bug",
+                    bug,
+                    "--history",
+                    saved.to_str().unwrap(),
+                ]);
+                let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+                let verdict = stdout.lines().find_map(|l| l.strip_prefix("verdict: "))?;
+                verdict.strip_prefix(&broke).map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("{bug}: no seed of 0..100 broke the {check} check"));
+
+        let out = etcd_sim(&["check", saved.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{bug}: {stdout}");
+        assert!(
+            stdout.starts_with(&format!("{broke}{evidence}")),
+            "{bug}: check must find what reproduce found ({evidence}), said {stdout}"
+        );
+
+        let text = std::fs::read_to_string(&saved).unwrap();
+        let log_line =
+            |l: &&str| l.starts_with(r#"{"watch_log":"#) || l.starts_with(r#"{"lease_event":"#);
+        assert!(
+            text.lines().any(|l| log_line(&l)),
+            "{bug}: the run's logs are saved"
+        );
+        let bare: String = text
+            .lines()
+            .filter(|l| !log_line(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let history = dir.join(format!("{bug}-history-only.jsonl"));
+        std::fs::write(&history, bare).unwrap();
+        let out = etcd_sim(&["check", history.to_str().unwrap()]);
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            ),
+            (Some(0), "linearizable"),
+            "{bug}: without its logs the history itself is linearizable"
+        );
+    }
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("etcd-sim-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

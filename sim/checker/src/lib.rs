@@ -50,8 +50,8 @@ pub use history::{
     Operation, Outcome, Persisted, Relation, Request, Response, ServedBy, StepResult, TxnStep,
     EXPIRY_FREE_TTL, LEASE_NOT_FOUND,
 };
-pub use jsonl::ParseError;
-pub use report::render_html;
+pub use jsonl::{ParseError, SavedRun};
+pub use report::{render_html, BrokenEvidence};
 
 use std::path::Path;
 use std::time::Duration;
@@ -82,40 +82,60 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// Reads the history at `path` and checks it.
+/// What `check_file` found: the KV history's verdict and, for a saved
+/// run, the watch and lease guarantees its logs break.
+#[derive(Debug)]
+pub struct FileCheck {
+    /// The linearizability verdict and its evidence.
+    pub report: CheckReport,
+    /// The broken watch and lease checks (only a native saved run has the
+    /// logs they judge).
+    pub broken: Vec<BrokenEvidence>,
+}
+
+/// Reads the history (or saved run) at `path` and checks it.
 pub fn check_file(
     path: &Path,
     format: Format,
     html: Option<&Path>,
     timeout: Option<Duration>,
-) -> Result<CheckReport, String> {
+) -> Result<FileCheck, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let located = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let bare = |report| FileCheck {
+        report,
+        broken: Vec::new(),
+    };
     match format {
         Format::Native => {
-            let history = History::read_jsonl(text.as_bytes()).map_err(|e| located(&e))?;
+            let run = SavedRun::read_jsonl(text.as_bytes()).map_err(|e| located(&e))?;
             let options = CheckOptions {
                 timeout,
                 ..CheckOptions::default()
             };
-            let report = check_kv(&history, &options);
+            let report = check_kv(&run.history, &options);
+            let broken = run.broken();
             if let Some(out) = html {
                 let title = path.display().to_string();
-                let page = render_html(&history, &report, &report::RunEvents::default(), &title);
+                let events = report::RunEvents {
+                    broken: broken.clone(),
+                    ..report::RunEvents::default()
+                };
+                let page = render_html(&run.history, &report, &events, &title);
                 std::fs::write(out, page).map_err(|e| format!("{}: {e}", out.display()))?;
             }
-            Ok(report)
+            Ok(FileCheck { report, broken })
         }
         Format::PorcupineEtcd => {
             let ops = porcupine::read_jepsen_etcd(&text).map_err(|e| located(&e))?;
             let result = search::search(&porcupine::Register, &ops, deadline);
-            Ok(CheckReport::from_search(&result))
+            Ok(bare(CheckReport::from_search(&result)))
         }
         Format::PorcupineKv => {
             let (model, ops) = porcupine::read_kv(&text).map_err(|e| located(&e))?;
             let result = porcupine::check_kv_log(&model, &ops, true, deadline);
-            Ok(CheckReport::from_search(&result))
+            Ok(bare(CheckReport::from_search(&result)))
         }
     }
 }

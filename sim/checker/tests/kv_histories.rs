@@ -412,6 +412,56 @@ fn histories_round_trip_through_json_lines_and_bad_lines_are_located() {
     assert_eq!(error.line, 4);
 }
 
+/// A saved run keeps its watch and lease logs after the operations; a
+/// reader of the bare history skips them, and `broken` judges them: a
+/// watcher that missed the acknowledged put breaks the watch check.
+#[test]
+fn saved_runs_round_trip_with_their_logs_and_the_logs_are_judged() {
+    use etcd_sim_checker::lease::{LeaseEvent, Span};
+    use etcd_sim_checker::watch::WatcherLog;
+    use etcd_sim_checker::SavedRun;
+
+    let history = History {
+        operations: vec![put(0, 0, 10, "k", "a", 2), put_unknown(1, 5, "k", "b")],
+        faults: vec![],
+    };
+    let watcher = WatcherLog {
+        watcher: 0,
+        prefix: "k".to_string(),
+        start_revision: 1,
+        deliveries: vec![etcd_sim_checker::watch::Delivery::Progress(2)],
+    };
+    let run = SavedRun {
+        history: history.clone(),
+        watch_logs: vec![watcher],
+        lease_events: vec![LeaseEvent::Renewed {
+            lease: 7,
+            ttl: 5,
+            at: Span {
+                invoke: 1,
+                response: 2,
+            },
+        }],
+    };
+    let mut buf = Vec::new();
+    run.write_jsonl(&mut buf).unwrap();
+    assert_eq!(SavedRun::read_jsonl(&buf[..]).unwrap(), run);
+    assert_eq!(History::read_jsonl(&buf[..]).unwrap(), history);
+    let broken = run.broken();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0].check, "watch");
+
+    let without_watchers = SavedRun {
+        watch_logs: vec![],
+        ..run.clone()
+    };
+    assert_eq!(without_watchers.broken(), vec![]);
+
+    let mut bad = buf.clone();
+    bad.extend_from_slice(b"{\"watch_log\": {\"watcher\": 1}}\n");
+    assert_eq!(SavedRun::read_jsonl(&bad[..]).unwrap_err().line, 6);
+}
+
 /// A run of `reproduce --seed 18 --faults kill-leader` (3 members): 154
 /// operations on three keys, joined into one part by ranges over all of
 /// them, with 28 writes of unknown outcome. A wrong order of two writes

@@ -1,4 +1,6 @@
-//! `etcd-sim check FILE`: decide whether a recorded history is linearizable.
+//! `etcd-sim check FILE`: decide whether a recorded history is linearizable
+//! and, for a run saved by `reproduce --history`, whether its watchers and
+//! lease clients saw what etcd guarantees.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +14,8 @@ use super::{EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
 /// `etcd-sim check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// The history file.
+    /// The history file (a run saved by `reproduce --history` also carries
+    /// its watch and lease logs, which are judged too).
     file: PathBuf,
     /// Its format: native (etcd-sim JSON lines), porcupine-etcd or
     /// porcupine-kv. One difference from porcupine's own reader: a kv get
@@ -49,7 +52,10 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse::<Format>().map_err(|e| e.to_string())
 }
 
-/// Prints `linearizable`, `not linearizable` or `unknown`.
+/// Prints `linearizable`, `not linearizable`, `unknown`, or, when the
+/// history is linearizable but a watch or lease guarantee is not,
+/// `linearizable history, but a check broke: …` (exit 1), as `reproduce`
+/// says of the same run.
 pub fn run(args: CheckArgs) -> u8 {
     let timeout = args.timeout.map(Duration::from_secs_f64);
     if let Some(out) = &args.porcupine_out {
@@ -58,23 +64,34 @@ pub fn run(args: CheckArgs) -> u8 {
             return EXIT_USAGE;
         }
     }
-    let report = match check_file(&args.file, args.format, args.html.as_deref(), timeout) {
-        Ok(report) => report,
+    let checked = match check_file(&args.file, args.format, args.html.as_deref(), timeout) {
+        Ok(checked) => checked,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    match report.verdict {
-        Verdict::Linearizable => {
-            println!("linearizable");
-            EXIT_OK
-        }
-        Verdict::NotLinearizable => {
+    let report = checked.report;
+    match (report.verdict, checked.broken.first()) {
+        (Verdict::NotLinearizable, _) => {
             println!("not linearizable\n{report}");
             EXIT_VIOLATION
         }
-        Verdict::Unknown => {
+        (Verdict::Linearizable, Some(first)) => {
+            println!(
+                "linearizable history, but a check broke: {}: {}",
+                first.check, first.evidence
+            );
+            for more in &checked.broken[1..] {
+                println!("also broken: {}: {}", more.check, more.evidence);
+            }
+            EXIT_VIOLATION
+        }
+        (Verdict::Linearizable, None) => {
+            println!("linearizable");
+            EXIT_OK
+        }
+        (Verdict::Unknown, _) => {
             println!("unknown");
             EXIT_UNDECIDED
         }

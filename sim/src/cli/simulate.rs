@@ -249,7 +249,8 @@ pub fn reproduce(args: ReproduceArgs) -> u8 {
         .into_iter()
         .chain(args.history.as_ref().map(|path| {
             let mut jsonl = Vec::new();
-            outcome.history.write_jsonl(&mut jsonl).expect("in memory");
+            let run = outcome.saved_run();
+            run.write_jsonl(&mut jsonl).expect("in memory");
             (path, String::from_utf8(jsonl).expect("JSON is UTF-8"))
         }))
         .chain(args.html.as_ref().map(|path| {
