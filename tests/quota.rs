@@ -97,3 +97,57 @@ async fn past_the_quota_writes_stop_reads_go_on_and_the_alarm_survives_restart()
         .await
         .unwrap();
 }
+
+/// etcd's quota applier: two puts that each fit the store as the API saw
+/// it both pass its check, but once the first is applied the second no
+/// longer fits. Every member still applies it (raft committed it), its
+/// client is answered NOSPACE (a no-space answer does not mean the write
+/// did not happen), and the appliers raise NOSPACE, which then refuses a
+/// lease grant at the API (etcd's quotaLeaseServer) as it refuses puts.
+#[madsim::test]
+async fn a_write_that_crosses_the_quota_as_it_is_applied_is_kept_but_answered_no_space() {
+    // 100-byte values: each put costs 357 bytes against the quota and
+    // stores a 165-byte record, so one fits the empty store, two do not.
+    let value = "v".repeat(100);
+    let cost = 256 + 1 + value.len() as u64;
+    let quota = Quota::EMPTY_BACKEND_BYTES + cost + 100;
+    let cluster = Arc::new(SimCluster::start(3, |member| {
+        member.quota_backend_bytes = quota as i64;
+    }));
+    let operator = operator_node();
+    let c = cluster.clone();
+    operator
+        .spawn(async move {
+            c.settle().await;
+            let client = Client::new(c.endpoints(), Duration::from_secs(1)).unwrap();
+            let (a, b) = tokio::join!(client.put("a", value.clone()), client.put("b", value));
+            let mut answers = [a.map(|_| ()), b.map(|_| ())];
+            answers.sort_by_key(|answer| answer.is_err());
+            assert_eq!(
+                answers,
+                [Ok(()), Err(NO_SPACE)],
+                "one fits, the other crosses"
+            );
+            let alarms = client.alarm_list().await.unwrap();
+            // Each member that applied it before any alarm was in raises
+            // its own, as in etcd.
+            assert!(!alarms.is_empty(), "the applier raised NOSPACE");
+            assert!(
+                alarms.iter().all(|a| a.alarm == AlarmType::Nospace as i32),
+                "{alarms:?}"
+            );
+            for endpoint in c.endpoints() {
+                let member = Client::new([endpoint], Duration::from_secs(1)).unwrap();
+                let all = member.get_op(Op::get("").prefix()).await.unwrap();
+                let keys: Vec<_> = all.kvs.iter().map(|kv| kv.key.clone()).collect();
+                assert_eq!(
+                    keys,
+                    [b"a".to_vec(), b"b".to_vec()],
+                    "both applied everywhere"
+                );
+                assert_eq!(member.lease_grant(10, 0).await.unwrap_err(), NO_SPACE);
+            }
+        })
+        .await
+        .unwrap();
+}

@@ -116,8 +116,11 @@ pub async fn run_and_announce(
                 .max_decoding_message_size(receive_limit),
         )
         .add_service(
-            LeaseServer::new(api::LeaseService::new(server.clone()))
-                .max_decoding_message_size(receive_limit),
+            LeaseServer::new(api::QuotaLeaseService::new(
+                api::LeaseService::new(server.clone()),
+                server.clone(),
+            ))
+            .max_decoding_message_size(receive_limit),
         )
         .add_service(
             MaintenanceServer::new(api::MaintenanceService::new(server.clone()))

@@ -22,6 +22,6 @@ pub use error::RpcError;
 pub use kv::KvService;
 pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;
-pub use quota::QuotaKvService;
+pub use quota::{QuotaKvService, QuotaLeaseService};
 pub use receive_limit::{grpc_receive_limit, ReceiveLimitLayer, GRPC_OVERHEAD_BYTES};
 pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

@@ -1,11 +1,15 @@
-//! The backend quota in front of the KV service (etcd's `v3rpc/quota.go`).
+//! The backend quota in front of the KV and Lease services (etcd's
+//! `v3rpc/quota.go`).
 //!
 //! [`QuotaKvService`] wraps a KV service as etcd's `quotaKVServer` wraps
-//! its `kvServer`: a put or txn that does not fit raises NOSPACE through
-//! raft and is refused before the service sees it; every other call passes
-//! through untouched. The other half of the quota is in the applier (etcd's
-//! capped applier): once NOSPACE is raised, every member refuses writes
-//! that could grow the store, whichever member they came through.
+//! its `kvServer`, and [`QuotaLeaseService`] a Lease service as
+//! `quotaLeaseServer` does: a put, txn or lease grant that does not fit
+//! raises NOSPACE through raft and is refused before the service sees it;
+//! every other call passes through untouched. The other half of the quota
+//! is in the applier (etcd's quota and capped appliers): a write that no
+//! longer fits when applied is answered NOSPACE and raises it, and once
+//! NOSPACE is raised every member refuses writes that could grow the
+//! store, whichever member they came through.
 
 use tonic::{Request, Response, Status};
 
@@ -14,25 +18,55 @@ use crate::coverage::{self, Site};
 use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::kv_server::Kv;
+use crate::proto::etcdserverpb::lease_server::Lease;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmType, CompactionRequest, CompactionResponse, DeleteRangeRequest,
-    DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest,
-    TxnResponse,
+    DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest,
+    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse,
+    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, PutRequest, PutResponse, RangeRequest,
+    RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::server::etcdserver::{EtcdServer, Quota, ServerError};
+
+/// etcd's `quotaAlarmer`: the quota a member was started with, and the
+/// member to raise NOSPACE through.
+struct QuotaAlarmer {
+    server: EtcdServer,
+    quota: Quota,
+}
 
 /// A KV service behind the backend quota.
 pub struct QuotaKvService<S> {
     kv: S,
-    server: EtcdServer,
-    quota: Quota,
+    alarmer: QuotaAlarmer,
 }
 
 impl<S: Kv> QuotaKvService<S> {
     /// `kv` behind the quota `server` was started with.
     pub fn new(kv: S, server: EtcdServer) -> Self {
+        let alarmer = QuotaAlarmer::new(server);
+        Self { kv, alarmer }
+    }
+}
+
+/// A Lease service behind the backend quota: a grant adds a lease record.
+pub struct QuotaLeaseService<S> {
+    lease: S,
+    alarmer: QuotaAlarmer,
+}
+
+impl<S: Lease> QuotaLeaseService<S> {
+    /// `lease` behind the quota `server` was started with.
+    pub fn new(lease: S, server: EtcdServer) -> Self {
+        let alarmer = QuotaAlarmer::new(server);
+        Self { lease, alarmer }
+    }
+}
+
+impl QuotaAlarmer {
+    fn new(server: EtcdServer) -> Self {
         let quota = server.quota();
-        Self { kv, server, quota }
+        Self { server, quota }
     }
 
     /// etcd's `quotaAlarmer.check`: if a request adding `cost` bytes does
@@ -65,7 +99,9 @@ impl<S: Kv> Kv for QuotaKvService<S> {
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
-        self.check(Quota::put_cost(request.get_ref())).await?;
+        self.alarmer
+            .check(Quota::put_cost(request.get_ref()))
+            .await?;
         self.kv.put(request).await
     }
 
@@ -77,7 +113,9 @@ impl<S: Kv> Kv for QuotaKvService<S> {
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
-        self.check(Quota::txn_cost(request.get_ref())).await?;
+        self.alarmer
+            .check(Quota::txn_cost(request.get_ref()))
+            .await?;
         self.kv.txn(request).await
     }
 
@@ -86,5 +124,46 @@ impl<S: Kv> Kv for QuotaKvService<S> {
         request: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
         self.kv.compact(request).await
+    }
+}
+
+#[tonic::async_trait]
+impl<S: Lease> Lease for QuotaLeaseService<S> {
+    async fn lease_grant(
+        &self,
+        request: Request<LeaseGrantRequest>,
+    ) -> Result<Response<LeaseGrantResponse>, Status> {
+        self.alarmer.check(Quota::LEASE_COST).await?;
+        self.lease.lease_grant(request).await
+    }
+
+    async fn lease_revoke(
+        &self,
+        request: Request<LeaseRevokeRequest>,
+    ) -> Result<Response<LeaseRevokeResponse>, Status> {
+        self.lease.lease_revoke(request).await
+    }
+
+    type LeaseKeepAliveStream = S::LeaseKeepAliveStream;
+
+    async fn lease_keep_alive(
+        &self,
+        request: Request<tonic::Streaming<LeaseKeepAliveRequest>>,
+    ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        self.lease.lease_keep_alive(request).await
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        request: Request<LeaseTimeToLiveRequest>,
+    ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        self.lease.lease_time_to_live(request).await
+    }
+
+    async fn lease_leases(
+        &self,
+        request: Request<LeaseLeasesRequest>,
+    ) -> Result<Response<LeaseLeasesResponse>, Status> {
+        self.lease.lease_leases(request).await
     }
 }

@@ -116,6 +116,8 @@ impl Quota {
     pub const EMPTY_BACKEND_BYTES: u64 = 20 * 1024;
     /// What etcd charges a put besides its key and value.
     const PUT_OVERHEAD: u64 = 256;
+    /// What etcd charges a lease grant (its `leaseOverhead`).
+    pub const LEASE_COST: u64 = 64;
 
     /// `--quota-backend-bytes`: 0 is the default, below 0 is no quota.
     pub fn from_flag(bytes: i64) -> Self {

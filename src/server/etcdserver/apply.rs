@@ -7,15 +7,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use madsim::rand::{thread_rng, Rng};
+use prost::Message;
 use raft::eraftpb::{Entry, EntryType, Snapshot};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
+use super::alarms::Quota;
 use super::backend::Backend;
 use super::convert::header;
+use super::propose::Proposal;
 use super::raft_request::RaftRequest;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
+use crate::coverage::{self, Site};
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
 use crate::mvcc::{KvStore, TombstoneAtCompaction};
@@ -25,7 +30,7 @@ use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse,
     LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, RangeRequest,
-    RangeResponse, RequestOp, TxnRequest, TxnResponse,
+    RangeResponse, RequestHeader, RequestOp, TxnRequest, TxnResponse,
 };
 use crate::raft::RaftHandle;
 use crate::server::lease::attached_keys;
@@ -81,6 +86,8 @@ pub struct Applier {
     pub member_id: u64,
     /// How much longer than their TTL leases live after a leader change.
     pub promote_extend: Duration,
+    /// The backend quota the quota applier checks writes against.
+    pub quota: Quota,
 }
 
 impl Applier {
@@ -215,15 +222,56 @@ impl Applier {
     }
 
     /// Applies one request; `waited` says whether a client waits for its
-    /// result on this member. etcd's capped applier wraps the base one:
-    /// with NOSPACE raised, nothing may grow the store until an operator
-    /// makes room and disarms it.
+    /// result on this member. etcd's appliers nest here: the capped one
+    /// outside (with NOSPACE raised, nothing may grow the store until an
+    /// operator makes room and disarms it), then the quota one, then the
+    /// base one.
     fn apply(&mut self, request: RaftRequest, waited: bool) -> ApplyResult {
         let capped = self.state.write(|state| state.alarms.no_space());
-        match capped.then(|| refused_when_capped(&request)).flatten() {
-            Some(refused) => refused,
-            None => self.apply_base(request, waited),
+        if let Some(refused) = capped.then(|| refused_when_capped(&request)).flatten() {
+            return refused;
         }
+        let fits = self.fits_quota(&request);
+        let applied = self.apply_base(request, waited);
+        if fits {
+            return applied;
+        }
+        self.raise_no_space();
+        over_quota(applied)
+    }
+
+    /// etcd's `quotaApplierV3`: whether a put or txn still fits the quota
+    /// as it is applied. The API checked it against the store as it was
+    /// then; writes that passed that check together can cross the quota.
+    fn fits_quota(&self, request: &RaftRequest) -> bool {
+        let cost = match (&request.envelope.put, &request.txn) {
+            (Some(put), _) => Quota::put_cost(put),
+            (None, Some(txn)) => Quota::txn_cost(txn),
+            (None, None) => return true,
+        };
+        let size = self.state.write(|state| state.store.size_bytes());
+        self.quota.allows(size, cost)
+    }
+
+    /// Raises NOSPACE through raft unless some member already did, as
+    /// etcd's server does for an entry applied as no-space; nobody waits
+    /// for it.
+    fn raise_no_space(&self) {
+        if self.state.write(|state| state.alarms.no_space()) {
+            return;
+        }
+        coverage::hit(Site::NoSpaceRaised);
+        let mut entry = AlarmRequest {
+            action: AlarmAction::Activate as i32,
+            member_id: self.member_id,
+            alarm: AlarmType::Nospace as i32,
+        }
+        .into_entry();
+        entry.header = Some(RequestHeader {
+            id: thread_rng().gen(),
+        });
+        let raft = self.raft.clone();
+        tokio::spawn(async move { raft.propose(entry.encode_to_vec()).await });
     }
 
     /// Applies one request, quota or not (etcd's `applierV3backend`).
@@ -376,6 +424,18 @@ fn refused_when_capped(request: &RaftRequest) -> Option<ApplyResult> {
         Some(ApplyResult::LeaseGrant(Err(ServerError::NoSpace)))
     } else {
         None
+    }
+}
+
+/// What the quota applier answers for a write it applied past the quota:
+/// the write stays applied on every member (raft committed it), but its
+/// client is told NOSPACE, as etcd tells it, so a no-space answer does not
+/// mean the write did not take effect.
+fn over_quota(applied: ApplyResult) -> ApplyResult {
+    match applied {
+        ApplyResult::Put(Ok(_)) => ApplyResult::Put(Err(ServerError::NoSpace)),
+        ApplyResult::Txn(Ok(_)) => ApplyResult::Txn(Err(ServerError::NoSpace)),
+        other => other,
     }
 }
 

@@ -163,6 +163,7 @@ impl EtcdServer {
             member_id: config.member().id,
             promote_extend: config.tick * config.election_ticks.0 as u32,
             metrics: metrics.clone(),
+            quota,
         };
         let apply_loop = tokio::spawn(apply_loop(
             applier,
