@@ -96,6 +96,17 @@ pub enum Bug {
     /// attached to its old one too: revoking the old lease deletes a key
     /// that no longer belongs to it.
     LeaseReattachKeepsOld,
+    /// etcd #19179: a restore leaves out of the key index a key whose
+    /// first retained record is its delete (kept by compaction at that
+    /// revision), so the compaction the restore resumes deletes it, and a
+    /// watch from the compacted revision on that member misses the delete.
+    Etcd19179,
+    /// etcd #17780: a restore takes the current revision from the newest
+    /// record left after the compaction it resumes, which follows etcd's
+    /// rule of the time (a delete at the compacted revision goes): when
+    /// the newest revision held only deletes and was compacted, the
+    /// member's revision goes back and its next writes reuse revisions.
+    Etcd17780,
 }
 
 impl Bug {
@@ -141,7 +152,7 @@ struct Row {
 }
 
 /// Every bug, one row each, in declaration order.
-const TABLE: [Row; 23] = [
+const TABLE: [Row; 25] = [
     Row {
         bug: Bug::StaleRead,
         name: "stale-read",
@@ -317,6 +328,25 @@ const TABLE: [Row; 23] = [
             "a second index that misses an update: etcd's lessor keeps each lease's item set and a \
             put must Detach the key from its old lease before it Attaches the new one",
         issue: None,
+    },
+    Row {
+        bug: Bug::Etcd19179,
+        name: "etcd-19179",
+        breaks:
+            "reliable watches: after a restore a watch from the compacted revision misses a delete",
+        models:
+            "etcd #19179: restoreIntoIndex skips a key whose first revision is a tombstone; the \
+            resumed compaction then deletes it",
+        issue: Some("https://github.com/etcd-io/etcd/issues/19179"),
+    },
+    Row {
+        bug: Bug::Etcd17780,
+        name: "etcd-17780",
+        breaks: "revisions: a member restored after compacting its newest revision goes back",
+        models:
+            "etcd #17780: restore derives currentRev from the newest key in the backend, which the \
+            compaction had deleted, without the scheduled compaction as a floor",
+        issue: Some("https://github.com/etcd-io/etcd/issues/17780"),
     },
 ];
 

@@ -69,6 +69,15 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         // Every member deletes the same wrong key, so only a client sees
         // it: a key read absent after a put moved it off the revoked lease.
         Bug::LeaseReattachKeepsOld => &["not-linearizable"],
+        // A restored member deletes the delete at the compacted revision:
+        // a watch from there on it misses the delete, or its history
+        // differs from the others' (hashkv).
+        Bug::Etcd19179 => &["broken:watch", "broken:hashkv"],
+        // A restored member's revision goes back: it stands at a lower
+        // revision than the others at the same applied index (hashkv), a
+        // client sees a revision reused or an acknowledged write's
+        // revision gone, or a watcher gets a second event at a revision.
+        Bug::Etcd17780 => &["broken:hashkv", "not-linearizable", "broken:watch"],
     }
 }
 
@@ -217,4 +226,61 @@ fn etcd_14370_loses_an_acknowledged_write_of_a_one_member_cluster() {
         first_failing_seed(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
     assert_eq!(RunConfig::swarm(seed).nodes, 1, "{bug}: seed {seed}");
     assert_eq!(verdict, SeedVerdict::NotLinearizable, "{bug}: seed {seed}");
+}
+
+/// The revisions the members stood at in a hashkv verdict's evidence
+/// (`member N applied I rev R compacted C hash H; ...`).
+fn hashkv_revisions(evidence: &str) -> Vec<i64> {
+    evidence
+        .split("; ")
+        .filter_map(|member| member.split(" rev ").nth(1))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn etcd_19179_loses_the_delete_at_the_compacted_revision_on_a_restored_member() {
+    // The member that restored lost one record, the delete: a watch from
+    // the compacted revision misses it, or the member's history differs
+    // from the others' at the same revision.
+    let bug = Bug::Etcd19179;
+    assert!(bug.issue().is_some(), "{bug} names its etcd issue");
+    let (seed, verdict) =
+        first_failing_seed(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
+    let SeedVerdict::Broken(evidence) = &verdict else {
+        panic!("{bug}: seed {seed} is {verdict:?}");
+    };
+    if let Some(hashkv) = evidence.strip_prefix("hashkv: members differ") {
+        let revs = hashkv_revisions(hashkv);
+        assert!(
+            revs.len() > 1 && revs.iter().all(|r| *r == revs[0]),
+            "{bug}: seed {seed}: the history differs, not the revision: {evidence}"
+        );
+    } else {
+        assert!(
+            evidence.starts_with("watch: Missing {") && evidence.contains("kind: Delete"),
+            "{bug}: seed {seed}: {evidence}"
+        );
+    }
+}
+
+#[test]
+fn etcd_17780_sends_a_restored_members_revision_back() {
+    // The member that restored stands at a lower revision than the others
+    // at the same applied index.
+    let bug = Bug::Etcd17780;
+    assert!(bug.issue().is_some(), "{bug} names its etcd issue");
+    let (seed, verdict) =
+        first_failing_seed(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
+    let SeedVerdict::Broken(evidence) = &verdict else {
+        panic!("{bug}: seed {seed} is {verdict:?}, not members at different revisions");
+    };
+    let revs = hashkv_revisions(evidence);
+    assert!(
+        evidence.starts_with("hashkv: members differ")
+            && revs
+                .iter()
+                .any(|r| *r < *revs.iter().max().expect("members")),
+        "{bug}: seed {seed}: {evidence}"
+    );
 }

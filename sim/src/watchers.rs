@@ -14,10 +14,12 @@
 //!   newest it has been told of): it sits waiting across faults and
 //!   snapshot restores, then turns into an ordinary watch when the cluster
 //!   gets there;
-//! - one from revision 1 that, once compaction cancels it, watches again
-//!   from the compacted revision it was told of (as a cache that relists
-//!   at the compaction does), so the compacted revision's own events are
-//!   judged too.
+//! - the others from revision 1: once compaction cancels one, it watches
+//!   again from the compacted revision it was told of (as a cache that
+//!   relists at the compaction does), so the compacted revision's own
+//!   events are judged too. They start at moments spread over the run,
+//!   each first on another member, so that a member's compacted revision
+//!   is read again after its restarts and snapshot restores.
 //!
 //! Their logs are numbered `id + 10 * (k + 1)` for the `k`-th, plus 100
 //! for each watch again after a compaction.
@@ -54,12 +56,13 @@ pub async fn run_watcher(ctx: ClientContext, logs: WatchLogs, stop: oneshot::Rec
         .map(|k| {
             let (stop, stopped) = oneshot::channel();
             let watch = ExtraWatch {
-                kind: if k % 2 == 0 {
+                kind: if k == 0 {
                     ExtraKind::Future
                 } else {
                     ExtraKind::FromCompaction
                 },
                 watcher: id + 10 * (k + 1),
+                order: k,
                 client: client.clone(),
                 member: first_member + 1 + k as usize,
                 follows: id,
@@ -118,7 +121,7 @@ impl Informer {
 }
 
 /// How many watches each watcher client opens besides its own.
-pub const EXTRA_WATCHES: u32 = 2;
+pub const EXTRA_WATCHES: u32 = 4;
 
 /// What an extra watch watches.
 #[derive(Debug, Clone, Copy)]
@@ -132,6 +135,8 @@ enum ExtraKind {
 /// A watch a watcher client opens besides its own.
 struct ExtraWatch {
     kind: ExtraKind,
+    /// Which of the client's extra watches it is (0-based).
+    order: u32,
     /// Its log's number.
     watcher: u32,
     client: Arc<Client>,
@@ -144,7 +149,8 @@ struct ExtraWatch {
 
 impl ExtraWatch {
     async fn run(self, mut stop: oneshot::Receiver<()>) {
-        let delay = thread_rng().gen_range(500..5000);
+        // The k-th starts within the first 5k seconds.
+        let delay = thread_rng().gen_range(500..5000 * u64::from(self.order.max(1)));
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let mut start = match self.kind {
             ExtraKind::Future => {

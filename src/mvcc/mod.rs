@@ -82,6 +82,6 @@ pub use events::{in_range, Event, EventKind};
 pub use hash::KvHash;
 pub use key_index::TombstoneAtCompaction;
 pub use revision::{Revision, REVISION_BYTES, TOMBSTONE_MARK};
-pub use snapshot::FrozenStore;
+pub use snapshot::{CurrentRevision, FrozenStore, LoneTombstone, RestoreRules};
 pub use store::{KeyValue, KvStore, RangeOptions, RangeResult, ReadView};
 pub use write::WriteTxn;

@@ -25,15 +25,73 @@
 //! A record's mod revision is its main revision and is not stored again.
 //! Like etcd's backend, a snapshot holds the changes themselves; the key
 //! index is rebuilt from them on restore, as etcd's `restore` does.
+//!
+//! # Restore resumes the compaction
+//!
+//! etcd's restore resumes a compaction whose finish mark it does not find
+//! (a crash struck between the compaction's deletes and that mark): it
+//! compacts the rebuilt index again at the scheduled revision and deletes
+//! the records the index no longer names. A snapshot here writes the
+//! compacted revision with the data in one step, so it cannot tell an
+//! interrupted compaction from a finished one; restore always resumes it.
+//! That changes nothing when the index is rebuilt right (every record a
+//! compaction kept is named by it), and it is where two of etcd's restore
+//! bugs bite ([`RestoreRules`]).
 
 use std::collections::BTreeMap;
 
 use super::error::SnapshotError;
-use super::key_index::KeyIndex;
+use super::key_index::{KeyIndex, TombstoneAtCompaction};
 use super::revision::{Revision, TOMBSTONE_MARK};
 use super::store::{KeyValue, KvStore, Record};
 
 const MAGIC: &[u8; 8] = b"ESMVCC\x00\x01";
+
+/// How a restore rebuilds the store where etcd's once went wrong; the
+/// default is right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RestoreRules {
+    /// What becomes of a key whose first retained record is its delete.
+    pub lone_tombstone: LoneTombstone,
+    /// Where the restored store's current revision comes from.
+    pub current: CurrentRevision,
+}
+
+/// A key whose first retained record is its delete: compaction at the
+/// delete's revision kept it (the compacted revision's event) and dropped
+/// everything before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoneTombstone {
+    /// Goes into the index as a generation of that delete alone, so the
+    /// resumed compaction keeps it (etcd since its fix of #19179).
+    #[default]
+    Index,
+    /// Stays out of the index, as etcd's restore left a tombstone of a
+    /// key it had not met yet: the resumed compaction then deletes it, and
+    /// a watch from the compacted revision misses the delete (the
+    /// `etcd-19179` bug).
+    Skip,
+}
+
+/// Where a restored store's current revision comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CurrentRevision {
+    /// The revision the snapshot recorded, never below its compaction
+    /// (etcd since its fix of #17780 takes the scheduled compaction's
+    /// revision as a floor).
+    #[default]
+    Recorded,
+    /// The newest record left after the resumed compaction (the
+    /// `etcd-17780` bug), as etcd's restore took the newest key in its
+    /// backend. A compaction at the newest revision resumes by the rule
+    /// etcd had before its fix of #18089, which removes a delete there:
+    /// when the newest revision held only deletes, the store's revision
+    /// goes back. The compaction then stands above the current revision
+    /// and fails to resume ("required revision is a future revision", as
+    /// etcd logged), so the store's compacted revision goes no higher than
+    /// its current one.
+    FromRecords,
+}
 
 /// A copy of what a snapshot of the store holds, frozen at one revision,
 /// to be encoded elsewhere: the applier freezes the store between two
@@ -88,6 +146,14 @@ impl KvStore {
     /// equals the store that was snapshotted. Corrupt or inconsistent input
     /// is an error, never a panic.
     pub fn restore(bytes: &[u8]) -> Result<KvStore, SnapshotError> {
+        Self::restore_with(bytes, RestoreRules::default())
+    }
+
+    /// [`KvStore::restore`] with `rules` saying how it rebuilds the index
+    /// and the current revision (right unless a bug switch says otherwise):
+    /// decodes the records into the store and its index, then resumes the
+    /// compaction (module docs).
+    pub fn restore_with(bytes: &[u8], rules: RestoreRules) -> Result<KvStore, SnapshotError> {
         if bytes.len() < MAGIC.len() + 8 {
             return Err(SnapshotError::Truncated);
         }
@@ -122,7 +188,7 @@ impl KvStore {
             last = rev;
             let key = r.bytes()?.to_vec();
             let record = if tombstone {
-                store.restore_tombstone(&key, rev)?;
+                store.restore_tombstone(&key, rev, rules.lone_tombstone)?;
                 Record {
                     kv: KeyValue {
                         key,
@@ -147,7 +213,31 @@ impl KvStore {
         if !r.0.is_empty() {
             return Err(SnapshotError::Invalid("trailing bytes"));
         }
+        store.resume_compaction(rules.current);
         Ok(store)
+    }
+
+    /// Compacts the rebuilt store again at its compacted revision, then
+    /// settles its current revision as `current` says (module docs).
+    fn resume_compaction(&mut self, current: CurrentRevision) {
+        // #17780 needed the newest revision gone from etcd's backend: a
+        // compaction at the newest revision removed its deletes, by the
+        // rule etcd had until its fix of #18089. Compaction here keeps
+        // them, so the bug brings back that old rule exactly where this
+        // bug needs it, and nowhere else.
+        let newest_compacted = self.compacted == self.current;
+        let tombstone = match current {
+            CurrentRevision::FromRecords if newest_compacted => TombstoneAtCompaction::Drop,
+            _ => TombstoneAtCompaction::Keep,
+        };
+        if self.compacted >= 0 {
+            self.prune(self.compacted, tombstone);
+        }
+        if current == CurrentRevision::FromRecords {
+            // A fresh store is at revision 1 (no record is older).
+            self.current = self.records.keys().next_back().map_or(1, |r| r.main);
+            self.compacted = self.compacted.min(self.current);
+        }
     }
 
     fn restore_put(&mut self, kv: &KeyValue, rev: Revision) -> Result<(), SnapshotError> {
@@ -170,18 +260,24 @@ impl KvStore {
         Ok(())
     }
 
-    fn restore_tombstone(&mut self, key: &[u8], rev: Revision) -> Result<(), SnapshotError> {
+    fn restore_tombstone(
+        &mut self,
+        key: &[u8],
+        rev: Revision,
+        lone: LoneTombstone,
+    ) -> Result<(), SnapshotError> {
         match self.index.get_mut(key) {
             Some(ki) if ki.is_live() => {
                 ki.tombstone(rev);
                 Ok(())
             }
             // A key's first retained revision may be a delete only where
-            // compaction kept it: at the compacted revision (etcd restores
-            // it into the index too since its fix of #19179).
+            // compaction kept it: at the compacted revision.
             None if rev.main == self.compacted => {
-                self.index
-                    .insert(key.to_vec(), KeyIndex::restore_tombstone(rev));
+                if lone == LoneTombstone::Index {
+                    self.index
+                        .insert(key.to_vec(), KeyIndex::restore_tombstone(rev));
+                }
                 Ok(())
             }
             _ => Err(SnapshotError::Invalid("tombstone of a missing key")),
@@ -326,6 +422,127 @@ mod tests {
             t.end();
         }
         assert_eq!(a, b);
+    }
+
+    /// `k` put at 2 and deleted at 3, `other` put at 4: compaction at 3
+    /// keeps the delete as 3's event.
+    fn compacted_at_a_delete() -> KvStore {
+        let mut store = KvStore::new();
+        for step in 0..3 {
+            let mut t = store.write();
+            match step {
+                0 => t.put(b"k", b"v", 0),
+                1 => t.delete_range(b"k", b"").0,
+                _ => t.put(b"other", b"v", 0),
+            };
+            t.end();
+        }
+        store.compact(3).unwrap();
+        store
+    }
+
+    fn deletes_from(store: &KvStore, rev: i64) -> Vec<i64> {
+        let events = store.events(b"", b"\0", rev, i64::MAX, false).unwrap();
+        events
+            .iter()
+            .filter(|e| e.kind == crate::mvcc::EventKind::Delete)
+            .map(|e| e.kv.mod_revision)
+            .collect()
+    }
+
+    #[test]
+    fn a_restore_keeps_a_delete_at_the_compacted_revision_for_a_watch_from_there() {
+        let store = compacted_at_a_delete();
+        assert_eq!(deletes_from(&store, 3), vec![3]);
+        let restored = KvStore::restore(&store.snapshot()).unwrap();
+        assert_eq!(restored, store, "the resumed compaction changes nothing");
+        assert_eq!(deletes_from(&restored, 3), vec![3]);
+        // Again, and after a restore of a restore.
+        let twice = KvStore::restore(&restored.snapshot()).unwrap();
+        assert_eq!(twice, store);
+    }
+
+    #[test]
+    fn the_etcd_19179_rule_loses_the_delete_at_the_compacted_revision_on_restore() {
+        let store = compacted_at_a_delete();
+        let rules = RestoreRules {
+            lone_tombstone: LoneTombstone::Skip,
+            ..RestoreRules::default()
+        };
+        let restored = KvStore::restore_with(&store.snapshot(), rules).unwrap();
+        assert_eq!(deletes_from(&restored, 3), Vec::<i64>::new());
+        assert_eq!(restored.compacted_revision(), 3);
+        assert_eq!(restored.current_revision(), 4);
+        assert_ne!(
+            restored.hash_kv(0),
+            store.hash_kv(0),
+            "members would differ"
+        );
+        // A store with no lone delete restores the same either way.
+        let mut plain = busy_store();
+        plain.compact(4).unwrap();
+        let bytes = plain.snapshot();
+        assert_eq!(KvStore::restore_with(&bytes, rules), Ok(plain));
+    }
+
+    /// `a` put at 2, `k` put at 3 and deleted at 4, compacted at 4: the
+    /// newest revision holds only a delete.
+    fn compacted_at_the_newest_delete() -> KvStore {
+        let mut store = KvStore::new();
+        for step in 0..3 {
+            let mut t = store.write();
+            match step {
+                0 => t.put(b"a", b"v", 0),
+                1 => t.put(b"k", b"v", 0),
+                _ => t.delete_range(b"k", b"").0,
+            };
+            t.end();
+        }
+        store.compact(4).unwrap();
+        store
+    }
+
+    const FROM_RECORDS: RestoreRules = RestoreRules {
+        lone_tombstone: LoneTombstone::Index,
+        current: CurrentRevision::FromRecords,
+    };
+
+    #[test]
+    fn a_restore_keeps_the_current_revision_when_the_newest_one_was_compacted() {
+        let store = compacted_at_the_newest_delete();
+        let restored = KvStore::restore(&store.snapshot()).unwrap();
+        assert_eq!(restored.current_revision(), 4);
+        assert_eq!(restored, store);
+    }
+
+    #[test]
+    fn the_etcd_17780_rule_sends_the_revision_back_and_reuses_it() {
+        let store = compacted_at_the_newest_delete();
+        let mut restored = KvStore::restore_with(&store.snapshot(), FROM_RECORDS).unwrap();
+        assert_eq!(restored.current_revision(), 2, "only a's put at 2 is left");
+        assert_eq!(restored.compacted_revision(), 2);
+        let mut t = restored.write();
+        assert_eq!(t.put(b"b", b"v", 0), 3, "revision 3 again");
+        t.end();
+        // The same store with anything newer than the compaction keeps its
+        // revision: the newest record survives.
+        let mut later = store.clone();
+        let mut t = later.write();
+        t.put(b"z", b"v", 0);
+        t.end();
+        let restored = KvStore::restore_with(&later.snapshot(), FROM_RECORDS).unwrap();
+        assert_eq!(restored.current_revision(), 5);
+        // So does one whose newest revision holds a put.
+        let mut put_last = busy_store();
+        put_last.compact(put_last.current_revision()).unwrap();
+        let restored = KvStore::restore_with(&put_last.snapshot(), FROM_RECORDS).unwrap();
+        assert_eq!(restored.current_revision(), put_last.current_revision());
+        // And a delete at a compaction below the newest revision stays.
+        let below = compacted_at_a_delete();
+        assert_eq!(
+            KvStore::restore_with(&below.snapshot(), FROM_RECORDS),
+            Ok(below)
+        );
     }
 
     #[test]

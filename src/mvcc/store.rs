@@ -200,6 +200,17 @@ impl KvStore {
             return Err(MvccError::FutureRev);
         }
         self.compacted = rev;
+        self.prune(rev, tombstone);
+        Ok(())
+    }
+
+    /// The work of a compaction at `rev`: compacts the index and drops
+    /// every record at or below `rev` that it no longer names (etcd's
+    /// `compactIndex` then the backend deletes). A restore runs it again
+    /// at the compacted revision (see `snapshot.rs`), so it must change
+    /// nothing on a store compacted at `rev` whose index names every
+    /// record it holds.
+    pub(super) fn prune(&mut self, rev: i64, tombstone: TombstoneAtCompaction) {
         let mut keep = BTreeSet::new();
         self.index.retain(|_, ki| {
             ki.compact(rev, tombstone, &mut keep);
@@ -209,7 +220,6 @@ impl KvStore {
         self.records.retain(|r, _| keep.contains(r));
         self.records.extend(newer);
         self.bytes = self.records.values().map(Record::size_bytes).sum();
-        Ok(())
     }
 
     /// The store's read, seen from a view whose current revision is `cur`

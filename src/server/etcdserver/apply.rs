@@ -23,7 +23,7 @@ use crate::bugs::{Bug, BugSet};
 use crate::coverage::{self, Site};
 use crate::crash::{CrashPoint, CrashPoints};
 use crate::metrics::Metrics;
-use crate::mvcc::{KvStore, TombstoneAtCompaction};
+use crate::mvcc::{CurrentRevision, KvStore, LoneTombstone, RestoreRules, TombstoneAtCompaction};
 use crate::offload::offload;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
@@ -95,9 +95,10 @@ impl Applier {
     /// its index.
     pub fn restore(&mut self, snapshot: Snapshot) {
         let index = snapshot.get_metadata().index;
+        let rules = self.restore_rules();
         let restored = self
             .state
-            .write(|state| state.decode(&snapshot.data, Instant::now()))
+            .write(|state| state.decode(&snapshot.data, Instant::now(), rules))
             .unwrap_or_else(|e| panic!("snapshot at index {index} holds no state: {e}"));
         self.crash.reach(CrashPoint::BeforeSnapshotApply);
         self.state.write(|state| state.install(restored));
@@ -106,6 +107,29 @@ impl Applier {
         self.restores.fetch_add(1, Ordering::Relaxed);
         self.applied.send_replace(index);
         self.watchers.notify_waiters();
+    }
+
+    /// How a snapshot's store is rebuilt: right, unless a restore bug of
+    /// etcd's is switched on.
+    fn restore_rules(&self) -> RestoreRules {
+        // The bugs: a key whose first record is its delete stays out of
+        // the index, so the resumed compaction deletes it (etcd #19179);
+        // the current revision is the newest record's after the resumed
+        // compaction thinned them (etcd #17780).
+        crate::coverage::bug_site(Bug::Etcd19179);
+        crate::coverage::bug_site(Bug::Etcd17780);
+        RestoreRules {
+            lone_tombstone: if self.bugs.has(Bug::Etcd19179) {
+                LoneTombstone::Skip
+            } else {
+                LoneTombstone::Index
+            },
+            current: if self.bugs.has(Bug::Etcd17780) {
+                CurrentRevision::FromRecords
+            } else {
+                CurrentRevision::Recorded
+            },
+        }
     }
 
     /// Applies `entries` in order, wakes their waiters, then publishes the

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::alarms::Alarms;
 use super::members::Published;
-use crate::mvcc::{FrozenStore, KvStore};
+use crate::mvcc::{FrozenStore, KvStore, RestoreRules};
 use crate::server::lease::Lessor;
 
 /// The replicated state: a pure function of the applied log (lease
@@ -81,15 +81,21 @@ impl StateMachine {
 
     /// Decodes what [`Self::encode`] wrote: the leases go into this lessor
     /// at once, with deadlines from `now`; the rest waits for
-    /// [`Self::install`].
-    pub fn decode(&mut self, bytes: &[u8], now: Instant) -> Result<Restored, String> {
+    /// [`Self::install`]. The store is rebuilt by `rules` (see
+    /// [`KvStore::restore_with`]).
+    pub fn decode(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+        rules: RestoreRules,
+    ) -> Result<Restored, String> {
         let (alarms, rest) = Alarms::decode(bytes).ok_or("its alarms are cut short")?;
         let (members, rest) = Published::decode(rest).ok_or("its member table is cut short")?;
         let rest = self
             .lessor
             .restore(rest, now)
             .ok_or("its leases are cut short")?;
-        let store = KvStore::restore(rest).map_err(|e| format!("{e:?}"))?;
+        let store = KvStore::restore_with(rest, rules).map_err(|e| format!("{e:?}"))?;
         Ok(Restored {
             store,
             alarms,
@@ -184,13 +190,17 @@ mod tests {
         }
 
         let mut restored = empty_state();
-        let decoded = restored.decode(&state.encode(), now).unwrap();
+        let decoded = restored
+            .decode(&state.encode(), now, RestoreRules::default())
+            .unwrap();
         assert!(restored.lessor.contains(7), "leases go in at decode");
         assert_eq!(restored.store.current_revision(), 1, "the rest waits");
         restored.install(decoded);
         assert_eq!(restored.hash(), full);
         let (head, frozen) = state.freeze();
         assert_eq!([head, frozen.encode()].concat(), state.encode());
-        assert!(restored.decode(&state.encode()[..3], now).is_err());
+        assert!(restored
+            .decode(&state.encode()[..3], now, RestoreRules::default())
+            .is_err());
     }
 }
