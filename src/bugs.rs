@@ -96,6 +96,11 @@ pub enum Bug {
     /// attached to its old one too: revoking the old lease deletes a key
     /// that no longer belongs to it.
     LeaseReattachKeepsOld,
+    /// etcd #18055: saving a snapshot received from the leader removes the
+    /// older snapshot files, including one the applier has been handed and
+    /// has still to open (it lags), so the applier finds nothing to open
+    /// and the member panics.
+    Etcd18055,
 }
 
 impl Bug {
@@ -141,7 +146,7 @@ struct Row {
 }
 
 /// Every bug, one row each, in declaration order.
-const TABLE: [Row; 23] = [
+const TABLE: [Row; 24] = [
     Row {
         bug: Bug::StaleRead,
         name: "stale-read",
@@ -317,6 +322,15 @@ const TABLE: [Row; 23] = [
             "a second index that misses an update: etcd's lessor keeps each lease's item set and a \
             put must Detach the key from its old lease before it Attaches the new one",
         issue: None,
+    },
+    Row {
+        bug: Bug::Etcd18055,
+        name: "etcd-18055",
+        breaks: "availability: a member sent two snapshots in a short period panics, its applier \
+            finding the first one's file removed",
+        models: "etcd #18055: a newer snapshot's save releases the older snapshot's database file \
+            before the applier opened it",
+        issue: Some("https://github.com/etcd-io/etcd/issues/18055"),
     },
 ];
 
