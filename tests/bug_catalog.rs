@@ -221,3 +221,21 @@ fn etcd_14370_loses_an_acknowledged_write_of_a_one_member_cluster() {
     assert_eq!(RunConfig::swarm(seed).nodes, 1, "{bug}: seed {seed}");
     assert_eq!(verdict, SeedVerdict::NotLinearizable, "{bug}: seed {seed}");
 }
+
+#[test]
+fn etcd_18055_panics_where_the_applier_opens_a_removed_snapshot() {
+    // The member must stop where etcd's does: its applier cannot find the
+    // file of a received snapshot that a newer one's save removed.
+    let bug = Bug::Etcd18055;
+    assert!(bug.issue().is_some(), "{bug} names its etcd issue");
+    let (seed, verdict) =
+        first_failing_seed(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
+    let SeedVerdict::Panicked(message) = &verdict else {
+        panic!("{bug}: seed {seed} is {verdict:?}, not a panic");
+    };
+    assert!(
+        message.contains("failed to open the snapshot at index")
+            && message.contains("no such file"),
+        "{bug}: seed {seed}: {message}"
+    );
+}
