@@ -107,6 +107,11 @@ pub enum Bug {
     /// the newest revision held only deletes and was compacted, the
     /// member's revision goes back and its next writes reuse revisions.
     Etcd17780,
+    /// etcd #18055: saving a snapshot received from the leader removes the
+    /// older snapshot files, including one the applier has been handed and
+    /// has still to open (it lags), so the applier finds nothing to open
+    /// and the member panics.
+    Etcd18055,
 }
 
 impl Bug {
@@ -152,7 +157,7 @@ struct Row {
 }
 
 /// Every bug, one row each, in declaration order.
-const TABLE: [Row; 25] = [
+const TABLE: [Row; 26] = [
     Row {
         bug: Bug::StaleRead,
         name: "stale-read",
@@ -347,6 +352,15 @@ const TABLE: [Row; 25] = [
             "etcd #17780: restore derives currentRev from the newest key in the backend, which the \
             compaction had deleted, without the scheduled compaction as a floor",
         issue: Some("https://github.com/etcd-io/etcd/issues/17780"),
+    },
+    Row {
+        bug: Bug::Etcd18055,
+        name: "etcd-18055",
+        breaks: "availability: a member sent two snapshots in a short period panics, its applier \
+            finding the first one's file removed",
+        models: "etcd #18055: a newer snapshot's save releases the older snapshot's database file \
+            before the applier opened it",
+        issue: Some("https://github.com/etcd-io/etcd/issues/18055"),
     },
 ];
 

@@ -43,6 +43,10 @@ pub enum Perturbation {
     DelayPeerMessage,
     /// A leader hands leadership to another member unprompted.
     LeaderHandsOver,
+    /// Snapshots move slowly, as a large database's do: a snapshot
+    /// stream reaches its peer late, and the applier gets to a received
+    /// snapshot late.
+    SlowSnapshot,
 }
 
 impl Perturbation {
@@ -84,7 +88,7 @@ struct Row {
 }
 
 /// Every perturbation, one row each, in declaration order.
-const TABLE: [Row; 9] = [
+const TABLE: [Row; 10] = [
     Row {
         perturbation: Perturbation::ApplierLag,
         name: "applier-lag",
@@ -147,6 +151,15 @@ const TABLE: [Row; 9] = [
         one_in: 300,
         does: "a leader hands leadership to another member unprompted (checked every tick)",
         models: "an operator's move-leader, or a leader handing over as it shuts down",
+    },
+    Row {
+        perturbation: Perturbation::SlowSnapshot,
+        name: "slow-snapshot",
+        one_in: 1,
+        does: "a snapshot stream to a peer starts 1-1000 ms late, and the applier waits 1-2000 ms \
+            before it opens a snapshot received from the leader",
+        models: "a large database: etcd streams the whole file to a follower, whose applier, \
+            behind a backlog of batches (apply jobs run in order), gets to it late",
     },
 ];
 

@@ -78,6 +78,9 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         // client sees a revision reused or an acknowledged write's
         // revision gone, or a watcher gets a second event at a revision.
         Bug::Etcd17780 => &["broken:hashkv", "not-linearizable", "broken:watch"],
+        // A received snapshot's file removed before the applier opened it:
+        // the member panics, as etcd's does.
+        Bug::Etcd18055 => &["panicked"],
     }
 }
 
@@ -282,5 +285,23 @@ fn etcd_17780_sends_a_restored_members_revision_back() {
                 .iter()
                 .any(|r| *r < *revs.iter().max().expect("members")),
         "{bug}: seed {seed}: {evidence}"
+    );
+}
+
+#[test]
+fn etcd_18055_panics_where_the_applier_opens_a_removed_snapshot() {
+    // The member must stop where etcd's does: its applier cannot find the
+    // file of a received snapshot that a newer one's save removed.
+    let bug = Bug::Etcd18055;
+    assert!(bug.issue().is_some(), "{bug} names its etcd issue");
+    let (seed, verdict) =
+        first_failing_seed(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
+    let SeedVerdict::Panicked(message) = &verdict else {
+        panic!("{bug}: seed {seed} is {verdict:?}, not a panic");
+    };
+    assert!(
+        message.contains("failed to open the snapshot at index")
+            && message.contains("no such file"),
+        "{bug}: seed {seed}: {message}"
     );
 }

@@ -20,4 +20,5 @@ pub use election::ElectionTimeouts;
 pub use node::{
     spawn_raft, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus, SpawnedRaft,
 };
+pub use snapshotter::SnapshotFile;
 pub use transport::{Connectivity, Peer, RaftTransportService, Report, Transport};

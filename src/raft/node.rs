@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::log_store::LogStore;
-use super::snapshotter::Snapshotter;
+use super::snapshotter::{SnapshotFile, Snapshotter};
 use super::transport::{Connectivity, Peer, Report, Transport};
 use super::wal::{Wal, WalError};
 use super::ElectionTimeouts;
@@ -63,10 +63,11 @@ pub struct RaftConfig {
 /// states (confirmed read indexes), which are not log entries.
 #[derive(Debug)]
 pub enum Committed {
-    /// Replace the state machine with this snapshot's data; it covers every
-    /// entry up to its index. Sent on start if a snapshot was on disk, and
-    /// when the leader sends one.
-    Snapshot(Snapshot),
+    /// Replace the state machine with the data of the snapshot in this
+    /// file, opened when the applier gets to it; it covers every entry up
+    /// to its index. Sent on start if a snapshot was on disk, and when the
+    /// leader sends one.
+    Snapshot(SnapshotFile),
     /// Entries committed by the cluster, to apply in order.
     Entries(Vec<Entry>),
     /// A read-index request identified by `ctx` may be served once the
@@ -198,7 +199,8 @@ pub struct SpawnedRaft {
 pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft, WalError> {
     let snapshotter = Snapshotter::new(disk.clone())
         .with_crash_points(config.crash_points.clone())
-        .with_early_purge(config.bugs.has(Bug::SnapshotPurgeBeforeSave));
+        .with_early_purge(config.bugs.has(Bug::SnapshotPurgeBeforeSave))
+        .with_purge_pending(config.bugs.has(Bug::Etcd18055));
     let snapshot = match snapshotter.load_newest()? {
         Some(snapshot) => snapshot,
         None => {
@@ -251,7 +253,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
     let (inbox, inputs) = mpsc::unbounded_channel();
     let (out, committed) = mpsc::unbounded_channel();
     if snapshot_index > 0 {
-        let _ = out.send(Committed::Snapshot(snapshot));
+        let _ = out.send(Committed::Snapshot(snapshotter.hand_over(snapshot_index)));
     }
     let (status_tx, status) = watch::channel(RaftStatus {
         id: config.id,
@@ -450,15 +452,19 @@ impl Driver {
 
     /// A snapshot from the leader: saved, made the start of the log, and
     /// the WAL shrunk, in that order, so that a crash at any point leaves a
-    /// snapshot and a WAL that together hold every persisted entry.
-    async fn install_snapshot(&mut self, snapshot: Snapshot) {
+    /// snapshot and a WAL that together hold every persisted entry. Returns
+    /// the saved file, for the applier to open.
+    async fn install_snapshot(&mut self, snapshot: Snapshot) -> SnapshotFile {
         self.log_snapshot(&snapshot);
         let id = self.raw.raft.id;
+        let index = snapshot.get_metadata().index;
         save_snapshot(id, self.snapshotter.clone(), &self.crash, snapshot.clone()).await;
+        let file = self.snapshotter.hand_over(index);
         self.raw
             .mut_store()
             .apply_snapshot(snapshot, self.catch_up_entries);
         self.rewrite_wal().await;
+        file
     }
 
     fn log_snapshot(&self, snapshot: &Snapshot) {
@@ -493,9 +499,8 @@ impl Driver {
         self.send(ready.take_messages());
         // 2. A snapshot from the leader replaces the state machine.
         if !ready.snapshot().is_empty() {
-            let snapshot = ready.snapshot().clone();
-            self.install_snapshot(snapshot.clone()).await;
-            let _ = self.out.send(Committed::Snapshot(snapshot));
+            let file = self.install_snapshot(ready.snapshot().clone()).await;
+            let _ = self.out.send(Committed::Snapshot(file));
         }
         // 3. Committed entries are already persisted: hand them up.
         self.emit_read_states(ready.take_read_states());

@@ -8,10 +8,22 @@
 //! A file is written as `<name>.tmp`, synced, then renamed, so a crash leaves
 //! either the old set of snapshots or the new one, never a partial file
 //! under a real name. On start the newest file that checks out wins; older
-//! ones are removed once a newer one is durable.
+//! ones are removed once a newer one is durable, except those the applier
+//! has still to open.
+//!
+//! # Handing a snapshot to the applier
+//!
+//! As etcd's applier opens a received snapshot's database file by its
+//! index, the applier here is handed a [`SnapshotFile`] — the index and
+//! where to find it — and reads the data from the file when its turn
+//! comes, which may be well after raft saved it (its queue of committed
+//! batches runs in order). Until then the file is marked pending, and a
+//! newer save does not remove it (etcd's fix of #18055); the `etcd-18055`
+//! bug removes it anyway, and the applier finds nothing to open.
 
+use std::collections::BTreeSet;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use protobuf::Message as _;
 use raft::eraftpb::Snapshot;
@@ -23,14 +35,58 @@ use crate::storage::{self, Disk};
 const PREFIX: &str = "snap-";
 const SUFFIX: &str = ".snap";
 
-/// Saves and loads a member's snapshots. A clone works on the same files.
+/// Saves and loads a member's snapshots. A clone works on the same files
+/// and the same pending marks.
 #[derive(Clone)]
 pub struct Snapshotter {
     disk: Arc<dyn Disk>,
+    /// Indexes of snapshots handed to the applier and not yet opened by
+    /// it; in memory only, as a restart hands over only the newest one.
+    pending: Arc<Mutex<BTreeSet<u64>>>,
     /// The member's crash points: a save passes `mid-snapshot-save`.
     crash: CrashPoints,
     /// The `snapshot-purge-before-save` bug.
     early_purge: bool,
+    /// The `etcd-18055` bug: purging ignores the pending marks.
+    purge_pending: bool,
+}
+
+/// A saved snapshot handed to the applier, which opens it from disk when
+/// it gets to it (etcd's applier opens the received database file by
+/// index).
+pub struct SnapshotFile {
+    index: u64,
+    snapshotter: Snapshotter,
+}
+
+impl std::fmt::Debug for SnapshotFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotFile")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+impl SnapshotFile {
+    /// The index of the last entry the snapshot covers.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Reads the snapshot from its file, and lets newer saves remove that
+    /// file from now on. `NotFound` if it is gone (the `etcd-18055` bug),
+    /// `InvalidData` if it does not read back intact.
+    pub fn open(self) -> io::Result<Snapshot> {
+        let name = file_name(self.index);
+        let read = self.snapshotter.read(&name);
+        self.snapshotter.pending.lock().unwrap().remove(&self.index);
+        read?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("snapshot file {name} is corrupt"),
+            )
+        })
+    }
 }
 
 impl Snapshotter {
@@ -38,8 +94,10 @@ impl Snapshotter {
     pub fn new(disk: Arc<dyn Disk>) -> Self {
         Self {
             disk,
+            pending: Arc::default(),
             crash: CrashPoints::default(),
             early_purge: false,
+            purge_pending: false,
         }
     }
 
@@ -54,6 +112,22 @@ impl Snapshotter {
     pub fn with_early_purge(mut self, on: bool) -> Self {
         self.early_purge = on;
         self
+    }
+
+    /// Switches the `etcd-18055` bug on or off.
+    pub fn with_purge_pending(mut self, on: bool) -> Self {
+        self.purge_pending = on;
+        self
+    }
+
+    /// Marks the saved snapshot at `index` pending and hands it over: its
+    /// file stays until the applier has opened it.
+    pub fn hand_over(&self, index: u64) -> SnapshotFile {
+        self.pending.lock().unwrap().insert(index);
+        SnapshotFile {
+            index,
+            snapshotter: self.clone(),
+        }
     }
 
     /// Saves `snapshot` durably, then removes the files of older
@@ -84,30 +158,49 @@ impl Snapshotter {
         self.purge_older_than(&name)
     }
 
-    /// Removes the snapshots older than the one named `name`.
+    /// Removes the snapshots older than the one named `name`, but not
+    /// those the applier has still to open.
     fn purge_older_than(&self, name: &str) -> io::Result<()> {
         // Names sort as their indexes (fixed-width hex).
         for old in self.names()?.into_iter().filter(|old| old.as_str() < name) {
+            if self.is_pending(&old) {
+                crate::coverage::bug_site(crate::bugs::Bug::Etcd18055);
+                if !self.purge_pending {
+                    continue;
+                }
+                // The bug: the applier has still to open it, and will not
+                // find it.
+            }
             self.disk.remove(&old)?;
         }
         Ok(())
     }
 
+    fn is_pending(&self, name: &str) -> bool {
+        let pending = self.pending.lock().unwrap();
+        pending.iter().any(|&index| file_name(index) == name)
+    }
+
     /// The newest snapshot that reads back intact, if any.
     pub fn load_newest(&self) -> io::Result<Option<Snapshot>> {
         for name in self.names()?.iter().rev() {
-            let data = self.disk.read(name)?;
-            let Some((crc, body)) = data.split_first_chunk::<4>() else {
-                continue;
-            };
-            if u32::from_le_bytes(*crc) != crc32fast::hash(body) {
-                continue;
-            }
-            if let Ok(snapshot) = Snapshot::parse_from_bytes(body) {
+            if let Some(snapshot) = self.read(name)? {
                 return Ok(Some(snapshot));
             }
         }
         Ok(None)
+    }
+
+    /// The snapshot in file `name`, `None` if it does not check out.
+    fn read(&self, name: &str) -> io::Result<Option<Snapshot>> {
+        let data = self.disk.read(name)?;
+        let Some((crc, body)) = data.split_first_chunk::<4>() else {
+            return Ok(None);
+        };
+        if u32::from_le_bytes(*crc) != crc32fast::hash(body) {
+            return Ok(None);
+        }
+        Ok(Snapshot::parse_from_bytes(body).ok())
     }
 
     /// Snapshot file names, oldest first (the index is fixed-width hex).
@@ -162,6 +255,33 @@ mod tests {
             snapshotter.load_newest().unwrap(),
             Some(snapshot(20, b"twenty"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_handed_over_stays_until_the_applier_opened_it() {
+        let disk = Arc::new(SimDisk::new());
+        let snapshotter = Snapshotter::new(disk.clone());
+        snapshotter.save(snapshot(10, b"ten")).await.unwrap();
+        let first = snapshotter.hand_over(10);
+        // A second snapshot arrives while the applier lags (etcd #18055).
+        snapshotter.save(snapshot(20, b"twenty")).await.unwrap();
+        let second = snapshotter.hand_over(20);
+        assert_eq!(disk.list().unwrap(), vec![file_name(10), file_name(20)]);
+        assert_eq!(first.open().unwrap(), snapshot(10, b"ten"));
+        assert_eq!(second.open().unwrap(), snapshot(20, b"twenty"));
+        // Opened, they are ordinary old snapshots again.
+        snapshotter.save(snapshot(30, b"thirty")).await.unwrap();
+        assert_eq!(disk.list().unwrap(), vec![file_name(30)]);
+    }
+
+    #[tokio::test]
+    async fn with_etcd_18055_a_newer_save_removes_a_snapshot_not_yet_opened() {
+        let disk = Arc::new(SimDisk::new());
+        let snapshotter = Snapshotter::new(disk.clone()).with_purge_pending(true);
+        snapshotter.save(snapshot(10, b"ten")).await.unwrap();
+        let first = snapshotter.hand_over(10);
+        snapshotter.save(snapshot(20, b"twenty")).await.unwrap();
+        assert_eq!(first.open().unwrap_err().kind(), io::ErrorKind::NotFound);
     }
 
     #[tokio::test]

@@ -124,6 +124,7 @@ impl Transport {
                     rx,
                     reports.clone(),
                     connectivity.clone(),
+                    perturbations,
                 ));
                 (peer.id, tx)
             })
@@ -171,6 +172,7 @@ async fn send_loop(
     mut rx: mpsc::UnboundedReceiver<Message>,
     reports: mpsc::UnboundedSender<Report>,
     connectivity: Connectivity,
+    perturbations: Perturbations,
 ) {
     let snapshot_endpoint = match Endpoint::from_shared(url.clone()) {
         Ok(e) => e.connect_timeout(SEND_TIMEOUT),
@@ -188,11 +190,16 @@ async fn send_loop(
             .into_iter()
             .partition(|m| m.get_msg_type() == MessageType::MsgSnapshot);
         for snapshot in snapshots {
-            tokio::spawn(send_snapshot(
-                snapshot_endpoint.clone(),
-                snapshot,
-                reports.clone(),
-            ));
+            // A large database takes a while to stream; the leader's raft
+            // goes on meanwhile, and may compact past this snapshot.
+            let delay = perturbations.delay(Perturbation::SlowSnapshot, 1_000);
+            let (endpoint, reports) = (snapshot_endpoint.clone(), reports.clone());
+            tokio::spawn(async move {
+                if let Some(delay) = delay {
+                    tokio::time::sleep(delay).await;
+                }
+                send_snapshot(endpoint, snapshot, reports).await
+            });
         }
         if batch.is_empty() {
             continue;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
 use prost::Message;
-use raft::eraftpb::{Entry, EntryType, Snapshot};
+use raft::eraftpb::{Entry, EntryType};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
@@ -32,7 +32,7 @@ use crate::proto::etcdserverpb::{
     LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, RangeRequest,
     RangeResponse, RequestHeader, RequestOp, TxnRequest, TxnResponse,
 };
-use crate::raft::RaftHandle;
+use crate::raft::{RaftHandle, SnapshotFile};
 use crate::server::lease::attached_keys;
 
 /// The result of applying one request, handed to its waiter.
@@ -91,10 +91,18 @@ pub struct Applier {
 }
 
 impl Applier {
-    /// Replaces the state machine with a snapshot's; `applied` jumps to
-    /// its index.
-    pub fn restore(&mut self, snapshot: Snapshot) {
-        let index = snapshot.get_metadata().index;
+    /// Replaces the state machine with that of the snapshot in `file`,
+    /// opened now; `applied` jumps to its index. A snapshot raft saved and
+    /// this member cannot open stops it, as etcd panics when it cannot find
+    /// a received snapshot's database file.
+    pub fn restore(&mut self, file: SnapshotFile) {
+        let index = file.index();
+        let snapshot = file.open().unwrap_or_else(|e| {
+            panic!(
+                "member {:x} failed to open the snapshot at index {index}: {e}",
+                self.member_id
+            )
+        });
         let rules = self.restore_rules();
         let restored = self
             .state

@@ -520,11 +520,14 @@ async fn apply_loop(
         // runtime's workers, one at a time and in log order, as they come.
         applier = match batch {
             Committed::Snapshot(snapshot) => {
-                coverage::hit(if starting {
-                    Site::RestartFromSnapshot
+                if starting {
+                    coverage::hit(Site::RestartFromSnapshot);
                 } else {
-                    Site::SnapshotReceived
-                });
+                    coverage::hit(Site::SnapshotReceived);
+                    // The applier opens the file when its turn comes; raft
+                    // may have saved a newer snapshot meanwhile (#18055).
+                    perturbations.pause(Perturbation::SlowSnapshot, 2_000).await;
+                }
                 offload(move || {
                     applier.restore(snapshot);
                     applier
