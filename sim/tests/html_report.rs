@@ -119,9 +119,18 @@ fn the_report_of_a_stale_read_shows_the_run_and_explains_the_violation() {
     };
     let dir = scratch("stale");
     let (html, history) = (dir.join("report.html"), dir.join("history.jsonl"));
-    // Find a seed where the stale-read bug shows, then render that run.
+    // Find a seed where the stale-read bug shows, then render that run;
+    // three members, whatever size the swarm would draw for the seed.
     let campaign = Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
-        .args(["run", "--seeds", "0..20", "--bug", "stale-read"])
+        .args([
+            "run",
+            "--seeds",
+            "0..20",
+            "--nodes",
+            "3",
+            "--bug",
+            "stale-read",
+        ])
         .output()
         .unwrap();
     let campaign = String::from_utf8_lossy(&campaign.stdout);
@@ -132,7 +141,15 @@ fn the_report_of_a_stale_read_shows_the_run_and_explains_the_violation() {
         .expect("stale-read is caught within 20 seeds")
         .to_string();
     let status = Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
-        .args(["reproduce", "--seed", &seed, "--bug", "stale-read"])
+        .args([
+            "reproduce",
+            "--seed",
+            &seed,
+            "--nodes",
+            "3",
+            "--bug",
+            "stale-read",
+        ])
         .arg("--html")
         .arg(&html)
         .arg("--history")
