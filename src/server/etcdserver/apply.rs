@@ -338,17 +338,12 @@ impl Applier {
             } else if let Some(delete) = request.delete_range {
                 ApplyResult::DeleteRange(Ok(store.apply_delete_range(&delete.into()).into()))
             } else if let Some(mut txn) = txn {
-                let ranges = |ops: &[RequestOp]| {
-                    ops.iter()
-                        .any(|op| matches!(op.request, Some(Request::RequestRange(_))))
-                };
-                if !waited && (ranges(&txn.success) || ranges(&txn.failure)) {
+                let reads = |op: &RequestOp| matches!(op.request, Some(Request::RequestRange(_)));
+                if !waited && txn.success.iter().chain(&txn.failure).any(reads) {
                     // The bug: nobody reads these ranges' results here, so
                     // they are dropped, and with them their revision checks.
                     crate::coverage::bug_site(Bug::Etcd18667);
                     if bugs.has(Bug::Etcd18667) {
-                        let reads =
-                            |op: &RequestOp| matches!(op.request, Some(Request::RequestRange(_)));
                         txn.success.retain(|op| !reads(op));
                         txn.failure.retain(|op| !reads(op));
                     }
