@@ -156,7 +156,7 @@ const TABLE: [Row; 10] = [
         perturbation: Perturbation::SlowSnapshot,
         name: "slow-snapshot",
         one_in: 1,
-        does: "a snapshot stream to a peer starts 1-1000 ms late, and the applier waits 1-2000 ms \
+        does: "a snapshot stream to a peer starts 1-3000 ms late, and the applier waits 1-5000 ms \
             before it opens a snapshot received from the leader",
         models: "a large database: etcd streams the whole file to a follower, whose applier, \
             behind a backlog of batches (apply jobs run in order), gets to it late",

@@ -192,7 +192,7 @@ async fn send_loop(
         for snapshot in snapshots {
             // A large database takes a while to stream; the leader's raft
             // goes on meanwhile, and may compact past this snapshot.
-            let delay = perturbations.delay(Perturbation::SlowSnapshot, 1_000);
+            let delay = perturbations.delay(Perturbation::SlowSnapshot, 3_000);
             let (endpoint, reports) = (snapshot_endpoint.clone(), reports.clone());
             tokio::spawn(async move {
                 if let Some(delay) = delay {

@@ -526,7 +526,7 @@ async fn apply_loop(
                     coverage::hit(Site::SnapshotReceived);
                     // The applier opens the file when its turn comes; raft
                     // may have saved a newer snapshot meanwhile (#18055).
-                    perturbations.pause(Perturbation::SlowSnapshot, 2_000).await;
+                    perturbations.pause(Perturbation::SlowSnapshot, 5_000).await;
                 }
                 offload(move || {
                     applier.restore(snapshot);
