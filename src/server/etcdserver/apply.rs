@@ -222,7 +222,7 @@ impl Applier {
     /// stalled every write behind it for as long as it took (seconds at
     /// 100,000 keys); freezing copies the records and nothing more.
     fn snapshot_in_background(&self, index: u64) {
-        let (head, store) = self.state.write(|state| state.freeze());
+        let (head, store) = self.state.read(|state| state.freeze());
         let raft = self.raft.clone();
         tokio::spawn(async move {
             let data = offload(move || {
@@ -259,7 +259,7 @@ impl Applier {
     /// operator makes room and disarms it), then the quota one, then the
     /// base one.
     fn apply(&mut self, request: RaftRequest, waited: bool) -> ApplyResult {
-        let capped = self.state.write(|state| state.alarms.no_space());
+        let capped = self.state.read(|state| state.alarms.no_space());
         if let Some(refused) = capped.then(|| refused_when_capped(&request)).flatten() {
             return refused;
         }
@@ -281,7 +281,7 @@ impl Applier {
             (None, Some(txn)) => Quota::txn_cost(txn),
             (None, None) => return true,
         };
-        let size = self.state.write(|state| state.store.size_bytes());
+        let size = self.state.read(|state| state.store.size_bytes());
         self.quota.allows(size, cost)
     }
 
@@ -289,7 +289,7 @@ impl Applier {
     /// etcd's server does for an entry applied as no-space; nobody waits
     /// for it.
     fn raise_no_space(&self) {
-        if self.state.write(|state| state.alarms.no_space()) {
+        if self.state.read(|state| state.alarms.no_space()) {
             return;
         }
         coverage::hit(Site::NoSpaceRaised);

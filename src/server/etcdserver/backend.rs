@@ -135,6 +135,12 @@ impl Backend {
     pub fn write<T>(&self, change: impl FnOnce(&mut StateMachine) -> T) -> T {
         change(&mut self.0.lock().unwrap())
     }
+
+    /// Runs `read` on the state machine: what the applier itself looks
+    /// at before it changes anything (the quota, a snapshot's copy).
+    pub fn read<T>(&self, read: impl FnOnce(&StateMachine) -> T) -> T {
+        read(&self.0.lock().unwrap())
+    }
 }
 
 impl BackendReader {
