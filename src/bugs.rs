@@ -112,6 +112,12 @@ pub enum Bug {
     /// has still to open (it lags), so the applier finds nothing to open
     /// and the member panics.
     Etcd18055,
+    /// etcd #17529: a watcher whose position was compacted, met when its
+    /// stream has no room left for responses (a client reading slowly),
+    /// is moved past the current revision like the watchers that were
+    /// served, so it never gets its compaction notice and the events in
+    /// between are lost.
+    Etcd17529,
 }
 
 impl Bug {
@@ -157,7 +163,7 @@ struct Row {
 }
 
 /// Every bug, one row each, in declaration order.
-const TABLE: [Row; 26] = [
+const TABLE: [Row; 27] = [
     Row {
         bug: Bug::StaleRead,
         name: "stale-read",
@@ -361,6 +367,15 @@ const TABLE: [Row; 26] = [
         models: "etcd #18055: a newer snapshot's save releases the older snapshot's database file \
             before the applier opened it",
         issue: Some("https://github.com/etcd-io/etcd/issues/18055"),
+    },
+    Row {
+        bug: Bug::Etcd17529,
+        name: "etcd-17529",
+        breaks: "reliable watches: a slow stream's compacted watcher skips events, never told of \
+            the compaction",
+        models: "etcd #17529: syncWatchers moves a compacted watcher whose notice did not fit the \
+            full stream channel to curRev+1",
+        issue: Some("https://github.com/etcd-io/etcd/issues/17529"),
     },
 ];
 

@@ -9,6 +9,7 @@
 
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim_harness::faults::FaultSet;
+use etcd_sim_harness::shared_stream::SHARED_LOGS;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
 /// The verdict classes a bug's first failing seed may get: the checks
@@ -31,7 +32,7 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         Bug::LeaseRenewalToOldLeader | Bug::WatchEndsWhenMemberUnreachable => &["stuck"],
         // The etcd bug museum's watch bugs (which watch guarantee each
         // breaks is asserted below).
-        Bug::Etcd15271 | Bug::Etcd20221 | Bug::Etcd18089 => &["broken:watch"],
+        Bug::Etcd15271 | Bug::Etcd20221 | Bug::Etcd18089 | Bug::Etcd17529 => &["broken:watch"],
         // Entries a quorum acknowledged, or a log's middle, lost in a
         // crash: raft finds its log shorter than it promised and panics
         // (as etcd's raft does), or a client misses an acknowledged write.
@@ -212,13 +213,14 @@ fn every_museum_bug_breaks_the_watch_guarantee_its_issue_names() {
     // must be caught by the watch check, as the guarantee its issue
     // reports broken (or, for a watcher sent back to a compacted position,
     // the cancel that position earns).
-    let museum: [(Bug, &[&str]); 3] = [
+    let museum: [(Bug, &[&str]); 4] = [
         (
             Bug::Etcd15271,
             &["OutOfOrder", "Duplicate", "CompactedAhead"],
         ),
         (Bug::Etcd20221, &["BeforeStart", "CompactedAhead"]),
         (Bug::Etcd18089, &["Missing"]),
+        (Bug::Etcd17529, &["Missing"]),
     ];
     for (bug, kinds) in museum {
         assert!(bug.issue().is_some(), "{bug} names its etcd issue");
@@ -234,6 +236,29 @@ fn every_museum_bug_breaks_the_watch_guarantee_its_issue_names() {
             "{bug}: seed {seed}: {evidence}"
         );
     }
+}
+
+#[test]
+fn etcd_17529_loses_events_of_a_watch_on_a_full_shared_stream() {
+    // The watch skipped past its compaction notice is one of the watches
+    // multiplexed on a watcher client's shared stream (the only streams
+    // with more watches than room), and what it lost are events it was
+    // owed before the revisions it got next.
+    let bug = Bug::Etcd17529;
+    assert!(bug.issue().is_some(), "{bug} names its etcd issue");
+    let (seed, verdict) =
+        first_failing_seed(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
+    let SeedVerdict::Broken(evidence) = &verdict else {
+        panic!("{bug}: seed {seed} is {verdict:?}, not a broken watch");
+    };
+    let watcher: u32 = evidence
+        .strip_prefix("watch: Missing { watcher: ")
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{bug}: seed {seed}: {evidence}"));
+    assert!(
+        watcher >= SHARED_LOGS,
+        "{bug}: seed {seed}: not a shared stream's watch: {evidence}"
+    );
 }
 
 #[test]

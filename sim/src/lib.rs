@@ -102,6 +102,8 @@ pub mod recorder;
 mod run;
 pub mod schedule;
 #[cfg(madsim)]
+pub mod shared_stream;
+#[cfg(madsim)]
 pub mod shrink;
 pub mod stderr_filter;
 pub mod swarm;

@@ -23,6 +23,9 @@
 //!
 //! Their logs are numbered `id + 10 * (k + 1)` for the `k`-th, plus 100
 //! for each watch again after a compaction.
+//!
+//! And each watcher client runs a stream of its own with several watches
+//! on it, first on yet another member (see [`crate::shared_stream`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +38,7 @@ use madsim::rand::{thread_rng, Rng};
 use tokio::sync::oneshot;
 
 use crate::client_context::ClientContext;
+use crate::shared_stream::run_shared_stream;
 use crate::workload::KEY_PREFIX;
 
 /// The logs of a run's watchers, filled in as they go.
@@ -71,6 +75,14 @@ pub async fn run_watcher(ctx: ClientContext, logs: WatchLogs, stop: oneshot::Rec
             (stop, tokio::spawn(watch.run(stopped)))
         })
         .collect();
+    let (shared_stop, shared_stopped) = oneshot::channel();
+    let shared = tokio::spawn(run_shared_stream(
+        client.clone(),
+        id,
+        first_member + 1 + EXTRA_WATCHES as usize,
+        logs.clone(),
+        shared_stopped,
+    ));
     let start = if id == 0 {
         1
     } else {
@@ -85,6 +97,8 @@ pub async fn run_watcher(ctx: ClientContext, logs: WatchLogs, stop: oneshot::Rec
         // The extra watches go on until the run ends.
         let _ = stop.await;
     }
+    let _ = shared_stop.send(());
+    shared.await.expect("shared stream panicked");
     for (stop, task) in extras {
         let _ = stop.send(());
         task.await.expect("extra watch panicked");
@@ -212,8 +226,12 @@ fn told(log: &WatcherLog) -> i64 {
 
 /// Adds the log of watcher `watcher`, asking from `start` (0: from now, to
 /// be filled in by its `created` response); returns its slot.
-fn new_log(logs: &WatchLogs, watcher: u32, start: i64) -> usize {
-    let mut logs = logs.lock().unwrap();
+pub(crate) fn new_log(logs: &WatchLogs, watcher: u32, start: i64) -> usize {
+    push_log(&mut logs.lock().unwrap(), watcher, start)
+}
+
+/// [`new_log`] with the logs already locked.
+pub(crate) fn push_log(logs: &mut Vec<WatcherLog>, watcher: u32, start: i64) -> usize {
     logs.push(WatcherLog {
         watcher,
         prefix: KEY_PREFIX.to_string(),
@@ -261,7 +279,7 @@ async fn follow(
 }
 
 /// What the check needs of a response; `None` for a `created` response.
-fn delivery(response: &WatchResponse) -> Option<Delivery> {
+pub(crate) fn delivery(response: &WatchResponse) -> Option<Delivery> {
     if response.canceled {
         return Some(Delivery::Compacted(response.compact_revision));
     }

@@ -55,6 +55,7 @@ use crate::coverage::{self, Site};
 use crate::perturb::{Perturbation, Perturbations};
 
 use crate::proto::etcdserverpb::maintenance_client::MaintenanceClient;
+use crate::proto::etcdserverpb::watch_client::WatchClient;
 
 /// When a call that failed moves on to the next endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +139,13 @@ impl Client {
     /// A Maintenance stub for the current endpoint.
     pub async fn maintenance(&self) -> Result<MaintenanceClient<Channel>, ClientError> {
         Ok(MaintenanceClient::new(self.channel().await?.1))
+    }
+
+    /// A Watch stub for the current endpoint, for a caller that runs its
+    /// own stream (several watches on it, as etcd's clients multiplex the
+    /// watches of one context), without this client's resuming.
+    pub async fn watch_service(&self) -> Result<WatchClient<Channel>, ClientError> {
+        Ok(WatchClient::new(self.channel().await?.1))
     }
 
     /// Tries each endpoint once, starting with the current one, until one

@@ -1,12 +1,15 @@
 //! The Watch service (etcd's `v3rpc/watch.go`): one task per stream runs the
 //! stream's [`Watchers`] against this member's applied store.
 //!
-//! The task wakes on three things — a request from the client, the applier
-//! having moved the store, the progress ticker — and after each sends what
-//! the watchers produced, in order, through a small channel. Only this
-//! stream's task waits on a slow client; the applier never does (it just
-//! wakes the streams, see `EtcdServer::applied_signal`), and a watcher that
-//! falls behind catches up from the store's history.
+//! The task wakes on four things — a request from the client, the applier
+//! having moved the store, the progress ticker, room freed in the stream —
+//! and after each queues what the watchers produced, in order, in a small
+//! channel (etcd's `w.ch`) that the stream's sending drains onto the wire
+//! at the client's pace. A catch-up pass queues only what the channel has
+//! room for; the watchers it leaves behind catch up from the store's
+//! history when room frees. Only this stream waits on a slow client; the
+//! applier never does (it just wakes the streams, see
+//! `EtcdServer::applied_signal`).
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -24,7 +27,7 @@ use crate::proto::etcdserverpb::watch_request::RequestUnion;
 use crate::proto::etcdserverpb::watch_server::Watch;
 use crate::proto::etcdserverpb::{WatchRequest, WatchResponse};
 use crate::server::etcdserver::EtcdServer;
-use crate::server::watch::Watchers;
+use crate::server::watch::{CatchUp, Watchers};
 
 /// How often idle watchers that asked for it get a progress notification
 /// (etcd's default `--experimental-watch-progress-notify-interval`).
@@ -74,8 +77,13 @@ impl Watch for WatchService {
             self.progress_interval,
         );
         tokio::spawn(serve);
-        let responses = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|response| (response, rx))
+        let server = self.server.clone();
+        let responses = futures::stream::unfold((rx, server), |(mut rx, server)| async move {
+            let response = match rx.recv().await? {
+                Ok(response) => Ok(on_the_wire(&server, response).await),
+                Err(status) => Err(status),
+            };
+            Some((response, (rx, server)))
         });
         Ok(Response::new(Box::pin(responses)))
     }
@@ -92,6 +100,9 @@ async fn serve_stream(
     // Whether the client may still send requests: a client that half-closes
     // its side still reads, and etcd keeps serving its watchers.
     let mut reading = true;
+    // Whether the client asked for progress and has not had it: it is
+    // answered by the first pass that leaves no watcher behind.
+    let mut progress_owed = false;
     let mut gauge = server.metrics().watch_stream();
     let signal = server.applied_signal();
     let start = tokio::time::Instant::now() + progress_interval;
@@ -102,12 +113,20 @@ async fn serve_stream(
         let applied = signal.notified();
         tokio::pin!(applied);
         applied.as_mut().enable();
-        let mut out = server.read_store(|store| catch_up(&server, &mut watchers, store));
+        let room = tx.capacity();
+        let (mut out, complete) = server.read_store(|store| {
+            let pass = catch_up(&server, &mut watchers, store, room);
+            let mut out = pass.responses;
+            if pass.complete && std::mem::take(&mut progress_owed) {
+                out.push(watchers.progress(store.current_revision()));
+            }
+            (out, pass.complete)
+        });
         tokio::select! {
             biased;
             request = requests.message(), if reading && out.is_empty() => match request {
                 Ok(Some(request)) => {
-                    handle(&server, &mut watchers, request, &mut out);
+                    handle(&server, &mut watchers, request, &mut out, &mut progress_owed);
                     gauge.set_watchers(watchers.len());
                 }
                 Ok(None) => reading = false,
@@ -115,31 +134,21 @@ async fn serve_stream(
             },
             // The client is gone (the response stream was dropped).
             () = tx.closed(), if out.is_empty() => return,
+            // The client read a response: the watchers left behind go on.
+            permit = tx.reserve(), if out.is_empty() && !complete => {
+                if permit.is_err() {
+                    return;
+                }
+            }
             () = &mut applied, if out.is_empty() => {}
             _ = ticker.tick(), if out.is_empty() => server.read_store(|store| {
-                out.extend(catch_up(&server, &mut watchers, store));
+                let room = tx.capacity();
+                out.extend(catch_up(&server, &mut watchers, store, room).responses);
                 out.extend(watchers.tick(store.current_revision()));
             }),
             else => {}
         }
-        for mut response in out {
-            // Every response carries the revision its watcher set (0 in a
-            // compaction notice, as etcd's).
-            fill_without_revision(&server, &mut response.header);
-            server
-                .perturbations()
-                .pause(Perturbation::WatchStall, 200)
-                .await;
-            coverage::bug_site(Bug::ProgressRevisionAtSend);
-            if server.bugs().has(Bug::ProgressRevisionAtSend) && is_progress(&response) {
-                // The bug: the stamp is taken now, not when the
-                // notification was computed with the events before it.
-                let now = server.read_store(|store| store.current_revision());
-                response
-                    .header
-                    .get_or_insert_with(Default::default)
-                    .revision = now;
-            }
+        for response in out {
             if tx.send(Ok(response)).await.is_err() {
                 return;
             }
@@ -147,38 +156,59 @@ async fn serve_stream(
     }
 }
 
-/// One request from the client: its answer, then whatever the watchers
-/// have to send right away (a new watcher's history, or its compaction).
+/// What the stream's sending does to a queued response as it goes onto the
+/// wire, after the responses queued before it: waits if the stream is slow
+/// (a client reading slowly, a congested link), then fills the header.
+async fn on_the_wire(server: &EtcdServer, mut response: WatchResponse) -> WatchResponse {
+    server
+        .perturbations()
+        .pause(Perturbation::WatchStall, 200)
+        .await;
+    // Every response carries the revision its watcher set (0 in a
+    // compaction notice, as etcd's).
+    fill_without_revision(server, &mut response.header);
+    coverage::bug_site(Bug::ProgressRevisionAtSend);
+    if server.bugs().has(Bug::ProgressRevisionAtSend) && is_progress(&response) {
+        // The bug: the stamp is taken now, not when the notification was
+        // computed with the events before it.
+        let now = server.read_store(|store| store.current_revision());
+        response
+            .header
+            .get_or_insert_with(Default::default)
+            .revision = now;
+    }
+    response
+}
+
+/// One request from the client: its answer, if it has one now. A new
+/// watcher's history (or its compaction) and the answer to a progress
+/// request come from the next catch-up pass.
 fn handle(
     server: &EtcdServer,
     watchers: &mut Watchers,
     request: WatchRequest,
     out: &mut Vec<WatchResponse>,
+    progress_owed: &mut bool,
 ) {
-    server.read_store(|store| {
-        let current = store.current_revision();
-        match request.request_union {
-            Some(RequestUnion::CreateRequest(create)) => {
-                out.push(watchers.create(&create, current));
-                out.extend(catch_up(server, watchers, store));
-            }
-            Some(RequestUnion::CancelRequest(cancel)) => {
-                out.extend(watchers.cancel(cancel.watch_id, current));
-            }
-            Some(RequestUnion::ProgressRequest(_)) => {
-                out.extend(catch_up(server, watchers, store));
-                out.push(watchers.progress(current));
-            }
-            None => {}
+    let current = server.read_store(|store| store.current_revision());
+    match request.request_union {
+        Some(RequestUnion::CreateRequest(create)) => {
+            out.push(watchers.create(&create, current));
         }
-    });
+        Some(RequestUnion::CancelRequest(cancel)) => {
+            out.extend(watchers.cancel(cancel.watch_id, current));
+        }
+        Some(RequestUnion::ProgressRequest(_)) => *progress_owed = true,
+        None => {}
+    }
 }
 
-/// Sends the watchers what `store` holds beyond their positions, after
-/// telling them of any snapshot the member restored since the last time.
-fn catch_up(server: &EtcdServer, watchers: &mut Watchers, store: &KvStore) -> Vec<WatchResponse> {
+/// Queues what `store` holds for the watchers beyond their positions, as
+/// far as `room` allows, after telling them of any snapshot the member
+/// restored since the last time.
+fn catch_up(server: &EtcdServer, watchers: &mut Watchers, store: &KvStore, room: usize) -> CatchUp {
     watchers.restored(server.snapshot_restores());
-    watchers.catch_up(store)
+    watchers.catch_up_within(store, room)
 }
 
 /// Whether `response` is a progress notification: no events, and neither a

@@ -12,6 +12,12 @@
 //! has been compacted is cancelled with `compact_revision` set, as etcd
 //! cancels a watcher it can no longer serve.
 //!
+//! A pass may be given the room the stream has left for responses (etcd's
+//! bounded `w.ch` of a stream whose client reads slowly): it stops queueing
+//! once that is used, and the watchers it did not get to keep their
+//! positions for the next pass, which starts with the first of them so that
+//! none waits forever. A compaction notice needs room like any response.
+//!
 //! Guarantees, per watcher: events in revision order, each exactly once;
 //! all events of one revision in one response; a progress notification at
 //! revision `R` only once every event up to `R` has been sent.
@@ -84,8 +90,22 @@ pub struct Watchers {
     seen: i64,
     /// How many snapshot restores of the member the stream has seen.
     restores: u64,
-    /// Injected bugs (`etcd-15271` and `etcd-20221` live here).
+    /// The watcher the next catch-up pass starts with: the first one the
+    /// last pass left behind for want of room.
+    first: i64,
+    /// Injected bugs (`etcd-15271`, `etcd-20221` and `etcd-17529` live
+    /// here).
     bugs: BugSet,
+}
+
+/// What one catch-up pass queued.
+#[derive(Debug, Default)]
+pub struct CatchUp {
+    /// The responses, in the order to send them.
+    pub responses: Vec<WatchResponse>,
+    /// Whether every watcher was sent everything up to the store's current
+    /// revision; `false` if room ran out first.
+    pub complete: bool,
 }
 
 impl Watchers {
@@ -205,15 +225,46 @@ impl Watchers {
     /// on a store never compacted watches from now and anything lower is
     /// cancelled, as etcd 3.4's unsynced watchers behave.
     pub fn catch_up(&mut self, store: &KvStore) -> Vec<WatchResponse> {
+        self.catch_up_within(store, usize::MAX).responses
+    }
+
+    /// [`Watchers::catch_up`] with room for at most `room` responses (see
+    /// the module docs): the watchers it has no room for keep their
+    /// positions, and the next pass starts with the first of them.
+    pub fn catch_up_within(&mut self, store: &KvStore, mut room: usize) -> CatchUp {
         let current = store.current_revision();
         let compact_main = store.last_compaction().unwrap_or(-1);
         let mut responses = Vec::new();
         let mut compacted = Vec::new();
         let bugs = self.bugs;
         let seen = std::mem::replace(&mut self.seen, current);
-        for (&id, w) in &mut self.watchers {
+        let order: Vec<i64> = (self.watchers.range(self.first..))
+            .chain(self.watchers.range(..self.first))
+            .map(|(&id, _)| id)
+            .collect();
+        let mut left_behind = None;
+        for id in order {
+            let w = self.watchers.get_mut(&id).expect("listed above");
             if w.next < 0 && w.next >= compact_main {
                 w.next = current + 1;
+            }
+            if w.owed(current) && room == 0 {
+                let is_compacted = w.next < 0 || w.next < store.compacted_revision();
+                if is_compacted {
+                    crate::coverage::bug_site(Bug::Etcd17529);
+                }
+                if is_compacted && bugs.has(Bug::Etcd17529) {
+                    // The bug: the compaction notice found no room, yet the
+                    // watcher moves on with the others read up to now
+                    // (etcd's `minRev = curRev + 1`): it never hears of the
+                    // compaction and its next pass starts past the events
+                    // it was never sent.
+                    w.next = current + 1;
+                    w.resync_from = w.next;
+                } else {
+                    left_behind.get_or_insert(id);
+                }
+                continue;
             }
             // Caught up at the last catch-up: what comes now is news, which
             // etcd sends synced watchers without moving their `minRev`.
@@ -225,7 +276,7 @@ impl Watchers {
                 crate::coverage::bug_site(Bug::Etcd15271);
                 crate::coverage::bug_site(Bug::Etcd20221);
             }
-            while w.next <= current || w.next < 0 {
+            while w.owed(current) && room > 0 {
                 let to = current.min(w.next + MAX_REVISIONS_PER_RESPONSE - 1);
                 let events = match w.next {
                     next if next < 0 => Err(()),
@@ -244,6 +295,7 @@ impl Watchers {
                         compact_revision: compact_main,
                         ..Default::default()
                     });
+                    room -= 1;
                     break;
                 };
                 w.next = to + 1;
@@ -260,7 +312,11 @@ impl Watchers {
                         events,
                         ..Default::default()
                     });
+                    room -= 1;
                 }
+            }
+            if w.owed(current) && !compacted.contains(&id) {
+                left_behind.get_or_insert(id);
             }
             if resync && bugs.has(Bug::Etcd20221) {
                 // The bug: resync assumes the watcher was behind, and puts
@@ -275,7 +331,13 @@ impl Watchers {
         for id in compacted {
             self.watchers.remove(&id);
         }
-        responses
+        if let Some(id) = left_behind {
+            self.first = id;
+        }
+        CatchUp {
+            responses,
+            complete: left_behind.is_none(),
+        }
     }
 
     /// The answer to a progress request, once [`Watchers::catch_up`] has
@@ -319,6 +381,12 @@ impl Watchers {
 }
 
 impl Watcher {
+    /// Whether a store at `current` holds something for the watcher: a
+    /// revision it has not been sent, or the verdict on a negative start.
+    fn owed(&self, current: i64) -> bool {
+        self.next <= current || self.next < 0
+    }
+
     fn wants(&self, event: &Event) -> bool {
         match event.kind {
             EventKind::Put => !self.no_put,

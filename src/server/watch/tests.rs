@@ -260,3 +260,71 @@ fn etcd_20221_lowers_a_watch_on_a_future_revision() {
         "watch 1 asked for revision 10 on"
     );
 }
+
+#[test]
+fn a_pass_out_of_room_leaves_the_rest_where_they_are_and_starts_with_them_next() {
+    let mut store = KvStore::new();
+    let mut w = Watchers::default();
+    for _ in 0..3 {
+        w.create(&create("a", "", 0), store.current_revision());
+    }
+    put(&mut store, "a", "1"); // 2
+    let first = w.catch_up_within(&store, 2);
+    assert!(!first.complete);
+    assert_eq!(
+        events(&first.responses),
+        vec![(0, vec![ev("a", "1", 2)]), (1, vec![ev("a", "1", 2)])]
+    );
+    assert!(w.catch_up_within(&store, 0).responses.is_empty());
+    put(&mut store, "a", "2"); // 3
+                               // The watcher left behind goes first, and gets both revisions at once.
+    let second = w.catch_up_within(&store, 1);
+    assert_eq!(
+        events(&second.responses),
+        vec![(2, vec![ev("a", "1", 2), ev("a", "2", 3)])]
+    );
+    let third = w.catch_up_within(&store, 16);
+    assert!(third.complete);
+    assert_eq!(
+        events(&third.responses),
+        vec![(0, vec![ev("a", "2", 3)]), (1, vec![ev("a", "2", 3)])]
+    );
+}
+
+/// What a watcher on `a` from now is sent when its stream has no room
+/// while the puts at 2 and 3 come and revision 3 is compacted, and then
+/// room again after a put at 4.
+fn compacted_without_room(bugs: BugSet) -> Vec<WatchResponse> {
+    let mut store = KvStore::new();
+    let mut w = Watchers::new(bugs);
+    w.create(&create("a", "", 0), store.current_revision());
+    put(&mut store, "a", "1"); // 2
+    put(&mut store, "a", "2"); // 3
+    store.compact(3).unwrap();
+    let full = w.catch_up_within(&store, 0);
+    assert!(full.responses.is_empty(), "nothing fits a full stream");
+    put(&mut store, "a", "3"); // 4
+    w.catch_up_within(&store, 16).responses
+}
+
+#[test]
+fn a_compaction_notice_without_room_waits_for_room() {
+    let sent = compacted_without_room(BugSet::NONE);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].canceled && sent[0].events.is_empty());
+    assert_eq!(sent[0].compact_revision, 3);
+}
+
+#[test]
+fn etcd_17529_skips_a_compacted_watcher_past_its_notice() {
+    let sent = compacted_without_room(BugSet::NONE.with(Bug::Etcd17529));
+    assert!(
+        sent.iter().all(|r| !r.canceled),
+        "the notice never comes: {sent:?}"
+    );
+    assert_eq!(
+        events(&sent),
+        vec![(0, vec![ev("a", "3", 4)])],
+        "the puts at 2 and 3 are lost"
+    );
+}
