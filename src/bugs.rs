@@ -118,6 +118,11 @@ pub enum Bug {
     /// served, so it never gets its compaction notice and the events in
     /// between are lost.
     Etcd17529,
+    /// etcd #15220: a watch stream answers a progress request as soon as it
+    /// reads it, stamped with the store's revision, on a path that
+    /// overtakes the responses it has queued (etcd 3.4's control channel),
+    /// so events at or below that revision can follow the notification.
+    Etcd15220,
 }
 
 impl Bug {
@@ -163,7 +168,7 @@ struct Row {
 }
 
 /// Every bug, one row each, in declaration order.
-const TABLE: [Row; 27] = [
+const TABLE: [Row; 28] = [
     Row {
         bug: Bug::StaleRead,
         name: "stale-read",
@@ -376,6 +381,15 @@ const TABLE: [Row; 27] = [
         models: "etcd #17529: syncWatchers moves a compacted watcher whose notice did not fit the \
             full stream channel to curRev+1",
         issue: Some("https://github.com/etcd-io/etcd/issues/17529"),
+    },
+    Row {
+        bug: Bug::Etcd15220,
+        name: "etcd-15220",
+        breaks: "watch progress: a requested progress notification overtakes events at or below \
+            its revision",
+        models: "etcd #15220: recvLoop answers WatchProgressRequest through ctrlStream with the \
+            store's revision, and sendLoop may send it before the queued events",
+        issue: Some("https://github.com/etcd-io/etcd/issues/15220"),
     },
 ];
 

@@ -6,9 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim::client::{Client, Op, Txn, TxnOp, WatchOptions, WatchStream};
+use etcd_sim::perturb::{Perturbation, Perturbations};
 use etcd_sim::proto::etcdserverpb::WatchResponse;
 use etcd_sim::proto::mvccpb::event::EventType;
+use etcd_sim::server::config::ServerConfig;
 use etcd_sim_harness::cluster::{operator_node, SimCluster};
 
 /// Runs `test` on a client node against a fresh 3-member cluster.
@@ -17,15 +20,26 @@ where
     F: FnOnce(Arc<SimCluster>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let cluster = Arc::new(SimCluster::start(3, |_| {}));
+    on_cluster_with(|_| {}, test).await
+}
+
+/// Runs `test` on a client node against a fresh 3-member cluster whose
+/// members `configure` sets up.
+async fn on_cluster_with<F, Fut>(configure: impl Fn(&mut ServerConfig), test: F) -> Fut::Output
+where
+    F: FnOnce(Arc<SimCluster>) -> Fut + Send + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let cluster = Arc::new(SimCluster::start(3, configure));
     let node = operator_node();
     let c = cluster.clone();
     node.spawn(async move {
         c.settle().await;
-        test(c).await;
+        test(c).await
     })
     .await
-    .unwrap();
+    .unwrap()
 }
 
 /// The next response within 5 s.
@@ -274,6 +288,75 @@ async fn a_progress_notification_never_runs_ahead_of_the_events() {
         }
     })
     .await;
+}
+
+/// How many events arrive at or below a progress notification that came
+/// before them, on a stream whose member stalls before sending (the
+/// `watch-stall` perturbation), while a writer puts and the watcher asks
+/// for progress every 50 ms: its requests are read while events are
+/// queued or being sent.
+async fn events_behind_progress(bugs: BugSet) -> usize {
+    let stalled = Perturbations::NONE.with(Perturbation::WatchStall);
+    let configure = move |config: &mut ServerConfig| {
+        config.perturbations = stalled;
+        config.bugs = bugs;
+    };
+    on_cluster_with(configure, |c| async move {
+        const PUTS: usize = 200;
+        let client = Arc::new(Client::new(c.endpoints(), Duration::from_secs(1)).unwrap());
+        let mut watch = client.watch("s/", WatchOptions::new().prefix());
+        assert!(next(&mut watch).await.created);
+        let writer = client.clone();
+        let writer = tokio::spawn(async move {
+            for i in 0..PUTS {
+                writer.put(format!("s/{}", i % 5), "v").await.unwrap();
+            }
+        });
+        let mut ask = tokio::time::interval(Duration::from_millis(50));
+        let deadline = tokio::time::sleep(Duration::from_secs(60));
+        tokio::pin!(deadline);
+        let (mut progress, mut notifications, mut events, mut behind) = (0, 0, 0, 0);
+        while events < PUTS {
+            tokio::select! {
+                () = &mut deadline => panic!("{events} of {PUTS} events in 60 s"),
+                response = next(&mut watch) => {
+                    for e in &response.events {
+                        events += 1;
+                        if e.kv.as_ref().unwrap().mod_revision <= progress {
+                            behind += 1;
+                        }
+                    }
+                    if response.events.is_empty() {
+                        notifications += 1;
+                        progress = progress.max(revision(response.header));
+                    }
+                }
+                _ = ask.tick() => watch.request_progress(),
+            }
+        }
+        writer.await.unwrap();
+        assert!(
+            notifications > 10,
+            "only {notifications} progress notifications"
+        );
+        behind
+    })
+    .await
+}
+
+#[madsim::test]
+async fn a_progress_request_read_while_events_are_queued_is_answered_after_them() {
+    assert_eq!(events_behind_progress(BugSet::NONE).await, 0);
+}
+
+#[madsim::test]
+async fn etcd_15220_answers_a_progress_request_ahead_of_the_queued_events() {
+    // The same stream with the bug: the answer overtakes what is queued.
+    let behind = events_behind_progress(BugSet::NONE.with(Bug::Etcd15220)).await;
+    assert!(
+        behind > 0,
+        "no event arrived behind a progress notification"
+    );
 }
 
 #[madsim::test]

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::Stream;
+use madsim::rand::{thread_rng, Rng};
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -70,22 +71,56 @@ impl Watch for WatchService {
         request: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
         let serve = serve_stream(
             self.server.clone(),
             request.into_inner(),
-            tx,
+            Outlets {
+                queue: tx,
+                control: control_tx,
+            },
             self.progress_interval,
         );
         tokio::spawn(serve);
         let server = self.server.clone();
-        let responses = futures::stream::unfold((rx, server), |(mut rx, server)| async move {
-            let response = match rx.recv().await? {
+        let state = (rx, control_rx, server);
+        let responses = futures::stream::unfold(state, |(mut rx, mut control, server)| async move {
+            let response = match next_to_send(&mut rx, &mut control).await? {
                 Ok(response) => Ok(on_the_wire(&server, response).await),
                 Err(status) => Err(status),
             };
-            Some((response, (rx, server)))
+            Some((response, (rx, control, server)))
         });
         Ok(Response::new(Box::pin(responses)))
+    }
+}
+
+/// Where a stream's task puts what it has to send.
+struct Outlets {
+    /// The stream's queue (etcd's `w.ch`): everything, in the order the
+    /// watchers produced it.
+    queue: mpsc::Sender<Result<WatchResponse, Status>>,
+    /// A path that may overtake the queue (etcd 3.4's `ctrlStream`, which
+    /// its send loop serves beside the events): only progress answers
+    /// under the `etcd-15220` bug take it.
+    control: mpsc::UnboundedSender<Result<WatchResponse, Status>>,
+}
+
+/// The response the stream sends next. When both paths hold one, either
+/// may go first, as etcd's send loop selects between its two channels (Go
+/// picks a ready case at random); the coin is drawn only then, so only
+/// under the bug.
+async fn next_to_send(
+    queue: &mut mpsc::Receiver<Result<WatchResponse, Status>>,
+    control: &mut mpsc::UnboundedReceiver<Result<WatchResponse, Status>>,
+) -> Option<Result<WatchResponse, Status>> {
+    if !control.is_empty() && (queue.is_empty() || thread_rng().gen_bool(0.5)) {
+        return control.recv().await;
+    }
+    tokio::select! {
+        biased;
+        Some(response) = control.recv() => Some(response),
+        response = queue.recv() => response,
     }
 }
 
@@ -93,9 +128,10 @@ impl Watch for WatchService {
 async fn serve_stream(
     server: EtcdServer,
     mut requests: Streaming<WatchRequest>,
-    tx: mpsc::Sender<Result<WatchResponse, Status>>,
+    outlets: Outlets,
     progress_interval: Duration,
 ) {
+    let tx = &outlets.queue;
     let mut watchers = Watchers::new(server.bugs());
     // Whether the client may still send requests: a client that half-closes
     // its side still reads, and etcd keeps serving its watchers.
@@ -126,7 +162,16 @@ async fn serve_stream(
             biased;
             request = requests.message(), if reading && out.is_empty() => match request {
                 Ok(Some(request)) => {
-                    handle(&server, &mut watchers, request, &mut out, &mut progress_owed);
+                    let answer = handle(&server, &mut watchers, request, &mut progress_owed);
+                    match answer {
+                        Some(Answer::Queued(response)) => out.push(response),
+                        Some(Answer::Control(response)) => {
+                            if outlets.control.send(Ok(response)).is_err() {
+                                return;
+                            }
+                        }
+                        None => {}
+                    }
                     gauge.set_watchers(watchers.len());
                 }
                 Ok(None) => reading = false,
@@ -180,6 +225,14 @@ async fn on_the_wire(server: &EtcdServer, mut response: WatchResponse) -> WatchR
     response
 }
 
+/// An answer to a request, and the path it takes.
+enum Answer {
+    /// Behind everything queued.
+    Queued(WatchResponse),
+    /// On the control path, which may overtake the queue.
+    Control(WatchResponse),
+}
+
 /// One request from the client: its answer, if it has one now. A new
 /// watcher's history (or its compaction) and the answer to a progress
 /// request come from the next catch-up pass.
@@ -187,19 +240,29 @@ fn handle(
     server: &EtcdServer,
     watchers: &mut Watchers,
     request: WatchRequest,
-    out: &mut Vec<WatchResponse>,
     progress_owed: &mut bool,
-) {
+) -> Option<Answer> {
     let current = server.read_store(|store| store.current_revision());
     match request.request_union {
         Some(RequestUnion::CreateRequest(create)) => {
-            out.push(watchers.create(&create, current));
+            Some(Answer::Queued(watchers.create(&create, current)))
         }
         Some(RequestUnion::CancelRequest(cancel)) => {
-            out.extend(watchers.cancel(cancel.watch_id, current));
+            watchers.cancel(cancel.watch_id, current).map(Answer::Queued)
         }
-        Some(RequestUnion::ProgressRequest(_)) => *progress_owed = true,
-        None => {}
+        Some(RequestUnion::ProgressRequest(_)) => {
+            coverage::bug_site(Bug::Etcd15220);
+            if server.bugs().has(Bug::Etcd15220) {
+                // The bug (etcd 3.4's receive loop): answered at once,
+                // stamped with the store's revision, on a path that may
+                // overtake the events queued before it, and with no regard
+                // for the watchers still catching up.
+                return Some(Answer::Control(watchers.progress(current)));
+            }
+            *progress_owed = true;
+            None
+        }
+        None => None,
     }
 }
 
