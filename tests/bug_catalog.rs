@@ -32,11 +32,9 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         Bug::LeaseRenewalToOldLeader | Bug::WatchEndsWhenMemberUnreachable => &["stuck"],
         // The etcd bug museum's watch bugs (which watch guarantee each
         // breaks is asserted below).
-        Bug::Etcd15271
-        | Bug::Etcd20221
-        | Bug::Etcd18089
-        | Bug::Etcd17529
-        | Bug::Etcd15220 => &["broken:watch"],
+        Bug::Etcd15271 | Bug::Etcd20221 | Bug::Etcd18089 | Bug::Etcd17529 | Bug::Etcd15220 => {
+            &["broken:watch"]
+        }
         // Entries a quorum acknowledged, or a log's middle, lost in a
         // crash: raft finds its log shorter than it promised and panics
         // (as etcd's raft does), or a client misses an acknowledged write.

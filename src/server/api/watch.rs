@@ -84,13 +84,14 @@ impl Watch for WatchService {
         tokio::spawn(serve);
         let server = self.server.clone();
         let state = (rx, control_rx, server);
-        let responses = futures::stream::unfold(state, |(mut rx, mut control, server)| async move {
-            let response = match next_to_send(&mut rx, &mut control).await? {
-                Ok(response) => Ok(on_the_wire(&server, response).await),
-                Err(status) => Err(status),
-            };
-            Some((response, (rx, control, server)))
-        });
+        let responses =
+            futures::stream::unfold(state, |(mut rx, mut control, server)| async move {
+                let response = match next_to_send(&mut rx, &mut control).await? {
+                    Ok(response) => Ok(on_the_wire(&server, response).await),
+                    Err(status) => Err(status),
+                };
+                Some((response, (rx, control, server)))
+            });
         Ok(Response::new(Box::pin(responses)))
     }
 }
@@ -166,7 +167,9 @@ async fn serve_stream(
                     match answer {
                         Some(Answer::Queued(response)) => out.push(response),
                         Some(Answer::Control(response)) => {
-                            if outlets.control.send(Ok(response)).is_err() {
+                            // The client is gone if the sending is.
+                            let sent = outlets.control.send(Ok(response));
+                            if sent.is_err() {
                                 return;
                             }
                         }
@@ -247,9 +250,9 @@ fn handle(
         Some(RequestUnion::CreateRequest(create)) => {
             Some(Answer::Queued(watchers.create(&create, current)))
         }
-        Some(RequestUnion::CancelRequest(cancel)) => {
-            watchers.cancel(cancel.watch_id, current).map(Answer::Queued)
-        }
+        Some(RequestUnion::CancelRequest(cancel)) => watchers
+            .cancel(cancel.watch_id, current)
+            .map(Answer::Queued),
         Some(RequestUnion::ProgressRequest(_)) => {
             coverage::bug_site(Bug::Etcd15220);
             if server.bugs().has(Bug::Etcd15220) {
