@@ -118,6 +118,10 @@ async fn next_to_send(
     if !control.is_empty() && (queue.is_empty() || thread_rng().gen_bool(0.5)) {
         return control.recv().await;
     }
+    if !queue.is_empty() {
+        return queue.recv().await;
+    }
+    // Nothing to send yet: whichever comes first.
     tokio::select! {
         biased;
         Some(response) = control.recv() => Some(response),
