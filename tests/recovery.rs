@@ -239,3 +239,33 @@ async fn follower_catches_up_by_snapshot(puts: usize, value_size: usize) {
         "the follower holds the leader's snapshot"
     );
 }
+
+/// etcd force-commits its backend when it schedules a compaction, so a
+/// crash right after it restarts from a backend that holds it. A member's
+/// durable store here is its snapshot: a compaction takes one at once,
+/// long before `snapshot_count` entries would.
+#[madsim::test]
+async fn a_compaction_is_in_a_snapshot_at_once_on_every_member() {
+    let cluster = Arc::new(SimCluster::start(3, |member| member.snapshot_count = 1_000));
+    let endpoints = cluster.endpoints();
+    let revision = on_client_node(1, async move {
+        let client = Client::new(endpoints, Duration::from_secs(1)).unwrap();
+        for i in 0..5 {
+            put_until_ok(&client, &format!("key{i}"), "v").await;
+        }
+        let deleted = client.delete("key4").await.expect("delete");
+        let revision = deleted.header.expect("header").revision;
+        client.compact(revision, false).await.expect("compact");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        revision
+    })
+    .await;
+    assert!(revision > 5, "five puts and a delete: revision {revision}");
+    for member in 0..3 {
+        let index = snapshot_index(cluster.disk(member));
+        assert!(
+            index.is_some(),
+            "member {member} took no snapshot for the compaction (1,000 entries are far off)"
+        );
+    }
+}

@@ -182,6 +182,9 @@ impl Applier {
         self.crash.reach(CrashPoint::BeforeApply);
         let waited = self.writes.is_registered(&id);
         let result = self.apply(request, waited);
+        if let ApplyResult::Compaction(Ok(_)) = result {
+            self.snapshot_after_compaction(entry.index);
+        }
         self.crash.reach(CrashPoint::BeforeCommit);
         self.writes.trigger(&id, result);
         self.crash.reach(CrashPoint::AfterCommit);
@@ -196,6 +199,25 @@ impl Applier {
         {
             return;
         }
+        self.snapshot(before_batch, last);
+    }
+
+    /// etcd commits its backend the moment it schedules a compaction
+    /// (`ForceCommit`: a crash must not lose the schedule, and a restart
+    /// resumes it from what the backend holds). The durable copy of this
+    /// member's store is its snapshot, so a compaction applied at `index`
+    /// takes one at once, whatever `snapshot_count` says; with snapshots
+    /// off there is nothing to commit to.
+    fn snapshot_after_compaction(&mut self, index: u64) {
+        if self.snapshot_count != 0 {
+            self.snapshot(index - 1, index);
+        }
+    }
+
+    /// Snapshots the state machine, which holds every entry up to `last`;
+    /// the entries after `before_batch` were applied since the applier
+    /// last stopped to publish.
+    fn snapshot(&mut self, before_batch: u64, last: u64) {
         crate::coverage::bug_site(Bug::DoubleApply);
         // The snapshot's index is the consistent index: the data holds
         // exactly the entries up to it. The `double-apply` bug takes it from
