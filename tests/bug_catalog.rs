@@ -102,24 +102,8 @@ fn class(verdict: &SeedVerdict) -> String {
     }
 }
 
-/// Bugs the ordinary campaign catches too rarely to count on within 200
-/// seeds (whether a sweep of 200 finds one moves with every change that
-/// moves the seeds): a finding, reported in README's museum, not a pass.
-/// Each has a test of its own over more seeds.
-const TOO_RARE_FOR_200_SEEDS: &[Bug] = &[
-    // A restore must use a snapshot taken after a compaction at the newest
-    // revision, a delete, and before the next write: 12 of 1,000 seeds,
-    // the first at 22 on the main that measured it, at 243 on the one
-    // before.
-    Bug::Etcd17780,
-];
-
 fn first_failing_seed(bug: Bug) -> Option<(u64, SeedVerdict)> {
-    first_failing_seed_in(bug, 0..200)
-}
-
-fn first_failing_seed_in(bug: Bug, seeds: std::ops::Range<u64>) -> Option<(u64, SeedVerdict)> {
-    seeds.into_iter().find_map(|seed| {
+    (0..200).find_map(|seed| {
         let mut config = RunConfig::swarm(seed);
         config.bugs = BugSet::NONE.with(bug);
         let verdict = run_seed(&config).verdict();
@@ -130,9 +114,6 @@ fn first_failing_seed_in(bug: Bug, seeds: std::ops::Range<u64>) -> Option<(u64, 
 #[test]
 fn every_bug_in_the_catalog_is_caught_within_200_seeds_by_its_check() {
     for bug in Bug::ALL {
-        if TOO_RARE_FOR_200_SEEDS.contains(&bug) {
-            continue;
-        }
         let Some((seed, verdict)) = first_failing_seed(bug) else {
             panic!("{bug} was not caught in 200 seeds: a finding to report");
         };
@@ -321,12 +302,11 @@ fn etcd_19179_loses_the_delete_at_the_compacted_revision_on_a_restored_member() 
 #[test]
 fn etcd_17780_sends_a_restored_members_revision_back() {
     // The member that restored stands at a lower revision than the others
-    // at the same applied index, or a client sees a revision reused. Rare
-    // (see `TOO_RARE_FOR_200_SEEDS`): searched over 1,000 seeds.
+    // at the same applied index, or a client sees a revision reused.
     let bug = Bug::Etcd17780;
     assert!(bug.issue().is_some(), "{bug} names its etcd issue");
-    let (seed, verdict) = first_failing_seed_in(bug, 0..1000)
-        .unwrap_or_else(|| panic!("{bug} was not caught in 1,000 seeds"));
+    let (seed, verdict) =
+        first_failing_seed(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
     assert!(
         caught_as(bug).contains(&class(&verdict).as_str()),
         "{bug}: seed {seed} got {verdict:?}"

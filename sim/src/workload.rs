@@ -194,15 +194,17 @@ pub async fn run_client(ctx: ClientContext, workload: Workload) {
             },
         };
         let outcome = c.run(&request).await;
-        // Compaction racing deletes: now and then compact at the very
-        // revision of a delete just made, so that the compacted revision's
-        // event is a delete (what etcd #18089 lost).
+        // Compaction racing deletes: more often than not, compact at the
+        // very revision of a delete just made, so that the compacted
+        // revision's event is a delete (what etcd #18089 lost), and, when
+        // no other write came between, the newest revision is compacted
+        // (what etcd #17780's restore got wrong).
         if let Outcome::Ok(Response::Delete {
             deleted: 1..,
             revision,
         }) = &outcome
         {
-            if thread_rng().gen_range(0..100) < 30 {
+            if thread_rng().gen_range(0..100) < 60 {
                 c.compact(*revision).await;
             }
         }
