@@ -67,13 +67,24 @@ impl KvStore {
         if from > to {
             return Ok(Vec::new());
         }
-        let span = (
-            Bound::Included(Revision::new(from, 0)),
-            Bound::Excluded(Revision::new(to + 1, 0)),
-        );
+        let (start, end) = (Revision::new(from, 0), Revision::new(to + 1, 0));
+        let span = (Bound::Included(start), Bound::Excluded(end));
+        // The backend's range read of the key bucket: each record the last
+        // batch commit holds, and each the read buffer holds on top (see
+        // `buffer.rs`). Done right, every record is in exactly one of them.
+        let buffered = self.buffers.read_in(start, end);
+        let mut next_buffered = buffered.iter().peekable();
         let events = self
             .records
             .range(span)
+            .flat_map(|(rev, record)| {
+                let mut times = usize::from(self.buffers.committed(rev));
+                while next_buffered.next_if(|r| *r < rev).is_some() {}
+                while next_buffered.next_if(|r| *r == rev).is_some() {
+                    times += 1;
+                }
+                std::iter::repeat((rev, record)).take(times)
+            })
             .filter(|(_, record)| in_range(&record.kv.key, key, range_end))
             .map(|(rev, record)| {
                 let (kind, kv) = if record.tombstone {
