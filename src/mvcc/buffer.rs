@@ -123,7 +123,9 @@ pub(super) struct Buffers {
 impl Buffers {
     /// A record put in the key bucket by the write txn under way.
     pub(super) fn put(&mut self, rev: Revision) {
-        self.write.get_or_insert_with(BucketBuffer::default).add(rev);
+        self.write
+            .get_or_insert_with(BucketBuffer::default)
+            .add(rev);
         self.uncommitted.insert(rev);
         self.pending += 1;
     }

@@ -223,9 +223,10 @@ impl Applier {
     /// 100,000 keys); freezing copies the records and nothing more.
     fn snapshot_in_background(&self, index: u64) {
         // etcd 3.4 saves the consistent index and commits the backend
-        // first (`KV().Commit()`).
+        // first (`KV().Commit()`): a key bucket handed over with a stale
+        // entry is reset at once.
         let (head, store) = self.state.write(|state| {
-            handed_over_key_bucket(state.store.write_elsewhere());
+            state.store.write_elsewhere();
             state.store.commit_batch();
             state.freeze()
         });
