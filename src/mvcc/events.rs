@@ -83,7 +83,7 @@ impl KvStore {
                 while next_buffered.next_if(|r| *r == rev).is_some() {
                     times += 1;
                 }
-                std::iter::repeat((rev, record)).take(times)
+                std::iter::repeat_n((rev, record), times)
             })
             .filter(|(_, record)| in_range(&record.kv.key, key, range_end))
             .map(|(rev, record)| {
