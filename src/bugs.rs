@@ -123,6 +123,13 @@ pub enum Bug {
     /// overtakes the responses it has queued (etcd 3.4's control channel),
     /// so events at or below that revision can follow the notification.
     Etcd15220,
+    /// etcd #17247: the end of a write txn deduplicates the write buffer's
+    /// key bucket before handing it to a read buffer that has none, and
+    /// the dedupe leaves one entry in use even in a bucket with none: the
+    /// stale revision in its first slot, which the last batch commit
+    /// already holds, so a range read of the key bucket (a watcher
+    /// catching up) sees that revision twice.
+    Etcd17247,
 }
 
 impl Bug {
@@ -168,7 +175,7 @@ struct Row {
 }
 
 /// Every bug, one row each, in declaration order.
-const TABLE: [Row; 28] = [
+const TABLE: [Row; 29] = [
     Row {
         bug: Bug::StaleRead,
         name: "stale-read",
@@ -390,6 +397,17 @@ const TABLE: [Row; 28] = [
         models: "etcd #15220: recvLoop answers WatchProgressRequest through ctrlStream with the \
             store's revision, and sendLoop may send it before the queued events",
         issue: Some("https://github.com/etcd-io/etcd/issues/15220"),
+    },
+    Row {
+        bug: Bug::Etcd17247,
+        name: "etcd-17247",
+        breaks: "reliable watches: a watcher catching up from history is sent an event twice",
+        models: "etcd #17247: #17228's dedupe in txWriteBuffer.writeback sets used to 1 in an \
+            empty key bucket, so the read buffer serves a committed revision again. etcd-sim \
+            models the buffers of the key bucket only, over its history; the batch commits every \
+            100 ms run when the state is next touched; and the duplicate is sent next to the \
+            original, not after the newer events",
+        issue: Some("https://github.com/etcd-io/etcd/issues/17247"),
     },
 ];
 

@@ -65,6 +65,7 @@
 //! Everything is in ordered maps: iteration, results and snapshots are
 //! deterministic. The module uses `std` only.
 
+mod buffer;
 mod error;
 mod events;
 mod hash;
@@ -77,6 +78,7 @@ mod tests;
 pub mod txn;
 mod write;
 
+pub use buffer::Writeback;
 pub use error::{MvccError, SnapshotError};
 pub use events::{in_range, Event, EventKind};
 pub use hash::KvHash;

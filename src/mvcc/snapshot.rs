@@ -177,6 +177,7 @@ impl KvStore {
             current,
             compacted,
             bytes: 0,
+            buffers: Default::default(),
         };
         let mut last = Revision::new(0, -1);
         for _ in 0..count {

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
+use super::buffer::{Buffers, Writeback};
 use super::error::MvccError;
 use super::key_index::{KeyIndex, TombstoneAtCompaction};
 use super::revision::Revision;
@@ -87,7 +88,7 @@ pub(super) struct Record {
 /// reads can look at any revision between the compacted one and the
 /// current one. All state is in ordered maps, so everything — iteration,
 /// snapshots — is deterministic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KvStore {
     /// User key -> the revisions that changed it.
     pub(super) index: BTreeMap<Vec<u8>, KeyIndex>,
@@ -100,7 +101,32 @@ pub struct KvStore {
     pub(super) compacted: i64,
     /// What the records take in a backend: see [`KvStore::size_bytes`].
     pub(super) bytes: u64,
+    /// The backend's buffers: which records the last batch commit holds,
+    /// and what range reads see on top of it (see `buffer.rs`).
+    pub(super) buffers: Buffers,
 }
+
+/// Two stores are equal when they hold the same history; the backend's
+/// buffers, which only say how much of it is committed, do not count.
+impl PartialEq for KvStore {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.index,
+            &self.records,
+            self.current,
+            self.compacted,
+            self.bytes,
+        ) == (
+            &other.index,
+            &other.records,
+            other.current,
+            other.compacted,
+            other.bytes,
+        )
+    }
+}
+
+impl Eq for KvStore {}
 
 /// What one record costs a backend besides its key and value: the
 /// revision key (17 bytes) and the encoded `mvccpb.KeyValue`'s tags and
@@ -128,7 +154,42 @@ impl KvStore {
             current: 1,
             compacted: -1,
             bytes: 0,
+            buffers: Buffers::default(),
         }
+    }
+
+    /// Sets what the end of a write txn does with the write buffer's key
+    /// bucket when the read buffer has none (right unless the `etcd-17247`
+    /// bug is on).
+    pub fn set_writeback(&mut self, rule: Writeback) {
+        self.buffers.writeback = rule;
+    }
+
+    /// Commits the backend's batch, as etcd's backend does every 100 ms
+    /// and whenever asked to: range reads see every record written so far
+    /// in the committed records, and the read buffer is reset. What reads
+    /// return does not change (unless the `etcd-17247` bug left a stale
+    /// revision in the read buffer: the commit drops it).
+    pub fn commit_batch(&mut self) {
+        self.buffers.commit();
+    }
+
+    /// A write txn of the backend that puts in a bucket other than the key
+    /// bucket only (a lease granted, an alarm raised, a member's
+    /// attributes saved, the consistent index): its end writes the buffer
+    /// back like any other's. Whether that handed the write buffer's key
+    /// bucket to the read buffer (where the `etcd-17247` rule applies).
+    pub fn write_elsewhere(&mut self) -> bool {
+        self.buffers.put_elsewhere();
+        self.buffers.end_txn()
+    }
+
+    /// A write txn of the backend that deletes in a bucket other than the
+    /// key bucket only (an alarm disarmed): its end writes the buffer back
+    /// and commits.
+    pub fn delete_elsewhere(&mut self) -> bool {
+        self.buffers.delete_elsewhere();
+        self.buffers.end_txn()
     }
 
     /// How many bytes a backend holding every retained record would take:
@@ -200,7 +261,16 @@ impl KvStore {
             return Err(MvccError::FutureRev);
         }
         self.compacted = rev;
+        // etcd saves the scheduled compaction in a write txn of its own and
+        // commits it; then it deletes the records and saves the finished
+        // compaction, a txn that commits at its end for its deletes.
+        self.buffers.put_elsewhere();
+        self.buffers.end_txn();
+        self.buffers.commit();
         self.prune(rev, tombstone);
+        self.buffers.delete_elsewhere();
+        self.buffers.put_elsewhere();
+        self.buffers.end_txn();
         Ok(())
     }
 

@@ -80,6 +80,7 @@ impl WriteTxn<'_> {
                 tombstone: false,
             },
         );
+        self.store.buffers.put(rev);
         self.index_entry(key).put(rev);
         self.changes += 1;
         main
@@ -110,9 +111,18 @@ impl WriteTxn<'_> {
                 },
             );
             self.index_entry(&kv.key).tombstone(at);
+            self.store.buffers.put(at);
             self.changes += 1;
         }
         (prev.len() as i64, prev)
+    }
+
+    /// Deletes something in a bucket of the backend other than the key
+    /// bucket, in this txn (a revoked lease's entry, as etcd's lessor
+    /// deletes it in the txn that deletes the lease's keys): the txn's end
+    /// commits the batch.
+    pub fn delete_elsewhere(&mut self) {
+        self.store.buffers.delete_elsewhere();
     }
 
     /// Commits the txn and returns the store's revision after it: `begin + 1`
@@ -133,6 +143,9 @@ impl WriteTxn<'_> {
 impl Drop for WriteTxn<'_> {
     fn drop(&mut self) {
         self.store.current = self.rev();
+        // The backend's end of the txn: the write buffer goes into the
+        // read buffer.
+        self.store.buffers.end_txn();
     }
 }
 

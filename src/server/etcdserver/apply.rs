@@ -244,7 +244,14 @@ impl Applier {
     /// stalled every write behind it for as long as it took (seconds at
     /// 100,000 keys); freezing copies the records and nothing more.
     fn snapshot_in_background(&self, index: u64) {
-        let (head, store) = self.state.read(|state| state.freeze());
+        // etcd 3.4 saves the consistent index and commits the backend
+        // first (`KV().Commit()`): a key bucket handed over with a stale
+        // entry is reset at once.
+        let (head, store) = self.state.write(|state| {
+            state.store.write_elsewhere();
+            state.store.commit_batch();
+            state.freeze()
+        });
         let raft = self.raft.clone();
         tokio::spawn(async move {
             let data = offload(move || {
@@ -338,7 +345,12 @@ impl Applier {
             return ApplyResult::Alarm(self.apply_alarm(&alarm));
         }
         if let Some(attributes) = request.member_attr_set {
-            self.state.write(|state| state.members.set(attributes));
+            let handed_over = self.state.write(|state| {
+                state.members.set(attributes);
+                // etcd saves the member in the backend's members bucket.
+                state.store.write_elsewhere()
+            });
+            handed_over_key_bucket(handed_over);
             return ApplyResult::MemberAttrSet;
         }
         if let Some(revoke) = request.lease_revoke {
@@ -406,6 +418,11 @@ impl Applier {
     ) -> Result<LeaseGrantResponse, ServerError> {
         let (ttl, revision) = self.state.write(|state| {
             let ttl = state.lessor.grant(request.id, request.ttl, Instant::now());
+            if ttl.is_ok() {
+                // etcd's lessor saves the lease in the backend's lease
+                // bucket, in a write txn of its own.
+                handed_over_key_bucket(state.store.write_elsewhere());
+            }
             (ttl, state.store.current_revision())
         });
         let ttl = ttl?;
@@ -428,6 +445,8 @@ impl Applier {
             for key in &keys {
                 txn.delete_range(key, &[]);
             }
+            // etcd deletes the lease from the backend in the same txn.
+            txn.delete_elsewhere();
             Ok::<_, ServerError>(txn.end())
         })?;
         self.metrics.lease_revoked();
@@ -440,16 +459,29 @@ impl Applier {
         let alarm = AlarmType::try_from(request.alarm).unwrap_or(AlarmType::None);
         let changed = self.state.write(|state| {
             let alarms = &mut state.alarms;
+            // etcd keeps the alarms in the backend's alarm bucket.
             match AlarmAction::try_from(request.action) {
                 Ok(AlarmAction::Get) => alarms.get(alarm),
-                Ok(AlarmAction::Activate) => alarms
-                    .activate(request.member_id, alarm)
-                    .into_iter()
-                    .collect(),
-                Ok(AlarmAction::Deactivate) => alarms
-                    .deactivate(request.member_id, alarm)
-                    .into_iter()
-                    .collect(),
+                Ok(AlarmAction::Activate) => {
+                    let raised: Vec<_> = alarms
+                        .activate(request.member_id, alarm)
+                        .into_iter()
+                        .collect();
+                    if !raised.is_empty() {
+                        handed_over_key_bucket(state.store.write_elsewhere());
+                    }
+                    raised
+                }
+                Ok(AlarmAction::Deactivate) => {
+                    let disarmed: Vec<_> = alarms
+                        .deactivate(request.member_id, alarm)
+                        .into_iter()
+                        .collect();
+                    if !disarmed.is_empty() {
+                        state.store.delete_elsewhere();
+                    }
+                    disarmed
+                }
                 Err(_) => Vec::new(),
             }
         });
@@ -457,6 +489,15 @@ impl Applier {
             header: None,
             alarms: changed,
         }
+    }
+}
+
+/// Marks the site of the `etcd-17247` bug when a write txn that wrote
+/// outside the key bucket only handed the write buffer's key bucket to the
+/// read buffer: where the bug's rule applies.
+fn handed_over_key_bucket(handed_over: bool) {
+    if handed_over {
+        crate::coverage::bug_site(Bug::Etcd17247);
     }
 }
 

@@ -11,13 +11,14 @@
 //! reads, and it keeps lease deadlines, the one part the leader changes
 //! outside the log (etcd's lessor renews and demotes without raft).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::alarms::Alarms;
 use super::members::Published;
-use crate::mvcc::{FrozenStore, KvStore, RestoreRules};
+use crate::mvcc::{FrozenStore, KvStore, RestoreRules, Writeback};
 use crate::server::lease::Lessor;
 
 /// The replicated state: a pure function of the applied log (lease
@@ -31,6 +32,27 @@ pub struct StateMachine {
     pub alarms: Alarms,
     /// What members published about themselves.
     pub members: Published,
+    /// The store's rule for handing its write buffer over (the
+    /// `etcd-17247` switch), kept for the stores snapshots bring.
+    writeback: Writeback,
+    /// The backend's batch commits done so far.
+    batches: Batches,
+}
+
+/// How often etcd's backend commits its batch (its default
+/// `--backend-batch-interval`).
+pub const BATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The backend's periodic batch commits. etcd runs them on a timer; here
+/// whoever takes the state machine's lock first after one was due runs
+/// it, which nobody can tell apart: a commit changes only what the
+/// store's range reads see, and those run under the lock.
+#[derive(Default)]
+struct Batches {
+    /// When the first one was counted from.
+    start: Option<Instant>,
+    /// How many have been done.
+    done: u64,
 }
 
 /// What a snapshot replaces, decoded and waiting to be installed (the
@@ -49,7 +71,29 @@ impl StateMachine {
             lessor,
             alarms: Alarms::default(),
             members: Published::default(),
+            writeback: Writeback::default(),
+            batches: Batches::default(),
         }
+    }
+
+    /// This state machine with `rule` for its store's write buffer.
+    pub fn with_writeback(mut self, rule: Writeback) -> Self {
+        self.writeback = rule;
+        self.store.set_writeback(rule);
+        self
+    }
+
+    /// Runs the backend's batch commits due by `now`, one every
+    /// [`BATCH_INTERVAL`] (two in a row are as good as any more: nothing
+    /// was written between them).
+    fn commit_due(&mut self, now: Instant) {
+        let start = *self.batches.start.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(start).as_nanos();
+        let due = (elapsed / BATCH_INTERVAL.as_nanos()) as u64;
+        for _ in self.batches.done..due.min(self.batches.done + 2) {
+            self.store.commit_batch();
+        }
+        self.batches.done = self.batches.done.max(due);
     }
 
     /// The state as a snapshot holds it: alarms, published member
@@ -106,6 +150,7 @@ impl StateMachine {
     /// Replaces the state with a decoded snapshot's.
     pub fn install(&mut self, restored: Restored) {
         self.store = restored.store;
+        self.store.set_writeback(self.writeback);
         self.alarms = restored.alarms;
         self.members = restored.members;
     }
@@ -133,27 +178,34 @@ impl Backend {
 
     /// Runs `change` on the state machine, alone.
     pub fn write<T>(&self, change: impl FnOnce(&mut StateMachine) -> T) -> T {
-        change(&mut self.0.lock().unwrap())
+        change(&mut lock(&self.0))
     }
 
     /// Runs `read` on the state machine: what the applier itself looks
     /// at before it changes anything (the quota, a snapshot's copy).
     pub fn read<T>(&self, read: impl FnOnce(&StateMachine) -> T) -> T {
-        read(&self.0.lock().unwrap())
+        read(&lock(&self.0))
     }
+}
+
+/// The state machine's lock, taken after running the batch commits due.
+fn lock(state: &Mutex<StateMachine>) -> MutexGuard<'_, StateMachine> {
+    let mut locked = state.lock().unwrap();
+    locked.commit_due(Instant::now());
+    locked
 }
 
 impl BackendReader {
     /// Runs `read` on the state machine as applied so far. Each entry is
     /// applied under the same lock, so `read` sees whole entries only.
     pub fn read<T>(&self, read: impl FnOnce(&StateMachine) -> T) -> T {
-        read(&self.0.lock().unwrap())
+        read(&lock(&self.0))
     }
 
     /// Runs `keep` on the lessor: renewals, demotion and expiry checks,
     /// which change deadlines only, never which leases exist.
     pub fn deadlines<T>(&self, keep: impl FnOnce(&mut Lessor) -> T) -> T {
-        keep(&mut self.0.lock().unwrap().lessor)
+        keep(&mut lock(&self.0).lessor)
     }
 }
 

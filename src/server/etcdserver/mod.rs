@@ -47,7 +47,7 @@ use super::{Cluster, ServerConfig};
 use crate::bugs::{Bug, BugSet};
 use crate::coverage::{self, Site};
 use crate::metrics::Metrics;
-use crate::mvcc::KvHash;
+use crate::mvcc::{KvHash, Writeback};
 use crate::offload::offload;
 use crate::perturb::{Perturbation, Perturbations};
 use crate::proto::etcdserverpb::{
@@ -141,7 +141,14 @@ impl EtcdServer {
             committed,
             task: raft_loop,
         } = spawn_raft(raft_config(config, metrics.clone()), disk)?;
-        let state = Backend::new(StateMachine::new(lessor(config)));
+        // The bug: a key bucket with no entries in use is handed over
+        // with one.
+        let writeback = if config.bugs.has(Bug::Etcd17247) {
+            Writeback::Dedupe
+        } else {
+            Writeback::HandOver
+        };
+        let state = Backend::new(StateMachine::new(lessor(config)).with_writeback(writeback));
         let reader = state.reader();
         let (applied_tx, applied) = watch::channel(0);
         let watchers = Arc::new(tokio::sync::Notify::new());
