@@ -1,12 +1,13 @@
 //! The verdict on a history: the search per part, the revision invariants,
 //! and the evidence a person needs when something is wrong.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::history::{History, Outcome, Request, Response};
 use crate::invariants::{self, Violation};
-use crate::kv::{keys_apart, model_ops, parts, Part};
+use crate::kv::{keys_apart, model_ops, parts, ModelOps, Part};
 use crate::search::{search, search_bounded, search_parts, Search};
 
 /// How to check.
@@ -172,8 +173,8 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
         parts.splice(0..0, apart);
     }
     let first_failure = search_parts(parts.len(), |i, budget| {
-        let (model, ops) = model_ops(history, &parts[i], &parts[i].members);
-        search_bounded(&model, &ops, deadline, budget)
+        let part = model_ops(history, &parts[i], &parts[i].members);
+        search_bounded(&part.model, &part.ops, deadline, budget)
     });
     match first_failure {
         None => {}
@@ -192,7 +193,7 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
             report.failure = Some(Failure {
                 minimal: minimize(history, part, deadline),
                 keys: part.keys.clone(),
-                longest_prefix: prefix.iter().map(|&j| part.members[j]).collect(),
+                longest_prefix: history_order(&model_ops(history, part, &part.members), &prefix),
                 operations: part.members.len(),
             });
         }
@@ -260,8 +261,19 @@ fn search_part(
     members: &[usize],
     deadline: Option<Instant>,
 ) -> Search {
-    let (model, ops) = model_ops(history, part, members);
-    search(&model, &ops, deadline)
+    let part = model_ops(history, part, members);
+    search(&part.model, &part.ops, deadline)
+}
+
+/// The history operations behind `prefix` (indices into `part.ops`), each
+/// once, where it first appears.
+fn history_order(part: &ModelOps, prefix: &[usize]) -> Vec<usize> {
+    let mut seen = BTreeSet::new();
+    prefix
+        .iter()
+        .map(|&j| part.origins[j])
+        .filter(|&i| seen.insert(i))
+        .collect()
 }
 
 /// Drops operations one at a time while what is left stays
@@ -290,5 +302,73 @@ fn minimize(history: &History, part: &Part, deadline: Option<Instant>) -> Vec<us
         if kept.len() == before {
             return kept;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Operation;
+
+    fn op(call_ns: u64, request: Request, outcome: Outcome) -> Operation {
+        Operation {
+            client: 0,
+            call_ns,
+            return_ns: call_ns + 5,
+            request,
+            outcome,
+            served_by: None,
+            persisted: None,
+        }
+    }
+
+    fn put(call_ns: u64, value: &str, lease: i64, revision: i64) -> Operation {
+        let request = Request::Put {
+            key: "k".into(),
+            value: value.into(),
+            lease,
+        };
+        op(call_ns, request, Outcome::Ok(Response::Put { revision }))
+    }
+
+    /// A lease that may expire is two model operations (its grant and an
+    /// expiry), so the search's prefix, which indexes those, is no index
+    /// into the part's operations. Read as one, a prefix through the put
+    /// of d (the sixth of seven operations, the eighth of nine model
+    /// operations) ran past them and the checker panicked (found by
+    /// `etcd-14370`, seed 940).
+    #[test]
+    fn a_prefix_of_model_operations_names_each_history_operation_once() {
+        let grant = |call_ns, id, revision| {
+            let request = Request::LeaseGrant { id, ttl: 5 };
+            op(
+                call_ns,
+                request,
+                Outcome::Ok(Response::LeaseGrant { revision }),
+            )
+        };
+        let history = History {
+            operations: vec![
+                grant(0, 9, 2),
+                grant(10, 10, 3),
+                put(20, "a", 9, 4),
+                put(30, "b", 10, 5),
+                put(40, "c", 0, 6),
+                put(50, "d", 0, 7),
+            ],
+            faults: vec![],
+        };
+        let part = &parts(&history, true)[0];
+        assert_eq!(
+            part.members,
+            [0, 1, 2, 3, 4, 5],
+            "one part: {:?}",
+            part.keys
+        );
+        let model = model_ops(&history, part, &part.members);
+        assert_eq!(model.origins, [0, 0, 1, 1, 2, 3, 4, 5], "each grant twice");
+        assert_eq!(model.ops.len(), model.origins.len());
+        let prefix = [1, 3, 0, 4, 5, 6, 7];
+        assert_eq!(history_order(&model, &prefix), [0, 1, 2, 3, 4, 5]);
     }
 }

@@ -829,8 +829,22 @@ const NEVER: u64 = u64::MAX;
 /// anything that returned.
 const SOMETIME: u64 = u64::MAX - 1;
 
+/// A part's operations as the model's.
+pub struct ModelOps {
+    /// The model over the part's keys.
+    pub model: KvModel,
+    /// The operations to linearize.
+    pub ops: Vec<Timed<KvOp>>,
+    /// For each of `ops`, the history operation it came from. One history
+    /// operation may give none (a grant of a lease the part cannot see),
+    /// or two (a lease that may expire: its grant and an expiry; a txn
+    /// whose branch the part cannot tell: one op per branch), so an index
+    /// into `ops` is no index into the part's members.
+    pub origins: Vec<usize>,
+}
+
 /// Translates a part's operations into model operations, interning values.
-pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel, Vec<Timed<KvOp>>) {
+pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps {
     let by_revision = values_by_revision(history);
     let versions = Versions::of(history);
     let mut values: BTreeMap<String, u32> = BTreeMap::new();
@@ -864,6 +878,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
             .collect()
     };
     let mut ops = Vec::with_capacity(members.len());
+    let mut origins = Vec::with_capacity(members.len());
     for &i in members {
         let op = &history.operations[i];
         let response = match &op.outcome {
@@ -882,6 +897,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
             (None, _) => NEVER,
         };
         let mut push = |model_op, ret| {
+            origins.push(i);
             ops.push(Timed {
                 op: model_op,
                 call: op.call_ns,
@@ -1145,12 +1161,13 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> (KvModel,
         push(model_op, ret);
     }
     settle_observed_writes(&mut ops);
-    (
-        KvModel {
+    ModelOps {
+        model: KvModel {
             keys: part.keys.len(),
         },
         ops,
-    )
+        origins,
+    }
 }
 
 /// What a history tells of versions: every value each key may have held,
