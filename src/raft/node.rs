@@ -1,6 +1,6 @@
 //! The task that owns raft-rs's `RawNode` and the loop that drives it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -274,6 +274,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         wal,
         snapshotter,
         catch_up_entries: config.catch_up_entries,
+        saving: BTreeSet::new(),
         transport,
         election,
         out,
@@ -309,6 +310,9 @@ struct Driver {
     snapshotter: Snapshotter,
     /// See [`RaftConfig::catch_up_entries`].
     catch_up_entries: u64,
+    /// The indexes snapshots are being saved at: a second request at one
+    /// of them would write the same file at the same time.
+    saving: BTreeSet<u64>,
     transport: Transport,
     election: ElectionTimeouts,
     out: mpsc::UnboundedSender<Committed>,
@@ -405,11 +409,15 @@ impl Driver {
         let store = self.raw.store();
         let covered = store.snapshot_ref().get_metadata().index;
         // Only committed entries may leave the log; a stale request (a
-        // newer snapshot arrived meanwhile) is dropped.
-        if index <= covered || index > self.raw.raft.raft_log.committed {
+        // newer snapshot arrived meanwhile) or one being saved is dropped.
+        if index <= covered
+            || index > self.raw.raft.raft_log.committed
+            || self.saving.contains(&index)
+        {
             return;
         }
         let Ok(term) = store.term(index) else { return };
+        self.saving.insert(index);
         let mut snapshot = Snapshot::default();
         let meta = snapshot.mut_metadata();
         meta.index = index;
@@ -433,6 +441,7 @@ impl Driver {
     /// and the catch-up entries before it.
     async fn compact_log(&mut self, snapshot: Snapshot) {
         let index = snapshot.get_metadata().index;
+        self.saving.remove(&index);
         // A newer snapshot (from the leader, or a later compaction) may have
         // overtaken this one while it was being saved.
         if index <= self.raw.store().snapshot_ref().get_metadata().index {
