@@ -165,6 +165,11 @@ impl KvStore {
         self.buffers.writeback = rule;
     }
 
+    /// The rule [`Self::set_writeback`] set.
+    pub fn writeback(&self) -> Writeback {
+        self.buffers.writeback
+    }
+
     /// Commits the backend's batch, as etcd's backend does every 100 ms
     /// and whenever asked to: range reads see every record written so far
     /// in the committed records, and the read buffer is reset. What reads

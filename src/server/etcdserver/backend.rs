@@ -32,9 +32,6 @@ pub struct StateMachine {
     pub alarms: Alarms,
     /// What members published about themselves.
     pub members: Published,
-    /// The store's rule for handing its write buffer over (the
-    /// `etcd-17247` switch), kept for the stores snapshots bring.
-    writeback: Writeback,
     /// The backend's batch commits done so far.
     batches: Batches,
 }
@@ -71,14 +68,12 @@ impl StateMachine {
             lessor,
             alarms: Alarms::default(),
             members: Published::default(),
-            writeback: Writeback::default(),
             batches: Batches::default(),
         }
     }
 
     /// This state machine with `rule` for its store's write buffer.
     pub fn with_writeback(mut self, rule: Writeback) -> Self {
-        self.writeback = rule;
         self.store.set_writeback(rule);
         self
     }
@@ -149,8 +144,11 @@ impl StateMachine {
 
     /// Replaces the state with a decoded snapshot's.
     pub fn install(&mut self, restored: Restored) {
+        // A decoded store has the default rule; the one it replaces has
+        // this member's.
+        let rule = self.store.writeback();
         self.store = restored.store;
-        self.store.set_writeback(self.writeback);
+        self.store.set_writeback(rule);
         self.alarms = restored.alarms;
         self.members = restored.members;
     }
