@@ -14,7 +14,8 @@
 //! 4. **one applied index**: every member has applied the same raft index;
 //! 5. **watchers caught up**: every watcher has seen the revision of the
 //!    probe's last write (an event or a progress notification), unless the
-//!    server cancelled its watch because its revision was compacted.
+//!    server cancelled its watch because its revision was compacted, or
+//!    its client closed it.
 //!
 //! A cluster that does not get there in time is `stuck`, with evidence:
 //! the stage and member that failed and what they answered, and every
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 use etcd_sim::client::{Client, GetOptions};
 use etcd_sim::proto::etcdserverpb::StatusResponse;
-use etcd_sim_checker::watch::Delivery;
+use etcd_sim_checker::watch::{Delivery, WatcherLog};
 use tokio::time::{timeout, Instant};
 
 use crate::observer::Observations;
@@ -245,27 +246,13 @@ impl Probe {
 
     fn watchers_caught_up(&self, revision: i64) -> Result<(), Lack> {
         let logs = self.watch_logs.lock().unwrap();
-        for log in logs.iter() {
-            let mut seen = 0;
-            for delivery in &log.deliveries {
-                match delivery {
-                    Delivery::Events(events) => {
-                        seen = events.iter().map(|e| e.revision).fold(seen, i64::max)
-                    }
-                    Delivery::Progress(r) => seen = seen.max(*r),
-                    // The server ended the watch: it has nothing to catch up.
-                    Delivery::Compacted(_) => seen = i64::MAX,
-                }
-            }
-            if seen < revision {
-                let what = format!(
-                    "watcher {} has seen revision {seen}, the newest is {revision}",
-                    log.watcher
-                );
-                return Err(lack(None, what));
-            }
+        match behind(&logs, revision) {
+            None => Ok(()),
+            Some((watcher, seen)) => Err(lack(
+                None,
+                format!("watcher {watcher} has seen revision {seen}, the newest is {revision}"),
+            )),
         }
-        Ok(())
     }
 
     fn name_of(&self, id: u64) -> String {
@@ -342,5 +329,54 @@ impl Probe {
                 member.name, log.snapshot
             ),
         }
+    }
+}
+
+/// The first watcher that has not seen `revision` yet (an event or a
+/// progress notification), with the newest it has seen. A watch the server
+/// cancelled because its revision was compacted, or its client closed, has
+/// nothing to catch up.
+fn behind(logs: &[WatcherLog], revision: i64) -> Option<(u32, i64)> {
+    logs.iter().filter(|log| !log.closed).find_map(|log| {
+        let seen = log
+            .deliveries
+            .iter()
+            .map(|delivery| match delivery {
+                Delivery::Events(events) => events.iter().map(|e| e.revision).max().unwrap_or(0),
+                Delivery::Progress(r) => *r,
+                Delivery::Compacted(_) => i64::MAX,
+            })
+            .max()
+            .unwrap_or(0);
+        (seen < revision).then_some((log.watcher, seen))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(watcher: u32, deliveries: Vec<Delivery>, closed: bool) -> WatcherLog {
+        WatcherLog {
+            watcher,
+            prefix: "k".into(),
+            start_revision: 1,
+            deliveries,
+            closed,
+        }
+    }
+
+    #[test]
+    fn a_watcher_is_behind_until_told_of_the_revision_unless_it_ended() {
+        let told = log(0, vec![Delivery::Progress(7)], false);
+        let short = log(1, vec![Delivery::Progress(5)], false);
+        assert_eq!(behind(&[told.clone(), short.clone()], 7), Some((1, 5)));
+        let compacted = log(1, vec![Delivery::Compacted(6)], false);
+        assert_eq!(behind(&[told.clone(), compacted], 7), None);
+        let closed = WatcherLog {
+            closed: true,
+            ..short
+        };
+        assert_eq!(behind(&[told, closed], 7), None);
     }
 }

@@ -237,6 +237,7 @@ pub(crate) fn push_log(logs: &mut Vec<WatcherLog>, watcher: u32, start: i64) -> 
         prefix: KEY_PREFIX.to_string(),
         start_revision: start,
         deliveries: Vec::new(),
+        closed: false,
     });
     logs.len() - 1
 }

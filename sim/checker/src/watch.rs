@@ -77,6 +77,10 @@ pub struct WatcherLog {
     pub start_revision: i64,
     /// The responses, in order.
     pub deliveries: Vec<Delivery>,
+    /// Its client closed it after the last of them: it owes nothing it had
+    /// not been told of, and has nothing left to catch up.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 /// A broken watch guarantee, with its evidence.

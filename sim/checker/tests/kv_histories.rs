@@ -430,6 +430,7 @@ fn saved_runs_round_trip_with_their_logs_and_the_logs_are_judged() {
         prefix: "k".to_string(),
         start_revision: 1,
         deliveries: vec![etcd_sim_checker::watch::Delivery::Progress(2)],
+        closed: false,
     };
     let run = SavedRun {
         history: history.clone(),

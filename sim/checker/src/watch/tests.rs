@@ -79,6 +79,7 @@ fn log(watcher: u32, start: i64, deliveries: Vec<Delivery>) -> WatcherLog {
         prefix: "k".into(),
         start_revision: start,
         deliveries,
+        closed: false,
     }
 }
 
