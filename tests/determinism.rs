@@ -55,3 +55,36 @@ fn the_determinism_check_catches_injected_entropy() {
     let clean = campaign.run(RunConfig::new, |_, _| {});
     assert_eq!(clean.failures().count(), 0, "{clean}");
 }
+
+/// No `tokio::select!` chooses at random (DESIGN.md §3): an unbiased one
+/// picks among ready branches from tokio's per-thread RNG, which outlives a
+/// run, so a seed's trace would depend on the seeds run before it on the
+/// same thread (`run --jobs 1` and `--jobs 2` gave different traces).
+#[test]
+fn every_select_is_biased() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut unbiased = Vec::new();
+    let mut dirs = vec![root.join("src"), root.join("sim/src"), root.join("tests")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                let opens =
+                    line.trim_end().ends_with("select! {") && !line.trim_start().starts_with("//");
+                if opens && lines.get(i + 1).map(|next| next.trim()) != Some("biased;") {
+                    unbiased.push(format!("{}:{}", path.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(unbiased.is_empty(), "unbiased select!: {unbiased:?}");
+}

@@ -318,6 +318,7 @@ async fn events_behind_progress(bugs: BugSet) -> usize {
         let (mut progress, mut notifications, mut events, mut behind) = (0, 0, 0, 0);
         while events < PUTS {
             tokio::select! {
+                biased;
                 () = &mut deadline => panic!("{events} of {PUTS} events in 60 s"),
                 response = next(&mut watch) => {
                     for e in &response.events {

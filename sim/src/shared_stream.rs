@@ -63,6 +63,7 @@ pub async fn run_shared_stream(
 ) {
     let delay = thread_rng().gen_range(500..5000);
     tokio::select! {
+        biased;
         _ = &mut stop => return,
         () = tokio::time::sleep(Duration::from_millis(delay)) => {}
     }

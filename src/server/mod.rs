@@ -140,6 +140,7 @@ pub async fn run_and_announce(
     }
     ready();
     tokio::select! {
+        biased;
         ended = listeners => ended.map_err(ServeError::Transport),
         died = essential.first_to_end() => Err(ServeError::Died(died)),
     }
