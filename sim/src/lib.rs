@@ -97,6 +97,8 @@ pub mod nemesis;
 pub mod observer;
 pub mod op_mix;
 pub mod persisted;
+#[cfg(madsim)]
+pub mod recent_watches;
 pub mod recorder;
 #[cfg(madsim)]
 mod run;

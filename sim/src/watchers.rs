@@ -25,7 +25,9 @@
 //! for each watch again after a compaction.
 //!
 //! And each watcher client runs a stream of its own with several watches
-//! on it, first on yet another member (see [`crate::shared_stream`]).
+//! on it, first on yet another member (see [`crate::shared_stream`]), and
+//! short watches from a recent revision, one after another, on members at
+//! random (see [`crate::recent_watches`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,6 +40,7 @@ use madsim::rand::{thread_rng, Rng};
 use tokio::sync::oneshot;
 
 use crate::client_context::ClientContext;
+use crate::recent_watches::run_recent_watches;
 use crate::shared_stream::run_shared_stream;
 use crate::workload::KEY_PREFIX;
 
@@ -83,6 +86,15 @@ pub async fn run_watcher(ctx: ClientContext, logs: WatchLogs, stop: oneshot::Rec
         logs.clone(),
         shared_stopped,
     ));
+    let (recent_stop, recent_stopped) = oneshot::channel();
+    let recent = tokio::spawn(run_recent_watches(
+        client.clone(),
+        id,
+        ctx.endpoints.len(),
+        id,
+        logs.clone(),
+        recent_stopped,
+    ));
     let start = if id == 0 {
         1
     } else {
@@ -99,6 +111,8 @@ pub async fn run_watcher(ctx: ClientContext, logs: WatchLogs, stop: oneshot::Rec
     }
     let _ = shared_stop.send(());
     shared.await.expect("shared stream panicked");
+    let _ = recent_stop.send(());
+    recent.await.expect("recent watches panicked");
     for (stop, task) in extras {
         let _ = stop.send(());
         task.await.expect("extra watch panicked");
@@ -212,7 +226,7 @@ impl ExtraWatch {
 
 /// The newest revision `log` has been told of, by an event or a progress
 /// notification.
-fn told(log: &WatcherLog) -> i64 {
+pub(crate) fn told(log: &WatcherLog) -> i64 {
     log.deliveries
         .iter()
         .map(|d| match d {
@@ -244,7 +258,7 @@ pub(crate) fn push_log(logs: &mut Vec<WatcherLog>, watcher: u32, start: i64) -> 
 
 /// How [`follow`] ended.
 #[derive(Debug, PartialEq, Eq)]
-enum Followed {
+pub(crate) enum Followed {
     /// `stop` fired (or its sender was dropped).
     Stopped,
     /// The watch ended by itself.
@@ -254,7 +268,7 @@ enum Followed {
 /// Logs what `stream` delivers into `logs[slot]` until `stop` fires (or
 /// its sender is dropped) or the watch ends, asking for progress now and
 /// then.
-async fn follow(
+pub(crate) async fn follow(
     mut stream: WatchStream,
     logs: &WatchLogs,
     slot: usize,
