@@ -30,7 +30,7 @@ use etcd_sim_checker::watch::{Delivery, WatcherLog};
 use tokio::time::{timeout, Instant};
 
 use crate::observer::Observations;
-use crate::watchers::WatchLogs;
+use crate::watchers::{told, WatchLogs};
 
 /// How long after the heal the cluster has to converge: ten election
 /// timeouts and more, so that a member restarted at the very end (a
@@ -337,19 +337,17 @@ impl Probe {
 /// cancelled because its revision was compacted, or its client closed, has
 /// nothing to catch up.
 fn behind(logs: &[WatcherLog], revision: i64) -> Option<(u32, i64)> {
-    logs.iter().filter(|log| !log.closed).find_map(|log| {
-        let seen = log
-            .deliveries
-            .iter()
-            .map(|delivery| match delivery {
-                Delivery::Events(events) => events.iter().map(|e| e.revision).max().unwrap_or(0),
-                Delivery::Progress(r) => *r,
-                Delivery::Compacted(_) => i64::MAX,
-            })
-            .max()
-            .unwrap_or(0);
-        (seen < revision).then_some((log.watcher, seen))
-    })
+    let ended = |log: &WatcherLog| {
+        log.closed
+            || log
+                .deliveries
+                .iter()
+                .any(|d| matches!(d, Delivery::Compacted(_)))
+    };
+    logs.iter()
+        .filter(|log| !ended(log))
+        .map(|log| (log.watcher, told(log)))
+        .find(|&(_, seen)| seen < revision)
 }
 
 #[cfg(test)]

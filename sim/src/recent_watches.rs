@@ -30,12 +30,11 @@ pub const RECENT_LOGS: u32 = 1_000_000;
 
 /// Runs watcher client `client_id`'s recent watches until `stop` fires (or
 /// its sender is dropped). The newest revision it knows of is the highest
-/// its main watch (log `follows`) or its own short watches were told of.
+/// its main watch (log `client_id`) or its own short watches were told of.
 pub async fn run_recent_watches(
     client: Arc<Client>,
     client_id: u32,
     members: usize,
-    follows: u32,
     logs: WatchLogs,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -51,7 +50,7 @@ pub async fn run_recent_watches(
             .lock()
             .unwrap()
             .iter()
-            .filter(|log| log.watcher == follows)
+            .filter(|log| log.watcher == client_id)
             .map(told)
             .fold(newest, i64::max);
         if newest == 0 {

@@ -91,7 +91,6 @@ pub async fn run_watcher(ctx: ClientContext, logs: WatchLogs, stop: oneshot::Rec
         client.clone(),
         id,
         ctx.endpoints.len(),
-        id,
         logs.clone(),
         recent_stopped,
     ));
