@@ -63,6 +63,25 @@ pub enum RpcError {
     /// MoveLeader did not finish within the request timeout; etcd has no
     /// gRPC error for it and sends its message with code Unknown.
     TimeoutLeaderTransfer,
+    /// MemberAdd of a member whose id is in the cluster.
+    MemberExist,
+    /// MemberAdd or MemberUpdate with a peer URL another member has.
+    PeerUrlExist,
+    /// A change that would leave too few started voters for a quorum
+    /// (etcd's `--strict-reconfig-check`).
+    MemberNotEnoughStarted,
+    /// MemberAdd or MemberUpdate with a peer URL that does not parse.
+    MemberBadUrls,
+    /// A membership call naming an id not in the cluster (or removed).
+    MemberNotFound,
+    /// MemberPromote of a voter.
+    MemberNotLearner,
+    /// MemberPromote of a learner whose log lags the leader's.
+    LearnerNotReady,
+    /// MemberAdd of a learner when the cluster has as many as it may.
+    TooManyLearners,
+    /// A learner asked for anything but Status or a serializable Range.
+    NotSupportedForLearner,
 }
 
 /// The table: each error's gRPC code and etcd's exact message.
@@ -176,6 +195,54 @@ const TABLE: &[(RpcError, Code, &str)] = &[
         RpcError::TimeoutLeaderTransfer,
         Code::Unknown,
         "etcdserver: request timed out, leader transfer took too long",
+    ),
+    (
+        RpcError::MemberExist,
+        Code::FailedPrecondition,
+        "etcdserver: member ID already exist",
+    ),
+    (
+        RpcError::PeerUrlExist,
+        Code::FailedPrecondition,
+        "etcdserver: Peer URLs already exists",
+    ),
+    (
+        RpcError::MemberNotEnoughStarted,
+        // etcd 3.4 maps this error to clientv3's error value rather than
+        // to a gRPC status, so grpc-go sends it with code Unknown; clients
+        // recognise it by its message.
+        Code::Unknown,
+        "etcdserver: re-configuration failed due to not enough started members",
+    ),
+    (
+        RpcError::MemberBadUrls,
+        Code::InvalidArgument,
+        "etcdserver: given member URLs are invalid",
+    ),
+    (
+        RpcError::MemberNotFound,
+        Code::NotFound,
+        "etcdserver: member not found",
+    ),
+    (
+        RpcError::MemberNotLearner,
+        Code::FailedPrecondition,
+        "etcdserver: can only promote a learner member",
+    ),
+    (
+        RpcError::LearnerNotReady,
+        Code::FailedPrecondition,
+        "etcdserver: can only promote a learner member which is in sync with leader",
+    ),
+    (
+        RpcError::TooManyLearners,
+        Code::FailedPrecondition,
+        "etcdserver: too many learner members in cluster",
+    ),
+    (
+        RpcError::NotSupportedForLearner,
+        Code::Unavailable,
+        "etcdserver: rpc not supported for learner",
     ),
 ];
 

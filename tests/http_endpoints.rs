@@ -10,7 +10,7 @@ use std::time::Duration;
 use etcd_sim::proto::etcdserverpb::{LeaseGrantRequest, PutRequest};
 use etcd_sim::server::etcdserver::{EtcdServer, Unhealthy};
 use etcd_sim::server::http::{respond, Listener};
-use etcd_sim::server::{Cluster, ServerConfig};
+use etcd_sim::server::{Cluster, Identity, ServerConfig};
 use etcd_sim::storage::SimDisk;
 use madsim::runtime::Handle;
 
@@ -41,8 +41,10 @@ where
         .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
         .build();
     node.spawn(async move {
+        let config = config(members);
+        let identity = Identity::of_new_cluster(&config);
         let (server, _essential) =
-            EtcdServer::start(&config(members), Arc::new(SimDisk::new())).unwrap();
+            EtcdServer::start(&config, identity, Arc::new(SimDisk::new())).unwrap();
         test(server).await;
     })
     .await

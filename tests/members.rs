@@ -6,9 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_sim::client::{Client, ClientError};
+use etcd_sim::client::{Client, ClientError, GetOptions};
 use etcd_sim::rpc_error::RpcError;
+use etcd_sim_harness::addresses::AddressPlan;
 use etcd_sim_harness::cluster::{operator_node, SimCluster};
+use madsim::runtime::Handle;
 
 /// Every member's (name, client URLs) as member `index` lists them, by id.
 async fn listed(cluster: &SimCluster, index: usize) -> Vec<(u64, String, Vec<String>)> {
@@ -106,6 +108,211 @@ async fn members_agree_on_hashkv_and_refuse_what_etcd_refuses() {
                 );
             }
             assert!(hashes.iter().all(|h| *h == hashes[0]), "{hashes:x?}");
+        })
+        .await
+        .unwrap();
+}
+
+/// `client`'s view of the members, as (id, is_learner), by id.
+async fn roles(client: &Client) -> Vec<(u64, bool)> {
+    let members = client.member_list().await.unwrap().members;
+    members.iter().map(|m| (m.id, m.is_learner)).collect()
+}
+
+/// Retries `call` every 200 ms until it succeeds, for up to 20 s.
+async fn eventually<T, F, Fut>(what: &str, mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let mut last = None;
+    for _ in 0..100 {
+        match call().await {
+            Ok(value) => return value,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what}: still failing after 20 s: {last:?}");
+}
+
+#[madsim::test]
+async fn a_learner_joins_catches_up_by_snapshot_is_promoted_and_a_voter_is_removed() {
+    let small_snapshots = |member: &mut etcd_sim::server::ServerConfig| {
+        // The joining member's log is far behind: it gets a snapshot.
+        member.snapshot_count = 20;
+        member.catch_up_entries = 5;
+    };
+    let cluster = Arc::new(SimCluster::start(3, small_snapshots));
+    let c = cluster.clone();
+    operator_node()
+        .spawn(async move {
+            c.settle().await;
+            let client = Client::new(c.endpoints(), Duration::from_secs(2)).unwrap();
+            for i in 0..60 {
+                client.put(format!("k{i}"), "v").await.unwrap();
+            }
+            let url = AddressPlan::peer_url(AddressPlan::member_ip(3));
+            let added = client.member_add(vec![url.clone()], true).await.unwrap();
+            let learner = added.member.unwrap();
+            assert!(learner.is_learner && learner.name.is_empty());
+            assert_eq!(added.members.len(), 4);
+            assert_eq!(added.header.unwrap().revision, 0, "no revision");
+            let joined = c.join(3, learner.id, small_snapshots);
+            let at_learner = Client::new([joined.endpoint()], Duration::from_secs(2)).unwrap();
+            // A learner serves serializable ranges, and catches up...
+            let serializable = GetOptions {
+                serializable: true,
+                ..Default::default()
+            };
+            let mut caught_up = false;
+            for _ in 0..100 {
+                let read = at_learner.get("k59", serializable.clone()).await;
+                if read.is_ok_and(|r| r.kvs.len() == 1) {
+                    caught_up = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let status = at_learner.status().await;
+            let leader_status = client.status().await;
+            assert!(
+                caught_up,
+                "the learner has not caught up in 20 s: {status:?}, leader's {leader_status:?}"
+            );
+            // ... and refuses what only voters serve.
+            assert_eq!(
+                at_learner.put("k", "v").await.unwrap_err(),
+                ClientError::Server(RpcError::NotSupportedForLearner)
+            );
+            assert_eq!(
+                at_learner.member_list().await.unwrap_err(),
+                ClientError::Server(RpcError::NotSupportedForLearner)
+            );
+            // Two learners at once are too many.
+            let second = AddressPlan::peer_url(AddressPlan::member_ip(4));
+            assert_eq!(
+                client.member_add(vec![second], true).await.unwrap_err(),
+                ClientError::Server(RpcError::TooManyLearners)
+            );
+            eventually("the promotion", || client.member_promote(learner.id)).await;
+            assert_eq!(
+                client.member_promote(learner.id).await.unwrap_err(),
+                ClientError::Server(RpcError::MemberNotLearner)
+            );
+            let mut voters: Vec<(u64, bool)> = c.members().iter().map(|m| (m.id, false)).collect();
+            voters.push((learner.id, false));
+            voters.sort();
+            assert_eq!(roles(&client).await, voters);
+            // The new voter serves writes and linearizable reads.
+            let put = || at_learner.put("from-the-new-voter", "v");
+            eventually("a write through the new voter", put).await;
+            // Remove the first member; it stops serving, the rest go on.
+            let removed = c.members()[0].id;
+            // The leader counts a voter active once it reached it for 5 s.
+            let remove = || client.member_remove(removed);
+            let left = eventually("the removal", remove).await.members;
+            assert!(left.iter().all(|m| m.id != removed) && left.len() == 3);
+            let at_removed =
+                Client::new([c.endpoints()[0].clone()], Duration::from_secs(1)).unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let read = at_removed.get("k1", GetOptions::default()).await;
+            assert!(read.is_err(), "a removed member serves nothing: {read:?}");
+            let voters: Vec<(u64, bool)> = voters.into_iter().filter(|v| v.0 != removed).collect();
+            let rest = Client::new(c.endpoints()[1..].to_vec(), Duration::from_secs(2)).unwrap();
+            // Removing the leader costs an election; a request meanwhile
+            // times out, as etcd's would.
+            let again = || async {
+                match rest.member_remove(removed).await {
+                    Err(ClientError::Server(RpcError::MemberNotFound)) => Ok(()),
+                    Ok(answer) => panic!("removed twice: {answer:?}"),
+                    Err(other) => Err(other),
+                }
+            };
+            eventually("a second removal refused as not found", again).await;
+            for i in 0..30 {
+                rest.put(format!("after-{i}"), "v").await.unwrap();
+            }
+            // A power loss of every remaining member: the membership is in
+            // their snapshots and logs, and comes back the same.
+            for index in 1..3 {
+                c.kill(index);
+            }
+            Handle::current().kill(joined.node_id());
+            for index in 1..3 {
+                c.restart(index);
+            }
+            Handle::current().restart(joined.node_id());
+            let rest = Client::new(
+                vec![
+                    c.endpoints()[1].clone(),
+                    c.endpoints()[2].clone(),
+                    joined.endpoint(),
+                ],
+                Duration::from_secs(2),
+            )
+            .unwrap();
+            eventually("a write after the power loss", || rest.put("last", "v")).await;
+            let endpoints = [
+                c.endpoints()[1].clone(),
+                c.endpoints()[2].clone(),
+                joined.endpoint(),
+            ];
+            for endpoint in endpoints {
+                let member = Client::new([endpoint.clone()], Duration::from_secs(2)).unwrap();
+                let listed = eventually("the member list", || roles_of(&member)).await;
+                assert_eq!(listed, voters, "{endpoint}");
+            }
+        })
+        .await
+        .unwrap();
+}
+
+/// [`roles`], as a result.
+async fn roles_of(client: &Client) -> Result<Vec<(u64, bool)>, ClientError> {
+    let members = client.member_list().await?.members;
+    Ok(members.iter().map(|m| (m.id, m.is_learner)).collect())
+}
+
+#[madsim::test]
+async fn membership_changes_are_refused_as_etcd_refuses_them() {
+    let cluster = Arc::new(SimCluster::start(3, |_| {}));
+    let c = cluster.clone();
+    operator_node()
+        .spawn(async move {
+            c.settle().await;
+            // Publishing takes a commit after the election.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let client = Client::new(c.endpoints(), Duration::from_secs(2)).unwrap();
+            let taken = AddressPlan::peer_url(c.members()[1].ip);
+            let refused = |e: ClientError| match e {
+                ClientError::Server(e) => e,
+                other => panic!("{other:?}"),
+            };
+            let add = client.member_add(vec![taken.clone()], false).await;
+            assert_eq!(refused(add.unwrap_err()), RpcError::PeerUrlExist);
+            let add = client.member_add(vec!["not a url".into()], false).await;
+            assert_eq!(refused(add.unwrap_err()), RpcError::MemberBadUrls);
+            let add = client.member_add(vec![], true).await;
+            assert_eq!(refused(add.unwrap_err()), RpcError::MemberBadUrls);
+            let remove = client.member_remove(42).await;
+            assert_eq!(refused(remove.unwrap_err()), RpcError::MemberNotFound);
+            let promote = client.member_promote(c.members()[1].id).await;
+            assert_eq!(refused(promote.unwrap_err()), RpcError::MemberNotLearner);
+            let update = client.member_update(c.members()[0].id, vec![taken]).await;
+            assert_eq!(refused(update.unwrap_err()), RpcError::PeerUrlExist);
+            // A voter added that never starts: a fourth voter of whom only
+            // three started still leaves a quorum of started voters (3 of
+            // 4) ...
+            let absent = AddressPlan::peer_url(AddressPlan::member_ip(5));
+            client.member_add(vec![absent], false).await.unwrap();
+            // ... but a fifth would not (3 started of 5 needs 3: it may;
+            // then a sixth, 3 of 6, needs 4: refused).
+            let fifth = AddressPlan::peer_url(AddressPlan::member_ip(6));
+            client.member_add(vec![fifth], false).await.unwrap();
+            let sixth = AddressPlan::peer_url(AddressPlan::member_ip(7));
+            let add = client.member_add(vec![sixth], false).await;
+            assert_eq!(refused(add.unwrap_err()), RpcError::MemberNotEnoughStarted);
         })
         .await
         .unwrap();

@@ -14,7 +14,7 @@ use etcd_sim::client::Client;
 use etcd_sim::clock::ClockRate;
 use etcd_sim::crash::{CrashPoints, CRASH_PANIC};
 use etcd_sim::proto::etcdserverpb::StatusRequest;
-use etcd_sim::server::{Cluster, ServerConfig};
+use etcd_sim::server::{Cluster, ClusterState, ServeError, ServerConfig};
 use etcd_sim::storage::{Disk, SimDisk};
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
@@ -22,6 +22,73 @@ use madsim::task::NodeId;
 use crate::addresses::{AddressPlan, CLIENT_PORT, PEER_PORT};
 
 pub use crate::addresses::operator_node;
+
+/// Starts member `index` of `cluster` on a node and disk of its own.
+fn spawn_member(
+    cluster: Cluster,
+    index: usize,
+    state: ClusterState,
+    configure: &impl Fn(&mut ServerConfig),
+) -> SimMember {
+    let (name, ip) = (
+        AddressPlan::member_name(index),
+        AddressPlan::member_ip(index),
+    );
+    let mut config = ServerConfig::new(
+        &name,
+        cluster.clone(),
+        SocketAddr::new(ip, CLIENT_PORT),
+        SocketAddr::new(ip, PEER_PORT),
+    )
+    .expect("the member is in the cluster it was built from");
+    config.initial_cluster_state = state;
+    configure(&mut config);
+    let crash_points = config.crash_points.clone();
+    let clock = config.clock.clone();
+    let disk = SimDisk::new();
+    let member_disk = disk.clone();
+    // A process that returns from main is gone, tasks and all: the node
+    // kills itself, which it can name only once it is built.
+    let this_node = Arc::new(std::sync::OnceLock::new());
+    let exited = this_node.clone();
+    let node = Handle::current()
+        .create_node()
+        .name(&name)
+        .ip(ip)
+        .restart_on_panic_matching(CRASH_PANIC)
+        .init(move || {
+            let config = config.clone();
+            let disk = disk.clone();
+            let exited = exited.clone();
+            async move {
+                // A process (re)starts with what its disk made
+                // durable: whatever was not synced when the last
+                // incarnation died is gone, except what the page
+                // cache wrote back by chance (see `power_loss`).
+                disk.power_loss();
+                let disk: Arc<dyn Disk> = Arc::new(disk);
+                match etcd_sim::server::run(config, disk).await {
+                    // A removed member's process exits, and stays down.
+                    Err(ServeError::Removed) | Ok(()) => {
+                        let node = *exited.get().expect("set once built");
+                        Handle::current().kill(node);
+                    }
+                    Err(e) => panic!("member stopped: {e}"),
+                }
+            }
+        })
+        .build();
+    this_node.set(node.id()).expect("set once");
+    SimMember {
+        id: cluster.member(&name).expect("built above").id,
+        name,
+        ip,
+        node,
+        disk: member_disk,
+        crash_points,
+        clock,
+    }
+}
 
 /// One member: its node, its disk and the switch of its crash points.
 pub struct SimMember {
@@ -35,6 +102,18 @@ pub struct SimMember {
     disk: SimDisk,
     crash_points: CrashPoints,
     clock: ClockRate,
+}
+
+impl SimMember {
+    /// Its madsim node.
+    pub fn node_id(&self) -> NodeId {
+        self.node.id()
+    }
+
+    /// Where it serves clients.
+    pub fn endpoint(&self) -> String {
+        AddressPlan::client_url(self.ip)
+    }
 }
 
 /// The members of one simulated cluster.
@@ -54,58 +133,34 @@ impl SimCluster {
                 (AddressPlan::member_name(i), peer_url)
             }),
         );
-        let handle = Handle::current();
         let members = (0..size)
-            .map(|i| {
-                let (name, ip) = (AddressPlan::member_name(i), AddressPlan::member_ip(i));
-                let mut config = ServerConfig::new(
-                    &name,
-                    cluster.clone(),
-                    SocketAddr::new(ip, CLIENT_PORT),
-                    SocketAddr::new(ip, PEER_PORT),
-                )
-                .expect("the member is in the cluster it was built from");
-                configure(&mut config);
-                let crash_points = config.crash_points.clone();
-                let clock = config.clock.clone();
-                let disk = SimDisk::new();
-                let member_disk = disk.clone();
-                let node = handle
-                    .create_node()
-                    .name(&name)
-                    .ip(ip)
-                    .restart_on_panic_matching(CRASH_PANIC)
-                    .init(move || {
-                        let config = config.clone();
-                        let disk = disk.clone();
-                        async move {
-                            // A process (re)starts with what its disk made
-                            // durable: whatever was not synced when the last
-                            // incarnation died is gone, except what the page
-                            // cache wrote back by chance (see `power_loss`).
-                            disk.power_loss();
-                            let disk: Arc<dyn Disk> = Arc::new(disk);
-                            if let Err(e) = etcd_sim::server::run(config, disk).await {
-                                panic!("member stopped: {e}");
-                            }
-                        }
-                    })
-                    .build();
-                SimMember {
-                    id: cluster.member(&name).expect("built above").id,
-                    name,
-                    ip,
-                    node,
-                    disk: member_disk,
-                    crash_points,
-                    clock,
-                }
-            })
+            .map(|i| spawn_member(cluster.clone(), i, ClusterState::New, &configure))
             .collect();
         Self { members }
     }
 
-    /// The members, in order of name.
+    /// Starts member `index` as a member that joins this running cluster
+    /// (`--initial-cluster-state existing`), on a disk of its own; `member
+    /// add` must have told the cluster of its peer URL
+    /// ([`AddressPlan::peer_url`] of [`AddressPlan::member_ip`]`(index)`).
+    /// `id` is the one `member add` answered with.
+    pub fn join(&self, index: usize, id: u64, configure: impl Fn(&mut ServerConfig)) -> SimMember {
+        let cluster = Cluster::new(
+            "etcd-sim",
+            self.members
+                .iter()
+                .map(|m| (m.name.clone(), AddressPlan::peer_url(m.ip)))
+                .chain([(
+                    AddressPlan::member_name(index),
+                    AddressPlan::peer_url(AddressPlan::member_ip(index)),
+                )]),
+        );
+        let mut member = spawn_member(cluster, index, ClusterState::Existing, &configure);
+        member.id = id;
+        member
+    }
+
+    /// The members the cluster started with, in order of name.
     pub fn members(&self) -> &[SimMember] {
         &self.members
     }

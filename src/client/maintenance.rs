@@ -1,13 +1,16 @@
 //! Maintenance and cluster calls (clientv3's `Maintenance`: `AlarmList`,
 //! `AlarmDisarm`, `Status`, `MoveLeader`, `HashKV`; `Cluster`:
+//! `MemberAdd`, `MemberRemove`, `MemberUpdate`, `MemberPromote`,
 //! `MemberList`), on the current endpoint.
 
 use super::{Client, ClientError};
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::cluster_client::ClusterClient;
 use crate::proto::etcdserverpb::{
-    AlarmMember, AlarmRequest, AlarmType, HashKvRequest, HashKvResponse, MemberListRequest,
-    MemberListResponse, MoveLeaderRequest, StatusRequest, StatusResponse,
+    AlarmMember, AlarmRequest, AlarmType, HashKvRequest, HashKvResponse, MemberAddRequest,
+    MemberAddResponse, MemberListRequest, MemberListResponse, MemberPromoteRequest,
+    MemberPromoteResponse, MemberRemoveRequest, MemberRemoveResponse, MemberUpdateRequest,
+    MemberUpdateResponse, MoveLeaderRequest, StatusRequest, StatusResponse,
 };
 
 impl Client {
@@ -69,6 +72,48 @@ impl Client {
     pub async fn member_list(&self) -> Result<MemberListResponse, ClientError> {
         let mut stub = ClusterClient::new(self.channel().await?.1);
         Ok(stub.member_list(MemberListRequest {}).await?.into_inner())
+    }
+
+    /// Adds a member at `peer_urls` (a learner if `is_learner`).
+    pub async fn member_add(
+        &self,
+        peer_urls: Vec<String>,
+        is_learner: bool,
+    ) -> Result<MemberAddResponse, ClientError> {
+        let mut stub = ClusterClient::new(self.channel().await?.1);
+        let request = MemberAddRequest {
+            peer_ur_ls: peer_urls,
+            is_learner,
+        };
+        Ok(stub.member_add(request).await?.into_inner())
+    }
+
+    /// Removes member `id` from the cluster for good.
+    pub async fn member_remove(&self, id: u64) -> Result<MemberRemoveResponse, ClientError> {
+        let mut stub = ClusterClient::new(self.channel().await?.1);
+        let request = MemberRemoveRequest { id };
+        Ok(stub.member_remove(request).await?.into_inner())
+    }
+
+    /// Moves member `id` to `peer_urls`.
+    pub async fn member_update(
+        &self,
+        id: u64,
+        peer_urls: Vec<String>,
+    ) -> Result<MemberUpdateResponse, ClientError> {
+        let mut stub = ClusterClient::new(self.channel().await?.1);
+        let request = MemberUpdateRequest {
+            id,
+            peer_ur_ls: peer_urls,
+        };
+        Ok(stub.member_update(request).await?.into_inner())
+    }
+
+    /// Promotes learner `id` to a voter.
+    pub async fn member_promote(&self, id: u64) -> Result<MemberPromoteResponse, ClientError> {
+        let mut stub = ClusterClient::new(self.channel().await?.1);
+        let request = MemberPromoteRequest { id };
+        Ok(stub.member_promote(request).await?.into_inner())
     }
 
     async fn alarm(

@@ -18,7 +18,7 @@ pub mod wal;
 
 pub use election::ElectionTimeouts;
 pub use node::{
-    spawn_raft, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus, SpawnedRaft,
+    spawn_raft, Bootstrap, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus, SpawnedRaft,
 };
 pub use snapshotter::SnapshotFile;
 pub use transport::{Connectivity, Peer, RaftTransportService, Report, Transport};

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
-use raft::eraftpb::{ConfState, Entry, Message, Snapshot};
-use raft::{ProgressState, RawNode, ReadOnlyOption, SnapshotStatus, StateRole, Storage};
+use raft::eraftpb::{ConfChange, ConfState, Entry, Message, Snapshot};
+use raft::{
+    ProgressState, RawNode, ReadOnlyOption, SnapshotStatus, StateRole, Storage, INVALID_ID,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -28,8 +30,15 @@ use crate::storage::Disk;
 pub struct RaftConfig {
     /// This member's raft id (non-zero).
     pub id: u64,
-    /// Every member of the cluster, this one included.
+    /// The members this one talks to at start, itself included: the
+    /// initial cluster (a restarted member learns of later changes again
+    /// as it applies its log).
     pub peers: Vec<Peer>,
+    /// How a member whose disk holds nothing yet starts its log: a member
+    /// of a new cluster with the initial voters and the entries that add
+    /// them; a member joining a running cluster (`None`) with no voters
+    /// and an empty log, which the leader fills.
+    pub bootstrap: Option<Bootstrap>,
     /// The length of one raft tick on the runtime clock.
     pub tick: Duration,
     /// Election timeouts are drawn from `[min, max)` ticks.
@@ -56,6 +65,16 @@ pub struct RaftConfig {
     /// follower a little behind catches up from the log rather than from a
     /// snapshot (etcd's `SnapshotCatchUpEntries`, 5,000).
     pub catch_up_entries: u64,
+}
+
+/// The start of a new cluster's log (etcd's `StartNode`).
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// The initial voters.
+    pub voters: Vec<u64>,
+    /// The committed entries of term 1 the log starts with (one conf
+    /// change per voter).
+    pub entries: Vec<Entry>,
 }
 
 /// What raft hands up to the server, in the order raft made it ready:
@@ -113,10 +132,27 @@ enum Input {
         data: Vec<u8>,
         done: oneshot::Sender<Result<(), ProposeError>>,
     },
+    ProposeConfChange {
+        change: ConfChange,
+        done: oneshot::Sender<Result<(), ProposeError>>,
+    },
+    /// A committed conf change the membership took: raft's voters follow,
+    /// and the transport reaches an added member at `peer`.
+    ApplyConfChange {
+        change: ConfChange,
+        peer: Option<Peer>,
+    },
+    /// The peers to send to, after a snapshot replaced the membership.
+    SetPeers(Vec<Peer>),
+    /// A member's new peer URL.
+    UpdatePeer(Peer),
+    /// How far each member's log matches the leader's, if this one leads.
+    Matched(oneshot::Sender<Option<BTreeMap<u64, u64>>>),
     ReadIndex(Vec<u8>),
     TransferLeader(u64),
     Compact {
         index: u64,
+        conf_state: ConfState,
         data: Vec<u8>,
     },
     /// A log-compaction snapshot is durable: the log may drop what it covers.
@@ -142,6 +178,42 @@ impl RaftHandle {
         accepted.await.map_err(|_| ProposeError::Stopped)?
     }
 
+    /// Proposes a membership change, as [`RaftHandle::propose`] proposes
+    /// an entry.
+    pub async fn propose_conf_change(&self, change: ConfChange) -> Result<(), ProposeError> {
+        let (done, accepted) = oneshot::channel();
+        self.inbox
+            .send(Input::ProposeConfChange { change, done })
+            .map_err(|_| ProposeError::Stopped)?;
+        accepted.await.map_err(|_| ProposeError::Stopped)?
+    }
+
+    /// Applies a committed membership change to raft's voters and learners
+    /// (the applier calls it in log order for each change it took), and
+    /// has the transport reach an added member at `peer`.
+    pub fn apply_conf_change(&self, change: ConfChange, peer: Option<Peer>) {
+        let _ = self.inbox.send(Input::ApplyConfChange { change, peer });
+    }
+
+    /// Sends to exactly `peers` from now on (after a snapshot restored the
+    /// membership they come from).
+    pub fn set_peers(&self, peers: Vec<Peer>) {
+        let _ = self.inbox.send(Input::SetPeers(peers));
+    }
+
+    /// Reaches `peer.id` at its new URL from now on.
+    pub fn update_peer(&self, peer: Peer) {
+        let _ = self.inbox.send(Input::UpdatePeer(peer));
+    }
+
+    /// While this member leads: the index up to which each member's log
+    /// (its own included) is known to match its own; `None` otherwise.
+    pub async fn matched(&self) -> Option<BTreeMap<u64, u64>> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(Input::Matched(reply)).ok()?;
+        answer.await.ok().flatten()
+    }
+
     /// Asks for a read index; the answer arrives as [`Committed::ReadIndex`]
     /// with the same `ctx`, or never if leadership cannot be confirmed.
     pub fn read_index(&self, ctx: Vec<u8>) {
@@ -162,10 +234,15 @@ impl RaftHandle {
     }
 
     /// Compacts the log up to `index`, which the state machine has applied
-    /// and whose state `data` is: a snapshot is saved, and the entries it
+    /// and whose state `data` is, with the voters and learners
+    /// `conf_state` as of it: a snapshot is saved, and the entries it
     /// covers leave the log and the WAL.
-    pub fn compact(&self, index: u64, data: Vec<u8>) {
-        let _ = self.inbox.send(Input::Compact { index, data });
+    pub fn compact(&self, index: u64, conf_state: ConfState, data: Vec<u8>) {
+        let _ = self.inbox.send(Input::Compact {
+            index,
+            conf_state,
+            data,
+        });
     }
 
     /// Delivers a message from a peer.
@@ -201,18 +278,19 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         .with_crash_points(config.crash_points.clone())
         .with_early_purge(config.bugs.has(Bug::SnapshotPurgeBeforeSave))
         .with_purge_pending(config.bugs.has(Bug::Etcd18055));
-    let snapshot = match snapshotter.load_newest()? {
-        Some(snapshot) => snapshot,
-        None => {
-            let voters: Vec<u64> = config.peers.iter().map(|p| p.id).collect();
-            let mut initial = Snapshot::default();
-            initial
-                .mut_metadata()
-                .set_conf_state(ConfState::from((voters, vec![])));
-            initial
-        }
-    };
+    let saved = snapshotter.load_newest()?;
     let (mut wal, replay) = Wal::open(disk)?;
+    let fresh =
+        saved.is_none() && replay.entries.is_empty() && replay.hard_state == Default::default();
+    let bootstrap = config.bootstrap.as_ref().filter(|_| fresh);
+    let snapshot = saved.unwrap_or_else(|| {
+        let voters = bootstrap.map_or(vec![], |b| b.voters.clone());
+        let mut initial = Snapshot::default();
+        initial
+            .mut_metadata()
+            .set_conf_state(ConfState::from((voters, vec![])));
+        initial
+    });
     if let Some(bytes) = replay.torn_bytes {
         tracing::warn!(
             target: "etcd_sim::raft",
@@ -247,7 +325,10 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         ..Default::default()
     };
     let logger = slog::Logger::root(slog::Discard, slog::o!());
-    let raw = RawNode::new(&raft_config, storage, &logger).expect("valid raft config");
+    let mut raw = RawNode::new(&raft_config, storage, &logger).expect("valid raft config");
+    if let Some(bootstrap) = bootstrap {
+        start_log(&mut raw, &bootstrap.entries);
+    }
     let election = ElectionTimeouts::new(thread_rng().gen(), min, max);
 
     let (inbox, inputs) = mpsc::unbounded_channel();
@@ -394,9 +475,29 @@ impl Driver {
                     .map_err(|_| ProposeError::Dropped);
                 let _ = done.send(result);
             }
+            Input::ProposeConfChange { change, done } => {
+                let result = self
+                    .raw
+                    .propose_conf_change(vec![], change)
+                    .map_err(|_| ProposeError::Dropped);
+                let _ = done.send(result);
+            }
+            Input::ApplyConfChange { change, peer } => self.apply_conf_change(&change, peer),
+            Input::SetPeers(peers) => self.transport.set_peers(&peers),
+            Input::UpdatePeer(peer) => self.transport.add_peer(&peer),
+            Input::Matched(reply) => {
+                let raft = &self.raw.raft;
+                let leading = raft.state == StateRole::Leader;
+                let matched = raft.prs().iter().map(|(&id, pr)| (id, pr.matched));
+                let _ = reply.send(leading.then(|| matched.collect()));
+            }
             Input::ReadIndex(ctx) => self.raw.read_index(ctx),
             Input::TransferLeader(to) => self.raw.transfer_leader(to),
-            Input::Compact { index, data } => self.compact(index, data),
+            Input::Compact {
+                index,
+                conf_state,
+                data,
+            } => self.compact(index, conf_state, data),
             Input::SnapshotSaved(snapshot) => self.compact_log(snapshot).await,
         }
     }
@@ -405,7 +506,7 @@ impl Driver {
     /// background (at 100,000 keys it is a write of hundreds of MB, and the
     /// loop must go on ticking and replicating meanwhile); once it is
     /// durable, [`Driver::compact_log`] drops what it covers.
-    fn compact(&mut self, index: u64, data: Vec<u8>) {
+    fn compact(&mut self, index: u64, conf_state: ConfState, data: Vec<u8>) {
         let store = self.raw.store();
         let covered = store.snapshot_ref().get_metadata().index;
         // Only committed entries may leave the log; a stale request (a
@@ -422,7 +523,7 @@ impl Driver {
         let meta = snapshot.mut_metadata();
         meta.index = index;
         meta.term = term;
-        meta.set_conf_state(store.conf_state().clone());
+        meta.set_conf_state(conf_state);
         snapshot.data = data.into();
         let (inbox, crash) = (self.inbox.clone(), self.crash.clone());
         let snapshotter = self.snapshotter.clone();
@@ -434,6 +535,26 @@ impl Driver {
                 let _ = inbox.send(Input::SnapshotSaved(snapshot));
             }
         });
+    }
+
+    /// A committed membership change reaches raft's voters and learners.
+    /// The membership took it, by rules that leave raft nothing to refuse:
+    /// if raft refuses it all the same, the two disagree about who votes,
+    /// and this member stops rather than count the wrong quorum.
+    fn apply_conf_change(&mut self, change: &ConfChange, peer: Option<Peer>) {
+        let id = self.raw.raft.id;
+        if let Err(e) = self.raw.apply_conf_change(change) {
+            panic!(
+                "member {id:x} cannot apply a conf change its membership took ({change:?}): {e}"
+            );
+        }
+        match peer {
+            Some(peer) => self.transport.add_peer(&peer),
+            None if change.get_change_type() == raft::eraftpb::ConfChangeType::RemoveNode => {
+                self.transport.remove_peer(change.node_id)
+            }
+            None => {}
+        }
     }
 
     /// Log compaction, second step: `snapshot` is durable, so it becomes the
@@ -741,6 +862,16 @@ impl Driver {
             changed
         });
     }
+}
+
+/// Starts a new cluster's log as etcd's `StartNode` does: term 1, and the
+/// bootstrap entries appended and committed. They reach the WAL with the
+/// first `Ready` and the applier right after, like any committed entry.
+fn start_log(raw: &mut RawNode<LogStore>, entries: &[Entry]) {
+    let Some(last) = entries.last() else { return };
+    raw.raft.become_follower(1, INVALID_ID);
+    raw.raft.raft_log.append(entries);
+    raw.raft.raft_log.commit_to(last.index);
 }
 
 /// Saves `snapshot` durably off the runtime's workers, between the two

@@ -97,7 +97,10 @@ impl Connectivity {
 
 /// The sending side, owned by the raft loop.
 pub struct Transport {
+    from: u64,
     queues: BTreeMap<u64, mpsc::UnboundedSender<Message>>,
+    reports: mpsc::UnboundedSender<Report>,
+    connectivity: Connectivity,
     perturbations: Perturbations,
 }
 
@@ -112,27 +115,53 @@ impl Transport {
         connectivity: Connectivity,
         perturbations: Perturbations,
     ) -> Self {
-        let queues = peers
-            .iter()
-            .filter(|p| p.id != from)
-            .map(|peer| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(send_loop(
-                    from,
-                    peer.id,
-                    peer.url.clone(),
-                    rx,
-                    reports.clone(),
-                    connectivity.clone(),
-                    perturbations,
-                ));
-                (peer.id, tx)
-            })
-            .collect();
-        Self {
-            queues,
+        let mut transport = Self {
+            from,
+            queues: BTreeMap::new(),
+            reports,
+            connectivity,
             perturbations,
+        };
+        transport.set_peers(peers);
+        transport
+    }
+
+    /// Sends to `peers` from now on, and to no one else: a peer that stays
+    /// keeps its queue, one that leaves has it closed (its sender task ends
+    /// with it), one that comes gets a new one.
+    pub fn set_peers(&mut self, peers: &[Peer]) {
+        self.queues
+            .retain(|id, _| peers.iter().any(|p| p.id == *id));
+        for peer in peers {
+            if !self.queues.contains_key(&peer.id) {
+                self.add_peer(peer);
+            }
         }
+    }
+
+    /// Sends to `peer` from now on, at its URL; a peer already known is
+    /// moved there (its old sender task ends).
+    pub fn add_peer(&mut self, peer: &Peer) {
+        if peer.id == self.from {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(send_loop(
+            self.from,
+            peer.id,
+            peer.url.clone(),
+            rx,
+            self.reports.clone(),
+            self.connectivity.clone(),
+            self.perturbations,
+        ));
+        self.queues.insert(peer.id, tx);
+    }
+
+    /// Sends nothing to `id` any more.
+    pub fn remove_peer(&mut self, id: u64) {
+        self.queues.remove(&id);
+        self.connectivity.lost(id);
     }
 
     /// Queues `messages` for their recipients.

@@ -15,8 +15,18 @@ use crate::perturb::Perturbations;
 pub struct ServerConfig {
     /// This member's `--name`.
     pub name: String,
-    /// The initial cluster, this member included.
+    /// The initial cluster, this member included: with
+    /// [`ClusterState::New`] the members the cluster starts with; with
+    /// [`ClusterState::Existing`] the members of the running cluster to
+    /// ask who this member is.
     pub cluster: Cluster,
+    /// Whether this member starts a new cluster or joins a running one
+    /// (etcd's `--initial-cluster-state`); only a member with nothing on
+    /// its disk acts on it.
+    pub initial_cluster_state: ClusterState,
+    /// Refuse a membership change that would leave fewer started voters
+    /// than a quorum (etcd's `--strict-reconfig-check`, on by default).
+    pub strict_reconfig_check: bool,
     /// Where the client API listens.
     pub listen_client: SocketAddr,
     /// The client URLs this member publishes to the cluster (etcd's
@@ -69,6 +79,16 @@ pub struct ServerConfig {
     pub quota_backend_bytes: i64,
 }
 
+/// etcd's `--initial-cluster-state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClusterState {
+    /// Start a new cluster of the initial members.
+    #[default]
+    New,
+    /// Join a running cluster, which `member add` told of this member.
+    Existing,
+}
+
 /// A configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
@@ -116,6 +136,8 @@ impl ServerConfig {
         Ok(Self {
             name: name.to_string(),
             cluster,
+            initial_cluster_state: ClusterState::New,
+            strict_reconfig_check: true,
             listen_client,
             advertise_client_urls: vec![format!("http://{listen_client}")],
             listen_peer,

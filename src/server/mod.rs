@@ -13,11 +13,13 @@ pub mod api;
 pub mod config;
 pub mod etcdserver;
 pub mod http;
+mod join;
 pub mod lease;
 mod membership;
 pub mod watch;
 
-pub use config::{ConfigError, ServerConfig};
+pub use config::{ClusterState, ConfigError, ServerConfig};
+pub use join::{Identity, JoinError};
 pub use membership::{Cluster, Member};
 
 use std::sync::Arc;
@@ -28,29 +30,44 @@ use crate::proto::etcdserverpb::kv_server::KvServer;
 use crate::proto::etcdserverpb::lease_server::LeaseServer;
 use crate::proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use crate::proto::etcdserverpb::watch_server::WatchServer;
+use crate::proto::etcdsimpb::cluster_peer_server::ClusterPeerServer;
 use crate::proto::etcdsimpb::lease_peer_server::LeasePeerServer;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
 use crate::raft::RaftTransportService;
 use crate::storage::Disk;
 use etcdserver::{EtcdServer, StartError, TaskEnded};
 
+/// How long a member that applied its own removal lingers before it stops
+/// (etcd's `stopWithDelay` after a removal).
+const REMOVED_STOP_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Why a member stopped.
 #[derive(Debug)]
 pub enum ServeError {
+    /// It could not tell who it is: a joining member's peers did not say.
+    Join(JoinError),
     /// It could not restore its state from disk.
     Start(StartError),
     /// A listener failed.
     Transport(tonic::transport::Error),
     /// Its raft loop or applier ended: it can no longer serve.
     Died(TaskEnded),
+    /// It applied its own removal from the cluster: it serves no more, and
+    /// its data may not start it again.
+    Removed,
 }
 
 impl std::fmt::Display for ServeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            ServeError::Join(e) => write!(f, "cannot join the cluster: {e}"),
             ServeError::Start(e) => write!(f, "cannot start: {e}"),
             ServeError::Transport(e) => write!(f, "listener failed: {e}"),
             ServeError::Died(e) => write!(f, "member stopped: {e}"),
+            ServeError::Removed => f.write_str(
+                "the member has been permanently removed from the cluster; \
+                 the data-dir used by this member must be removed",
+            ),
         }
     }
 }
@@ -70,7 +87,11 @@ pub async fn run_and_announce(
     disk: Arc<dyn Disk>,
     ready: impl FnOnce(),
 ) -> Result<(), ServeError> {
-    let (server, essential) = EtcdServer::start(&config, disk).map_err(ServeError::Start)?;
+    let identity = join::identity(&config, &disk)
+        .await
+        .map_err(ServeError::Join)?;
+    let (server, essential) =
+        EtcdServer::start(&config, identity, disk).map_err(ServeError::Start)?;
     let peer = tonic::transport::Server::builder()
         // Peers are members of the cluster, not clients: a batch of appends
         // or a snapshot is as large as the data, and tonic's default 4 MiB
@@ -80,6 +101,9 @@ pub async fn run_and_announce(
                 .max_decoding_message_size(usize::MAX),
         )
         .add_service(LeasePeerServer::new(etcdserver::LeasePeerService::new(
+            server.clone(),
+        )))
+        .add_service(ClusterPeerServer::new(etcdserver::ClusterPeerService::new(
             server.clone(),
         )))
         .serve(config.listen_peer);
@@ -127,7 +151,7 @@ pub async fn run_and_announce(
                 .max_decoding_message_size(receive_limit),
         )
         .add_service(
-            ClusterServer::new(api::ClusterService::new(server))
+            ClusterServer::new(api::ClusterService::new(server.clone()))
                 .max_decoding_message_size(receive_limit),
         )
         .serve(config.listen_client);
@@ -143,5 +167,11 @@ pub async fn run_and_announce(
         biased;
         ended = listeners => ended.map_err(ServeError::Transport),
         died = essential.first_to_end() => Err(ServeError::Died(died)),
+        () = server.removed() => {
+            // As etcd, a moment for the answers under way (the removal's
+            // own among them); the API refuses anything new meanwhile.
+            tokio::time::sleep(REMOVED_STOP_DELAY).await;
+            Err(ServeError::Removed)
+        }
     }
 }

@@ -4,6 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use super::error::to_status;
+use super::gate::admit;
 use super::header::fill;
 use crate::proto::etcdserverpb::maintenance_server::Maintenance;
 use crate::proto::etcdserverpb::{
@@ -28,6 +29,7 @@ impl MaintenanceService {
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        admit(&self.server, true)?;
         let status = self.server.status();
         let mut response = StatusResponse {
             version: VERSION.to_string(),
@@ -48,6 +50,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<MoveLeaderRequest>,
     ) -> Result<Response<MoveLeaderResponse>, Status> {
+        admit(&self.server, false)?;
         self.server
             .move_leader(request.into_inner().target_id)
             .await
@@ -61,6 +64,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<AlarmRequest>,
     ) -> Result<Response<AlarmResponse>, Status> {
+        admit(&self.server, false)?;
         // etcd 3.4 answers alarms without a header.
         let response = self
             .server
@@ -71,6 +75,7 @@ impl Maintenance for MaintenanceService {
     }
 
     async fn hash(&self, _: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        admit(&self.server, false)?;
         let mut response = HashResponse {
             hash: self.server.hash(),
             ..Default::default()
@@ -83,6 +88,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
+        admit(&self.server, false)?;
         let hash = self
             .server
             .hash_kv(request.into_inner().revision)

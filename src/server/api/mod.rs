@@ -7,6 +7,7 @@
 mod check;
 mod cluster;
 mod error;
+mod gate;
 mod header;
 mod intervals;
 mod kv;

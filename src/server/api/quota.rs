@@ -14,6 +14,7 @@
 use tonic::{Request, Response, Status};
 
 use super::error::to_status;
+use super::gate::admit;
 use crate::coverage::{self, Site};
 use crate::mvcc::KvStore;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
@@ -95,10 +96,12 @@ impl<S: Kv> Kv for QuotaKvService<S> {
         &self,
         request: Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
+        admit(&self.alarmer.server, request.get_ref().serializable)?;
         self.kv.range(request).await
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.alarmer
             .check(Quota::put_cost(request.get_ref()))
             .await?;
@@ -109,10 +112,12 @@ impl<S: Kv> Kv for QuotaKvService<S> {
         &self,
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.kv.delete_range(request).await
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.alarmer
             .check(Quota::txn_cost(request.get_ref()))
             .await?;
@@ -123,6 +128,7 @@ impl<S: Kv> Kv for QuotaKvService<S> {
         &self,
         request: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.kv.compact(request).await
     }
 }
@@ -133,6 +139,7 @@ impl<S: Lease> Lease for QuotaLeaseService<S> {
         &self,
         request: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.alarmer.check(Quota::LEASE_COST).await?;
         self.lease.lease_grant(request).await
     }
@@ -141,6 +148,7 @@ impl<S: Lease> Lease for QuotaLeaseService<S> {
         &self,
         request: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.lease.lease_revoke(request).await
     }
 
@@ -150,6 +158,7 @@ impl<S: Lease> Lease for QuotaLeaseService<S> {
         &self,
         request: Request<tonic::Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.lease.lease_keep_alive(request).await
     }
 
@@ -157,6 +166,7 @@ impl<S: Lease> Lease for QuotaLeaseService<S> {
         &self,
         request: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.lease.lease_time_to_live(request).await
     }
 
@@ -164,6 +174,7 @@ impl<S: Lease> Lease for QuotaLeaseService<S> {
         &self,
         request: Request<LeaseLeasesRequest>,
     ) -> Result<Response<LeaseLeasesResponse>, Status> {
+        admit(&self.alarmer.server, false)?;
         self.lease.lease_leases(request).await
     }
 }

@@ -19,6 +19,7 @@ use madsim::rand::{thread_rng, Rng};
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::gate::admit;
 use super::header::fill_without_revision;
 use crate::bugs::Bug;
 use crate::coverage;
@@ -70,6 +71,7 @@ impl Watch for WatchService {
         &self,
         request: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        admit(&self.server, false)?;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let serve = serve_stream(

@@ -15,7 +15,9 @@ use tokio::time::Instant;
 
 use super::alarms::Quota;
 use super::backend::Backend;
+use super::conf_change;
 use super::convert::header;
+use super::members::MembershipChange;
 use super::propose::Proposal;
 use super::raft_request::RaftRequest;
 use super::{ServerError, Wait};
@@ -29,10 +31,10 @@ use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse,
-    LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, RangeRequest,
+    LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, Member, PutResponse, RangeRequest,
     RangeResponse, RequestHeader, RequestOp, TxnRequest, TxnResponse,
 };
-use crate::raft::{RaftHandle, SnapshotFile};
+use crate::raft::{Peer, RaftHandle, SnapshotFile};
 use crate::server::lease::attached_keys;
 
 /// The result of applying one request, handed to its waiter.
@@ -54,6 +56,8 @@ pub enum ApplyResult {
     LeaseGrant(Result<LeaseGrantResponse, ServerError>),
     /// A lease revocation, with the deletion of its keys.
     LeaseRevoke(Result<LeaseRevokeResponse, ServerError>),
+    /// A membership change: the members after it, or why it was refused.
+    Membership(Result<Vec<Member>, ServerError>),
 }
 
 /// Applies committed entries to the store, and snapshots it now and then.
@@ -88,6 +92,8 @@ pub struct Applier {
     pub promote_extend: Duration,
     /// The backend quota the quota applier checks writes against.
     pub quota: Quota,
+    /// Set once this member applied its own removal: it must stop.
+    pub removed: watch::Sender<bool>,
 }
 
 impl Applier {
@@ -109,7 +115,14 @@ impl Applier {
             .write(|state| state.decode(&snapshot.data, Instant::now(), rules))
             .unwrap_or_else(|e| panic!("snapshot at index {index} holds no state: {e}"));
         self.crash.reach(CrashPoint::BeforeSnapshotApply);
-        self.state.write(|state| state.install(restored));
+        let peers = self.state.write(|state| {
+            state.install(restored);
+            peers(state.members.list())
+        });
+        // The snapshot's membership replaces the one the log built: the
+        // transport sends to its members from now on.
+        self.raft.set_peers(peers);
+        self.notice_removal();
         self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
         self.restores.fetch_add(1, Ordering::Relaxed);
@@ -163,8 +176,11 @@ impl Applier {
     /// Applies one committed entry and wakes its waiter; whether it
     /// carried a request.
     fn apply_entry(&mut self, entry: Entry) -> bool {
-        // Empty entries are the no-ops a new leader appends; conf changes
-        // do not occur with a static membership.
+        if entry.get_entry_type() == EntryType::EntryConfChange {
+            self.apply_conf_change(&entry);
+            return true;
+        }
+        // Empty entries are the no-ops a new leader appends.
         if entry.get_entry_type() != EntryType::EntryNormal {
             return false;
         }
@@ -191,6 +207,63 @@ impl Applier {
         true
     }
 
+    /// Applies a committed membership change (etcd's `applyConfChange`):
+    /// judged against the membership as it stands, taken by it and by raft
+    /// alike if valid, refused on every member alike if not.
+    fn apply_conf_change(&mut self, entry: &Entry) {
+        // As for any entry: one that does not decode stops every member.
+        let (id, change) = conf_change::decode(entry)
+            .unwrap_or_else(|e| panic!("committed entry does not decode: {}", e.0));
+        self.crash.reach(CrashPoint::BeforeApply);
+        let result = self.change_membership(change.clone());
+        if result.is_ok() {
+            let peer = match &change {
+                MembershipChange::Add(member) => peers(vec![member.clone()]).pop(),
+                _ => None,
+            };
+            self.raft
+                .apply_conf_change(conf_change::encode(&change, id), peer);
+            if peer_added(&change, id) {
+                self.snapshot_after_add(entry.index);
+            }
+        }
+        self.crash.reach(CrashPoint::BeforeCommit);
+        self.writes.trigger(&id, ApplyResult::Membership(result));
+        self.crash.reach(CrashPoint::AfterCommit);
+        self.notice_removal();
+    }
+
+    /// Takes `change` into the membership if it is valid there, and
+    /// answers with the members after it.
+    fn change_membership(&mut self, change: MembershipChange) -> Result<Vec<Member>, ServerError> {
+        let (result, handed_over) = self.state.write(|state| {
+            if let Err(e) = state.members.validate(&change) {
+                return (Err(e.into()), false);
+            }
+            state.members.apply(change);
+            // etcd saves the member in the backend's members bucket.
+            (Ok(state.members.list()), state.store.write_elsewhere())
+        });
+        handed_over_key_bucket(handed_over);
+        result
+    }
+
+    /// Tells the member to stop once the membership no longer holds it
+    /// (etcd: "the member has been permanently removed from the cluster").
+    fn notice_removal(&self) {
+        let removed = self
+            .state
+            .read(|state| state.members.is_removed(self.member_id));
+        if removed && !*self.removed.borrow() {
+            tracing::warn!(
+                target: "etcd_sim::server",
+                member = format_args!("{:x}", self.member_id),
+                "the member has been permanently removed from the cluster"
+            );
+            self.removed.send_replace(true);
+        }
+    }
+
     /// Snapshots the state machine once `snapshot_count` entries were
     /// applied since the last snapshot; the batch just applied ran from
     /// after `before_batch` to `last`.
@@ -209,6 +282,18 @@ impl Applier {
     /// takes one at once, whatever `snapshot_count` says; with snapshots
     /// off there is nothing to commit to.
     fn snapshot_after_compaction(&mut self, index: u64) {
+        if self.snapshot_count != 0 {
+            self.snapshot(index - 1, index);
+        }
+    }
+
+    /// A member added to a running cluster has an empty log, and catches
+    /// up from the leader's newest snapshot once the log no longer reaches
+    /// back to the start; raft refuses a snapshot whose voters and learners
+    /// do not hold it (the snapshot says it is no member), so the new
+    /// member would wait for the next one, `snapshot_count` entries away.
+    /// The snapshot is taken at once instead, as after a compaction.
+    fn snapshot_after_add(&mut self, index: u64) {
         if self.snapshot_count != 0 {
             self.snapshot(index - 1, index);
         }
@@ -247,10 +332,11 @@ impl Applier {
         // etcd 3.4 saves the consistent index and commits the backend
         // first (`KV().Commit()`): a key bucket handed over with a stale
         // entry is reset at once.
-        let (head, store) = self.state.write(|state| {
+        let (head, store, conf_state) = self.state.write(|state| {
             state.store.write_elsewhere();
             state.store.commit_batch();
-            state.freeze()
+            let (head, store) = state.freeze();
+            (head, store, state.members.conf_state())
         });
         let raft = self.raft.clone();
         tokio::spawn(async move {
@@ -260,7 +346,7 @@ impl Applier {
                 data
             })
             .await;
-            raft.compact(index, data);
+            raft.compact(index, conf_state, data);
         });
     }
 
@@ -346,12 +432,22 @@ impl Applier {
         }
         if let Some(attributes) = request.member_attr_set {
             let handed_over = self.state.write(|state| {
-                state.members.set(attributes);
                 // etcd saves the member in the backend's members bucket.
-                state.store.write_elsewhere()
+                state.members.publish(attributes) && state.store.write_elsewhere()
             });
             handed_over_key_bucket(handed_over);
             return ApplyResult::MemberAttrSet;
+        }
+        if let Some(update) = request.member_update {
+            let (id, peer_urls) = (update.id, update.peer_ur_ls);
+            let result = self.change_membership(MembershipChange::Update { id, peer_urls });
+            if let Ok(members) = &result {
+                let updated = members.iter().filter(|m| m.id == id).cloned().collect();
+                peers(updated)
+                    .into_iter()
+                    .for_each(|p| self.raft.update_peer(p));
+            }
+            return ApplyResult::Membership(result);
         }
         if let Some(revoke) = request.lease_revoke {
             return ApplyResult::LeaseRevoke(self.apply_lease_revoke(revoke.id));
@@ -490,6 +586,23 @@ impl Applier {
             alarms: changed,
         }
     }
+}
+
+/// Whether `change`, applied under waiter `id`, brought a member to a
+/// running cluster (a new cluster's initial members are no such thing).
+fn peer_added(change: &MembershipChange, id: u64) -> bool {
+    matches!(change, MembershipChange::Add(_)) && id != conf_change::BOOTSTRAP_ID
+}
+
+/// Where the transport reaches `members`: each at its first peer URL.
+fn peers(members: Vec<Member>) -> Vec<Peer> {
+    members
+        .into_iter()
+        .filter_map(|m| {
+            let url = m.peer_ur_ls.into_iter().next()?;
+            Some(Peer { id: m.id, url })
+        })
+        .collect()
 }
 
 /// Marks the site of the `etcd-17247` bug when a write txn that wrote

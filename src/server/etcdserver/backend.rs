@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::alarms::Alarms;
-use super::members::Published;
+use super::members::Membership;
 use crate::mvcc::{FrozenStore, KvStore, RestoreRules, Writeback};
 use crate::server::lease::Lessor;
 
@@ -30,8 +30,8 @@ pub struct StateMachine {
     pub lessor: Lessor,
     /// The raised alarms.
     pub alarms: Alarms,
-    /// What members published about themselves.
-    pub members: Published,
+    /// Who is in the cluster, and what each member published about itself.
+    pub members: Membership,
     /// The backend's batch commits done so far.
     batches: Batches,
 }
@@ -57,7 +57,7 @@ struct Batches {
 pub struct Restored {
     store: KvStore,
     alarms: Alarms,
-    members: Published,
+    members: Membership,
 }
 
 impl StateMachine {
@@ -67,7 +67,7 @@ impl StateMachine {
             store: KvStore::new(),
             lessor,
             alarms: Alarms::default(),
-            members: Published::default(),
+            members: Membership::default(),
             batches: Batches::default(),
         }
     }
@@ -91,8 +91,7 @@ impl StateMachine {
         self.batches.done = self.batches.done.max(due);
     }
 
-    /// The state as a snapshot holds it: alarms, published member
-    /// attributes, leases (ids and TTLs, no deadlines), then the store.
+    /// The state as a snapshot holds it: alarms, the membership, leases (ids and TTLs, no deadlines), then the store.
     pub fn encode(&self) -> Vec<u8> {
         let mut data = self.encode_head();
         data.extend(self.store.snapshot());
@@ -129,7 +128,7 @@ impl StateMachine {
         rules: RestoreRules,
     ) -> Result<Restored, String> {
         let (alarms, rest) = Alarms::decode(bytes).ok_or("its alarms are cut short")?;
-        let (members, rest) = Published::decode(rest).ok_or("its member table is cut short")?;
+        let (members, rest) = Membership::decode(rest).ok_or("its member table is cut short")?;
         let rest = self
             .lessor
             .restore(rest, now)
@@ -209,8 +208,9 @@ impl BackendReader {
 
 #[cfg(test)]
 mod tests {
+    use super::super::members::MembershipChange;
     use super::*;
-    use crate::proto::etcdserverpb::{AlarmType, MemberAttrSetRequest};
+    use crate::proto::etcdserverpb::{AlarmType, Member};
 
     fn empty_state() -> StateMachine {
         StateMachine::new(Lessor::new(2))
@@ -234,11 +234,10 @@ mod tests {
         let with_lease = state.hash();
         state.alarms.activate(1, AlarmType::Nospace);
         let with_alarm = state.hash();
-        state.members.set(MemberAttrSetRequest {
-            member_id: 1,
-            name: "m1".into(),
-            client_urls: vec![],
-        });
+        state.members.apply(MembershipChange::Add(Member {
+            id: 1,
+            ..Default::default()
+        }));
         let full = state.hash();
         let hashes = [empty, with_key, with_lease, with_alarm, full];
         for (i, a) in hashes.iter().enumerate() {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::members::MembershipError;
 use crate::mvcc::MvccError;
 use crate::rpc_error::RpcError;
 use crate::server::lease::LeaseError;
@@ -41,6 +42,18 @@ pub enum ServerError {
     Mvcc(MvccError),
     /// The lessor refused the request.
     Lease(LeaseError),
+    /// The membership refused a change when it applied.
+    Membership(MembershipError),
+    /// The change would leave too few started voters for a quorum.
+    NotEnoughStartedMembers,
+    /// A learner's log lags the leader's too far to promote it.
+    LearnerNotReady,
+    /// A peer URL that does not parse.
+    BadMemberUrls,
+    /// A learner was asked for what only voters serve.
+    NotSupportedForLearner,
+    /// A request forwarded to the leader (a promotion) was refused there.
+    RefusedByLeader(RpcError),
     /// The waiter was answered with the result of an entry of another
     /// kind. Only an entry proposed under the same id can do that (one
     /// proposed before a restart, applied after it), so whether this
@@ -54,6 +67,7 @@ impl fmt::Display for ServerError {
         match self {
             ServerError::Mvcc(e) => e.fmt(f),
             ServerError::Lease(e) => e.fmt(f),
+            ServerError::Membership(e) => e.fmt(f),
             other => f.write_str(RpcError::from(other.clone()).message()),
         }
     }
@@ -70,6 +84,12 @@ impl From<MvccError> for ServerError {
 impl From<LeaseError> for ServerError {
     fn from(e: LeaseError) -> Self {
         ServerError::Lease(e)
+    }
+}
+
+impl From<MembershipError> for ServerError {
+    fn from(e: MembershipError) -> Self {
+        ServerError::Membership(e)
     }
 }
 
@@ -97,6 +117,23 @@ impl From<ServerError> for RpcError {
             // timeout before they reach here.
             ServerError::Lease(LeaseError::NotPrimary) => RpcError::NotLeader,
             ServerError::Lease(LeaseError::Expired) => RpcError::Timeout,
+            ServerError::Membership(e) => match e {
+                MembershipError::IdRemoved | MembershipError::IdNotFound => {
+                    RpcError::MemberNotFound
+                }
+                MembershipError::IdExists => RpcError::MemberExist,
+                MembershipError::PeerUrlExists => RpcError::PeerUrlExist,
+                MembershipError::NotLearner => RpcError::MemberNotLearner,
+                MembershipError::TooManyLearners => RpcError::TooManyLearners,
+                // Refused before it is proposed (the strict check); one
+                // that was proposed all the same fails alike everywhere.
+                MembershipError::NoVoterLeft => RpcError::MemberNotEnoughStarted,
+            },
+            ServerError::NotEnoughStartedMembers => RpcError::MemberNotEnoughStarted,
+            ServerError::LearnerNotReady => RpcError::LearnerNotReady,
+            ServerError::BadMemberUrls => RpcError::MemberBadUrls,
+            ServerError::NotSupportedForLearner => RpcError::NotSupportedForLearner,
+            ServerError::RefusedByLeader(e) => e,
         }
     }
 }

@@ -129,8 +129,8 @@ impl EtcdServer {
         match leader {
             0 => Target::Unknown,
             leader if leader == self.member_id() => Target::Here,
-            leader => match self.inner.cluster.members.iter().find(|m| m.id == leader) {
-                Some(member) => Target::Leader(member.peer_url.clone()),
+            leader => match self.peer_url(leader) {
+                Some(url) => Target::Leader(url),
                 None => Target::Unknown,
             },
         }

@@ -12,6 +12,7 @@ mod alarms;
 mod apply;
 mod backend;
 mod bug_state;
+mod conf_change;
 mod convert;
 mod error;
 mod essential;
@@ -19,6 +20,7 @@ mod health;
 mod lease;
 mod lease_peer;
 mod members;
+mod membership_api;
 mod propose;
 mod raft_request;
 mod read_loop;
@@ -31,6 +33,8 @@ pub use error::ServerError;
 pub use essential::{EssentialTasks, TaskEnded};
 pub use health::Unhealthy;
 pub use lease_peer::LeasePeerService;
+pub use members::{MembershipError, MAX_LEARNERS};
+pub use membership_api::ClusterPeerService;
 pub use raft_request::RaftRequest;
 
 use std::sync::atomic::AtomicU64;
@@ -43,7 +47,7 @@ use futures::future::select_all;
 use madsim::rand::{thread_rng, Rng};
 use tokio::sync::{mpsc, watch};
 
-use super::{Cluster, ServerConfig};
+use super::{Identity, ServerConfig};
 use crate::bugs::{Bug, BugSet};
 use crate::coverage::{self, Site};
 use crate::metrics::Metrics;
@@ -56,7 +60,7 @@ use crate::proto::etcdserverpb::{
     RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::{
-    spawn_raft, wal::WalError, Committed, Peer, RaftConfig, RaftHandle, SpawnedRaft,
+    spawn_raft, wal::WalError, Bootstrap, Committed, Peer, RaftConfig, RaftHandle, SpawnedRaft,
 };
 use crate::server::lease::Lessor;
 use crate::storage::Disk;
@@ -77,9 +81,13 @@ pub struct EtcdServer {
 
 struct Inner {
     member_id: u64,
-    /// The initial cluster, this member included: ids, and the peer URLs
-    /// lease requests are forwarded to the leader by.
-    cluster: Cluster,
+    /// The `cluster_id` of response headers, fixed when the cluster began.
+    cluster_id: u64,
+    /// Refuse a membership change that would leave too few started voters
+    /// (etcd's `--strict-reconfig-check`).
+    strict_reconfig_check: bool,
+    /// Becomes true once this member applied its own removal.
+    removed: watch::Receiver<bool>,
     raft: RaftHandle,
     /// The state machine, read here, changed by the applier alone.
     state: BackendReader,
@@ -128,11 +136,12 @@ impl EtcdServer {
     /// the member must stop if one of them ends (see [`EssentialTasks`]).
     pub fn start(
         config: &ServerConfig,
+        identity: Identity,
         disk: Arc<dyn Disk>,
     ) -> Result<(Self, EssentialTasks), StartError> {
         let quota = Quota::from_flag(config.quota_backend_bytes);
         let metrics = Metrics::new(
-            config.member().id,
+            identity.member_id,
             crate::version::VERSION,
             quota.limit().unwrap_or(0),
         );
@@ -140,7 +149,7 @@ impl EtcdServer {
             handle: raft,
             committed,
             task: raft_loop,
-        } = spawn_raft(raft_config(config, metrics.clone()), disk)?;
+        } = spawn_raft(raft_config(config, &identity, metrics.clone()), disk)?;
         // The bug: a key bucket with no entries in use is handed over
         // with one.
         let writeback = if config.bugs.has(Bug::Etcd17247) {
@@ -155,6 +164,7 @@ impl EtcdServer {
         let restores = Arc::new(AtomicU64::new(0));
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
+        let (removed_tx, removed) = watch::channel(false);
         let applier = Applier {
             state,
             writes: writes.clone(),
@@ -167,10 +177,11 @@ impl EtcdServer {
             last_snapshot: 0,
             crash: config.crash_points.clone(),
             bugs: config.bugs,
-            member_id: config.member().id,
+            member_id: identity.member_id,
             promote_extend: config.tick * config.election_ticks.0 as u32,
             metrics: metrics.clone(),
             quota,
+            removed: removed_tx,
         };
         let apply_loop = tokio::spawn(apply_loop(
             applier,
@@ -180,8 +191,10 @@ impl EtcdServer {
         ));
         let server = Self {
             inner: Arc::new(Inner {
-                member_id: config.member().id,
-                cluster: config.cluster.clone(),
+                member_id: identity.member_id,
+                cluster_id: identity.cluster_id,
+                strict_reconfig_check: config.strict_reconfig_check,
+                removed,
                 raft,
                 state: reader,
                 quota,
@@ -202,7 +215,7 @@ impl EtcdServer {
         tokio::spawn(server.clone().expire_leases());
         let read_loop = tokio::spawn(server.clone().read_loop());
         tokio::spawn(server.clone().publish(MemberAttrSetRequest {
-            member_id: config.member().id,
+            member_id: identity.member_id,
             name: config.name.clone(),
             client_urls: config.advertise_client_urls.clone(),
         }));
@@ -239,13 +252,37 @@ impl EtcdServer {
 
     /// The cluster's id.
     pub fn cluster_id(&self) -> u64 {
-        self.inner.cluster.id
+        self.inner.cluster_id
     }
 
     /// Every member with what it published, as `MemberList` shows them.
     pub fn member_list(&self) -> Vec<MemberInfo> {
-        let cluster = &self.inner.cluster;
-        self.inner.state.read(|state| state.members.list(cluster))
+        self.inner.state.read(|state| state.members.list())
+    }
+
+    /// The ids of the voting members, as this member applied them.
+    fn voter_ids(&self) -> Vec<u64> {
+        let voters = |state: &StateMachine| state.members.voters().map(|m| m.id).collect();
+        self.inner.state.read(voters)
+    }
+
+    /// Whether this member is a learner: it then serves only `Status`
+    /// and serializable ranges (etcd 3.4's learner interceptor).
+    pub fn is_learner(&self) -> bool {
+        let id = self.member_id();
+        let learner = |state: &StateMachine| state.members.member(id).is_some_and(|m| m.is_learner);
+        self.inner.state.read(learner)
+    }
+
+    /// Whether this member applied its own removal: it serves nothing more.
+    pub fn is_removed(&self) -> bool {
+        *self.inner.removed.borrow()
+    }
+
+    /// Returns once this member applied its own removal.
+    pub async fn removed(&self) {
+        let mut removed = self.inner.removed.clone();
+        let _ = removed.wait_for(|removed| *removed).await;
     }
 
     /// The key-value history up to `revision` hashed (0: the current
@@ -332,7 +369,7 @@ impl EtcdServer {
         if self.inner.raft.status().leader != me {
             return Err(ServerError::NotLeader);
         }
-        if self.inner.cluster.members.iter().all(|m| m.id != target) {
+        if !self.voter_ids().contains(&target) {
             return Err(ServerError::BadLeaderTransferee);
         }
         if target == me {
@@ -445,9 +482,9 @@ impl EtcdServer {
 }
 
 /// The member's raft, as `config` describes it.
-fn raft_config(config: &ServerConfig, metrics: Metrics) -> RaftConfig {
+fn raft_config(config: &ServerConfig, identity: &Identity, metrics: Metrics) -> RaftConfig {
     RaftConfig {
-        id: config.member().id,
+        id: identity.member_id,
         peers: config
             .cluster
             .members
@@ -457,6 +494,7 @@ fn raft_config(config: &ServerConfig, metrics: Metrics) -> RaftConfig {
                 url: m.peer_url.clone(),
             })
             .collect(),
+        bootstrap: identity.new_cluster.then(|| bootstrap(config)),
         tick: config.tick,
         election_ticks: config.election_ticks,
         heartbeat_ticks: 1,
@@ -468,6 +506,28 @@ fn raft_config(config: &ServerConfig, metrics: Metrics) -> RaftConfig {
         clock: config.clock.clone(),
         metrics,
         catch_up_entries: config.catch_up_entries,
+    }
+}
+
+/// The start of a new cluster's log: the initial members, each added by a
+/// conf change of its own.
+fn bootstrap(config: &ServerConfig) -> Bootstrap {
+    let mut members: Vec<MemberInfo> = config
+        .cluster
+        .members
+        .iter()
+        .map(|m| MemberInfo {
+            id: m.id,
+            name: m.name.clone(),
+            peer_ur_ls: vec![m.peer_url.clone()],
+            ..Default::default()
+        })
+        .collect();
+    // etcd adds them in order of id.
+    members.sort_by_key(|m| m.id);
+    Bootstrap {
+        voters: members.iter().map(|m| m.id).collect(),
+        entries: conf_change::bootstrap(&members),
     }
 }
 

@@ -15,13 +15,16 @@ use prost::Message as _;
 use tokio::time::Instant;
 
 use super::apply::ApplyResult;
+use super::conf_change;
+use super::members::MembershipChange;
+use super::membership_api::quorum;
 use super::raft_request::txn_proposal;
 use super::{EtcdServer, ServerError};
 use crate::proto::etcdserverpb::{
     AlarmRequest, AlarmResponse, CompactionRequest, CompactionResponse, DeleteRangeRequest,
     DeleteRangeResponse, InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse,
-    LeaseRevokeRequest, LeaseRevokeResponse, MemberAttrSetRequest, PutRequest, PutResponse,
-    RequestHeader, TxnRequest, TxnResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse, Member, MemberAttrSetRequest, MemberUpdateRequest,
+    PutRequest, PutResponse, RequestHeader, TxnRequest, TxnResponse,
 };
 use crate::raft::{ProposeError, RaftStatus};
 
@@ -84,6 +87,7 @@ proposal!(AlarmRequest => AlarmResponse, alarm,
     answer: ApplyResult::Alarm(response) => Ok(response));
 proposal!(MemberAttrSetRequest => (), member_attr_set,
     answer: ApplyResult::MemberAttrSet => Ok(()));
+proposal!(MemberUpdateRequest => Vec<Member>, member_update, Membership);
 // A txn travels as bytes of its own (see `raft_request`).
 proposal!(TxnRequest => TxnResponse,
     entry: |txn| txn_proposal(&txn),
@@ -99,20 +103,48 @@ impl EtcdServer {
         P::answer(applied)
     }
 
-    /// Proposes `entry` under a fresh id and waits for the applier's result.
-    async fn propose_entry(
+    /// Proposes a membership change that raft's voters follow (add,
+    /// remove, promote) under a fresh id, and waits for the members after
+    /// it (etcd's `configure`).
+    pub(super) async fn propose_conf_change(
         &self,
-        mut entry: InternalRaftRequest,
-    ) -> Result<ApplyResult, ServerError> {
+        change: MembershipChange,
+    ) -> Result<Vec<Member>, ServerError> {
+        let raft = &self.inner.raft;
+        let applied = self
+            .submit(|id| raft.propose_conf_change(conf_change::encode(&change, id)))
+            .await?;
+        match applied {
+            ApplyResult::Membership(result) => result,
+            _ => Err(ServerError::AnsweredByAnotherEntry),
+        }
+    }
+
+    /// Proposes `entry` under a fresh id and waits for the applier's result.
+    async fn propose_entry(&self, entry: InternalRaftRequest) -> Result<ApplyResult, ServerError> {
+        let raft = &self.inner.raft;
+        self.submit(|id| {
+            let mut entry = entry;
+            entry.header = Some(RequestHeader { id });
+            raft.propose(entry.encode_to_vec())
+        })
+        .await
+    }
+
+    /// Proposes what `propose` makes of a fresh id, and waits for the
+    /// applier's result under that id.
+    async fn submit<F>(&self, propose: impl FnOnce(u64) -> F) -> Result<ApplyResult, ServerError>
+    where
+        F: std::future::Future<Output = Result<(), ProposeError>>,
+    {
         // Random ids stay unique across restarts of this member, which a
         // counter would not: entries proposed before a crash may still be
         // applied after it.
         let id: u64 = thread_rng().gen();
-        entry.header = Some(RequestHeader { id });
         let _pending = self.inner.metrics.proposal_pending();
         let applied = self.inner.writes.register(id);
         let started = Instant::now();
-        let proposed = self.inner.raft.propose(entry.encode_to_vec()).await;
+        let proposed = propose(id).await;
         if let Err(e) = proposed {
             self.inner.metrics.proposal_failed();
             self.inner.writes.cancel(&id);
@@ -138,17 +170,17 @@ impl EtcdServer {
     /// What a proposal made at `started` that timed out is answered with.
     fn timeout_cause(&self, started: Instant) -> ServerError {
         let raft = self.inner.raft.status();
-        let quorum = self.inner.cluster.members.len() / 2 + 1;
         let connected = match raft.leader {
             // etcd has no more to say when no leader is known.
             0 => true,
             leader if leader == self.member_id() => {
-                let peers = self.inner.cluster.members.iter().map(|m| m.id);
-                let reached = peers
-                    .filter(|&peer| peer != leader)
-                    .filter(|&peer| self.inner.raft.connected_since(peer, started))
+                let voters = self.voter_ids();
+                let reached = voters
+                    .iter()
+                    .filter(|&&peer| peer != leader)
+                    .filter(|&&peer| self.inner.raft.connected_since(peer, started))
                     .count();
-                reached + 1 >= quorum
+                reached + 1 >= quorum(voters.len())
             }
             leader => self.inner.raft.connected_since(leader, started),
         };

@@ -1,0 +1,173 @@
+//! Who this member is, and in which cluster: what a response header says
+//! of it, and what its raft id is.
+//!
+//! A member of a new cluster derives both ids from the flags, as every
+//! other initial member does. A member that joins a running cluster (after
+//! `member add`) cannot: the id was drawn when it was added. It asks the
+//! running members for the cluster (etcd's `GetClusterFromRemotePeers`),
+//! finds itself there by its peer URL, and keeps both ids on its disk
+//! (etcd keeps them in its WAL's metadata), so that it restarts as itself
+//! even when no peer answers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::config::{ClusterState, ServerConfig};
+use crate::proto::etcdserverpb::MemberListRequest;
+use crate::proto::etcdsimpb::cluster_peer_client::ClusterPeerClient;
+use crate::storage::{read_if_exists, sync, Disk};
+
+/// The file holding a joined member's ids.
+const IDENTITY_FILE: &str = "member";
+
+/// How long each peer may take to tell the cluster.
+const ASK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// This member's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// Its raft id and `member_id`.
+    pub member_id: u64,
+    /// The `cluster_id`.
+    pub cluster_id: u64,
+    /// Whether an empty disk starts a new cluster's log (or waits for the
+    /// leader's).
+    pub new_cluster: bool,
+}
+
+impl Identity {
+    /// Who a member of a new cluster is: ids derived from the flags.
+    pub fn of_new_cluster(config: &ServerConfig) -> Self {
+        Identity {
+            member_id: config.member().id,
+            cluster_id: config.cluster.id,
+            new_cluster: true,
+        }
+    }
+}
+
+/// Why a member could not tell who it is.
+#[derive(Debug)]
+pub enum JoinError {
+    /// No member of `--initial-cluster` answered.
+    NoPeerAnswered(Vec<String>),
+    /// The running cluster has no member at this peer URL.
+    NotAdded(String),
+    /// The disk failed, or holds a garbled identity.
+    Disk(std::io::Error),
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::NoPeerAnswered(urls) => write!(
+                f,
+                "cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs ({})",
+                urls.join(",")
+            ),
+            JoinError::NotAdded(url) => write!(
+                f,
+                "no member of the running cluster has peer URL {url}: add it first (etcdctl member add NAME --peer-urls={url})"
+            ),
+            JoinError::Disk(e) => write!(f, "cannot read or write the member's identity: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<std::io::Error> for JoinError {
+    fn from(e: std::io::Error) -> Self {
+        JoinError::Disk(e)
+    }
+}
+
+/// Who the member `config` describes is, on `disk`.
+pub async fn identity(config: &ServerConfig, disk: &Arc<dyn Disk>) -> Result<Identity, JoinError> {
+    if let Some(bytes) = read_if_exists(disk.as_ref(), IDENTITY_FILE)? {
+        return decode(&bytes).ok_or_else(|| {
+            JoinError::Disk(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{IDENTITY_FILE}: {} bytes, not 16", bytes.len()),
+            ))
+        });
+    }
+    if config.initial_cluster_state == ClusterState::New {
+        return Ok(Identity::of_new_cluster(config));
+    }
+    let identity = ask_peers(config).await?;
+    let temporary = format!("{IDENTITY_FILE}.tmp");
+    disk.write(&temporary, &encode(&identity))?;
+    sync(disk, &temporary).await?;
+    disk.rename(&temporary, IDENTITY_FILE)?;
+    Ok(identity)
+}
+
+/// The cluster as the first member of `config.cluster` to answer tells it.
+async fn ask_peers(config: &ServerConfig) -> Result<Identity, JoinError> {
+    let own = config.member().peer_url.clone();
+    let urls: Vec<String> = config
+        .cluster
+        .members
+        .iter()
+        .map(|m| m.peer_url.clone())
+        .filter(|url| *url != own)
+        .collect();
+    for url in &urls {
+        let ask = async {
+            let mut peer = ClusterPeerClient::connect(url.clone()).await.ok()?;
+            peer.members(MemberListRequest {}).await.ok()
+        };
+        let Ok(Some(answer)) = tokio::time::timeout(ASK_TIMEOUT, ask).await else {
+            continue;
+        };
+        let answer = answer.into_inner();
+        let cluster_id = answer.header.map_or(0, |h| h.cluster_id);
+        let me = answer.members.iter().find(|m| m.peer_ur_ls.contains(&own));
+        return match me {
+            Some(me) => Ok(Identity {
+                member_id: me.id,
+                cluster_id,
+                new_cluster: false,
+            }),
+            None => Err(JoinError::NotAdded(own)),
+        };
+    }
+    Err(JoinError::NoPeerAnswered(urls))
+}
+
+fn encode(identity: &Identity) -> Vec<u8> {
+    [
+        identity.member_id.to_be_bytes(),
+        identity.cluster_id.to_be_bytes(),
+    ]
+    .concat()
+}
+
+fn decode(bytes: &[u8]) -> Option<Identity> {
+    let (member, cluster) = bytes.split_first_chunk::<8>()?;
+    let cluster: [u8; 8] = cluster.try_into().ok()?;
+    Some(Identity {
+        member_id: u64::from_be_bytes(*member),
+        cluster_id: u64::from_be_bytes(cluster),
+        new_cluster: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_survives_its_file_and_a_garbled_one_is_refused() {
+        let identity = Identity {
+            member_id: 7,
+            cluster_id: 9,
+            new_cluster: false,
+        };
+        assert_eq!(decode(&encode(&identity)), Some(identity));
+        assert_eq!(decode(&encode(&identity)[..15]), None);
+        assert_eq!(decode(&[encode(&identity), vec![0]].concat()), None);
+    }
+}
