@@ -77,15 +77,16 @@ impl std::error::Error for ServeError {}
 /// Runs one member on `disk` until a listener fails or the member cannot
 /// go on (see [`ServeError`]).
 pub async fn run(config: ServerConfig, disk: Arc<dyn Disk>) -> Result<(), ServeError> {
-    run_and_announce(config, disk, || {}).await
+    run_and_announce(config, disk, |_| {}).await
 }
 
-/// [`run`], calling `ready` once the member has restored its state from
-/// disk and both its listeners are bound: from then on it serves.
+/// [`run`], calling `ready` with who the member is once it has restored
+/// its state from disk and both its listeners are bound: from then on it
+/// serves.
 pub async fn run_and_announce(
     config: ServerConfig,
     disk: Arc<dyn Disk>,
-    ready: impl FnOnce(),
+    ready: impl FnOnce(&Identity),
 ) -> Result<(), ServeError> {
     let identity = join::identity(&config, &disk)
         .await
@@ -162,7 +163,7 @@ pub async fn run_and_announce(
     if let Poll::Ready(ended) = futures::poll!(listeners.as_mut()) {
         return ended.map_err(ServeError::Transport);
     }
-    ready();
+    ready(&identity);
     tokio::select! {
         biased;
         ended = listeners => ended.map_err(ServeError::Transport),

@@ -46,8 +46,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     quota_backend_bytes: i64,
     /// Initial cluster state: `new` (bootstrap from --initial-cluster) or
-    /// `existing` (a restart from a data dir; joining a running cluster
-    /// needs `member add`, which etcd-sim does not have).
+    /// `existing` (join the running cluster of --initial-cluster, which
+    /// `member add` told of this member's peer URL).
     #[arg(long, default_value = "new")]
     initial_cluster_state: ClusterState,
     /// Time (in milliseconds) of a heartbeat interval: one raft tick.
@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Time (in milliseconds) for an election to time out.
     #[arg(long, default_value_t = 1000)]
     election_timeout: u64,
+    /// Reject reconfiguration requests that would cause quorum loss.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true")]
+    strict_reconfig_check: bool,
     /// Number of committed transactions to trigger a snapshot to disk.
     #[arg(long, default_value_t = 100_000)]
     snapshot_count: u64,
@@ -105,9 +109,6 @@ struct IgnoredFlags {
     /// Accepted and ignored: etcd-sim keeps one WAL file.
     #[arg(long)]
     max_wals: Option<String>,
-    /// Accepted and ignored: membership is static.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    strict_reconfig_check: Option<String>,
     /// Accepted and ignored.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     debug: Option<String>,
@@ -145,7 +146,6 @@ impl IgnoredFlags {
             ("enable-grpc-gateway", &self.enable_grpc_gateway),
             ("max-snapshots", &self.max_snapshots),
             ("max-wals", &self.max_wals),
-            ("strict-reconfig-check", &self.strict_reconfig_check),
             ("debug", &self.debug),
             ("enable-pprof", &self.enable_pprof),
             ("auth-token", &self.auth_token),
@@ -234,16 +234,16 @@ mod real {
             );
         }
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-        let announce = format!(
-            "etcd-sim {} member {} ({:x}, cluster {:x}) serving clients on {} (advertised {}) and peers on {}",
-            etcd_sim::BUILD_MODE,
-            args.name,
-            config.member().id,
-            config.cluster.id,
-            config.listen_client,
-            args.advertise_client_urls,
-            config.listen_peer
-        );
+        let (name, advertised) = (args.name.clone(), args.advertise_client_urls.clone());
+        let (listen_client, listen_peer) = (config.listen_client, config.listen_peer);
+        let announce = move |identity: &etcd_sim::server::Identity| {
+            eprintln!(
+                "etcd-sim {} member {name} ({:x}, cluster {:x}) serving clients on {listen_client} (advertised {advertised}) and peers on {listen_peer}",
+                etcd_sim::BUILD_MODE,
+                identity.member_id,
+                identity.cluster_id,
+            )
+        };
         // The member's own log lines (WAL recovery, a torn WAL tail cut,
         // raft role changes) go to stderr, as etcd logs its own.
         tracing_subscriber::fmt()
@@ -251,9 +251,14 @@ mod real {
             .with_ansi(false)
             .with_max_level(tracing::Level::INFO)
             .init();
-        let serving = etcd_sim::server::run_and_announce(config, disk, || eprintln!("{announce}"));
+        let serving = etcd_sim::server::run_and_announce(config, disk, announce);
         match runtime.block_on(serving) {
             Ok(()) => 0,
+            // etcd logs it and exits cleanly: the member did what it was told.
+            Err(e @ etcd_sim::server::ServeError::Removed) => {
+                eprintln!("{e}");
+                0
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 EXIT_VIOLATION
@@ -278,17 +283,14 @@ mod real {
             )
             .into());
         }
-        if args.initial_cluster_state == ClusterState::Existing && !has_data(&args.data_dir) {
-            return Err(format!(
-                "--initial-cluster-state existing needs this member's data in --data-dir {}: \
-                 etcd-sim cannot join a running cluster (no `member add`)",
-                args.data_dir.display()
-            )
-            .into());
-        }
         let listen_client = parse_url(first(&args.listen_client_urls))?;
         let listen_peer = parse_url(first(&args.listen_peer_urls))?;
         let mut config = ServerConfig::new(&args.name, cluster, listen_client, listen_peer)?;
+        config.initial_cluster_state = match args.initial_cluster_state {
+            ClusterState::New => etcd_sim::server::ClusterState::New,
+            ClusterState::Existing => etcd_sim::server::ClusterState::Existing,
+        };
+        config.strict_reconfig_check = args.strict_reconfig_check;
         config.advertise_client_urls = args
             .advertise_client_urls
             .split(',')
@@ -311,11 +313,6 @@ mod real {
             .map(parse_url)
             .collect::<Result<_, _>>()?;
         Ok(config)
-    }
-
-    /// Whether `dir` holds anything (a member's WAL and snapshots).
-    fn has_data(dir: &std::path::Path) -> bool {
-        std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
     }
 
     fn first(urls: &str) -> &str {
