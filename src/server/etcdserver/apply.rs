@@ -17,9 +17,8 @@ use super::alarms::Quota;
 use super::backend::Backend;
 use super::conf_change;
 use super::convert::header;
+use super::entry::{ApplyResult, Proposal, RaftRequest};
 use super::members::MembershipChange;
-use super::propose::Proposal;
-use super::raft_request::RaftRequest;
 use super::{ServerError, Wait};
 use crate::bugs::{Bug, BugSet};
 use crate::coverage::{self, Site};
@@ -30,35 +29,12 @@ use crate::offload::offload;
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::request_op::Request;
 use crate::proto::etcdserverpb::{
-    AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse,
-    LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse, Member, PutResponse, RangeRequest,
-    RangeResponse, RequestHeader, RequestOp, TxnRequest, TxnResponse,
+    AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, LeaseGrantRequest,
+    LeaseGrantResponse, LeaseRevokeResponse, Member, RangeRequest, RangeResponse, RequestHeader,
+    RequestOp, TxnRequest, TxnResponse,
 };
 use crate::raft::{Peer, RaftHandle, SnapshotFile};
 use crate::server::lease::attached_keys;
-
-/// The result of applying one request, handed to its waiter.
-#[derive(Debug)]
-pub enum ApplyResult {
-    /// A put.
-    Put(Result<PutResponse, ServerError>),
-    /// A delete-range.
-    DeleteRange(Result<DeleteRangeResponse, ServerError>),
-    /// A txn.
-    Txn(Result<TxnResponse, ServerError>),
-    /// A compaction.
-    Compaction(Result<CompactionResponse, ServerError>),
-    /// An alarm request.
-    Alarm(AlarmResponse),
-    /// A member's published attributes, recorded.
-    MemberAttrSet,
-    /// A lease grant.
-    LeaseGrant(Result<LeaseGrantResponse, ServerError>),
-    /// A lease revocation, with the deletion of its keys.
-    LeaseRevoke(Result<LeaseRevokeResponse, ServerError>),
-    /// A membership change: the members after it, or why it was refused.
-    Membership(Result<Vec<Member>, ServerError>),
-}
 
 /// Applies committed entries to the store, and snapshots it now and then.
 pub struct Applier {

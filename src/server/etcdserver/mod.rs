@@ -14,6 +14,7 @@ mod backend;
 mod bug_state;
 mod conf_change;
 mod convert;
+mod entry;
 mod error;
 mod essential;
 mod health;
@@ -22,20 +23,19 @@ mod lease_peer;
 mod members;
 mod membership_api;
 mod propose;
-mod raft_request;
 mod read_loop;
 mod wait;
 mod watchable;
 
 pub use alarms::{Alarms, Quota};
 pub use apply::is_read_only;
+pub use entry::RaftRequest;
 pub use error::ServerError;
 pub use essential::{EssentialTasks, TaskEnded};
 pub use health::Unhealthy;
 pub use lease_peer::LeasePeerService;
 pub use members::{MembershipError, MAX_LEARNERS};
 pub use membership_api::ClusterPeerService;
-pub use raft_request::RaftRequest;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -64,9 +64,10 @@ use crate::raft::{
 };
 use crate::server::lease::Lessor;
 use crate::storage::Disk;
-use apply::{Applier, ApplyResult};
+use apply::Applier;
 use backend::{Backend, BackendReader, StateMachine};
 use bug_state::BugState;
+use entry::ApplyResult;
 use read_loop::ReadRounds;
 use wait::Wait;
 

@@ -14,84 +14,13 @@ use madsim::rand::{thread_rng, Rng};
 use prost::Message as _;
 use tokio::time::Instant;
 
-use super::apply::ApplyResult;
 use super::conf_change;
+use super::entry::{ApplyResult, Proposal};
 use super::members::MembershipChange;
 use super::membership_api::quorum;
-use super::raft_request::txn_proposal;
 use super::{EtcdServer, ServerError};
-use crate::proto::etcdserverpb::{
-    AlarmRequest, AlarmResponse, CompactionRequest, CompactionResponse, DeleteRangeRequest,
-    DeleteRangeResponse, InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse,
-    LeaseRevokeRequest, LeaseRevokeResponse, Member, MemberAttrSetRequest, MemberUpdateRequest,
-    PutRequest, PutResponse, RequestHeader, TxnRequest, TxnResponse,
-};
+use crate::proto::etcdserverpb::{InternalRaftRequest, Member, RequestHeader};
 use crate::raft::{ProposeError, RaftStatus};
-
-/// A kind of request that goes through raft, and what applying it answers.
-pub(super) trait Proposal {
-    /// What the caller gets once the entry is applied.
-    type Response;
-
-    /// The request as raft's log carries it.
-    fn into_entry(self) -> InternalRaftRequest;
-
-    /// This kind's answer from the applier's result; if the applier
-    /// answered another kind, that was another entry's result, under the
-    /// same id ([`ServerError::AnsweredByAnotherEntry`]).
-    fn answer(applied: ApplyResult) -> Result<Self::Response, ServerError>;
-}
-
-/// Implements [`Proposal`] for a request kind: how it becomes an entry, and
-/// which of the applier's results answers it. Most kinds are one field of
-/// the entry, answered by the [`ApplyResult`] variant of the same name.
-macro_rules! proposal {
-    ($request:ty => $response:ty, $field:ident, $variant:ident) => {
-        proposal!($request => $response, $field,
-            answer: ApplyResult::$variant(result) => result);
-    };
-    ($request:ty => $response:ty, $field:ident, answer: $answered:pat => $result:expr) => {
-        proposal!($request => $response,
-            entry: |request| InternalRaftRequest {
-                $field: Some(request),
-                ..Default::default()
-            },
-            answer: $answered => $result);
-    };
-    ($request:ty => $response:ty, entry: $entry:expr, answer: $answered:pat => $result:expr) => {
-        impl Proposal for $request {
-            type Response = $response;
-
-            fn into_entry(self) -> InternalRaftRequest {
-                let entry: fn($request) -> InternalRaftRequest = $entry;
-                entry(self)
-            }
-
-            fn answer(applied: ApplyResult) -> Result<$response, ServerError> {
-                match applied {
-                    $answered => $result,
-                    _ => Err(ServerError::AnsweredByAnotherEntry),
-                }
-            }
-        }
-    };
-}
-
-proposal!(PutRequest => PutResponse, put, Put);
-proposal!(DeleteRangeRequest => DeleteRangeResponse, delete_range, DeleteRange);
-proposal!(CompactionRequest => CompactionResponse, compaction, Compaction);
-proposal!(LeaseGrantRequest => LeaseGrantResponse, lease_grant, LeaseGrant);
-proposal!(LeaseRevokeRequest => LeaseRevokeResponse, lease_revoke, LeaseRevoke);
-// Alarms and published attributes cannot fail once applied.
-proposal!(AlarmRequest => AlarmResponse, alarm,
-    answer: ApplyResult::Alarm(response) => Ok(response));
-proposal!(MemberAttrSetRequest => (), member_attr_set,
-    answer: ApplyResult::MemberAttrSet => Ok(()));
-proposal!(MemberUpdateRequest => Vec<Member>, member_update, Membership);
-// A txn travels as bytes of its own (see `raft_request`).
-proposal!(TxnRequest => TxnResponse,
-    entry: |txn| txn_proposal(&txn),
-    answer: ApplyResult::Txn(result) => result);
 
 impl EtcdServer {
     /// Proposes `request` under a fresh id and waits for its response.
@@ -214,29 +143,6 @@ fn timeout_cause(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn another_kinds_result_is_a_write_of_unknown_outcome_not_a_panic() {
-        let put = || PutResponse::default();
-        assert_eq!(PutRequest::answer(ApplyResult::Put(Ok(put()))), Ok(put()));
-        assert_eq!(
-            PutRequest::answer(ApplyResult::Put(Err(ServerError::NoSpace))),
-            Err(ServerError::NoSpace)
-        );
-        let other = ApplyResult::Alarm(AlarmResponse::default());
-        assert_eq!(
-            PutRequest::answer(other),
-            Err(ServerError::AnsweredByAnotherEntry)
-        );
-        assert_eq!(
-            crate::rpc_error::RpcError::from(ServerError::AnsweredByAnotherEntry),
-            crate::rpc_error::RpcError::Timeout
-        );
-        assert_eq!(
-            MemberAttrSetRequest::answer(ApplyResult::MemberAttrSet),
-            Ok(())
-        );
-    }
 
     #[test]
     fn a_timeout_is_blamed_on_a_recent_election_then_on_a_lost_connection() {
