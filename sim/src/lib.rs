@@ -112,6 +112,8 @@ pub mod swarm;
 pub mod trace;
 pub mod traffic;
 #[cfg(madsim)]
+pub mod watch_log;
+#[cfg(madsim)]
 pub mod watchers;
 #[cfg(madsim)]
 pub mod workload;

@@ -30,7 +30,7 @@ use etcd_sim_checker::watch::{Delivery, WatcherLog};
 use tokio::time::{timeout, Instant};
 
 use crate::observer::Observations;
-use crate::watchers::{told, WatchLogs};
+use crate::watch_log::{told, WatchLogs};
 
 /// How long after the heal the cluster has to converge: ten election
 /// timeouts and more, so that a member restarted at the very end (a

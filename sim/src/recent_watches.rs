@@ -22,7 +22,7 @@ use etcd_sim::client::{Client, WatchOptions};
 use madsim::rand::{thread_rng, Rng};
 use tokio::sync::oneshot;
 
-use crate::watchers::{follow, new_log, told, Followed, WatchLogs};
+use crate::watch_log::{follow, new_log, told, Followed, WatchLogs};
 use crate::workload::KEY_PREFIX;
 
 /// The first log number of watcher client 0's recent watches.

@@ -30,7 +30,7 @@ use crate::cluster::SimCluster;
 use crate::consistency::compare_members;
 use crate::details::DetailSink;
 use crate::faults::FaultSet;
-use crate::kubernetes;
+use crate::kubernetes::{self, Informer};
 use crate::lease_workload::{LeaseClient, LeaseLog};
 use crate::liveness::{self, Probe};
 use crate::nemesis::Nemesis;
@@ -42,7 +42,8 @@ use crate::schedule::{FaultStep, Schedule};
 use crate::swarm::{self, Knobs};
 use crate::trace::Trace;
 use crate::traffic::Traffic;
-use crate::watchers::{run_watcher, Informer, WatchLogs, WATCHERS};
+use crate::watch_log::WatchLogs;
+use crate::watchers::{run_watcher, WATCHERS};
 use crate::workload::{self, final_reads, Workload};
 
 /// Everything that shapes a run besides the seed's randomness.
