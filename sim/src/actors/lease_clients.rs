@@ -12,7 +12,7 @@ use etcd_sim::proto::etcdserverpb::ResponseHeader;
 use etcd_sim_checker::lease::{LeaseEvent, Span};
 use tokio::time::timeout;
 
-use crate::client_context::ClientContext;
+use crate::actors::context::ClientContext;
 
 /// Lease keys start with this, apart from the KV workload's `k` keys.
 const KEY_PREFIX: &str = "lease/";

@@ -1,8 +1,8 @@
 //! The watch logs every watching actor writes into, and the one way they
-//! fill them in: the watchers' own watches ([`crate::watchers`]), their
-//! shared streams ([`crate::shared_stream`]) and recent watches
-//! ([`crate::recent_watches`]), the Kubernetes clients' informers
-//! ([`crate::kubernetes`]); the liveness probe reads them. A leaf of the
+//! fill them in: the watchers' own watches ([`crate::actors::watchers`]), their
+//! shared streams ([`crate::actors::shared_stream`]) and recent watches
+//! ([`crate::actors::recent_watches`]), the Kubernetes clients' informers
+//! ([`crate::actors::kubernetes`]); the liveness probe reads them. A leaf of the
 //! actors: it imports none of them, so they need not import each other.
 
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use etcd_sim_checker::watch::{Delivery, EventKind, WatchEvent, WatcherLog};
 use madsim::rand::{thread_rng, Rng};
 use tokio::sync::oneshot;
 
-use crate::workload::KEY_PREFIX;
+use crate::actors::workload::KEY_PREFIX;
 
 /// The logs of a run's watchers, filled in as they go.
 pub type WatchLogs = Arc<Mutex<Vec<WatcherLog>>>;

@@ -15,9 +15,9 @@ use madsim::rand::{thread_rng, Rng};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::client_context::ClientContext;
-use crate::watch_log::{follow, new_log, WatchLogs};
-use crate::workload::{Turn, Workload, KEY_PREFIX};
+use crate::actors::context::ClientContext;
+use crate::actors::watch_log::{follow, new_log, WatchLogs};
+use crate::actors::workload::{Turn, Workload, KEY_PREFIX};
 
 /// Runs Kubernetes-style client `ctx.id`; returns its informer's watch,
 /// which goes on until the informer's stop fires.
@@ -76,7 +76,7 @@ pub async fn run_client(
             90..97 => {
                 let request = Request::List {
                     start: KEY_PREFIX.to_string(),
-                    end: crate::workload::prefix_end(KEY_PREFIX),
+                    end: crate::actors::workload::prefix_end(KEY_PREFIX),
                     revision: c.past_revision(),
                     limit: 0,
                     keys_only: false,

@@ -13,8 +13,8 @@ use std::time::Duration;
 use etcd_sim::bugs::BugSet;
 use etcd_sim::client::Client;
 
-use crate::clock::Clock;
-use crate::recorder::Recorder;
+use crate::cluster::clock::Clock;
+use crate::record::recorder::Recorder;
 
 /// How long an actor's client waits for a connection to a member.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(1);

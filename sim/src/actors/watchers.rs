@@ -25,9 +25,9 @@
 //! for each watch again after a compaction.
 //!
 //! And each watcher client runs a stream of its own with several watches
-//! on it, first on yet another member (see [`crate::shared_stream`]), and
+//! on it, first on yet another member (see [`crate::actors::shared_stream`]), and
 //! short watches from a recent revision, one after another, on members at
-//! random (see [`crate::recent_watches`]).
+//! random (see [`crate::actors::recent_watches`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,11 +37,11 @@ use etcd_sim_checker::watch::Delivery;
 use madsim::rand::{thread_rng, Rng};
 use tokio::sync::oneshot;
 
-use crate::client_context::ClientContext;
-use crate::recent_watches::run_recent_watches;
-use crate::shared_stream::run_shared_stream;
-use crate::watch_log::{follow, new_log, told, Followed, WatchLogs};
-use crate::workload::KEY_PREFIX;
+use crate::actors::context::ClientContext;
+use crate::actors::recent_watches::run_recent_watches;
+use crate::actors::shared_stream::run_shared_stream;
+use crate::actors::watch_log::{follow, new_log, told, Followed, WatchLogs};
+use crate::actors::workload::KEY_PREFIX;
 
 /// How many watchers a run starts by default.
 pub const WATCHERS: u32 = 2;
