@@ -34,7 +34,9 @@ use std::time::Duration;
 
 use etcd_sim::client::{Client, WatchOptions};
 use etcd_sim_checker::watch::Delivery;
+use futures::future::BoxFuture;
 use madsim::rand::{thread_rng, Rng};
+use madsim::task::JoinHandle;
 use tokio::sync::oneshot;
 
 use crate::actors::context::ClientContext;
@@ -42,9 +44,46 @@ use crate::actors::recent_watches::run_recent_watches;
 use crate::actors::shared_stream::run_shared_stream;
 use crate::actors::watch_log::{follow, new_log, told, Followed, WatchLogs};
 use crate::actors::workload::KEY_PREFIX;
+use crate::actors::{Actor, ActorContext, Running};
+use crate::cluster::addresses::Node;
 
 /// How many watchers a run starts by default.
 pub const WATCHERS: u32 = 2;
+
+/// The run's watcher clients.
+pub struct Watchers {
+    /// How many.
+    pub count: u32,
+}
+
+impl Actor for Watchers {
+    fn start(self: Box<Self>, ctx: &ActorContext) -> Box<dyn Running> {
+        let watchers = (0..self.count)
+            .map(|w| {
+                let (stop, stopped) = oneshot::channel();
+                let watcher = run_watcher(ctx.client.with_id(w), ctx.logs.watches.clone(), stopped);
+                (stop, ctx.spawn(Node::Watcher(w), watcher))
+            })
+            .collect();
+        Box::new(RunningWatchers(watchers))
+    }
+}
+
+/// The watchers, running: each one's stop and task. They watch until the
+/// run stops them.
+struct RunningWatchers(Vec<(oneshot::Sender<()>, JoinHandle<()>)>);
+
+impl Running for RunningWatchers {
+    /// Stops the watchers one by one, each ended before the next is told.
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            for (stop, task) in self.0 {
+                let _ = stop.send(());
+                task.await.expect("watcher panicked");
+            }
+        })
+    }
+}
 
 /// Runs watcher `ctx.id` (and its extra watches) until `stop` fires (or its
 /// sender is dropped), appending to their logs in `logs` as responses

@@ -19,15 +19,14 @@ use etcd_sim_checker::report::RunEvents;
 use etcd_sim_checker::watch::{check_watches, WatchViolation, WatcherLog};
 use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, SavedRun, Verdict};
 use madsim::runtime::{NodeHandle, Runtime};
-use madsim::task::JoinHandle;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use crate::actors::context::ClientContext;
-use crate::actors::kubernetes::{self, Informer};
-use crate::actors::lease_clients::{LeaseClient, LeaseLog};
-use crate::actors::watch_log::WatchLogs;
-use crate::actors::watchers::{run_watcher, WATCHERS};
-use crate::actors::workload::{self, final_reads, Workload};
+use crate::actors::kv_clients::KvClients;
+use crate::actors::lease_clients::LeaseClients;
+use crate::actors::watchers::{Watchers, WATCHERS};
+use crate::actors::workload::{final_reads, Workload};
+use crate::actors::{Actor, ActorContext, ActorLogs, RunningActors};
 use crate::cluster::addresses::{AddressPlan, Node};
 use crate::cluster::clock::Clock;
 use crate::cluster::details::DetailSink;
@@ -318,15 +317,13 @@ impl SeedOutcome {
 pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let runtime = Runtime::with_seed_and_config(config.seed, madsim::Config::default());
     let recorder = new_recorder(config);
-    let watch_logs = WatchLogs::default();
-    let leases = LeaseLog::default();
+    let logs = ActorLogs::default();
     let observed = Observed::default();
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(simulate_into(
             config.clone(),
             recorder.clone(),
-            watch_logs.clone(),
-            leases.clone(),
+            logs.clone(),
             observed.clone(),
         ))
     }));
@@ -337,9 +334,9 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
     let (mut history, trace) = recorder.snapshot();
     let settled = observed.persisted.lock().unwrap().settle(&mut history);
     let report = check_kv(&history, &CheckOptions::default());
-    let watch_logs = watch_logs.lock().unwrap().clone();
+    let watch_logs = logs.watches.lock().unwrap().clone();
     let watch_violations = check_watches(&history, &watch_logs);
-    let lease_events = leases.events();
+    let lease_events = logs.leases.events();
     let lease_violations = check_leases(&lease_events);
     let converged = observed.liveness.lock().unwrap().clone();
     let availability = Availability::measure(
@@ -466,8 +463,7 @@ pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     let simulated = simulate_into(
         config,
         recorder.clone(),
-        WatchLogs::default(),
-        LeaseLog::default(),
+        ActorLogs::default(),
         observed.clone(),
     )
     .await;
@@ -476,34 +472,17 @@ pub async fn simulate(config: RunConfig) -> (History, Trace, Duration) {
     (history, trace, simulated)
 }
 
-/// Runs KV client `ctx.id`: Kubernetes-style if the workload's traffic
-/// says so (its informer then watches on after the client's turns, in the
-/// task returned, until the run is over), etcd-style otherwise.
-async fn run_kv_client(
-    ctx: ClientContext,
-    workload: Workload,
-    informer: Informer,
-) -> Option<JoinHandle<()>> {
-    if workload.traffic.kubernetes(ctx.id) {
-        kubernetes::run_client(ctx, workload, informer).await
-    } else {
-        workload::run_client(ctx, workload).await;
-        None
-    }
-}
-
 /// Runs `config` inside the current madsim runtime, recording into
-/// `recorder` (client operations), `watch_logs` (watcher events) and
-/// `leases` (lease clients' events); returns the simulated time taken.
+/// `recorder` (client operations) and `logs` (the watches' and the lease
+/// clients' events); returns the simulated time taken.
 ///
 /// The phases, in order (see the module's doc): the cluster starts and
-/// elects, the clients start, chaos, heal (and liveness), the final reads,
-/// the watchers stop, the members' hashes are compared, and their logs read.
+/// elects, the actors start, chaos, heal (and liveness), the final reads,
+/// the actors stop, the members' hashes are compared, and their logs read.
 async fn simulate_into(
     config: RunConfig,
     recorder: Recorder,
-    watch_logs: WatchLogs,
-    leases: LeaseLog,
+    logs: ActorLogs,
     observed: Observed,
 ) -> Duration {
     quiet_crash_point_panics();
@@ -514,23 +493,20 @@ async fn simulate_into(
         clock: Clock::start(),
         config,
         recorder,
-        watch_logs,
-        leases,
+        logs,
         observed,
     };
     // madsim runs every node's tasks on this thread: a thread-local
     // subscriber sees the whole cluster, and only this run.
     let _observer = tracing::subscriber::set_default(run.observer());
     let cluster = run.start_cluster().await;
-    let actor = run.client_context(&cluster);
-    let actors = run.start_actors(&actor);
-    let informers = run
-        .chaos(&cluster, actors.clients, actors.lease_clients)
-        .await;
+    let ctx = run.actor_context(&cluster);
+    let mut actors = RunningActors::start(actors(&run.config), &ctx);
+    run.chaos(&cluster, &mut actors).await;
     let reader = run.addresses.create(Node::Reader);
     run.heal(&cluster, &reader).await;
-    run.final_reads(&reader, &actor).await;
-    stop_watches(actors.watchers, actors.informers_stop, informers).await;
+    run.final_reads(&reader, &ctx.client).await;
+    actors.stop().await;
     run.compare_members(&reader, cluster.endpoints()).await;
     run.read_members_logs(&cluster);
     Duration::from_nanos(run.clock.now_ns())
@@ -541,23 +517,29 @@ async fn simulate_into(
 struct Run {
     config: RunConfig,
     recorder: Recorder,
-    watch_logs: WatchLogs,
-    leases: LeaseLog,
+    logs: ActorLogs,
     observed: Observed,
     clock: Clock,
     addresses: AddressPlan,
 }
 
-/// The client actors, running.
-struct Actors {
-    /// The KV clients; each ends with its informer's watch, if it has one.
-    clients: Vec<JoinHandle<Option<JoinHandle<()>>>>,
-    /// Stops the Kubernetes clients' informers (after the watchers).
-    informers_stop: Vec<oneshot::Sender<()>>,
-    /// Each watcher's stop and task.
-    watchers: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
-    /// The lease clients.
-    lease_clients: Vec<JoinHandle<()>>,
+/// The run's client actors, in the order they start (and, reversed, stop):
+/// the KV clients, the watchers, the lease clients. A new kind of client is
+/// a line here.
+fn actors(config: &RunConfig) -> Vec<Box<dyn Actor>> {
+    vec![
+        Box::new(KvClients {
+            count: config.clients as u32,
+            workload: config.workload.clone(),
+        }),
+        Box::new(Watchers {
+            count: config.watchers,
+        }),
+        Box::new(LeaseClients {
+            count: config.lease_clients as u32,
+            deadline: config.workload.deadline,
+        }),
+    ]
 }
 
 impl Run {
@@ -619,72 +601,26 @@ impl Run {
         cluster
     }
 
-    /// Every client actor's context, but for its number.
-    fn client_context(&self, cluster: &SimCluster) -> ClientContext {
-        ClientContext {
-            id: 0,
-            endpoints: cluster.endpoints(),
-            bugs: self.config.bugs,
-            recorder: self.recorder.clone(),
-            clock: self.clock,
+    /// What every actor is started with: the client's place in the run
+    /// but for its number, the nodes' addresses, the logs.
+    fn actor_context(&self, cluster: &SimCluster) -> ActorContext {
+        ActorContext {
+            client: ClientContext {
+                id: 0,
+                endpoints: cluster.endpoints(),
+                bugs: self.config.bugs,
+                recorder: self.recorder.clone(),
+                clock: self.clock,
+            },
+            addresses: self.addresses,
+            logs: self.logs.clone(),
         }
     }
 
-    /// Starts the KV clients, the watchers and the lease clients, each on
-    /// its own node.
-    fn start_actors(&self, actor: &ClientContext) -> Actors {
-        let config = &self.config;
-        // Kubernetes clients' informers watch until the watchers stop.
-        let mut informers_stop = Vec::new();
-        let clients = (0..config.clients as u32)
-            .map(|c| {
-                let (stop, stopped) = oneshot::channel();
-                informers_stop.push(stop);
-                let informer = Informer {
-                    logs: self.watch_logs.clone(),
-                    stop: stopped,
-                };
-                let client = run_kv_client(actor.with_id(c), config.workload.clone(), informer);
-                self.addresses.create(Node::KvClient(c)).spawn(client)
-            })
-            .collect();
-        let watchers = (0..config.watchers)
-            .map(|w| {
-                let (stop, stopped) = oneshot::channel();
-                let watcher = run_watcher(actor.with_id(w), self.watch_logs.clone(), stopped);
-                (stop, self.addresses.create(Node::Watcher(w)).spawn(watcher))
-            })
-            .collect();
-        let lease_clients = (0..config.lease_clients as u32)
-            .map(|c| {
-                let client = LeaseClient {
-                    // The lease check judges the server alone.
-                    ctx: actor.with_id(c).without_bugs(),
-                    log: self.leases.clone(),
-                    deadline: config.workload.deadline,
-                };
-                self.addresses
-                    .create(Node::LeaseClient(c))
-                    .spawn(client.run())
-            })
-            .collect();
-        Actors {
-            clients,
-            informers_stop,
-            watchers,
-            lease_clients,
-        }
-    }
-
-    /// Chaos: the nemesis injects faults for as long as the KV and lease
-    /// clients run, and heals the last before it returns. Returns the
-    /// informers' watches, which go on.
-    async fn chaos(
-        &self,
-        cluster: &Arc<SimCluster>,
-        clients: Vec<JoinHandle<Option<JoinHandle<()>>>>,
-        lease_clients: Vec<JoinHandle<()>>,
-    ) -> Vec<JoinHandle<()>> {
+    /// Chaos: the nemesis injects faults until the actors' own work has
+    /// ended (the KV and lease clients' turns), and heals the last before
+    /// it returns. The watches go on.
+    async fn chaos(&self, cluster: &Arc<SimCluster>, actors: &mut RunningActors) {
         let config = &self.config;
         let (stop, stopped) = watch::channel(false);
         let nemesis = Nemesis::new(
@@ -700,16 +636,9 @@ impl Run {
             .addresses
             .create(Node::Nemesis)
             .spawn(async move { nemesis.run(&faults, plan.as_deref(), stopped).await });
-        let mut informers = Vec::new();
-        for client in clients {
-            informers.extend(client.await.expect("client task panicked"));
-        }
-        for client in lease_clients {
-            client.await.expect("lease client task panicked");
-        }
+        actors.finished().await;
         stop.send_replace(true);
         nemesis.await.expect("nemesis task panicked");
-        informers
     }
 
     /// After the heal: with `liveness`, the cluster must converge within
@@ -734,7 +663,7 @@ impl Run {
                     endpoint,
                 })
                 .collect(),
-            watch_logs: self.watch_logs.clone(),
+            watch_logs: self.logs.watches.clone(),
             observations: self.observed.observations.clone(),
         };
         let result = reader
@@ -751,9 +680,9 @@ impl Run {
 
     /// Reads every key once more, as client number `clients` (after the KV
     /// clients'), so that a lost acknowledged write shows.
-    async fn final_reads(&self, reader: &NodeHandle, actor: &ClientContext) {
+    async fn final_reads(&self, reader: &NodeHandle, client: &ClientContext) {
         // Its reads judge what the members hold, not a client's bug.
-        let ctx = actor.with_id(self.config.clients as u32).without_bugs();
+        let ctx = client.with_id(self.config.clients as u32).without_bugs();
         reader
             .spawn(final_reads(ctx, self.config.workload.clone()))
             .await
@@ -775,24 +704,5 @@ impl Run {
             (0..self.config.nodes)
                 .map(|member| cluster.disk(member) as &dyn etcd_sim::storage::Disk),
         );
-    }
-}
-
-/// Stops the watchers, one by one, then the informers, and waits for the
-/// informers' watches to end.
-async fn stop_watches(
-    watchers: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
-    informers_stop: Vec<oneshot::Sender<()>>,
-    informers: Vec<JoinHandle<()>>,
-) {
-    for (stop, task) in watchers {
-        let _ = stop.send(());
-        task.await.expect("watcher panicked");
-    }
-    for stop in informers_stop {
-        let _ = stop.send(());
-    }
-    for informer in informers {
-        informer.await.expect("informer watch panicked");
     }
 }
