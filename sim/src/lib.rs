@@ -89,7 +89,9 @@ pub mod verdict;
 // What a user needs first: one seed's run and its outcome, a campaign of
 // many, the shapes and plans a run is made of, and the recorder.
 #[cfg(madsim)]
-pub use campaign::{run_seed, simulate, Campaign, RunConfig, SeedOutcome, SeedVerdict, Summary};
+pub use campaign::{run_seed, simulate, Campaign, RunConfig, Summary};
 pub use record::Recorder;
 pub use shape::schedule::Schedule;
 pub use shape::swarm::Shape;
+#[cfg(madsim)]
+pub use verdict::{SeedOutcome, SeedVerdict};

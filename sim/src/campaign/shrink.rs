@@ -10,8 +10,10 @@
 
 use std::mem::discriminant;
 
-use crate::campaign::run::{run_seed, RunConfig, SeedVerdict};
+use crate::campaign::config::RunConfig;
+use crate::campaign::run::run_seed;
 use crate::shape::schedule::{FaultStep, Schedule};
+use crate::verdict::SeedVerdict;
 
 /// What shrinking found.
 #[derive(Debug, Clone)]
