@@ -2,7 +2,7 @@
 //!
 //! A run has three kinds of client actor: KV clients (etcd traffic in
 //! `workload`, Kubernetes traffic in `kubernetes`, and the final reader),
-//! watchers (`watchers`) and lease clients (`lease_workload`). Each is a
+//! watchers (`watchers`) and lease clients (`lease_clients`). Each is a
 //! number, the members to talk to, the client bugs its client carries, the
 //! recorder it records into and the run's clock; what differs (the load,
 //! the logs) goes beside this. A leaf: the actors import it, it imports

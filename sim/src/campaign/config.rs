@@ -25,7 +25,7 @@ pub struct RunConfig {
     pub nodes: usize,
     /// Concurrent clients.
     pub clients: usize,
-    /// Lease clients, beside the KV clients (see `lease_workload`).
+    /// Lease clients, beside the KV clients (see `actors::lease_clients`).
     pub lease_clients: usize,
     /// The load each client applies.
     pub workload: Workload,
@@ -52,7 +52,7 @@ pub struct RunConfig {
     pub pre_vote: bool,
     /// Members run raft with check-quorum.
     pub check_quorum: bool,
-    /// Watcher clients (see `watchers.rs`) whose events the watch check
+    /// Watcher clients (see `actors/watchers.rs`) whose events the watch check
     /// judges.
     pub watchers: u32,
     /// Run the liveness phase (`--no-liveness` turns it off, for

@@ -55,7 +55,7 @@ pub struct SeedOutcome {
     /// The chaos phase's availability, and the recovery time.
     pub availability: Availability,
     /// How often each fault kind, crash point, rare path and bug site was
-    /// reached (see `observer.rs`).
+    /// reached (see `cluster/observer.rs`).
     pub coverage: Counts,
     /// How many writes of unknown outcome the members' logs settled.
     pub settled: Settled,
