@@ -8,8 +8,8 @@
 #![cfg(madsim)]
 
 use etcd_sim::bugs::{Bug, BugSet};
+use etcd_sim_harness::actors::shared_stream::SHARED_LOGS;
 use etcd_sim_harness::faults::FaultSet;
-use etcd_sim_harness::shared_stream::SHARED_LOGS;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
 /// The verdict classes a bug's first failing seed may get: the checks

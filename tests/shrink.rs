@@ -4,8 +4,8 @@
 #![cfg(madsim)]
 
 use etcd_sim::bugs::{Bug, BugSet};
-use etcd_sim_harness::schedule::Schedule;
-use etcd_sim_harness::shrink::{shrink, ShrinkError};
+use etcd_sim_harness::campaign::shrink::{shrink, ShrinkError};
+use etcd_sim_harness::shape::schedule::Schedule;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
 #[test]

@@ -10,35 +10,37 @@
 //! ## A run, step by step
 //!
 //! A run of one seed ([`run_seed`], in the simulation build) goes through
-//! these modules in order:
+//! these parts in order, each a folder:
 //!
 //! 1. [`cluster`]: the members, each a madsim node running the real
 //!    [`etcd_sim::server::run`] on a `SimDisk` the harness keeps across
 //!    restarts. The run's shape (cluster size, load, fault kinds, ticks,
-//!    disk and network) is fixed or drawn per seed ([`swarm`]).
-//! 2. [`nemesis`]: faults ([`faults`]), each drawn whole, applied, held and
-//!    undone, and written down as a plan ([`schedule`]) that a run can
-//!    replay.
-//! 3. [`workload`]: the clients: KV clients driving etcd or Kubernetes
-//!    traffic ([`traffic`], [`op_mix`], [`kubernetes`]), watchers
-//!    ([`watchers`]) and lease clients ([`lease_workload`]).
-//! 4. [`recorder`]: every operation, at its call and its return, as a
-//!    checkable history, and the run's trace ([`trace`]), whose hash two
-//!    runs of one seed must share. After the chaos the liveness phase
-//!    ([`liveness`]) asks the healed cluster to serve again, and the
-//!    members' logs tell the outcome of writes nobody learned
-//!    ([`persisted`]).
+//!    disk and network) is fixed or drawn per seed ([`shape::swarm`]).
+//! 2. [`cluster::nemesis`]: faults ([`faults`]), each drawn whole, applied,
+//!    held and undone, and written down as a plan ([`shape::schedule`])
+//!    that a run can replay.
+//! 3. [`actors`]: the clients: KV clients driving etcd or Kubernetes
+//!    traffic ([`shape::traffic`], [`shape::op_mix`],
+//!    [`actors::workload`], [`actors::kubernetes`]), watchers
+//!    ([`actors::watchers`]) and lease clients ([`actors::lease_clients`]).
+//! 4. [`record`]: every operation, at its call and its return, as a
+//!    checkable history ([`record::recorder`]), and the run's trace
+//!    ([`record::trace`]), whose hash two runs of one seed must share.
+//!    After the chaos the liveness phase ([`verdict::liveness`]) asks the
+//!    healed cluster to serve again, and the members' logs tell the
+//!    outcome of writes nobody learned ([`record::persisted`]).
 //! 5. the checker (the `etcd_sim_checker` crate): the history must be
 //!    linearizable and keep etcd's revision guarantees; the watch logs
 //!    (`etcd_sim_checker::watch`), the lease log (`etcd_sim_checker::lease`)
-//!    and the members' stores (they must agree once settled) are judged
-//!    beside it.
+//!    and the members' stores (they must agree once settled,
+//!    [`verdict::consistency`]) are judged beside it.
 //! 6. the report: a failing run becomes one HTML page
 //!    (`etcd_sim_checker::report`), with the members' own events
-//!    ([`member_events`], [`details`]) on its time axis, and can be
-//!    shrunk to a smaller run that fails the same way ([`shrink`]).
+//!    ([`record::member_events`], [`cluster::details`]) on its time axis,
+//!    and can be shrunk to a smaller run that fails the same way
+//!    ([`campaign::shrink`]).
 //! 7. [`campaign`]: many seeds, each in its own runtime, with one summary:
-//!    verdicts, availability ([`availability`]), coverage.
+//!    verdicts, availability ([`record::availability`]), coverage.
 //!
 //! ## An example
 //!
@@ -48,7 +50,7 @@
 //!
 //! ```
 //! use etcd_sim_checker::{check_kv, CheckOptions, KeyValue, Outcome, Request, Response, Verdict};
-//! use etcd_sim_harness::recorder::Recorder;
+//! use etcd_sim_harness::Recorder;
 //!
 //! let recorder = Recorder::default();
 //! let put = |value: &str| Request::Put { key: "k".into(), value: value.into(), lease: 0 };
@@ -67,61 +69,29 @@
 
 #![deny(missing_docs)]
 
+// One folder a part of the harness; the parts that only make sense on
+// madsim are gated as a whole, the rest (faults, shapes, records: parsed,
+// printed and checked in the real build too) are not.
 #[cfg(madsim)]
-pub mod addresses;
-pub mod availability;
+pub mod actors;
 #[cfg(madsim)]
 pub mod campaign;
 #[cfg(madsim)]
-pub mod client_context;
-#[cfg(madsim)]
-pub mod clock;
-#[cfg(madsim)]
 pub mod cluster;
-#[cfg(madsim)]
-mod consistency;
-#[cfg(madsim)]
-pub mod details;
 pub mod faults;
-#[cfg(madsim)]
-pub mod kubernetes;
-#[cfg(madsim)]
-pub mod lease_workload;
-#[cfg(madsim)]
-pub mod liveness;
 pub mod load;
-pub mod member_events;
-#[cfg(madsim)]
-pub mod nemesis;
-#[cfg(madsim)]
-pub mod observer;
-pub mod op_mix;
-pub mod persisted;
-#[cfg(madsim)]
-pub mod recent_watches;
-pub mod recorder;
-#[cfg(madsim)]
-mod run;
-pub mod schedule;
-#[cfg(madsim)]
-pub mod shared_stream;
-#[cfg(madsim)]
-pub mod shrink;
+pub mod record;
+pub mod shape;
 pub mod stderr_filter;
-pub mod swarm;
-pub mod trace;
-pub mod traffic;
 #[cfg(madsim)]
-pub mod watchers;
-#[cfg(madsim)]
-pub mod workload;
+pub mod verdict;
 
 // What a user needs first: one seed's run and its outcome, a campaign of
 // many, the shapes and plans a run is made of, and the recorder.
 #[cfg(madsim)]
-pub use campaign::{Campaign, Summary};
-pub use recorder::Recorder;
+pub use campaign::{run_seed, simulate, Campaign, RunConfig, Summary};
+pub use record::Recorder;
+pub use shape::schedule::Schedule;
+pub use shape::swarm::Shape;
 #[cfg(madsim)]
-pub use run::{run_seed, simulate, RunConfig, SeedOutcome, SeedVerdict};
-pub use schedule::Schedule;
-pub use swarm::Shape;
+pub use verdict::{SeedOutcome, SeedVerdict};

@@ -610,7 +610,7 @@ pub struct Operation {
 /// outcome may take effect or not; settled, only one of the two), so it
 /// never hides a violation; wrong evidence could raise a false alarm, which
 /// is why it is taken only where raft guarantees it (see
-/// `etcd_sim_harness::persisted`).
+/// `etcd_sim_harness::record::persisted`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Persisted {

@@ -16,7 +16,7 @@
 //!
 //! The check is a pure function of the log: it lives beside the KV and
 //! watch checks, so that a saved run's lease log can be judged without
-//! running anything. The harness's lease clients (its `lease_workload`)
+//! running anything. The harness's lease clients (its `actors::lease_clients`)
 //! fill the log.
 
 use std::fmt;

@@ -192,7 +192,7 @@ mod simulate_args {
         /// `kind=weight,...` (kinds not named: never; see README, "Op mix")
         /// [default: drawn, or etcd robustness's mix with --shape fixed].
         #[arg(long, value_parser = parse_mix)]
-        pub mix: Option<etcd_sim_harness::op_mix::OpMix>,
+        pub mix: Option<etcd_sim_harness::shape::op_mix::OpMix>,
         /// Lease clients beside the KV clients; 0 switches the lease
         /// check off [default: 1].
         #[arg(long)]
@@ -225,7 +225,7 @@ mod simulate_args {
         /// kube-apiserver), or `mixed` (both, odd clients Kubernetes)
         /// [default: mixed].
         #[arg(long)]
-        pub traffic: Option<etcd_sim_harness::traffic::Traffic>,
+        pub traffic: Option<etcd_sim_harness::shape::traffic::Traffic>,
     }
 
     /// How a seed's shape is chosen.
@@ -247,7 +247,7 @@ mod simulate_args {
         Ok(std::time::Duration::from_secs(seconds))
     }
 
-    fn parse_mix(s: &str) -> Result<etcd_sim_harness::op_mix::OpMix, String> {
+    fn parse_mix(s: &str) -> Result<etcd_sim_harness::shape::op_mix::OpMix, String> {
         s.parse()
     }
 

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use etcd_sim_checker::render_html;
 use etcd_sim_checker::report::BrokenEvidence;
+use etcd_sim_harness::campaign::shrink::{shrink, ShrinkError};
 use etcd_sim_harness::campaign::{required_coverage, Campaign, SeedResult, Summary};
-use etcd_sim_harness::schedule::Schedule;
-use etcd_sim_harness::shrink::{shrink, ShrinkError};
+use etcd_sim_harness::shape::schedule::Schedule;
 use etcd_sim_harness::stderr_filter::StderrFilter;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 

@@ -28,8 +28,8 @@ use etcd_sim_checker::watch::Delivery;
 use madsim::rand::{thread_rng, Rng};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::watchers::{delivery, new_log, push_log, WatchLogs};
-use crate::workload::KEY_PREFIX;
+use crate::actors::watch_log::{delivery, new_log, push_log, WatchLogs};
+use crate::actors::workload::KEY_PREFIX;
 
 /// How many watches the stream carries.
 pub const SHARED_WATCHES: i64 = 16;

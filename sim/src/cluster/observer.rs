@@ -21,8 +21,8 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
-use crate::details::DetailSink;
-use crate::member_events::{parse, Logged};
+use crate::cluster::details::DetailSink;
+use crate::record::member_events::{parse, Logged};
 
 /// Counts of reached paths, by name (`site:…`, `bug-site:…`, …).
 pub type Counts = BTreeMap<String, u64>;

@@ -13,14 +13,14 @@ use etcd_sim_checker::{
 };
 use madsim::rand::{thread_rng, Rng};
 
-use crate::client_context::ClientContext;
-use crate::clock::Clock;
-use crate::op_mix::{OpMix, TurnKind};
+use crate::actors::context::ClientContext;
+use crate::cluster::clock::Clock;
+use crate::shape::op_mix::{OpMix, TurnKind};
 
 /// Every key the workload uses starts with this.
 pub const KEY_PREFIX: &str = "k";
 
-pub use crate::traffic::Traffic;
+pub use crate::shape::traffic::Traffic;
 
 /// The shape of the client load.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{Fault, FaultSet};
-use crate::swarm::Knobs;
-use crate::traffic::Traffic;
+use crate::shape::swarm::Knobs;
+use crate::shape::traffic::Traffic;
 
 /// One step of the nemesis: stay quiet, then hold one fault.
 ///
@@ -211,7 +211,7 @@ mod tests {
             pre_vote: true,
             check_quorum: false,
             traffic: Traffic::Kubernetes,
-            knobs: crate::swarm::draw(1).knobs,
+            knobs: crate::shape::swarm::draw(1).knobs,
             plan: vec![
                 FaultStep {
                     quiet_ms: 500,

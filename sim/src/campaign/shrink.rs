@@ -10,8 +10,10 @@
 
 use std::mem::discriminant;
 
-use crate::run::{run_seed, RunConfig, SeedVerdict};
-use crate::schedule::{FaultStep, Schedule};
+use crate::campaign::config::RunConfig;
+use crate::campaign::run::run_seed;
+use crate::shape::schedule::{FaultStep, Schedule};
+use crate::verdict::SeedVerdict;
 
 /// What shrinking found.
 #[derive(Debug, Clone)]
@@ -238,7 +240,7 @@ mod tests {
             pre_vote: true,
             check_quorum: true,
             traffic: Default::default(),
-            knobs: crate::swarm::Knobs::fixed(),
+            knobs: crate::shape::swarm::Knobs::fixed(),
             plan: vec![],
         };
         let shapes: Vec<(usize, usize)> = candidates(&s)

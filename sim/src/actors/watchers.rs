@@ -25,30 +25,65 @@
 //! for each watch again after a compaction.
 //!
 //! And each watcher client runs a stream of its own with several watches
-//! on it, first on yet another member (see [`crate::shared_stream`]), and
+//! on it, first on yet another member (see [`crate::actors::shared_stream`]), and
 //! short watches from a recent revision, one after another, on members at
-//! random (see [`crate::recent_watches`]).
+//! random (see [`crate::actors::recent_watches`]).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_sim::client::{Client, WatchOptions, WatchStream};
-use etcd_sim::proto::etcdserverpb::WatchResponse;
-use etcd_sim::proto::mvccpb::event::EventType;
-use etcd_sim_checker::watch::{Delivery, EventKind, WatchEvent, WatcherLog};
+use etcd_sim::client::{Client, WatchOptions};
+use etcd_sim_checker::watch::Delivery;
+use futures::future::BoxFuture;
 use madsim::rand::{thread_rng, Rng};
+use madsim::task::JoinHandle;
 use tokio::sync::oneshot;
 
-use crate::client_context::ClientContext;
-use crate::recent_watches::run_recent_watches;
-use crate::shared_stream::run_shared_stream;
-use crate::workload::KEY_PREFIX;
-
-/// The logs of a run's watchers, filled in as they go.
-pub type WatchLogs = Arc<Mutex<Vec<WatcherLog>>>;
+use crate::actors::context::ClientContext;
+use crate::actors::recent_watches::run_recent_watches;
+use crate::actors::shared_stream::run_shared_stream;
+use crate::actors::watch_log::{follow, new_log, told, Followed, WatchLogs};
+use crate::actors::workload::KEY_PREFIX;
+use crate::actors::{Actor, ActorContext, Running};
+use crate::cluster::addresses::Node;
 
 /// How many watchers a run starts by default.
 pub const WATCHERS: u32 = 2;
+
+/// The run's watcher clients.
+pub struct Watchers {
+    /// How many.
+    pub count: u32,
+}
+
+impl Actor for Watchers {
+    fn start(self: Box<Self>, ctx: &ActorContext) -> Box<dyn Running> {
+        let watchers = (0..self.count)
+            .map(|w| {
+                let (stop, stopped) = oneshot::channel();
+                let watcher = run_watcher(ctx.client.with_id(w), ctx.logs.watches.clone(), stopped);
+                (stop, ctx.spawn(Node::Watcher(w), watcher))
+            })
+            .collect();
+        Box::new(RunningWatchers(watchers))
+    }
+}
+
+/// The watchers, running: each one's stop and task. They watch until the
+/// run stops them.
+struct RunningWatchers(Vec<(oneshot::Sender<()>, JoinHandle<()>)>);
+
+impl Running for RunningWatchers {
+    /// Stops the watchers one by one, each ended before the next is told.
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            for (stop, task) in self.0 {
+                let _ = stop.send(());
+                task.await.expect("watcher panicked");
+            }
+        })
+    }
+}
 
 /// Runs watcher `ctx.id` (and its extra watches) until `stop` fires (or its
 /// sender is dropped), appending to their logs in `logs` as responses
@@ -115,35 +150,6 @@ pub async fn run_watcher(ctx: ClientContext, logs: WatchLogs, stop: oneshot::Rec
     for (stop, task) in extras {
         let _ = stop.send(());
         task.await.expect("extra watch panicked");
-    }
-}
-
-/// What a Kubernetes client needs to run its informer's watch: where to
-/// log it, and the signal that the run is over.
-pub struct Informer {
-    /// The run's watch logs.
-    pub logs: WatchLogs,
-    /// Fires when the run is over.
-    pub stop: oneshot::Receiver<()>,
-}
-
-impl Informer {
-    /// Watches every workload key from `start` with progress notifications,
-    /// as a Kubernetes informer does after its list at revision `start - 1`,
-    /// into watch log `watcher` until the run is over; the watch check
-    /// judges it like any other (a compaction that overtook the list
-    /// cancels it).
-    pub fn watch(self, client: &Client, watcher: u32, start: i64) -> tokio::task::JoinHandle<()> {
-        let Informer { logs, mut stop } = self;
-        let slot = new_log(&logs, watcher, start);
-        let options = WatchOptions::new()
-            .prefix()
-            .from_revision(start)
-            .progress_notify();
-        let stream = client.watch(KEY_PREFIX, options);
-        tokio::spawn(async move {
-            follow(stream, &logs, slot, &mut stop).await;
-        })
     }
 }
 
@@ -221,105 +227,4 @@ impl ExtraWatch {
             }
         }
     }
-}
-
-/// The newest revision `log` has been told of, by an event or a progress
-/// notification.
-pub(crate) fn told(log: &WatcherLog) -> i64 {
-    log.deliveries
-        .iter()
-        .map(|d| match d {
-            Delivery::Events(events) => events.iter().map(|e| e.revision).max().unwrap_or(0),
-            Delivery::Progress(at) => *at,
-            Delivery::Compacted(_) => 0,
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-/// Adds the log of watcher `watcher`, asking from `start` (0: from now, to
-/// be filled in by its `created` response); returns its slot.
-pub(crate) fn new_log(logs: &WatchLogs, watcher: u32, start: i64) -> usize {
-    push_log(&mut logs.lock().unwrap(), watcher, start)
-}
-
-/// [`new_log`] with the logs already locked.
-pub(crate) fn push_log(logs: &mut Vec<WatcherLog>, watcher: u32, start: i64) -> usize {
-    logs.push(WatcherLog {
-        watcher,
-        prefix: KEY_PREFIX.to_string(),
-        start_revision: start,
-        deliveries: Vec::new(),
-        closed: false,
-    });
-    logs.len() - 1
-}
-
-/// How [`follow`] ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Followed {
-    /// `stop` fired (or its sender was dropped).
-    Stopped,
-    /// The watch ended by itself.
-    Ended,
-}
-
-/// Logs what `stream` delivers into `logs[slot]` until `stop` fires (or
-/// its sender is dropped) or the watch ends, asking for progress now and
-/// then.
-pub(crate) async fn follow(
-    mut stream: WatchStream,
-    logs: &WatchLogs,
-    slot: usize,
-    stop: &mut oneshot::Receiver<()>,
-) -> Followed {
-    let mut ask = tokio::time::interval(Duration::from_millis(thread_rng().gen_range(300..900)));
-    loop {
-        tokio::select! {
-            biased;
-            _ = &mut *stop => return Followed::Stopped,
-            response = stream.next() => {
-                let Some(response) = response else { return Followed::Ended };
-                let mut logs = logs.lock().unwrap();
-                let log = &mut logs[slot];
-                if response.created && log.start_revision == 0 {
-                    log.start_revision = response.header.as_ref().map_or(0, |h| h.revision) + 1;
-                }
-                log.deliveries.extend(delivery(&response));
-            }
-            _ = ask.tick() => stream.request_progress(),
-        }
-    }
-}
-
-/// What the check needs of a response; `None` for a `created` response.
-pub(crate) fn delivery(response: &WatchResponse) -> Option<Delivery> {
-    if response.canceled {
-        return Some(Delivery::Compacted(response.compact_revision));
-    }
-    if response.created {
-        return None;
-    }
-    if response.events.is_empty() {
-        let revision = response.header.as_ref().map_or(0, |h| h.revision);
-        return Some(Delivery::Progress(revision));
-    }
-    let events = response
-        .events
-        .iter()
-        .map(|e| {
-            let kv = e.kv.clone().unwrap_or_default();
-            let kind = match EventType::try_from(e.r#type) {
-                Ok(EventType::Delete) => EventKind::Delete,
-                _ => EventKind::Put,
-            };
-            WatchEvent {
-                revision: kv.mod_revision,
-                key: String::from_utf8_lossy(&kv.key).into_owned(),
-                kind,
-                value: String::from_utf8_lossy(&kv.value).into_owned(),
-            }
-        })
-        .collect();
-    Some(Delivery::Events(events))
 }

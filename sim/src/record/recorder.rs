@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use etcd_sim_checker::report::{MemberChange, MemberEvent, RunEvents};
 use etcd_sim_checker::{FaultBand, History, Operation, Outcome, Request, ServedBy};
 
-use crate::member_events::{parse, Logged};
+use crate::record::member_events::{parse, Logged};
 
-use crate::schedule::FaultStep;
-use crate::trace::Trace;
+use crate::record::trace::Trace;
+use crate::shape::schedule::FaultStep;
 
 /// The handle of an operation in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,12 +24,12 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
-use crate::clock::Clock;
+use crate::cluster::clock::Clock;
 use crate::cluster::SimCluster;
 use crate::faults::{Fault, FaultKind, FaultSet, Member};
-use crate::recorder::{FaultId, Recorder};
-use crate::schedule::FaultStep;
-use crate::swarm::Knobs;
+use crate::record::recorder::{FaultId, Recorder};
+use crate::shape::schedule::FaultStep;
+use crate::shape::swarm::Knobs;
 
 /// Mixed into the seed for the nemesis's own random stream, so that it
 /// differs from every other stream seeded with the same seed.

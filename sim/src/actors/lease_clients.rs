@@ -4,15 +4,19 @@
 //! the lease check ([`etcd_sim_checker::lease`]), and into the trace.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError, GetOptions, Op};
 use etcd_sim::proto::etcdserverpb::ResponseHeader;
 use etcd_sim_checker::lease::{LeaseEvent, Span};
+use futures::future::BoxFuture;
+use madsim::task::JoinHandle;
 use tokio::time::timeout;
 
-use crate::client_context::ClientContext;
+use crate::actors::context::ClientContext;
+use crate::actors::lease_log::LeaseLog;
+use crate::actors::{Actor, ActorContext, Running};
+use crate::cluster::addresses::Node;
 
 /// Lease keys start with this, apart from the KV workload's `k` keys.
 const KEY_PREFIX: &str = "lease/";
@@ -25,19 +29,41 @@ const ROUNDS: usize = 6;
 /// The pause between rounds: renewals come every fifth of the TTL.
 const PAUSE: Duration = Duration::from_millis(400);
 
-/// The events of one run, from every lease client; clones share them.
-#[derive(Debug, Clone, Default)]
-pub struct LeaseLog(Arc<Mutex<Vec<LeaseEvent>>>);
+/// The run's lease clients.
+pub struct LeaseClients {
+    /// How many.
+    pub count: u32,
+    /// How long one call may take before its outcome counts as unknown.
+    pub deadline: Duration,
+}
 
-impl LeaseLog {
-    /// Appends `event`.
-    pub fn push(&self, event: LeaseEvent) {
-        self.0.lock().unwrap().push(event);
+impl Actor for LeaseClients {
+    fn start(self: Box<Self>, ctx: &ActorContext) -> Box<dyn Running> {
+        let clients = (0..self.count)
+            .map(|c| {
+                let client = LeaseClient {
+                    // The lease check judges the server alone.
+                    ctx: ctx.client.with_id(c).without_bugs(),
+                    log: ctx.logs.leases.clone(),
+                    deadline: self.deadline,
+                };
+                ctx.spawn(Node::LeaseClient(c), client.run())
+            })
+            .collect();
+        Box::new(RunningLeaseClients(clients))
     }
+}
 
-    /// Every event so far.
-    pub fn events(&self) -> Vec<LeaseEvent> {
-        self.0.lock().unwrap().clone()
+/// The lease clients, running; each ends by itself.
+struct RunningLeaseClients(Vec<JoinHandle<()>>);
+
+impl Running for RunningLeaseClients {
+    fn finished(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            for client in self.0.drain(..) {
+                client.await.expect("lease client task panicked");
+            }
+        })
     }
 }
 

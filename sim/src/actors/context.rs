@@ -2,7 +2,7 @@
 //!
 //! A run has three kinds of client actor: KV clients (etcd traffic in
 //! `workload`, Kubernetes traffic in `kubernetes`, and the final reader),
-//! watchers (`watchers`) and lease clients (`lease_workload`). Each is a
+//! watchers (`watchers`) and lease clients (`lease_clients`). Each is a
 //! number, the members to talk to, the client bugs its client carries, the
 //! recorder it records into and the run's clock; what differs (the load,
 //! the logs) goes beside this. A leaf: the actors import it, it imports
@@ -13,8 +13,8 @@ use std::time::Duration;
 use etcd_sim::bugs::BugSet;
 use etcd_sim::client::Client;
 
-use crate::clock::Clock;
-use crate::recorder::Recorder;
+use crate::cluster::clock::Clock;
+use crate::record::recorder::Recorder;
 
 /// How long an actor's client waits for a connection to a member.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(1);

@@ -1,10 +1,19 @@
-//! A cluster of etcd-sim members on madsim nodes.
+//! A cluster of etcd-sim members on madsim nodes, and what the harness
+//! does to it and reads from it: where every node of a run sits
+//! ([`addresses`]), the run's clock ([`clock`]), the faults it suffers
+//! ([`nemesis`]) and the members' own logs ([`observer`], [`details`]).
 //!
 //! Each member is a madsim node with its own IP whose init runs the real
 //! server, [`etcd_sim::server::run`], on a [`SimDisk`] that the harness
 //! keeps. A restart re-runs init, so the member comes back from what its disk
 //! made durable and nothing else, as a restarted process does. A member that
 //! reaches an armed crash point panics and madsim restarts it the same way.
+
+pub mod addresses;
+pub mod clock;
+pub mod details;
+pub mod nemesis;
+pub mod observer;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,9 +28,9 @@ use etcd_sim::storage::{Disk, SimDisk};
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 
-use crate::addresses::{AddressPlan, CLIENT_PORT, PEER_PORT};
+use crate::cluster::addresses::{AddressPlan, CLIENT_PORT, PEER_PORT};
 
-pub use crate::addresses::operator_node;
+pub use crate::cluster::addresses::operator_node;
 
 /// Starts member `index` of `cluster` on a node and disk of its own.
 fn spawn_member(

@@ -9,14 +9,15 @@
 //! informer watches every key from just after its first list, with
 //! progress notifications, for the whole run, judged by the watch check.
 
-use tokio::task::JoinHandle;
-
+use etcd_sim::client::{Client, WatchOptions};
 use etcd_sim_checker::{Compare, CompareTarget, Outcome, Relation, Request, Response, TxnStep};
 use madsim::rand::{thread_rng, Rng};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-use crate::client_context::ClientContext;
-use crate::watchers::Informer;
-use crate::workload::{Turn, Workload};
+use crate::actors::context::ClientContext;
+use crate::actors::watch_log::{follow, new_log, WatchLogs};
+use crate::actors::workload::{Turn, Workload, KEY_PREFIX};
 
 /// Runs Kubernetes-style client `ctx.id`; returns its informer's watch,
 /// which goes on until the informer's stop fires.
@@ -74,8 +75,8 @@ pub async fn run_client(
             }
             90..97 => {
                 let request = Request::List {
-                    start: crate::workload::KEY_PREFIX.to_string(),
-                    end: crate::workload::prefix_end(crate::workload::KEY_PREFIX),
+                    start: KEY_PREFIX.to_string(),
+                    end: crate::actors::workload::prefix_end(KEY_PREFIX),
                     revision: c.past_revision(),
                     limit: 0,
                     keys_only: false,
@@ -93,6 +94,35 @@ pub async fn run_client(
 
 /// Informer watch logs are numbered from here, plus the client's id.
 pub const INFORMER_LOG: u32 = 1000;
+
+/// What a Kubernetes client needs to run its informer's watch: where to
+/// log it, and the signal that the run is over.
+pub struct Informer {
+    /// The run's watch logs.
+    pub logs: WatchLogs,
+    /// Fires when the run is over.
+    pub stop: oneshot::Receiver<()>,
+}
+
+impl Informer {
+    /// Watches every workload key from `start` with progress notifications,
+    /// as a Kubernetes informer does after its list at revision `start - 1`,
+    /// into watch log `watcher` until the run is over; the watch check
+    /// judges it like any other (a compaction that overtook the list
+    /// cancels it).
+    pub fn watch(self, client: &Client, watcher: u32, start: i64) -> JoinHandle<()> {
+        let Informer { logs, mut stop } = self;
+        let slot = new_log(&logs, watcher, start);
+        let options = WatchOptions::new()
+            .prefix()
+            .from_revision(start)
+            .progress_notify();
+        let stream = client.watch(KEY_PREFIX, options);
+        tokio::spawn(async move {
+            follow(stream, &logs, slot, &mut stop).await;
+        })
+    }
+}
 
 fn put(key: &str, value: &str) -> TxnStep {
     TxnStep::Put {

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use etcd_sim::client::Client;
 
-use crate::clock::Clock;
-use crate::recorder::Recorder;
+use crate::cluster::clock::Clock;
+use crate::record::recorder::Recorder;
 
 /// How many times to ask before giving up on the members settling, and
 /// how long to wait between asks.

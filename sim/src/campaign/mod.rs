@@ -1,9 +1,18 @@
-//! Campaigns: many seeds, in parallel, with one summary.
+//! Campaigns: many seeds, in parallel, with one summary; one seed's run,
+//! start to verdict ([`run_seed`]), and what shapes it ([`RunConfig`]);
+//! and the shrinker that makes a failing run smaller ([`shrink`]).
 //!
 //! Each seed runs in its own madsim runtime, so seeds are independent and a
 //! campaign can be split any way: across threads (`jobs`), across machines
 //! (`etcd-sim run --shard K/N`), and joined again from JSON reports
 //! ([`Summary::merge`]).
+
+mod config;
+mod run;
+pub mod shrink;
+
+pub use config::RunConfig;
+pub use run::{run_seed, simulate};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,10 +26,10 @@ use etcd_sim::crash::CrashPoint;
 use etcd_sim::perturb::Perturbation;
 use serde::{Deserialize, Serialize};
 
-use crate::availability::Availability;
 use crate::faults::FaultKind;
-use crate::persisted::Settled;
-use crate::run::{run_seed, RunConfig, SeedVerdict};
+use crate::record::availability::Availability;
+use crate::record::persisted::Settled;
+use crate::verdict::SeedVerdict;
 
 /// What a campaign keeps of one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

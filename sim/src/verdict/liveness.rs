@@ -29,8 +29,8 @@ use etcd_sim::proto::etcdserverpb::StatusResponse;
 use etcd_sim_checker::watch::{Delivery, WatcherLog};
 use tokio::time::{timeout, Instant};
 
-use crate::observer::Observations;
-use crate::watchers::{told, WatchLogs};
+use crate::actors::watch_log::{told, WatchLogs};
+use crate::cluster::observer::Observations;
 
 /// How long after the heal the cluster has to converge: ten election
 /// timeouts and more, so that a member restarted at the very end (a

@@ -12,8 +12,8 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-use crate::clock::Clock;
-use crate::recorder::Recorder;
+use crate::cluster::clock::Clock;
+use crate::record::recorder::Recorder;
 
 /// Collects the system's events into a recorder's trace.
 pub struct DetailSink {

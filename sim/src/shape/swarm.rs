@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{FaultKind, FaultSet};
-use crate::op_mix::OpMix;
+use crate::shape::op_mix::OpMix;
 
 /// Mixed into the seed for the swarm's own random stream.
 const SWARM_STREAM: u64 = 0x7377_6172_6d21_2121;
