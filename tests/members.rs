@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError, GetOptions};
 use etcd_sim::rpc_error::RpcError;
-use etcd_sim_harness::addresses::AddressPlan;
+use etcd_sim_harness::cluster::addresses::AddressPlan;
 use etcd_sim_harness::cluster::{operator_node, SimCluster};
 use madsim::runtime::Handle;
 
