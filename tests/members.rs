@@ -41,7 +41,7 @@ async fn every_member_lists_every_member_with_its_client_urls_across_a_power_los
                 .enumerate()
                 .map(|(i, m)| {
                     let url = c.endpoints()[i].clone();
-                    (m.id, c.name(i).to_string(), vec![url])
+                    (m.id(), c.name(i).to_string(), vec![url])
                 })
                 .collect();
             // etcd lists members by id.
@@ -200,7 +200,8 @@ async fn a_learner_joins_catches_up_by_snapshot_is_promoted_and_a_voter_is_remov
                 client.member_promote(learner.id).await.unwrap_err(),
                 ClientError::Server(RpcError::MemberNotLearner)
             );
-            let mut voters: Vec<(u64, bool)> = c.members().iter().map(|m| (m.id, false)).collect();
+            let mut voters: Vec<(u64, bool)> =
+                c.members().iter().map(|m| (m.id(), false)).collect();
             voters.push((learner.id, false));
             voters.sort();
             assert_eq!(roles(&client).await, voters);
@@ -208,7 +209,7 @@ async fn a_learner_joins_catches_up_by_snapshot_is_promoted_and_a_voter_is_remov
             let put = || at_learner.put("from-the-new-voter", "v");
             eventually("a write through the new voter", put).await;
             // Remove the first member; it stops serving, the rest go on.
-            let removed = c.members()[0].id;
+            let removed = c.members()[0].id();
             // The leader counts a voter active once it reached it for 5 s.
             let remove = || client.member_remove(removed);
             let left = eventually("the removal", remove).await.members;
@@ -297,9 +298,9 @@ async fn membership_changes_are_refused_as_etcd_refuses_them() {
             assert_eq!(refused(add.unwrap_err()), RpcError::MemberBadUrls);
             let remove = client.member_remove(42).await;
             assert_eq!(refused(remove.unwrap_err()), RpcError::MemberNotFound);
-            let promote = client.member_promote(c.members()[1].id).await;
+            let promote = client.member_promote(c.members()[1].id()).await;
             assert_eq!(refused(promote.unwrap_err()), RpcError::MemberNotLearner);
-            let update = client.member_update(c.members()[0].id, vec![taken]).await;
+            let update = client.member_update(c.members()[0].id(), vec![taken]).await;
             assert_eq!(refused(update.unwrap_err()), RpcError::PeerUrlExist);
             // A voter added that never starts: a fourth voter of whom only
             // three started still leaves a quorum of started voters (3 of

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{ClusterState, ServerConfig};
-use crate::proto::etcdserverpb::MemberListRequest;
+use crate::proto::etcdserverpb::{MemberListRequest, MemberListResponse};
 use crate::proto::etcdsimpb::cluster_peer_client::ClusterPeerClient;
+use crate::raft::Peer;
 use crate::storage::{read_if_exists, sync, Disk};
 
 /// The file holding a joined member's ids.
@@ -24,8 +25,8 @@ const IDENTITY_FILE: &str = "member";
 /// How long each peer may take to tell the cluster.
 const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// This member's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// This member's ids, and whom it talks to first.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// Its raft id and `member_id`.
     pub member_id: u64,
@@ -34,6 +35,12 @@ pub struct Identity {
     /// Whether an empty disk starts a new cluster's log (or waits for the
     /// leader's).
     pub new_cluster: bool,
+    /// The members as a running member told them, if one was asked: a
+    /// member that joins has nothing in its log to learn them from until
+    /// the leader reaches it, and must answer the leader meanwhile (its
+    /// flags name the members' URLs, not the ids a replaced member took).
+    /// Empty for a member of a new cluster: its flags say all.
+    pub peers: Vec<Peer>,
 }
 
 impl Identity {
@@ -43,6 +50,7 @@ impl Identity {
             member_id: config.member().id,
             cluster_id: config.cluster.id,
             new_cluster: true,
+            peers: Vec::new(),
         }
     }
 }
@@ -86,17 +94,23 @@ impl From<std::io::Error> for JoinError {
 /// Who the member `config` describes is, on `disk`.
 pub async fn identity(config: &ServerConfig, disk: &Arc<dyn Disk>) -> Result<Identity, JoinError> {
     if let Some(bytes) = read_if_exists(disk.as_ref(), IDENTITY_FILE)? {
-        return decode(&bytes).ok_or_else(|| {
+        let mut identity = decode(&bytes).ok_or_else(|| {
             JoinError::Disk(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("{IDENTITY_FILE}: {} bytes, not 16", bytes.len()),
             ))
-        });
+        })?;
+        // A joined member restarts as itself even when no peer answers;
+        // one that does says who the members are now.
+        if let Ok(answer) = ask_peers(config).await {
+            identity.peers = peers(&answer);
+        }
+        return Ok(identity);
     }
     if config.initial_cluster_state == ClusterState::New {
         return Ok(Identity::of_new_cluster(config));
     }
-    let identity = ask_peers(config).await?;
+    let identity = join(config).await?;
     let temporary = format!("{IDENTITY_FILE}.tmp");
     disk.write(&temporary, &encode(&identity))?;
     sync(disk, &temporary).await?;
@@ -104,8 +118,36 @@ pub async fn identity(config: &ServerConfig, disk: &Arc<dyn Disk>) -> Result<Ide
     Ok(identity)
 }
 
+/// Who this member is in the cluster the first member of
+/// `config.cluster` to answer describes.
+async fn join(config: &ServerConfig) -> Result<Identity, JoinError> {
+    let own = config.member().peer_url.clone();
+    let answer = ask_peers(config).await?;
+    let cluster_id = answer.header.as_ref().map_or(0, |h| h.cluster_id);
+    let me = answer.members.iter().find(|m| m.peer_ur_ls.contains(&own));
+    match me {
+        Some(me) => Ok(Identity {
+            member_id: me.id,
+            cluster_id,
+            new_cluster: false,
+            peers: peers(&answer),
+        }),
+        None => Err(JoinError::NotAdded(own)),
+    }
+}
+
+/// The members an answer lists, each at its first peer URL.
+fn peers(answer: &MemberListResponse) -> Vec<Peer> {
+    (answer.members.iter())
+        .filter_map(|m| {
+            let url = m.peer_ur_ls.first()?.clone();
+            Some(Peer { id: m.id, url })
+        })
+        .collect()
+}
+
 /// The cluster as the first member of `config.cluster` to answer tells it.
-async fn ask_peers(config: &ServerConfig) -> Result<Identity, JoinError> {
+async fn ask_peers(config: &ServerConfig) -> Result<MemberListResponse, JoinError> {
     let own = config.member().peer_url.clone();
     let urls: Vec<String> = config
         .cluster
@@ -119,20 +161,9 @@ async fn ask_peers(config: &ServerConfig) -> Result<Identity, JoinError> {
             let mut peer = ClusterPeerClient::connect(url.clone()).await.ok()?;
             peer.members(MemberListRequest {}).await.ok()
         };
-        let Ok(Some(answer)) = tokio::time::timeout(ASK_TIMEOUT, ask).await else {
-            continue;
-        };
-        let answer = answer.into_inner();
-        let cluster_id = answer.header.map_or(0, |h| h.cluster_id);
-        let me = answer.members.iter().find(|m| m.peer_ur_ls.contains(&own));
-        return match me {
-            Some(me) => Ok(Identity {
-                member_id: me.id,
-                cluster_id,
-                new_cluster: false,
-            }),
-            None => Err(JoinError::NotAdded(own)),
-        };
+        if let Ok(Some(answer)) = tokio::time::timeout(ASK_TIMEOUT, ask).await {
+            return Ok(answer.into_inner());
+        }
     }
     Err(JoinError::NoPeerAnswered(urls))
 }
@@ -152,6 +183,7 @@ fn decode(bytes: &[u8]) -> Option<Identity> {
         member_id: u64::from_be_bytes(*member),
         cluster_id: u64::from_be_bytes(cluster),
         new_cluster: false,
+        peers: Vec::new(),
     })
 }
 
@@ -165,8 +197,9 @@ mod tests {
             member_id: 7,
             cluster_id: 9,
             new_cluster: false,
+            peers: Vec::new(),
         };
-        assert_eq!(decode(&encode(&identity)), Some(identity));
+        assert_eq!(decode(&encode(&identity)), Some(identity.clone()));
         assert_eq!(decode(&encode(&identity)[..15]), None);
         assert_eq!(decode(&[encode(&identity), vec![0]].concat()), None);
     }

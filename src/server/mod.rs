@@ -92,7 +92,7 @@ pub async fn run_and_announce(
         .await
         .map_err(ServeError::Join)?;
     let (server, essential) =
-        EtcdServer::start(&config, identity, disk).map_err(ServeError::Start)?;
+        EtcdServer::start(&config, identity.clone(), disk).map_err(ServeError::Start)?;
     let peer = tonic::transport::Server::builder()
         // Peers are members of the cluster, not clients: a batch of appends
         // or a snapshot is as large as the data, and tonic's default 4 MiB

@@ -200,6 +200,12 @@ impl SimDisk {
         }
     }
 
+    /// Erases every file, as a new, empty disk in the same machine would
+    /// (an operator wiping a replaced member's data dir).
+    pub fn wipe(&self) {
+        self.files.lock().unwrap().clear();
+    }
+
     /// Total bytes that a crash right now would lose.
     pub fn unsynced_bytes(&self) -> usize {
         let files = self.files.lock().unwrap();

@@ -305,7 +305,7 @@ impl Run {
             cluster.disk(member).set_latency(knobs.disk.latency());
         }
         let recorder = &self.recorder;
-        recorder.set_members(cluster.members().iter().map(|m| (m.id, m.name.clone())));
+        recorder.set_members(cluster.members().iter().map(|m| (m.id(), m.name.clone())));
         let note = format!(
             "seed {} faults {} bugs {:?} cluster {:?}",
             config.seed,
@@ -388,7 +388,7 @@ impl Run {
                 .iter()
                 .zip(cluster.endpoints())
                 .map(|(m, endpoint)| liveness::Member {
-                    id: m.id,
+                    id: m.id(),
                     name: m.name.clone(),
                     endpoint,
                 })

@@ -200,8 +200,8 @@ mod simulate_args {
         /// Faults the nemesis draws from: `all`, `none`, or names separated
         /// by commas (kill-leader, kill, kill-all, pause, partition,
         /// isolate-leader, bridge, one-way-clog, packet-loss, latency,
-        /// crash-point, slow-fsync, clock-skew, pause-leader, transfer-leader)
-        /// [default: drawn, or all with --shape fixed].
+        /// crash-point, slow-fsync, clock-skew, pause-leader, transfer-leader,
+        /// member-replace) [default: drawn, or all with --shape fixed].
         #[arg(long)]
         pub faults: Option<etcd_sim_harness::faults::FaultSet>,
         /// Switch on an injectable bug (repeatable; see `etcd-sim bugs`).

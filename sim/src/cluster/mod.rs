@@ -14,8 +14,10 @@ pub mod clock;
 pub mod details;
 pub mod nemesis;
 pub mod observer;
+pub mod replace;
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +58,10 @@ fn spawn_member(
     let clock = config.clock.clone();
     let disk = SimDisk::new();
     let member_disk = disk.clone();
+    // Whether the next start joins the running cluster: once the member was
+    // replaced, an empty disk must not start a cluster of its own.
+    let joins = Arc::new(AtomicBool::new(state == ClusterState::Existing));
+    let joining = joins.clone();
     // A process that returns from main is gone, tasks and all: the node
     // kills itself, which it can name only once it is built.
     let this_node = Arc::new(std::sync::OnceLock::new());
@@ -66,7 +72,10 @@ fn spawn_member(
         .ip(ip)
         .restart_on_panic_matching(CRASH_PANIC)
         .init(move || {
-            let config = config.clone();
+            let mut config = config.clone();
+            if joining.load(Ordering::Relaxed) {
+                config.initial_cluster_state = ClusterState::Existing;
+            }
             let disk = disk.clone();
             let exited = exited.clone();
             async move {
@@ -89,7 +98,8 @@ fn spawn_member(
         .build();
     this_node.set(node.id()).expect("set once");
     SimMember {
-        id: cluster.member(&name).expect("built above").id,
+        id: AtomicU64::new(cluster.member(&name).expect("built above").id),
+        joins,
         name,
         ip,
         node,
@@ -105,8 +115,10 @@ pub struct SimMember {
     pub name: String,
     /// Its IP on the simulated network.
     pub ip: IpAddr,
-    /// Its raft and member id.
-    pub id: u64,
+    /// Its raft and member id, which a replacement changes.
+    id: AtomicU64,
+    /// Whether it starts as a member joining the running cluster.
+    joins: Arc<AtomicBool>,
     node: NodeHandle,
     disk: SimDisk,
     crash_points: CrashPoints,
@@ -114,6 +126,11 @@ pub struct SimMember {
 }
 
 impl SimMember {
+    /// Its raft and member id now.
+    pub fn id(&self) -> u64 {
+        self.id.load(Ordering::Relaxed)
+    }
+
     /// Its madsim node.
     pub fn node_id(&self) -> NodeId {
         self.node.id()
@@ -164,8 +181,8 @@ impl SimCluster {
                     AddressPlan::peer_url(AddressPlan::member_ip(index)),
                 )]),
         );
-        let mut member = spawn_member(cluster, index, ClusterState::Existing, &configure);
-        member.id = id;
+        let member = spawn_member(cluster, index, ClusterState::Existing, &configure);
+        member.id.store(id, Ordering::Relaxed);
         member
     }
 
@@ -213,6 +230,20 @@ impl SimCluster {
         Handle::current().kill(self.members[index].node.id());
     }
 
+    /// Member `index` was removed from the cluster and added back as a new
+    /// member with id `id` (etcd robustness's MemberReplace): from now on
+    /// it starts as a member joining the running cluster.
+    pub fn replaced(&self, index: usize, id: u64) {
+        let member = &self.members[index];
+        member.id.store(id, Ordering::Relaxed);
+        member.joins.store(true, Ordering::Relaxed);
+    }
+
+    /// Where member `index`'s peers reach it.
+    pub fn peer_url(&self, index: usize) -> String {
+        AddressPlan::peer_url(self.members[index].ip)
+    }
+
     /// Starts member `index` again from its disk.
     pub fn restart(&self, index: usize) {
         Handle::current().restart(self.members[index].node.id());
@@ -239,7 +270,7 @@ impl SimCluster {
             .copied()
             .filter(|&id| id != 0)
             .max_by_key(|id| votes.iter().filter(|v| *v == id).count())?;
-        self.members.iter().position(|m| m.id == leader)
+        self.members.iter().position(|m| m.id() == leader)
     }
 
     /// Waits until every member follows the same leader (elections take a
@@ -267,7 +298,7 @@ impl SimCluster {
         let endpoint = self.endpoints().swap_remove(from);
         let client =
             Client::new([endpoint], Duration::from_millis(500)).map_err(|e| e.to_string())?;
-        let moved = client.move_leader(self.members[to].id);
+        let moved = client.move_leader(self.members[to].id());
         match tokio::time::timeout(Duration::from_secs(7), moved).await {
             Ok(answer) => answer.map_err(|e| e.to_string()),
             Err(_) => Err("no answer".to_string()),

@@ -25,6 +25,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
 use crate::cluster::clock::Clock;
+use crate::cluster::replace::{replace, Replaced};
 use crate::cluster::SimCluster;
 use crate::faults::{Fault, FaultKind, FaultSet, Member};
 use crate::record::recorder::{FaultId, Recorder};
@@ -218,6 +219,16 @@ impl Nemesis {
                 let detail = format!("{} -> {}", name(leader), name(to));
                 (Resolved::TransferLeader { to }, detail)
             }
+            Fault::MemberReplace { member, learner } => {
+                if members == 1 {
+                    let note = "nemesis: member-replace skipped, the only member cannot go";
+                    self.recorder.note(self.clock.now_ns(), note);
+                    return None;
+                }
+                let how = if *learner { " (back as a learner)" } else { "" };
+                let detail = format!("{}{how}", name(member.0));
+                (Resolved::Replace(member.0, *learner), detail)
+            }
         })
     }
 
@@ -277,6 +288,21 @@ impl Nemesis {
                 let note = match answer {
                     Ok(()) => format!("leadership moved to {}", self.cluster.name(*to)),
                     Err(e) => format!("move-leader failed: {e}"),
+                };
+                self.recorder.note(now(), note);
+            }
+            Resolved::Replace(victim, learner) => {
+                let name = self.cluster.name(*victim).to_string();
+                let note = match replace(&self.cluster, *victim, *learner).await {
+                    Replaced::NotRemoved(why) => format!("{name} not removed: {why}"),
+                    Replaced::Back { id, learner } => {
+                        let why = "member-replace: removed, data wiped".to_string();
+                        self.recorder
+                            .member_event(now(), &name, MemberChange::Crashed { why });
+                        self.recorder.also_named(id, &name);
+                        let role = if learner { "a learner" } else { "a voter" };
+                        format!("{name} back as {id:x}, {role}")
+                    }
                 };
                 self.recorder.note(now(), note);
             }
@@ -382,7 +408,7 @@ impl Nemesis {
                 self.cluster.disk(*victim).set_sync_latency(Duration::ZERO);
             }
             Resolved::ClockSkew(victim, _) => self.cluster.clock(*victim).set_percent(100),
-            Resolved::TransferLeader { .. } => {}
+            Resolved::TransferLeader { .. } | Resolved::Replace(..) => {}
         }
     }
 
@@ -468,6 +494,8 @@ enum Resolved {
         /// The member to lead next.
         to: usize,
     },
+    /// This member is replaced (as a learner first, if set).
+    Replace(usize, bool),
 }
 
 /// Sleeps for `duration` unless `stop` turns true first; returns whether it did.

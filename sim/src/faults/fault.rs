@@ -137,6 +137,15 @@ pub enum Fault {
         /// 1 ..= members - 1.
         offset: usize,
     },
+    /// `member` is removed from the cluster, its data wiped, and it is
+    /// added back as a new member (a learner promoted once it caught up,
+    /// if `learner`) and started again.
+    MemberReplace {
+        /// The member replaced.
+        member: Member,
+        /// Whether it comes back as a learner first.
+        learner: bool,
+    },
 }
 
 impl Fault {
@@ -205,6 +214,10 @@ impl Fault {
                     0
                 },
             },
+            FaultKind::MemberReplace => Fault::MemberReplace {
+                member: any(rng),
+                learner: rng.gen_bool(0.5),
+            },
         }
     }
 
@@ -226,6 +239,7 @@ impl Fault {
             Fault::SlowFsync { .. } => FaultKind::SlowFsync,
             Fault::ClockSkew { .. } => FaultKind::ClockSkew,
             Fault::TransferLeader { .. } => FaultKind::TransferLeader,
+            Fault::MemberReplace { .. } => FaultKind::MemberReplace,
         }
     }
 
@@ -237,7 +251,8 @@ impl Fault {
             | Fault::Pause { member }
             | Fault::CrashPoint { member, .. }
             | Fault::SlowFsync { member, .. }
-            | Fault::ClockSkew { member, .. } => vec![*member],
+            | Fault::ClockSkew { member, .. }
+            | Fault::MemberReplace { member, .. } => vec![*member],
             Fault::Partition { minority } => minority.clone(),
             Fault::Bridge { bridge, side } => {
                 std::iter::once(*bridge).chain(side.clone()).collect()
@@ -314,6 +329,13 @@ impl fmt::Display for Fault {
             Fault::SlowFsync { member, latency_ms } => write!(f, " {member} +{latency_ms} ms"),
             Fault::ClockSkew { member, percent } => write!(f, " {member} at {percent}%"),
             Fault::TransferLeader { offset } => write!(f, " to leader+{offset}"),
+            Fault::MemberReplace { member, learner } => {
+                write!(
+                    f,
+                    " {member}{}",
+                    if *learner { " as a learner" } else { "" }
+                )
+            }
             Fault::KillLeader | Fault::KillAll | Fault::PauseLeader | Fault::IsolateLeader => {
                 Ok(())
             }
@@ -377,6 +399,10 @@ mod tests {
             },
             Fault::LatencySpike { max_ms: 120 },
             Fault::KillLeader,
+            Fault::MemberReplace {
+                member: Member(2),
+                learner: true,
+            },
         ];
         for fault in faults {
             let text = serde_json::to_string(&fault).unwrap();

@@ -38,11 +38,15 @@ pub enum FaultKind {
     ClockSkew,
     /// Ask the leader to hand leadership to another member (MoveLeader).
     TransferLeader,
+    /// Remove a member from the cluster, wipe its data, and add it back as
+    /// a new member (etcd robustness's MemberReplace), as a voter or as a
+    /// learner promoted once it caught up.
+    MemberReplace,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 15] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::KillLeader,
         FaultKind::Kill,
         FaultKind::KillAll,
@@ -58,6 +62,7 @@ impl FaultKind {
         FaultKind::SlowFsync,
         FaultKind::ClockSkew,
         FaultKind::TransferLeader,
+        FaultKind::MemberReplace,
     ];
 
     /// The name used on the command line and in traces.
@@ -78,6 +83,7 @@ impl FaultKind {
             FaultKind::SlowFsync => "slow-fsync",
             FaultKind::ClockSkew => "clock-skew",
             FaultKind::TransferLeader => "transfer-leader",
+            FaultKind::MemberReplace => "member-replace",
         }
     }
 }

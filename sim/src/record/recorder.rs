@@ -38,6 +38,9 @@ struct Inner {
     broken: Vec<BrokenCheck>,
     /// The members' raft ids and names, in lane order.
     members: Vec<(u64, String)>,
+    /// The ids members took later (a replaced member comes back under a
+    /// new one), with the name of their lane.
+    later_ids: Vec<(u64, String)>,
     /// What happened to the members, for the report (never hashed).
     member_events: Vec<MemberEvent>,
     /// Members whose process has started once: a later start is a restart.
@@ -49,6 +52,7 @@ impl Inner {
     fn name(&self, id: u64) -> String {
         self.members
             .iter()
+            .chain(&self.later_ids)
             .find(|(member, _)| *member == id)
             .map_or_else(|| format!("{id:x}"), |(_, name)| name.clone())
     }
@@ -129,6 +133,12 @@ impl Recorder {
     /// Names the members by raft id, in the order of the report's lanes.
     pub fn set_members(&self, members: impl IntoIterator<Item = (u64, String)>) {
         self.inner.lock().unwrap().members = members.into_iter().collect();
+    }
+
+    /// Member `name` goes by `id` from now on, in the same lane.
+    pub fn also_named(&self, id: u64, name: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.later_ids.push((id, name.to_string()));
     }
 
     /// Records that something happened to member `name` (a crash, a

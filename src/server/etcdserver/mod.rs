@@ -486,15 +486,15 @@ impl EtcdServer {
 fn raft_config(config: &ServerConfig, identity: &Identity, metrics: Metrics) -> RaftConfig {
     RaftConfig {
         id: identity.member_id,
-        peers: config
-            .cluster
-            .members
-            .iter()
-            .map(|m| Peer {
-                id: m.id,
-                url: m.peer_url.clone(),
-            })
-            .collect(),
+        peers: match identity.peers.is_empty() {
+            false => identity.peers.clone(),
+            true => (config.cluster.members.iter())
+                .map(|m| Peer {
+                    id: m.id,
+                    url: m.peer_url.clone(),
+                })
+                .collect(),
+        },
         bootstrap: identity.new_cluster.then(|| bootstrap(config)),
         tick: config.tick,
         election_ticks: config.election_ticks,
