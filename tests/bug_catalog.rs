@@ -24,9 +24,10 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         // Lost WAL writes show as lost acknowledged writes, or raft itself
         // finds its log gone and the member panics: both are this bug.
         Bug::SkipFsync => &["not-linearizable", "panicked"],
-        // Re-applied entries: members disagree (hashkv), or a client sees
-        // a write applied twice.
-        Bug::DoubleApply => &["broken:hashkv", "not-linearizable"],
+        // Re-applied entries: members disagree (hashkv), a client sees a
+        // write applied twice, or a watcher on the member that applied
+        // them twice sees another write at a revision than the others saw.
+        Bug::DoubleApply => &["broken:hashkv", "not-linearizable", "broken:watch"],
         Bug::WatchDropsEventOnReconnect => &["broken:watch"],
         Bug::LeaseExpiresOnFollowerClock => &["broken:lease"],
         Bug::LeaseRenewalToOldLeader | Bug::WatchEndsWhenMemberUnreachable => &["stuck"],

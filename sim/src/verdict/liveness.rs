@@ -12,7 +12,10 @@
 //!    linearizable get that returns it, through each member alone;
 //! 3. **leases**: a lease granted, renewed through every member, revoked;
 //! 4. **one applied index**: every member has applied the same raft index;
-//! 5. **watchers caught up**: every watcher has seen the revision of the
+//! 5. **one membership**: every member lists the same members, the ones
+//!    the harness runs under their current ids, none of them a learner
+//!    (a replaced member is back and promoted);
+//! 6. **watchers caught up**: every watcher has seen the revision of the
 //!    probe's last write (an event or a progress notification), unless the
 //!    server cancelled its watch because its revision was compacted, or
 //!    its client closed it.
@@ -102,10 +105,11 @@ impl Probe {
                 1 => self.writes_and_reads(&clients, attempt, &mut newest).await,
                 2 => self.leases(&clients, &mut newest).await,
                 3 => self.one_applied_index(&clients).await,
+                4 => self.one_membership(&clients).await,
                 _ => self.watchers_caught_up(newest),
             };
             let lacking = match result {
-                Ok(()) if stage == 4 => return Ok(started.elapsed()),
+                Ok(()) if stage == 5 => return Ok(started.elapsed()),
                 Ok(()) => {
                     stage += 1;
                     continue;
@@ -244,6 +248,41 @@ impl Probe {
         }
     }
 
+    async fn one_membership(&self, clients: &[Client]) -> Result<(), Lack> {
+        let describe = |members: &[(u64, bool)]| {
+            let names = members.iter().map(|&(id, learner)| {
+                format!(
+                    "{}{}",
+                    self.name_of(id),
+                    if learner { " (learner)" } else { "" }
+                )
+            });
+            names.collect::<Vec<_>>().join(", ")
+        };
+        let mut expected: Vec<(u64, bool)> = self.members.iter().map(|m| (m.id, false)).collect();
+        expected.sort_unstable();
+        for (i, client) in clients.iter().enumerate() {
+            let Ok(Ok(answer)) = timeout(CALL, client.member_list()).await else {
+                return Err(lack(Some(i), "does not answer MemberList"));
+            };
+            let mut listed: Vec<(u64, bool)> = answer
+                .members
+                .iter()
+                .map(|m| (m.id, m.is_learner))
+                .collect();
+            listed.sort_unstable();
+            if listed != expected {
+                let what = format!(
+                    "lists {}; the cluster is {}",
+                    describe(&listed),
+                    describe(&expected)
+                );
+                return Err(lack(Some(i), what));
+            }
+        }
+        Ok(())
+    }
+
     fn watchers_caught_up(&self, revision: i64) -> Result<(), Lack> {
         let logs = self.watch_logs.lock().unwrap();
         match behind(&logs, revision) {
@@ -265,11 +304,12 @@ impl Probe {
     /// What a `stuck` verdict says: the stage, the member and what it
     /// lacks, then every member's raft state.
     async fn evidence(&self, clients: &[Client], stage: usize, lacking: Lack) -> String {
-        const STAGES: [&str; 5] = [
+        const STAGES: [&str; 6] = [
             "one leader",
             "a put and a linearizable get through every member",
             "lease renewals through every member",
             "one applied index",
+            "one membership",
             "every watcher caught up",
         ];
         let who = lacking
