@@ -161,15 +161,17 @@ pub fn start_both_clusters(test: &str, flags: &[&str], size: usize) -> (Server, 
 }
 
 /// Waits until a (read-only) get succeeds (the member has a leader) and
-/// the member lists every member as started: etcd answers clients only
+/// the member lists every member as published: etcd answers clients only
 /// once it has published itself, etcd-sim may answer a little earlier.
+/// A member of the initial cluster has its name from `--initial-cluster`
+/// before it publishes (so shows as started), but no client URLs.
 pub fn wait_ready(endpoint: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let get = etcdctl_at(endpoint, &["get", "probe"]);
         let members = etcdctl_at(endpoint, &["member", "list"]);
         let listed = String::from_utf8_lossy(&members.stdout);
-        if get.status.success() && members.status.success() && !listed.contains("unstarted") {
+        if get.status.success() && members.status.success() && all_published(&listed) {
             return;
         }
         assert!(
@@ -180,6 +182,15 @@ pub fn wait_ready(endpoint: &str) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Whether every member of a `member list` has published its name and
+/// client URLs.
+fn all_published(listed: &str) -> bool {
+    listed.lines().all(|line| {
+        let fields: Vec<&str> = line.split(", ").collect();
+        fields.len() == 6 && fields[1] == "started" && !fields[4].is_empty()
+    })
 }
 
 fn etcdctl_at(endpoint: &str, args: &[&str]) -> std::process::Output {
