@@ -3,7 +3,7 @@
 //! ports (one member, or three where a session says so); every answer must
 //! be the same once `cluster_id`, `member_id` and `raft_term` are dropped.
 //!
-//! Five sessions, one test each:
+//! Six sessions, one test each:
 //!
 //! 1. [`etcdctl_session_answers_like_etcd`]: the stock etcdctl (Debian's
 //!    `etcd-client`, 3.4) in json, fields, hex and plain output. Exit code,
@@ -40,6 +40,15 @@
 //! 5. [`client_session_answers_like_etcd`]: etcd-sim's own client, for what
 //!    etcdctl cannot send (see `etcdctl_diff/client_session.rs`). The
 //!    typed responses and errors are compared.
+//! 6. [`membership_session_answers_like_etcd`]: three members each, grown
+//!    and shrunk with etcdctl: `member list` (plain, json, table), `member
+//!    add --learner`, the new member started with `--initial-cluster-state
+//!    existing` (catching up by snapshot: the log before it was compacted)
+//!    and served through, `member promote` once the learner is in sync,
+//!    `member update`, `member remove` (the removed member's process ends
+//!    by itself), and their errors: a peer URL in use, a second learner, a
+//!    voter promoted, an unknown id, a learner asked to write. Member ids
+//!    are named per cluster (`{id:m2}`) and masked in the output.
 //!
 //! Run with the real build:
 //! `RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --release -p etcd-sim-harness --test etcdctl_diff`.
@@ -52,6 +61,7 @@ mod client_session;
 #[path = "etcdctl_diff/servers.rs"]
 mod servers;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -359,22 +369,42 @@ fn etcdctl(server: &Server, step: &Step) -> Shown {
     } else {
         server.endpoint.clone()
     };
+    let out = run_etcdctl(&endpoints, "10s", &step.args, &step.stdin);
+    shown(server, step, &out)
+}
+
+/// `etcdctl --endpoints ENDPOINTS --command-timeout=TIMEOUT ARGS <<< STDIN`.
+fn run_etcdctl(
+    endpoints: &str,
+    timeout: &str,
+    args: &[String],
+    stdin: &[u8],
+) -> std::process::Output {
     let mut child = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
-        .args(["--endpoints", &endpoints, "--command-timeout=10s"])
-        .args(&step.args)
+        .args([
+            "--endpoints",
+            endpoints,
+            &format!("--command-timeout={timeout}"),
+        ])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("etcdctl runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = step.stdin.clone();
+    let mut input = child.stdin.take().unwrap();
+    let bytes = stdin.to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
+        let _ = input.write_all(&bytes);
     });
     let out = child.wait_with_output().expect("etcdctl ends");
     writer.join().unwrap();
+    out
+}
+
+/// What `out` of `step` against `server` shows once masked.
+fn shown(server: &Server, step: &Step, out: &std::process::Output) -> Shown {
     let shown = |bytes: &[u8]| {
         let text = name_members(server, &String::from_utf8_lossy(bytes));
         if step.member_view {
@@ -446,6 +476,12 @@ fn mask_member_view(text: &str) -> String {
             if let Some((before, _)) = line.split_once("took = ") {
                 return format!("{before}took = <time>");
             }
+            // member list -w table: a member's row, the id its first cell.
+            if line.starts_with("| ") && !line.contains(" STATUS ") {
+                let mut cells: Vec<&str> = line.split('|').collect();
+                cells[1] = " <masked> ";
+                return cells.join("|");
+            }
             let mut fields: Vec<&str> = line.split(", ").collect();
             let masked: &[usize] = match fields.len() {
                 // member list: ID, status, name, peer URLs, client URLs, learner
@@ -491,6 +527,7 @@ fn normalise(text: &str) -> String {
     let mut lines = Vec::new();
     for line in text.lines() {
         let line = &drop_member_ids(line);
+        let line = &mask_member_change(line);
         let fields = ["\"ClusterID\"", "\"MemberID\"", "\"RaftTerm\""];
         if fields.iter().any(|f| line.starts_with(f)) {
             continue;
@@ -504,6 +541,37 @@ fn normalise(text: &str) -> String {
         }
     }
     lines.join("\n")
+}
+
+/// What `member add|remove|update|promote` print, without the ids:
+/// `Member <id> added to cluster <id>` (etcdctl pads them with spaces to
+/// 16 characters), and `ETCD_INITIAL_CLUSTER` with its members, listed in
+/// id order, sorted.
+fn mask_member_change(line: &str) -> String {
+    if let Some(list) = line
+        .strip_prefix("ETCD_INITIAL_CLUSTER=\"")
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        let mut members: Vec<&str> = list.split(',').collect();
+        members.sort();
+        return format!("ETCD_INITIAL_CLUSTER=\"{}\"", members.join(","));
+    }
+    let hex = |word: &str| !word.is_empty() && word.chars().all(|c| c.is_ascii_hexdigit());
+    let masked = || {
+        let rest = line.strip_prefix("Member ")?.trim_start();
+        let (id, rest) = rest.split_once(' ')?;
+        let (verb, cluster) = rest.trim_end().rsplit_once(' ')?;
+        let verb = verb.trim_end();
+        let verbs = [
+            "added to cluster",
+            "removed from cluster",
+            "updated in cluster",
+            "promoted in cluster",
+        ];
+        (hex(id) && hex(cluster) && verbs.contains(&verb))
+            .then(|| format!("Member <id> {verb} <id>"))
+    };
+    masked().unwrap_or_else(|| line.to_string())
 }
 
 /// `memberID:123 alarm:NOSPACE` (plain alarm output) without the number.
@@ -645,6 +713,277 @@ fn quota_session_answers_like_etcd() {
     }
     let (etcd, sim) = start_both("quota", &["--quota-backend-bytes=1"]);
     compare_sessions(&etcd, &sim, &quota_session());
+}
+
+// ---------------------------------------------------------------------------
+// Session 6: growing and shrinking a running cluster.
+
+/// One step of the membership session.
+enum Act {
+    /// An etcdctl run, compared. Its arguments may name members:
+    /// `{id:NAME}` is member NAME's hex id in that cluster (from `member
+    /// list -w json`, or from `member add NAME`'s answer before it
+    /// started), `{peer:NAME}` its peer URL.
+    Ctl(Step),
+    /// The same, run through member NAME alone.
+    At(&'static str, Step),
+    /// The same, repeated until it succeeds (a minute at most); only the
+    /// last run is compared.
+    UntilOk(Step),
+    /// `etcd-sim bench load` of this many puts to one key through the
+    /// initial members: enough raft entries that, with
+    /// `--snapshot-count=1000`, the leader has compacted its log (it keeps
+    /// 5,000 entries after a snapshot) and a member joining later catches
+    /// up by snapshot. Not compared (the load must succeed).
+    Load(u64),
+    /// Let this many seconds pass: with `--strict-reconfig-check` (on by
+    /// default) a member adds or removes members only once it has been
+    /// connected to every voter for 5 seconds (etcd's `HealthInterval`),
+    /// and refuses as "unhealthy cluster" before.
+    Pause(u64),
+    /// Start member NAME (added and planned) with `--initial-cluster-state
+    /// existing`, and wait until it serves.
+    Join(&'static str),
+    /// Member NAME's process ends by itself (it was removed); its exit
+    /// code is compared.
+    Exits(&'static str),
+}
+
+/// Three members each, grown by a learner that joins, is promoted and is
+/// removed again; with the errors of each membership command.
+fn membership_session() -> Vec<Act> {
+    use Act::*;
+    let unknown = "123456789abcdef";
+    vec![
+        Ctl(member_step("member list")),
+        Ctl(member_step("member list -w json")),
+        Ctl(member_step("member list -w table")),
+        Load(6_000),
+        Ctl(step("put marker 1")),
+        Pause(6),
+        // A voter at a peer URL a member has, then a learner.
+        Ctl(step("member add dup --peer-urls={peer:m1}")),
+        Ctl(step("member add m4 --peer-urls={peer:m4} --learner")),
+        Ctl(member_step("member list")),
+        Ctl(member_step("member list -w json")),
+        // One learner at a time.
+        Ctl(step("member add m5 --peer-urls={peer:m5} --learner")),
+        // The learner joins, catches up and serves what a learner serves.
+        Join("m4"),
+        At("m4", step("get marker --consistency=s")),
+        At("m4", step("put learner 1")),
+        At("m4", step("member list")),
+        Ctl(member_step("member list")),
+        Ctl(member_step("member list -w json")),
+        Ctl(member_step("member list -w table")),
+        // Promotion: of a voter, of nobody, of the learner once in sync.
+        Ctl(step("member promote {id:m1}")),
+        Ctl(step(&format!("member promote {unknown}"))),
+        UntilOk(step("member promote {id:m4}")),
+        Ctl(member_step("member list")),
+        Ctl(member_step("member list -w json")),
+        At("m4", step("put voter 1")),
+        // Update: to its own URL, to another member's, of nobody.
+        Ctl(step("member update {id:m2} --peer-urls={peer:m2}")),
+        Ctl(step("member update {id:m2} --peer-urls={peer:m1}")),
+        Ctl(step(&format!(
+            "member update {unknown} --peer-urls={{peer:m5}}"
+        ))),
+        Ctl(member_step("member list")),
+        // Removal: of nobody, of a malformed id, of the joined member,
+        // which then stops by itself.
+        Ctl(step(&format!("member remove {unknown}"))),
+        Ctl(step("member remove zz")),
+        Ctl(step("member remove {id:m4}")),
+        Exits("m4"),
+        Ctl(member_step("member list")),
+        Ctl(member_step("member list -w json")),
+        Ctl(step("member remove {id:m4}")),
+        Ctl(step("put after 1")),
+        Ctl(step("get '' --prefix --keys-only")),
+    ]
+}
+
+#[test]
+fn membership_session_answers_like_etcd() {
+    if !tools_available() {
+        return;
+    }
+    let (mut etcd, mut sim) = start_both_clusters("membership", &["--snapshot-count=1000"], 3);
+    let mut mismatches = Vec::new();
+    let mut ids = [HashMap::new(), HashMap::new()];
+    for server in [&mut etcd, &mut sim] {
+        server.plan_member("m4");
+        server.plan_member("m5");
+    }
+    let session = membership_session();
+    for (n, act) in session.iter().enumerate() {
+        let (want, got, what) = match act {
+            Act::Ctl(step) | Act::At(_, step) | Act::UntilOk(step) => {
+                let at = match act {
+                    Act::At(name, _) => Some(*name),
+                    _ => None,
+                };
+                let until_ok = matches!(act, Act::UntilOk(_));
+                let want = membership_step(&etcd, &mut ids[0], step, at, until_ok);
+                let got = membership_step(&sim, &mut ids[1], step, at, until_ok);
+                let at = at.map(|a| format!(" (through {a})")).unwrap_or_default();
+                (want, got, format!("{}{at}", describe(step)))
+            }
+            Act::Load(puts) => {
+                load(&etcd, *puts);
+                load(&sim, *puts);
+                continue;
+            }
+            Act::Pause(seconds) => {
+                std::thread::sleep(std::time::Duration::from_secs(*seconds));
+                continue;
+            }
+            Act::Join(name) => {
+                etcd.start_member(name);
+                sim.start_member(name);
+                continue;
+            }
+            Act::Exits(name) => {
+                let wait = std::time::Duration::from_secs(20);
+                let exited = |code: Option<i32>| Shown {
+                    code,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                };
+                let want = exited(etcd.exit_code(name, wait));
+                let got = exited(sim.exit_code(name, wait));
+                (want, got, format!("{name}'s process ends"))
+            }
+        };
+        if verbose() {
+            eprintln!("step {n}: {what}\n{want:#?}");
+        }
+        if want != got {
+            mismatches.push(format!(
+                "step {n}: {what}\n  exit code: etcd {:?}, etcd-sim {:?}\n  stdout (- etcd, + etcd-sim):\n{}  stderr:\n{}",
+                want.code,
+                got.code,
+                diff(&want.stdout, &got.stdout),
+                diff(&want.stderr, &got.stderr),
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} membership steps differ from etcd:\n\n{}",
+        mismatches.len(),
+        session.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Runs `step` against `server` (through member `at` if given), with the
+/// members it names resolved in that cluster; `ids` are the member ids
+/// known so far, by name.
+fn membership_step(
+    server: &Server,
+    ids: &mut HashMap<String, String>,
+    step: &Step,
+    at: Option<&str>,
+    until_ok: bool,
+) -> Shown {
+    let args: Vec<String> = step
+        .args
+        .iter()
+        .map(|arg| resolve(server, ids, arg))
+        .collect();
+    let endpoints = match at {
+        Some(name) => server.addresses_of(name).expect("a member").0,
+        None if step.member_view => server.endpoints.join(","),
+        None => server.endpoint.clone(),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let out = loop {
+        let out = run_etcdctl(&endpoints, "30s", &args, &step.stdin);
+        if !until_ok || out.status.success() || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    // `member add NAME` names the new member's id.
+    if let ["member", "add", name, ..] = &args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let id = stdout
+            .strip_prefix("Member ")
+            .and_then(|rest| rest.split_whitespace().next());
+        if let Some(id) = id {
+            ids.insert(name.to_string(), id.to_string());
+        }
+    }
+    shown(server, step, &out)
+}
+
+/// `arg` with `{id:NAME}` and `{peer:NAME}` replaced for `server`.
+fn resolve(server: &Server, ids: &mut HashMap<String, String>, arg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let (kind, name) = rest[start + 1..start + len]
+            .split_once(':')
+            .expect("{kind:name}");
+        out += &rest[..start];
+        out += &match kind {
+            "peer" => format!("http://{}", server.addresses_of(name).expect("a member").1),
+            "id" => {
+                if !ids.contains_key(name) {
+                    ids.extend(member_ids(server));
+                }
+                ids.get(name)
+                    .unwrap_or_else(|| panic!("no member {name}"))
+                    .clone()
+            }
+            _ => panic!("unknown placeholder {kind}"),
+        };
+        rest = &rest[start + len + 1..];
+    }
+    out + rest
+}
+
+/// The hex id of every started member of `server`, by name.
+fn member_ids(server: &Server) -> Vec<(String, String)> {
+    let args = ["-w", "json", "member", "list"].map(String::from);
+    let out = run_etcdctl(&server.endpoint, "30s", &args, &[]);
+    let list: Value = serde_json::from_slice(&out.stdout).expect("member list -w json");
+    list["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| {
+            let name = m["name"].as_str()?;
+            Some((name.to_string(), format!("{:x}", m["ID"].as_u64()?)))
+        })
+        .collect()
+}
+
+/// `puts` puts of one key through the initial members of `server`.
+fn load(server: &Server, puts: u64) {
+    let out = Command::new(env!("CARGO_BIN_EXE_etcd-sim"))
+        .args(["bench", "load", "--endpoints", &server.endpoints.join(",")])
+        .args([
+            "--clients",
+            "16",
+            "--conns",
+            "4",
+            "--total",
+            &puts.to_string(),
+        ])
+        .output()
+        .expect("etcd-sim bench load runs");
+    assert!(
+        out.status.success(),
+        "bench load failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs `steps` against both servers; fails with a diff of every step

@@ -1,6 +1,10 @@
 //! The two servers of the differential test: the real etcd and
 //! `etcd-sim serve`, each a cluster of one or more members on loopback
-//! ports with empty data dirs, killed when the test ends.
+//! ports with empty data dirs, killed when the test ends. A running
+//! cluster can be grown: [`Server::plan_member`] picks the ports of a
+//! member to be added, [`Server::start_member`] starts it with
+//! `--initial-cluster-state existing` once `member add` has told the
+//! cluster of it.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -12,6 +16,10 @@ use std::time::{Duration, Instant};
 pub struct Server {
     children: Vec<Child>,
     dir: PathBuf,
+    /// The program and the flags before the member's own, to start
+    /// members added later the same way.
+    program: String,
+    pre_args: Vec<String>,
     /// `HOST:PORT` of the first member's client API.
     pub endpoint: String,
     /// `HOST:PORT` of every member's client API, by member (`m1`, `m2`,
@@ -19,6 +27,17 @@ pub struct Server {
     pub endpoints: Vec<String>,
     /// `HOST:PORT` of every member's peer API, by member.
     pub peers: Vec<String>,
+    /// Members planned or started after the cluster, by name: their client
+    /// and peer `HOST:PORT`, and their process (in `children`) once
+    /// started.
+    added: Vec<Added>,
+}
+
+struct Added {
+    name: String,
+    client: String,
+    peer: String,
+    child: Option<usize>,
 }
 
 impl Drop for Server {
@@ -38,8 +57,109 @@ impl Server {
             .endpoints
             .iter()
             .position(|e| e == host_port)
-            .or_else(|| self.peers.iter().position(|p| p == host_port))?;
-        Some(member_name(index, self.endpoints.len()))
+            .or_else(|| self.peers.iter().position(|p| p == host_port));
+        match index {
+            Some(index) => Some(member_name(index, self.endpoints.len())),
+            None => self
+                .added
+                .iter()
+                .find(|a| a.client == host_port || a.peer == host_port)
+                .map(|a| a.name.clone()),
+        }
+    }
+
+    /// `(client, peer)` `HOST:PORT` of member `name`, initial or added.
+    pub fn addresses_of(&self, name: &str) -> Option<(String, String)> {
+        let size = self.endpoints.len();
+        if let Some(i) = (0..size).find(|&i| member_name(i, size) == name) {
+            return Some((self.endpoints[i].clone(), self.peers[i].clone()));
+        }
+        let added = self.added.iter().find(|a| a.name == name)?;
+        Some((added.client.clone(), added.peer.clone()))
+    }
+
+    /// Picks free ports for a member `name` to be added later.
+    pub fn plan_member(&mut self, name: &str) {
+        let host_port = |port: u16| format!("127.0.0.1:{port}");
+        self.added.push(Added {
+            name: name.to_string(),
+            client: host_port(free_port()),
+            peer: host_port(free_port()),
+            child: None,
+        });
+    }
+
+    /// Starts planned member `name`, which `member add` has told the
+    /// cluster of, with `--initial-cluster-state existing` and an
+    /// `--initial-cluster` of the initial members and itself; waits until
+    /// it serves a serializable read (what a learner serves) and the
+    /// cluster lists it as started.
+    pub fn start_member(&mut self, name: &str) {
+        let size = self.endpoints.len();
+        let at = self
+            .added
+            .iter()
+            .position(|a| a.name == name)
+            .unwrap_or_else(|| panic!("{name} was not planned"));
+        let (client_url, peer_url) = (
+            format!("http://{}", self.added[at].client),
+            format!("http://{}", self.added[at].peer),
+        );
+        let initial_cluster = (0..size)
+            .map(|i| format!("{}=http://{}", member_name(i, size), self.peers[i]))
+            .chain([format!("{name}={peer_url}")])
+            .collect::<Vec<_>>()
+            .join(",");
+        let child = Command::new(&self.program)
+            .args(&self.pre_args)
+            .args(["--name", name, "--data-dir"])
+            .arg(self.dir.join(name))
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &initial_cluster])
+            .args(["--initial-cluster-state", "existing"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", self.program));
+        self.children.push(child);
+        self.added[at].child = Some(self.children.len() - 1);
+        let endpoint = self.added[at].client.clone();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let get = etcdctl_at(&endpoint, &["get", "probe", "--consistency=s"]);
+            let members = etcdctl_at(&self.endpoint, &["member", "list"]);
+            let listed = String::from_utf8_lossy(&members.stdout);
+            if get.status.success() && members.status.success() && all_published(&listed) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} {name} never joined: {}{}",
+                self.program,
+                String::from_utf8_lossy(&get.stderr),
+                listed
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The exit code of added member `name`'s process once it ends, or
+    /// `None` if it still runs after `wait` (or was killed by a signal).
+    pub fn exit_code(&mut self, name: &str, wait: Duration) -> Option<i32> {
+        let at = self.added.iter().find(|a| a.name == name)?.child?;
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self.children[at].try_wait().ok().flatten() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -136,6 +256,9 @@ pub fn start_cluster_on(
     let server = Server {
         children,
         dir,
+        program: program.to_string(),
+        pre_args: pre_args.iter().map(|a| a.to_string()).collect(),
+        added: Vec::new(),
         endpoint: host_port(&ports[0].0),
         endpoints: ports.iter().map(|(client, _)| host_port(client)).collect(),
         peers: ports.iter().map(|(_, peer)| host_port(peer)).collect(),
@@ -161,15 +284,17 @@ pub fn start_both_clusters(test: &str, flags: &[&str], size: usize) -> (Server, 
 }
 
 /// Waits until a (read-only) get succeeds (the member has a leader) and
-/// the member lists every member as started: etcd answers clients only
+/// the member lists every member as published: etcd answers clients only
 /// once it has published itself, etcd-sim may answer a little earlier.
+/// A member of the initial cluster has its name from `--initial-cluster`
+/// before it publishes (so shows as started), but no client URLs.
 pub fn wait_ready(endpoint: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let get = etcdctl_at(endpoint, &["get", "probe"]);
         let members = etcdctl_at(endpoint, &["member", "list"]);
         let listed = String::from_utf8_lossy(&members.stdout);
-        if get.status.success() && members.status.success() && !listed.contains("unstarted") {
+        if get.status.success() && members.status.success() && all_published(&listed) {
             return;
         }
         assert!(
@@ -180,6 +305,15 @@ pub fn wait_ready(endpoint: &str) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Whether every member of a `member list` has published its name and
+/// client URLs.
+fn all_published(listed: &str) -> bool {
+    listed.lines().all(|line| {
+        let fields: Vec<&str> = line.split(", ").collect();
+        fields.len() == 6 && fields[1] == "started" && !fields[4].is_empty()
+    })
 }
 
 fn etcdctl_at(endpoint: &str, args: &[&str]) -> std::process::Output {
