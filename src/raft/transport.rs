@@ -326,6 +326,23 @@ impl RaftTransportService {
     pub fn new(raft: RaftHandle) -> Self {
         Self { raft }
     }
+
+    /// Refuses a message meant for another member (etcd's rafthttp:
+    /// "raft: mismatch recipient"). A member replaced under a new id keeps
+    /// its peer URL, so messages a peer still sends to its old id reach
+    /// the new one; raft does not look at a message's recipient, and the
+    /// new member would step another member's log position (a heartbeat's
+    /// commit index beyond its own log stops it).
+    fn check_recipient(&self, msg: &Message) -> Result<(), tonic::Status> {
+        let me = self.raft.status().id;
+        if msg.to != me {
+            return Err(tonic::Status::failed_precondition(format!(
+                "raft: mismatch recipient: a message for {:x} reached {me:x}",
+                msg.to
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[tonic::async_trait]
@@ -337,6 +354,7 @@ impl RaftTransport for RaftTransportService {
         for bytes in request.into_inner().messages {
             let msg = Message::parse_from_bytes(&bytes)
                 .map_err(|e| tonic::Status::invalid_argument(format!("bad raft message: {e}")))?;
+            self.check_recipient(&msg)?;
             self.raft.step(msg);
         }
         Ok(tonic::Response::new(SendAck {}))
@@ -358,6 +376,7 @@ impl RaftTransport for RaftTransportService {
                 "a snapshot stream carried another message",
             ));
         }
+        self.check_recipient(&msg)?;
         self.raft.step(msg);
         Ok(tonic::Response::new(SendAck {}))
     }

@@ -24,6 +24,9 @@ const IDENTITY_FILE: &str = "member";
 
 /// How long each peer may take to tell the cluster.
 const ASK_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a joining member keeps asking until a peer lists it: the peer
+/// it asks may not have applied the `member add` yet.
+const JOIN_PATIENCE: Duration = Duration::from_secs(30);
 
 /// This member's ids, and whom it talks to first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,19 +123,30 @@ pub async fn identity(config: &ServerConfig, disk: &Arc<dyn Disk>) -> Result<Ide
 
 /// Who this member is in the cluster the first member of
 /// `config.cluster` to answer describes.
+///
+/// A peer that does not list this member yet may lag the `member add`:
+/// the peers are asked again, for [`JOIN_PATIENCE`], where etcd exits and
+/// leaves the retry to whoever restarts it.
 async fn join(config: &ServerConfig) -> Result<Identity, JoinError> {
     let own = config.member().peer_url.clone();
-    let answer = ask_peers(config).await?;
-    let cluster_id = answer.header.as_ref().map_or(0, |h| h.cluster_id);
-    let me = answer.members.iter().find(|m| m.peer_ur_ls.contains(&own));
-    match me {
-        Some(me) => Ok(Identity {
-            member_id: me.id,
-            cluster_id,
-            new_cluster: false,
-            peers: peers(&answer),
-        }),
-        None => Err(JoinError::NotAdded(own)),
+    let deadline = tokio::time::Instant::now() + JOIN_PATIENCE;
+    loop {
+        let answer = ask_peers(config).await;
+        if let Ok(answer) = &answer {
+            let cluster_id = answer.header.as_ref().map_or(0, |h| h.cluster_id);
+            if let Some(me) = answer.members.iter().find(|m| m.peer_ur_ls.contains(&own)) {
+                return Ok(Identity {
+                    member_id: me.id,
+                    cluster_id,
+                    new_cluster: false,
+                    peers: peers(answer),
+                });
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(answer.err().unwrap_or(JoinError::NotAdded(own)));
+        }
+        tokio::time::sleep(ASK_TIMEOUT).await;
     }
 }
 
