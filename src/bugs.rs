@@ -130,6 +130,18 @@ pub enum Bug {
     /// already holds, so a range read of the key bucket (a watcher
     /// catching up) sees that revision twice.
     Etcd17247,
+    /// etcd #12473: a member added to a running cluster is sent the
+    /// leader's newest stored snapshot, taken before the add, whose voters
+    /// and learners do not hold it; raft refuses such a snapshot, so the
+    /// new member waits for the next one, `snapshot-count` entries away.
+    Etcd12473,
+    /// etcd #21190: the voters and learners a snapshot records are those
+    /// of the snapshot before it, not those as of its own index (the
+    /// ConfState not saved with the index it belongs to): a member added
+    /// since is missing from them and refuses the snapshot it is sent, and
+    /// a member restarted from it rebuilds raft's voters without the
+    /// membership changes in between.
+    Etcd21190,
 }
 
 impl Bug {
@@ -175,7 +187,7 @@ struct Row {
 }
 
 /// Every bug, one row each, in declaration order.
-const TABLE: [Row; 29] = [
+const TABLE: [Row; 31] = [
     Row {
         bug: Bug::StaleRead,
         name: "stale-read",
@@ -408,6 +420,20 @@ const TABLE: [Row; 29] = [
             100 ms run when the state is next touched; and the duplicate is sent next to the \
             original, not after the newer events",
         issue: Some("https://github.com/etcd-io/etcd/issues/17247"),
+    },
+    Row {
+        bug: Bug::Etcd12473,
+        name: "etcd-12473",
+        breaks: "membership: a member added after the log was compacted never catches up",
+        models: "etcd #12473/#13741: a snapshot with a stale ConfState sent to a new member",
+        issue: Some("https://github.com/etcd-io/etcd/issues/12473"),
+    },
+    Row {
+        bug: Bug::Etcd21190,
+        name: "etcd-21190",
+        breaks: "membership: a snapshot's voters lag its index; a new member refuses it",
+        models: "etcd #21190: ConfState not persisted with the index it belongs to",
+        issue: Some("https://github.com/etcd-io/etcd/pull/21190"),
     },
 ];
 

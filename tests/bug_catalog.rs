@@ -88,6 +88,16 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         // A received snapshot's file removed before the applier opened it:
         // the member panics, as etcd's does.
         Bug::Etcd18055 => &["panicked"],
+        // A member added to the running cluster (a replaced one) that is
+        // sent a snapshot whose voters and learners lack it refuses it, and
+        // never catches up: the liveness probe's put through it gets no
+        // answer.
+        Bug::Etcd12473 => &["stuck"],
+        // That, or a member restarted from such a snapshot whose raft
+        // voters lack changes its membership has: raft then refuses a
+        // change the membership takes (removing a voter it no longer
+        // counts leaves none), and the member stops on the disagreement.
+        Bug::Etcd21190 => &["stuck", "panicked"],
     }
 }
 

@@ -366,6 +366,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         early_ack: config.bugs.has(Bug::EarlyAck),
         ack_before_sync: config.bugs.has(Bug::AckBeforeSync),
         apply_before_sync: config.bugs.has(Bug::Etcd14370),
+        stale_conf_state: config.bugs.has(Bug::Etcd21190),
         perturbations: config.perturbations,
         applied_early: 0,
         progress_logged: BTreeMap::new(),
@@ -408,6 +409,9 @@ struct Driver {
     /// The `etcd-14370` bug: a leader that alone is a quorum hands up its
     /// new entries before their WAL write is durable.
     apply_before_sync: bool,
+    /// The `etcd-21190` bug: a snapshot records the voters of the one
+    /// before it.
+    stale_conf_state: bool,
     perturbations: Perturbations,
     /// The last index handed up before it committed (with `early_ack` or
     /// `apply_before_sync`).
@@ -523,7 +527,12 @@ impl Driver {
         let meta = snapshot.mut_metadata();
         meta.index = index;
         meta.term = term;
-        meta.set_conf_state(conf_state);
+        // The bug: the voters of the snapshot before this one.
+        crate::coverage::bug_site(Bug::Etcd21190);
+        meta.set_conf_state(match self.stale_conf_state {
+            true => store.conf_state().clone(),
+            false => conf_state,
+        });
         snapshot.data = data.into();
         let (inbox, crash) = (self.inbox.clone(), self.crash.clone());
         let snapshotter = self.snapshotter.clone();

@@ -322,7 +322,7 @@ pub struct RaftTransportService {
 }
 
 impl RaftTransportService {
-    /// Steps every received message into `raft`.
+    /// Steps every received message meant for this member into `raft`.
     pub fn new(raft: RaftHandle) -> Self {
         Self { raft }
     }

@@ -126,24 +126,14 @@ impl Server {
             .unwrap_or_else(|e| panic!("{} starts: {e}", self.program));
         self.children.push(child);
         self.added[at].child = Some(self.children.len() - 1);
-        let endpoint = self.added[at].client.clone();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let get = etcdctl_at(&endpoint, &["get", "probe", "--consistency=s"]);
-            let members = etcdctl_at(&self.endpoint, &["member", "list"]);
-            let listed = String::from_utf8_lossy(&members.stdout);
-            if get.status.success() && members.status.success() && all_published(&listed) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} {name} never joined: {}{}",
-                self.program,
-                String::from_utf8_lossy(&get.stderr),
-                listed
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        // A learner serves serializable reads only, and not `member list`.
+        let joined = Ready {
+            get_at: &self.added[at].client,
+            get: &["get", "probe", "--consistency=s"],
+            list_at: &self.endpoint,
+            patience: Duration::from_secs(60),
+        };
+        joined.wait(&format!("{} {name} never joined", self.program));
     }
 
     /// The exit code of added member `name`'s process once it ends, or
@@ -289,21 +279,45 @@ pub fn start_both_clusters(test: &str, flags: &[&str], size: usize) -> (Server, 
 /// A member of the initial cluster has its name from `--initial-cluster`
 /// before it publishes (so shows as started), but no client URLs.
 pub fn wait_ready(endpoint: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let get = etcdctl_at(endpoint, &["get", "probe"]);
-        let members = etcdctl_at(endpoint, &["member", "list"]);
-        let listed = String::from_utf8_lossy(&members.stdout);
-        if get.status.success() && members.status.success() && all_published(&listed) {
-            return;
+    let ready = Ready {
+        get_at: endpoint,
+        get: &["get", "probe"],
+        list_at: endpoint,
+        patience: Duration::from_secs(30),
+    };
+    ready.wait(&format!("{endpoint} never became ready"));
+}
+
+/// When a member serves: a get through it succeeds (it knows a leader, or
+/// has caught up), and `member list` (asked where it may be) shows every
+/// member published.
+struct Ready<'a> {
+    get_at: &'a str,
+    get: &'a [&'a str],
+    list_at: &'a str,
+    patience: Duration,
+}
+
+impl Ready<'_> {
+    /// Waits until the member serves; fails with `failure` after the
+    /// patience runs out.
+    fn wait(&self, failure: &str) {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            let get = etcdctl_at(self.get_at, self.get);
+            let members = etcdctl_at(self.list_at, &["member", "list"]);
+            let listed = String::from_utf8_lossy(&members.stdout);
+            if get.status.success() && members.status.success() && all_published(&listed) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{failure}: {}{}",
+                String::from_utf8_lossy(&get.stderr),
+                listed
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
-        assert!(
-            Instant::now() < deadline,
-            "{endpoint} never became ready: {}{}",
-            String::from_utf8_lossy(&get.stderr),
-            listed
-        );
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -200,7 +200,11 @@ impl Applier {
             self.raft
                 .apply_conf_change(conf_change::encode(&change, id), peer);
             if peer_added(&change, id) {
-                self.snapshot_after_add(entry.index);
+                // The bug: the newest snapshot is the one before the add.
+                crate::coverage::bug_site(Bug::Etcd12473);
+                if !self.bugs.has(Bug::Etcd12473) {
+                    self.snapshot_after_add(entry.index);
+                }
             }
         }
         self.crash.reach(CrashPoint::BeforeCommit);
