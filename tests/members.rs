@@ -302,6 +302,10 @@ async fn membership_changes_are_refused_as_etcd_refuses_them() {
             assert_eq!(refused(promote.unwrap_err()), RpcError::MemberNotLearner);
             let update = client.member_update(c.members()[0].id(), vec![taken]).await;
             assert_eq!(refused(update.unwrap_err()), RpcError::PeerUrlExist);
+            let update = client
+                .member_update(c.members()[0].id(), vec!["::".into()])
+                .await;
+            assert_eq!(refused(update.unwrap_err()), RpcError::MemberBadUrls);
             // A voter added that never starts: a fourth voter of whom only
             // three started still leaves a quorum of started voters (3 of
             // 4) ...

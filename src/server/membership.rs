@@ -13,7 +13,10 @@ pub struct Member {
     pub id: u64,
 }
 
-/// The static membership given by `--initial-cluster`.
+/// The members `--initial-cluster` names: those a new cluster starts
+/// with, or those a joining member asks about the running cluster. The
+/// membership as the log changes it is the applier's
+/// (`etcdserver::members`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {
     /// The members, ordered by name.

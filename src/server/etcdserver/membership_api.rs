@@ -80,7 +80,10 @@ impl EtcdServer {
         id: u64,
         peer_urls: Vec<String>,
     ) -> Result<Vec<Member>, ServerError> {
-        // etcd 3.4 checks no URL of an update (only of an add).
+        // etcd 3.4's server takes any URL here and leaves the check to
+        // etcdctl; applied, a URL that does not parse would leave every
+        // member unable to reach that member, so it is refused here too.
+        check_urls(&peer_urls)?;
         self.propose(MemberUpdateRequest {
             id,
             peer_ur_ls: peer_urls,
