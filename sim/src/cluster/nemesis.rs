@@ -295,6 +295,12 @@ impl Nemesis {
                 let name = self.cluster.name(*victim).to_string();
                 let note = match replace(&self.cluster, *victim, *learner).await {
                     Replaced::NotRemoved(why) => format!("{name} not removed: {why}"),
+                    Replaced::NotAdded(why) => {
+                        let why = format!("member-replace: removed, not added back: {why}");
+                        self.recorder
+                            .member_event(now(), &name, MemberChange::Crashed { why });
+                        format!("{name} removed and not added back")
+                    }
                     Replaced::Back { id, learner } => {
                         let why = "member-replace: removed, data wiped".to_string();
                         self.recorder

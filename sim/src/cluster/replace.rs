@@ -7,8 +7,11 @@
 //! operator retries it (a refusal for want of started members, a timeout
 //! across an election), so the steps run against whatever else the cluster
 //! is going through. Until the member is added back the cluster is one
-//! member short; the steps do not give up on adding it back, so a replaced
-//! member always returns.
+//! member short; adding it back is retried for a minute, far longer than a
+//! healthy cluster takes, and a cluster that cannot add it back by then
+//! is left without it: the liveness phase then finds the member missing.
+//! (Retried for ever, a cluster that lost its quorum kept the nemesis, and
+//! so the seed, from ever ending.)
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,6 +25,8 @@ use crate::cluster::SimCluster;
 const CALL: Duration = Duration::from_secs(3);
 /// How long an operator keeps asking before giving up on a removal.
 const REMOVE_PATIENCE: Duration = Duration::from_secs(20);
+/// How long an operator keeps asking to add the member back.
+const ADD_PATIENCE: Duration = Duration::from_secs(60);
 /// How long an operator waits for a learner to catch up.
 const PROMOTE_PATIENCE: Duration = Duration::from_secs(60);
 /// Between two tries.
@@ -32,6 +37,9 @@ pub enum Replaced {
     /// The cluster refused to remove the member (or never answered):
     /// nothing changed.
     NotRemoved(String),
+    /// The member was removed and its data wiped, but the cluster did not
+    /// take it back: it stays down.
+    NotAdded(String),
     /// The member is back under a new id; as a voter unless `learner`
     /// (a promotion that never went through).
     Back {
@@ -65,15 +73,14 @@ pub async fn replace(cluster: &SimCluster, victim: usize, learner: bool) -> Repl
     cluster.kill(victim);
     cluster.disk(victim).wipe();
     let url = cluster.peer_url(victim);
-    let added = retry(Duration::MAX, || {
+    let added = retry(ADD_PATIENCE, || {
         client.member_add(vec![url.clone()], learner)
     })
     .await;
-    let id = added
-        .expect("retried until it is added")
-        .member
-        .expect("an added member is named")
-        .id;
+    let id = match added {
+        Ok(added) => added.member.expect("an added member is named").id,
+        Err(e) => return Replaced::NotAdded(e.to_string()),
+    };
     cluster.replaced(victim, id);
     cluster.restart(victim);
     if !learner {
@@ -92,14 +99,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
 {
-    let deadline = tokio::time::Instant::now().checked_add(patience);
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         let error = match tokio::time::timeout(CALL, call()).await {
             Ok(Ok(answer)) => return Ok(answer),
             Ok(Err(e)) => e,
             Err(_) => ClientError::Server(RpcError::Timeout),
         };
-        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+        if tokio::time::Instant::now() >= deadline {
             return Err(error);
         }
         tokio::time::sleep(RETRY).await;
