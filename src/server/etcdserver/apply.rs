@@ -175,7 +175,7 @@ impl Applier {
         let waited = self.writes.is_registered(&id);
         let result = self.apply(request, waited);
         if let ApplyResult::Compaction(Ok(_)) = result {
-            self.snapshot_after_compaction(entry.index);
+            self.snapshot_at_once(entry.index);
         }
         self.crash.reach(CrashPoint::BeforeCommit);
         self.writes.trigger(&id, result);
@@ -203,7 +203,7 @@ impl Applier {
                 // The bug: the newest snapshot is the one before the add.
                 crate::coverage::bug_site(Bug::Etcd12473);
                 if !self.bugs.has(Bug::Etcd12473) {
-                    self.snapshot_after_add(entry.index);
+                    self.snapshot_at_once(entry.index);
                 }
             }
         }
@@ -255,25 +255,20 @@ impl Applier {
         self.snapshot(before_batch, last);
     }
 
-    /// etcd commits its backend the moment it schedules a compaction
-    /// (`ForceCommit`: a crash must not lose the schedule, and a restart
-    /// resumes it from what the backend holds). The durable copy of this
-    /// member's store is its snapshot, so a compaction applied at `index`
-    /// takes one at once, whatever `snapshot_count` says; with snapshots
-    /// off there is nothing to commit to.
-    fn snapshot_after_compaction(&mut self, index: u64) {
-        if self.snapshot_count != 0 {
-            self.snapshot(index - 1, index);
-        }
-    }
-
-    /// A member added to a running cluster has an empty log, and catches
-    /// up from the leader's newest snapshot once the log no longer reaches
-    /// back to the start; raft refuses a snapshot whose voters and learners
-    /// do not hold it (the snapshot says it is no member), so the new
-    /// member would wait for the next one, `snapshot_count` entries away.
-    /// The snapshot is taken at once instead, as after a compaction.
-    fn snapshot_after_add(&mut self, index: u64) {
+    /// Snapshots the state machine at once after the entry at `index`,
+    /// whatever `snapshot_count` says (with snapshots off there is nothing
+    /// to do), where waiting for the count would cost more than a snapshot:
+    /// - after a compaction: etcd commits its backend the moment it
+    ///   schedules one (`ForceCommit`: a crash must not lose the schedule,
+    ///   and a restart resumes it from what the backend holds), and the
+    ///   durable copy of this member's store is its snapshot;
+    /// - after a member was added to a running cluster: its log is empty,
+    ///   and once the leader's log no longer reaches back to the start it
+    ///   catches up from the leader's newest snapshot, which raft refuses
+    ///   unless its voters and learners hold the new member (the snapshot
+    ///   says it is no member), so the member would wait for the next one,
+    ///   `snapshot_count` entries away.
+    fn snapshot_at_once(&mut self, index: u64) {
         if self.snapshot_count != 0 {
             self.snapshot(index - 1, index);
         }
