@@ -860,22 +860,10 @@ fn membership_session_answers_like_etcd() {
             eprintln!("step {n}: {what}\n{want:#?}");
         }
         if want != got {
-            mismatches.push(format!(
-                "step {n}: {what}\n  exit code: etcd {:?}, etcd-sim {:?}\n  stdout (- etcd, + etcd-sim):\n{}  stderr:\n{}",
-                want.code,
-                got.code,
-                diff(&want.stdout, &got.stdout),
-                diff(&want.stderr, &got.stderr),
-            ));
+            mismatches.push(mismatch(n, &what, &want, &got));
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} membership steps differ from etcd:\n\n{}",
-        mismatches.len(),
-        session.len(),
-        mismatches.join("\n")
-    );
+    assert_same("membership", session.len(), &mismatches);
 }
 
 /// Runs `step` against `server` (through member `at` if given), with the
@@ -986,6 +974,28 @@ fn load(server: &Server, puts: u64) {
     );
 }
 
+/// Step `n` (`what`) answered `got` where etcd answered `want`: the exit
+/// codes and a diff of each stream.
+fn mismatch(n: usize, what: &str, want: &Shown, got: &Shown) -> String {
+    format!(
+        "step {n}: {what}\n  exit code: etcd {:?}, etcd-sim {:?}\n  stdout (- etcd, + etcd-sim):\n{}  stderr:\n{}",
+        want.code,
+        got.code,
+        diff(&want.stdout, &got.stdout),
+        diff(&want.stderr, &got.stderr),
+    )
+}
+
+/// Fails with every mismatch of a session of `total` `kind` steps.
+fn assert_same(kind: &str, total: usize, mismatches: &[String]) {
+    assert!(
+        mismatches.is_empty(),
+        "{} of {total} {kind} steps differ from etcd:\n\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
 /// Runs `steps` against both servers; fails with a diff of every step
 /// whose exit code, stdout or stderr differ.
 fn compare_sessions(etcd: &Server, sim: &Server, steps: &[Step]) {
@@ -997,23 +1007,10 @@ fn compare_sessions(etcd: &Server, sim: &Server, steps: &[Step]) {
             eprintln!("step {n}: {}\n{want:#?}", describe(step));
         }
         if want != got {
-            mismatches.push(format!(
-                "step {n}: {}\n  exit code: etcd {:?}, etcd-sim {:?}\n  stdout (- etcd, + etcd-sim):\n{}  stderr:\n{}",
-                describe(step),
-                want.code,
-                got.code,
-                diff(&want.stdout, &got.stdout),
-                diff(&want.stderr, &got.stderr),
-            ));
+            mismatches.push(mismatch(n, &describe(step), &want, &got));
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} etcdctl steps differ from etcd:\n\n{}",
-        mismatches.len(),
-        steps.len(),
-        mismatches.join("\n")
-    );
+    assert_same("etcdctl", steps.len(), &mismatches);
 }
 
 /// `etcdctl check perf --load=s` (a minute each: a lease, 60 s of puts
