@@ -14,6 +14,7 @@ mod log_store;
 mod node;
 mod snapshotter;
 mod transport;
+mod voters;
 pub mod wal;
 
 pub use election::ElectionTimeouts;
@@ -22,3 +23,4 @@ pub use node::{
 };
 pub use snapshotter::SnapshotFile;
 pub use transport::{Connectivity, Peer, RaftTransportService, Report, Transport};
+pub use voters::describe as describe_voters;

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::log_store::LogStore;
 use super::snapshotter::{SnapshotFile, Snapshotter};
 use super::transport::{Connectivity, Peer, Report, Transport};
+use super::voters::describe as describe_voters;
 use super::wal::{Wal, WalError};
 use super::ElectionTimeouts;
 use crate::bugs::{Bug, BugSet};
@@ -141,6 +142,7 @@ enum Input {
     ApplyConfChange {
         change: ConfChange,
         peer: Option<Peer>,
+        index: Option<u64>,
     },
     /// The peers to send to, after a snapshot replaced the membership.
     SetPeers(Vec<Peer>),
@@ -190,9 +192,15 @@ impl RaftHandle {
 
     /// Applies a committed membership change to raft's voters and learners
     /// (the applier calls it in log order for each change it took), and
-    /// has the transport reach an added member at `peer`.
-    pub fn apply_conf_change(&self, change: ConfChange, peer: Option<Peer>) {
-        let _ = self.inbox.send(Input::ApplyConfChange { change, peer });
+    /// has the transport reach an added member at `peer`; `index` is the
+    /// change's entry, for the log (none: an entry that bootstraps the
+    /// membership, whose voters raft started with).
+    pub fn apply_conf_change(&self, change: ConfChange, peer: Option<Peer>, index: Option<u64>) {
+        let _ = self.inbox.send(Input::ApplyConfChange {
+            change,
+            peer,
+            index,
+        });
     }
 
     /// Sends to exactly `peers` from now on (after a snapshot restored the
@@ -272,6 +280,19 @@ pub struct SpawnedRaft {
     pub task: JoinHandle<()>,
 }
 
+/// Logs the voters and learners `snapshot` gives raft when it is restored
+/// (they must be the membership's as of its index).
+fn log_snapshot_voters(id: u64, snapshot: &Snapshot) {
+    let meta = snapshot.get_metadata();
+    tracing::info!(
+        target: "etcd_sim::raft",
+        member = format_args!("{id:x}"),
+        "snapshot voters at index {}: {}",
+        meta.index,
+        describe_voters(meta.get_conf_state())
+    );
+}
+
 /// Restores raft from `disk` and starts its loop.
 pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft, WalError> {
     let snapshotter = Snapshotter::new(disk.clone())
@@ -305,6 +326,9 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         snapshot.get_metadata().index,
         replay.entries.len()
     );
+    if snapshot.get_metadata().index != 0 {
+        log_snapshot_voters(config.id, &snapshot);
+    }
     wal.set_skip_fsync(config.bugs.has(Bug::SkipFsync));
     let snapshot_index = snapshot.get_metadata().index;
     let storage = LogStore::restore(snapshot.clone(), replay.hard_state, &replay.entries);
@@ -486,7 +510,11 @@ impl Driver {
                     .map_err(|_| ProposeError::Dropped);
                 let _ = done.send(result);
             }
-            Input::ApplyConfChange { change, peer } => self.apply_conf_change(&change, peer),
+            Input::ApplyConfChange {
+                change,
+                peer,
+                index,
+            } => self.apply_conf_change(&change, peer, index),
             Input::SetPeers(peers) => self.transport.set_peers(&peers),
             Input::UpdatePeer(peer) => self.transport.add_peer(&peer),
             Input::Matched(reply) => {
@@ -550,11 +578,22 @@ impl Driver {
     /// The membership took it, by rules that leave raft nothing to refuse:
     /// if raft refuses it all the same, the two disagree about who votes,
     /// and this member stops rather than count the wrong quorum.
-    fn apply_conf_change(&mut self, change: &ConfChange, peer: Option<Peer>) {
+    /// The voters it ends with are logged by the entry's `index`, for a
+    /// reader to hold against the membership's.
+    fn apply_conf_change(&mut self, change: &ConfChange, peer: Option<Peer>, index: Option<u64>) {
         let id = self.raw.raft.id;
-        if let Err(e) = self.raw.apply_conf_change(change) {
-            panic!(
+        let conf = match self.raw.apply_conf_change(change) {
+            Ok(conf) => conf,
+            Err(e) => panic!(
                 "member {id:x} cannot apply a conf change its membership took ({change:?}): {e}"
+            ),
+        };
+        if let Some(index) = index {
+            tracing::info!(
+                target: "etcd_sim::raft",
+                member = format_args!("{id:x}"),
+                "raft voters at index {index}: {}",
+                describe_voters(&conf)
             );
         }
         match peer {
@@ -614,6 +653,7 @@ impl Driver {
             snapshot.get_metadata().index,
             snapshot.get_metadata().term
         );
+        log_snapshot_voters(self.raw.raft.id, snapshot);
     }
 
     /// Replaces the WAL with the entries the log holds (its catch-up

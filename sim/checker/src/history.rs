@@ -154,6 +154,27 @@ pub fn lease_not_found(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Fail(why) if why.contains(LEASE_NOT_FOUND))
 }
 
+impl Request {
+    /// Whether it is a read that may be served stale, from one member's
+    /// state alone (the revision rules hold it to its header revision only,
+    /// and a learner may serve it).
+    pub fn is_serializable(&self) -> bool {
+        matches!(
+            self,
+            Request::Get {
+                serializable: true,
+                ..
+            } | Request::Range {
+                serializable: true,
+                ..
+            } | Request::List {
+                serializable: true,
+                ..
+            }
+        )
+    }
+}
+
 fn is_zero(n: &i64) -> bool {
     *n == 0
 }

@@ -229,24 +229,6 @@ fn write_revision(op: &Operation) -> Option<i64> {
     op.writes_at_revision().first().map(|&(_, _, r)| r)
 }
 
-/// Whether `op` is a read that may be served stale (the revision rules
-/// hold it to its header revision only).
-fn serializable(op: &Operation) -> bool {
-    matches!(
-        op.request,
-        Request::Get {
-            serializable: true,
-            ..
-        } | Request::Range {
-            serializable: true,
-            ..
-        } | Request::List {
-            serializable: true,
-            ..
-        }
-    )
-}
-
 /// Revisions of writes that changed the store are unique, and increase in
 /// real-time order.
 pub fn revisions(history: &History) -> Vec<Violation> {
@@ -306,14 +288,14 @@ fn headers(history: &History) -> Vec<Violation> {
     let mut by_return: Vec<(u64, i64, usize)> = ops
         .iter()
         .enumerate()
-        .filter(|(_, op)| !serializable(op))
+        .filter(|(_, op)| !op.request.is_serializable())
         .filter_map(|(i, op)| Some((op.return_ns, answered(op)?, i)))
         .collect();
     by_return.sort_unstable();
     let mut readers: Vec<(u64, i64, usize)> = ops
         .iter()
         .enumerate()
-        .filter(|(_, op)| !serializable(op) && write_revision(op).is_none())
+        .filter(|(_, op)| !op.request.is_serializable() && write_revision(op).is_none())
         .filter_map(|(i, op)| Some((op.call_ns, answered(op)?, i)))
         .collect();
     readers.sort_unstable();
@@ -531,7 +513,7 @@ pub fn at_revision(history: &History) -> Vec<Violation> {
     acknowledged.sort_unstable();
     let mut violations = Vec::new();
     for (read, op) in ops.iter().enumerate() {
-        let linearizable = !serializable(op);
+        let linearizable = !op.request.is_serializable();
         // The past revisions it asked for, if any.
         let past: Vec<i64> = match &op.request {
             Request::List { revision, .. } if *revision > 0 => vec![*revision],

@@ -14,7 +14,7 @@ use std::time::Duration;
 use etcd_sim::crash::CRASH_PANIC;
 use etcd_sim_checker::lease::check_leases;
 use etcd_sim_checker::watch::check_watches;
-use etcd_sim_checker::{check_kv, CheckOptions, History};
+use etcd_sim_checker::{check_kv, CheckOptions, History, Outcome};
 use madsim::runtime::{NodeHandle, Runtime};
 use tokio::sync::watch;
 
@@ -37,6 +37,7 @@ use crate::record::recorder::{BrokenCheck, Recorder};
 use crate::record::trace::Trace;
 use crate::verdict::consistency::compare_members;
 use crate::verdict::liveness::{self, Probe};
+use crate::verdict::membership::{self, Answer};
 use crate::verdict::SeedOutcome;
 
 /// Runs `config` in a fresh runtime seeded with `config.seed`, and checks it.
@@ -78,6 +79,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
             .map(Duration::as_secs_f64),
     );
     let coverage = coverage(&observed.observations, &history, &trace);
+    let membership_broken = membership_check(&observed.observations, &recorder, &history);
     let stuck = match converged {
         Some(Err(evidence)) => Some(evidence),
         _ => None,
@@ -103,6 +105,7 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
                 check: "lease",
                 evidence: v.to_string(),
             }))
+            .chain(membership_broken)
             .collect(),
         watch_violations,
         lease_violations,
@@ -124,6 +127,35 @@ struct Observed {
     liveness: Arc<std::sync::Mutex<Option<Result<Duration, String>>>>,
     /// The members' logs, read once the run is over.
     persisted: Arc<std::sync::Mutex<PersistedRequests>>,
+}
+
+/// The membership check (see `verdict::membership`) over the members'
+/// lines and every request that was answered.
+fn membership_check(
+    observations: &Observations,
+    recorder: &Recorder,
+    history: &History,
+) -> Vec<BrokenCheck> {
+    let answers: Vec<Answer> = recorder
+        .answered_by()
+        .into_iter()
+        .filter_map(|(op, member)| {
+            let op = &history.operations[op];
+            matches!(op.outcome, Outcome::Ok(_)).then(|| Answer {
+                member,
+                call_ns: op.call_ns,
+                return_ns: op.return_ns,
+                linearizable: !op.request.is_serializable(),
+            })
+        })
+        .collect();
+    membership::check(&observations.membership(), &answers)
+        .into_iter()
+        .map(|evidence| BrokenCheck {
+            check: "membership",
+            evidence,
+        })
+        .collect()
 }
 
 /// The run's coverage: the paths the logs counted, plus the faults the
@@ -280,7 +312,11 @@ impl Run {
             .config
             .details
             .then(|| DetailSink::new(self.recorder.clone(), self.clock));
-        Observer::new(self.observed.observations.clone(), details)
+        Observer::new(
+            self.observed.observations.clone(),
+            Some(self.clock),
+            details,
+        )
     }
 
     /// Sets up the network, starts the members on their disks, notes the

@@ -21,8 +21,10 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
+use crate::cluster::clock::Clock;
 use crate::cluster::details::DetailSink;
 use crate::record::member_events::{parse, Logged};
+use crate::record::membership_lines::{self, MembershipLine};
 
 /// Counts of reached paths, by name (`site:…`, `bug-site:…`, …).
 pub type Counts = BTreeMap<String, u64>;
@@ -43,6 +45,8 @@ pub struct MemberLog {
 struct State {
     counts: Counts,
     members: BTreeMap<u64, MemberLog>,
+    /// Every line about who votes, in the order logged.
+    membership: Vec<MembershipLine>,
 }
 
 /// The collected counts and member logs; clones share them.
@@ -72,8 +76,20 @@ impl Observations {
         state.members.get(&id).cloned().unwrap_or_default()
     }
 
-    fn logged(&self, member: u64, message: &str) {
+    /// The members' lines about who votes, in the order they logged them.
+    pub fn membership(&self) -> Vec<MembershipLine> {
+        self.0.lock().unwrap().membership.clone()
+    }
+
+    fn logged(&self, member: u64, at_ns: u64, message: &str) {
         let mut state = self.0.lock().unwrap();
+        if let Some(fact) = membership_lines::parse(message) {
+            state.membership.push(MembershipLine {
+                member,
+                at_ns,
+                fact,
+            });
+        }
         if message.starts_with("wal: cut") {
             *state.counts.entry("torn-wal-cut".into()).or_insert(0) += 1;
         }
@@ -109,14 +125,23 @@ fn snapshot_index(message: &str) -> Option<u64> {
 /// The subscriber: observations always, details when asked.
 pub struct Observer {
     observations: Observations,
+    /// The run's clock, which stamps the lines kept (none outside a run:
+    /// they are stamped 0).
+    clock: Option<Clock>,
     details: Option<DetailSink>,
 }
 
 impl Observer {
-    /// Collects into `observations`, and into `details` if given.
-    pub fn new(observations: Observations, details: Option<DetailSink>) -> Self {
+    /// Collects into `observations`, stamped by `clock`, and into
+    /// `details` if given.
+    pub fn new(
+        observations: Observations,
+        clock: Option<Clock>,
+        details: Option<DetailSink>,
+    ) -> Self {
         Self {
             observations,
+            clock,
             details,
         }
     }
@@ -155,7 +180,8 @@ impl Subscriber for Observer {
             let mut line = Line::default();
             event.record(&mut line);
             if let Some(id) = line.member.and_then(|m| u64::from_str_radix(&m, 16).ok()) {
-                self.observations.logged(id, &line.message);
+                let at_ns = self.clock.map_or(0, |clock| clock.now_ns());
+                self.observations.logged(id, at_ns, &line.message);
             }
         }
         if let Some(details) = &self.details {
@@ -224,7 +250,7 @@ mod tests {
     #[test]
     fn coverage_events_are_counted_and_role_lines_remembered() {
         let observations = Observations::default();
-        let observer = Observer::new(observations.clone(), None);
+        let observer = Observer::new(observations.clone(), None, None);
         tracing::subscriber::with_default(observer, || {
             etcd_sim::coverage::hit(etcd_sim::coverage::Site::ClientFailover);
             etcd_sim::coverage::hit(etcd_sim::coverage::Site::ClientFailover);

@@ -45,6 +45,8 @@ struct Inner {
     member_events: Vec<MemberEvent>,
     /// Members whose process has started once: a later start is a restart.
     started: BTreeSet<String>,
+    /// Which member (raft id) answered each answered operation, by index.
+    answered: Vec<(usize, u64)>,
 }
 
 impl Inner {
@@ -120,6 +122,9 @@ impl Recorder {
             return_ns,
             format_args!("client {client} complete {:?}", brief_outcome(&outcome)),
         );
+        if let Some((member, _)) = answered_by {
+            inner.answered.push((id.0, member));
+        }
         let served_by = answered_by.map(|(member, term)| ServedBy {
             member: inner.name(member),
             term,
@@ -128,6 +133,12 @@ impl Recorder {
         op.return_ns = return_ns;
         op.outcome = outcome;
         op.served_by = served_by;
+    }
+
+    /// Which member, by raft id, answered each operation that had an
+    /// answer: (the operation's index in the history, the member).
+    pub fn answered_by(&self) -> Vec<(usize, u64)> {
+        self.inner.lock().unwrap().answered.clone()
     }
 
     /// Names the members by raft id, in the order of the report's lanes.

@@ -1,10 +1,13 @@
 //! A seed's outcome and its verdict in one word ([`SeedOutcome`],
 //! [`SeedVerdict`]), and the checks of a run besides the checker's: after
 //! the heal the cluster must serve again ([`liveness`]), and once settled
-//! its members must hold the same history ([`consistency`]).
+//! its members must hold the same history ([`consistency`]); who votes is
+//! one story on every member, and neither a removed member nor a learner
+//! answers what it must not ([`membership`]).
 
 pub mod consistency;
 pub mod liveness;
+pub mod membership;
 
 use std::time::Duration;
 

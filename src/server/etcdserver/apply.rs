@@ -98,6 +98,7 @@ impl Applier {
         // The snapshot's membership replaces the one the log built: the
         // transport sends to its members from now on.
         self.raft.set_peers(peers);
+        self.log_membership("restored at", index);
         self.notice_removal();
         self.crash.reach(CrashPoint::AfterSnapshotApply);
         self.last_snapshot = index;
@@ -197,8 +198,11 @@ impl Applier {
                 MembershipChange::Add(member) => peers(vec![member.clone()]).pop(),
                 _ => None,
             };
+            // raft starts with the initial members as voters: the entries
+            // that bootstrap the membership change nothing of raft's.
+            let logged = (id != conf_change::BOOTSTRAP_ID).then_some(entry.index);
             self.raft
-                .apply_conf_change(conf_change::encode(&change, id), peer);
+                .apply_conf_change(conf_change::encode(&change, id), peer, logged);
             if peer_added(&change, id) {
                 // The bug: the newest snapshot is the one before the add.
                 crate::coverage::bug_site(Bug::Etcd12473);
@@ -207,6 +211,7 @@ impl Applier {
                 }
             }
         }
+        self.log_membership("at", entry.index);
         self.crash.reach(CrashPoint::BeforeCommit);
         self.writes.trigger(&id, ApplyResult::Membership(result));
         self.crash.reach(CrashPoint::AfterCommit);
@@ -226,6 +231,19 @@ impl Applier {
         });
         handed_over_key_bucket(handed_over);
         result
+    }
+
+    /// Logs who votes by the membership as of entry `index` (`how`: a
+    /// change applied `at` it, or a snapshot `restored at` it), for a
+    /// reader to hold against raft's voters and other members'.
+    fn log_membership(&self, how: &str, index: u64) {
+        let conf = self.state.read(|state| state.members.conf_state());
+        tracing::info!(
+            target: "etcd_sim::server",
+            member = format_args!("{:x}", self.member_id),
+            "membership {how} index {index}: {}",
+            crate::raft::describe_voters(&conf)
+        );
     }
 
     /// Tells the member to stop once the membership no longer holds it
