@@ -142,6 +142,14 @@ pub enum Bug {
     /// a member restarted from it rebuilds raft's voters without the
     /// membership changes in between.
     Etcd21190,
+    /// etcd #7512: a removed member that missed its removal (cut off,
+    /// down, or restarted with its old data) is never told: its peers step
+    /// its messages instead of refusing them, so it never stops.
+    Etcd7512,
+    /// etcd #21694: MemberUpdate replaces a member's raft attributes
+    /// whole, so updating a learner's peer URLs makes the membership call
+    /// it a voter while raft still counts it as a learner.
+    Etcd21694,
 }
 
 impl Bug {
@@ -187,7 +195,7 @@ struct Row {
 }
 
 /// Every bug, one row each, in declaration order.
-const TABLE: [Row; 31] = [
+const TABLE: [Row; 33] = [
     Row {
         bug: Bug::StaleRead,
         name: "stale-read",
@@ -435,10 +443,24 @@ const TABLE: [Row; 31] = [
         models: "etcd #21190: ConfState not persisted with the index it belongs to",
         issue: Some("https://github.com/etcd-io/etcd/pull/21190"),
     },
+    Row {
+        bug: Bug::Etcd7512,
+        name: "etcd-7512",
+        breaks: "membership: a removed member that missed its removal never stops",
+        models: "etcd #7512: a removed member restarted with its old data hangs",
+        issue: Some("https://github.com/etcd-io/etcd/issues/7512"),
+    },
+    Row {
+        bug: Bug::Etcd21694,
+        name: "etcd-21694",
+        breaks: "membership: updating a learner's URLs makes it a voter in the membership only",
+        models: "etcd #21694: MemberUpdate forgets that the member is a learner",
+        issue: Some("https://github.com/etcd-io/etcd/issues/21694"),
+    },
 ];
 
-// A `BugSet` keeps one bit per bug in a `u32`.
-const _: () = assert!(TABLE.len() <= u32::BITS as usize);
+// A `BugSet` keeps one bit per bug in a `u64`.
+const _: () = assert!(TABLE.len() <= u64::BITS as usize);
 
 impl fmt::Display for Bug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -472,7 +494,7 @@ impl FromStr for Bug {
 
 /// The bugs switched on in one member or client; empty by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BugSet(u32);
+pub struct BugSet(u64);
 
 impl BugSet {
     /// No bugs.
@@ -480,12 +502,12 @@ impl BugSet {
 
     /// Whether `bug` is on.
     pub fn has(self, bug: Bug) -> bool {
-        self.0 & (1 << bug as u32) != 0
+        self.0 & (1 << bug as u64) != 0
     }
 
     /// This set with `bug` on as well.
     pub fn with(self, bug: Bug) -> Self {
-        BugSet(self.0 | 1 << bug as u32)
+        BugSet(self.0 | 1 << bug as u64)
     }
 }
 

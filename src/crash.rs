@@ -52,6 +52,15 @@ pub enum CrashPoint {
     LeaderBeforeSend,
     /// raft driver: a follower (or candidate) is about to send messages.
     FollowerBeforeSend,
+    /// applier: a committed membership change is about to be judged and
+    /// taken.
+    ConfChangeBeforeApply,
+    /// applier: the membership took a change; raft and the transport are
+    /// not told yet.
+    ConfChangeMidApply,
+    /// raft driver: a snapshot whose voters differ from the previous
+    /// snapshot's is about to be saved.
+    MembershipSnapshotSave,
 }
 
 impl CrashPoint {
@@ -98,7 +107,7 @@ struct Row {
 }
 
 /// Every crash point, one row each, in declaration order.
-const TABLE: [Row; 15] = [
+const TABLE: [Row; 18] = [
     Row {
         point: CrashPoint::RaftBeforeSave,
         name: "raft-before-save",
@@ -207,7 +216,46 @@ const TABLE: [Row; 15] = [
         models: "a follower or candidate dying before its acknowledgements or votes leave",
         on_restart: false,
     },
+    Row {
+        point: CrashPoint::ConfChangeBeforeApply,
+        name: "conf-change-before-apply",
+        place: "applier, before a committed membership change is judged",
+        models:
+            "a crash with a membership change committed but not applied: the restart applies it",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::ConfChangeMidApply,
+        name: "conf-change-mid-apply",
+        place: "applier, membership changed, raft and transport not yet told",
+        models: "a crash between the membership and raft taking a change (etcd #21190's window)",
+        on_restart: false,
+    },
+    Row {
+        point: CrashPoint::MembershipSnapshotSave,
+        name: "membership-snapshot-save",
+        place: "raft driver, before saving a snapshot whose voters changed",
+        models: "a crash as the first snapshot holding a new membership is saved",
+        on_restart: false,
+    },
 ];
+
+impl CrashPoint {
+    /// The points passed only while the members change (a conf change
+    /// applied, a snapshot holding a new membership saved): a membership
+    /// fault arms them in the middle of its change, where a crash point
+    /// armed at any other time would wait in vain.
+    pub const MEMBERSHIP: [CrashPoint; 3] = [
+        CrashPoint::ConfChangeBeforeApply,
+        CrashPoint::ConfChangeMidApply,
+        CrashPoint::MembershipSnapshotSave,
+    ];
+
+    /// Whether it is one of [`CrashPoint::MEMBERSHIP`].
+    pub fn only_in_membership_changes(self) -> bool {
+        Self::MEMBERSHIP.contains(&self)
+    }
+}
 
 impl fmt::Display for CrashPoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -10,6 +10,7 @@
 //! ([`election`]).
 
 mod election;
+mod fence;
 mod log_store;
 mod node;
 mod snapshotter;
@@ -18,6 +19,7 @@ mod voters;
 pub mod wal;
 
 pub use election::ElectionTimeouts;
+pub use fence::{Fence, REMOVED};
 pub use node::{
     spawn_raft, Bootstrap, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus, SpawnedRaft,
 };

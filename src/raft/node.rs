@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::fence::Fence;
 use super::log_store::LogStore;
 use super::snapshotter::{SnapshotFile, Snapshotter};
 use super::transport::{Connectivity, Peer, Report, Transport};
@@ -66,6 +67,9 @@ pub struct RaftConfig {
     /// follower a little behind catches up from the log rather than from a
     /// snapshot (etcd's `SnapshotCatchUpEntries`, 5,000).
     pub catch_up_entries: u64,
+    /// Who is removed for good; the transport learns from a peer that
+    /// this member is.
+    pub fence: Fence,
 }
 
 /// The start of a new cluster's log (etcd's `StartNode`).
@@ -371,6 +375,7 @@ pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft
         &config.peers,
         report_tx,
         connectivity.clone(),
+        config.fence.clone(),
         config.perturbations,
     );
     let driver = Driver {
@@ -561,6 +566,9 @@ impl Driver {
             true => store.conf_state().clone(),
             false => conf_state,
         });
+        if describe_voters(meta.get_conf_state()) != describe_voters(store.conf_state()) {
+            self.crash.reach(CrashPoint::MembershipSnapshotSave);
+        }
         snapshot.data = data.into();
         let (inbox, crash) = (self.inbox.clone(), self.crash.clone());
         let snapshotter = self.snapshotter.clone();

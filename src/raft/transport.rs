@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::transport::Endpoint;
 
+use super::fence::{Fence, REMOVED};
 use super::RaftHandle;
 use crate::perturb::{Perturbation, Perturbations};
 use crate::proto::etcdsimpb::raft_transport_client::RaftTransportClient;
@@ -101,18 +102,21 @@ pub struct Transport {
     queues: BTreeMap<u64, mpsc::UnboundedSender<Message>>,
     reports: mpsc::UnboundedSender<Report>,
     connectivity: Connectivity,
+    fence: Fence,
     perturbations: Perturbations,
 }
 
 impl Transport {
     /// Starts one sender task per peer; `from` is this member's raft id.
-    /// What becomes of sends is reported on `reports`, and which peers are
-    /// reachable in `connectivity`.
+    /// What becomes of sends is reported on `reports`, which peers are
+    /// reachable in `connectivity`, and a peer's word that this member was
+    /// removed in `fence`.
     pub fn start(
         from: u64,
         peers: &[Peer],
         reports: mpsc::UnboundedSender<Report>,
         connectivity: Connectivity,
+        fence: Fence,
         perturbations: Perturbations,
     ) -> Self {
         let mut transport = Self {
@@ -120,6 +124,7 @@ impl Transport {
             queues: BTreeMap::new(),
             reports,
             connectivity,
+            fence,
             perturbations,
         };
         transport.set_peers(peers);
@@ -153,6 +158,7 @@ impl Transport {
             rx,
             self.reports.clone(),
             self.connectivity.clone(),
+            self.fence.clone(),
             self.perturbations,
         ));
         self.queues.insert(peer.id, tx);
@@ -201,6 +207,7 @@ async fn send_loop(
     mut rx: mpsc::UnboundedReceiver<Message>,
     reports: mpsc::UnboundedSender<Report>,
     connectivity: Connectivity,
+    fence: Fence,
     perturbations: Perturbations,
 ) {
     let snapshot_endpoint = match Endpoint::from_shared(url.clone()) {
@@ -256,6 +263,11 @@ async fn send_loop(
         let sent = tokio::time::timeout(SEND_TIMEOUT, c.send(request)).await;
         if matches!(sent, Ok(Ok(_))) {
             connectivity.delivered(to);
+        } else if matches!(&sent, Ok(Err(status)) if status.message() == REMOVED) {
+            // A peer knows this member was removed: it must stop.
+            if fence.removed_this_member() {
+                tracing::warn!(target: "etcd_sim::raft", member = format_args!("{from:x}"), "{REMOVED}");
+            }
         } else {
             // Once per lost connection, as etcd logs a lost peer stream.
             tracing::warn!(
@@ -319,12 +331,26 @@ async fn send_snapshot(endpoint: Endpoint, msg: Message, reports: mpsc::Unbounde
 /// The receiving side: the gRPC service that steps incoming messages.
 pub struct RaftTransportService {
     raft: RaftHandle,
+    fence: Option<Fence>,
 }
 
 impl RaftTransportService {
-    /// Steps every received message meant for this member into `raft`.
-    pub fn new(raft: RaftHandle) -> Self {
-        Self { raft }
+    /// Steps every received message meant for this member into `raft`,
+    /// refusing those of a member `fence` names removed; without a fence
+    /// (the `etcd-7512` bug) a removed member's messages are stepped too.
+    pub fn new(raft: RaftHandle, fence: Option<Fence>) -> Self {
+        Self { raft, fence }
+    }
+
+    /// Refuses a removed member's message, so that it learns it was
+    /// removed (etcd's rafthttp answers it "410 Gone").
+    fn check_sender(&self, from: u64) -> Result<(), tonic::Status> {
+        match &self.fence {
+            Some(fence) if fence.is_removed(from) => {
+                Err(tonic::Status::failed_precondition(REMOVED))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a message meant for another member (etcd's rafthttp:
@@ -351,7 +377,9 @@ impl RaftTransport for RaftTransportService {
         &self,
         request: tonic::Request<MessageBatch>,
     ) -> Result<tonic::Response<SendAck>, tonic::Status> {
-        for bytes in request.into_inner().messages {
+        let batch = request.into_inner();
+        self.check_sender(batch.from)?;
+        for bytes in batch.messages {
             let msg = Message::parse_from_bytes(&bytes)
                 .map_err(|e| tonic::Status::invalid_argument(format!("bad raft message: {e}")))?;
             self.check_recipient(&msg)?;
@@ -376,6 +404,7 @@ impl RaftTransport for RaftTransportService {
                 "a snapshot stream carried another message",
             ));
         }
+        self.check_sender(msg.from)?;
         self.check_recipient(&msg)?;
         self.raft.step(msg);
         Ok(tonic::Response::new(SendAck {}))

@@ -33,7 +33,6 @@ use crate::proto::etcdserverpb::watch_server::WatchServer;
 use crate::proto::etcdsimpb::cluster_peer_server::ClusterPeerServer;
 use crate::proto::etcdsimpb::lease_peer_server::LeasePeerServer;
 use crate::proto::etcdsimpb::raft_transport_server::RaftTransportServer;
-use crate::raft::RaftTransportService;
 use crate::storage::Disk;
 use etcdserver::{EtcdServer, StartError, TaskEnded};
 
@@ -98,8 +97,7 @@ pub async fn run_and_announce(
         // or a snapshot is as large as the data, and tonic's default 4 MiB
         // limit refused every batch or snapshot above it, for good.
         .add_service(
-            RaftTransportServer::new(RaftTransportService::new(server.raft().clone()))
-                .max_decoding_message_size(usize::MAX),
+            RaftTransportServer::new(server.raft_transport()).max_decoding_message_size(usize::MAX),
         )
         .add_service(LeasePeerServer::new(etcdserver::LeasePeerService::new(
             server.clone(),

@@ -33,7 +33,7 @@ use crate::proto::etcdserverpb::{
     LeaseGrantResponse, LeaseRevokeResponse, Member, RangeRequest, RangeResponse, RequestHeader,
     RequestOp, TxnRequest, TxnResponse,
 };
-use crate::raft::{Peer, RaftHandle, SnapshotFile};
+use crate::raft::{Fence, Peer, RaftHandle, SnapshotFile, REMOVED};
 use crate::server::lease::attached_keys;
 
 /// Applies committed entries to the store, and snapshots it now and then.
@@ -68,8 +68,9 @@ pub struct Applier {
     pub promote_extend: Duration,
     /// The backend quota the quota applier checks writes against.
     pub quota: Quota,
-    /// Set once this member applied its own removal: it must stop.
-    pub removed: watch::Sender<bool>,
+    /// Who is removed for good, for the transport to refuse; this
+    /// member's own removal stops it.
+    pub fence: Fence,
 }
 
 impl Applier {
@@ -191,9 +192,10 @@ impl Applier {
         // As for any entry: one that does not decode stops every member.
         let (id, change) = conf_change::decode(entry)
             .unwrap_or_else(|e| panic!("committed entry does not decode: {}", e.0));
-        self.crash.reach(CrashPoint::BeforeApply);
+        self.crash.reach(CrashPoint::ConfChangeBeforeApply);
         let result = self.change_membership(change.clone());
         if result.is_ok() {
+            self.crash.reach(CrashPoint::ConfChangeMidApply);
             let peer = match &change {
                 MembershipChange::Add(member) => peers(vec![member.clone()]).pop(),
                 _ => None,
@@ -221,11 +223,18 @@ impl Applier {
     /// Takes `change` into the membership if it is valid there, and
     /// answers with the members after it.
     fn change_membership(&mut self, change: MembershipChange) -> Result<Vec<Member>, ServerError> {
+        // The bug: an update replaces the member's raft attributes whole,
+        // learner flag and all.
+        crate::coverage::bug_site(Bug::Etcd21694);
+        let replaces_attributes = self.bugs.has(Bug::Etcd21694);
         let (result, handed_over) = self.state.write(|state| {
             if let Err(e) = state.members.validate(&change) {
                 return (Err(e.into()), false);
             }
-            state.members.apply(change);
+            match replaces_attributes {
+                true => state.members.apply_replacing_attributes(change),
+                false => state.members.apply(change),
+            }
             // etcd saves the member in the backend's members bucket.
             (Ok(state.members.list()), state.store.write_elsewhere())
         });
@@ -248,17 +257,17 @@ impl Applier {
 
     /// Tells the member to stop once the membership no longer holds it
     /// (etcd: "the member has been permanently removed from the cluster").
+    /// The transport refuses every removed member from now on.
     fn notice_removal(&self) {
-        let removed = self
-            .state
-            .read(|state| state.members.is_removed(self.member_id));
-        if removed && !*self.removed.borrow() {
+        let removed = self.state.read(|state| state.members.removed_ids());
+        let this_member = removed.contains(&self.member_id);
+        self.fence.set_removed(removed);
+        if this_member && self.fence.removed_this_member() {
             tracing::warn!(
                 target: "etcd_sim::server",
                 member = format_args!("{:x}", self.member_id),
-                "the member has been permanently removed from the cluster"
+                "{REMOVED}"
             );
-            self.removed.send_replace(true);
         }
     }
 

@@ -167,6 +167,21 @@ impl Membership {
         }
     }
 
+    /// Applies `change` as etcd 3.4 applies an update: the member's raft
+    /// attributes replaced whole, so a learner updated becomes a voter in
+    /// the membership while raft still counts it as a learner (the
+    /// `etcd-21694` bug; other changes apply as [`Self::apply`] does).
+    pub fn apply_replacing_attributes(&mut self, change: MembershipChange) {
+        let updated = match &change {
+            MembershipChange::Update { id, .. } => Some(*id),
+            _ => None,
+        };
+        self.apply(change);
+        if let Some(member) = updated.and_then(|id| self.members.get_mut(&id)) {
+            member.is_learner = false;
+        }
+    }
+
     /// Records what `attributes.member_id` published, replacing what it
     /// published before (a member publishes again on every start). A
     /// removed or unknown member's attributes are dropped, as etcd drops
@@ -191,9 +206,9 @@ impl Membership {
         self.members.get(&id)
     }
 
-    /// Whether `id` was removed from the cluster.
-    pub fn is_removed(&self, id: u64) -> bool {
-        self.removed.contains(&id)
+    /// Every id removed from the cluster.
+    pub fn removed_ids(&self) -> Vec<u64> {
+        self.removed.iter().copied().collect()
     }
 
     /// The members that vote.
@@ -337,7 +352,7 @@ mod tests {
         table.apply(MembershipChange::Promote(4));
         table.apply(MembershipChange::Remove(1));
         assert_eq!(table.conf_state(), ConfState::from((vec![2, 3, 4], vec![])));
-        assert!(table.is_removed(1) && table.member(1).is_none());
+        assert!(table.removed_ids() == [1] && table.member(1).is_none());
     }
 
     #[test]

@@ -60,7 +60,8 @@ use crate::proto::etcdserverpb::{
     RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::{
-    spawn_raft, wal::WalError, Bootstrap, Committed, Peer, RaftConfig, RaftHandle, SpawnedRaft,
+    spawn_raft, wal::WalError, Bootstrap, Committed, Fence, Peer, RaftConfig, RaftHandle,
+    RaftTransportService, SpawnedRaft,
 };
 use crate::server::lease::Lessor;
 use crate::storage::Disk;
@@ -87,8 +88,11 @@ struct Inner {
     /// Refuse a membership change that would leave too few started voters
     /// (etcd's `--strict-reconfig-check`).
     strict_reconfig_check: bool,
-    /// Becomes true once this member applied its own removal.
+    /// Becomes true once this member applied its own removal, or a peer
+    /// refused its messages for it.
     removed: watch::Receiver<bool>,
+    /// Who is removed for good, for the peer transport to refuse.
+    fence: Fence,
     raft: RaftHandle,
     /// The state machine, read here, changed by the applier alone.
     state: BackendReader,
@@ -146,11 +150,15 @@ impl EtcdServer {
             crate::version::VERSION,
             quota.limit().unwrap_or(0),
         );
+        let fence = Fence::default();
         let SpawnedRaft {
             handle: raft,
             committed,
             task: raft_loop,
-        } = spawn_raft(raft_config(config, &identity, metrics.clone()), disk)?;
+        } = spawn_raft(
+            raft_config(config, &identity, metrics.clone(), fence.clone()),
+            disk,
+        )?;
         // The bug: a key bucket with no entries in use is handed over
         // with one.
         let writeback = if config.bugs.has(Bug::Etcd17247) {
@@ -165,7 +173,6 @@ impl EtcdServer {
         let restores = Arc::new(AtomicU64::new(0));
         let writes = Arc::new(Wait::default());
         let reads = Arc::new(Wait::default());
-        let (removed_tx, removed) = watch::channel(false);
         let applier = Applier {
             state,
             writes: writes.clone(),
@@ -182,7 +189,7 @@ impl EtcdServer {
             promote_extend: config.tick * config.election_ticks.0 as u32,
             metrics: metrics.clone(),
             quota,
-            removed: removed_tx,
+            fence: fence.clone(),
         };
         let apply_loop = tokio::spawn(apply_loop(
             applier,
@@ -195,7 +202,8 @@ impl EtcdServer {
                 member_id: identity.member_id,
                 cluster_id: identity.cluster_id,
                 strict_reconfig_check: config.strict_reconfig_check,
-                removed,
+                removed: fence.this_member_removed(),
+                fence,
                 raft,
                 state: reader,
                 quota,
@@ -244,6 +252,16 @@ impl EtcdServer {
     /// This member's raft handle, for the peer transport.
     pub fn raft(&self) -> &RaftHandle {
         &self.inner.raft
+    }
+
+    /// The peer transport's service: it steps what peers send into raft,
+    /// refusing removed members (unless the `etcd-7512` bug is on).
+    pub fn raft_transport(&self) -> RaftTransportService {
+        // The bug: removed members' messages are stepped, so one that
+        // missed its removal is never told.
+        crate::coverage::bug_site(Bug::Etcd7512);
+        let fence = (!self.inner.bugs.has(Bug::Etcd7512)).then(|| self.inner.fence.clone());
+        RaftTransportService::new(self.inner.raft.clone(), fence)
     }
 
     /// This member's id.
@@ -483,7 +501,12 @@ impl EtcdServer {
 }
 
 /// The member's raft, as `config` describes it.
-fn raft_config(config: &ServerConfig, identity: &Identity, metrics: Metrics) -> RaftConfig {
+fn raft_config(
+    config: &ServerConfig,
+    identity: &Identity,
+    metrics: Metrics,
+    fence: Fence,
+) -> RaftConfig {
     RaftConfig {
         id: identity.member_id,
         peers: match identity.peers.is_empty() {
@@ -507,6 +530,7 @@ fn raft_config(config: &ServerConfig, identity: &Identity, metrics: Metrics) -> 
         clock: config.clock.clone(),
         metrics,
         catch_up_entries: config.catch_up_entries,
+        fence,
     }
 }
 
