@@ -92,12 +92,17 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         // sent a snapshot whose voters and learners lack it refuses it, and
         // never catches up: the liveness probe's put through it gets no
         // answer.
-        Bug::Etcd12473 => &["stuck"],
+        Bug::Etcd12473 => &["stuck", "broken:membership"],
         // That, or a member restarted from such a snapshot whose raft
         // voters lack changes its membership has: raft then refuses a
         // change the membership takes (removing a voter it no longer
         // counts leaves none), and the member stops on the disagreement.
-        Bug::Etcd21190 => &["stuck", "panicked"],
+        Bug::Etcd21190 => &["stuck", "panicked", "broken:membership"],
+        // A member removed while down and started with its old data is
+        // not told, and runs on.
+        Bug::Etcd7512 => &["broken:membership"],
+        // The membership calls the updated learner a voter, raft a learner.
+        Bug::Etcd21694 => &["broken:membership", "stuck", "panicked"],
     }
 }
 

@@ -100,10 +100,18 @@ impl Connectivity {
 pub struct Transport {
     from: u64,
     queues: BTreeMap<u64, mpsc::UnboundedSender<Message>>,
+    feedback: Feedback,
+    perturbations: Perturbations,
+}
+
+/// Where every peer's sender task tells what became of its sends: to raft
+/// (`reports`), to the server (`connectivity`), and to the member itself
+/// (`fence`: a peer said it was removed).
+#[derive(Clone)]
+struct Feedback {
     reports: mpsc::UnboundedSender<Report>,
     connectivity: Connectivity,
     fence: Fence,
-    perturbations: Perturbations,
 }
 
 impl Transport {
@@ -122,9 +130,11 @@ impl Transport {
         let mut transport = Self {
             from,
             queues: BTreeMap::new(),
-            reports,
-            connectivity,
-            fence,
+            feedback: Feedback {
+                reports,
+                connectivity,
+                fence,
+            },
             perturbations,
         };
         transport.set_peers(peers);
@@ -156,9 +166,7 @@ impl Transport {
             peer.id,
             peer.url.clone(),
             rx,
-            self.reports.clone(),
-            self.connectivity.clone(),
-            self.fence.clone(),
+            self.feedback.clone(),
             self.perturbations,
         ));
         self.queues.insert(peer.id, tx);
@@ -167,7 +175,7 @@ impl Transport {
     /// Sends nothing to `id` any more.
     pub fn remove_peer(&mut self, id: u64) {
         self.queues.remove(&id);
-        self.connectivity.lost(id);
+        self.feedback.connectivity.lost(id);
     }
 
     /// Queues `messages` for their recipients.
@@ -205,11 +213,14 @@ async fn send_loop(
     to: u64,
     url: String,
     mut rx: mpsc::UnboundedReceiver<Message>,
-    reports: mpsc::UnboundedSender<Report>,
-    connectivity: Connectivity,
-    fence: Fence,
+    feedback: Feedback,
     perturbations: Perturbations,
 ) {
+    let Feedback {
+        reports,
+        connectivity,
+        fence,
+    } = feedback;
     let snapshot_endpoint = match Endpoint::from_shared(url.clone()) {
         Ok(e) => e.connect_timeout(SEND_TIMEOUT),
         Err(e) => panic!("invalid peer url {url}: {e}"),

@@ -31,6 +31,7 @@ use crate::cluster::details::DetailSink;
 use crate::cluster::nemesis::Nemesis;
 use crate::cluster::observer::{Counts, Observations, Observer};
 use crate::cluster::SimCluster;
+use crate::faults::FaultKind;
 use crate::record::availability::Availability;
 use crate::record::persisted::PersistedRequests;
 use crate::record::recorder::{BrokenCheck, Recorder};
@@ -39,6 +40,9 @@ use crate::verdict::consistency::compare_members;
 use crate::verdict::liveness::{self, Probe};
 use crate::verdict::membership::{self, Answer};
 use crate::verdict::SeedOutcome;
+
+/// How many members a grow-shrink fault adds (3 -> 5).
+const GROWTH: usize = 2;
 
 /// Runs `config` in a fresh runtime seeded with `config.seed`, and checks it.
 ///
@@ -327,18 +331,27 @@ impl Run {
             net.send_latency = knobs.net_latency();
             net.packet_loss_rate = knobs.net_loss();
         });
-        let cluster = Arc::new(SimCluster::start(config.nodes, |member| {
-            member.bugs = config.bugs;
-            member.perturbations = knobs.perturbation_set();
-            member.snapshot_count = knobs.snapshot_count;
-            member.catch_up_entries = knobs.catch_up_entries;
-            member.tick = Duration::from_millis(knobs.tick_ms);
-            member.election_ticks = (knobs.election_ticks, 2 * knobs.election_ticks);
-            member.pre_vote = config.pre_vote;
-            member.check_quorum = config.check_quorum;
-        }));
-        for member in 0..config.nodes {
-            cluster.disk(member).set_latency(knobs.disk.latency());
+        // Spare slots for a grow-shrink fault: a cluster grows by two.
+        let spares = match config.faults.iter().any(|k| k == FaultKind::GrowShrink) {
+            true => GROWTH,
+            false => 0,
+        };
+        let cluster = Arc::new(SimCluster::start_with_spares(
+            config.nodes,
+            spares,
+            |member| {
+                member.bugs = config.bugs;
+                member.perturbations = knobs.perturbation_set();
+                member.snapshot_count = knobs.snapshot_count;
+                member.catch_up_entries = knobs.catch_up_entries;
+                member.tick = Duration::from_millis(knobs.tick_ms);
+                member.election_ticks = (knobs.election_ticks, 2 * knobs.election_ticks);
+                member.pre_vote = config.pre_vote;
+                member.check_quorum = config.check_quorum;
+            },
+        ));
+        for slot in 0..cluster.slots().len() {
+            cluster.disk(slot).set_latency(knobs.disk.latency());
         }
         let recorder = &self.recorder;
         recorder.set_members(cluster.members().iter().map(|m| (m.id(), m.name.clone())));
@@ -420,13 +433,12 @@ impl Run {
         recorder.note(clock.now_ns(), "healed; liveness phase");
         let probe = Probe {
             members: cluster
-                .members()
-                .iter()
-                .zip(cluster.endpoints())
-                .map(|(m, endpoint)| liveness::Member {
-                    id: m.id(),
-                    name: m.name.clone(),
-                    endpoint,
+                .in_cluster()
+                .into_iter()
+                .map(|slot| liveness::Member {
+                    id: cluster.slots()[slot].id(),
+                    name: cluster.name(slot).to_string(),
+                    endpoint: cluster.endpoint(slot),
                 })
                 .collect(),
             watch_logs: self.logs.watches.clone(),
@@ -467,8 +479,8 @@ impl Run {
     /// Reads the members' logs, for the outcome of writes nobody learned.
     fn read_members_logs(&self, cluster: &SimCluster) {
         *self.observed.persisted.lock().unwrap() = PersistedRequests::read(
-            (0..self.config.nodes)
-                .map(|member| cluster.disk(member) as &dyn etcd_sim::storage::Disk),
+            (0..cluster.slots().len())
+                .map(|slot| cluster.disk(slot) as &dyn etcd_sim::storage::Disk),
         );
     }
 }

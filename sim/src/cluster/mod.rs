@@ -100,6 +100,7 @@ fn spawn_member(
     SimMember {
         id: AtomicU64::new(cluster.member(&name).expect("built above").id),
         joins,
+        in_cluster: AtomicBool::new(true),
         name,
         ip,
         node,
@@ -119,6 +120,9 @@ pub struct SimMember {
     id: AtomicU64,
     /// Whether it starts as a member joining the running cluster.
     joins: Arc<AtomicBool>,
+    /// Whether it is in the cluster (a spare slot is not until a member
+    /// is added in it, and leaves it when that member is removed).
+    in_cluster: AtomicBool,
     node: NodeHandle,
     disk: SimDisk,
     crash_points: CrashPoints,
@@ -142,9 +146,13 @@ impl SimMember {
     }
 }
 
-/// The members of one simulated cluster.
+/// The members of one simulated cluster, and the spare slots a grown
+/// cluster's extra members take.
 pub struct SimCluster {
-    members: Vec<SimMember>,
+    /// The members it started with, then the spares.
+    slots: Vec<SimMember>,
+    /// How many it started with.
+    size: usize,
 }
 
 impl SimCluster {
@@ -152,17 +160,38 @@ impl SimCluster {
     /// ([`AddressPlan::member_ip`]) in the current runtime; `configure`
     /// adjusts each member's configuration first.
     pub fn start(size: usize, configure: impl Fn(&mut ServerConfig)) -> Self {
-        let cluster = Cluster::new(
-            "etcd-sim",
-            (0..size).map(|i| {
+        Self::start_with_spares(size, 0, configure)
+    }
+
+    /// As [`SimCluster::start`], with `spares` more slots after the
+    /// members (`n{size+1}`, …) that stay down until a member is added in
+    /// one ([`SimCluster::grow_into`]).
+    pub fn start_with_spares(
+        size: usize,
+        spares: usize,
+        configure: impl Fn(&mut ServerConfig),
+    ) -> Self {
+        let peers = |slots: std::ops::Range<usize>| {
+            slots.map(|i| {
                 let peer_url = AddressPlan::peer_url(AddressPlan::member_ip(i));
                 (AddressPlan::member_name(i), peer_url)
-            }),
-        );
-        let members = (0..size)
+            })
+        };
+        let cluster = Cluster::new("etcd-sim", peers(0..size));
+        let mut slots: Vec<SimMember> = (0..size)
             .map(|i| spawn_member(cluster.clone(), i, ClusterState::New, &configure))
             .collect();
-        Self { members }
+        for spare in size..size + spares {
+            // It knows the initial members and itself; joining, it asks
+            // them for the cluster as it is.
+            let cluster = Cluster::new("etcd-sim", peers(0..size).chain(peers(spare..spare + 1)));
+            let member = spawn_member(cluster, spare, ClusterState::Existing, &configure);
+            // Down until added: killed before its first instruction ran.
+            Handle::current().kill(member.node.id());
+            member.in_cluster.store(false, Ordering::Relaxed);
+            slots.push(member);
+        }
+        Self { slots, size }
     }
 
     /// Starts member `index` as a member that joins this running cluster
@@ -173,7 +202,7 @@ impl SimCluster {
     pub fn join(&self, index: usize, id: u64, configure: impl Fn(&mut ServerConfig)) -> SimMember {
         let cluster = Cluster::new(
             "etcd-sim",
-            self.members
+            self.members()
                 .iter()
                 .map(|m| (m.name.clone(), AddressPlan::peer_url(m.ip)))
                 .chain([(
@@ -186,67 +215,120 @@ impl SimCluster {
         member
     }
 
-    /// The members the cluster started with, in order of name.
+    /// The members the cluster started with, in order of name: the ones
+    /// faults name.
     pub fn members(&self) -> &[SimMember] {
-        &self.members
+        &self.slots[..self.size]
+    }
+
+    /// Every slot, the spares after the members it started with.
+    pub fn slots(&self) -> &[SimMember] {
+        &self.slots
+    }
+
+    /// The slots in the cluster now: the members it started with (unless
+    /// removed for good) and the spares a member was added in.
+    pub fn in_cluster(&self) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|&i| self.slots[i].in_cluster.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// The spare slots no member is in now.
+    pub fn free_spares(&self) -> Vec<usize> {
+        (self.size..self.slots.len())
+            .filter(|&i| !self.slots[i].in_cluster.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// A member with id `id` was added in spare slot `index`: it starts
+    /// now, joining the running cluster.
+    pub fn grow_into(&self, index: usize, id: u64) {
+        let member = &self.slots[index];
+        member.id.store(id, Ordering::Relaxed);
+        member.in_cluster.store(true, Ordering::Relaxed);
+        Handle::current().restart(member.node.id());
+    }
+
+    /// The member in spare slot `index` was removed: its process is
+    /// stopped (if it did not stop by itself) and its data wiped, and the
+    /// slot is free again.
+    pub fn shrink_from(&self, index: usize) {
+        assert!(index >= self.size, "only a spare slot is given up");
+        let member = &self.slots[index];
+        Handle::current().kill(member.node.id());
+        member.disk.wipe();
+        member.in_cluster.store(false, Ordering::Relaxed);
     }
 
     /// The madsim node of member `index`.
     pub fn node_id(&self, index: usize) -> NodeId {
-        self.members[index].node.id()
+        self.slots[index].node.id()
     }
 
     /// The name of member `index`.
     pub fn name(&self, index: usize) -> &str {
-        &self.members[index].name
+        &self.slots[index].name
     }
 
     /// The disk of member `index`, which outlives its incarnations.
     pub fn disk(&self, index: usize) -> &SimDisk {
-        &self.members[index].disk
+        &self.slots[index].disk
     }
 
     /// The clock rate of member `index`.
     pub fn clock(&self, index: usize) -> &ClockRate {
-        &self.members[index].clock
+        &self.slots[index].clock
     }
 
     /// The crash points of member `index`.
     pub fn crash_points(&self, index: usize) -> &CrashPoints {
-        &self.members[index].crash_points
+        &self.slots[index].crash_points
     }
 
-    /// Every member's client URL.
+    /// The client URL of every slot in the cluster now
+    /// ([`SimCluster::in_cluster`]).
     pub fn endpoints(&self) -> Vec<String> {
-        self.members
-            .iter()
-            .map(|m| AddressPlan::client_url(m.ip))
+        self.in_cluster()
+            .into_iter()
+            .map(|i| self.slots[i].endpoint())
             .collect()
+    }
+
+    /// The client URL of slot `index`.
+    pub fn endpoint(&self, index: usize) -> String {
+        self.slots[index].endpoint()
     }
 
     /// Kills member `index` like a power loss: its tasks die, and when it
     /// restarts, its disk has lost what was not synced.
     pub fn kill(&self, index: usize) {
-        Handle::current().kill(self.members[index].node.id());
+        Handle::current().kill(self.slots[index].node.id());
+    }
+
+    /// Whether member `index`'s process has stopped (killed, or exited by
+    /// itself, as a removed member's does).
+    pub fn has_stopped(&self, index: usize) -> bool {
+        Handle::current().is_exit(self.slots[index].node.id())
     }
 
     /// Member `index` was removed from the cluster and added back as a new
     /// member with id `id` (etcd robustness's MemberReplace): from now on
     /// it starts as a member joining the running cluster.
     pub fn replaced(&self, index: usize, id: u64) {
-        let member = &self.members[index];
+        let member = &self.slots[index];
         member.id.store(id, Ordering::Relaxed);
         member.joins.store(true, Ordering::Relaxed);
     }
 
     /// Where member `index`'s peers reach it.
     pub fn peer_url(&self, index: usize) -> String {
-        AddressPlan::peer_url(self.members[index].ip)
+        AddressPlan::peer_url(self.slots[index].ip)
     }
 
     /// Starts member `index` again from its disk.
     pub fn restart(&self, index: usize) {
-        Handle::current().restart(self.members[index].node.id());
+        Handle::current().restart(self.slots[index].node.id());
     }
 
     /// The index of the member that most members report as leader, if any.
@@ -270,7 +352,7 @@ impl SimCluster {
             .copied()
             .filter(|&id| id != 0)
             .max_by_key(|id| votes.iter().filter(|v| *v == id).count())?;
-        self.members.iter().position(|m| m.id() == leader)
+        self.slots.iter().position(|m| m.id() == leader)
     }
 
     /// Waits until every member follows the same leader (elections take a
@@ -295,10 +377,10 @@ impl SimCluster {
     /// Maintenance API, as `etcdctl move-leader` does; returns the server's
     /// answer (an error if `from` does not lead, or the move timed out).
     pub async fn move_leader(&self, from: usize, to: usize) -> Result<(), String> {
-        let endpoint = self.endpoints().swap_remove(from);
+        let endpoint = self.endpoint(from);
         let client =
             Client::new([endpoint], Duration::from_millis(500)).map_err(|e| e.to_string())?;
-        let moved = client.move_leader(self.members[to].id());
+        let moved = client.move_leader(self.slots[to].id());
         match tokio::time::timeout(Duration::from_secs(7), moved).await {
             Ok(answer) => answer.map_err(|e| e.to_string()),
             Err(_) => Err("no answer".to_string()),

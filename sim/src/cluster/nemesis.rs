@@ -11,7 +11,7 @@
 //! until told to stop; the run then heals and lets the cluster settle.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_sim::crash::CrashPoint;
@@ -25,9 +25,9 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
 use crate::cluster::clock::Clock;
-use crate::cluster::replace::{replace, Replaced};
+use crate::cluster::replace::{grow, replace, shrink, Replaced, Replacement};
 use crate::cluster::SimCluster;
-use crate::faults::{Fault, FaultKind, FaultSet, Member};
+use crate::faults::{ChangeCrash, Fault, FaultKind, FaultSet, Member};
 use crate::record::recorder::{FaultId, Recorder};
 use crate::shape::schedule::FaultStep;
 use crate::shape::swarm::Knobs;
@@ -50,6 +50,8 @@ pub struct Nemesis {
     crash_points: Vec<CrashPoint>,
     seed: u64,
     knobs: Knobs,
+    /// The spare slots a grow-shrink fault grew into, until it shrinks.
+    grown: Mutex<Vec<usize>>,
 }
 
 impl Nemesis {
@@ -73,6 +75,7 @@ impl Nemesis {
             crash_points,
             seed,
             knobs,
+            grown: Mutex::new(Vec::new()),
         }
     }
 
@@ -219,15 +222,52 @@ impl Nemesis {
                 let detail = format!("{} -> {}", name(leader), name(to));
                 (Resolved::TransferLeader { to }, detail)
             }
-            Fault::MemberReplace { member, learner } => {
+            Fault::MemberReplace {
+                member,
+                learner,
+                down_first,
+                crash,
+            } => {
                 if members == 1 {
                     let note = "nemesis: member-replace skipped, the only member cannot go";
                     self.recorder.note(self.clock.now_ns(), note);
                     return None;
                 }
+                let down = if *down_first { " (stopped first)" } else { "" };
                 let how = if *learner { " (back as a learner)" } else { "" };
-                let detail = format!("{}{how}", name(member.0));
-                (Resolved::Replace(member.0, *learner), detail)
+                let detail = format!("{}{down}{how}{}", name(member.0), crash_detail(crash));
+                let how = Replacement {
+                    learner: *learner,
+                    down_first: *down_first,
+                };
+                (Resolved::Replace(member.0, how, *crash), detail)
+            }
+            Fault::RemoveLeader { learner, crash } => {
+                if members == 1 {
+                    let note = "nemesis: remove-leader skipped, the only member cannot go";
+                    self.recorder.note(self.clock.now_ns(), note);
+                    return None;
+                }
+                let leader = self.leader(fault).await?;
+                // The member that crashes mid-change is never the one changed.
+                let crash = crash.filter(|c| c.member.0 != leader);
+                let how = if *learner { ", back as a learner" } else { "" };
+                let detail = format!("{} (leader){how}{}", name(leader), crash_detail(&crash));
+                let how = Replacement {
+                    learner: *learner,
+                    down_first: false,
+                };
+                (Resolved::Replace(leader, how, crash), detail)
+            }
+            Fault::GrowShrink { crash } => {
+                let spares = self.cluster.free_spares();
+                if spares.is_empty() {
+                    let note = "nemesis: grow-shrink skipped, no spare slot is free";
+                    self.recorder.note(self.clock.now_ns(), note);
+                    return None;
+                }
+                let detail = format!("+{}{}", self.names(&spares), crash_detail(crash));
+                (Resolved::GrowShrink(spares, *crash), detail)
             }
         })
     }
@@ -291,9 +331,15 @@ impl Nemesis {
                 };
                 self.recorder.note(now(), note);
             }
-            Resolved::Replace(victim, learner) => {
+            Resolved::Replace(victim, how, crash) => {
+                self.arm(crash);
                 let name = self.cluster.name(*victim).to_string();
-                let note = match replace(&self.cluster, *victim, *learner).await {
+                let note = match replace(&self.cluster, *victim, *how).await {
+                    Replaced::StaleNotStopped(why) => {
+                        let evidence = format!("{name}: {why}");
+                        self.recorder.broken(now(), "membership", evidence);
+                        format!("{name} removed while down did not stop")
+                    }
                     Replaced::NotRemoved(why) => format!("{name} not removed: {why}"),
                     Replaced::NotAdded(why) => {
                         let why = format!("member-replace: removed, not added back: {why}");
@@ -312,7 +358,46 @@ impl Nemesis {
                 };
                 self.recorder.note(now(), note);
             }
+            Resolved::GrowShrink(spares, crash) => {
+                self.arm(crash);
+                let (grown, stopped) = grow(&self.cluster, spares).await;
+                for &slot in &grown {
+                    let (id, name) = (self.cluster.slots()[slot].id(), self.cluster.name(slot));
+                    self.recorder.also_named(id, name);
+                }
+                let note = match stopped {
+                    None => format!("grown by {}", self.names(&grown)),
+                    Some(why) => format!("grown by {} only: {why}", self.names(&grown)),
+                };
+                self.recorder.note(now(), note);
+                *self.grown.lock().unwrap() = grown;
+            }
         }
+    }
+
+    /// Arms the crash a membership change may carry.
+    fn arm(&self, crash: &Option<ChangeCrash>) {
+        if let Some(crash) = crash {
+            self.cluster.crash_points(crash.member.0).arm(crash.point);
+        }
+    }
+
+    /// Notes whether the crash a membership change carried fired, and
+    /// disarms it if not; a member that crashed is left to madsim's restart.
+    async fn disarm(&self, crash: &Option<ChangeCrash>) {
+        let Some(ChangeCrash { member, point }) = *crash else {
+            return;
+        };
+        if self.cluster.crash_points(member.0).disarm() {
+            return;
+        }
+        let (now, name) = (self.clock.now_ns(), self.cluster.name(member.0));
+        let note = format!("crash point {point} fired; madsim restarts {name}");
+        self.recorder.note(now, note);
+        let why = format!("crash point {point}");
+        self.recorder
+            .member_event(now, name, MemberChange::Crashed { why });
+        tokio::time::sleep(MADSIM_RESTART_DELAY_MAX).await;
     }
 
     /// A crash or a power loss seldom strikes disks at rest: before it, the
@@ -414,7 +499,31 @@ impl Nemesis {
                 self.cluster.disk(*victim).set_sync_latency(Duration::ZERO);
             }
             Resolved::ClockSkew(victim, _) => self.cluster.clock(*victim).set_percent(100),
-            Resolved::TransferLeader { .. } | Resolved::Replace(..) => {}
+            Resolved::TransferLeader { .. } => {}
+            Resolved::Replace(_, _, crash) => self.disarm(crash).await,
+            Resolved::GrowShrink(_, crash) => {
+                let grown = std::mem::take(&mut *self.grown.lock().unwrap());
+                let kept = shrink(&self.cluster, &grown).await;
+                for &slot in &grown {
+                    if !kept.iter().any(|(k, _)| *k == slot) {
+                        let why = "grow-shrink: removed, data wiped".to_string();
+                        let name = self.cluster.name(slot);
+                        self.recorder
+                            .member_event(now(), name, MemberChange::Crashed { why });
+                    }
+                }
+                let note = match kept.is_empty() {
+                    true => format!("shrunk back, without {}", self.names(&grown)),
+                    false => {
+                        let kept: Vec<String> = (kept.iter())
+                            .map(|(slot, why)| format!("{} ({why})", self.cluster.name(*slot)))
+                            .collect();
+                        format!("shrunk, but the cluster kept {}", kept.join(", "))
+                    }
+                };
+                self.recorder.note(now(), note);
+                self.disarm(crash).await;
+            }
         }
     }
 
@@ -500,8 +609,20 @@ enum Resolved {
         /// The member to lead next.
         to: usize,
     },
-    /// This member is replaced (as a learner first, if set).
-    Replace(usize, bool),
+    /// This member is replaced (as a learner first, if set), maybe with a
+    /// crash in the middle.
+    Replace(usize, Replacement, Option<ChangeCrash>),
+    /// Members are added in these spare slots, and removed when the fault
+    /// ends, maybe with a crash in the middle.
+    GrowShrink(Vec<usize>, Option<ChangeCrash>),
+}
+
+/// ", n2 crashes at POINT" for the trace, if a change has a crash.
+fn crash_detail(crash: &Option<ChangeCrash>) -> String {
+    match crash {
+        Some(ChangeCrash { member, point }) => format!(", {member} crashes at {point}"),
+        None => String::new(),
+    }
 }
 
 /// Sleeps for `duration` unless `stop` turns true first; returns whether it did.

@@ -145,12 +145,70 @@ pub enum Fault {
         member: Member,
         /// Whether it comes back as a learner first.
         learner: bool,
+        /// Whether it is stopped before its removal (as etcd robustness's
+        /// MemberReplace stops it), so that it never applies it, and then
+        /// started once with its old data, as an operator may by mistake.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        down_first: bool,
+        /// A crash in the middle of the change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crash: Option<ChangeCrash>,
     },
+    /// The leader is removed and replaced as [`Fault::MemberReplace`]
+    /// replaces a member.
+    RemoveLeader {
+        /// Whether it comes back as a learner first.
+        learner: bool,
+        /// A crash in the middle of the change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crash: Option<ChangeCrash>,
+    },
+    /// Two members are added in spare slots, one at a time, and removed
+    /// again once the fault's time is up.
+    GrowShrink {
+        /// A crash in the middle of the change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crash: Option<ChangeCrash>,
+    },
+}
+
+/// A crash that lands in the middle of a membership change: `point` of
+/// `member` is armed while the change goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCrash {
+    /// The member that crashes (never the one being replaced).
+    pub member: Member,
+    /// Where (one of `CrashPoint::MEMBERSHIP`, unless a test asks for
+    /// another).
+    #[serde(with = "crash_point_name")]
+    pub point: CrashPoint,
+}
+
+impl ChangeCrash {
+    /// Half the time, a crash of a member other than `spared` at one of
+    /// `points`; none if there are no points or no other member.
+    fn draw(
+        members: usize,
+        spared: Option<Member>,
+        points: &[CrashPoint],
+        rng: &mut impl Rng,
+    ) -> Option<ChangeCrash> {
+        let candidates: Vec<Member> = (0..members)
+            .map(Member)
+            .filter(|m| Some(*m) != spared)
+            .collect();
+        let crash = rng.gen_bool(0.5);
+        let member = *candidates.choose(rng)?;
+        let point = *points.choose(rng)?;
+        crash.then_some(ChangeCrash { member, point })
+    }
 }
 
 impl Fault {
     /// Draws a fault of `kind` for a cluster of `members`, arming one of
-    /// `crash_points` if it is a crash-point fault.
+    /// `crash_points` if it is a crash-point fault (one that only a
+    /// membership change passes if it is a membership fault, one of the
+    /// others if not, unless there are no others).
     pub fn draw(
         kind: FaultKind,
         members: usize,
@@ -158,6 +216,14 @@ impl Fault {
         rng: &mut impl Rng,
     ) -> Fault {
         assert!(members > 0, "a cluster has members");
+        let (in_changes, elsewhere): (Vec<CrashPoint>, Vec<CrashPoint>) = crash_points
+            .iter()
+            .partition(|p| p.only_in_membership_changes());
+        let elsewhere = if elsewhere.is_empty() {
+            &in_changes
+        } else {
+            &elsewhere
+        };
         let any = |rng: &mut dyn rand::RngCore| Member(rng.gen_range(0..members));
         let mut shuffled: Vec<Member> = (0..members).map(Member).collect();
         shuffled.shuffle(rng);
@@ -193,7 +259,7 @@ impl Fault {
             },
             FaultKind::CrashPoint => Fault::CrashPoint {
                 member: any(rng),
-                point: *crash_points.choose(rng).expect("a crash point to arm"),
+                point: *elsewhere.choose(rng).expect("a crash point to arm"),
             },
             FaultKind::SlowFsync => Fault::SlowFsync {
                 member: any(rng),
@@ -214,9 +280,21 @@ impl Fault {
                     0
                 },
             },
-            FaultKind::MemberReplace => Fault::MemberReplace {
-                member: any(rng),
+            FaultKind::MemberReplace => {
+                let member = any(rng);
+                Fault::MemberReplace {
+                    member,
+                    learner: rng.gen_bool(0.5),
+                    down_first: rng.gen_bool(0.5),
+                    crash: ChangeCrash::draw(members, Some(member), &in_changes, rng),
+                }
+            }
+            FaultKind::RemoveLeader => Fault::RemoveLeader {
                 learner: rng.gen_bool(0.5),
+                crash: ChangeCrash::draw(members, None, &in_changes, rng),
+            },
+            FaultKind::GrowShrink => Fault::GrowShrink {
+                crash: ChangeCrash::draw(members, None, &in_changes, rng),
             },
         }
     }
@@ -240,6 +318,8 @@ impl Fault {
             Fault::ClockSkew { .. } => FaultKind::ClockSkew,
             Fault::TransferLeader { .. } => FaultKind::TransferLeader,
             Fault::MemberReplace { .. } => FaultKind::MemberReplace,
+            Fault::RemoveLeader { .. } => FaultKind::RemoveLeader,
+            Fault::GrowShrink { .. } => FaultKind::GrowShrink,
         }
     }
 
@@ -252,7 +332,19 @@ impl Fault {
             | Fault::CrashPoint { member, .. }
             | Fault::SlowFsync { member, .. }
             | Fault::ClockSkew { member, .. }
-            | Fault::MemberReplace { member, .. } => vec![*member],
+            | Fault::MemberReplace {
+                member,
+                crash: None,
+                ..
+            } => vec![*member],
+            Fault::MemberReplace {
+                member,
+                crash: Some(crash),
+                ..
+            } => vec![*member, crash.member],
+            Fault::RemoveLeader { crash, .. } | Fault::GrowShrink { crash } => {
+                crash.iter().map(|c| c.member).collect()
+            }
             Fault::Partition { minority } => minority.clone(),
             Fault::Bridge { bridge, side } => {
                 std::iter::once(*bridge).chain(side.clone()).collect()
@@ -329,17 +421,36 @@ impl fmt::Display for Fault {
             Fault::SlowFsync { member, latency_ms } => write!(f, " {member} +{latency_ms} ms"),
             Fault::ClockSkew { member, percent } => write!(f, " {member} at {percent}%"),
             Fault::TransferLeader { offset } => write!(f, " to leader+{offset}"),
-            Fault::MemberReplace { member, learner } => {
-                write!(
-                    f,
-                    " {member}{}",
-                    if *learner { " as a learner" } else { "" }
-                )
+            Fault::MemberReplace {
+                member,
+                learner,
+                down_first,
+                crash,
+            } => {
+                let down = if *down_first { " (stopped first)" } else { "" };
+                let learner = if *learner { " as a learner" } else { "" };
+                write!(f, " {member}{down}{learner}")?;
+                write_crash(f, crash)
             }
+            Fault::RemoveLeader { learner, crash } => {
+                if *learner {
+                    write!(f, " back as a learner")?;
+                }
+                write_crash(f, crash)
+            }
+            Fault::GrowShrink { crash } => write_crash(f, crash),
             Fault::KillLeader | Fault::KillAll | Fault::PauseLeader | Fault::IsolateLeader => {
                 Ok(())
             }
         }
+    }
+}
+
+/// ", n2 crashes at POINT", if the change has a crash.
+fn write_crash(f: &mut fmt::Formatter<'_>, crash: &Option<ChangeCrash>) -> fmt::Result {
+    match crash {
+        Some(ChangeCrash { member, point }) => write!(f, ", {member} crashes at {point}"),
+        None => Ok(()),
     }
 }
 
@@ -388,6 +499,46 @@ mod tests {
     }
 
     #[test]
+    fn crash_points_only_membership_changes_pass_are_armed_by_membership_faults_only() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let (mut in_changes, mut elsewhere) = (0, 0);
+        for _ in 0..200 {
+            match Fault::draw(FaultKind::CrashPoint, 3, &CrashPoint::ALL, &mut rng) {
+                Fault::CrashPoint { point, .. } => {
+                    assert!(!point.only_in_membership_changes(), "{point}")
+                }
+                other => panic!("{other}"),
+            }
+            let crash = match Fault::draw(FaultKind::MemberReplace, 3, &CrashPoint::ALL, &mut rng) {
+                Fault::MemberReplace { member, crash, .. } => {
+                    assert!(crash.is_none_or(|c| c.member != member), "never the victim");
+                    crash
+                }
+                other => panic!("{other}"),
+            };
+            match crash {
+                Some(c) if c.point.only_in_membership_changes() => in_changes += 1,
+                Some(_) => elsewhere += 1,
+                None => {}
+            }
+        }
+        assert!(
+            in_changes > 50 && elsewhere == 0,
+            "{in_changes} {elsewhere}"
+        );
+        // Asked for only such a point, a crash-point fault arms it all the same.
+        let only = [CrashPoint::ConfChangeMidApply];
+        let fault = Fault::draw(FaultKind::CrashPoint, 3, &only, &mut rng);
+        assert!(matches!(
+            fault,
+            Fault::CrashPoint {
+                point: CrashPoint::ConfChangeMidApply,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn a_fault_survives_its_file_format() {
         let faults = [
             Fault::Partition {
@@ -402,7 +553,17 @@ mod tests {
             Fault::MemberReplace {
                 member: Member(2),
                 learner: true,
+                down_first: true,
+                crash: None,
             },
+            Fault::RemoveLeader {
+                learner: false,
+                crash: Some(ChangeCrash {
+                    member: Member(0),
+                    point: CrashPoint::ConfChangeMidApply,
+                }),
+            },
+            Fault::GrowShrink { crash: None },
         ];
         for fault in faults {
             let text = serde_json::to_string(&fault).unwrap();

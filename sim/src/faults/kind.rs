@@ -42,11 +42,18 @@ pub enum FaultKind {
     /// a new member (etcd robustness's MemberReplace), as a voter or as a
     /// learner promoted once it caught up.
     MemberReplace,
+    /// Remove the leader from the cluster (it applies its own removal and
+    /// stops; the others elect), wipe its data and add it back as a new
+    /// member.
+    RemoveLeader,
+    /// Add members in spare slots until the cluster has two more, then
+    /// remove them again (3 -> 5 -> 3).
+    GrowShrink,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 18] = [
         FaultKind::KillLeader,
         FaultKind::Kill,
         FaultKind::KillAll,
@@ -63,6 +70,8 @@ impl FaultKind {
         FaultKind::ClockSkew,
         FaultKind::TransferLeader,
         FaultKind::MemberReplace,
+        FaultKind::RemoveLeader,
+        FaultKind::GrowShrink,
     ];
 
     /// The name used on the command line and in traces.
@@ -84,6 +93,8 @@ impl FaultKind {
             FaultKind::ClockSkew => "clock-skew",
             FaultKind::TransferLeader => "transfer-leader",
             FaultKind::MemberReplace => "member-replace",
+            FaultKind::RemoveLeader => "remove-leader",
+            FaultKind::GrowShrink => "grow-shrink",
         }
     }
 }
@@ -119,6 +130,8 @@ impl FaultKind {
     /// snapshot save): it waits as long as an isolation.
     pub fn durations(self) -> std::ops::Range<Duration> {
         match self {
+            // How long the cluster stays grown.
+            FaultKind::GrowShrink => Duration::from_secs(2)..Duration::from_secs(8),
             FaultKind::IsolateLeader | FaultKind::CrashPoint => {
                 Duration::from_secs(2)..Duration::from_secs(6)
             }

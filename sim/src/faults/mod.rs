@@ -5,5 +5,5 @@
 mod fault;
 mod kind;
 
-pub use fault::{Fault, Member};
+pub use fault::{ChangeCrash, Fault, Member};
 pub use kind::{FaultKind, FaultSet, ParseFaultError};
