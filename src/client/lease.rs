@@ -26,7 +26,7 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use futures::SinkExt;
 
-use super::{Client, ClientError, Retry};
+use super::{Client, ClientError, Retry, Slot};
 use crate::proto::etcdserverpb::lease_client::LeaseClient;
 use crate::proto::etcdserverpb::{
     LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
@@ -134,7 +134,7 @@ impl Client {
         every: &mut Duration,
         out: &mut mpsc::UnboundedSender<LeaseKeepAliveResponse>,
     ) -> Result<(), ClientError> {
-        let (index, channel) = self.channel().await?;
+        let (slot, channel) = self.channel().await?;
         let (mut requests, outgoing) = mpsc::unbounded();
         requests
             .send(LeaseKeepAliveRequest { id })
@@ -143,16 +143,16 @@ impl Client {
         let opened = LeaseClient::new(channel).lease_keep_alive(outgoing).await;
         let mut answers = match opened {
             Ok(answers) => answers.into_inner(),
-            Err(status) => return Err(self.after_failure(index, status)),
+            Err(status) => return Err(self.after_failure(&slot, status)),
         };
         loop {
             let answer = match answers.message().await {
                 Ok(Some(answer)) => answer,
                 Ok(None) => {
                     let status = tonic::Status::unavailable("keep-alive stream closed");
-                    return Err(self.after_failure(index, status));
+                    return Err(self.after_failure(&slot, status));
                 }
-                Err(status) => return Err(self.after_failure(index, status)),
+                Err(status) => return Err(self.after_failure(&slot, status)),
             };
             let gone = answer.ttl <= 0;
             if !gone {
@@ -168,9 +168,9 @@ impl Client {
         }
     }
 
-    /// Moves off endpoint `index` after a failed keep-alive stream.
-    fn after_failure(&self, index: usize, status: tonic::Status) -> ClientError {
-        self.fail_over(index);
+    /// Moves off the endpoint of `slot` after a failed keep-alive stream.
+    fn after_failure(&self, slot: &Slot, status: tonic::Status) -> ClientError {
+        self.fail_over(slot);
         ClientError::from(status)
     }
 }

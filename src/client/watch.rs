@@ -27,12 +27,13 @@
 //! stream), when the server cancels it — from a compacted revision, with
 //! `compact_revision` set — or when its create request is refused.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
 
-use super::Client;
+use super::{Client, Pool, Slot};
 use crate::bugs::{Bug, BugSet};
 use crate::coverage::{self, Site};
 use crate::proto::etcdserverpb::watch_client::WatchClient;
@@ -186,8 +187,11 @@ impl Client {
         let (responses_tx, responses) = mpsc::unbounded_channel();
         let (control, control_rx) = mpsc::unbounded_channel();
         let watcher = Watcher {
-            endpoints: self.endpoints.clone(),
-            index: self.current.load(std::sync::atomic::Ordering::Relaxed),
+            pool: self.pool.clone(),
+            slot: {
+                let pool = self.pool();
+                pool.slot(pool.current)
+            },
             dial_timeout: self.dial_timeout,
             bugs: self.bugs,
             key: key.into(),
@@ -202,9 +206,10 @@ impl Client {
 
 /// The task behind one [`WatchStream`].
 struct Watcher {
-    endpoints: Vec<Endpoint>,
+    /// The client's endpoint list, which a sync may replace.
+    pool: Arc<Mutex<Pool>>,
     /// The endpoint tried next.
-    index: usize,
+    slot: Slot,
     dial_timeout: Duration,
     bugs: BugSet,
     key: Vec<u8>,
@@ -241,7 +246,7 @@ impl Watcher {
                 coverage::hit(Site::WatchResumed);
                 coverage::bug_site(Bug::WatchEndsWhenMemberUnreachable);
             }
-            let endpoint = self.endpoints[self.index].clone();
+            let endpoint = self.endpoint();
             let connected = tokio::time::timeout(self.dial_timeout, endpoint.connect()).await;
             if let Ok(Ok(channel)) = connected {
                 if let Ended::Done = self.stream(WatchClient::new(channel), &mut position).await {
@@ -256,9 +261,24 @@ impl Watcher {
             if self.responses.is_closed() {
                 return;
             }
-            self.index = (self.index + 1) % self.endpoints.len();
+            self.slot = {
+                let pool = self.pool.lock().unwrap();
+                pool.slot(pool.after(&self.slot))
+            };
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The endpoint of `slot`, found again in the list if a sync replaced
+    /// it; one a sync dropped gives way to the next one listed.
+    fn endpoint(&mut self) -> Endpoint {
+        let pool = self.pool.lock().unwrap();
+        let index = match pool.find(&self.slot) {
+            Some(index) => index,
+            None => pool.after(&self.slot),
+        };
+        self.slot = pool.slot(index);
+        self.slot.target().endpoint.clone()
     }
 
     /// The revision a (re-)created watch starts from.

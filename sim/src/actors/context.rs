@@ -19,6 +19,12 @@ use crate::record::recorder::Recorder;
 /// How long an actor's client waits for a connection to a member.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How often an actor's client syncs its endpoints with the member list,
+/// as a clientv3 client with `AutoSyncInterval` set does: a member
+/// replaced, or left out when it could not be added back, drops out of the
+/// clients' lists and comes back once it serves again.
+pub const AUTO_SYNC_INTERVAL: Duration = Duration::from_secs(5);
+
 /// One client actor's place in a run.
 #[derive(Clone)]
 pub struct ClientContext {
@@ -50,10 +56,15 @@ impl ClientContext {
         }
     }
 
-    /// A client for every member, with the context's bugs.
+    /// A client for every member, with the context's bugs, syncing its
+    /// endpoints every [`AUTO_SYNC_INTERVAL`] from a task on the calling
+    /// node until it is dropped (a failed sync keeps the endpoints). Its
+    /// syncs are not operations of the history: they change only which
+    /// member answers.
     pub fn client(&self) -> Client {
         Client::new(&self.endpoints, DIAL_TIMEOUT)
             .expect("valid endpoints")
             .with_bugs(self.bugs)
+            .with_auto_sync(AUTO_SYNC_INTERVAL)
     }
 }
