@@ -43,11 +43,14 @@ pub enum Site {
     ClientFailover,
     /// A client's watch resumed on another stream after losing one.
     WatchResumed,
+    /// raft restored a snapshot from the leader while the applier still
+    /// had older membership changes to apply (raft skips them).
+    StaleConfChange,
 }
 
 impl Site {
     /// Every site, in a fixed order.
-    pub const ALL: [Site; 11] = [
+    pub const ALL: [Site; 12] = [
         Site::SnapshotSent,
         Site::SnapshotReceived,
         Site::RestartFromSnapshot,
@@ -59,6 +62,7 @@ impl Site {
         Site::NoSpaceRaised,
         Site::ClientFailover,
         Site::WatchResumed,
+        Site::StaleConfChange,
     ];
 
     /// The name counted and printed.
@@ -75,6 +79,7 @@ impl Site {
             Site::NoSpaceRaised => "nospace-raised",
             Site::ClientFailover => "client-failover",
             Site::WatchResumed => "watch-resumed",
+            Site::StaleConfChange => "stale-conf-change",
         }
     }
 }

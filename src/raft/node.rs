@@ -588,8 +588,19 @@ impl Driver {
     /// and this member stops rather than count the wrong quorum.
     /// The voters it ends with are logged by the entry's `index`, for a
     /// reader to hold against the membership's.
+    ///
+    /// A change from before a snapshot raft restored since it handed the
+    /// change's entry to the applier is not taken again: raft's voters are
+    /// the snapshot's, which hold it, and taken again a stale change would
+    /// undo later ones (a member added back after its removal counted as a
+    /// voter for good).
     fn apply_conf_change(&mut self, change: &ConfChange, peer: Option<Peer>, index: Option<u64>) {
         let id = self.raw.raft.id;
+        if index.is_some_and(|index| index <= self.restored_up_to()) {
+            crate::coverage::hit(crate::coverage::Site::StaleConfChange);
+            self.reach_peer(change, peer);
+            return;
+        }
         let conf = match self.raw.apply_conf_change(change) {
             Ok(conf) => conf,
             Err(e) => panic!(
@@ -604,6 +615,12 @@ impl Driver {
                 describe_voters(&conf)
             );
         }
+        self.reach_peer(change, peer);
+    }
+
+    /// The transport reaches an added member at `peer`, and no longer a
+    /// removed one. (After a snapshot, the applier sets every peer anew.)
+    fn reach_peer(&mut self, change: &ConfChange, peer: Option<Peer>) {
         match peer {
             Some(peer) => self.transport.add_peer(&peer),
             None if change.get_change_type() == raft::eraftpb::ConfChangeType::RemoveNode => {
@@ -611,6 +628,14 @@ impl Driver {
             }
             None => {}
         }
+    }
+
+    /// The index of the newest snapshot raft restored, saved or not yet.
+    fn restored_up_to(&self) -> u64 {
+        let log = &self.raw.raft.raft_log;
+        let unstable = log.unstable.snapshot.as_ref();
+        let saved = log.store.snapshot_ref().get_metadata().index;
+        unstable.map_or(saved, |s| s.get_metadata().index.max(saved))
     }
 
     /// Log compaction, second step: `snapshot` is durable, so it becomes the
