@@ -221,6 +221,12 @@ impl SimCluster {
         &self.slots[..self.size]
     }
 
+    /// The number of members it started with: the slots after them are
+    /// spares.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// Every slot, the spares after the members it started with.
     pub fn slots(&self) -> &[SimMember] {
         &self.slots
@@ -246,6 +252,19 @@ impl SimCluster {
     pub fn grow_into(&self, index: usize, id: u64) {
         let member = &self.slots[index];
         member.id.store(id, Ordering::Relaxed);
+        member.in_cluster.store(true, Ordering::Relaxed);
+        Handle::current().restart(member.node.id());
+    }
+
+    /// Slot `index` holds member `id` from now on, a new member joining
+    /// the running cluster: what ran there stops, its data is wiped, and
+    /// it starts afresh.
+    pub fn start_afresh(&self, index: usize, id: u64) {
+        let member = &self.slots[index];
+        Handle::current().kill(member.node.id());
+        member.disk.wipe();
+        member.id.store(id, Ordering::Relaxed);
+        member.joins.store(true, Ordering::Relaxed);
         member.in_cluster.store(true, Ordering::Relaxed);
         Handle::current().restart(member.node.id());
     }

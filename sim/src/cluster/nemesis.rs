@@ -25,7 +25,9 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
 use crate::cluster::clock::Clock;
-use crate::cluster::replace::{grow, replace, shrink, Replaced, Replacement};
+use crate::cluster::replace::{
+    grow, reconcile, replace, shrink, Reconciled, Replaced, Replacement,
+};
 use crate::cluster::SimCluster;
 use crate::faults::{ChangeCrash, Fault, FaultKind, FaultSet, Member};
 use crate::record::recorder::{FaultId, Recorder};
@@ -500,8 +502,11 @@ impl Nemesis {
             }
             Resolved::ClockSkew(victim, _) => self.cluster.clock(*victim).set_percent(100),
             Resolved::TransferLeader { .. } => {}
-            Resolved::Replace(_, _, crash) => self.disarm(crash).await,
-            Resolved::GrowShrink(_, crash) => {
+            Resolved::Replace(victim, _, crash) => {
+                self.disarm(crash).await;
+                self.reconcile(&[*victim]).await;
+            }
+            Resolved::GrowShrink(spares, crash) => {
                 let grown = std::mem::take(&mut *self.grown.lock().unwrap());
                 let kept = shrink(&self.cluster, &grown).await;
                 for &slot in &grown {
@@ -523,7 +528,41 @@ impl Nemesis {
                 };
                 self.recorder.note(now(), note);
                 self.disarm(crash).await;
+                self.reconcile(spares).await;
             }
+        }
+    }
+
+    /// Brings `slots` in line with the member list after a membership
+    /// fault (see [`reconcile`]), and notes what changed.
+    async fn reconcile(&self, slots: &[usize]) {
+        for (slot, change) in reconcile(&self.cluster, slots).await {
+            let name = self.cluster.name(slot).to_string();
+            let note = match change {
+                Reconciled::AddedAfterAll(Some(id)) => {
+                    self.recorder.also_named(id, &name);
+                    format!("the cluster had added {name} after all, as {id:x}")
+                }
+                Reconciled::AddedAfterAll(None) => {
+                    format!("the cluster had added {name} after all; removed again")
+                }
+                Reconciled::RemovedAfterAll(back) => {
+                    let why = "removed after all".to_string();
+                    self.recorder.member_event(
+                        self.clock.now_ns(),
+                        &name,
+                        MemberChange::Crashed { why },
+                    );
+                    match back {
+                        Some(id) => {
+                            self.recorder.also_named(id, &name);
+                            format!("the cluster had removed {name} after all; back as {id:x}")
+                        }
+                        None => format!("the cluster had removed {name} after all"),
+                    }
+                }
+            };
+            self.recorder.note(self.clock.now_ns(), note);
         }
     }
 

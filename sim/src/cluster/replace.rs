@@ -22,6 +22,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use etcd_sim::client::{Client, ClientError};
+use etcd_sim::proto::etcdserverpb::Member;
 use etcd_sim::rpc_error::RpcError;
 
 use crate::cluster::SimCluster;
@@ -41,6 +42,9 @@ const STOP_PATIENCE: Duration = Duration::from_secs(3);
 const STALE_STOP_PATIENCE: Duration = Duration::from_secs(10);
 /// Between two tries.
 const RETRY: Duration = Duration::from_millis(300);
+/// How long the operator lets the cluster settle before reading the
+/// member list after a change.
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// How a member is replaced.
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +155,86 @@ pub async fn shrink(cluster: &SimCluster, grown: &[usize]) -> Vec<(usize, String
         }
     }
     kept
+}
+
+/// After a membership fault, the operator reads the member list (the
+/// leader's, once the cluster had a moment to settle) and brings the
+/// slots the fault touched in line with it: a change whose answer was lost
+/// (a removal or an add that timed out while a member was paused) may
+/// have gone through after all, long after the operator gave up. A slot
+/// whose member the cluster added under an id the operator never learned
+/// takes that id and starts afresh; one whose member was removed is
+/// replaced (a member it started with) or freed (a spare). Returns what it
+/// changed, for the trace, with the new ids.
+pub async fn reconcile(cluster: &SimCluster, slots: &[usize]) -> Vec<(usize, Reconciled)> {
+    let Some(list) = leaders_member_list(cluster).await else {
+        return Vec::new();
+    };
+    let mut changed = Vec::new();
+    for &slot in slots {
+        let (id, url) = (cluster.slots()[slot].id(), cluster.peer_url(slot));
+        let listed = list.iter().find(|m| m.peer_ur_ls.contains(&url));
+        let in_cluster = cluster.in_cluster().contains(&slot);
+        match listed {
+            Some(member) if member.id == id && in_cluster => {}
+            // A spare's member: the cluster shrinks back without it.
+            Some(member) if slot >= cluster.size() => {
+                let operator = operator(cluster, slot);
+                let removed = retry(REMOVE_PATIENCE, || operator.member_remove(member.id)).await;
+                match removed {
+                    Ok(_) => cluster.shrink_from(slot),
+                    Err(_) => cluster.start_afresh(slot, member.id),
+                }
+                let kept = removed.is_err().then_some(member.id);
+                changed.push((slot, Reconciled::AddedAfterAll(kept)));
+            }
+            Some(member) => {
+                cluster.start_afresh(slot, member.id);
+                changed.push((slot, Reconciled::AddedAfterAll(Some(member.id))));
+            }
+            None if !in_cluster => {}
+            None if slot >= cluster.size() => {
+                cluster.shrink_from(slot);
+                changed.push((slot, Reconciled::RemovedAfterAll(None)));
+            }
+            None => {
+                let operator = operator(cluster, slot);
+                let back = add(&operator, &url, false, id).await.ok();
+                match back {
+                    Some(new) => cluster.start_afresh(slot, new),
+                    None => cluster.kill(slot),
+                }
+                changed.push((slot, Reconciled::RemovedAfterAll(back)));
+            }
+        }
+    }
+    changed
+}
+
+/// The member list of the leader, once there is one (tried for a while:
+/// a change may have left the cluster electing).
+async fn leaders_member_list(cluster: &SimCluster) -> Option<Vec<Member>> {
+    for _ in 0..10 {
+        tokio::time::sleep(SETTLE).await;
+        let Some(leader) = cluster.leader().await else {
+            continue;
+        };
+        let client = Client::new([cluster.endpoint(leader)], CALL).expect("a valid URL");
+        if let Ok(Ok(list)) = tokio::time::timeout(CALL, client.member_list()).await {
+            return Some(list.members);
+        }
+    }
+    None
+}
+
+/// What [`reconcile`] changed in a slot.
+pub enum Reconciled {
+    /// The cluster had added a member there after all: it runs under this
+    /// id (or, in a spare slot, was removed again).
+    AddedAfterAll(Option<u64>),
+    /// The cluster had removed its member after all: added back under this
+    /// id (a member the cluster started with), or left out.
+    RemovedAfterAll(Option<u64>),
 }
 
 /// A client of every member in the cluster but `but`.
