@@ -26,8 +26,14 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
         Bug::SkipFsync => &["not-linearizable", "panicked"],
         // Re-applied entries: members disagree (hashkv), a client sees a
         // write applied twice, or a watcher on the member that applied
-        // them twice sees another write at a revision than the others saw.
-        Bug::DoubleApply => &["broken:hashkv", "not-linearizable", "broken:watch"],
+        // them twice sees another write at a revision than the others saw;
+        // or a snapshot whose data holds a membership change past its index.
+        Bug::DoubleApply => &[
+            "broken:hashkv",
+            "not-linearizable",
+            "broken:watch",
+            "broken:membership",
+        ],
         Bug::WatchDropsEventOnReconnect => &["broken:watch"],
         Bug::LeaseExpiresOnFollowerClock => &["broken:lease"],
         Bug::LeaseRenewalToOldLeader | Bug::WatchEndsWhenMemberUnreachable => &["stuck"],
@@ -121,12 +127,20 @@ fn class(verdict: &SeedVerdict) -> String {
     }
 }
 
+/// The first seed in 0..200 that catches `bug`, and how. A seed the
+/// checker could not decide within its budget, or one with too little
+/// traffic to judge (`quiet`), neither passes nor catches: it is passed
+/// over, as the README's catch counts pass it over.
 fn first_failing_seed(bug: Bug) -> Option<(u64, SeedVerdict)> {
     (0..200).find_map(|seed| {
         let mut config = RunConfig::swarm(seed);
         config.bugs = BugSet::NONE.with(bug);
         let verdict = run_seed(&config).verdict();
-        (verdict != SeedVerdict::Linearizable).then_some((seed, verdict))
+        let caught = !matches!(
+            verdict,
+            SeedVerdict::Linearizable | SeedVerdict::Undecided | SeedVerdict::Quiet(_)
+        );
+        caught.then_some((seed, verdict))
     })
 }
 
@@ -196,11 +210,13 @@ fn members_that_applied_an_entry_twice_break_the_hashkv_check() {
     // double-apply's re-applied batch shows as a member one revision ahead
     // of the others at the same applied index, whether or not a client
     // read ever saw it.
+    // (A seed may break the membership check first: a snapshot whose index
+    // is older than its data holds a membership change past its index.)
     let broken = (0..60).find_map(|seed| {
         let mut config = RunConfig::new(seed);
         config.bugs = BugSet::NONE.with(Bug::DoubleApply);
         match run_seed(&config).verdict() {
-            SeedVerdict::Broken(evidence) => Some(evidence),
+            SeedVerdict::Broken(evidence) if !evidence.starts_with("membership") => Some(evidence),
             _ => None,
         }
     });

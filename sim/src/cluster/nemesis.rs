@@ -23,13 +23,14 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::cluster::clock::Clock;
 use crate::cluster::replace::{
     grow, reconcile, replace, shrink, Reconciled, Replaced, Replacement,
 };
 use crate::cluster::SimCluster;
-use crate::faults::{ChangeCrash, Fault, FaultKind, FaultSet, Member};
+use crate::faults::{ChangeFault, Fault, FaultKind, FaultSet, Member, MidChange};
 use crate::record::recorder::{FaultId, Recorder};
 use crate::shape::schedule::FaultStep;
 use crate::shape::swarm::Knobs;
@@ -54,6 +55,8 @@ pub struct Nemesis {
     knobs: Knobs,
     /// The spare slots a grow-shrink fault grew into, until it shrinks.
     grown: Mutex<Vec<usize>>,
+    /// The timer of a pause or a partition in the middle of a change.
+    amid: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Nemesis {
@@ -78,6 +81,7 @@ impl Nemesis {
             seed,
             knobs,
             grown: Mutex::new(Vec::new()),
+            amid: Mutex::new(None),
         }
     }
 
@@ -228,7 +232,7 @@ impl Nemesis {
                 member,
                 learner,
                 down_first,
-                crash,
+                amid,
             } => {
                 if members == 1 {
                     let note = "nemesis: member-replace skipped, the only member cannot go";
@@ -237,14 +241,14 @@ impl Nemesis {
                 }
                 let down = if *down_first { " (stopped first)" } else { "" };
                 let how = if *learner { " (back as a learner)" } else { "" };
-                let detail = format!("{}{down}{how}{}", name(member.0), crash_detail(crash));
+                let detail = format!("{}{down}{how}{}", name(member.0), amid_detail(amid));
                 let how = Replacement {
                     learner: *learner,
                     down_first: *down_first,
                 };
-                (Resolved::Replace(member.0, how, *crash), detail)
+                (Resolved::Replace(member.0, how, *amid), detail)
             }
-            Fault::RemoveLeader { learner, crash } => {
+            Fault::RemoveLeader { learner, amid } => {
                 if members == 1 {
                     let note = "nemesis: remove-leader skipped, the only member cannot go";
                     self.recorder.note(self.clock.now_ns(), note);
@@ -252,24 +256,24 @@ impl Nemesis {
                 }
                 let leader = self.leader(fault).await?;
                 // The member that crashes mid-change is never the one changed.
-                let crash = crash.filter(|c| c.member.0 != leader);
+                let amid = amid.filter(|c| c.member.0 != leader);
                 let how = if *learner { ", back as a learner" } else { "" };
-                let detail = format!("{} (leader){how}{}", name(leader), crash_detail(&crash));
+                let detail = format!("{} (leader){how}{}", name(leader), amid_detail(&amid));
                 let how = Replacement {
                     learner: *learner,
                     down_first: false,
                 };
-                (Resolved::Replace(leader, how, crash), detail)
+                (Resolved::Replace(leader, how, amid), detail)
             }
-            Fault::GrowShrink { crash } => {
+            Fault::GrowShrink { amid } => {
                 let spares = self.cluster.free_spares();
                 if spares.is_empty() {
                     let note = "nemesis: grow-shrink skipped, no spare slot is free";
                     self.recorder.note(self.clock.now_ns(), note);
                     return None;
                 }
-                let detail = format!("+{}{}", self.names(&spares), crash_detail(crash));
-                (Resolved::GrowShrink(spares, *crash), detail)
+                let detail = format!("+{}{}", self.names(&spares), amid_detail(amid));
+                (Resolved::GrowShrink(spares, *amid), detail)
             }
         })
     }
@@ -333,8 +337,8 @@ impl Nemesis {
                 };
                 self.recorder.note(now(), note);
             }
-            Resolved::Replace(victim, how, crash) => {
-                self.arm(crash);
+            Resolved::Replace(victim, how, amid) => {
+                self.arm(amid);
                 let name = self.cluster.name(*victim).to_string();
                 let note = match replace(&self.cluster, *victim, *how).await {
                     Replaced::StaleNotStopped(why) => {
@@ -360,8 +364,8 @@ impl Nemesis {
                 };
                 self.recorder.note(now(), note);
             }
-            Resolved::GrowShrink(spares, crash) => {
-                self.arm(crash);
+            Resolved::GrowShrink(spares, amid) => {
+                self.arm(amid);
                 let (grown, stopped) = grow(&self.cluster, spares).await;
                 for &slot in &grown {
                     let (id, name) = (self.cluster.slots()[slot].id(), self.cluster.name(slot));
@@ -377,17 +381,59 @@ impl Nemesis {
         }
     }
 
-    /// Arms the crash a membership change may carry.
-    fn arm(&self, crash: &Option<ChangeCrash>) {
-        if let Some(crash) = crash {
-            self.cluster.crash_points(crash.member.0).arm(crash.point);
-        }
+    /// Starts the fault a membership change may carry in its middle: a
+    /// crash point is armed for the whole change; a pause or a partition
+    /// comes and goes on a timer of its own while the change goes on.
+    fn arm(&self, amid: &Option<ChangeFault>) {
+        let Some(ChangeFault { member, what }) = *amid else {
+            return;
+        };
+        let (cluster, recorder, clock) = (self.cluster.clone(), self.recorder.clone(), self.clock);
+        let name = self.cluster.name(member.0).to_string();
+        let task = match what {
+            MidChange::Crash { point } => {
+                self.cluster.crash_points(member.0).arm(point);
+                return;
+            }
+            MidChange::Pause { after_ms, hold_ms } => tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                let node = cluster.node_id(member.0);
+                Handle::current().pause(node);
+                recorder.member_event(clock.now_ns(), &name, MemberChange::Paused);
+                tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+                Handle::current().resume(node);
+                recorder.member_event(clock.now_ns(), &name, MemberChange::Resumed);
+            }),
+            MidChange::Isolate { after_ms, hold_ms } => {
+                let links = self.isolation(member.0);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                    for &(from, to) in &links {
+                        NetSim::current().clog_link(from, to);
+                    }
+                    tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+                    for &(from, to) in &links {
+                        NetSim::current().unclog_link(from, to);
+                    }
+                })
+            }
+        };
+        *self.amid.lock().unwrap() = Some(task);
     }
 
-    /// Notes whether the crash a membership change carried fired, and
-    /// disarms it if not; a member that crashed is left to madsim's restart.
-    async fn disarm(&self, crash: &Option<ChangeCrash>) {
-        let Some(ChangeCrash { member, point }) = *crash else {
+    /// Ends the fault a membership change carried: a pause or a partition
+    /// has run its course (a change shorter than its timer waits for it),
+    /// a crash point that did not fire is disarmed, and one that fired is
+    /// noted, its member left to madsim's restart.
+    async fn disarm(&self, amid: &Option<ChangeFault>) {
+        let Some(ChangeFault { member, what }) = *amid else {
+            return;
+        };
+        let timed = self.amid.lock().unwrap().take();
+        if let Some(task) = timed {
+            task.await.expect("a mid-change fault's timer panicked");
+        }
+        let MidChange::Crash { point } = what else {
             return;
         };
         if self.cluster.crash_points(member.0).disarm() {
@@ -400,6 +446,15 @@ impl Nemesis {
         self.recorder
             .member_event(now, name, MemberChange::Crashed { why });
         tokio::time::sleep(MADSIM_RESTART_DELAY_MAX).await;
+    }
+
+    /// Both directions of every link between slot `slot` and every other
+    /// slot (the spares too: a member may be added in one meanwhile).
+    fn isolation(&self, slot: usize) -> BTreeSet<(NodeId, NodeId)> {
+        let others: Vec<usize> = (0..self.cluster.slots().len())
+            .filter(|&s| s != slot)
+            .collect();
+        self.between(&[slot], &others)
     }
 
     /// A crash or a power loss seldom strikes disks at rest: before it, the
@@ -502,11 +557,11 @@ impl Nemesis {
             }
             Resolved::ClockSkew(victim, _) => self.cluster.clock(*victim).set_percent(100),
             Resolved::TransferLeader { .. } => {}
-            Resolved::Replace(victim, _, crash) => {
-                self.disarm(crash).await;
+            Resolved::Replace(victim, _, amid) => {
+                self.disarm(amid).await;
                 self.reconcile(&[*victim]).await;
             }
-            Resolved::GrowShrink(spares, crash) => {
+            Resolved::GrowShrink(spares, amid) => {
                 let grown = std::mem::take(&mut *self.grown.lock().unwrap());
                 let kept = shrink(&self.cluster, &grown).await;
                 for &slot in &grown {
@@ -527,7 +582,7 @@ impl Nemesis {
                     }
                 };
                 self.recorder.note(now(), note);
-                self.disarm(crash).await;
+                self.disarm(amid).await;
                 self.reconcile(spares).await;
             }
         }
@@ -649,19 +704,17 @@ enum Resolved {
         to: usize,
     },
     /// This member is replaced (as a learner first, if set), maybe with a
-    /// crash in the middle.
-    Replace(usize, Replacement, Option<ChangeCrash>),
+    /// fault in the middle.
+    Replace(usize, Replacement, Option<ChangeFault>),
     /// Members are added in these spare slots, and removed when the fault
     /// ends, maybe with a crash in the middle.
-    GrowShrink(Vec<usize>, Option<ChangeCrash>),
+    GrowShrink(Vec<usize>, Option<ChangeFault>),
 }
 
-/// ", n2 crashes at POINT" for the trace, if a change has a crash.
-fn crash_detail(crash: &Option<ChangeCrash>) -> String {
-    match crash {
-        Some(ChangeCrash { member, point }) => format!(", {member} crashes at {point}"),
-        None => String::new(),
-    }
+/// ", n2 paused …" and the like for the trace, if a change has a fault
+/// in its middle.
+fn amid_detail(amid: &Option<ChangeFault>) -> String {
+    amid.map_or_else(String::new, |fault| format!(", {fault}"))
 }
 
 /// Sleeps for `duration` unless `stop` turns true first; returns whether it did.

@@ -150,57 +150,110 @@ pub enum Fault {
         /// started once with its old data, as an operator may by mistake.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         down_first: bool,
-        /// A crash in the middle of the change.
+        /// A fault in the middle of the change.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        crash: Option<ChangeCrash>,
+        amid: Option<ChangeFault>,
     },
     /// The leader is removed and replaced as [`Fault::MemberReplace`]
     /// replaces a member.
     RemoveLeader {
         /// Whether it comes back as a learner first.
         learner: bool,
-        /// A crash in the middle of the change.
+        /// A fault in the middle of the change.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        crash: Option<ChangeCrash>,
+        amid: Option<ChangeFault>,
     },
     /// Two members are added in spare slots, one at a time, and removed
     /// again once the fault's time is up.
     GrowShrink {
-        /// A crash in the middle of the change.
+        /// A fault in the middle of the change.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        crash: Option<ChangeCrash>,
+        amid: Option<ChangeFault>,
     },
 }
 
-/// A crash that lands in the middle of a membership change: `point` of
-/// `member` is armed while the change goes on.
+/// A fault that lands in the middle of a membership change, on `member`
+/// (never the member being changed): faults run one at a time, so this is
+/// how a crash, a pause or a partition meets a change half done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeCrash {
-    /// The member that crashes (never the one being replaced).
+pub struct ChangeFault {
+    /// The member it hits.
     pub member: Member,
-    /// Where (one of `CrashPoint::MEMBERSHIP`, unless a test asks for
-    /// another).
-    #[serde(with = "crash_point_name")]
-    pub point: CrashPoint,
+    /// What it does to it.
+    #[serde(flatten)]
+    pub what: MidChange,
 }
 
-impl ChangeCrash {
-    /// Half the time, a crash of a member other than `spared` at one of
-    /// `points`; none if there are no points or no other member.
+/// What a [`ChangeFault`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "kebab-case")]
+pub enum MidChange {
+    /// `point` is armed while the change goes on: the member crashes when
+    /// it passes it (one of `CrashPoint::MEMBERSHIP`, unless a test asks
+    /// for another).
+    Crash {
+        /// Where.
+        #[serde(with = "crash_point_name")]
+        point: CrashPoint,
+    },
+    /// `after_ms` into the change, the member is frozen for `hold_ms`.
+    Pause {
+        /// From the change's start.
+        after_ms: u64,
+        /// How long.
+        hold_ms: u64,
+    },
+    /// `after_ms` into the change, the member is cut off from every other
+    /// member for `hold_ms`.
+    Isolate {
+        /// From the change's start.
+        after_ms: u64,
+        /// How long.
+        hold_ms: u64,
+    },
+}
+
+impl ChangeFault {
+    /// Half the time, a fault of a member other than `spared`: a crash at
+    /// one of `points` (if any), or a pause or an isolation of 0.3 to 3 s
+    /// within the change's first 2 s.
     fn draw(
         members: usize,
         spared: Option<Member>,
         points: &[CrashPoint],
         rng: &mut impl Rng,
-    ) -> Option<ChangeCrash> {
+    ) -> Option<ChangeFault> {
         let candidates: Vec<Member> = (0..members)
             .map(Member)
             .filter(|m| Some(*m) != spared)
             .collect();
-        let crash = rng.gen_bool(0.5);
+        let happens = rng.gen_bool(0.5);
         let member = *candidates.choose(rng)?;
-        let point = *points.choose(rng)?;
-        crash.then_some(ChangeCrash { member, point })
+        let (after_ms, hold_ms) = (rng.gen_range(0..2_000), rng.gen_range(300..3_000));
+        let mut kinds = vec![
+            MidChange::Pause { after_ms, hold_ms },
+            MidChange::Isolate { after_ms, hold_ms },
+        ];
+        if let Some(&point) = points.choose(rng) {
+            kinds.push(MidChange::Crash { point });
+        }
+        let what = *kinds.choose(rng).expect("not empty");
+        happens.then_some(ChangeFault { member, what })
+    }
+}
+
+impl fmt::Display for ChangeFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let member = self.member;
+        match self.what {
+            MidChange::Crash { point } => write!(f, "{member} crashes at {point}"),
+            MidChange::Pause { after_ms, hold_ms } => {
+                write!(f, "{member} paused {hold_ms} ms from {after_ms} ms in")
+            }
+            MidChange::Isolate { after_ms, hold_ms } => {
+                write!(f, "{member} cut off {hold_ms} ms from {after_ms} ms in")
+            }
+        }
     }
 }
 
@@ -286,15 +339,15 @@ impl Fault {
                     member,
                     learner: rng.gen_bool(0.5),
                     down_first: rng.gen_bool(0.5),
-                    crash: ChangeCrash::draw(members, Some(member), &in_changes, rng),
+                    amid: ChangeFault::draw(members, Some(member), &in_changes, rng),
                 }
             }
             FaultKind::RemoveLeader => Fault::RemoveLeader {
                 learner: rng.gen_bool(0.5),
-                crash: ChangeCrash::draw(members, None, &in_changes, rng),
+                amid: ChangeFault::draw(members, None, &in_changes, rng),
             },
             FaultKind::GrowShrink => Fault::GrowShrink {
-                crash: ChangeCrash::draw(members, None, &in_changes, rng),
+                amid: ChangeFault::draw(members, None, &in_changes, rng),
             },
         }
     }
@@ -333,17 +386,15 @@ impl Fault {
             | Fault::SlowFsync { member, .. }
             | Fault::ClockSkew { member, .. }
             | Fault::MemberReplace {
-                member,
-                crash: None,
-                ..
+                member, amid: None, ..
             } => vec![*member],
             Fault::MemberReplace {
                 member,
-                crash: Some(crash),
+                amid: Some(amid),
                 ..
-            } => vec![*member, crash.member],
-            Fault::RemoveLeader { crash, .. } | Fault::GrowShrink { crash } => {
-                crash.iter().map(|c| c.member).collect()
+            } => vec![*member, amid.member],
+            Fault::RemoveLeader { amid, .. } | Fault::GrowShrink { amid } => {
+                amid.iter().map(|c| c.member).collect()
             }
             Fault::Partition { minority } => minority.clone(),
             Fault::Bridge { bridge, side } => {
@@ -425,20 +476,20 @@ impl fmt::Display for Fault {
                 member,
                 learner,
                 down_first,
-                crash,
+                amid,
             } => {
                 let down = if *down_first { " (stopped first)" } else { "" };
                 let learner = if *learner { " as a learner" } else { "" };
                 write!(f, " {member}{down}{learner}")?;
-                write_crash(f, crash)
+                write_amid(f, amid)
             }
-            Fault::RemoveLeader { learner, crash } => {
+            Fault::RemoveLeader { learner, amid } => {
                 if *learner {
                     write!(f, " back as a learner")?;
                 }
-                write_crash(f, crash)
+                write_amid(f, amid)
             }
-            Fault::GrowShrink { crash } => write_crash(f, crash),
+            Fault::GrowShrink { amid } => write_amid(f, amid),
             Fault::KillLeader | Fault::KillAll | Fault::PauseLeader | Fault::IsolateLeader => {
                 Ok(())
             }
@@ -446,10 +497,10 @@ impl fmt::Display for Fault {
     }
 }
 
-/// ", n2 crashes at POINT", if the change has a crash.
-fn write_crash(f: &mut fmt::Formatter<'_>, crash: &Option<ChangeCrash>) -> fmt::Result {
-    match crash {
-        Some(ChangeCrash { member, point }) => write!(f, ", {member} crashes at {point}"),
+/// ", n2 paused …" and the like, if the change has a fault in its middle.
+fn write_amid(f: &mut fmt::Formatter<'_>, amid: &Option<ChangeFault>) -> fmt::Result {
+    match amid {
+        Some(fault) => write!(f, ", {fault}"),
         None => Ok(()),
     }
 }
@@ -509,21 +560,23 @@ mod tests {
                 }
                 other => panic!("{other}"),
             }
-            let crash = match Fault::draw(FaultKind::MemberReplace, 3, &CrashPoint::ALL, &mut rng) {
-                Fault::MemberReplace { member, crash, .. } => {
-                    assert!(crash.is_none_or(|c| c.member != member), "never the victim");
-                    crash
+            let amid = match Fault::draw(FaultKind::MemberReplace, 3, &CrashPoint::ALL, &mut rng) {
+                Fault::MemberReplace { member, amid, .. } => {
+                    assert!(amid.is_none_or(|c| c.member != member), "never the victim");
+                    amid
                 }
                 other => panic!("{other}"),
             };
-            match crash {
-                Some(c) if c.point.only_in_membership_changes() => in_changes += 1,
-                Some(_) => elsewhere += 1,
-                None => {}
+            match amid.map(|c| c.what) {
+                Some(MidChange::Crash { point }) if point.only_in_membership_changes() => {
+                    in_changes += 1
+                }
+                Some(MidChange::Crash { .. }) => elsewhere += 1,
+                _ => {}
             }
         }
         assert!(
-            in_changes > 50 && elsewhere == 0,
+            in_changes > 15 && elsewhere == 0,
             "{in_changes} {elsewhere}"
         );
         // Asked for only such a point, a crash-point fault arms it all the same.
@@ -554,16 +607,27 @@ mod tests {
                 member: Member(2),
                 learner: true,
                 down_first: true,
-                crash: None,
+                amid: None,
             },
             Fault::RemoveLeader {
                 learner: false,
-                crash: Some(ChangeCrash {
+                amid: Some(ChangeFault {
                     member: Member(0),
-                    point: CrashPoint::ConfChangeMidApply,
+                    what: MidChange::Crash {
+                        point: CrashPoint::ConfChangeMidApply,
+                    },
                 }),
             },
-            Fault::GrowShrink { crash: None },
+            Fault::GrowShrink {
+                amid: Some(ChangeFault {
+                    member: Member(1),
+                    what: MidChange::Isolate {
+                        after_ms: 10,
+                        hold_ms: 900,
+                    },
+                }),
+            },
+            Fault::GrowShrink { amid: None },
         ];
         for fault in faults {
             let text = serde_json::to_string(&fault).unwrap();

@@ -5,5 +5,5 @@
 mod fault;
 mod kind;
 
-pub use fault::{ChangeCrash, Fault, Member};
+pub use fault::{ChangeFault, Fault, Member, MidChange};
 pub use kind::{FaultKind, FaultSet, ParseFaultError};
