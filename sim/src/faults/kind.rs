@@ -113,6 +113,14 @@ impl FaultKind {
         }
     }
 
+    /// Whether it changes the members (through the Cluster API).
+    pub fn changes_members(self) -> bool {
+        matches!(
+            self,
+            FaultKind::MemberReplace | FaultKind::RemoveLeader | FaultKind::GrowShrink
+        )
+    }
+
     /// Whether the fault ends with members restarting (a kill, or a crash
     /// point that fired) rather than returning to service as they were.
     pub fn crashes_members(self) -> bool {
