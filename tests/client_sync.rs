@@ -9,24 +9,7 @@ use std::time::Duration;
 use etcd_sim::client::{Client, ClientError, GetOptions};
 use etcd_sim::rpc_error::RpcError;
 use etcd_sim_harness::cluster::addresses::AddressPlan;
-use etcd_sim_harness::cluster::{operator_node, SimCluster};
-
-/// Retries `call` every 200 ms until it succeeds, for up to 20 s.
-async fn eventually<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let mut last = None;
-    for _ in 0..100 {
-        match call().await {
-            Ok(value) => return value,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{what}: still failing after 20 s: {last:?}");
-}
+use etcd_sim_harness::cluster::{eventually, operator_node, SimCluster};
 
 /// The URL of `client`'s current endpoint (its URI ends in `/`).
 fn current(client: &Client) -> String {

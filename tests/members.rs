@@ -9,7 +9,7 @@ use std::time::Duration;
 use etcd_sim::client::{Client, ClientError, GetOptions};
 use etcd_sim::rpc_error::RpcError;
 use etcd_sim_harness::cluster::addresses::AddressPlan;
-use etcd_sim_harness::cluster::{operator_node, SimCluster};
+use etcd_sim_harness::cluster::{eventually, operator_node, SimCluster};
 use madsim::runtime::Handle;
 
 /// Every member's (name, client URLs) as member `index` lists them, by id.
@@ -117,23 +117,6 @@ async fn members_agree_on_hashkv_and_refuse_what_etcd_refuses() {
 async fn roles(client: &Client) -> Vec<(u64, bool)> {
     let members = client.member_list().await.unwrap().members;
     members.iter().map(|m| (m.id, m.is_learner)).collect()
-}
-
-/// Retries `call` every 200 ms until it succeeds, for up to 20 s.
-async fn eventually<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ClientError>>,
-{
-    let mut last = None;
-    for _ in 0..100 {
-        match call().await {
-            Ok(value) => return value,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{what}: still failing after 20 s: {last:?}");
 }
 
 #[madsim::test]

@@ -406,3 +406,25 @@ impl SimCluster {
         }
     }
 }
+
+/// Calls `call` every 200 ms until it succeeds, for up to 20 s, as a test
+/// that drives a cluster waits out an election or a member catching up.
+///
+/// # Panics
+/// With `what` and the last error, if it never succeeds.
+pub async fn eventually<T, E, F, Fut>(what: &str, mut call: F) -> T
+where
+    E: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut last = None;
+    for _ in 0..100 {
+        match call().await {
+            Ok(value) => return value,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what}: still failing after 20 s: {last:?}");
+}
