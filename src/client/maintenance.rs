@@ -3,7 +3,7 @@
 //! `MemberAdd`, `MemberRemove`, `MemberUpdate`, `MemberPromote`,
 //! `MemberList`), on the current endpoint.
 
-use super::{Client, ClientError};
+use super::{Client, ClientError, Retry};
 use crate::proto::etcdserverpb::alarm_request::AlarmAction;
 use crate::proto::etcdserverpb::cluster_client::ClusterClient;
 use crate::proto::etcdserverpb::{
@@ -68,10 +68,17 @@ impl Client {
         Ok(stub.hash_kv(HashKvRequest { revision }).await?.into_inner())
     }
 
-    /// The cluster's members, as the current endpoint knows them.
+    /// The cluster's members, as the current endpoint knows them (the next
+    /// one if it is gone). A membership change below is never retried once
+    /// sent, but a member that is gone (removed, down) is left for the next,
+    /// as clientv3 leaves an endpoint it cannot reach.
     pub async fn member_list(&self) -> Result<MemberListResponse, ClientError> {
-        let mut stub = ClusterClient::new(self.channel().await?.1);
-        Ok(stub.member_list(MemberListRequest {}).await?.into_inner())
+        self.call_on(Retry::Idempotent, |channel| async move {
+            ClusterClient::new(channel)
+                .member_list(MemberListRequest {})
+                .await
+        })
+        .await
     }
 
     /// Adds a member at `peer_urls` (a learner if `is_learner`).
@@ -80,19 +87,24 @@ impl Client {
         peer_urls: Vec<String>,
         is_learner: bool,
     ) -> Result<MemberAddResponse, ClientError> {
-        let mut stub = ClusterClient::new(self.channel().await?.1);
         let request = MemberAddRequest {
             peer_ur_ls: peer_urls,
             is_learner,
         };
-        Ok(stub.member_add(request).await?.into_inner())
+        self.call_on(Retry::Never, |channel| {
+            let request = request.clone();
+            async move { ClusterClient::new(channel).member_add(request).await }
+        })
+        .await
     }
 
     /// Removes member `id` from the cluster for good.
     pub async fn member_remove(&self, id: u64) -> Result<MemberRemoveResponse, ClientError> {
-        let mut stub = ClusterClient::new(self.channel().await?.1);
         let request = MemberRemoveRequest { id };
-        Ok(stub.member_remove(request).await?.into_inner())
+        self.call_on(Retry::Never, |channel| async move {
+            ClusterClient::new(channel).member_remove(request).await
+        })
+        .await
     }
 
     /// Moves member `id` to `peer_urls`.
@@ -101,19 +113,24 @@ impl Client {
         id: u64,
         peer_urls: Vec<String>,
     ) -> Result<MemberUpdateResponse, ClientError> {
-        let mut stub = ClusterClient::new(self.channel().await?.1);
         let request = MemberUpdateRequest {
             id,
             peer_ur_ls: peer_urls,
         };
-        Ok(stub.member_update(request).await?.into_inner())
+        self.call_on(Retry::Never, |channel| {
+            let request = request.clone();
+            async move { ClusterClient::new(channel).member_update(request).await }
+        })
+        .await
     }
 
     /// Promotes learner `id` to a voter.
     pub async fn member_promote(&self, id: u64) -> Result<MemberPromoteResponse, ClientError> {
-        let mut stub = ClusterClient::new(self.channel().await?.1);
         let request = MemberPromoteRequest { id };
-        Ok(stub.member_promote(request).await?.into_inner())
+        self.call_on(Retry::Never, |channel| async move {
+            ClusterClient::new(channel).member_promote(request).await
+        })
+        .await
     }
 
     async fn alarm(
