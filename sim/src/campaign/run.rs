@@ -355,6 +355,8 @@ impl Run {
         }
         let recorder = &self.recorder;
         recorder.set_members(cluster.members().iter().map(|m| (m.id(), m.name.clone())));
+        let names = recorder.clone();
+        cluster.on_new_id(move |id, name| names.also_named(id, name));
         let note = format!(
             "seed {} faults {} bugs {:?} cluster {:?}",
             config.seed,

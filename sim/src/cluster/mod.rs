@@ -153,7 +153,12 @@ pub struct SimCluster {
     slots: Vec<SimMember>,
     /// How many it started with.
     size: usize,
+    /// Told of every new id a slot takes, before its member starts.
+    new_ids: std::sync::Mutex<Option<NewIdHook>>,
 }
+
+/// What [`SimCluster::on_new_id`] calls: the id, and the slot's name.
+type NewIdHook = Box<dyn Fn(u64, &str) + Send + Sync>;
 
 impl SimCluster {
     /// Starts `size` members at their addresses
@@ -191,7 +196,26 @@ impl SimCluster {
             member.in_cluster.store(false, Ordering::Relaxed);
             slots.push(member);
         }
-        Self { slots, size }
+        Self {
+            slots,
+            size,
+            new_ids: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Calls `hook` with every new id a slot takes (a member replaced, or
+    /// added in a spare), before the member starts and logs under it.
+    pub fn on_new_id(&self, hook: impl Fn(u64, &str) + Send + Sync + 'static) {
+        *self.new_ids.lock().unwrap() = Some(Box::new(hook));
+    }
+
+    /// Slot `index` goes by `id` from now on.
+    fn take_id(&self, index: usize, id: u64) {
+        let member = &self.slots[index];
+        member.id.store(id, Ordering::Relaxed);
+        if let Some(hook) = self.new_ids.lock().unwrap().as_ref() {
+            hook(id, &member.name);
+        }
     }
 
     /// Starts member `index` as a member that joins this running cluster
@@ -250,8 +274,8 @@ impl SimCluster {
     /// A member with id `id` was added in spare slot `index`: it starts
     /// now, joining the running cluster.
     pub fn grow_into(&self, index: usize, id: u64) {
+        self.take_id(index, id);
         let member = &self.slots[index];
-        member.id.store(id, Ordering::Relaxed);
         member.in_cluster.store(true, Ordering::Relaxed);
         Handle::current().restart(member.node.id());
     }
@@ -263,7 +287,7 @@ impl SimCluster {
         let member = &self.slots[index];
         Handle::current().kill(member.node.id());
         member.disk.wipe();
-        member.id.store(id, Ordering::Relaxed);
+        self.take_id(index, id);
         member.joins.store(true, Ordering::Relaxed);
         member.in_cluster.store(true, Ordering::Relaxed);
         Handle::current().restart(member.node.id());
@@ -335,8 +359,8 @@ impl SimCluster {
     /// member with id `id` (etcd robustness's MemberReplace): from now on
     /// it starts as a member joining the running cluster.
     pub fn replaced(&self, index: usize, id: u64) {
+        self.take_id(index, id);
         let member = &self.slots[index];
-        member.id.store(id, Ordering::Relaxed);
         member.joins.store(true, Ordering::Relaxed);
     }
 

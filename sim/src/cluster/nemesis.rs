@@ -357,7 +357,6 @@ impl Nemesis {
                         let why = "member-replace: removed, data wiped".to_string();
                         self.recorder
                             .member_event(now(), &name, MemberChange::Crashed { why });
-                        self.recorder.also_named(id, &name);
                         let role = if learner { "a learner" } else { "a voter" };
                         format!("{name} back as {id:x}, {role}")
                     }
@@ -367,10 +366,6 @@ impl Nemesis {
             Resolved::GrowShrink(spares, amid) => {
                 self.arm(amid);
                 let (grown, stopped) = grow(&self.cluster, spares).await;
-                for &slot in &grown {
-                    let (id, name) = (self.cluster.slots()[slot].id(), self.cluster.name(slot));
-                    self.recorder.also_named(id, name);
-                }
                 let note = match stopped {
                     None => format!("grown by {}", self.names(&grown)),
                     Some(why) => format!("grown by {} only: {why}", self.names(&grown)),
@@ -595,7 +590,6 @@ impl Nemesis {
             let name = self.cluster.name(slot).to_string();
             let note = match change {
                 Reconciled::AddedAfterAll(Some(id)) => {
-                    self.recorder.also_named(id, &name);
                     format!("the cluster had added {name} after all, as {id:x}")
                 }
                 Reconciled::AddedAfterAll(None) => {
@@ -610,7 +604,6 @@ impl Nemesis {
                     );
                     match back {
                         Some(id) => {
-                            self.recorder.also_named(id, &name);
                             format!("the cluster had removed {name} after all; back as {id:x}")
                         }
                         None => format!("the cluster had removed {name} after all"),
