@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{ClusterState, ServerConfig};
-use crate::proto::etcdserverpb::{MemberListRequest, MemberListResponse};
+use crate::proto::etcdserverpb::{Member, MemberListRequest, MemberListResponse};
 use crate::proto::etcdsimpb::cluster_peer_client::ClusterPeerClient;
 use crate::raft::Peer;
 use crate::storage::{read_if_exists, sync, Disk};
@@ -105,8 +105,8 @@ pub async fn identity(config: &ServerConfig, disk: &Arc<dyn Disk>) -> Result<Ide
         })?;
         // A joined member restarts as itself even when no peer answers;
         // one that does says who the members are now.
-        if let Ok(answer) = ask_peers(config).await {
-            identity.peers = peers(&answer);
+        if let Ok(answers) = ask_peers(config, |_| true).await {
+            identity.peers = peers(answers.last().expect("an answer"));
         }
         return Ok(identity);
     }
@@ -130,21 +130,27 @@ pub async fn identity(config: &ServerConfig, disk: &Arc<dyn Disk>) -> Result<Ide
 async fn join(config: &ServerConfig) -> Result<Identity, JoinError> {
     let own = config.member().peer_url.clone();
     let deadline = tokio::time::Instant::now() + JOIN_PATIENCE;
+    // A member joining with an empty disk was just added, and has not
+    // published a name yet: a named member at this URL is an incarnation
+    // removed before, that a lagging peer still lists.
+    let added = |m: &&Member| m.peer_ur_ls.contains(&own) && m.name.is_empty();
     loop {
-        let answer = ask_peers(config).await;
-        if let Ok(answer) = &answer {
-            let cluster_id = answer.header.as_ref().map_or(0, |h| h.cluster_id);
-            if let Some(me) = answer.members.iter().find(|m| m.peer_ur_ls.contains(&own)) {
-                return Ok(Identity {
-                    member_id: me.id,
-                    cluster_id,
-                    new_cluster: false,
-                    peers: peers(answer),
-                });
+        let answers = ask_peers(config, |a| a.members.iter().any(|m| added(&m))).await;
+        if let Ok(answers) = &answers {
+            for answer in answers {
+                let cluster_id = answer.header.as_ref().map_or(0, |h| h.cluster_id);
+                if let Some(me) = answer.members.iter().find(added) {
+                    return Ok(Identity {
+                        member_id: me.id,
+                        cluster_id,
+                        new_cluster: false,
+                        peers: peers(answer),
+                    });
+                }
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(answer.err().unwrap_or(JoinError::NotAdded(own)));
+            return Err(answers.err().unwrap_or(JoinError::NotAdded(own)));
         }
         tokio::time::sleep(ASK_TIMEOUT).await;
     }
@@ -160,8 +166,12 @@ fn peers(answer: &MemberListResponse) -> Vec<Peer> {
         .collect()
 }
 
-/// The cluster as the first member of `config.cluster` to answer tells it.
-async fn ask_peers(config: &ServerConfig) -> Result<MemberListResponse, JoinError> {
+/// The cluster as the members of `config.cluster` that answer tell it, in
+/// order, up to the first answer that is `enough`.
+async fn ask_peers(
+    config: &ServerConfig,
+    enough: impl Fn(&MemberListResponse) -> bool,
+) -> Result<Vec<MemberListResponse>, JoinError> {
     let own = config.member().peer_url.clone();
     let urls: Vec<String> = config
         .cluster
@@ -170,16 +180,25 @@ async fn ask_peers(config: &ServerConfig) -> Result<MemberListResponse, JoinErro
         .map(|m| m.peer_url.clone())
         .filter(|url| *url != own)
         .collect();
+    let mut answers = Vec::new();
     for url in &urls {
         let ask = async {
             let mut peer = ClusterPeerClient::connect(url.clone()).await.ok()?;
             peer.members(MemberListRequest {}).await.ok()
         };
         if let Ok(Some(answer)) = tokio::time::timeout(ASK_TIMEOUT, ask).await {
-            return Ok(answer.into_inner());
+            let answer = answer.into_inner();
+            let done = enough(&answer);
+            answers.push(answer);
+            if done {
+                break;
+            }
         }
     }
-    Err(JoinError::NoPeerAnswered(urls))
+    match answers.is_empty() {
+        true => Err(JoinError::NoPeerAnswered(urls)),
+        false => Ok(answers),
+    }
 }
 
 fn encode(identity: &Identity) -> Vec<u8> {

@@ -228,16 +228,23 @@ pub fn coverage_universe() -> Vec<String> {
 
 /// The paths a campaign with `--require-coverage` must reach: all of
 /// [`coverage_universe`] but NOSPACE, which the default campaign's small
-/// values never raise under the default quota (tests raise it).
+/// values never raise under the default quota (tests raise it), and the
+/// races in [`RACES`].
 pub fn required_coverage() -> Vec<String> {
     coverage_universe()
         .into_iter()
-        .filter(|p| !UNREACHABLE_YET.contains(&p.as_str()))
+        .filter(|p| !UNREACHABLE_YET.contains(&p.as_str()) && !RACES.contains(&p.as_str()))
         .collect()
 }
 
 /// Paths the default campaign cannot reach yet (see [`required_coverage`]).
 pub const UNREACHABLE_YET: [&str; 1] = ["site:nospace-raised"];
+
+/// Paths only a race between two members' timing reaches, a few seeds in
+/// a thousand: a campaign of 400 may miss them (see [`required_coverage`]).
+/// `stale-conf-change`: raft restored a snapshot from the leader while the
+/// applier still had older membership changes to apply.
+pub const RACES: [&str; 1] = ["site:stale-conf-change"];
 
 /// A campaign's results.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
