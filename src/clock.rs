@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
 /// A member's clock rate in percent of true time; clones share it.
 #[derive(Debug, Clone)]
 pub struct ClockRate(Arc<AtomicU32>);
@@ -34,6 +36,19 @@ impl ClockRate {
     pub fn scale(&self, tick: Duration) -> Duration {
         tick * 100 / self.0.load(Ordering::Relaxed)
     }
+}
+
+/// A ticker whose first tick comes one `period` from now and which drops
+/// the ticks it missed, as Go's `time.Ticker` does (etcd's raft loop and
+/// watch progress run on one). tokio's default fires every missed tick at
+/// once: a member resumed after a pause (SIGSTOP, a VM freeze, a long
+/// stall) would run out its election timeout in one burst and campaign
+/// several times within milliseconds, deposing the leader elected while
+/// it was away.
+pub fn ticker(period: Duration) -> Interval {
+    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    ticker
 }
 
 #[cfg(test)]
