@@ -42,20 +42,22 @@ pub struct HttpResponse {
     pub body: String,
 }
 
-/// What Go's `http.Error` writes: plain text, a newline after the text.
-fn error(status: u16, text: &str) -> HttpResponse {
-    HttpResponse {
-        status,
-        content_type: "text/plain; charset=utf-8",
-        allow: None,
-        body: format!("{text}\n"),
+impl HttpResponse {
+    /// What Go's `http.Error` writes: plain text, a newline after the text.
+    pub fn text_error(status: u16, text: &str) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            allow: None,
+            body: format!("{text}\n"),
+        }
     }
 }
 
 fn method_not_allowed() -> HttpResponse {
     HttpResponse {
         allow: Some("GET"),
-        ..error(405, "Method Not Allowed")
+        ..HttpResponse::text_error(405, "Method Not Allowed")
     }
 }
 
@@ -68,7 +70,7 @@ pub async fn respond(
     query: Option<&str>,
 ) -> HttpResponse {
     if !paths(listener).contains(&path) {
-        return error(404, "404 page not found");
+        return HttpResponse::text_error(404, "404 page not found");
     }
     match path {
         // Prometheus's handler answers any method.
@@ -96,7 +98,7 @@ pub async fn respond(
                     allow: None,
                     body: health_json(true),
                 },
-                Err(_) => error(503, &health_json(false)),
+                Err(_) => HttpResponse::text_error(503, &health_json(false)),
             }
         }
     }
@@ -131,7 +133,6 @@ fn excluded_alarms(query: &str) -> Vec<AlarmType> {
 pub fn routes(server: EtcdServer, listener: Listener) -> tonic::service::Routes {
     use axum::body::Body;
     use axum::extract::Request;
-    use axum::http::{header, Response};
 
     let mut router = axum::Router::new();
     for &path in paths(listener) {
@@ -146,23 +147,29 @@ pub fn routes(server: EtcdServer, listener: Listener) -> tonic::service::Routes 
                 uri.query(),
             )
             .await;
-            let mut response = Response::builder()
-                .status(answer.status)
-                .header(header::CONTENT_TYPE, answer.content_type);
-            if let Some(allow) = answer.allow {
-                response = response.header(header::ALLOW, allow);
-            }
-            // Go's `http.Error` marks every error answer so.
-            if answer.status >= 400 {
-                response = response.header("X-Content-Type-Options", "nosniff");
-            }
-            response
-                .body(Body::from(answer.body))
-                .expect("valid response parts")
+            to_http(answer).map(Body::from)
         };
         router = router.route(path, axum::routing::any(handler));
     }
     tonic::service::Routes::from(router)
+}
+
+/// `answer` as an HTTP response, with the headers Go's handlers add.
+#[cfg(not(madsim))]
+pub fn to_http(answer: HttpResponse) -> axum::http::Response<String> {
+    use axum::http::{header, Response};
+
+    let mut response = Response::builder()
+        .status(answer.status)
+        .header(header::CONTENT_TYPE, answer.content_type);
+    if let Some(allow) = answer.allow {
+        response = response.header(header::ALLOW, allow);
+    }
+    // Go's `http.Error` marks every error answer so.
+    if answer.status >= 400 {
+        response = response.header("X-Content-Type-Options", "nosniff");
+    }
+    response.body(answer.body).expect("valid response parts")
 }
 
 #[cfg(test)]

@@ -110,13 +110,14 @@ pub async fn run_and_announce(
     // Real mode: etcd's HTTP endpoints share the client port with gRPC, on
     // HTTP/1.1, and have listeners of their own (`--listen-metrics-urls`).
     // madsim's simulated tonic carries gRPC only.
-    #[cfg(not(madsim))]
-    let client = tonic::transport::Server::builder()
+    // The client port takes grpc-go's header lists (16 MiB, where hyper's
+    // default of 16 KiB dropped the whole connection on a larger one).
+    let mut client = tonic::transport::Server::builder()
+        .http2_max_header_list_size(api::MAX_HEADER_LIST_BYTES)
         .accept_http1(true)
-        .layer(api::ReceiveLimitLayer)
-        .add_routes(http::routes(server.clone(), http::Listener::Client));
-    #[cfg(madsim)]
-    let mut client = tonic::transport::Server::builder().layer(api::ReceiveLimitLayer);
+        .layer(api::ClientPortLayer);
+    #[cfg(not(madsim))]
+    let client = client.add_routes(http::routes(server.clone(), http::Listener::Client));
     #[cfg(not(madsim))]
     let metrics = futures::future::try_join_all(config.listen_metrics.iter().map(|&addr| {
         tonic::transport::Server::builder()

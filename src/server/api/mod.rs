@@ -5,6 +5,7 @@
 //! table in [`error`], and fills the response header. Nothing else.
 
 mod check;
+mod client_port;
 mod cluster;
 mod error;
 mod gate;
@@ -18,11 +19,12 @@ mod receive_limit;
 mod watch;
 
 pub use check::{Limits, MAX_REQUEST_BYTES, MAX_TXN_OPS};
+pub use client_port::{ClientPortLayer, MAX_HEADER_LIST_BYTES};
 pub use cluster::ClusterService;
 pub use error::RpcError;
 pub use kv::KvService;
 pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;
 pub use quota::{QuotaKvService, QuotaLeaseService};
-pub use receive_limit::{grpc_receive_limit, ReceiveLimitLayer, GRPC_OVERHEAD_BYTES};
+pub use receive_limit::{grpc_receive_limit, GRPC_OVERHEAD_BYTES};
 pub use watch::{WatchResponses, WatchService, PROGRESS_NOTIFY_INTERVAL};

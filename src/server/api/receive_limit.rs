@@ -7,12 +7,12 @@
 //! refused by grpc-go itself, with `ResourceExhausted` and "grpc: received
 //! message larger than max (N vs. L)". tonic enforces the same limit
 //! ([`grpc_receive_limit`], set on each client service) but reports it as
-//! `OutOfRange` in its own words; [`ReceiveLimitLayer`] rewrites that
-//! answer into grpc-go's. It also answers a txn nested deeper than prost
+//! `OutOfRange` in its own words; [`as_grpc_go`] gives grpc-go's answer,
+//! which the client port's layer (`client_port`) puts in its place. It also answers a txn nested deeper than prost
 //! decodes (see `check::MAX_NESTING`) as the API's depth check does, with
 //! etcd's "too many operations in txn request", instead of tonic's
 //! `Internal` decode error. In simulation requests are not encoded, so
-//! there is nothing to measure or decode and the layer is inert.
+//! there is nothing to measure or decode and none of this is reached.
 
 use tonic::{Code, Status};
 
@@ -63,71 +63,6 @@ pub fn as_too_many_ops(status: &Status) -> Option<Status> {
 /// The gRPC path of `KV.Txn`.
 #[cfg_attr(madsim, allow(dead_code))]
 pub const TXN_PATH: &str = "/etcdserverpb.KV/Txn";
-
-/// Rewrites tonic's refusals on the client port into etcd's (see the
-/// module's documentation).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReceiveLimitLayer;
-
-#[cfg(not(madsim))]
-mod real {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use tonic::codegen::{http, Service};
-    use tonic::Status;
-
-    use super::{as_grpc_go, as_too_many_ops, ReceiveLimitLayer, TXN_PATH};
-
-    impl<S> tower_layer::Layer<S> for ReceiveLimitLayer {
-        type Service = ReceiveLimit<S>;
-
-        fn layer(&self, inner: S) -> Self::Service {
-            ReceiveLimit(inner)
-        }
-    }
-
-    /// The service [`ReceiveLimitLayer`] wraps around the client routes.
-    #[derive(Debug, Clone)]
-    pub struct ReceiveLimit<S>(S);
-
-    type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
-    impl<S, ReqBody, B> Service<http::Request<ReqBody>> for ReceiveLimit<S>
-    where
-        S: Service<http::Request<ReqBody>, Response = http::Response<B>>,
-        S::Future: Send + 'static,
-    {
-        type Response = S::Response;
-        type Error = S::Error;
-        type Future = BoxFuture<S::Response, S::Error>;
-
-        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            self.0.poll_ready(cx)
-        }
-
-        fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-            let txn = request.uri().path() == TXN_PATH;
-            let response = self.0.call(request);
-            Box::pin(async move {
-                let mut response = response.await?;
-                // A unary call refused while its request is decoded answers
-                // with the status in the headers (trailers-only).
-                let refused = Status::from_header_map(response.headers());
-                let etcd = refused.as_ref().and_then(|status| {
-                    as_grpc_go(status).or_else(|| as_too_many_ops(status).filter(|_| txn))
-                });
-                if let Some(etcd) = etcd {
-                    let headers = response.headers_mut();
-                    headers.remove("grpc-message");
-                    let _ = etcd.add_header(headers);
-                }
-                Ok(response)
-            })
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

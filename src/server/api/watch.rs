@@ -148,8 +148,7 @@ async fn serve_stream(
     let mut progress_owed = false;
     let mut gauge = server.metrics().watch_stream();
     let signal = server.applied_signal();
-    let start = tokio::time::Instant::now() + progress_interval;
-    let mut ticker = tokio::time::interval_at(start, progress_interval);
+    let mut ticker = crate::clock::ticker(progress_interval);
     loop {
         // Register for the next apply first, then catch up: an apply in
         // between is either seen by the read or wakes the wait.
@@ -184,7 +183,11 @@ async fn serve_stream(
                     gauge.set_watchers(watchers.len());
                 }
                 Ok(None) => reading = false,
-                Err(_) => return,
+                Err(status) => {
+                    // Behind what is queued; a client that is gone misses nothing.
+                    let _ = tx.send(Err(unreadable_request(status))).await;
+                    return;
+                }
             },
             // The client is gone (the response stream was dropped).
             () = tx.closed(), if out.is_empty() => return,
@@ -208,6 +211,23 @@ async fn serve_stream(
             }
         }
     }
+}
+
+/// What a stream whose request could not be read ends with: grpc-go's
+/// INTERNAL, "grpc: failed to unmarshal the received message ...", which
+/// etcd's clients surface. Ending it with OK and no message made the
+/// client's watches on it vanish without a word.
+fn unreadable_request(status: Status) -> Status {
+    if status.code() != tonic::Code::Internal {
+        return status;
+    }
+    let detail = status.message();
+    let detail = detail
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(detail);
+    Status::internal(format!(
+        "grpc: failed to unmarshal the received message {detail}"
+    ))
 }
 
 /// What the stream's sending does to a queued response as it goes onto the
