@@ -1,5 +1,6 @@
-//! Recovery from disk: torn WAL tails, corrupt WAL records, and followers
-//! that fall behind log compaction (DESIGN.md §2, raft thesis §5).
+//! Recovery from disk: torn WAL tails, corrupt WAL records and snapshots,
+//! and followers that fall behind log compaction (DESIGN.md §2, raft thesis
+//! §5).
 #![cfg(madsim)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -95,22 +96,29 @@ async fn a_torn_wal_tail_is_truncated_and_the_member_rejoins() {
     );
 }
 
-#[madsim::test]
-async fn a_corrupt_record_in_the_middle_of_the_wal_stops_the_member_with_a_clear_error() {
-    let handle = Handle::current();
+/// A one-member cluster on a disk of its own, and how each incarnation of
+/// it ended.
+struct Alone {
+    node: madsim::runtime::NodeHandle,
+    disk: SimDisk,
+    endings: tokio::sync::mpsc::UnboundedReceiver<Result<(), ServeError>>,
+    endpoint: String,
+}
+
+fn start_alone(configure: impl Fn(&mut ServerConfig)) -> Alone {
     let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     let cluster = Cluster::new("t", [("n1".to_string(), format!("http://{ip}:2380"))]);
-    let config = ServerConfig::new(
+    let mut config = ServerConfig::new(
         "n1",
         cluster,
         SocketAddr::new(ip, 2379),
         SocketAddr::new(ip, 2380),
     )
     .unwrap();
+    configure(&mut config);
     let disk = SimDisk::new();
-    // Each incarnation reports how `run` ended.
-    let (ended, mut endings) = tokio::sync::mpsc::unbounded_channel();
-    let node = handle
+    let (ended, endings) = tokio::sync::mpsc::unbounded_channel();
+    let node = Handle::current()
         .create_node()
         .name("n1")
         .ip(ip)
@@ -125,34 +133,130 @@ async fn a_corrupt_record_in_the_middle_of_the_wal_stops_the_member_with_a_clear
             }
         })
         .build();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let client = Client::new([format!("http://{ip}:2379")], Duration::from_secs(1)).unwrap();
-    on_client_node(1, async move {
-        for i in 0..5 {
-            put_until_ok(&client, &format!("k{i}"), "v").await;
-        }
-    })
-    .await;
-    handle.kill(node.id());
+    Alone {
+        node,
+        disk,
+        endings,
+        endpoint: format!("http://{ip}:2379"),
+    }
+}
 
+impl Alone {
+    /// Puts `k0`..`k{n-1}`.
+    async fn put_keys(&self, n: usize) {
+        let client = Client::new([self.endpoint.clone()], Duration::from_secs(1)).unwrap();
+        on_client_node(1, async move {
+            for i in 0..n {
+                put_until_ok(&client, &format!("k{i}"), "v").await;
+            }
+        })
+        .await;
+    }
+
+    /// Restarts the member and returns the error it stopped with, if it
+    /// stopped within 5 s.
+    async fn restart_and_stop(&mut self) -> Option<ServeError> {
+        Handle::current().restart(self.node.id());
+        let ended = tokio::time::timeout(Duration::from_secs(5), self.endings.recv()).await;
+        ended
+            .ok()
+            .flatten()
+            .map(|r| r.expect_err("a member ends only failing"))
+    }
+}
+
+#[madsim::test]
+async fn a_corrupt_record_in_the_middle_of_the_wal_stops_the_member_with_a_clear_error() {
+    let mut alone = start_alone(|_| {});
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    alone.put_keys(5).await;
+    Handle::current().kill(alone.node.id());
+    let disk = alone.disk.clone();
     let mut wal = disk.read("wal").unwrap();
     let middle = wal.len() / 2;
     wal[middle] ^= 0xff;
     disk.write("wal", &wal).unwrap();
     disk.sync("wal").unwrap();
 
-    handle.restart(node.id());
-    let result = tokio::time::timeout(Duration::from_secs(5), endings.recv())
+    let error = alone
+        .restart_and_stop()
         .await
-        .expect("the member must stop at once, not serve")
-        .expect("an incarnation ended");
-    let error: ServeError = result.expect_err("a corrupt WAL must stop the member");
+        .expect("a corrupt WAL must stop the member at once, not serve");
     assert!(matches!(error, ServeError::Start(_)), "{error}");
     let message = error.to_string();
     assert!(
         message.contains("wal: corrupt record at offset"),
         "{message}"
     );
+}
+
+/// Flips a byte in the newest snapshot file, and returns its name.
+fn corrupt_newest_snapshot(disk: &SimDisk) -> String {
+    let index = snapshot_index(disk).expect("a snapshot");
+    let name = format!("snap-{index:016x}.snap");
+    let mut bytes = disk.read(&name).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    disk.write(&name, &bytes).unwrap();
+    disk.sync(&name).unwrap();
+    name
+}
+
+#[madsim::test]
+async fn a_corrupt_snapshot_is_set_aside_and_the_member_starts_from_an_older_one() {
+    let mut alone = start_alone(|config| {
+        config.snapshot_count = 10;
+        config.catch_up_entries = 0;
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    alone.put_keys(35).await;
+    Handle::current().kill(alone.node.id());
+    let broken = corrupt_newest_snapshot(&alone.disk);
+    assert!(
+        alone.restart_and_stop().await.is_none(),
+        "the member serves"
+    );
+    let names = alone.disk.list().unwrap();
+    assert!(names.contains(&format!("{broken}.broken")), "{names:?}");
+    // Every write is there: the older snapshot and the WAL's older
+    // generations replayed after it.
+    let endpoint = alone.endpoint.clone();
+    let count = on_client_node(2, async move {
+        let client = Client::new([endpoint], Duration::from_secs(1)).unwrap();
+        let all = GetOptions {
+            prefix: true,
+            ..Default::default()
+        };
+        for _ in 0..50 {
+            if let Ok(response) = client.get("k", all.clone()).await {
+                return response.count;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("the restarted member never answered");
+    })
+    .await;
+    assert_eq!(count, 35);
+}
+
+#[madsim::test]
+async fn a_member_with_no_usable_snapshot_refuses_to_start_naming_the_file() {
+    let mut alone = start_alone(|config| {
+        config.snapshot_count = 10;
+        config.catch_up_entries = 0;
+        config.max_snapshots = 1;
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    alone.put_keys(25).await;
+    Handle::current().kill(alone.node.id());
+    let broken = corrupt_newest_snapshot(&alone.disk);
+    let error = alone
+        .restart_and_stop()
+        .await
+        .expect("the member must refuse to start");
+    let message = error.to_string();
+    assert!(message.contains("no usable snapshot"), "{message}");
+    assert!(message.contains(&format!("{broken}.broken")), "{message}");
 }
 
 #[madsim::test]

@@ -13,6 +13,7 @@ mod election;
 mod fence;
 mod log_store;
 mod node;
+mod restore;
 mod snapshotter;
 mod transport;
 mod voters;
@@ -23,6 +24,7 @@ pub use fence::{Fence, REMOVED};
 pub use node::{
     spawn_raft, Bootstrap, Committed, ProposeError, RaftConfig, RaftHandle, RaftStatus, SpawnedRaft,
 };
+pub use restore::RestoreError;
 pub use snapshotter::SnapshotFile;
 pub use transport::{Connectivity, Peer, RaftTransportService, Report, Transport};
 pub use voters::describe as describe_voters;

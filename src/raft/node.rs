@@ -15,10 +15,11 @@ use tokio::time::Instant;
 
 use super::fence::Fence;
 use super::log_store::LogStore;
+use super::restore::{restore, RestoreError, Restored};
 use super::snapshotter::{SnapshotFile, Snapshotter};
 use super::transport::{Connectivity, Peer, Report, Transport};
 use super::voters::describe as describe_voters;
-use super::wal::{Wal, WalError};
+use super::wal::Wal;
 use super::ElectionTimeouts;
 use crate::bugs::{Bug, BugSet};
 use crate::clock::ClockRate;
@@ -67,6 +68,9 @@ pub struct RaftConfig {
     /// follower a little behind catches up from the log rather than from a
     /// snapshot (etcd's `SnapshotCatchUpEntries`, 5,000).
     pub catch_up_entries: u64,
+    /// Snapshot files kept on disk (etcd's `--max-snapshots`): a start
+    /// falls back to an older one when a newer one is corrupt.
+    pub max_snapshots: usize,
     /// Who is removed for good; the transport learns from a peer that
     /// this member is.
     pub fence: Fence,
@@ -298,13 +302,19 @@ fn log_snapshot_voters(id: u64, snapshot: &Snapshot) {
 }
 
 /// Restores raft from `disk` and starts its loop.
-pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft, WalError> {
+pub fn spawn_raft(config: RaftConfig, disk: Arc<dyn Disk>) -> Result<SpawnedRaft, RestoreError> {
     let snapshotter = Snapshotter::new(disk.clone())
+        .with_max_snapshots(config.max_snapshots)
         .with_crash_points(config.crash_points.clone())
         .with_early_purge(config.bugs.has(Bug::SnapshotPurgeBeforeSave))
         .with_purge_pending(config.bugs.has(Bug::Etcd18055));
-    let saved = snapshotter.load_newest()?;
-    let (mut wal, replay) = Wal::open(disk)?;
+    let Restored {
+        wal,
+        replay,
+        snapshot: saved,
+    } = restore(disk, &snapshotter)?;
+    // The logs the older snapshots need stay beside them.
+    let mut wal = wal.with_generations(config.max_snapshots.saturating_sub(1));
     let fresh =
         saved.is_none() && replay.entries.is_empty() && replay.hard_state == Default::default();
     let bootstrap = config.bootstrap.as_ref().filter(|_| fresh);
@@ -459,7 +469,7 @@ impl Driver {
         // The tick interval follows this member's clock rate; it is rebuilt
         // only when the rate changes.
         let mut period = self.clock.scale(tick);
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let mut ticker = crate::clock::ticker(period);
         loop {
             self.election.pin(&mut self.raw.raft);
             tokio::select! {
@@ -469,7 +479,7 @@ impl Driver {
                     self.maybe_hand_over();
                     if self.clock.scale(tick) != period {
                         period = self.clock.scale(tick);
-                        ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                        ticker = crate::clock::ticker(period);
                     }
                 }
                 Some(report) = reports.recv() => match report {
@@ -698,7 +708,7 @@ impl Driver {
         self.wal
             .rewrite(entries, hard_state)
             .await
-            .unwrap_or_else(|e| panic!("member {id} cannot rewrite its WAL: {e}"));
+            .unwrap_or_else(|e| panic!("member {id:x} cannot rewrite its WAL: {e}"));
     }
 
     /// One `Ready`, handled in the order raft-rs's documentation gives.
@@ -731,7 +741,7 @@ impl Driver {
                 // loop waits for its fsync (a slow disk holds it up as a slow
                 // fsync holds up etcd's); the runtime's workers do not wait.
                 let (entries, hs) = (ready.entries().clone(), hard_state.clone());
-                let failed = |e| panic!("member {id} cannot write its WAL: {e}");
+                let failed = |e| panic!("member {id:x} cannot write its WAL: {e}");
                 wal.write(entries, hs).await.unwrap_or_else(failed);
                 crate::coverage::bug_site(Bug::AckBeforeSync);
                 if self.ack_before_sync {
@@ -743,7 +753,7 @@ impl Driver {
             } else if let Some(hs) = &hard_state {
                 // Only the commit index moved (no entries, vote or term).
                 wal.save_commit(hs)
-                    .unwrap_or_else(|e| panic!("member {id} cannot write its WAL: {e}"));
+                    .unwrap_or_else(|e| panic!("member {id:x} cannot write its WAL: {e}"));
             }
             self.crash.reach(CrashPoint::RaftAfterSave);
         }
@@ -963,6 +973,6 @@ async fn save_snapshot(id: u64, snapshotter: Snapshotter, crash: &CrashPoints, s
     snapshotter
         .save(snapshot)
         .await
-        .unwrap_or_else(|e| panic!("member {id} cannot save a snapshot: {e}"));
+        .unwrap_or_else(|e| panic!("member {id:x} cannot save a snapshot: {e}"));
     crash.reach(CrashPoint::AfterSnapshotSave);
 }

@@ -7,9 +7,12 @@
 //! `eraftpb::Snapshot` in raft-rs's encoding; the CRC-32 covers the rest.
 //! A file is written as `<name>.tmp`, synced, then renamed, so a crash leaves
 //! either the old set of snapshots or the new one, never a partial file
-//! under a real name. On start the newest file that checks out wins; older
-//! ones are removed once a newer one is durable, except those the applier
-//! has still to open.
+//! under a real name. The newest `max_snapshots` files are kept (etcd's
+//! `--max-snapshots`, 5 by default there), older ones removed once a newer
+//! one is durable, except those the applier has still to open. On start
+//! the newest file that checks out and that the WAL continues from wins; a
+//! file that fails its checksum is logged and renamed `<name>.broken`, as
+//! etcd does, and an older one is tried.
 //!
 //! # Handing a snapshot to the applier
 //!
@@ -45,6 +48,8 @@ pub struct Snapshotter {
     pending: Arc<Mutex<BTreeSet<u64>>>,
     /// The member's crash points: a save passes `mid-snapshot-save`.
     crash: CrashPoints,
+    /// How many snapshot files a save leaves (at least 1).
+    keep: usize,
     /// The `snapshot-purge-before-save` bug.
     early_purge: bool,
     /// The `etcd-18055` bug: purging ignores the pending marks.
@@ -80,10 +85,10 @@ impl SnapshotFile {
         let name = file_name(self.index);
         let read = self.snapshotter.read(&name);
         self.snapshotter.pending.lock().unwrap().remove(&self.index);
-        read?.ok_or_else(|| {
+        read?.map_err(|why| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("snapshot file {name} is corrupt"),
+                format!("snapshot file {name} is corrupt: {why}"),
             )
         })
     }
@@ -96,6 +101,7 @@ impl Snapshotter {
             disk,
             pending: Arc::default(),
             crash: CrashPoints::default(),
+            keep: 1,
             early_purge: false,
             purge_pending: false,
         }
@@ -105,6 +111,12 @@ impl Snapshotter {
     /// halfway through a save.
     pub fn with_crash_points(mut self, crash: CrashPoints) -> Self {
         self.crash = crash;
+        self
+    }
+
+    /// Keeps the newest `max` snapshot files (at least one).
+    pub fn with_max_snapshots(mut self, max: usize) -> Self {
+        self.keep = max.max(1);
         self
     }
 
@@ -138,8 +150,8 @@ impl Snapshotter {
         let name = file_name(snapshot.get_metadata().index);
         crate::coverage::bug_site(crate::bugs::Bug::SnapshotPurgeBeforeSave);
         if self.early_purge {
-            // The bug: make room first.
-            self.purge_older_than(&name)?;
+            // The bug: make room first, before the new one is durable.
+            self.purge_older_than(&name, 0)?;
         }
         let tmp = format!("{name}.tmp");
         let (disk, written) = (self.disk.clone(), tmp.clone());
@@ -155,14 +167,17 @@ impl Snapshotter {
         self.crash.reach(CrashPoint::MidSnapshotSave);
         storage::sync(&self.disk, &tmp).await?;
         self.disk.rename(&tmp, &name)?;
-        self.purge_older_than(&name)
+        self.purge_older_than(&name, self.keep - 1)
     }
 
-    /// Removes the snapshots older than the one named `name`, but not
-    /// those the applier has still to open.
-    fn purge_older_than(&self, name: &str) -> io::Result<()> {
+    /// Removes the snapshots older than the one named `name` but the
+    /// newest `spare` of them, and not those the applier has still to open.
+    fn purge_older_than(&self, name: &str, spare: usize) -> io::Result<()> {
         // Names sort as their indexes (fixed-width hex).
-        for old in self.names()?.into_iter().filter(|old| old.as_str() < name) {
+        let mut older: Vec<String> = self.names()?;
+        older.retain(|old| old.as_str() < name);
+        older.truncate(older.len().saturating_sub(spare));
+        for old in older {
             if self.is_pending(&old) {
                 crate::coverage::bug_site(crate::bugs::Bug::Etcd18055);
                 if !self.purge_pending {
@@ -181,26 +196,42 @@ impl Snapshotter {
         pending.iter().any(|&index| file_name(index) == name)
     }
 
-    /// The newest snapshot that reads back intact, if any.
-    pub fn load_newest(&self) -> io::Result<Option<Snapshot>> {
+    /// The newest snapshot that reads back intact and whose index `usable`
+    /// accepts (the WAL continues from it). A file that does not read back
+    /// is logged and set aside as `<name>.broken`, and older ones tried.
+    pub fn load_newest(&self, usable: impl Fn(u64) -> bool) -> io::Result<Found> {
+        let mut found = Found::default();
         for name in self.names()?.iter().rev() {
-            if let Some(snapshot) = self.read(name)? {
-                return Ok(Some(snapshot));
+            match self.read(name)? {
+                Err(why) => {
+                    let broken = format!("{name}.broken");
+                    tracing::warn!(
+                        target: "etcd_sim::raft",
+                        "snapshot file {name} is corrupt ({why}); set aside as {broken}"
+                    );
+                    self.disk.rename(name, &broken)?;
+                    found.broken.push(broken);
+                }
+                Ok(snapshot) if usable(snapshot.get_metadata().index) => {
+                    found.snapshot = Some(snapshot);
+                    break;
+                }
+                Ok(_) => found.unreachable.push(name.clone()),
             }
         }
-        Ok(None)
+        Ok(found)
     }
 
-    /// The snapshot in file `name`, `None` if it does not check out.
-    fn read(&self, name: &str) -> io::Result<Option<Snapshot>> {
+    /// The snapshot in file `name`, or why it does not check out.
+    fn read(&self, name: &str) -> io::Result<Result<Snapshot, String>> {
         let data = self.disk.read(name)?;
         let Some((crc, body)) = data.split_first_chunk::<4>() else {
-            return Ok(None);
+            return Ok(Err(format!("{} bytes, too short", data.len())));
         };
         if u32::from_le_bytes(*crc) != crc32fast::hash(body) {
-            return Ok(None);
+            return Ok(Err("checksum mismatch".to_string()));
         }
-        Ok(Snapshot::parse_from_bytes(body).ok())
+        Ok(Snapshot::parse_from_bytes(body).map_err(|e| format!("does not decode: {e}")))
     }
 
     /// Snapshot file names, oldest first (the index is fixed-width hex).
@@ -212,6 +243,18 @@ impl Snapshotter {
             .filter(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX))
             .collect())
     }
+}
+
+/// What start-up found among the snapshot files.
+#[derive(Debug, Default, PartialEq)]
+pub struct Found {
+    /// The newest intact snapshot the WAL continues from, if any.
+    pub snapshot: Option<Snapshot>,
+    /// Files that did not read back, as renamed (`<name>.broken`), newest first.
+    pub broken: Vec<String>,
+    /// Intact snapshots newer than `snapshot` that the WAL does not
+    /// continue from, newest first.
+    pub unreachable: Vec<String>,
 }
 
 fn file_name(index: u64) -> String {
@@ -234,12 +277,12 @@ mod tests {
     async fn the_newest_intact_snapshot_wins() {
         let disk = Arc::new(SimDisk::new());
         let snapshotter = Snapshotter::new(disk.clone());
-        assert_eq!(snapshotter.load_newest().unwrap(), None);
+        assert_eq!(snapshotter.load_newest(|_| true).unwrap().snapshot, None);
         snapshotter.save(snapshot(10, b"ten")).await.unwrap();
         snapshotter.save(snapshot(20, b"twenty")).await.unwrap();
         assert_eq!(disk.list().unwrap(), vec![file_name(20)]);
         assert_eq!(
-            snapshotter.load_newest().unwrap(),
+            snapshotter.load_newest(|_| true).unwrap().snapshot,
             Some(snapshot(20, b"twenty"))
         );
     }
@@ -252,7 +295,7 @@ mod tests {
         snapshotter.save(snapshot(10, b"ten")).await.unwrap();
         assert_eq!(disk.list().unwrap(), vec![file_name(10), file_name(20)]);
         assert_eq!(
-            snapshotter.load_newest().unwrap(),
+            snapshotter.load_newest(|_| true).unwrap().snapshot,
             Some(snapshot(20, b"twenty"))
         );
     }
@@ -285,15 +328,53 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_corrupt_snapshot_is_passed_over() {
+    async fn a_corrupt_snapshot_is_set_aside_and_an_older_one_used() {
         let disk = Arc::new(SimDisk::new());
-        let snapshotter = Snapshotter::new(disk.clone());
+        let snapshotter = Snapshotter::new(disk.clone()).with_max_snapshots(5);
         snapshotter.save(snapshot(10, b"ten")).await.unwrap();
-        disk.write(&file_name(30), b"\0\0\0\0garbage").unwrap();
+        snapshotter.save(snapshot(20, b"twenty")).await.unwrap();
+        let mut bytes = disk.read(&file_name(20)).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        disk.write(&file_name(20), &bytes).unwrap();
+        disk.write(&file_name(30), b"\0\0").unwrap();
+        let found = snapshotter.load_newest(|_| true).unwrap();
+        assert_eq!(found.snapshot, Some(snapshot(10, b"ten")));
+        let broken = [30, 20].map(|i| format!("{}.broken", file_name(i)));
+        assert_eq!(found.broken, broken);
         assert_eq!(
-            snapshotter.load_newest().unwrap(),
-            Some(snapshot(10, b"ten"))
+            disk.list().unwrap(),
+            vec![file_name(10), broken[1].clone(), broken[0].clone()]
         );
+        // Set aside, they are not read again.
+        let again = snapshotter.load_newest(|_| true).unwrap();
+        assert_eq!(
+            (again.snapshot, again.broken),
+            (Some(snapshot(10, b"ten")), vec![])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_the_wal_does_not_continue_from_is_passed_over() {
+        let disk = Arc::new(SimDisk::new());
+        let snapshotter = Snapshotter::new(disk.clone()).with_max_snapshots(5);
+        snapshotter.save(snapshot(10, b"ten")).await.unwrap();
+        snapshotter.save(snapshot(20, b"twenty")).await.unwrap();
+        let found = snapshotter.load_newest(|index| index < 20).unwrap();
+        assert_eq!(found.snapshot, Some(snapshot(10, b"ten")));
+        assert_eq!(found.unreachable, vec![file_name(20)]);
+        let none = snapshotter.load_newest(|_| false).unwrap();
+        assert_eq!(none.snapshot, None);
+        assert_eq!(none.unreachable, vec![file_name(20), file_name(10)]);
+    }
+
+    #[tokio::test]
+    async fn the_newest_max_snapshots_are_kept() {
+        let disk = Arc::new(SimDisk::new());
+        let snapshotter = Snapshotter::new(disk.clone()).with_max_snapshots(3);
+        for index in 1..=5 {
+            snapshotter.save(snapshot(index, b"s")).await.unwrap();
+        }
+        assert_eq!(disk.list().unwrap(), [3, 4, 5].map(file_name));
     }
 
     #[tokio::test]
@@ -305,7 +386,7 @@ mod tests {
             .unwrap();
         disk.crash(|_| Kept::Nothing);
         assert_eq!(
-            snapshotter.load_newest().unwrap(),
+            snapshotter.load_newest(|_| true).unwrap().snapshot,
             Some(snapshot(10, b"ten"))
         );
     }

@@ -30,6 +30,19 @@
 //! record whose checksums fail is corruption of data that *was* synced:
 //! replay stops with [`WalError::Corrupt`] instead of skipping it, because a
 //! member that silently forgets an acknowledged entry breaks raft's safety.
+//!
+//! # Generations
+//!
+//! Log compaction rewrites the log without the entries its snapshot covers.
+//! A member that keeps older snapshots (etcd's `--max-snapshots`) keeps the
+//! logs they need as well: a rewrite renames the log it replaces
+//! `wal-<n:016x>` (`n` counting up) instead of dropping it, and keeps the
+//! newest [`Wal::with_generations`] of them. If the newest snapshot turns
+//! out corrupt, a start can go back to an older one and replay the older
+//! generations before the log ([`Wal::older_generations`],
+//! [`Replay::then`]). A crash between the rewrite's two renames leaves no
+//! `wal`: opening puts the newest generation back, the log as it was
+//! before the rewrite.
 
 use std::fmt;
 use std::io;
@@ -42,6 +55,7 @@ use crate::offload::offload;
 use crate::storage::{self, read_if_exists, Disk};
 
 const WAL_FILE: &str = "wal";
+const GENERATION_PREFIX: &str = "wal-";
 const HEADER_LEN: usize = 12;
 const KIND_ENTRY: u8 = 1;
 const KIND_HARD_STATE: u8 = 2;
@@ -51,6 +65,14 @@ const KIND_HARD_STATE: u8 = 2;
 pub enum WalError {
     /// The disk failed.
     Io(io::Error),
+    /// A generation kept from before a rewrite does not join the log
+    /// after it: entries in between are missing.
+    Gap {
+        /// The last index the older generation holds.
+        last: u64,
+        /// The first index of the log after it.
+        next: u64,
+    },
     /// A complete record at `offset` fails its checksum or does not decode.
     Corrupt {
         /// Byte offset of the bad record in the file.
@@ -64,6 +86,10 @@ impl fmt::Display for WalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WalError::Io(e) => write!(f, "wal: {e}"),
+            WalError::Gap { last, next } => write!(
+                f,
+                "wal: an older generation ends at index {last}, the log after it begins at {next}"
+            ),
             WalError::Corrupt { offset, reason } => {
                 write!(f, "wal: corrupt record at offset {offset}: {reason}")
             }
@@ -80,7 +106,7 @@ impl From<io::Error> for WalError {
 }
 
 /// What a member finds in its log when it starts.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Replay {
     /// The last hard state written, default if none.
     pub hard_state: HardState,
@@ -90,6 +116,31 @@ pub struct Replay {
     pub torn_bytes: Option<usize>,
 }
 
+impl Replay {
+    /// This older generation's log followed by `newer`: `newer`'s entries
+    /// replace this one's from its first index on, as an overwrite in one
+    /// file does, and its hard state wins.
+    pub fn then(mut self, newer: Replay) -> Result<Replay, WalError> {
+        if let Some(first) = newer.entries.first() {
+            let last = self.entries.last().map_or(0, |e| e.index);
+            if first.index > last + 1 {
+                return Err(WalError::Gap {
+                    last,
+                    next: first.index,
+                });
+            }
+            let keep = self.entries.partition_point(|e| e.index < first.index);
+            self.entries.truncate(keep);
+        }
+        self.entries.extend(newer.entries);
+        Ok(Replay {
+            hard_state: newer.hard_state,
+            entries: self.entries,
+            torn_bytes: newer.torn_bytes,
+        })
+    }
+}
+
 /// The write-ahead log of one member. A clone writes to the same log, so the
 /// raft loop can hand a write to [`crate::offload`].
 #[derive(Clone)]
@@ -97,12 +148,21 @@ pub struct Wal {
     disk: Arc<dyn Disk>,
     /// The `skip-fsync` bug: write, but never sync.
     skip_fsync: bool,
+    /// How many logs a rewrite leaves as older generations.
+    generations: usize,
 }
 
 impl Wal {
     /// Opens the log on `disk`, replaying what it holds and truncating a
     /// torn tail.
     pub fn open(disk: Arc<dyn Disk>) -> Result<(Wal, Replay), WalError> {
+        let names = disk.list()?;
+        if !names.iter().any(|n| n == WAL_FILE) {
+            // A crash between a rewrite's renames: the log before it stands.
+            if let Some(newest) = generation_names(&names).pop() {
+                disk.rename(&newest, WAL_FILE)?;
+            }
+        }
         let data = read_if_exists(disk.as_ref(), WAL_FILE)?.unwrap_or_default();
         let replay = replay(&data)?;
         if let Some(torn) = replay.torn_bytes {
@@ -113,6 +173,7 @@ impl Wal {
             Wal {
                 disk,
                 skip_fsync: false,
+                generations: 0,
             },
             replay,
         ))
@@ -125,13 +186,36 @@ impl Wal {
         replay(&read_if_exists(disk, WAL_FILE)?.unwrap_or_default())
     }
 
+    /// Keeps the `generations` newest logs each rewrite replaces.
+    pub fn with_generations(mut self, generations: usize) -> Self {
+        self.generations = generations;
+        self
+    }
+
+    /// The generations kept on `disk`, each replayed alone, newest first.
+    /// A torn tail in one is cut (it was never synced, so nothing counted
+    /// on it); corruption stops the list there.
+    pub fn older_generations(disk: &dyn Disk) -> io::Result<Vec<Replay>> {
+        let mut names = generation_names(&disk.list()?);
+        names.reverse();
+        let mut generations = Vec::new();
+        for name in names {
+            match replay(&disk.read(&name)?) {
+                Ok(replay) => generations.push(replay),
+                Err(_) => break,
+            }
+        }
+        Ok(generations)
+    }
+
     /// Switches the `skip-fsync` bug on or off.
     pub fn set_skip_fsync(&mut self, skip: bool) {
         self.skip_fsync = skip;
     }
 
     /// Replaces the whole log with `entries` and `hard_state`, atomically:
-    /// after log compaction the entries a snapshot covers are dropped.
+    /// after log compaction the entries a snapshot covers are dropped. The
+    /// log replaced becomes the newest older generation, if any are kept.
     pub async fn rewrite(&self, entries: Vec<Entry>, hard_state: HardState) -> io::Result<()> {
         let tmp = format!("{WAL_FILE}.tmp");
         let disk = self.disk.clone();
@@ -139,7 +223,24 @@ impl Wal {
         offload(move || disk.write(&written, &encode_records(&entries, Some(&hard_state))?))
             .await?;
         storage::sync(&self.disk, &tmp).await?;
-        self.disk.rename(&tmp, WAL_FILE)
+        if self.generations == 0 {
+            return self.disk.rename(&tmp, WAL_FILE);
+        }
+        let names = self.disk.list()?;
+        let mut kept = generation_names(&names);
+        if names.iter().any(|n| n == WAL_FILE) {
+            let next = kept
+                .last()
+                .map_or(0, |newest| generation_number(newest) + 1);
+            self.disk.rename(WAL_FILE, &generation_name(next))?;
+            kept.push(generation_name(next));
+        }
+        self.disk.rename(&tmp, WAL_FILE)?;
+        let surplus = kept.len().saturating_sub(self.generations);
+        for old in &kept[..surplus] {
+            self.disk.remove(old)?;
+        }
+        Ok(())
     }
 
     /// Appends a hard state whose only change is the commit index, without
@@ -183,6 +284,32 @@ impl Wal {
         }
         storage::sync(&self.disk, WAL_FILE).await
     }
+}
+
+/// The generations among `names`, oldest first.
+fn generation_names(names: &[String]) -> Vec<String> {
+    let mut generations: Vec<String> = names
+        .iter()
+        .filter(|n| {
+            n.strip_prefix(GENERATION_PREFIX)
+                .is_some_and(|n| u64::from_str_radix(n, 16).is_ok())
+        })
+        .cloned()
+        .collect();
+    // Fixed-width hex sorts as its number.
+    generations.sort();
+    generations
+}
+
+fn generation_name(number: u64) -> String {
+    format!("{GENERATION_PREFIX}{number:016x}")
+}
+
+fn generation_number(name: &str) -> u64 {
+    let hex = name
+        .strip_prefix(GENERATION_PREFIX)
+        .expect("a generation's name");
+    u64::from_str_radix(hex, 16).expect("a generation's number")
 }
 
 /// Replays the records in `data` (see the module docs).
@@ -415,6 +542,67 @@ mod tests {
         let (_, replay) = Wal::open(disk).unwrap();
         assert_eq!(replay.entries, vec![entry(2, 1, b"b")]);
         assert_eq!(replay.hard_state, hard_state(1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_rewrite_keeps_the_logs_it_replaces_as_generations() {
+        let disk = Arc::new(SimDisk::new());
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
+        let wal = wal.with_generations(2);
+        wal.save(vec![entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+            .await
+            .unwrap();
+        for last in 3..=5 {
+            wal.rewrite(vec![entry(last - 1, 1, b"x")], hard_state(1, last - 1))
+                .await
+                .unwrap();
+            wal.save(vec![entry(last, 1, b"y")], None).await.unwrap();
+        }
+        disk.crash(|_| Kept::Nothing);
+        let mut names = disk.list().unwrap();
+        names.retain(|n| n.starts_with(GENERATION_PREFIX));
+        assert_eq!(names, [generation_name(1), generation_name(2)]);
+        let (_, current) = Wal::open(disk.clone()).unwrap();
+        let older = Wal::older_generations(disk.as_ref()).unwrap();
+        assert_eq!(older.len(), 2);
+        let indexes = |r: &Replay| r.entries.iter().map(|e| e.index).collect::<Vec<_>>();
+        assert_eq!(indexes(&current), [4, 5]);
+        assert_eq!(indexes(&older[0]), [3, 4]);
+        assert_eq!(indexes(&older[1]), [2, 3]);
+        let joined = older[1].clone().then(older[0].clone()).unwrap();
+        let joined = joined.then(current).unwrap();
+        assert_eq!(indexes(&joined), [2, 3, 4, 5]);
+        // The newer generation wins where they overlap.
+        assert_eq!(joined.entries[2], entry(4, 1, b"x"));
+        assert_eq!(joined.hard_state, hard_state(1, 4));
+    }
+
+    #[tokio::test]
+    async fn generations_that_do_not_join_are_refused() {
+        let older = Replay {
+            entries: vec![entry(1, 1, b"a"), entry(2, 1, b"b")],
+            ..Replay::default()
+        };
+        let newer = Replay {
+            entries: vec![entry(4, 1, b"d")],
+            ..Replay::default()
+        };
+        let gap = older.then(newer).unwrap_err();
+        assert!(matches!(gap, WalError::Gap { last: 2, next: 4 }), "{gap}");
+    }
+
+    #[tokio::test]
+    async fn a_crash_between_a_rewrites_renames_leaves_the_log_before_it() {
+        let disk = Arc::new(SimDisk::new());
+        let (wal, _) = Wal::open(disk.clone()).unwrap();
+        wal.save(vec![entry(1, 1, b"a"), entry(2, 1, b"b")], None)
+            .await
+            .unwrap();
+        // The first rename done, the second not.
+        disk.rename(WAL_FILE, &generation_name(0)).unwrap();
+        let (_, replay) = Wal::open(disk.clone()).unwrap();
+        assert_eq!(replay.entries, vec![entry(1, 1, b"a"), entry(2, 1, b"b")]);
+        assert_eq!(disk.list().unwrap(), [WAL_FILE]);
     }
 
     #[tokio::test]

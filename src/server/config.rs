@@ -51,6 +51,10 @@ pub struct ServerConfig {
     /// for followers a little behind to catch up from (etcd's
     /// `SnapshotCatchUpEntries`, 5,000, a constant there).
     pub catch_up_entries: u64,
+    /// Snapshot files kept on disk (etcd's `--max-snapshots`, 5): a start
+    /// falls back to an older one when a newer one is corrupt, as far back
+    /// as the WAL reaches.
+    pub max_snapshots: usize,
     /// How fast this member's clock runs; true time unless a test skews it.
     pub clock: ClockRate,
     /// This member's crash points; none armed unless a test arms one.
@@ -147,6 +151,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(5),
             snapshot_count: 10_000,
             catch_up_entries: 5_000,
+            max_snapshots: 5,
             clock: ClockRate::default(),
             crash_points: CrashPoints::default(),
             bugs: BugSet::NONE,

@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// Number of committed transactions to trigger a snapshot to disk.
     #[arg(long, default_value_t = 100_000)]
     snapshot_count: u64,
+    /// Maximum number of snapshot files to retain (0 is unlimited).
+    #[arg(long, default_value_t = 5)]
+    max_snapshots: usize,
     /// Extra URLs to listen on for /metrics and /health, comma-separated.
     #[arg(long, default_value = "")]
     listen_metrics_urls: String,
@@ -103,9 +106,6 @@ struct IgnoredFlags {
     /// Accepted and ignored: etcd-sim serves gRPC only, no JSON gateway.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     enable_grpc_gateway: Option<String>,
-    /// Accepted and ignored: etcd-sim keeps one snapshot file.
-    #[arg(long)]
-    max_snapshots: Option<String>,
     /// Accepted and ignored: etcd-sim keeps one WAL file.
     #[arg(long)]
     max_wals: Option<String>,
@@ -144,7 +144,6 @@ impl IgnoredFlags {
             ("log-outputs", &self.log_outputs),
             ("enable-v2", &self.enable_v2),
             ("enable-grpc-gateway", &self.enable_grpc_gateway),
-            ("max-snapshots", &self.max_snapshots),
             ("max-wals", &self.max_wals),
             ("debug", &self.debug),
             ("enable-pprof", &self.enable_pprof),
@@ -306,6 +305,10 @@ mod real {
         // etcd randomises each election timeout in [timeout, 2 x timeout).
         config.election_ticks = (election_ticks, 2 * election_ticks);
         config.snapshot_count = args.snapshot_count;
+        config.max_snapshots = match args.max_snapshots {
+            0 => usize::MAX,
+            max => max,
+        };
         config.listen_metrics = args
             .listen_metrics_urls
             .split(',')

@@ -60,8 +60,8 @@ use crate::proto::etcdserverpb::{
     RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use crate::raft::{
-    spawn_raft, wal::WalError, Bootstrap, Committed, Fence, Peer, RaftConfig, RaftHandle,
-    RaftTransportService, SpawnedRaft,
+    spawn_raft, Bootstrap, Committed, Fence, Peer, RaftConfig, RaftHandle, RaftTransportService,
+    RestoreError, SpawnedRaft,
 };
 use crate::server::lease::Lessor;
 use crate::storage::Disk;
@@ -73,7 +73,7 @@ use read_loop::ReadRounds;
 use wait::Wait;
 
 /// Why a member could not start.
-pub type StartError = WalError;
+pub type StartError = RestoreError;
 
 /// The part of a member between the API and raft. Cheap to clone.
 #[derive(Clone)]
@@ -530,6 +530,7 @@ fn raft_config(
         clock: config.clock.clone(),
         metrics,
         catch_up_entries: config.catch_up_entries,
+        max_snapshots: config.max_snapshots,
         fence,
     }
 }
