@@ -71,16 +71,18 @@ impl RealDisk {
     }
 }
 
-impl Disk for RealDisk {
-    fn read(&self, name: &str) -> io::Result<Vec<u8>> {
-        fs::read(self.path(name))
-    }
+/// `e`, naming the file it happened to: an error such as ENOSPC has to say
+/// which file the member could not write, and `std::fs` does not.
+fn naming(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
 
-    fn append(&self, name: &str, data: &[u8]) -> io::Result<()> {
+impl RealDisk {
+    fn append_at(&self, name: &str, data: &[u8]) -> io::Result<()> {
         self.handle(name, true)?.as_ref().write_all(data)
     }
 
-    fn write(&self, name: &str, data: &[u8]) -> io::Result<()> {
+    fn write_at(&self, name: &str, data: &[u8]) -> io::Result<()> {
         self.close(name);
         let existed = self.path(name).exists();
         fs::write(self.path(name), data)?;
@@ -88,11 +90,7 @@ impl Disk for RealDisk {
         Ok(())
     }
 
-    fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
-        self.handle(name, false)?.set_len(len)
-    }
-
-    fn sync(&self, name: &str) -> io::Result<()> {
+    fn sync_at(&self, name: &str) -> io::Result<()> {
         self.handle(name, false)?.sync_data()?;
         let dirty = std::mem::take(&mut self.open.lock().unwrap().dir_dirty);
         if dirty {
@@ -104,14 +102,14 @@ impl Disk for RealDisk {
         Ok(())
     }
 
-    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+    fn rename_at(&self, from: &str, to: &str) -> io::Result<()> {
         self.close(from);
         self.close(to);
         fs::rename(self.path(from), self.path(to))?;
         self.sync_dir()
     }
 
-    fn remove(&self, name: &str) -> io::Result<()> {
+    fn remove_at(&self, name: &str) -> io::Result<()> {
         self.close(name);
         match fs::remove_file(self.path(name)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -119,7 +117,7 @@ impl Disk for RealDisk {
         }
     }
 
-    fn list(&self) -> io::Result<Vec<String>> {
+    fn list_at(&self) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
@@ -129,5 +127,66 @@ impl Disk for RealDisk {
         }
         names.sort();
         Ok(names)
+    }
+}
+
+/// Every error names the file (or, for a listing, the directory).
+impl Disk for RealDisk {
+    fn read(&self, name: &str) -> io::Result<Vec<u8>> {
+        fs::read(self.path(name)).map_err(|e| naming(&self.path(name), e))
+    }
+
+    fn append(&self, name: &str, data: &[u8]) -> io::Result<()> {
+        self.append_at(name, data)
+            .map_err(|e| naming(&self.path(name), e))
+    }
+
+    fn write(&self, name: &str, data: &[u8]) -> io::Result<()> {
+        self.write_at(name, data)
+            .map_err(|e| naming(&self.path(name), e))
+    }
+
+    fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
+        (self.handle(name, false).and_then(|file| file.set_len(len)))
+            .map_err(|e| naming(&self.path(name), e))
+    }
+
+    fn sync(&self, name: &str) -> io::Result<()> {
+        self.sync_at(name).map_err(|e| naming(&self.path(name), e))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        self.rename_at(from, to)
+            .map_err(|e| naming(&self.path(to), e))
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        self.remove_at(name)
+            .map_err(|e| naming(&self.path(name), e))
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        self.list_at().map_err(|e| naming(&self.dir, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("etcd-sim-real-disk-{}", std::process::id()));
+        let disk = RealDisk::open(&dir).unwrap();
+        let error = disk.read("missing").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        let path = dir.join("missing");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("{}: ", path.display())),
+            "{error}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -250,6 +250,7 @@ mod real {
             .with_ansi(false)
             .with_max_level(tracing::Level::INFO)
             .init();
+        fail_stop_on_panic();
         let serving = etcd_sim::server::run_and_announce(config, disk, announce);
         match runtime.block_on(serving) {
             Ok(()) => 0,
@@ -263,6 +264,27 @@ mod real {
                 EXIT_VIOLATION
             }
         }
+    }
+
+    /// A member that cannot go on (a full disk, a WAL it cannot write, a
+    /// broken invariant) stops at once with one line that says why, as
+    /// etcd's fatal log does, rather than a panic's report and a member
+    /// limping on without the task that died.
+    fn fail_stop_on_panic() {
+        std::panic::set_hook(Box::new(|info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic without a message");
+            let at = info
+                .location()
+                .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+                .unwrap_or_default();
+            eprintln!("etcd-sim: fatal: {}{at}", message.replace('\n', "; "));
+            std::process::exit(i32::from(EXIT_VIOLATION));
+        }));
     }
 
     fn config(args: &ServeArgs) -> Result<ServerConfig, Box<dyn std::error::Error>> {
