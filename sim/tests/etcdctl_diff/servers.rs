@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 /// ends however it ends.
 pub struct Server {
     children: Vec<Child>,
+    /// Each child's arguments after the program, to start it again.
+    args: Vec<Vec<String>>,
     dir: PathBuf,
     /// The program and the flags before the member's own, to start
     /// members added later the same way.
@@ -110,20 +112,17 @@ impl Server {
             .chain([format!("{name}={peer_url}")])
             .collect::<Vec<_>>()
             .join(",");
-        let child = Command::new(&self.program)
-            .args(&self.pre_args)
-            .args(["--name", name, "--data-dir"])
-            .arg(self.dir.join(name))
-            .args(["--listen-client-urls", &client_url])
-            .args(["--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &initial_cluster])
-            .args(["--initial-cluster-state", "existing"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} starts: {e}", self.program));
+        let args = member_args(
+            &self.pre_args,
+            name,
+            &self.dir.join(name),
+            (&client_url, &peer_url),
+            &initial_cluster,
+        );
+        let mut args = args;
+        args.extend(["--initial-cluster-state".into(), "existing".into()]);
+        let child = spawn(&self.program, &args);
+        self.args.push(args);
         self.children.push(child);
         self.added[at].child = Some(self.children.len() - 1);
         // A learner serves serializable reads only, and not `member list`.
@@ -136,14 +135,52 @@ impl Server {
         joined.wait(&format!("{} {name} never joined", self.program));
     }
 
+    /// Kills member `index` (of the initial ones) with SIGKILL and waits
+    /// for it to die.
+    pub fn kill(&mut self, index: usize) {
+        let _ = self.children[index].kill();
+        let _ = self.children[index].wait();
+    }
+
+    /// Starts member `index` again, on its data dir, as it was started.
+    pub fn restart(&mut self, index: usize) {
+        self.children[index] = spawn(&self.program, &self.args[index]);
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to member `index`.
+    pub fn signal(&self, index: usize, signal: &str) {
+        let pid = self.children[index].id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} {pid}");
+    }
+
+    /// What member `index` wrote to stderr, over all its starts.
+    pub fn log(&self, index: usize) -> String {
+        std::fs::read_to_string(log_path(&self.data_dir(index))).unwrap_or_default()
+    }
+
+    /// Member `index`'s data dir.
+    pub fn data_dir(&self, index: usize) -> PathBuf {
+        self.dir.join(member_name(index, self.endpoints.len()))
+    }
+
     /// The exit code of added member `name`'s process once it ends, or
     /// `None` if it still runs after `wait` (or was killed by a signal).
     pub fn exit_code(&mut self, name: &str, wait: Duration) -> Option<i32> {
         let at = self.added.iter().find(|a| a.name == name)?.child?;
+        self.wait_exit(at, wait).and_then(|status| status.code())
+    }
+
+    /// How the process of member `index` (initial members first, then the
+    /// added ones in the order they started) ended, or `None` if it still
+    /// runs after `wait`.
+    pub fn wait_exit(&mut self, index: usize, wait: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + wait;
         loop {
-            if let Some(status) = self.children[at].try_wait().ok().flatten() {
-                return status.code();
+            if let Some(status) = self.children[index].try_wait().ok().flatten() {
+                return Some(status);
             }
             if Instant::now() > deadline {
                 return None;
@@ -151,6 +188,55 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// A member's arguments: `pre_args`, then etcd's member flags.
+fn member_args(
+    pre_args: &[String],
+    name: &str,
+    data_dir: &std::path::Path,
+    (client_url, peer_url): (&str, &str),
+    initial_cluster: &str,
+) -> Vec<String> {
+    let mut args = pre_args.to_vec();
+    for (flag, value) in [
+        ("--name", name),
+        ("--data-dir", &data_dir.display().to_string()),
+        ("--listen-client-urls", client_url),
+        ("--advertise-client-urls", client_url),
+        ("--listen-peer-urls", peer_url),
+        ("--initial-advertise-peer-urls", peer_url),
+        ("--initial-cluster", initial_cluster),
+    ] {
+        args.extend([flag.to_string(), value.to_string()]);
+    }
+    args
+}
+
+/// Starts `program` with `args`; what it writes to stderr goes on the end
+/// of the log beside its data dir (see [`Server::log`]).
+fn spawn(program: &str, args: &[String]) -> Child {
+    let data_dir = args
+        .iter()
+        .position(|a| a == "--data-dir")
+        .map(|i| PathBuf::from(&args[i + 1]))
+        .expect("a data dir");
+    std::fs::create_dir_all(data_dir.parent().expect("a parent")).expect("the test's dir");
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log_path(&data_dir))
+        .expect("a log file");
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} starts: {e}"))
+}
+
+fn log_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.with_extension("log")
 }
 
 fn member_name(index: usize, size: usize) -> String {
@@ -208,12 +294,23 @@ pub fn start_cluster_on(
     test: &str,
     ports: &[(u16, u16)],
 ) -> Server {
-    let size = ports.len();
     let kind = if program == "etcd" { "etcd" } else { "sim" };
     let dir = std::env::temp_dir().join(format!(
         "etcd-sim-diff-{test}-{kind}-{}",
         std::process::id()
     ));
+    start_cluster_in(program, pre_args, dir, ports)
+}
+
+/// [`start_cluster_on`], with the members' data dirs and logs in `dir`
+/// (emptied first, removed at the end).
+pub fn start_cluster_in(
+    program: &str,
+    pre_args: &[&str],
+    dir: PathBuf,
+    ports: &[(u16, u16)],
+) -> Server {
+    let size = ports.len();
     let _ = std::fs::remove_dir_all(&dir);
     let initial_cluster = ports
         .iter()
@@ -221,33 +318,32 @@ pub fn start_cluster_on(
         .map(|(i, (_, peer))| format!("{}=http://127.0.0.1:{peer}", member_name(i, size)))
         .collect::<Vec<_>>()
         .join(",");
-    let children = ports
+    let pre_args: Vec<String> = pre_args.iter().map(|a| a.to_string()).collect();
+    let args: Vec<Vec<String>> = ports
         .iter()
         .enumerate()
         .map(|(i, (client, peer))| {
-            let client_url = format!("http://127.0.0.1:{client}");
-            let peer_url = format!("http://127.0.0.1:{peer}");
-            Command::new(program)
-                .args(pre_args)
-                .args(["--name", &member_name(i, size), "--data-dir"])
-                .arg(dir.join(member_name(i, size)))
-                .args(["--listen-client-urls", &client_url])
-                .args(["--advertise-client-urls", &client_url])
-                .args(["--listen-peer-urls", &peer_url])
-                .args(["--initial-advertise-peer-urls", &peer_url])
-                .args(["--initial-cluster", &initial_cluster])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("{program} starts: {e}"))
+            let name = member_name(i, size);
+            member_args(
+                &pre_args,
+                &name,
+                &dir.join(&name),
+                (
+                    &format!("http://127.0.0.1:{client}"),
+                    &format!("http://127.0.0.1:{peer}"),
+                ),
+                &initial_cluster,
+            )
         })
         .collect();
+    let children = args.iter().map(|args| spawn(program, args)).collect();
     let host_port = |port: &u16| format!("127.0.0.1:{port}");
     let server = Server {
         children,
+        args,
         dir,
         program: program.to_string(),
-        pre_args: pre_args.iter().map(|a| a.to_string()).collect(),
+        pre_args,
         added: Vec::new(),
         endpoint: host_port(&ports[0].0),
         endpoints: ports.iter().map(|(client, _)| host_port(client)).collect(),
