@@ -136,7 +136,7 @@ fn class(verdict: &SeedVerdict) -> String {
 /// The first seed in 0..200 that catches `bug`, and how. A seed the
 /// checker could not decide within its budget, or one with too little
 /// traffic to judge (`quiet`), neither passes nor catches: it is passed
-/// over, as the README's catch counts pass it over.
+/// over, as docs/museum.md's catch counts pass it over.
 fn first_failing_seed(bug: Bug) -> Option<(u64, SeedVerdict)> {
     (0..200).find_map(|seed| {
         let mut config = RunConfig::swarm(seed);

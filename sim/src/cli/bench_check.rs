@@ -24,7 +24,7 @@ pub struct CheckBenchArgs {
     #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
     /// Also simulate the long-haul run of this seed (10 simulated minutes,
-    /// some 50,000 puts, gets and deletes under every fault; see README)
+    /// some 50,000 puts, gets and deletes under every fault; see docs/checker.md)
     /// and time the check of its history and of its porcupine-kv export.
     #[arg(long)]
     pub long_haul: Option<u64>,

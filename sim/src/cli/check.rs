@@ -31,7 +31,7 @@ pub struct CheckArgs {
     timeout: Option<f64>,
     /// Also write the history in porcupine's kv log format here, to check
     /// or time the same history with porcupine (native histories of puts,
-    /// deletes, linearizable gets and compactions only; see README).
+    /// deletes, linearizable gets and compactions only; see docs/checker.md).
     #[arg(long)]
     porcupine_out: Option<PathBuf>,
 }

@@ -119,7 +119,7 @@ mod simulate_args {
         #[arg(long)]
         pub json: Option<std::path::PathBuf>,
         /// Fail (exit 4) if the campaign left a required rare path, crash
-        /// point or fault kind unreached (see README, "Coverage").
+        /// point or fault kind unreached (see docs/campaigns.md, "Coverage").
         #[arg(long)]
         pub require_coverage: bool,
     }
@@ -169,7 +169,7 @@ mod simulate_args {
     #[derive(Args, Debug, Clone)]
     pub struct ShapeArgs {
         /// `swarm`: each seed draws its own cluster size, load, fault kinds
-        /// and rates, ticks, disk and network (see README); `fixed`: every
+        /// and rates, ticks, disk and network (see docs/campaigns.md); `fixed`: every
         /// seed has the same shape, as campaigns had before the swarm.
         #[arg(long, value_enum, default_value_t = ShapeKind::Swarm)]
         pub shape: ShapeKind,
@@ -189,7 +189,7 @@ mod simulate_args {
         #[arg(long, value_parser = parse_duration)]
         pub duration: Option<std::time::Duration>,
         /// How often the etcd traffic takes each kind of turn, as
-        /// `kind=weight,...` (kinds not named: never; see README, "Op mix")
+        /// `kind=weight,...` (kinds not named: never; `--mix x=1` lists the kinds)
         /// [default: drawn, or etcd robustness's mix with --shape fixed].
         #[arg(long, value_parser = parse_mix)]
         pub mix: Option<etcd_sim_harness::shape::op_mix::OpMix>,
