@@ -89,9 +89,8 @@ pub struct Restored {
 /// from, going back through the WAL's older generations while none does.
 pub fn restore(disk: Arc<dyn Disk>, snapshotter: &Snapshotter) -> Result<Restored, RestoreError> {
     let (wal, mut replay) = Wal::open(disk.clone())?;
-    let mut older = Wal::older_generations(disk.as_ref())
-        .map_err(RestoreError::Snapshots)?
-        .into_iter();
+    // Read only when the log alone reaches no snapshot.
+    let mut older: Option<std::vec::IntoIter<Replay>> = None;
     let mut broken = Vec::new();
     loop {
         let found = snapshotter
@@ -111,7 +110,12 @@ pub fn restore(disk: Arc<dyn Disk>, snapshotter: &Snapshotter) -> Result<Restore
             unreachable: found.unreachable,
         };
         // An older generation reaches further back, if it joins.
-        match older.next().map(|generation| generation.then(replay)) {
+        if older.is_none() {
+            let generations = Wal::older_generations(disk.as_ref()).map_err(WalError::from)?;
+            older = Some(generations.into_iter());
+        }
+        let next = older.as_mut().and_then(Iterator::next);
+        match next.map(|generation| generation.then(replay)) {
             Some(Ok(joined)) => replay = joined,
             _ => return Err(no_usable),
         }
