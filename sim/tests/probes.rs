@@ -17,7 +17,7 @@
 //!    with etcd's status code and message (a decoder's detail aside); no
 //!    member dies of any.
 //!
-//! It prints a table of both servers' results (README's "Reliability
+//! It prints a table of both servers' results (docs/real-mode.md's "Reliability
 //! probes" is one run of it) and asserts etcd-sim's. Run with the real
 //! build: `RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --release
 //! -p etcd-sim-harness --test probes -- --nocapture`. Without `etcdctl`
