@@ -9,6 +9,8 @@ mod check;
 mod serve;
 #[cfg(madsim)]
 mod simulate;
+#[cfg(test)]
+mod workflow;
 
 use std::process::ExitCode;
 
