@@ -120,17 +120,7 @@ fn caught_as(bug: Bug) -> &'static [&'static str] {
 
 /// A verdict's class, as `caught_as` names them.
 fn class(verdict: &SeedVerdict) -> String {
-    match verdict {
-        SeedVerdict::Linearizable => "linearizable".into(),
-        SeedVerdict::NotLinearizable => "not-linearizable".into(),
-        SeedVerdict::Undecided => "undecided".into(),
-        SeedVerdict::Panicked(_) => "panicked".into(),
-        SeedVerdict::Broken(evidence) => {
-            format!("broken:{}", evidence.split(':').next().unwrap_or(""))
-        }
-        SeedVerdict::Stuck(_) => "stuck".into(),
-        SeedVerdict::Quiet(_) => "quiet".into(),
-    }
+    verdict.class()
 }
 
 /// The first seed in 0..200 that catches `bug`, and how. A seed the

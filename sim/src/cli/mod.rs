@@ -120,6 +120,15 @@ mod simulate_args {
         /// Write the campaign's results as JSON here (see `etcd-sim merge`).
         #[arg(long)]
         pub json: Option<std::path::PathBuf>,
+        /// Shrink every failing seed and write it here as a regression file
+        /// (`seed-N[-BUG...].json`: the schedule and the verdict it gave), for
+        /// `tests/regressions/` to replay with `cargo test`.
+        #[arg(long)]
+        pub save_failures: Option<std::path::PathBuf>,
+        /// The most runs shrinking one failing seed may spend (with
+        /// --save-failures).
+        #[arg(long, default_value_t = 100, requires = "save_failures")]
+        pub shrink_runs: usize,
         /// Fail (exit 4) if the campaign left a required rare path, crash
         /// point or fault kind unreached (see docs/campaigns.md, "Coverage").
         #[arg(long)]
@@ -138,8 +147,8 @@ mod simulate_args {
         pub seed: Option<u64>,
         #[command(flatten)]
         pub shape: ShapeArgs,
-        /// Replay a schedule file (written by `--shrink`) instead of a seed
-        /// and shape.
+        /// Replay a schedule file (written by `--shrink`, or a regression
+        /// file of `run --save-failures`) instead of a seed and shape.
         #[arg(long)]
         pub schedule: Option<std::path::PathBuf>,
         /// Shrink the failing run (fewer clients, operations, keys, faults)

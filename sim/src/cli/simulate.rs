@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use etcd_sim_checker::render_html;
 use etcd_sim_checker::report::BrokenEvidence;
+use etcd_sim_harness::campaign::regression::Regression;
 use etcd_sim_harness::campaign::shrink::{shrink, ShrinkError};
 use etcd_sim_harness::campaign::{required_coverage, Campaign, SeedResult, Summary};
 use etcd_sim_harness::shape::schedule::Schedule;
@@ -176,6 +177,18 @@ pub fn run(args: RunArgs) -> u8 {
         }
         println!("  results: {}", path.display());
     }
+    if let Some(dir) = &args.save_failures {
+        let failing: Vec<(u64, String)> = summary
+            .results
+            .iter()
+            .filter(|r| r.failed())
+            .map(|r| (r.seed, r.describe()))
+            .collect();
+        if let Err(e) = save_failures(dir, &failing, &args) {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    }
     if args.require_coverage {
         let missing = summary.never_fired(&required_coverage());
         if !missing.is_empty() {
@@ -189,6 +202,50 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     summary.exit_code()
+}
+
+/// Shrinks each of the `failing` seeds and writes it to `dir` as a
+/// regression file (`seed-N[-BUG...].json`) that expects the verdict it
+/// gave.
+fn save_failures(
+    dir: &std::path::Path,
+    failing: &[(u64, String)],
+    args: &RunArgs,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for (seed, found) in failing {
+        let seed = *seed;
+        let config = config(seed, &args.shape)?;
+        let shrunk = match shrink(&config, args.shrink_runs, |_| {}) {
+            Ok(shrunk) => shrunk,
+            // A failure that does not replay (a nondeterministic seed) is
+            // nothing to regress on.
+            Err(e) => {
+                println!("  seed {seed} not saved: {e}");
+                continue;
+            }
+        };
+        let regression = Regression {
+            expect: shrunk.verdict.class(),
+            found: format!("seed {seed}: {found}"),
+            schedule: shrunk.schedule,
+        };
+        let bugs: String = regression
+            .schedule
+            .bugs
+            .iter()
+            .map(|b| format!("-{b}"))
+            .collect();
+        let path = dir.join(format!("seed-{seed}{bugs}.json"));
+        std::fs::write(&path, regression.to_json())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!(
+            "  saved: {} (shrunk in {} runs; `cargo test --test regressions` replays tests/regressions/)",
+            path.display(),
+            shrunk.runs
+        );
+    }
+    Ok(())
 }
 
 /// `seconds` as a person reads a duration: `42s`, `3m05s`, `1h02m`.
@@ -338,7 +395,12 @@ fn reproduced_config(args: &ReproduceArgs) -> Result<RunConfig, String> {
         );
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Schedule::from_json(&text)
+    // A regression file holds a schedule too.
+    let schedule = match Regression::from_json(&text) {
+        Ok(regression) => Ok(regression.schedule),
+        Err(_) => Schedule::from_json(&text),
+    };
+    schedule
         .and_then(|schedule| RunConfig::from_schedule(&schedule))
         .map_err(|e| format!("{}: {e}", path.display()))
 }

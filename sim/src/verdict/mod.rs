@@ -85,6 +85,25 @@ pub enum SeedVerdict {
     Quiet(String),
 }
 
+impl SeedVerdict {
+    /// The verdict's class, without its evidence: `linearizable`,
+    /// `not-linearizable`, `undecided`, `panicked`, `broken:CHECK`,
+    /// `stuck` or `quiet`. Regression files record it.
+    pub fn class(&self) -> String {
+        match self {
+            SeedVerdict::Linearizable => "linearizable".into(),
+            SeedVerdict::NotLinearizable => "not-linearizable".into(),
+            SeedVerdict::Undecided => "undecided".into(),
+            SeedVerdict::Panicked(_) => "panicked".into(),
+            SeedVerdict::Broken(evidence) => {
+                format!("broken:{}", evidence.split(':').next().unwrap_or(""))
+            }
+            SeedVerdict::Stuck(_) => "stuck".into(),
+            SeedVerdict::Quiet(_) => "quiet".into(),
+        }
+    }
+}
+
 impl SeedOutcome {
     /// The run as `etcd-sim check` reads it back: the history and the logs
     /// the watch and lease checks judge.
