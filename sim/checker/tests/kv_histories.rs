@@ -451,6 +451,7 @@ fn saved_runs_round_trip_with_their_logs_and_the_logs_are_judged() {
                 invoke: 1,
                 response: 2,
             },
+            id: None,
         }],
     };
     let mut buf = Vec::new();
