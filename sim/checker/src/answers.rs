@@ -140,7 +140,14 @@ pub fn wrong_fields(op: &Operation) -> Vec<String> {
                 wrong.extend(step_wrong(n, step, result));
             }
         }
-        (Request::LeaseGrant { id, ttl }, Response::LeaseGrant { id: got, ttl: ttl_got, .. }) => {
+        (
+            Request::LeaseGrant { id, ttl },
+            Response::LeaseGrant {
+                id: got,
+                ttl: ttl_got,
+                ..
+            },
+        ) => {
             wrong.extend(grant_wrong(*id, *ttl, *got, *ttl_got));
         }
         _ => {}

@@ -267,7 +267,8 @@ impl Model for KvModel {
                 ref seen,
                 ref keys,
                 count,
-            } => (sees(state, seen) && keys.iter().filter(|&&k| state[k].is_some()).count() == count)
+            } => (sees(state, seen)
+                && keys.iter().filter(|&&k| state[k].is_some()).count() == count)
                 .then(|| state.clone()),
             KvOp::Revoke {
                 lease,

@@ -431,7 +431,10 @@ pub fn key_values_as_read(
 
 /// What is wrong with `event`'s create revision and version, if anything
 /// (see [`key_values_as_read`]). A put recorded without them is not judged.
-fn key_value_wrong(event: &WatchEvent, read: &BTreeMap<(&str, &str), (i64, i64)>) -> Option<String> {
+fn key_value_wrong(
+    event: &WatchEvent,
+    read: &BTreeMap<(&str, &str), (i64, i64)>,
+) -> Option<String> {
     let (create, version) = (event.create_revision, event.version);
     match event.kind {
         EventKind::Delete if create != 0 || version != 0 => Some(format!(

@@ -1154,25 +1154,40 @@ fn field_list_more() {
 
 #[test]
 fn field_list_kvs_above_its_limit() {
-    field_judged(listed("k", "l", 2, false, false), 3, Some("returned 3 kvs"), |r| {
-        list_fields(r).0.push(("k3".into(), kv("c", 4)));
-    });
+    field_judged(
+        listed("k", "l", 2, false, false),
+        3,
+        Some("returned 3 kvs"),
+        |r| {
+            list_fields(r).0.push(("k3".into(), kv("c", 4)));
+        },
+    );
 }
 
 #[test]
 fn field_list_kvs_outside_the_range() {
-    field_judged(listed("k1", "k3", 0, false, false), 3, Some("outside"), |r| {
-        let (kvs, count, _) = list_fields(r);
-        kvs.push(("k3".into(), kv("c", 4)));
-        *count = 3;
-    });
+    field_judged(
+        listed("k1", "k3", 0, false, false),
+        3,
+        Some("outside"),
+        |r| {
+            let (kvs, count, _) = list_fields(r);
+            kvs.push(("k3".into(), kv("c", 4)));
+            *count = 3;
+        },
+    );
 }
 
 #[test]
 fn field_list_kvs_in_key_order() {
-    field_judged(listed("k", "l", 0, false, false), 3, Some("key order"), |r| {
-        list_fields(r).0.swap(0, 1);
-    });
+    field_judged(
+        listed("k", "l", 0, false, false),
+        3,
+        Some("key order"),
+        |r| {
+            list_fields(r).0.swap(0, 1);
+        },
+    );
 }
 
 #[test]
@@ -1184,16 +1199,26 @@ fn field_list_kvs_values_at_their_revisions() {
 
 #[test]
 fn field_list_keys_only_values() {
-    field_judged(listed("k", "l", 0, true, false), 3, Some("keys-only"), |r| {
-        list_fields(r).0[0].1.value = "a".into();
-    });
+    field_judged(
+        listed("k", "l", 0, true, false),
+        3,
+        Some("keys-only"),
+        |r| {
+            list_fields(r).0[0].1.value = "a".into();
+        },
+    );
 }
 
 #[test]
 fn field_list_count_only_kvs() {
-    field_judged(listed("k", "l", 0, false, true), 3, Some("returned 1 kvs"), |r| {
-        list_fields(r).0.push(("k1".into(), kv("a", 2)));
-    });
+    field_judged(
+        listed("k", "l", 0, false, true),
+        3,
+        Some("returned 1 kvs"),
+        |r| {
+            list_fields(r).0.push(("k1".into(), kv("a", 2)));
+        },
+    );
 }
 
 #[test]
@@ -1234,9 +1259,14 @@ fn get_fields(response: &mut Response) -> (&mut Option<KeyValue>, &mut Option<i6
 
 #[test]
 fn field_get_count() {
-    field_judged(put_then_get(), 1, Some("get returned 1 kvs, but its count 2"), |r| {
-        *get_fields(r).1 = Some(2);
-    });
+    field_judged(
+        put_then_get(),
+        1,
+        Some("get returned 1 kvs, but its count 2"),
+        |r| {
+            *get_fields(r).1 = Some(2);
+        },
+    );
 }
 
 #[test]
@@ -1298,12 +1328,17 @@ fn put_then_range(other: &str) -> Vec<Operation> {
 
 #[test]
 fn field_range_count() {
-    field_judged(put_then_range("k2"), 2, Some("range returned 2 kvs, but its count 1"), |r| {
-        let Response::Range { count, .. } = r else {
-            unreachable!()
-        };
-        *count = Some(1);
-    });
+    field_judged(
+        put_then_range("k2"),
+        2,
+        Some("range returned 2 kvs, but its count 1"),
+        |r| {
+            let Response::Range { count, .. } = r else {
+                unreachable!()
+            };
+            *count = Some(1);
+        },
+    );
 }
 
 #[test]
@@ -1389,7 +1424,9 @@ fn deleted_range(start: &str, end: &str) -> Vec<Operation> {
     ops
 }
 
-fn delete_range_fields(response: &mut Response) -> (&mut Vec<(String, KeyValue)>, &mut Option<i64>) {
+fn delete_range_fields(
+    response: &mut Response,
+) -> (&mut Vec<(String, KeyValue)>, &mut Option<i64>) {
     let Response::DeleteRange {
         prev_kvs, deleted, ..
     } = response
@@ -1401,9 +1438,14 @@ fn delete_range_fields(response: &mut Response) -> (&mut Vec<(String, KeyValue)>
 
 #[test]
 fn field_delete_range_deleted() {
-    field_judged(deleted_range("k", "l"), 3, Some("delete-range deleted 2"), |r| {
-        *delete_range_fields(r).1 = Some(2);
-    });
+    field_judged(
+        deleted_range("k", "l"),
+        3,
+        Some("delete-range deleted 2"),
+        |r| {
+            *delete_range_fields(r).1 = Some(2);
+        },
+    );
 }
 
 #[test]
@@ -1507,9 +1549,14 @@ fn field_txn_succeeded() {
 
 #[test]
 fn field_txn_results_of_the_branch() {
-    field_judged(txn_history(), 2, Some("3 steps answered with 2 results"), |r| {
-        txn_fields(r).1.pop();
-    });
+    field_judged(
+        txn_history(),
+        2,
+        Some("3 steps answered with 2 results"),
+        |r| {
+            txn_fields(r).1.pop();
+        },
+    );
 }
 
 #[test]
@@ -1562,22 +1609,32 @@ fn field_txn_header_revision() {
 
 #[test]
 fn field_lease_grant_id() {
-    field_judged(vec![grant(0, 0, 10, 7, 3600, 1)], 0, Some("lease grant id 8"), |r| {
-        let Response::LeaseGrant { id, .. } = r else {
-            unreachable!()
-        };
-        *id = Some(8);
-    });
+    field_judged(
+        vec![grant(0, 0, 10, 7, 3600, 1)],
+        0,
+        Some("lease grant id 8"),
+        |r| {
+            let Response::LeaseGrant { id, .. } = r else {
+                unreachable!()
+            };
+            *id = Some(8);
+        },
+    );
 }
 
 #[test]
 fn field_lease_grant_ttl() {
-    field_judged(vec![grant(0, 0, 10, 7, 3600, 1)], 0, Some("lease grant ttl 60"), |r| {
-        let Response::LeaseGrant { ttl, .. } = r else {
-            unreachable!()
-        };
-        *ttl = Some(60);
-    });
+    field_judged(
+        vec![grant(0, 0, 10, 7, 3600, 1)],
+        0,
+        Some("lease grant ttl 60"),
+        |r| {
+            let Response::LeaseGrant { ttl, .. } = r else {
+                unreachable!()
+            };
+            *ttl = Some(60);
+        },
+    );
 }
 
 #[test]

@@ -421,7 +421,9 @@ fn field_watch_event_value() {
     event_at(&mut bad, 6).value = "c".into();
     let found = check_watches(&history(), &[bad]);
     assert!(
-        found.iter().any(|v| matches!(v, WatchViolation::Missing { .. })),
+        found
+            .iter()
+            .any(|v| matches!(v, WatchViolation::Missing { .. })),
         "{found:?}"
     );
 }
@@ -446,6 +448,10 @@ fn field_watch_progress_header_revision() {
     bad.deliveries[1] = Delivery::Progress(4);
     assert!(matches!(
         check_watches(&history(), &[bad])[..],
-        [WatchViolation::ProgressAhead { progress: 4, revision: 4, .. }]
+        [WatchViolation::ProgressAhead {
+            progress: 4,
+            revision: 4,
+            ..
+        }]
     ));
 }
