@@ -60,7 +60,7 @@
 //! recorder.complete(b, 30, Outcome::Ok(Response::Put { revision: 3 }), None);
 //! let read = recorder.invoke(1, 40, Request::Get { key: "k".into(), serializable: false });
 //! let stale = KeyValue { value: "a".into(), create_revision: 2, mod_revision: 2, version: 1 };
-//! recorder.complete(read, 50, Outcome::Ok(Response::Get { kv: Some(stale), revision: 3 }), None);
+//! recorder.complete(read, 50, Outcome::Ok(Response::Get { kv: Some(stale), revision: 3, count: Some(1), more: false }), None);
 //!
 //! let (history, _trace) = recorder.snapshot();
 //! let report = check_kv(&history, &CheckOptions::default());

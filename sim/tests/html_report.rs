@@ -277,7 +277,12 @@ fn big_history(clients: u32, per_client: u32, keys: u32) -> History {
                     key: name,
                     serializable: false,
                 },
-                Response::Get { kv, revision },
+                Response::Get {
+                    count: Some(i64::from(kv.is_some())),
+                    kv,
+                    revision,
+                    more: false,
+                },
             )
         };
         operations.push(Operation {
@@ -322,6 +327,8 @@ fn big_history(clients: u32, per_client: u32, keys: u32) -> History {
                 version: 1,
             }),
             revision,
+            count: Some(1),
+            more: false,
         }),
         served_by: None,
         persisted: None,

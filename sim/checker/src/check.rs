@@ -154,6 +154,7 @@ pub fn check_kv(history: &History, options: &CheckOptions) -> CheckReport {
     let mut violations = invariants::revisions(history);
     violations.extend(invariants::reads(history));
     violations.extend(invariants::at_revision(history));
+    violations.extend(crate::answers::answers(history));
     let mut report = CheckReport {
         verdict: Verdict::Linearizable,
         failure: None,
@@ -344,7 +345,11 @@ mod tests {
             op(
                 call_ns,
                 request,
-                Outcome::Ok(Response::LeaseGrant { revision }),
+                Outcome::Ok(Response::LeaseGrant {
+                    revision,
+                    id: Some(id),
+                    ttl: Some(5),
+                }),
             )
         };
         let history = History {

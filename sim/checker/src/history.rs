@@ -272,6 +272,13 @@ pub enum StepResult {
     Get {
         /// The key's value, `None` if absent.
         kv: Option<KeyValue>,
+        /// How many keys the read's range holds (0 or 1 for one key).
+        /// Absent in histories written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<i64>,
+        /// Whether keys beyond a limit remain (never, without a limit).
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
 }
 
@@ -299,6 +306,13 @@ pub enum Response {
         kv: Option<KeyValue>,
         /// The store revision the read saw.
         revision: i64,
+        /// How many keys the read's range holds (0 or 1). Absent in
+        /// histories written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<i64>,
+        /// Whether keys beyond a limit remain (never, without a limit).
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     /// A delete.
     Delete {
@@ -313,6 +327,13 @@ pub enum Response {
         kvs: Vec<(String, KeyValue)>,
         /// The store revision the read saw.
         revision: i64,
+        /// How many keys the range holds. Absent in histories written
+        /// before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<i64>,
+        /// Whether keys beyond a limit remain (never, without a limit).
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     /// A compare-and-set.
     Cas {
@@ -341,6 +362,10 @@ pub enum Response {
         prev_kvs: Vec<(String, KeyValue)>,
         /// The store revision after the delete.
         revision: i64,
+        /// How many keys it deleted, as the answer counts them. Absent in
+        /// histories written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deleted: Option<i64>,
     },
     /// A [`Request::Txn`].
     Txn {
@@ -360,6 +385,14 @@ pub enum Response {
     LeaseGrant {
         /// The store revision when it was applied.
         revision: i64,
+        /// The lease id the answer names. Absent in histories written
+        /// before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<i64>,
+        /// The TTL the answer grants, in seconds. Absent in histories
+        /// written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttl: Option<i64>,
     },
     /// A [`Request::LeaseRevoke`].
     LeaseRevoke {
@@ -382,7 +415,7 @@ impl Response {
             | Response::DeleteRange { revision, .. }
             | Response::Txn { revision, .. }
             | Response::Compact { revision }
-            | Response::LeaseGrant { revision }
+            | Response::LeaseGrant { revision, .. }
             | Response::LeaseRevoke { revision } => *revision,
         }
     }
@@ -556,7 +589,7 @@ impl Response {
             Response::Txn { results, .. } => results
                 .iter_mut()
                 .filter_map(|r| match r {
-                    StepResult::Get { kv } => kv.as_mut(),
+                    StepResult::Get { kv, .. } => kv.as_mut(),
                     _ => None,
                 })
                 .collect(),
@@ -733,7 +766,7 @@ impl Operation {
                 .request
                 .taken_steps(response)
                 .filter_map(|(step, result)| match (step, result) {
-                    (TxnStep::Get { key, .. }, StepResult::Get { kv: Some(kv) }) => {
+                    (TxnStep::Get { key, .. }, StepResult::Get { kv: Some(kv), .. }) => {
                         Some((key.as_str(), kv))
                     }
                     _ => None,

@@ -131,6 +131,9 @@ pub enum Violation {
     /// A key-value that no store holds: created after its last change,
     /// a version below 1, or version 1 but not created at its mod revision.
     ImpossibleKeyValue { read: usize, key: String },
+    /// A field of `op`'s answer contradicts the rest of the answer or the
+    /// request (see [`crate::answers`]); `detail` names it and both values.
+    WrongField { op: usize, detail: String },
 }
 
 impl Violation {
@@ -147,6 +150,7 @@ impl Violation {
             | Violation::CompactedWithoutCompaction { read, .. }
             | Violation::ReadAtFutureRevision { read, .. }
             | Violation::ImpossibleKeyValue { read, .. } => vec![read],
+            Violation::WrongField { op, .. } => vec![op],
             Violation::StaleAtRevision { read, write, .. }
             | Violation::MissingAtRevision { read, write, .. }
             | Violation::FutureRevisionTooEarly { read, write, .. } => vec![write, read],
@@ -220,6 +224,7 @@ impl fmt::Display for Violation {
                 f,
                 "operation #{read} saw {key} with create/mod revisions and version no store can hold"
             ),
+            Violation::WrongField { op, detail } => write!(f, "operation #{op}: {detail}"),
         }
     }
 }
@@ -637,7 +642,7 @@ fn reads_at<'h>(op: &'h Operation, read: usize, keys: &[&'h str]) -> Vec<ReadAt<
             .request
             .taken_steps(response)
             .filter_map(|(step, result)| match (step, result) {
-                (TxnStep::Get { key, revision }, StepResult::Get { kv }) if *revision > 0 => {
+                (TxnStep::Get { key, revision }, StepResult::Get { kv, .. }) if *revision > 0 => {
                     Some(ReadAt {
                         read,
                         at: *revision,

@@ -77,8 +77,15 @@ pub enum KvOp {
         keys: Vec<usize>,
         prev: Option<Vec<Value>>,
     },
-    /// A count-only range that counted `count` present keys among `keys`.
-    Count { keys: Vec<usize>, count: usize },
+    /// A range that counted `count` present keys among `keys`, and saw
+    /// these values for the keys of `seen`, at one instant: a count-only
+    /// range sees none; a page cut short by its limit sees the keys it
+    /// returned, and its count says how many lie beyond them.
+    Count {
+        seen: Vec<(usize, Value)>,
+        keys: Vec<usize>,
+        count: usize,
+    },
     /// A lease revoke (or expiry): the lease's key (see [`lease_key`];
     /// `None` when it is in another part) becomes absent, and each key of
     /// `attached` whose value is one of the values put with this lease is
@@ -216,10 +223,7 @@ impl Model for KvModel {
                     _ => Some(state.clone()),
                 }
             }
-            KvOp::Range { ref seen } => seen
-                .iter()
-                .all(|&(key, value)| state[key] == value)
-                .then(|| state.clone()),
+            KvOp::Range { ref seen } => sees(state, seen).then(|| state.clone()),
             KvOp::Txn {
                 ref guards,
                 complete,
@@ -259,10 +263,13 @@ impl Model for KvModel {
                 }
                 Some(next)
             }
-            KvOp::Count { ref keys, count } => {
-                (keys.iter().filter(|&&k| state[k].is_some()).count() == count)
-                    .then(|| state.clone())
-            }
+            KvOp::Count {
+                ref seen,
+                ref keys,
+                count,
+            } => (sees(state, seen)
+                && keys.iter().filter(|&&k| state[k].is_some()).count() == count)
+                .then(|| state.clone()),
             KvOp::Revoke {
                 lease,
                 ref attached,
@@ -305,7 +312,7 @@ impl Model for KvModel {
     ) -> bool {
         if matches!(
             op,
-            KvOp::Range { .. } | KvOp::Txn { .. } | KvOp::DeleteRange { .. }
+            KvOp::Range { .. } | KvOp::Count { .. } | KvOp::Txn { .. } | KvOp::DeleteRange { .. }
         ) {
             let mut prospects: Vec<Prospect> = needs(op).map(Prospect::new).collect();
             Prospect::weigh(&mut prospects, before);
@@ -496,7 +503,7 @@ fn needs(op: &KvOp) -> impl Iterator<Item = Need> + '_ {
         _ => None,
     };
     let seen: &[(usize, Value)] = match op {
-        KvOp::Range { seen } => seen,
+        KvOp::Range { seen } | KvOp::Count { seen, .. } => seen,
         _ => &[],
     };
     let guards: &[Need] = match op {
@@ -523,6 +530,11 @@ fn needs(op: &KvOp) -> impl Iterator<Item = Need> + '_ {
                 .into_iter()
                 .flat_map(|(keys, prev)| keys.iter().zip(prev).map(|(&k, &v)| Need::Is(k, v))),
         )
+}
+
+/// Whether every key of `seen` holds the value it was seen with.
+fn sees(state: &[Value], seen: &[(usize, Value)]) -> bool {
+    seen.iter().all(|&(key, value)| state[key] == value)
 }
 
 fn with(state: &[Value], key: usize, value: Value) -> Vec<Value> {
@@ -1022,18 +1034,21 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                         continue; // it counted keys of other parts too
                     }
                     KvOp::Count {
+                        seen: vec![],
                         keys: covered,
                         count: usize::try_from(*count).unwrap_or(usize::MAX),
                     }
                 } else {
-                    // A page says nothing of the keys after its last one.
+                    // A page shows nothing of the keys after its last one;
+                    // its count says how many of them are present.
                     let last = kvs.last().map(|(k, _)| k.as_str());
+                    let (beyond, covered): (Vec<usize>, Vec<usize>) =
+                        covered.into_iter().partition(|&i| {
+                            *more && last.is_none_or(|last| part.keys[i].as_str() > last)
+                        });
                     let mut seen = Vec::new();
                     for i in covered {
                         let k = part.keys[i].as_str();
-                        if *more && last.is_none_or(|last| k > last) {
-                            continue;
-                        }
                         let value = match kvs.iter().find(|(key, _)| key == k) {
                             None => None,
                             Some((_, kv)) if *keys_only => {
@@ -1047,7 +1062,18 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                         };
                         seen.push((i, value));
                     }
-                    KvOp::Range { seen }
+                    if *more && part.whole {
+                        // The count covers keys of other parts only in a
+                        // part that is not whole.
+                        let shown = i64::try_from(kvs.len()).unwrap_or(i64::MAX);
+                        KvOp::Count {
+                            seen,
+                            keys: beyond,
+                            count: usize::try_from(count - shown).unwrap_or(usize::MAX),
+                        }
+                    } else {
+                        KvOp::Range { seen }
+                    }
                 }
             }
             (Request::DeleteRange { start, end }, response) => {
@@ -1097,7 +1123,9 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                         .enumerate()
                         .filter_map(|(n, step)| {
                             let k = key_index(step.key())?;
-                            let result = results.filter(|_| ran).map(|r| &r[n]);
+                            // A missing result is the answer's fault, which
+                            // `answers` reports: nothing is known of it here.
+                            let result = results.filter(|_| ran).and_then(|r| r.get(n));
                             Some(match step {
                                 TxnStep::Put { value, .. } => Step::Put(k, intern(value)),
                                 TxnStep::Delete { .. } => Step::Delete(
@@ -1110,7 +1138,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                                 TxnStep::Get { revision, .. } => Step::Get(
                                     k,
                                     match result {
-                                        Some(StepResult::Get { kv }) if *revision == 0 => {
+                                        Some(StepResult::Get { kv, .. }) if *revision == 0 => {
                                             Some(kv.as_ref().map(|kv| intern(&kv.value)))
                                         }
                                         _ => None,
@@ -1594,9 +1622,16 @@ mod tests {
                     keys: vec![0, 1],
                     prev: (!unknown).then(|| vec![seen(a), seen(b)]),
                 },
-                _ => KvOp::Count {
+                // Count-only, or a page of key 0 counting key 1 beyond it.
+                _ if below(2) == 0 => KvOp::Count {
+                    seen: vec![],
                     keys: vec![0, 1],
                     count: below(3) as usize,
+                },
+                _ => KvOp::Count {
+                    seen: vec![(0, seen(a))],
+                    keys: vec![1],
+                    count: below(2) as usize,
                 },
             };
             (op, unknown)

@@ -14,6 +14,11 @@
 //!   before the latest such `t + ttl` (and before the client revoked the
 //!   lease itself) finds a key whose put was acknowledged before it began.
 //!
+//! And every answer names the lease's one TTL: a keep-alive answers the
+//! TTL the lease was granted (etcd's `Renew` returns it; a new leader
+//! extends a lease's expiry, never its TTL), and so does a time-to-live
+//! query's `granted_ttl`.
+//!
 //! The check is a pure function of the log: it lives beside the KV and
 //! watch checks, so that a saved run's lease log can be judged without
 //! running anything. The harness's lease clients (its `actors::lease_clients`)
@@ -43,6 +48,11 @@ pub enum LeaseEvent {
         ttl: i64,
         /// When.
         at: Span,
+        /// The lease a renewal's answer named; `None` for a grant (whose
+        /// answer names the lease), and in logs written before it was
+        /// recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<i64>,
     },
     /// A put of `key` attached to `lease` was acknowledged.
     Put {
@@ -70,6 +80,20 @@ pub enum LeaseEvent {
         /// When.
         at: Span,
     },
+    /// A time-to-live query found the lease, with `ttl` seconds left of
+    /// the `granted_ttl` it was granted.
+    TimeToLive {
+        /// The lease.
+        lease: i64,
+        /// The lease the answer named.
+        id: i64,
+        /// The seconds left, as answered.
+        ttl: i64,
+        /// The TTL it was granted, as answered.
+        granted_ttl: i64,
+        /// When.
+        at: Span,
+    },
     /// A linearizable read of `key` succeeded.
     Read {
         /// The lease `key` was put with.
@@ -88,6 +112,26 @@ pub enum LeaseEvent {
 /// A broken lease invariant, with its evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseViolation {
+    /// An answer about a lease named another lease.
+    IdDiffers {
+        /// The lease asked about.
+        lease: i64,
+        /// Which answer (`keep-alive`, `time-to-live`).
+        answer: &'static str,
+        /// The id it named.
+        answered: i64,
+    },
+    /// An answer named another TTL than the one the lease was granted.
+    TtlDiffers {
+        /// The lease.
+        lease: i64,
+        /// Which answer and field (`keep-alive ttl`, `time-to-live granted_ttl`).
+        field: &'static str,
+        /// What it answered.
+        answered: i64,
+        /// What the grant answered.
+        granted: i64,
+    },
     /// (a): a read that began after the client learned the lease was gone
     /// found its key.
     ReadAfterGone {
@@ -130,6 +174,20 @@ impl fmt::Display for LeaseViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = |ns: u64| ns as f64 / 1e6;
         match self {
+            LeaseViolation::IdDiffers {
+                lease,
+                answer,
+                answered,
+            } => write!(f, "lease {lease:x}: {answer} answered ID {answered:x}"),
+            LeaseViolation::TtlDiffers {
+                lease,
+                field,
+                answered,
+                granted,
+            } => write!(
+                f,
+                "lease {lease:x}: {field} {answered}, but the grant answered ttl {granted}"
+            ),
             LeaseViolation::ReadAfterGone {
                 lease,
                 key,
@@ -167,9 +225,9 @@ impl fmt::Display for LeaseViolation {
     }
 }
 
-/// Checks (a) and (b) over `events`; empty if both hold.
+/// Checks (a), (b) and the one TTL over `events`; empty if they hold.
 pub fn check_leases(events: &[LeaseEvent]) -> Vec<LeaseViolation> {
-    let mut violations = Vec::new();
+    let mut violations = one_ttl(events);
     for event in events {
         let LeaseEvent::Read {
             lease,
@@ -215,6 +273,50 @@ pub fn check_leases(events: &[LeaseEvent]) -> Vec<LeaseViolation> {
     violations
 }
 
+/// Every answer about a lease names the lease, and the TTL its grant (its
+/// first renewal in the log) answered.
+fn one_ttl(events: &[LeaseEvent]) -> Vec<LeaseViolation> {
+    let mut granted: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+    let mut violations = Vec::new();
+    for event in events {
+        let (lease, id, answer, field, answered) = match *event {
+            LeaseEvent::Renewed { lease, ttl, id, .. } => {
+                (lease, id, "keep-alive", "keep-alive ttl", ttl)
+            }
+            LeaseEvent::TimeToLive {
+                lease,
+                id,
+                granted_ttl,
+                ..
+            } => (
+                lease,
+                Some(id),
+                "time-to-live",
+                "time-to-live granted_ttl",
+                granted_ttl,
+            ),
+            _ => continue,
+        };
+        if let Some(answered) = id.filter(|&id| id != lease) {
+            violations.push(LeaseViolation::IdDiffers {
+                lease,
+                answer,
+                answered,
+            });
+        }
+        let granted = *granted.entry(lease).or_insert(answered);
+        if answered != granted {
+            violations.push(LeaseViolation::TtlDiffers {
+                lease,
+                field,
+                answered,
+                granted,
+            });
+        }
+    }
+    violations
+}
+
 /// What the log says about one lease and key.
 struct Facts {
     /// The first time the client learned the lease was gone.
@@ -240,7 +342,9 @@ impl Facts {
         };
         for event in events {
             match event {
-                LeaseEvent::Renewed { lease: l, ttl, at } if *l == lease => {
+                LeaseEvent::Renewed {
+                    lease: l, ttl, at, ..
+                } if *l == lease => {
                     let until = at.invoke + *ttl as u64 * 1_000_000_000;
                     facts.alive_until = facts.alive_until.max(until);
                 }
@@ -301,6 +405,7 @@ mod tests {
                 lease: 1,
                 ttl: 3,
                 at: span(0, S / 10),
+                id: None,
             },
             LeaseEvent::Put {
                 lease: 1,
@@ -357,6 +462,7 @@ mod tests {
             lease: 1,
             ttl: 3,
             at: span(2 * S, 2 * S + 10),
+            id: None,
         });
         // Past the renewal's guarantee (2 s + 3 s), a missing key is fine.
         events.push(read(false, 5, span(5 * S, 5 * S + 10)));
@@ -374,5 +480,91 @@ mod tests {
             invoke: 3 * S,
         });
         assert!(check_leases(&events).is_empty());
+    }
+
+    #[test]
+    fn field_keep_alive_ttl() {
+        let mut events = base();
+        events.push(LeaseEvent::Renewed {
+            lease: 1,
+            ttl: 3,
+            at: span(S, S + 10),
+            id: None,
+        });
+        assert!(check_leases(&events).is_empty());
+        events.push(LeaseEvent::Renewed {
+            lease: 1,
+            ttl: 2,
+            at: span(2 * S, 2 * S + 10),
+            id: None,
+        });
+        let violations = check_leases(&events);
+        assert_eq!(
+            violations,
+            [LeaseViolation::TtlDiffers {
+                lease: 1,
+                field: "keep-alive ttl",
+                answered: 2,
+                granted: 3
+            }]
+        );
+        assert!(violations[0].to_string().contains("keep-alive ttl 2"));
+    }
+
+    #[test]
+    fn field_time_to_live_granted_ttl() {
+        let asked = |granted_ttl| {
+            let mut events = base();
+            events.push(LeaseEvent::TimeToLive {
+                lease: 1,
+                id: 1,
+                ttl: 2,
+                granted_ttl,
+                at: span(S, S + 10),
+            });
+            check_leases(&events)
+        };
+        assert!(asked(3).is_empty());
+        assert!(matches!(
+            asked(4)[..],
+            [LeaseViolation::TtlDiffers {
+                field: "time-to-live granted_ttl",
+                answered: 4,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn field_keep_alive_and_time_to_live_id() {
+        let mut events = base();
+        events.push(LeaseEvent::Renewed {
+            lease: 1,
+            ttl: 3,
+            at: span(S, S + 10),
+            id: Some(1),
+        });
+        assert!(check_leases(&events).is_empty());
+        events.push(LeaseEvent::Renewed {
+            lease: 1,
+            ttl: 3,
+            at: span(2 * S, 2 * S + 10),
+            id: Some(2),
+        });
+        events.push(LeaseEvent::TimeToLive {
+            lease: 1,
+            id: 3,
+            ttl: 1,
+            granted_ttl: 3,
+            at: span(2 * S, 2 * S + 10),
+        });
+        let answered: Vec<_> = check_leases(&events)
+            .into_iter()
+            .map(|v| match v {
+                LeaseViolation::IdDiffers { answered, .. } => answered,
+                other => panic!("another violation: {other:?}"),
+            })
+            .collect();
+        assert_eq!(answered, [2, 3]);
     }
 }

@@ -28,6 +28,7 @@
 
 #![deny(missing_docs)]
 
+mod answers;
 pub mod bench;
 #[cfg(test)]
 mod brute_force;

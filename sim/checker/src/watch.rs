@@ -18,7 +18,10 @@
 //!
 //! and across watchers: they **agree** on what happened at each revision
 //! to each key they both saw. Every event must also be **explained**: a
-//! put's value was written by some request of the history.
+//! put's value was written by some request of the history, with the create
+//! revision and version every read of that value showed (a delete's key
+//! has neither); and a cancel's `compact_revision` names a compaction some
+//! client asked for.
 //!
 //! Each rule is one pass over the logs returning [`WatchViolation`]s with
 //! their evidence.
@@ -28,9 +31,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::History;
+use crate::history::{History, Request};
 #[cfg(test)]
-use crate::history::{Outcome, Request, Response};
+use crate::history::{Outcome, Response};
 
 /// What an event did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,6 +55,26 @@ pub struct WatchEvent {
     pub kind: EventKind,
     /// The value put; empty for a delete.
     pub value: String,
+    /// The key's create revision after the change: 0 for a delete, and in
+    /// logs written before it was recorded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub create_revision: i64,
+    /// The key's version after the change: 0 for a delete, and in logs
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl WatchEvent {
+    /// The change itself (revision, key, kind, value), which the history
+    /// tells of a write, without what only a read shows.
+    pub fn change(&self) -> (i64, &str, EventKind, &str) {
+        (self.revision, &self.key, self.kind, &self.value)
+    }
 }
 
 /// One response a watcher received.
@@ -160,6 +183,23 @@ pub enum WatchViolation {
         /// The event.
         event: WatchEvent,
     },
+    /// An event's create revision or version no store holds, or differs
+    /// from what a read of the same value showed.
+    WrongKeyValue {
+        /// The watcher.
+        watcher: u32,
+        /// The event.
+        event: WatchEvent,
+        /// Which field, and both values.
+        detail: String,
+    },
+    /// A cancel named a compaction no client asked for.
+    UnaskedCompaction {
+        /// The watcher.
+        watcher: u32,
+        /// The revision the cancel named.
+        compact_revision: i64,
+    },
 }
 
 impl fmt::Display for WatchViolation {
@@ -172,14 +212,23 @@ impl fmt::Display for WatchViolation {
 pub fn check_watches(history: &History, logs: &[WatcherLog]) -> Vec<WatchViolation> {
     let writes = acknowledged_writes(history);
     let written = written_values(history);
+    let read = read_key_values(history);
+    let written_at: BTreeMap<(&str, &str), i64> = writes
+        .iter()
+        .filter(|w| w.kind == EventKind::Put)
+        .map(|w| ((w.key.as_str(), w.value.as_str()), w.revision))
+        .collect();
+    let compactions = asked_compactions(history);
     let mut violations = Vec::new();
     for log in logs {
         violations.extend(ordered_unique_atomic(log));
         violations.extend(bookmarkable(log));
         violations.extend(from_start(log));
         violations.extend(cancelled_for_cause(log));
+        violations.extend(compacted_as_asked(log, &compactions));
         violations.extend(reliable(log, &writes));
         violations.extend(explained(log, &written));
+        violations.extend(key_values_as_read(log, &read, &written_at));
     }
     violations.extend(agree(logs));
     violations
@@ -313,7 +362,7 @@ pub fn reliable(log: &WatcherLog, writes: &[WatchEvent]) -> Vec<WatchViolation> 
         .filter(|w| w.key.starts_with(&log.prefix))
         .filter_map(|w| {
             let found = got.get(&(w.revision, w.key.as_str())).copied();
-            (found != Some(w)).then(|| WatchViolation::Missing {
+            (found.map(WatchEvent::change) != Some(w.change())).then(|| WatchViolation::Missing {
                 watcher: log.watcher,
                 expected: w.clone(),
                 got: found.cloned(),
@@ -331,6 +380,83 @@ pub fn explained(log: &WatcherLog, written: &BTreeSet<&str>) -> Vec<WatchViolati
             event: e.clone(),
         })
         .collect()
+}
+
+/// Compacted as asked: a cancel's compact revision is one some client
+/// asked to compact at (whatever its answer: a compaction whose answer was
+/// lost may still apply). etcd-sim compacts only when asked.
+pub fn compacted_as_asked(log: &WatcherLog, compactions: &BTreeSet<i64>) -> Vec<WatchViolation> {
+    log.deliveries
+        .iter()
+        .filter_map(|d| match d {
+            Delivery::Compacted(at) if *at > 0 && !compactions.contains(at) => {
+                Some(WatchViolation::UnaskedCompaction {
+                    watcher: log.watcher,
+                    compact_revision: *at,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Explained key-values: a put comes at the revision its write was
+/// acknowledged at, if it was (values are unique); a delete's key has no
+/// create revision or version; a put's key has ones a store can hold
+/// (version 1 exactly when created at the change), and the ones every read
+/// of the same value showed.
+pub fn key_values_as_read(
+    log: &WatcherLog,
+    read: &BTreeMap<(&str, &str), (i64, i64)>,
+    written_at: &BTreeMap<(&str, &str), i64>,
+) -> Vec<WatchViolation> {
+    events(log)
+        .filter_map(|e| {
+            let written = written_at.get(&(e.key.as_str(), e.value.as_str()));
+            let detail = match written {
+                Some(&at) if e.kind == EventKind::Put && at != e.revision => format!(
+                    "put event of {}={:?} at revision {}, but its write was acknowledged at {at}",
+                    e.key, e.value, e.revision
+                ),
+                _ => key_value_wrong(e, read)?,
+            };
+            Some(WatchViolation::WrongKeyValue {
+                watcher: log.watcher,
+                event: e.clone(),
+                detail,
+            })
+        })
+        .collect()
+}
+
+/// What is wrong with `event`'s create revision and version, if anything
+/// (see [`key_values_as_read`]). A put recorded without them is not judged.
+fn key_value_wrong(
+    event: &WatchEvent,
+    read: &BTreeMap<(&str, &str), (i64, i64)>,
+) -> Option<String> {
+    let (create, version) = (event.create_revision, event.version);
+    match event.kind {
+        EventKind::Delete if create != 0 || version != 0 => Some(format!(
+            "delete event create_revision {create} version {version}, but a deleted key has 0 and 0"
+        )),
+        EventKind::Delete => None,
+        EventKind::Put if version == 0 => None,
+        EventKind::Put if create > event.revision || (version == 1) != (create == event.revision) => {
+            Some(format!(
+                "put event create_revision {create} version {version} at mod_revision {}, which no store holds",
+                event.revision
+            ))
+        }
+        EventKind::Put => {
+            let &(read_create, read_version) = read.get(&(event.key.as_str(), event.value.as_str()))?;
+            ((read_create, read_version) != (create, version)).then(|| {
+                format!(
+                    "put event create_revision {create} version {version}, but a read of the value showed {read_create} and {read_version}"
+                )
+            })
+        }
+    }
 }
 
 /// Agreement: one change per key and revision across all watchers.
@@ -369,6 +495,34 @@ pub fn acknowledged_writes(history: &History) -> Vec<WatchEvent> {
                 EventKind::Delete
             },
             value: value.unwrap_or_default().to_string(),
+            create_revision: 0,
+            version: 0,
+        })
+        .collect()
+}
+
+/// The create revision and version reads of the history showed with each
+/// (key, value): the first read's (the KV invariants hold the others to
+/// it).
+fn read_key_values(history: &History) -> BTreeMap<(&str, &str), (i64, i64)> {
+    let mut read = BTreeMap::new();
+    for op in &history.operations {
+        for (key, kv) in op.observed() {
+            read.entry((key, kv.value.as_str()))
+                .or_insert((kv.create_revision, kv.version));
+        }
+    }
+    read
+}
+
+/// Every revision some client asked to compact at.
+fn asked_compactions(history: &History) -> BTreeSet<i64> {
+    history
+        .operations
+        .iter()
+        .filter_map(|op| match op.request {
+            Request::Compact { revision } => Some(revision),
+            _ => None,
         })
         .collect()
 }

@@ -112,6 +112,7 @@ impl LeaseClient {
             lease,
             ttl: granted.ttl,
             at,
+            id: None,
         });
         let key = format!("{KEY_PREFIX}c{}/{name}", self.ctx.id);
         let (at, put) = self
@@ -143,6 +144,7 @@ impl LeaseClient {
                 lease,
                 ttl: renewed.ttl,
                 at,
+                id: Some(renewed.id),
             }
         } else {
             LeaseEvent::Gone {
@@ -161,14 +163,21 @@ impl LeaseClient {
         let Some(ttl) = ttl else {
             return;
         };
-        if ttl.ttl == -1 {
-            let gone = LeaseEvent::Gone {
+        self.log.push(if ttl.ttl == -1 {
+            LeaseEvent::Gone {
                 lease,
                 revision: None,
                 at,
-            };
-            self.log.push(gone);
-        }
+            }
+        } else {
+            LeaseEvent::TimeToLive {
+                lease,
+                id: ttl.id,
+                ttl: ttl.ttl,
+                granted_ttl: ttl.granted_ttl,
+                at,
+            }
+        });
     }
 
     async fn revoke(&self, client: &Client, lease: i64) {

@@ -115,6 +115,8 @@ pub(crate) fn delivery(response: &WatchResponse) -> Option<Delivery> {
                 key: String::from_utf8_lossy(&kv.key).into_owned(),
                 kind,
                 value: String::from_utf8_lossy(&kv.value).into_owned(),
+                create_revision: kv.create_revision,
+                version: kv.version,
             }
         })
         .collect();

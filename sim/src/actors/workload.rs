@@ -579,6 +579,8 @@ async fn execute(
                 .await
                 .map(|r| Response::LeaseGrant {
                     revision: seen(&r.header),
+                    id: Some(r.id),
+                    ttl: Some(r.ttl),
                 })
         }
         Request::LeaseRevoke { id } => {
@@ -600,6 +602,8 @@ async fn execute(
                 .map(|r| Response::Get {
                     kv: r.kvs.first().map(key_value),
                     revision: seen(&r.header),
+                    count: Some(r.count),
+                    more: r.more,
                 })
         }
         Request::Delete { key } => client.delete(key.as_str()).await.map(|r| Response::Delete {
@@ -670,6 +674,7 @@ async fn execute(
             client.delete_op(op).await.map(|r| Response::DeleteRange {
                 prev_kvs: pairs(&r.prev_kvs),
                 revision: seen(&r.header),
+                deleted: Some(r.deleted),
             })
         }
         Request::Txn {
@@ -727,6 +732,8 @@ fn step_result(response: &ResponseOp) -> StepResult {
     match &response.response {
         Some(response_op::Response::ResponseRange(r)) => StepResult::Get {
             kv: r.kvs.first().map(key_value),
+            count: Some(r.count),
+            more: r.more,
         },
         Some(response_op::Response::ResponseDeleteRange(d)) => {
             StepResult::Delete { deleted: d.deleted }
@@ -764,6 +771,8 @@ fn range_response(response: RangeResponse) -> Response {
     Response::Range {
         kvs,
         revision: revision(&response.header),
+        count: Some(response.count),
+        more: response.more,
     }
 }
 

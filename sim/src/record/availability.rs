@@ -189,6 +189,8 @@ mod tests {
             (true, false) => Outcome::Ok(Response::Get {
                 kv: None,
                 revision: 2,
+                count: Some(0),
+                more: false,
             }),
             (false, _) => Outcome::Fail("no leader".into()),
         };

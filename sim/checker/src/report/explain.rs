@@ -346,6 +346,8 @@ mod tests {
         let response = Response::Get {
             kv: Some(kv),
             revision,
+            count: Some(1),
+            more: false,
         };
         op(client, call, ret, request, response)
     }

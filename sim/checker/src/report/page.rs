@@ -568,6 +568,8 @@ mod tests {
                             version: 1,
                         }),
                         revision: 3,
+                        count: Some(1),
+                        more: false,
                     },
                 ),
             ],

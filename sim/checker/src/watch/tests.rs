@@ -7,6 +7,8 @@ fn put(rev: i64, key: &str, value: &str) -> WatchEvent {
         key: key.into(),
         kind: EventKind::Put,
         value: value.into(),
+        create_revision: 0,
+        version: 0,
     }
 }
 
@@ -16,6 +18,8 @@ fn del(rev: i64, key: &str) -> WatchEvent {
         key: key.into(),
         kind: EventKind::Delete,
         value: String::new(),
+        create_revision: 0,
+        version: 0,
     }
 }
 
@@ -32,7 +36,8 @@ fn op(request: Request, outcome: Outcome) -> Operation {
 }
 
 /// k1=a at 2, k2=b at 3 (a CAS), k1 deleted at 4, k2=c at 5 (unknown outcome,
-/// but applied), k2=d at 6.
+/// but applied), k2=d at 6, a compaction at 5 asked (its answer lost), and a
+/// read of k2=d (created at 3, its version 3).
 fn history() -> History {
     let put_req = |key: &str, value: &str| Request::Put {
         key: key.into(),
@@ -67,6 +72,27 @@ fn history() -> History {
             op(
                 put_req("k2", "d"),
                 Outcome::Ok(Response::Put { revision: 6 }),
+            ),
+            op(
+                Request::Compact { revision: 5 },
+                Outcome::Unknown("timeout".into()),
+            ),
+            op(
+                Request::Get {
+                    key: "k2".into(),
+                    serializable: false,
+                },
+                Outcome::Ok(Response::Get {
+                    kv: Some(crate::KeyValue {
+                        value: "d".into(),
+                        create_revision: 3,
+                        mod_revision: 6,
+                        version: 3,
+                    }),
+                    revision: 6,
+                    count: Some(1),
+                    more: false,
+                }),
             ),
         ],
         faults: vec![],
@@ -302,4 +328,130 @@ fn a_compaction_cancel_below_the_watchers_position_fails() {
     assert_eq!(cancelled_for_cause(&due), vec![]);
     let from_the_start = log(1, 4, vec![Delivery::Compacted(4)]);
     assert_eq!(cancelled_for_cause(&from_the_start), vec![]);
+}
+
+/// `good()` with each event's create revision and version recorded, as
+/// etcd sends them.
+fn good_with_key_values() -> WatcherLog {
+    let mut log = good();
+    for delivery in &mut log.deliveries {
+        let Delivery::Events(events) = delivery else {
+            continue;
+        };
+        for e in events.iter_mut().filter(|e| e.kind == EventKind::Put) {
+            (e.create_revision, e.version) = match e.revision {
+                2 => (2, 1),
+                3 => (3, 1),
+                5 => (3, 2),
+                _ => (3, 3),
+            };
+        }
+    }
+    log
+}
+
+/// The event at `revision` of [`good_with_key_values`], to change one field.
+fn event_at(log: &mut WatcherLog, revision: i64) -> &mut WatchEvent {
+    log.deliveries
+        .iter_mut()
+        .flat_map(|d| match d {
+            Delivery::Events(events) => events.iter_mut(),
+            _ => [].iter_mut(),
+        })
+        .find(|e| e.revision == revision)
+        .expect("an event at that revision")
+}
+
+fn wrong_key_values(log: &WatcherLog) -> Vec<String> {
+    check_watches(&history(), std::slice::from_ref(log))
+        .into_iter()
+        .map(|v| match v {
+            WatchViolation::WrongKeyValue { detail, .. } => detail,
+            other => panic!("another violation: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn field_watch_put_event_version() {
+    assert_eq!(check_watches(&history(), &[good_with_key_values()]), vec![]);
+    let mut bad = good_with_key_values();
+    event_at(&mut bad, 6).version = 4;
+    assert_eq!(
+        wrong_key_values(&bad),
+        ["put event create_revision 3 version 4, but a read of the value showed 3 and 3"]
+    );
+}
+
+#[test]
+fn field_watch_put_event_create_revision() {
+    let mut bad = good_with_key_values();
+    event_at(&mut bad, 6).create_revision = 2;
+    assert_eq!(
+        wrong_key_values(&bad),
+        ["put event create_revision 2 version 3, but a read of the value showed 3 and 3"]
+    );
+    // No read to compare with, but no store holds a key created after its
+    // change, or at it with a version above 1.
+    let mut impossible = good_with_key_values();
+    event_at(&mut impossible, 5).create_revision = 5;
+    assert_eq!(wrong_key_values(&impossible).len(), 1);
+}
+
+#[test]
+fn field_watch_delete_event_key_value() {
+    let mut bad = good_with_key_values();
+    event_at(&mut bad, 4).version = 1;
+    assert_eq!(
+        wrong_key_values(&bad),
+        ["delete event create_revision 0 version 1, but a deleted key has 0 and 0"]
+    );
+}
+
+#[test]
+fn field_watch_event_value() {
+    let mut bad = good_with_key_values();
+    event_at(&mut bad, 5).value = "b".into();
+    assert_eq!(
+        wrong_key_values(&bad),
+        ["put event of k2=\"b\" at revision 5, but its write was acknowledged at 3"]
+    );
+    // An acknowledged write delivered with another value is missing.
+    let mut bad = good_with_key_values();
+    event_at(&mut bad, 6).value = "c".into();
+    let found = check_watches(&history(), &[bad]);
+    assert!(
+        found
+            .iter()
+            .any(|v| matches!(v, WatchViolation::Missing { .. })),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn field_watch_cancel_compact_revision() {
+    let cancelled = |at| log(1, 5, vec![Delivery::Compacted(at)]);
+    assert_eq!(check_watches(&history(), &[cancelled(5)]), vec![]);
+    assert_eq!(
+        check_watches(&history(), &[cancelled(6)]),
+        vec![WatchViolation::UnaskedCompaction {
+            watcher: 1,
+            compact_revision: 6
+        }]
+    );
+}
+
+#[test]
+fn field_watch_progress_header_revision() {
+    // A notification at 4 with the delete at 4 still to come.
+    let mut bad = good();
+    bad.deliveries[1] = Delivery::Progress(4);
+    assert!(matches!(
+        check_watches(&history(), &[bad])[..],
+        [WatchViolation::ProgressAhead {
+            progress: 4,
+            revision: 4,
+            ..
+        }]
+    ));
 }
