@@ -66,8 +66,8 @@ fn every_etcd_sim_command_in_the_fuzzing_workflow_parses() {
         .iter()
         .flat_map(|script| command_lines(script))
         .collect();
-    // The campaign, the two replays of a failing seed, and the merge.
-    assert!(lines.len() >= 4, "{lines:?}");
+    // The campaign, the replay of a failing seed, and the merge.
+    assert!(lines.len() >= 3, "{lines:?}");
     for words in &lines {
         assert_eq!(words[0], "etcd-sim", "{words:?}");
         if let Err(e) = Cli::try_parse_from(words) {
