@@ -65,10 +65,22 @@ mod servers;
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use serde_json::Value;
 
 use servers::{start_both, start_both_clusters, tools_available, Server};
+
+/// The machine the sessions share: each session holds it for reading (they
+/// run side by side); the performance check holds it alone.
+static MACHINE: RwLock<()> = RwLock::new(());
+
+/// A session's share of the machine (a failed session poisons nothing).
+fn share_machine() -> RwLockReadGuard<'static, ()> {
+    MACHINE
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 // ---------------------------------------------------------------------------
 // Session 1: etcdctl.
@@ -662,6 +674,7 @@ fn etcdctl_session_answers_like_etcd() {
     if !tools_available() {
         return;
     }
+    let _machine = share_machine();
     let (etcd, sim) = start_both("etcdctl", &[]);
     compare_sessions(&etcd, &sim, &session());
 }
@@ -671,6 +684,7 @@ fn cluster_session_answers_like_etcd() {
     if !tools_available() {
         return;
     }
+    let _machine = share_machine();
     let (etcd, sim) = start_both_clusters("cluster", &[], 3);
     compare_sessions(&etcd, &sim, &cluster_session());
 }
@@ -712,6 +726,7 @@ fn quota_session_answers_like_etcd() {
     if !tools_available() {
         return;
     }
+    let _machine = share_machine();
     let (etcd, sim) = start_both("quota", &["--quota-backend-bytes=1"]);
     compare_sessions(&etcd, &sim, &quota_session());
 }
@@ -810,6 +825,7 @@ fn membership_session_answers_like_etcd() {
     if !tools_available() {
         return;
     }
+    let _machine = share_machine();
     let (mut etcd, mut sim) = start_both_clusters("membership", &["--snapshot-count=1000"], 3);
     let mut mismatches = Vec::new();
     let mut ids = [HashMap::new(), HashMap::new()];
@@ -1016,42 +1032,77 @@ fn compare_sessions(etcd: &Server, sim: &Server, steps: &[Step]) {
 
 /// `etcdctl check perf --load=s` (a minute each: a lease, 60 s of puts
 /// with it at etcdctl's small load, a delete of the prefix) against both
-/// 3-member clusters: both must pass the same checks. The measured numbers
-/// are masked here; `ETCD_SIM_DIFF_VERBOSE=1` prints them.
+/// 3-member clusters: etcd-sim must pass the same checks as etcd. The
+/// measured numbers are masked here; `ETCD_SIM_DIFF_VERBOSE=1` prints them.
+///
+/// The verdicts measure the machine as much as the server, so the test
+/// runs alone (the other sessions wait), each server gets a second try,
+/// and where etcd itself fails twice the machine is too slow to judge by
+/// and the test says so instead of failing.
 #[test]
 fn check_perf_passes_like_etcd() {
     if !tools_available() {
         return;
     }
+    let _machine = MACHINE
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let (etcd, sim) = start_both_clusters("perf", &[], 3);
-    let perf = |server: &Server| {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &server.endpoints.join(",")])
-            .args(["check", "perf", "--load=s"])
-            .output()
-            .expect("etcdctl runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        if verbose() {
-            eprintln!("{stdout}");
-        }
-        // The verdicts, without the progress bar, which may end on the
-        // same line as the first verdict.
-        let verdicts: Vec<String> = stdout
-            .split(['\r', '\n'])
-            .filter_map(|line| {
-                let at = [line.find("PASS"), line.find("FAIL")]
-                    .into_iter()
-                    .flatten()
-                    .min()?;
-                Some(mask_digits(&line[at..]))
-            })
-            .collect();
-        (out.status.code(), verdicts.join("\n"))
+    let Some(want) = perf_verdicts(&etcd) else {
+        eprintln!("check perf: etcd 3.4 itself fails twice on this machine; nothing to compare");
+        return;
     };
-    let (want, got) = (perf(&etcd), perf(&sim));
-    assert!(want.1.ends_with("PASS"), "etcd itself failed: {want:?}");
-    assert_eq!(want, got, "check perf differs from etcd's");
+    let got = perf_verdicts(&sim);
+    assert_eq!(Some(want), got, "check perf differs from etcd's");
+}
+
+/// `etcdctl check perf --load=s`'s verdicts (exit code and masked verdict
+/// lines) at `server`'s endpoints, if one of two runs passes.
+fn perf_verdicts(server: &Server) -> Option<(Option<i32>, String)> {
+    let mut tries = Vec::new();
+    for _ in 0..2 {
+        let verdict = check_perf(server);
+        if verdict.0 == Some(0) && verdict.1.ends_with("PASS") {
+            return Some(verdict);
+        }
+        tries.push(verdict);
+    }
+    eprintln!(
+        "check perf at {}: failed twice: {tries:#?}",
+        server.endpoint
+    );
+    None
+}
+
+/// One `etcdctl check perf --load=s` run: its exit code and verdict lines
+/// (numbers masked), stderr appended when it failed.
+fn check_perf(server: &Server) -> (Option<i32>, String) {
+    let out = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &server.endpoints.join(",")])
+        .args(["check", "perf", "--load=s"])
+        .output()
+        .expect("etcdctl runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if verbose() {
+        eprintln!("{stdout}");
+    }
+    // The verdicts, without the progress bar, which may end on the
+    // same line as the first verdict.
+    let mut verdicts: Vec<String> = stdout
+        .split(['\r', '\n'])
+        .filter_map(|line| {
+            let at = [line.find("PASS"), line.find("FAIL")]
+                .into_iter()
+                .flatten()
+                .min()?;
+            Some(mask_digits(&line[at..]))
+        })
+        .collect();
+    if !out.status.success() {
+        verdicts.push(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    (out.status.code(), verdicts.join("\n"))
 }
 
 /// `text` with every run of digits (and decimal point) as `N`.
@@ -1078,6 +1129,7 @@ fn client_session_answers_like_etcd() {
     if !tools_available() {
         return;
     }
+    let _machine = share_machine();
     let (etcd, sim) = start_both("client", &[]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let want = runtime.block_on(client_session::run(&etcd.endpoint));
