@@ -281,7 +281,7 @@ fn the_lease_check_passes_every_seed_under_every_fault() {
 }
 
 /// With the bug, followers revoke leases the leader keeps renewing, and
-/// the check says so (tests/bug_catalog.rs demands it within 200 seeds).
+/// the check says so (tests/suite/bug_catalog.rs demands it within 200 seeds).
 #[test]
 fn the_lease_check_catches_a_follower_that_expires_leases_by_its_own_clock() {
     use etcd_sim::bugs::{Bug, BugSet};

@@ -1,6 +1,6 @@
 //! Regression files: a failing run found by a campaign, shrunk and written
 //! down with the verdict it gave, so that `cargo test` replays it for good
-//! (`tests/regressions.rs` replays every file in `tests/regressions/`).
+//! (`tests/suite/regressions.rs` replays every file in `tests/regressions/`).
 //!
 //! A file recorded while a bug was on expects that bug's verdict; once the
 //! bug is fixed (or for a schedule that found a real bug since fixed), its

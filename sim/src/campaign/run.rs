@@ -347,7 +347,7 @@ impl Run {
                 // One snapshot file, as campaigns always ran: the snapshot
                 // bugs (etcd-18055, snapshot-purge-before-save) need a
                 // purge to reach the file they lose. The fallback to an
-                // older file is the recovery tests' (tests/recovery.rs).
+                // older file is the recovery tests' (tests/suite/recovery.rs).
                 member.max_snapshots = 1;
                 member.tick = Duration::from_millis(knobs.tick_ms);
                 member.election_ticks = (knobs.election_ticks, 2 * knobs.election_ticks);
