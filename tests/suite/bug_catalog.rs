@@ -9,135 +9,20 @@
 
 use etcd_sim::bugs::{Bug, BugSet};
 use etcd_sim_harness::actors::shared_stream::SHARED_LOGS;
+use etcd_sim_harness::campaign::detection::{first_failure, Detection};
 use etcd_sim_harness::faults::{FaultKind, FaultSet};
+use etcd_sim_harness::verdict::catalog::caught_as;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
-/// The verdict classes a bug's first failing seed may get: the checks
-/// meant to catch it.
-fn caught_as(bug: Bug) -> &'static [&'static str] {
-    match bug {
-        Bug::StaleRead | Bug::LostLeaderLease | Bug::NonIdempotentRetry => &["not-linearizable"],
-        // An acknowledged write that a new leader drops: a client read
-        // misses it, a watcher misses its event, or the deposed leader
-        // keeps it while the others do not (hashkv).
-        Bug::EarlyAck => &["not-linearizable", "broken:watch", "broken:hashkv"],
-        // Lost WAL writes show as lost acknowledged writes, or raft itself
-        // finds its log gone and the member panics: both are this bug.
-        Bug::SkipFsync => &["not-linearizable", "panicked"],
-        // Re-applied entries: members disagree (hashkv), a client sees a
-        // write applied twice, or a watcher on the member that applied
-        // them twice sees another write at a revision than the others saw;
-        // or a snapshot whose data holds a membership change past its index.
-        Bug::DoubleApply => &[
-            "broken:hashkv",
-            "not-linearizable",
-            "broken:watch",
-            "broken:membership",
-        ],
-        Bug::WatchDropsEventOnReconnect => &["broken:watch"],
-        Bug::LeaseExpiresOnFollowerClock => &["broken:lease"],
-        Bug::LeaseRenewalToOldLeader | Bug::WatchEndsWhenMemberUnreachable => &["stuck"],
-        // The etcd bug museum's watch bugs (which watch guarantee each
-        // breaks is asserted below).
-        Bug::Etcd15271
-        | Bug::Etcd20221
-        | Bug::Etcd18089
-        | Bug::Etcd17529
-        | Bug::Etcd15220
-        | Bug::Etcd17247 => &["broken:watch"],
-        // Entries a quorum acknowledged, or a log's middle, lost in a
-        // crash: raft finds its log shorter than it promised and panics
-        // (as etcd's raft does), or a client misses an acknowledged write.
-        Bug::SnapshotPurgeBeforeSave => &["panicked", "not-linearizable", "broken:hashkv"],
-        // Besides those, entries a follower acknowledged and then lost
-        // leave the leader's match index above its log: raft never probes
-        // below it, so the member stays behind for good (stuck); and the
-        // lost write's revision goes to another write, which a watcher
-        // that saw the first sees as a different event at that revision.
-        Bug::AckBeforeSync => &[
-            "panicked",
-            "not-linearizable",
-            "broken:hashkv",
-            "broken:watch",
-            "stuck",
-        ],
-        Bug::ProgressRevisionAtSend => &["broken:watch"],
-        Bug::RangeDefaultLimit => &["not-linearizable"],
-        // A txn refused on the member that served it but applied on the
-        // others: a read sees the refused write, or members disagree.
-        Bug::Etcd18667 => &["not-linearizable", "broken:hashkv"],
-        // A page that claims to be the last hides the keys after it.
-        Bug::ListLimitLosesMore => &["not-linearizable"],
-        // A read at a past revision that sees the one before (the revision
-        // rules: stale at its revision, or compacted without cause).
-        Bug::PastReadOffByOne => &["not-linearizable"],
-        // A one-member cluster's write answered and then lost in a crash:
-        // a read misses it, a watcher misses its event, or a lease granted
-        // or renewed is gone again.
-        Bug::Etcd14370 => &["not-linearizable", "broken:watch", "broken:lease"],
-        // A snapshot that claims entries its data lacks: a member restored
-        // from it skips them, so members differ (hashkv) or a read or a
-        // watcher misses an acknowledged write.
-        // Or the snapshot's voters are not those of the index it claims.
-        Bug::Etcd13766 => &[
-            "not-linearizable",
-            "broken:hashkv",
-            "broken:watch",
-            "broken:membership",
-        ],
-        // Every member deletes the same wrong key, so only a client sees
-        // it: a key read absent after a put moved it off the revoked lease.
-        Bug::LeaseReattachKeepsOld => &["not-linearizable"],
-        // A restored member deletes the delete at the compacted revision:
-        // a watch from there on it misses the delete, or its history
-        // differs from the others' (hashkv).
-        Bug::Etcd19179 => &["broken:watch", "broken:hashkv"],
-        // A restored member's revision goes back: it stands at a lower
-        // revision than the others at the same applied index (hashkv), a
-        // client sees a revision reused or an acknowledged write's
-        // revision gone, or a watcher gets a second event at a revision.
-        Bug::Etcd17780 => &["broken:hashkv", "not-linearizable", "broken:watch"],
-        // A received snapshot's file removed before the applier opened it:
-        // the member panics, as etcd's does.
-        Bug::Etcd18055 => &["panicked"],
-        // A member added to the running cluster (a replaced one) that is
-        // sent a snapshot whose voters and learners lack it refuses it, and
-        // never catches up: the liveness probe's put through it gets no
-        // answer.
-        Bug::Etcd12473 => &["stuck", "broken:membership"],
-        // That, or a member restarted from such a snapshot whose raft
-        // voters lack changes its membership has: raft then refuses a
-        // change the membership takes (removing a voter it no longer
-        // counts leaves none), and the member stops on the disagreement.
-        Bug::Etcd21190 => &["stuck", "panicked", "broken:membership"],
-        // A member removed while down and started with its old data is
-        // not told, and runs on.
-        Bug::Etcd7512 => &["broken:membership"],
-        // The membership calls the updated learner a voter, raft a learner.
-        Bug::Etcd21694 => &["broken:membership", "stuck", "panicked"],
-    }
-}
-
-/// A verdict's class, as `caught_as` names them.
-fn class(verdict: &SeedVerdict) -> String {
-    verdict.class()
-}
-
-/// The first seed in 0..200 that catches `bug`, and how. A seed the
-/// checker could not decide within its budget, or one with too little
-/// traffic to judge (`quiet`), neither passes nor catches: it is passed
-/// over, as docs/museum.md's catch counts pass it over.
+/// The first seed in 0..200 that fails with `bug`, and how (whether by
+/// the check meant for it or not).
 fn first_failing_seed(bug: Bug) -> Option<(u64, SeedVerdict)> {
-    (0..200).find_map(|seed| {
-        let mut config = RunConfig::swarm(seed);
-        config.bugs = BugSet::NONE.with(bug);
-        let verdict = run_seed(&config).verdict();
-        let caught = !matches!(
-            verdict,
-            SeedVerdict::Linearizable | SeedVerdict::Undecided | SeedVerdict::Quiet(_)
-        );
-        caught.then_some((seed, verdict))
-    })
+    match first_failure(bug, 0..200) {
+        Detection::Caught { seed, verdict } | Detection::WrongCheck { seed, verdict } => {
+            Some((seed, verdict))
+        }
+        Detection::Missed => None,
+    }
 }
 
 #[test]
@@ -147,7 +32,7 @@ fn every_bug_in_the_catalog_is_caught_within_200_seeds_by_its_check() {
             panic!("{bug} was not caught in 200 seeds: a finding to report");
         };
         assert!(
-            caught_as(bug).contains(&class(&verdict).as_str()),
+            caught_as(bug).contains(&verdict.class().as_str()),
             "{bug}: seed {seed} got {verdict:?}, not one of {:?}",
             caught_as(bug)
         );
@@ -345,7 +230,7 @@ fn etcd_17780_sends_a_restored_members_revision_back() {
     let (seed, verdict) =
         first_failing_seed(bug).unwrap_or_else(|| panic!("{bug} was not caught in 200 seeds"));
     assert!(
-        caught_as(bug).contains(&class(&verdict).as_str()),
+        caught_as(bug).contains(&verdict.class().as_str()),
         "{bug}: seed {seed} got {verdict:?}"
     );
     if let SeedVerdict::Broken(evidence) = &verdict {

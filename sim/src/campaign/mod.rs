@@ -8,6 +8,7 @@
 //! ([`Summary::merge`]).
 
 mod config;
+pub mod detection;
 pub mod regression;
 mod run;
 pub mod shrink;

@@ -3,6 +3,8 @@
 #[cfg(madsim)]
 mod bench;
 mod bench_check;
+#[cfg(madsim)]
+mod bench_detection;
 mod bench_load;
 mod bench_mvcc;
 mod check;
@@ -80,6 +82,10 @@ enum BenchCommand {
     /// against the same seeds without faults.
     #[cfg(madsim)]
     Campaign(bench::CampaignArgs),
+    /// Seeds to the first failure of every catalog bug (median over ten
+    /// ranges of 100), gated against a baseline with `--baseline`.
+    #[cfg(madsim)]
+    Detection(bench_detection::DetectionArgs),
     /// Single-thread put and range throughput of the MVCC store, against a
     /// plain BTreeMap.
     Mvcc(bench_mvcc::MvccArgs),
@@ -335,6 +341,8 @@ pub fn main() -> ExitCode {
         Command::Merge { reports } => simulate::merge(&reports),
         #[cfg(madsim)]
         Command::Bench(BenchCommand::Campaign(args)) => bench::run(&args),
+        #[cfg(madsim)]
+        Command::Bench(BenchCommand::Detection(args)) => bench_detection::run(&args),
         Command::Bench(BenchCommand::Mvcc(args)) => bench_mvcc::run(&args),
         Command::Bench(BenchCommand::Load(args)) => bench_load::run(&args),
         Command::Bench(BenchCommand::Check(args)) | Command::BenchCheck(args) => {

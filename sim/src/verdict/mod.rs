@@ -5,6 +5,7 @@
 //! one story on every member, and neither a removed member nor a learner
 //! answers what it must not ([`membership`]).
 
+pub mod catalog;
 pub mod consistency;
 pub mod liveness;
 pub mod membership;
