@@ -240,7 +240,7 @@ fn save_failures(
         std::fs::write(&path, regression.to_json())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!(
-            "  saved: {} (shrunk in {} runs; `cargo test --test suite regressions::` replays tests/regressions/)",
+            "  saved: {} (shrunk in {} runs; `cargo test --release --test suite regressions::` replays tests/regressions/)",
             path.display(),
             shrunk.runs
         );
