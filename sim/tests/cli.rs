@@ -83,6 +83,29 @@ fn a_failing_campaign_lists_its_seeds_and_how_to_replay_them() {
         listed.len(),
         "the JSON report carries the same commands"
     );
+    // The campaign's page, from the report, against a clean campaign.
+    let clean = dir.join("clean.json");
+    let out = etcd_sim(&["run", "--seeds", "0..10", "--json", clean.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = dir.join("campaign.html");
+    let (json, clean, page_path) = (
+        json.to_str().unwrap(),
+        clean.to_str().unwrap(),
+        page.to_str().unwrap(),
+    );
+    let out = etcd_sim(&["merge", json, "--html", page_path, "--previous", clean]);
+    assert_eq!(out.status.code(), Some(1), "the merged campaign failed");
+    let page = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(
+        page.matches("<a href=\"reports/seed-").count(),
+        listed.len(),
+        "a report link per failing seed"
+    );
+    assert!(
+        page.contains("<td>not-linearizable</td><td class=\"n\">")
+            && page.contains("<td class=\"n worse\">0</td>"),
+        "the previous campaign had none"
+    );
 }
 
 /// The summary measures availability and names the paths no seed reached;
@@ -148,6 +171,27 @@ fn a_campaign_reports_availability_and_the_paths_it_never_reached() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(never.contains(&"fault:partition") && !never.contains(&"fault:kill"));
+    // Coincidences: only kill was injected, so no pair with a partition;
+    // the JSON's counted pairs and never_coincided are disjoint.
+    assert!(
+        stdout.contains("coincidences (two events within 1 s): "),
+        "{stdout}"
+    );
+    let apart: Vec<&str> = report["never_coincided"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(apart.contains(&"pair:fault:kill+fault:partition"));
+    let together: Vec<&String> = report["coverage"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("pair:"))
+        .collect();
+    assert!(!together.is_empty(), "kills meet elections");
+    assert!(together.iter().all(|k| !apart.contains(&k.as_str())));
     assert!(report["results"][0]["availability"]["operations"].as_u64() >= Some(150));
 
     let gated = etcd_sim(&[
@@ -184,6 +228,28 @@ fn an_unwritable_report_path_is_refused_up_front() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty(), "no seed ran");
+    let out = etcd_sim(&[
+        "run",
+        "--seeds",
+        "0..1000000",
+        "--html-summary",
+        "/nonexistent/dir/c.html",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no seed ran");
+    // merge: a report that is not one, named.
+    let not_a_report = tempdir("merge").join("not-a-report.json");
+    std::fs::write(&not_a_report, "{}").unwrap();
+    let out = etcd_sim(&["merge", not_a_report.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: {}: not an etcd-sim campaign report",
+            not_a_report.display()
+        )),
+        "{stderr}"
+    );
 }
 
 /// `etcd-sim check FILE | head -1`: when the reader is gone the tool ends

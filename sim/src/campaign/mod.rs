@@ -9,6 +9,7 @@
 
 mod config;
 pub mod detection;
+pub mod page;
 pub mod regression;
 mod run;
 pub mod shrink;
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultKind;
 use crate::record::availability::Availability;
+use crate::record::coincidences;
 use crate::record::persisted::Settled;
 use crate::verdict::SeedVerdict;
 
@@ -279,12 +281,14 @@ impl Summary {
             wall_secs: f64,
             coverage: BTreeMap<String, u64>,
             never_fired: Vec<String>,
+            never_coincided: Vec<String>,
         }
         let report = Report {
             results: &self.results,
             wall_secs: self.wall_secs,
             coverage: self.coverage(),
             never_fired: self.never_fired(&coverage_universe()),
+            never_coincided: self.never_fired(&coincidences::universe()),
         };
         serde_json::to_string_pretty(&report).expect("a summary serializes")
     }
@@ -473,6 +477,15 @@ impl fmt::Display for Summary {
             } else {
                 never.join(", ")
             }
+        )?;
+        let pairs = coincidences::universe();
+        writeln!(
+            f,
+            "  coincidences (two events within {} s): {} of {} pairs reached (`--json` lists the \
+             others as never_coincided)",
+            coincidences::WINDOW_NS / 1_000_000_000,
+            pairs.len() - self.never_fired(&pairs).len(),
+            pairs.len()
         )?;
         if let Some(slowest) = self.slowest() {
             write!(

@@ -33,6 +33,7 @@ use crate::cluster::observer::{Counts, Observations, Observer};
 use crate::cluster::SimCluster;
 use crate::faults::FaultKind;
 use crate::record::availability::Availability;
+use crate::record::coincidences;
 use crate::record::persisted::PersistedRequests;
 use crate::record::recorder::{BrokenCheck, Recorder};
 use crate::record::trace::Trace;
@@ -163,9 +164,12 @@ fn membership_check(
 }
 
 /// The run's coverage: the paths the logs counted, plus the faults the
-/// nemesis injected and the crash points that fired.
+/// nemesis injected, the crash points that fired, and the coincidences.
 fn coverage(observations: &Observations, history: &History, trace: &Trace) -> Counts {
     let mut counts = observations.counts();
+    let mut moments = observations.moments();
+    moments.extend(coincidences::history_moments(history));
+    counts.extend(coincidences::count(moments));
     for fault in &history.faults {
         *counts.entry(format!("fault:{}", fault.name)).or_insert(0) += 1;
     }

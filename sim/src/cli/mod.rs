@@ -50,12 +50,9 @@ enum Command {
     Run(simulate_args::RunArgs),
     /// Replay one seed and print its trace hash.
     Reproduce(simulate_args::ReproduceArgs),
-    /// Join the JSON reports of several shards (`run --json`) into one summary.
-    Merge {
-        /// The reports.
-        #[arg(required = true)]
-        reports: Vec<std::path::PathBuf>,
-    },
+    /// Join the JSON reports of several shards (`run --json`) into one
+    /// summary, and write the campaign's page if asked.
+    Merge(simulate_args::MergeArgs),
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -126,6 +123,10 @@ mod simulate_args {
         /// Write the campaign's results as JSON here (see `etcd-sim merge`).
         #[arg(long)]
         pub json: Option<std::path::PathBuf>,
+        /// Write the campaign's page here: verdicts, failing seeds with
+        /// links to `reports/seed-N.html`, faults, availability, coverage.
+        #[arg(long)]
+        pub html_summary: Option<std::path::PathBuf>,
         /// Shrink every failing seed and write it here as a regression file
         /// (`seed-N[-BUG...].json`: the schedule and the verdict it gave), for
         /// `tests/regressions/` to replay with `cargo test`.
@@ -139,6 +140,24 @@ mod simulate_args {
         /// point or fault kind unreached (see docs/campaigns.md, "Coverage").
         #[arg(long)]
         pub require_coverage: bool,
+    }
+
+    /// `etcd-sim merge`.
+    #[derive(clap::Args, Debug)]
+    pub struct MergeArgs {
+        /// The reports (`run --json`).
+        #[arg(required = true)]
+        pub reports: Vec<std::path::PathBuf>,
+        /// Write the merged campaign's page here.
+        #[arg(long)]
+        pub html: Option<std::path::PathBuf>,
+        /// An earlier campaign's report, for the page's trend columns.
+        #[arg(long, requires = "html")]
+        pub previous: Option<std::path::PathBuf>,
+        /// Where the page links a failing seed's report, as
+        /// `DIR/seed-N.html` (relative to the page).
+        #[arg(long = "reports", value_name = "DIR", default_value = "reports")]
+        pub reports_dir: String,
     }
 
     /// `etcd-sim reproduce`.
@@ -338,7 +357,7 @@ pub fn main() -> ExitCode {
         #[cfg(madsim)]
         Command::Reproduce(args) => simulate::reproduce(args),
         #[cfg(madsim)]
-        Command::Merge { reports } => simulate::merge(&reports),
+        Command::Merge(args) => simulate::merge(&args),
         #[cfg(madsim)]
         Command::Bench(BenchCommand::Campaign(args)) => bench::run(&args),
         #[cfg(madsim)]
@@ -349,7 +368,7 @@ pub fn main() -> ExitCode {
             bench_check::run(&args)
         }
         #[cfg(not(madsim))]
-        Command::Run(_) | Command::Reproduce(_) | Command::Merge { .. } => {
+        Command::Run(_) | Command::Reproduce(_) | Command::Merge(_) => {
             eprintln!(
                 "error: this binary is the real build; `run`, `reproduce` and `merge` need the \
                  simulation build (`cargo build --release` with the repository's \

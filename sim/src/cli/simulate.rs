@@ -7,12 +7,12 @@ use etcd_sim_checker::render_html;
 use etcd_sim_checker::report::BrokenEvidence;
 use etcd_sim_harness::campaign::regression::Regression;
 use etcd_sim_harness::campaign::shrink::{shrink, ShrinkError};
-use etcd_sim_harness::campaign::{required_coverage, Campaign, SeedResult, Summary};
+use etcd_sim_harness::campaign::{page, required_coverage, Campaign, SeedResult, Summary};
 use etcd_sim_harness::shape::schedule::Schedule;
 use etcd_sim_harness::stderr_filter::StderrFilter;
 use etcd_sim_harness::{run_seed, RunConfig, SeedVerdict};
 
-use super::simulate_args::{ReproduceArgs, RunArgs, ShapeArgs, ShapeKind};
+use super::simulate_args::{MergeArgs, ReproduceArgs, RunArgs, ShapeArgs, ShapeKind};
 use super::{EXIT_OK, EXIT_UNCOVERED, EXIT_UNDECIDED, EXIT_USAGE, EXIT_VIOLATION};
 
 fn config(seed: u64, shape: &ShapeArgs) -> Result<RunConfig, String> {
@@ -109,13 +109,9 @@ pub fn run(args: RunArgs) -> u8 {
         eprintln!("error: {e}");
         return EXIT_USAGE;
     }
-    if let Some(path) = &args.json {
-        // Found out now, not after the campaign: its results would be lost.
-        let writable = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path);
-        if let Err(e) = writable {
+    // Found out now, not after the campaign: its results would be lost.
+    for path in [&args.json, &args.html_summary].into_iter().flatten() {
+        if let Err(e) = writable(path) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return EXIT_USAGE;
         }
@@ -176,6 +172,13 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
         println!("  results: {}", path.display());
+    }
+    if let Some(path) = &args.html_summary {
+        if let Err(e) = std::fs::write(path, page::render(&summary, None, "reports")) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+        println!("  campaign page: {}", path.display());
     }
     if let Some(dir) = &args.save_failures {
         let failing: Vec<(u64, String)> = summary
@@ -259,23 +262,43 @@ fn clock_time(seconds: f64) -> String {
 }
 
 /// Joins campaign reports; prints the summary (failing seeds included).
-pub fn merge(reports: &[std::path::PathBuf]) -> u8 {
-    let mut parts = Vec::new();
-    for path in reports {
-        let part = std::fs::read_to_string(path)
+pub fn merge(args: &MergeArgs) -> u8 {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
-            .and_then(|text| Summary::from_json(&text));
-        match part {
-            Ok(part) => parts.push(part),
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return EXIT_USAGE;
-            }
+            .and_then(|text| Summary::from_json(&text))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let parts: Result<Vec<Summary>, String> = args.reports.iter().map(|p| read(p)).collect();
+    let previous = args.previous.as_deref().map(read).transpose();
+    let (parts, previous) = match (parts, previous) {
+        (Ok(parts), Ok(previous)) => (parts, previous),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
         }
-    }
+    };
     let summary = Summary::merge(parts);
     println!("{summary}");
+    if let Some(path) = &args.html {
+        let html = page::render(&summary, previous.as_ref(), &args.reports_dir);
+        if let Err(e) = std::fs::write(path, html) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+        println!("  campaign page: {}", path.display());
+    }
     summary.exit_code()
+}
+
+/// Whether `path` can be written (it is created if missing, never
+/// truncated).
+fn writable(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
 }
 
 /// Replays one seed (or schedule file), shrinking it first if asked;

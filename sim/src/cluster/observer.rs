@@ -16,6 +16,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use etcd_sim::coverage::TARGET;
+use etcd_sim_checker::report::Role;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
@@ -23,6 +24,7 @@ use tracing::{Event, Level, Metadata, Subscriber};
 
 use crate::cluster::clock::Clock;
 use crate::cluster::details::DetailSink;
+use crate::record::coincidences::Moment;
 use crate::record::member_events::{parse, Logged};
 use crate::record::membership_lines::{self, MembershipLine};
 
@@ -47,6 +49,9 @@ struct State {
     members: BTreeMap<u64, MemberLog>,
     /// Every line about who votes, in the order logged.
     membership: Vec<MembershipLine>,
+    /// When each rare path was reached and each leader elected, for the
+    /// coincidences ([`crate::record::coincidences`]).
+    moments: Vec<Moment>,
 }
 
 /// The collected counts and member logs; clones share them.
@@ -63,6 +68,16 @@ impl Observations {
             .counts
             .entry(name.into())
             .or_insert(0) += n;
+    }
+
+    /// Notes that the event `name` happened at `at_ns`.
+    fn moment(&self, at_ns: u64, name: String) {
+        self.0.lock().unwrap().moments.push((at_ns, name));
+    }
+
+    /// The moments so far, in the order noted.
+    pub fn moments(&self) -> Vec<Moment> {
+        self.0.lock().unwrap().moments.clone()
     }
 
     /// The counts so far.
@@ -92,6 +107,12 @@ impl Observations {
         }
         if message.starts_with("wal: cut") {
             *state.counts.entry("torn-wal-cut".into()).or_insert(0) += 1;
+        }
+        if let Some(Logged::Role {
+            role: Role::Leader, ..
+        }) = parse(message)
+        {
+            state.moments.push((at_ns, "leader-elected".into()));
         }
         let log = state.members.entry(member).or_default();
         if let Some(index) = snapshot_index(message) {
@@ -147,6 +168,13 @@ impl Observer {
     }
 }
 
+impl Observer {
+    /// The run's simulated time (0 outside a run).
+    fn now_ns(&self) -> u64 {
+        self.clock.map_or(0, |clock| clock.now_ns())
+    }
+}
+
 impl Subscriber for Observer {
     fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
         // Other runs' subscribers may want what this one does not: ask
@@ -174,14 +202,16 @@ impl Subscriber for Observer {
             let mut site = Site::default();
             event.record(&mut site);
             if let Some(name) = site.0 {
+                if name.starts_with("site:") {
+                    self.observations.moment(self.now_ns(), name.clone());
+                }
                 self.observations.count(name, 1);
             }
         } else if *event.metadata().level() <= Level::INFO {
             let mut line = Line::default();
             event.record(&mut line);
             if let Some(id) = line.member.and_then(|m| u64::from_str_radix(&m, 16).ok()) {
-                let at_ns = self.clock.map_or(0, |clock| clock.now_ns());
-                self.observations.logged(id, at_ns, &line.message);
+                self.observations.logged(id, self.now_ns(), &line.message);
             }
         }
         if let Some(details) = &self.details {

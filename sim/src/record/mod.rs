@@ -7,6 +7,7 @@
 //! ([`availability`]). Read and written in both builds.
 
 pub mod availability;
+pub mod coincidences;
 pub mod member_events;
 pub mod membership_lines;
 pub mod persisted;

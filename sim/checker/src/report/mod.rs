@@ -14,7 +14,7 @@ mod page;
 use serde::Serialize;
 
 pub use explain::{explain, Explanation};
-pub use page::render_html;
+pub use page::{escape, render_html};
 
 /// What happened to the run's members, and the checks it broke besides
 /// linearizability: the report's context, filled by the harness.

@@ -514,7 +514,8 @@ fn prefix_list(history: &History, report: &CheckReport) -> String {
     list + "</ol>"
 }
 
-fn escape(text: &str) -> String {
+/// `text` safe inside HTML text and attribute values.
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
