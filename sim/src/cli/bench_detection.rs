@@ -90,6 +90,13 @@ pub fn run(args: &DetectionArgs) -> u8 {
         return EXIT_USAGE;
     }
     let baseline = match args.baseline.as_deref().map(load).transpose() {
+        Ok(Some(baseline)) if baseline.range_size != args.range_size => {
+            eprintln!(
+                "error: the baseline's ranges are of {} seeds, not {}: pass --range-size {}",
+                baseline.range_size, args.range_size, baseline.range_size
+            );
+            return EXIT_USAGE;
+        }
         Ok(baseline) => baseline,
         Err(message) => {
             eprintln!("error: {message}");
@@ -229,8 +236,8 @@ fn wrong_check_failures(figures: &BugFigures) -> Vec<String> {
 }
 
 /// What got worse than `baseline`: a bug no longer caught in any range,
-/// a median more than twice the baseline's (and [`SLACK_SEEDS`] above
-/// it), a bug the baseline lacks.
+/// a median more than twice the baseline's over the same ranges (and
+/// [`SLACK_SEEDS`] above it), a bug the baseline lacks.
 fn regressions(figures: &Figures, baseline: &Figures) -> Vec<String> {
     let mut found = Vec::new();
     for row in &figures.bugs {
@@ -248,14 +255,24 @@ fn regressions(figures: &Figures, baseline: &Figures) -> Vec<String> {
             ));
             continue;
         };
-        if worse(row.median, base.median) {
+        let base_median = same_ranges_median(base, row.seeds_to_failure.len(), baseline.range_size);
+        if worse(row.median, base_median) {
             found.push(format!(
-                "{}: median {} seeds to the first failure, more than 2x the baseline's {}",
-                row.bug, row.median, base.median
+                "{}: median {} seeds to the first failure, more than 2x the baseline's {} on the \
+                 same ranges",
+                row.bug, row.median, base_median
             ));
         }
     }
     found
+}
+
+/// The baseline's median over its first `ranges` ranges (all of them if
+/// it has fewer): a gate that measures three ranges compares them with
+/// the baseline's same three, not with its median over ten.
+fn same_ranges_median(base: &BugFigures, ranges: usize, range_size: u64) -> f64 {
+    let ranges = ranges.min(base.seeds_to_failure.len());
+    median(&base.seeds_to_failure[..ranges], range_size)
 }
 
 /// Whether `median` is more than twice `base` and [`SLACK_SEEDS`] above it.
@@ -270,14 +287,17 @@ fn print_table(figures: &Figures, baseline: Option<&Figures>) {
         figures.range_size, figures.ranges
     );
     println!(
-        "{:<34} {:>7} {:>8} {:>9}  per range",
+        "{:<34} {:>7} {:>8} {:>9}  per range (baseline: its median over the same ranges)",
         "bug", "caught", "median", "baseline"
     );
     for row in &figures.bugs {
         let caught = row.seeds_to_failure.iter().filter(|s| s.is_some()).count();
+        let ranges = row.seeds_to_failure.len();
         let base = baseline
-            .and_then(|b| b.bugs.iter().find(|b| b.bug == row.bug))
-            .map_or("-".to_string(), |b| b.median.to_string());
+            .and_then(|b| Some((b.bugs.iter().find(|b| b.bug == row.bug)?, b.range_size)))
+            .map_or("-".to_string(), |(b, size)| {
+                same_ranges_median(b, ranges, size).to_string()
+            });
         let per_range: Vec<String> = row
             .seeds_to_failure
             .iter()
@@ -335,6 +355,18 @@ mod tests {
         let found = regressions(&worse, &base);
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].starts_with("a: median 11"), "{found:?}");
+    }
+
+    #[test]
+    fn the_gate_compares_with_the_baselines_median_over_the_same_ranges() {
+        // Over ten ranges the median is 2.5; over the first three, 9.
+        let ten = [4, 9, 10, 10, 1, 3, 1, 2, 1, 1].map(Some);
+        let base = figures(vec![row("a", &ten)]);
+        assert_eq!(base.bugs[0].median, 2.5);
+        let first_three = figures(vec![row("a", &ten[..3])]);
+        assert!(regressions(&first_three, &base).is_empty());
+        let worse = figures(vec![row("a", &[Some(30), Some(19), Some(25)])]);
+        assert!(regressions(&worse, &base)[0].contains("more than 2x the baseline's 9"));
     }
 
     #[test]
