@@ -574,6 +574,7 @@ fn list_at(
             keys_only: false,
             count_only: false,
             serializable: false,
+            order: Default::default(),
         },
         Outcome::Ok(Response::List {
             kvs: seen
@@ -624,6 +625,7 @@ fn err_compacted_needs_a_compaction_above_the_revision() {
             keys_only: false,
             count_only: false,
             serializable: false,
+            order: Default::default(),
         },
         Outcome::Fail("etcdserver: mvcc: required revision has been compacted".into()),
     );
@@ -1108,6 +1110,7 @@ fn listed(start: &str, end: &str, limit: i64, keys_only: bool, count_only: bool)
             keys_only,
             count_only,
             serializable: false,
+            order: Default::default(),
         },
         Outcome::Ok(Response::List {
             kvs,

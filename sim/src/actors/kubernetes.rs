@@ -82,6 +82,7 @@ pub async fn run_client(
                     keys_only: false,
                     count_only: false,
                     serializable: false,
+                    order: Default::default(),
                 };
                 Some(c.run(&request).await)
             }
