@@ -355,12 +355,17 @@ impl ListOrder {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum TxnStep {
-    /// Set `key` to `value`.
+    /// Set `key` to `value`, attached to `lease` (0: none). If the branch
+    /// that runs holds a put naming a lease that is not live, the whole
+    /// txn is refused with [`LEASE_NOT_FOUND`] and changes nothing.
     Put {
         /// The key.
         key: String,
         /// The value, unique per write.
         value: String,
+        /// The lease to attach the key to; 0 for none.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        lease: i64,
     },
     /// Delete `key`.
     Delete {
@@ -647,7 +652,7 @@ impl Request {
             Request::Txn { .. } => self
                 .txn_steps()
                 .filter_map(|step| match step {
-                    TxnStep::Put { key, value } => Some((key.as_str(), value.as_str())),
+                    TxnStep::Put { key, value, .. } => Some((key.as_str(), value.as_str())),
                     _ => None,
                 })
                 .collect(),
@@ -846,7 +851,7 @@ impl Operation {
                 let mut left: Vec<(&str, Option<&str>)> = Vec::new();
                 for (step, result) in self.request.taken_steps(response) {
                     let effect = match (step, result) {
-                        (TxnStep::Put { key, value }, _) => (key.as_str(), Some(value.as_str())),
+                        (TxnStep::Put { key, value, .. }, _) => (key.as_str(), Some(value.as_str())),
                         (TxnStep::Delete { key }, StepResult::Delete { deleted })
                             if *deleted > 0 =>
                         {

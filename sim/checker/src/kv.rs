@@ -119,6 +119,9 @@ pub enum Step {
     /// A read that saw this value (`None`: nothing known, as for a read
     /// at a past revision or of a txn of unknown outcome).
     Get(usize, Option<Value>),
+    /// The branch puts with the lease whose key this is: etcd refuses the
+    /// whole txn unless the lease is live.
+    Live(usize),
 }
 
 impl KvOp {
@@ -246,6 +249,11 @@ impl Model for KvModel {
                 for step in branch {
                     match *step {
                         Step::Put(k, v) => next[k] = Some(v),
+                        Step::Live(l) => {
+                            if next[l].is_none() {
+                                return None;
+                            }
+                        }
                         Step::Delete(k, d) => {
                             if d.is_some_and(|d| d != next[k].is_some()) {
                                 return None;
@@ -371,7 +379,7 @@ impl Model for KvModel {
             };
             return branches
                 .iter()
-                .all(|branch| branch.iter().all(|step| matches!(step, Step::Get(..))));
+                .all(|branch| branch.iter().all(|step| matches!(step, Step::Get(..) | Step::Live(_))));
         }
         matches!(
             op,
@@ -623,6 +631,7 @@ pub fn participates(op: &Operation) -> bool {
         && match op.request {
             Request::Put { lease, .. } => lease != 0,
             Request::LeaseRevoke { .. } => true,
+            Request::Txn { .. } => refused_for_its_lease(op).is_some(),
             _ => false,
         };
     if lease_refused {
@@ -667,26 +676,77 @@ pub fn is_lease_key(key: &str) -> bool {
 pub fn lease_puts(history: &History) -> BTreeMap<i64, BTreeMap<&str, Vec<&str>>> {
     let mut leases: BTreeMap<i64, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
     for op in &history.operations {
-        if let Request::Put { key, value, lease } = &op.request {
-            if *lease != 0 {
-                leases
-                    .entry(*lease)
-                    .or_default()
-                    .entry(key.as_str())
-                    .or_default()
-                    .push(value.as_str());
-            }
+        let puts: Vec<(&str, &str, i64)> = match &op.request {
+            Request::Put { key, value, lease } => vec![(key, value, *lease)],
+            request => request
+                .txn_steps()
+                .filter_map(|step| match step {
+                    TxnStep::Put { key, value, lease } => {
+                        Some((key.as_str(), value.as_str(), *lease))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        };
+        for (key, value, lease) in puts.into_iter().filter(|p| p.2 != 0) {
+            leases
+                .entry(lease)
+                .or_default()
+                .entry(key)
+                .or_default()
+                .push(value);
         }
     }
     leases
 }
 
-/// The lease an operation names, if any: a put with a lease, a grant, a
-/// revoke.
-fn lease_of(op: &Operation) -> Option<i64> {
+/// The leases an operation names: a put's or a txn's puts' leases, a
+/// grant's, a revoke's.
+fn lease_of(op: &Operation) -> Vec<i64> {
     match op.request {
-        Request::Put { lease, .. } if lease != 0 => Some(lease),
-        Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } => Some(id),
+        Request::Put { lease, .. } if lease != 0 => vec![lease],
+        Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } => vec![id],
+        Request::Txn { .. } => txn_leases(&op.request, None),
+        _ => vec![],
+    }
+}
+
+/// The leases the puts of a txn's branches name (of the success branch
+/// only with `Some(true)`, the failure one with `Some(false)`), each once.
+fn txn_leases(request: &Request, branch: Option<bool>) -> Vec<i64> {
+    let Request::Txn {
+        success, failure, ..
+    } = request
+    else {
+        return vec![];
+    };
+    let steps: Vec<&TxnStep> = match branch {
+        Some(true) => success.iter().collect(),
+        Some(false) => failure.iter().collect(),
+        None => success.iter().chain(failure).collect(),
+    };
+    let mut leases: Vec<i64> = steps
+        .into_iter()
+        .filter_map(|step| match step {
+            TxnStep::Put { lease, .. } if *lease != 0 => Some(*lease),
+            _ => None,
+        })
+        .collect();
+    leases.sort_unstable();
+    leases.dedup();
+    leases
+}
+
+/// Whether `op` is a txn refused because the success branch it took puts
+/// with a lease that was not live: the model checks that when only its
+/// success branch puts with a lease, and all with one lease (as an
+/// election's campaign does).
+fn refused_for_its_lease(op: &Operation) -> Option<i64> {
+    if !lease_not_found(&op.outcome) || !txn_leases(&op.request, Some(false)).is_empty() {
+        return None;
+    }
+    match txn_leases(&op.request, Some(true)).as_slice() {
+        [lease] => Some(*lease),
         _ => None,
     }
 }
@@ -711,7 +771,7 @@ fn named_keys(op: &Operation) -> Vec<Cow<'_, str>> {
             vec![]
         }
     };
-    keys.extend(lease_of(op).map(|id| Cow::from(lease_key(id))));
+    keys.extend(lease_of(op).into_iter().map(|id| Cow::from(lease_key(id))));
     keys
 }
 
@@ -1262,9 +1322,34 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                         })
                         .collect()
                 };
-                let then = steps(success, succeeded == Some(true));
-                let otherwise = steps(failure, succeeded == Some(false));
-                if succeeded != Some(true) && guards.iter().any(Need::never_holds) {
+                let mut then = steps(success, succeeded == Some(true));
+                let mut otherwise = steps(failure, succeeded == Some(false));
+                // A branch that puts with a lease runs only while the
+                // lease is live (etcd refuses the whole txn otherwise).
+                for (branch, steps) in [(true, &mut then), (false, &mut otherwise)] {
+                    let live = txn_leases(&op.request, Some(branch))
+                        .into_iter()
+                        .filter_map(|id| key_index(&lease_key(id)))
+                        .map(Step::Live);
+                    steps.splice(0..0, live);
+                }
+                if response.is_none() && !txn_leases(&op.request, None).is_empty() {
+                    // Refused or not, unknown: it may never take effect,
+                    // even if the logs hold it (a refusal is logged too).
+                    ret = NEVER;
+                }
+                if let Some(lease) = refused_for_its_lease(op) {
+                    // Refused: its compares chose the success branch, and
+                    // the lease it puts with was not live.
+                    guards.extend(key_index(&lease_key(lease)).map(|l| Need::Is(l, None)));
+                    KvOp::Txn {
+                        guards,
+                        complete,
+                        then: vec![],
+                        otherwise: vec![],
+                        succeeded: Some(true),
+                    }
+                } else if succeeded != Some(true) && guards.iter().any(Need::never_holds) {
                     // A compare that holds for no value the key may hold
                     // (`lease < 0`): only the failure branch can have run.
                     // (An optional success branch that does nothing would
@@ -1366,7 +1451,15 @@ impl<'h> Attributes<'h> {
                     written.entry(key).or_default().push(value);
                     let lease = match &op.request {
                         Request::Put { lease, .. } => *lease,
-                        _ => 0,
+                        request => request
+                            .txn_steps()
+                            .find_map(|step| match step {
+                                TxnStep::Put {
+                                    value: v, lease, ..
+                                } if v == value => Some(*lease),
+                                _ => None,
+                            })
+                            .unwrap_or(0),
                     };
                     entry(&mut known, key, value).lease.get_or_insert(lease);
                 }

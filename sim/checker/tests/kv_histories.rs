@@ -535,10 +535,12 @@ fn a_range_sees_all_of_a_multi_key_txn_or_none() {
                 TxnStep::Put {
                     key: "k1".into(),
                     value: "a".into(),
+                    lease: 0,
                 },
                 TxnStep::Put {
                     key: "k2".into(),
                     value: "b".into(),
+                    lease: 0,
                 },
             ],
             failure: vec![],
@@ -953,6 +955,7 @@ fn version_txn(
             success: vec![TxnStep::Put {
                 key: "j".into(),
                 value: format!("t{call}"),
+                lease: 0,
             }],
             failure: vec![],
         },
@@ -1501,6 +1504,7 @@ fn txn_history() -> Vec<Operation> {
                 TxnStep::Put {
                     key: "k3".into(),
                     value: "c".into(),
+                    lease: 0,
                 },
             ],
             failure: vec![TxnStep::Get {

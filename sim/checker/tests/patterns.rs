@@ -94,6 +94,7 @@ fn put_step(key: &str, value: &str) -> TxnStep {
     TxnStep::Put {
         key: key.into(),
         value: value.into(),
+        lease: 0,
     }
 }
 
@@ -535,4 +536,88 @@ fn a_filtered_list_returns_exactly_the_keys_inside_its_filters() {
     );
     let wrong = sorted(order, 1, &["k1"], true);
     assert_eq!(verdict(wrong), Verdict::NotLinearizable);
+}
+
+/// An election's campaign: lease 7 granted (long, or a 3 s one that may
+/// expire), then a txn putting `e/7` with lease 7 if it is absent
+/// (`create_revision == 0`), answered `campaign`; then `after`.
+fn campaign(ttl: i64, campaign: Outcome, after: Vec<Operation>) -> Vec<Operation> {
+    let grant = op(
+        0,
+        0,
+        5,
+        Request::LeaseGrant { id: 7, ttl },
+        Outcome::Ok(Response::LeaseGrant {
+            revision: 1,
+            id: Some(7),
+            ttl: Some(ttl),
+        }),
+    );
+    let txn = txn(
+        10,
+        vec![compare(
+            "e/7",
+            CompareTarget::CreateRevision(0),
+            Relation::Equal,
+        )],
+        vec![TxnStep::Put {
+            key: "e/7".into(),
+            value: "me".into(),
+            lease: 7,
+        }],
+        vec![get_step("e/7")],
+        campaign,
+    );
+    let mut ops = vec![grant, txn];
+    ops.extend(after);
+    ops
+}
+
+fn revoke(call: u64, revision: i64) -> Operation {
+    op(
+        0,
+        call,
+        call + 5,
+        Request::LeaseRevoke { id: 7 },
+        Outcome::Ok(Response::LeaseRevoke { revision }),
+    )
+}
+
+/// A txn's put with a lease attaches the key to it: the lease's revoke
+/// deletes it, and a campaign whose lease is gone is refused, never
+/// applied.
+#[test]
+fn an_election_key_put_in_a_txn_lives_and_dies_with_its_lease() {
+    let won = answered(true, None, 2);
+    let refused = Outcome::Fail(etcd_sim_checker::LEASE_NOT_FOUND.into());
+    let seen = |call, revision| get(call, "e/7", Some(kv("me", 2, 2, 1)), revision);
+    // Won, read, revoked: then gone.
+    let ok = campaign(
+        3600,
+        won.clone(),
+        vec![seen(20, 2), revoke(30, 3), get(40, "e/7", None, 3)],
+    );
+    assert_eq!(verdict(ok), Verdict::Linearizable);
+    // Still there after its lease's revoke.
+    let wrong = campaign(3600, won.clone(), vec![revoke(30, 3), seen(40, 3)]);
+    assert_eq!(verdict(wrong), Verdict::NotLinearizable);
+    // Refused although the long lease is live.
+    let wrong = campaign(3600, refused.clone(), vec![]);
+    assert_eq!(verdict(wrong), Verdict::NotLinearizable);
+    // Refused after a revoke: right; and then the key was never put.
+    let mut ok = campaign(3600, refused.clone(), vec![]);
+    ok.insert(1, revoke(6, 1));
+    ok[2].call_ns = 20;
+    ok[2].return_ns = 25;
+    assert_eq!(verdict(ok.clone()), Verdict::Linearizable);
+    ok.push(seen(40, 2));
+    assert_eq!(verdict(ok), Verdict::NotLinearizable);
+    // Won after its lease's revoke: the put could not attach the key.
+    let mut wrong = campaign(3600, won, vec![]);
+    wrong.insert(1, revoke(6, 1));
+    wrong[2].call_ns = 20;
+    wrong[2].return_ns = 25;
+    assert_eq!(verdict(wrong), Verdict::NotLinearizable);
+    // A short lease may expire at any time: refused is then possible.
+    assert_eq!(verdict(campaign(3, refused, vec![])), Verdict::Linearizable);
 }

@@ -129,6 +129,7 @@ fn put(key: &str, value: &str) -> TxnStep {
     TxnStep::Put {
         key: key.to_string(),
         value: value.to_string(),
+        lease: 0,
     }
 }
 

@@ -22,6 +22,10 @@ use crate::shape::op_mix::{OpMix, TurnKind};
 /// Every key the workload uses starts with this.
 pub const KEY_PREFIX: &str = "k";
 
+/// The prefix of the election's keys: apart from the workload's keys, so
+/// that the lists and watchers of those do not see them.
+pub const ELECTION_PREFIX: &str = "e/";
+
 pub use crate::shape::traffic::Traffic;
 
 /// The shape of the client load.
@@ -77,23 +81,26 @@ impl Workload {
 /// Runs KV client `ctx.id` (etcd traffic), recording every operation.
 ///
 /// Values are unique (`c<id>-<seq>`, and `-<n>` for the n-th put of a
-/// txn), so a read names the write it saw. The mix (etcd robustness's etcd
-/// traffic, percent of turns): puts 12, linearizable gets 9,
-/// serializable gets 4, deletes 6, compare-and-set txns expecting the
-/// last value this client saw 11, ranges over every key 8, multi-key txns
-/// 10, delete-ranges with prev_kv 4, reads at a past revision 8 (a key or
-/// every key, some serializable), paginated lists 6 (limit 1 or 2, the
-/// next pages at the first page's revision from after its last key),
-/// count-only and keys-only lists 4, txns that read a past revision and
-/// write 4, compactions raced by a read of the compacted revision 6
-/// (ErrCompacted must come exactly when it should), lease grants 2 (ids
-/// the client chooses; one in three short, to expire, the others an hour
-/// long), puts attached to one of the client's leases 4 and revokes of
-/// one 2 (etcd robustness's PutWithLease and LeaseRevoke), and now and then a
-/// compaction a little below the newest revision seen, as an operator's
-/// auto-compaction would, or at the revision of a delete just made.
-/// Compactions are operations of the history: the checker needs them to
-/// tell a legal ErrCompacted.
+/// txn), so a read names the write it saw. The mix (etcd robustness's
+/// etcd traffic with etcd's client patterns, percent of turns; the table
+/// is in docs/campaigns.md): puts 10, linearizable gets 8, serializable
+/// gets 4, deletes 5, compare-and-set txns expecting the last value this
+/// client saw 9, ranges over every key 7, multi-key txns 8, delete-ranges
+/// with prev_kv 4, reads at a past revision 7 (a key or every key, some
+/// serializable), paginated lists 6 (limit 1 or 2, the next pages at the
+/// first page's revision from after its last key), count-only and
+/// keys-only lists 4, txns that read a past revision and write 4,
+/// compactions raced by a read of the compacted revision 6 (ErrCompacted
+/// must come exactly when it should), lease grants 2 (ids the client
+/// chooses; one in three short, to expire, the others an hour long), puts
+/// attached to one of the client's leases 4 and revokes of one 2 (etcd
+/// robustness's PutWithLease and LeaseRevoke), txns with several compares
+/// mixing targets and relations 4, STM read-modify-writes 2, sorted and
+/// filtered lists 3, elections 1; and now and then a compaction a little
+/// below the newest revision seen, as an operator's auto-compaction
+/// would, or at the revision of a delete just made. Compactions are
+/// operations of the history: the checker needs them to tell a legal
+/// ErrCompacted.
 pub async fn run_client(ctx: ClientContext, workload: Workload) {
     let client = ctx.client().with_perturbations(workload.perturbations);
     client.prefer_endpoint(thread_rng().gen_range(0..ctx.endpoints.len()));
@@ -178,7 +185,11 @@ pub async fn run_client(ctx: ClientContext, workload: Workload) {
                         key: c.key(),
                         revision: c.past_revision().max(1),
                     },
-                    TxnStep::Put { key, value },
+                    TxnStep::Put {
+                        key,
+                        value,
+                        lease: 0,
+                    },
                 ],
                 failure: vec![],
             },
@@ -203,6 +214,11 @@ pub async fn run_client(ctx: ClientContext, workload: Workload) {
                 continue;
             }
             TurnKind::SortedList => c.sorted_list(),
+            TurnKind::Election => {
+                c.election(&value).await;
+                c.pause(None).await;
+                continue;
+            }
         };
         let outcome = c.run(&request).await;
         // Compaction racing deletes: more often than not, compact at the
@@ -557,6 +573,7 @@ fn branches(keys: &[String], value: &str) -> (Vec<TxnStep>, Vec<TxnStep>) {
                         0 => TxnStep::Put {
                             key: key.clone(),
                             value: format!("{value}-{n}"),
+                            lease: 0,
                         },
                         1 => TxnStep::Delete { key: key.clone() },
                         _ => TxnStep::Get {
@@ -574,6 +591,141 @@ fn branches(keys: &[String], value: &str) -> (Vec<TxnStep>, Vec<TxnStep>) {
 }
 
 impl Turn<'_> {
+    /// A campaign, leadership and resignation as etcd's
+    /// `concurrency.Election` runs them. A session lease (3 s, never
+    /// renewed, so it may run out mid-campaign as a crashed candidate's
+    /// would); a key of its own under the election's prefix, put with
+    /// that lease if absent (`create_revision == 0`, else read back: its
+    /// create revision is the candidate's place in line); then, until no
+    /// candidate created earlier remains, the latest such (a list sorted
+    /// by create revision, descending, limit 1, max create revision just
+    /// below its own) and a wait for its delete through a watch; then, as
+    /// leader, a proclamation (a put guarded on still holding its key);
+    /// and the resignation (a delete guarded so) and the lease's revoke.
+    /// A wait gives up after 2 s, and the candidate resigns.
+    async fn election(&mut self, value: &str) {
+        self.grants += 1;
+        let lease = (i64::from(self.ctx.id) + 1) * 1_000_000 + self.grants;
+        let grant = Request::LeaseGrant {
+            id: lease,
+            ttl: SHORT_LEASE_TTL,
+        };
+        if !matches!(self.run(&grant).await, Outcome::Ok(_)) {
+            return;
+        }
+        let key = format!("{ELECTION_PREFIX}{lease:x}");
+        let created = |revision| history::Compare {
+            key: key.clone(),
+            target: CompareTarget::CreateRevision(revision),
+            relation: Relation::Equal,
+        };
+        let campaign = Request::Txn {
+            compares: vec![created(0)],
+            success: vec![TxnStep::Put {
+                key: key.clone(),
+                value: format!("{value}-e0"),
+                lease,
+            }],
+            failure: vec![TxnStep::Get {
+                key: key.clone(),
+                revision: 0,
+            }],
+        };
+        let mine = match self.run(&campaign).await {
+            Outcome::Ok(Response::Txn {
+                succeeded: true,
+                revision,
+                ..
+            }) => Some(revision),
+            Outcome::Ok(Response::Txn { results, .. }) => match results.first() {
+                Some(StepResult::Get { kv: Some(kv), .. }) => Some(kv.create_revision),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(mine) = mine.filter(|&r| r > 1) {
+            let mut leader = false;
+            for _wait in 0..3 {
+                let predecessors = Request::List {
+                    start: ELECTION_PREFIX.to_string(),
+                    end: prefix_end(ELECTION_PREFIX),
+                    revision: 0,
+                    limit: 1,
+                    keys_only: false,
+                    count_only: false,
+                    serializable: false,
+                    order: history::ListOrder {
+                        sort_target: history::SortTarget::Create,
+                        sort_order: history::SortOrder::Descend,
+                        max_create_revision: mine - 1,
+                        ..Default::default()
+                    },
+                };
+                let Outcome::Ok(Response::List { kvs, revision, .. }) =
+                    self.run(&predecessors).await
+                else {
+                    break;
+                };
+                let Some((predecessor, _)) = kvs.first() else {
+                    leader = true;
+                    break;
+                };
+                if !self.deleted(predecessor, revision).await {
+                    break;
+                }
+            }
+            if leader {
+                let proclaim = Request::Txn {
+                    compares: vec![created(mine)],
+                    success: vec![TxnStep::Put {
+                        key: key.clone(),
+                        value: format!("{value}-e1"),
+                        lease,
+                    }],
+                    failure: vec![],
+                };
+                self.run(&proclaim).await;
+            }
+            let resign = Request::Txn {
+                compares: vec![created(mine)],
+                success: vec![TxnStep::Delete { key: key.clone() }],
+                failure: vec![],
+            };
+            self.run(&resign).await;
+        }
+        self.run(&Request::LeaseRevoke { id: lease }).await;
+    }
+
+    /// Waits, at most 2 s, for `key` to be deleted, watching it from
+    /// `revision` on; whether it was.
+    async fn deleted(&self, key: &str, revision: i64) -> bool {
+        use etcd_sim::client::WatchOptions;
+        use etcd_sim::proto::mvccpb::event::EventType;
+        let mut watch = self
+            .client
+            .watch(key, WatchOptions::new().from_revision(revision));
+        let wait = async {
+            while let Some(response) = watch.next().await {
+                if response.canceled {
+                    return false;
+                }
+                if response
+                    .events
+                    .iter()
+                    .any(|e| e.r#type == EventType::Delete as i32)
+                {
+                    return true;
+                }
+            }
+            false
+        };
+        let deleted = tokio::time::timeout(Duration::from_secs(2), wait)
+            .await
+            .unwrap_or(false);
+        watch.cancel();
+        deleted
+    }
+
     /// A read-modify-write of several keys as etcd's `concurrency.STM`
     /// runs one: it reads one to three keys, then commits a txn whose
     /// compares require every key read to still have the mod revision it
@@ -666,6 +818,7 @@ impl Turn<'_> {
                         TxnStep::Put {
                             key: key.clone(),
                             value: format!("{value}-s{attempt}-{n}"),
+                            lease: 0,
                         }
                     }
                 })
@@ -1026,7 +1179,7 @@ fn sort_order(order: history::SortOrder) -> SortOrder {
 
 fn txn_op(step: &TxnStep) -> TxnOp {
     match step {
-        TxnStep::Put { key, value } => TxnOp::put(key.as_str(), value.as_str()),
+        TxnStep::Put { key, value, lease } => Op::put(key.as_str(), value.as_str()).lease(*lease).into(),
         TxnStep::Delete { key } => TxnOp::delete(key.as_str()),
         TxnStep::Get { key, revision } => Op::get(key.as_str()).revision(*revision).into(),
     }

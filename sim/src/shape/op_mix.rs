@@ -58,11 +58,16 @@ pub enum TurnKind {
     /// A list sorted by any target either way, with min/max mod and create
     /// revision filters and a limit.
     SortedList,
+    /// A campaign for leadership as etcd's `concurrency.Election` runs
+    /// one: a leased key put if absent, the predecessor found by create
+    /// revision and its delete awaited through a watch, a guarded
+    /// proclamation, a guarded resignation.
+    Election,
 }
 
 impl TurnKind {
     /// Every kind, in the order the mix is drawn.
-    pub const ALL: [TurnKind; 19] = [
+    pub const ALL: [TurnKind; 20] = [
         TurnKind::Put,
         TurnKind::Get,
         TurnKind::SerializableGet,
@@ -82,6 +87,7 @@ impl TurnKind {
         TurnKind::MultiCompareTxn,
         TurnKind::Stm,
         TurnKind::SortedList,
+        TurnKind::Election,
     ];
 
     /// The name a schedule file gives it.
@@ -99,7 +105,7 @@ impl TurnKind {
             TurnKind::Put => ("put", 10),
             TurnKind::Get => ("get", 8),
             TurnKind::SerializableGet => ("serializable-get", 4),
-            TurnKind::Delete => ("delete", 6),
+            TurnKind::Delete => ("delete", 5),
             TurnKind::Cas => ("cas", 9),
             TurnKind::Range => ("range", 7),
             TurnKind::MultiKeyTxn => ("multi-key-txn", 8),
@@ -114,6 +120,7 @@ impl TurnKind {
             TurnKind::LeaseRevoke => ("lease-revoke", 2),
             TurnKind::MultiCompareTxn => ("multi-compare-txn", 4),
             TurnKind::Stm => ("stm", 2),
+            TurnKind::Election => ("election", 1),
             TurnKind::SortedList => ("sorted-list", 3),
         }
     }
@@ -130,6 +137,7 @@ impl TurnKind {
                 | TurnKind::LeaseRevoke
                 | TurnKind::MultiCompareTxn
                 | TurnKind::Stm
+                | TurnKind::Election
         )
     }
 }

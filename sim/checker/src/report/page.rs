@@ -349,7 +349,7 @@ fn steps_text(steps: &[TxnStep]) -> String {
     let steps: Vec<String> = steps
         .iter()
         .map(|step| match step {
-            TxnStep::Put { key, value } => format!("put {key}={value}"),
+            TxnStep::Put { key, value, .. } => format!("put {key}={value}"),
             TxnStep::Delete { key } => format!("delete {key}"),
             TxnStep::Get { key, revision: 0 } => format!("get {key}"),
             TxnStep::Get { key, revision } => format!("get {key}@{revision}"),
