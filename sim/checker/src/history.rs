@@ -851,7 +851,9 @@ impl Operation {
                 let mut left: Vec<(&str, Option<&str>)> = Vec::new();
                 for (step, result) in self.request.taken_steps(response) {
                     let effect = match (step, result) {
-                        (TxnStep::Put { key, value, .. }, _) => (key.as_str(), Some(value.as_str())),
+                        (TxnStep::Put { key, value, .. }, _) => {
+                            (key.as_str(), Some(value.as_str()))
+                        }
                         (TxnStep::Delete { key }, StepResult::Delete { deleted })
                             if *deleted > 0 =>
                         {

@@ -249,10 +249,9 @@ impl Model for KvModel {
                 for step in branch {
                     match *step {
                         Step::Put(k, v) => next[k] = Some(v),
+                        // The lease must be live.
                         Step::Live(l) => {
-                            if next[l].is_none() {
-                                return None;
-                            }
+                            next[l]?;
                         }
                         Step::Delete(k, d) => {
                             if d.is_some_and(|d| d != next[k].is_some()) {
@@ -377,9 +376,11 @@ impl Model for KvModel {
                 Some(false) => &[otherwise],
                 None => &[then, otherwise],
             };
-            return branches
-                .iter()
-                .all(|branch| branch.iter().all(|step| matches!(step, Step::Get(..) | Step::Live(_))));
+            return branches.iter().all(|branch| {
+                branch
+                    .iter()
+                    .all(|step| matches!(step, Step::Get(..) | Step::Live(_)))
+            });
         }
         matches!(
             op,

@@ -1179,7 +1179,9 @@ fn sort_order(order: history::SortOrder) -> SortOrder {
 
 fn txn_op(step: &TxnStep) -> TxnOp {
     match step {
-        TxnStep::Put { key, value, lease } => Op::put(key.as_str(), value.as_str()).lease(*lease).into(),
+        TxnStep::Put { key, value, lease } => {
+            Op::put(key.as_str(), value.as_str()).lease(*lease).into()
+        }
         TxnStep::Delete { key } => TxnOp::delete(key.as_str()),
         TxnStep::Get { key, revision } => Op::get(key.as_str()).revision(*revision).into(),
     }
