@@ -529,7 +529,20 @@ impl Driver {
                 change,
                 peer,
                 index,
-            } => self.apply_conf_change(&change, peer, index),
+            } => {
+                // A leader that removes itself loses its own progress;
+                // raft-rs then panics when it is told entries it appended
+                // before were persisted (`on_persist_entries` unwraps the
+                // leader's progress). Persist them first, while it still
+                // has one. (New proposals are dropped once it is removed.)
+                let removes_self = change.get_change_type()
+                    == raft::eraftpb::ConfChangeType::RemoveNode
+                    && change.node_id == self.raw.raft.id;
+                if removes_self && self.raw.has_ready() {
+                    self.handle_ready().await;
+                }
+                self.apply_conf_change(&change, peer, index)
+            }
             Input::SetPeers(peers) => self.transport.set_peers(&peers),
             Input::UpdatePeer(peer) => self.transport.add_peer(&peer),
             Input::Matched(reply) => {

@@ -17,8 +17,8 @@
 //! checked by the model itself (see `kv::KvOp::Count`).
 
 use crate::history::{
-    in_range, History, KeyValue, Operation, Outcome, Request, Response, StepResult, TxnStep,
-    EXPIRY_FREE_TTL,
+    in_range, History, KeyValue, ListOrder, Operation, Outcome, Request, Response, StepResult,
+    TxnStep, EXPIRY_FREE_TTL,
 };
 use crate::invariants::Violation;
 
@@ -91,6 +91,7 @@ pub fn wrong_fields(op: &Operation) -> Vec<String> {
                 limit,
                 keys_only,
                 count_only,
+                order,
                 ..
             },
             Response::List {
@@ -102,6 +103,7 @@ pub fn wrong_fields(op: &Operation) -> Vec<String> {
                 limit: *limit,
                 keys_only: *keys_only,
                 count_only: *count_only,
+                order: (!order.is_plain()).then_some(order),
             };
             let kvs = pairs(kvs);
             let answer = RangeAnswer {
@@ -229,6 +231,8 @@ struct Asked<'a> {
     limit: i64,
     keys_only: bool,
     count_only: bool,
+    /// Its sort and filters, unless it is plain (key order, no filters).
+    order: Option<&'a ListOrder>,
 }
 
 impl<'a> Asked<'a> {
@@ -239,6 +243,7 @@ impl<'a> Asked<'a> {
             limit: 0,
             keys_only: false,
             count_only: false,
+            order: None,
         }
     }
 }
@@ -256,6 +261,9 @@ impl RangeAnswer<'_> {
     /// What is wrong with it, given what was `asked`; `what` names the
     /// read in the messages.
     fn wrong(&self, what: &str, asked: &Asked<'_>) -> Vec<String> {
+        if let Some(order) = asked.order {
+            return self.wrong_sorted(what, asked, order);
+        }
         let keys: Vec<&str> = self.kvs.iter().map(|&(k, _)| k).collect();
         let mut wrong = keys_wrong(what, &keys, asked.scope);
         if asked.keys_only {
@@ -298,6 +306,88 @@ impl RangeAnswer<'_> {
                 if self.more && (limit == 0 || n != limit) {
                     wrong.push(format!(
                         "{what} more true, but it returned {n} kvs with limit {limit}"
+                    ));
+                }
+            }
+        }
+        wrong
+    }
+}
+
+impl RangeAnswer<'_> {
+    /// What is wrong with the answer to a sorted or filtered read (etcd
+    /// 3.4: the whole range read, filtered, sorted, then cut at the
+    /// limit): its keys in the range, each once, in the order asked (ties
+    /// on the sort target either way), each inside the filters; at most
+    /// `limit` of them, exactly `limit` if `more`; its count every key of
+    /// the range before the filters, so without filters the plain rules
+    /// hold (`more` is whether the count passes the limit). Whether the
+    /// keys it left out had to be left out is the model's to judge.
+    fn wrong_sorted(&self, what: &str, asked: &Asked<'_>, order: &ListOrder) -> Vec<String> {
+        let mut wrong: Vec<String> = self
+            .kvs
+            .iter()
+            .filter(|(k, _)| !asked.scope.covers(k))
+            .map(|(k, _)| format!("{what} returned {k}, outside the range asked"))
+            .collect();
+        let mut keys: Vec<&str> = self.kvs.iter().map(|&(k, _)| k).collect();
+        keys.sort_unstable();
+        for pair in keys.windows(2).filter(|p| p[0] == p[1]) {
+            wrong.push(format!("{what} returned {} twice", pair[0]));
+        }
+        for pair in self.kvs.windows(2) {
+            if order.rank(pair[0], pair[1]) == std::cmp::Ordering::Greater {
+                wrong.push(format!(
+                    "{what} returned {} after {}: not in the order asked ({:?} {:?})",
+                    pair[1].0,
+                    pair[0].0,
+                    order.sort_target,
+                    order.effective_order()
+                ));
+            }
+        }
+        for (k, kv) in self.kvs.iter().filter(|(_, kv)| !order.passes(kv)) {
+            wrong.push(format!(
+                "{what} returned {k} (mod revision {}, create revision {}), outside its filters",
+                kv.mod_revision, kv.create_revision
+            ));
+        }
+        if asked.keys_only {
+            for (k, kv) in self.kvs.iter().filter(|(_, kv)| !kv.value.is_empty()) {
+                wrong.push(format!(
+                    "keys-only {what} returned {k} with a value of {} bytes",
+                    kv.value.len()
+                ));
+            }
+        }
+        let n = self.kvs.len() as i64;
+        let limit = asked.limit;
+        if asked.count_only && n > 0 {
+            wrong.push(format!("count-only {what} returned {n} kvs"));
+        }
+        if limit > 0 && n > limit {
+            wrong.push(format!("{what} returned {n} kvs, above its limit {limit}"));
+        }
+        if self.more && (limit == 0 || n != limit || asked.count_only) {
+            wrong.push(format!(
+                "{what} more true, but it returned {n} kvs with limit {limit}"
+            ));
+        }
+        if let Some(count) = self.count {
+            if n > count {
+                wrong.push(format!("{what} returned {n} kvs, above its count {count}"));
+            }
+            if !order.filtered() && !asked.count_only {
+                let shown = if limit > 0 { count.min(limit) } else { count };
+                if n != shown {
+                    wrong.push(format!(
+                        "{what} returned {n} kvs, but its count {count} with limit {limit} says {shown}"
+                    ));
+                }
+                if self.more != (limit > 0 && count > limit) {
+                    wrong.push(format!(
+                        "{what} more {}, but its count {count} with limit {limit} says {}",
+                        self.more, !self.more
                     ));
                 }
             }

@@ -103,6 +103,10 @@ pub enum Request {
         /// A local read that may be stale.
         #[serde(default, skip_serializing_if = "is_false")]
         serializable: bool,
+        /// Sorting and revision filters; by default none (key order,
+        /// every key).
+        #[serde(default, skip_serializing_if = "ListOrder::is_plain")]
+        order: ListOrder,
     },
     /// Delete every key in `[start, end)`, returning what it deleted.
     DeleteRange {
@@ -206,6 +210,8 @@ pub enum CompareTarget {
     CreateRevision(i64),
     /// Its number of changes since creation (0: absent).
     Version(i64),
+    /// The lease it is attached to (0: none, or absent).
+    Lease(i64),
 }
 
 /// How a [`Compare`]'s field relates to its operand.
@@ -222,16 +228,144 @@ pub enum Relation {
     Less,
 }
 
+/// What a range request sorts by ([`ListOrder`]), as etcd's
+/// `RangeRequest.SortTarget`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortTarget {
+    /// The key.
+    #[default]
+    Key,
+    /// The version.
+    Version,
+    /// The create revision.
+    Create,
+    /// The mod revision.
+    Mod,
+    /// The value.
+    Value,
+}
+
+/// Which way a range request sorts, as etcd's `RangeRequest.SortOrder`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    /// None asked: key order, unless the target is not the key, when etcd
+    /// sorts ascending.
+    #[default]
+    None,
+    /// Ascending.
+    Ascend,
+    /// Descending.
+    Descend,
+}
+
+/// A [`Request::List`]'s sort and revision filters (etcd 3.4's
+/// `RangeRequest` fields). etcd reads every key of the range, drops those
+/// outside the filters, sorts, then cuts at the limit: `more` says the
+/// filtered keys passed the limit, and `count` is every key of the range,
+/// before the filters and the limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListOrder {
+    /// What to sort by.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub sort_target: SortTarget,
+    /// Which way.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub sort_order: SortOrder,
+    /// Only keys last modified at or after this revision (0: no bound).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_mod_revision: i64,
+    /// Only keys last modified at or before this revision (0: no bound).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_mod_revision: i64,
+    /// Only keys created at or after this revision (0: no bound).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_create_revision: i64,
+    /// Only keys created at or before this revision (0: no bound).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_create_revision: i64,
+}
+
+fn is_default<T: Default + PartialEq>(t: &T) -> bool {
+    *t == T::default()
+}
+
+impl ListOrder {
+    /// Key order, no filters: a plain list.
+    pub fn is_plain(&self) -> bool {
+        *self == ListOrder::default()
+    }
+
+    /// Whether any revision filter is set.
+    pub fn filtered(&self) -> bool {
+        self.min_mod_revision != 0
+            || self.max_mod_revision != 0
+            || self.min_create_revision != 0
+            || self.max_create_revision != 0
+    }
+
+    /// Whether `kv` passes the revision filters.
+    pub fn passes(&self, kv: &KeyValue) -> bool {
+        self.passes_revisions(kv.mod_revision, kv.create_revision)
+    }
+
+    /// Whether a key of this mod and create revision passes the filters.
+    pub fn passes_revisions(&self, mod_revision: i64, create_revision: i64) -> bool {
+        (self.min_mod_revision == 0 || mod_revision >= self.min_mod_revision)
+            && (self.max_mod_revision == 0 || mod_revision <= self.max_mod_revision)
+            && (self.min_create_revision == 0 || create_revision >= self.min_create_revision)
+            && (self.max_create_revision == 0 || create_revision <= self.max_create_revision)
+    }
+
+    /// The order etcd sorts in: none asked with a target other than the
+    /// key is ascending.
+    pub fn effective_order(&self) -> SortOrder {
+        match (self.sort_order, self.sort_target) {
+            (SortOrder::None, SortTarget::Key) => SortOrder::None,
+            (SortOrder::None, _) => SortOrder::Ascend,
+            (order, _) => order,
+        }
+    }
+
+    /// How `a` and `b` compare on the sort target alone (keys ties break
+    /// as the server likes), in the direction sorted: `Less` if `a` must
+    /// come first.
+    pub fn rank(
+        &self,
+        (ka, a): (&str, &KeyValue),
+        (kb, b): (&str, &KeyValue),
+    ) -> std::cmp::Ordering {
+        let by = match self.sort_target {
+            SortTarget::Key => ka.cmp(kb),
+            SortTarget::Version => a.version.cmp(&b.version),
+            SortTarget::Create => a.create_revision.cmp(&b.create_revision),
+            SortTarget::Mod => a.mod_revision.cmp(&b.mod_revision),
+            SortTarget::Value => a.value.cmp(&b.value),
+        };
+        match self.effective_order() {
+            SortOrder::None => ka.cmp(kb),
+            SortOrder::Ascend => by,
+            SortOrder::Descend => by.reverse(),
+        }
+    }
+}
+
 /// One step of a [`Request::Txn`] branch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum TxnStep {
-    /// Set `key` to `value`.
+    /// Set `key` to `value`, attached to `lease` (0: none). If the branch
+    /// that runs holds a put naming a lease that is not live, the whole
+    /// txn is refused with [`LEASE_NOT_FOUND`] and changes nothing.
     Put {
         /// The key.
         key: String,
         /// The value, unique per write.
         value: String,
+        /// The lease to attach the key to; 0 for none.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        lease: i64,
     },
     /// Delete `key`.
     Delete {
@@ -518,7 +652,7 @@ impl Request {
             Request::Txn { .. } => self
                 .txn_steps()
                 .filter_map(|step| match step {
-                    TxnStep::Put { key, value } => Some((key.as_str(), value.as_str())),
+                    TxnStep::Put { key, value, .. } => Some((key.as_str(), value.as_str())),
                     _ => None,
                 })
                 .collect(),
@@ -717,7 +851,9 @@ impl Operation {
                 let mut left: Vec<(&str, Option<&str>)> = Vec::new();
                 for (step, result) in self.request.taken_steps(response) {
                     let effect = match (step, result) {
-                        (TxnStep::Put { key, value }, _) => (key.as_str(), Some(value.as_str())),
+                        (TxnStep::Put { key, value, .. }, _) => {
+                            (key.as_str(), Some(value.as_str()))
+                        }
                         (TxnStep::Delete { key }, StepResult::Delete { deleted })
                             if *deleted > 0 =>
                         {

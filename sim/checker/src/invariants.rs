@@ -622,6 +622,25 @@ fn reads_at<'h>(op: &'h Operation, read: usize, keys: &[&'h str]) -> Vec<ReadAt<
                 end,
                 revision,
                 count_only: false,
+                order,
+                ..
+            },
+            Response::List { kvs, .. },
+        ) if !order.is_plain() => {
+            // A key it did not return may have been filtered out, or
+            // ranked beyond its limit: only what it returned is seen.
+            vec![ReadAt {
+                read,
+                at: if *revision > 0 { *revision } else { header },
+                seen: kvs.iter().map(|(k, kv)| (k.as_str(), Some(kv))).collect(),
+            }]
+        }
+        (
+            Request::List {
+                start,
+                end,
+                revision,
+                count_only: false,
                 ..
             },
             Response::List { kvs, more, .. },

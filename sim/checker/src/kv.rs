@@ -32,10 +32,11 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::history::{
-    in_range, lease_not_found, may_expire, Compare, CompareTarget, History, Operation, Outcome,
-    Persisted, Relation, Request, Response, StepResult, TxnStep,
+    in_range, lease_not_found, may_expire, Compare, CompareTarget, History, KeyValue, ListOrder,
+    Operation, Outcome, Persisted, Relation, Request, Response, StepResult, TxnStep,
 };
 use crate::search::{Earlier, Model, Timed};
 
@@ -86,6 +87,15 @@ pub enum KvOp {
         keys: Vec<usize>,
         count: usize,
     },
+    /// A read that needs every one of `needs` at one instant, and, with
+    /// a `count`, that many present keys among `keys`: a sorted or
+    /// filtered range, which says of each key it did not return only that
+    /// the key was absent, filtered out or ranked after its last one.
+    Filtered {
+        needs: Vec<Need>,
+        keys: Vec<usize>,
+        count: Option<usize>,
+    },
     /// A lease revoke (or expiry): the lease's key (see [`lease_key`];
     /// `None` when it is in another part) becomes absent, and each key of
     /// `attached` whose value is one of the values put with this lease is
@@ -109,6 +119,9 @@ pub enum Step {
     /// A read that saw this value (`None`: nothing known, as for a read
     /// at a past revision or of a txn of unknown outcome).
     Get(usize, Option<Value>),
+    /// The branch puts with the lease whose key this is: etcd refuses the
+    /// whole txn unless the lease is live.
+    Live(usize),
 }
 
 impl KvOp {
@@ -236,6 +249,10 @@ impl Model for KvModel {
                 for step in branch {
                     match *step {
                         Step::Put(k, v) => next[k] = Some(v),
+                        // The lease must be live.
+                        Step::Live(l) => {
+                            next[l]?;
+                        }
                         Step::Delete(k, d) => {
                             if d.is_some_and(|d| d != next[k].is_some()) {
                                 return None;
@@ -270,6 +287,15 @@ impl Model for KvModel {
             } => (sees(state, seen)
                 && keys.iter().filter(|&&k| state[k].is_some()).count() == count)
                 .then(|| state.clone()),
+            KvOp::Filtered {
+                ref needs,
+                ref keys,
+                count,
+            } => (needs.iter().all(|n| n.holds(state))
+                && count.is_none_or(|count| {
+                    keys.iter().filter(|&&k| state[k].is_some()).count() == count
+                }))
+            .then(|| state.clone()),
             KvOp::Revoke {
                 lease,
                 ref attached,
@@ -312,7 +338,11 @@ impl Model for KvModel {
     ) -> bool {
         if matches!(
             op,
-            KvOp::Range { .. } | KvOp::Count { .. } | KvOp::Txn { .. } | KvOp::DeleteRange { .. }
+            KvOp::Range { .. }
+                | KvOp::Count { .. }
+                | KvOp::Filtered { .. }
+                | KvOp::Txn { .. }
+                | KvOp::DeleteRange { .. }
         ) {
             let mut prospects: Vec<Prospect> = needs(op).map(Prospect::new).collect();
             Prospect::weigh(&mut prospects, before);
@@ -337,18 +367,27 @@ impl Model for KvModel {
         if let KvOp::Txn {
             then,
             otherwise,
-            succeeded: Some(s),
+            succeeded,
             ..
         } = op
         {
-            let branch = if *s { then } else { otherwise };
-            return branch.iter().all(|step| matches!(step, Step::Get(..)));
+            let branches: &[&Vec<Step>] = match succeeded {
+                Some(true) => &[then],
+                Some(false) => &[otherwise],
+                None => &[then, otherwise],
+            };
+            return branches.iter().all(|branch| {
+                branch
+                    .iter()
+                    .all(|step| matches!(step, Step::Get(..) | Step::Live(_)))
+            });
         }
         matches!(
             op,
             KvOp::Get { .. }
                 | KvOp::Range { .. }
                 | KvOp::Count { .. }
+                | KvOp::Filtered { .. }
                 | KvOp::Delete {
                     deleted: Some(false),
                     ..
@@ -366,40 +405,61 @@ impl Model for KvModel {
 }
 
 /// What an operation's observed outcome requires of one key's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Need {
     /// The key holds this value.
     Is(usize, Value),
     /// The key holds anything but this value.
     IsNot(usize, Value),
+    /// The key holds one of these values (sorted): where a compare on a
+    /// revision, version or lease holds, or what a filtered range may have
+    /// left out.
+    OneOf(usize, Arc<[Value]>),
 }
 
 impl Need {
-    fn key(self) -> usize {
-        match self {
-            Need::Is(key, _) | Need::IsNot(key, _) => key,
+    fn key(&self) -> usize {
+        match *self {
+            Need::Is(key, _) | Need::IsNot(key, _) | Need::OneOf(key, _) => key,
         }
     }
 
-    fn met_by(self, value: Value) -> bool {
+    fn met_by(&self, value: Value) -> bool {
         match self {
-            Need::Is(_, v) => value == v,
-            Need::IsNot(_, v) => value != v,
+            Need::Is(_, v) => value == *v,
+            Need::IsNot(_, v) => value != *v,
+            Need::OneOf(_, values) => values.binary_search(&value).is_ok(),
         }
     }
 
-    fn holds(self, state: &[Value]) -> bool {
+    fn holds(&self, state: &[Value]) -> bool {
         self.met_by(state[self.key()])
     }
 
+    /// Whether no value meets it.
+    fn never_holds(&self) -> bool {
+        matches!(self, Need::OneOf(_, values) if values.is_empty())
+    }
+
+    /// The need that the key holds one of `values` (any order, repeats
+    /// allowed), as the simplest variant that says it.
+    fn one_of(key: usize, mut values: Vec<Value>) -> Need {
+        values.sort_unstable();
+        values.dedup();
+        match values.as_slice() {
+            [v] => Need::Is(key, *v),
+            _ => Need::OneOf(key, values.into()),
+        }
+    }
+
     /// Whether `op` may change the key to a value that meets the need.
-    fn may_be_met_by(self, op: &KvOp) -> bool {
+    fn may_be_met_by(&self, op: &KvOp) -> bool {
         op.may_leave_any(|key, value| key == self.key() && self.met_by(value))
     }
 
     /// Whether `op`, wherever it is legal, leaves the key with a value that
     /// does not meet the need.
-    fn certainly_broken_by(self, op: &KvOp) -> bool {
+    fn certainly_broken_by(&self, op: &KvOp) -> bool {
         let left = match *op {
             KvOp::Put { key, value } => Some((key, Some(value))),
             KvOp::Cas {
@@ -506,6 +566,10 @@ fn needs(op: &KvOp) -> impl Iterator<Item = Need> + '_ {
         KvOp::Range { seen } | KvOp::Count { seen, .. } => seen,
         _ => &[],
     };
+    let filtered: &[Need] = match op {
+        KvOp::Filtered { needs, .. } => needs,
+        _ => &[],
+    };
     let guards: &[Need] = match op {
         KvOp::Txn {
             guards,
@@ -524,7 +588,8 @@ fn needs(op: &KvOp) -> impl Iterator<Item = Need> + '_ {
     single
         .into_iter()
         .chain(seen.iter().map(|&(key, value)| Need::Is(key, value)))
-        .chain(guards.iter().copied())
+        .chain(guards.iter().cloned())
+        .chain(filtered.iter().cloned())
         .chain(
             deleted
                 .into_iter()
@@ -567,6 +632,7 @@ pub fn participates(op: &Operation) -> bool {
         && match op.request {
             Request::Put { lease, .. } => lease != 0,
             Request::LeaseRevoke { .. } => true,
+            Request::Txn { .. } => refused_for_its_lease(op).is_some(),
             _ => false,
         };
     if lease_refused {
@@ -611,26 +677,77 @@ pub fn is_lease_key(key: &str) -> bool {
 pub fn lease_puts(history: &History) -> BTreeMap<i64, BTreeMap<&str, Vec<&str>>> {
     let mut leases: BTreeMap<i64, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
     for op in &history.operations {
-        if let Request::Put { key, value, lease } = &op.request {
-            if *lease != 0 {
-                leases
-                    .entry(*lease)
-                    .or_default()
-                    .entry(key.as_str())
-                    .or_default()
-                    .push(value.as_str());
-            }
+        let puts: Vec<(&str, &str, i64)> = match &op.request {
+            Request::Put { key, value, lease } => vec![(key, value, *lease)],
+            request => request
+                .txn_steps()
+                .filter_map(|step| match step {
+                    TxnStep::Put { key, value, lease } => {
+                        Some((key.as_str(), value.as_str(), *lease))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        };
+        for (key, value, lease) in puts.into_iter().filter(|p| p.2 != 0) {
+            leases
+                .entry(lease)
+                .or_default()
+                .entry(key)
+                .or_default()
+                .push(value);
         }
     }
     leases
 }
 
-/// The lease an operation names, if any: a put with a lease, a grant, a
-/// revoke.
-fn lease_of(op: &Operation) -> Option<i64> {
+/// The leases an operation names: a put's or a txn's puts' leases, a
+/// grant's, a revoke's.
+fn lease_of(op: &Operation) -> Vec<i64> {
     match op.request {
-        Request::Put { lease, .. } if lease != 0 => Some(lease),
-        Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } => Some(id),
+        Request::Put { lease, .. } if lease != 0 => vec![lease],
+        Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } => vec![id],
+        Request::Txn { .. } => txn_leases(&op.request, None),
+        _ => vec![],
+    }
+}
+
+/// The leases the puts of a txn's branches name (of the success branch
+/// only with `Some(true)`, the failure one with `Some(false)`), each once.
+fn txn_leases(request: &Request, branch: Option<bool>) -> Vec<i64> {
+    let Request::Txn {
+        success, failure, ..
+    } = request
+    else {
+        return vec![];
+    };
+    let steps: Vec<&TxnStep> = match branch {
+        Some(true) => success.iter().collect(),
+        Some(false) => failure.iter().collect(),
+        None => success.iter().chain(failure).collect(),
+    };
+    let mut leases: Vec<i64> = steps
+        .into_iter()
+        .filter_map(|step| match step {
+            TxnStep::Put { lease, .. } if *lease != 0 => Some(*lease),
+            _ => None,
+        })
+        .collect();
+    leases.sort_unstable();
+    leases.dedup();
+    leases
+}
+
+/// Whether `op` is a txn refused because the success branch it took puts
+/// with a lease that was not live: the model checks that when only its
+/// success branch puts with a lease, and all with one lease (as an
+/// election's campaign does).
+fn refused_for_its_lease(op: &Operation) -> Option<i64> {
+    if !lease_not_found(&op.outcome) || !txn_leases(&op.request, Some(false)).is_empty() {
+        return None;
+    }
+    match txn_leases(&op.request, Some(true)).as_slice() {
+        [lease] => Some(*lease),
         _ => None,
     }
 }
@@ -655,7 +772,7 @@ fn named_keys(op: &Operation) -> Vec<Cow<'_, str>> {
             vec![]
         }
     };
-    keys.extend(lease_of(op).map(|id| Cow::from(lease_key(id))));
+    keys.extend(lease_of(op).into_iter().map(|id| Cow::from(lease_key(id))));
     keys
 }
 
@@ -858,7 +975,7 @@ pub struct ModelOps {
 /// Translates a part's operations into model operations, interning values.
 pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps {
     let by_revision = values_by_revision(history);
-    let versions = Versions::of(history);
+    let attributes = Attributes::of(history);
     let mut values: BTreeMap<String, u32> = BTreeMap::new();
     let mut intern = |v: &str| -> u32 {
         let next = values.len() as u32;
@@ -1020,6 +1137,64 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                 Request::List {
                     start,
                     end,
+                    limit,
+                    keys_only,
+                    count_only,
+                    order,
+                    ..
+                },
+                Some(Response::List {
+                    kvs, count, more, ..
+                }),
+            ) if !order.is_plain() => {
+                // etcd 3.4 reads the whole range, filters, sorts, then cuts
+                // at the limit: each key it returned held what it showed;
+                // each other one was absent, filtered out, or (cut short)
+                // ranked at or after the last one returned. Its count is
+                // every present key of the range, filtered or not.
+                let last = kvs.last().filter(|_| *more).map(|(k, kv)| (k.as_str(), kv));
+                let covered = keys_in(start, end);
+                // etcd 3.4 reads the whole range only if a sort order or a
+                // filter is asked: a sort target without an order (sorted
+                // ascending all the same) and a limit read the first
+                // `limit + 1` keys in key order, sort those and cut them,
+                // so a key after the last one returned in key order may be
+                // one that was never read, whatever it ranks.
+                let unread_after = (order.sort_order == crate::history::SortOrder::None
+                    && order.sort_target != crate::history::SortTarget::Key
+                    && *limit > 0
+                    && !order.filtered()
+                    && *more)
+                    .then(|| kvs.iter().map(|(k, _)| k.as_str()).max())
+                    .flatten();
+                let mut needs = Vec::new();
+                for &i in &covered {
+                    let k = part.keys[i].as_str();
+                    let need = match kvs.iter().find(|(key, _)| key == k) {
+                        // A count-only list shows no key.
+                        _ if *count_only => None,
+                        None if unread_after.is_some_and(|after| k > after) => None,
+                        Some((_, kv)) if *keys_only => by_revision
+                            .get(&(k, kv.mod_revision))
+                            .map(|v| Need::Is(i, Some(intern(v)))),
+                        Some((_, kv)) => Some(Need::Is(i, Some(intern(&kv.value)))),
+                        None => attributes.left_out(i, k, order, *keys_only, last, &mut intern),
+                    };
+                    needs.extend(need);
+                }
+                KvOp::Filtered {
+                    needs,
+                    keys: covered,
+                    // A part that is not whole lacks keys it counted.
+                    count: part
+                        .whole
+                        .then(|| usize::try_from(*count).unwrap_or(usize::MAX)),
+                }
+            }
+            (
+                Request::List {
+                    start,
+                    end,
                     keys_only,
                     count_only,
                     ..
@@ -1111,7 +1286,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                 let mut complete = true;
                 for compare in compares {
                     match key_index(&compare.key)
-                        .and_then(|k| guard(k, compare, &by_revision, &versions, &mut intern))
+                        .and_then(|k| guard(k, compare, &by_revision, &attributes, &mut intern))
                     {
                         Some(g) => guards.push(g),
                         None => complete = false,
@@ -1148,20 +1323,62 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                         })
                         .collect()
                 };
-                let then = steps(success, succeeded == Some(true));
-                let otherwise = steps(failure, succeeded == Some(false));
-                if succeeded.is_none() && !complete {
+                let mut then = steps(success, succeeded == Some(true));
+                let mut otherwise = steps(failure, succeeded == Some(false));
+                // A branch that puts with a lease runs only while the
+                // lease is live (etcd refuses the whole txn otherwise).
+                for (branch, steps) in [(true, &mut then), (false, &mut otherwise)] {
+                    let live = txn_leases(&op.request, Some(branch))
+                        .into_iter()
+                        .filter_map(|id| key_index(&lease_key(id)))
+                        .map(Step::Live);
+                    steps.splice(0..0, live);
+                }
+                if response.is_none() && !txn_leases(&op.request, None).is_empty() {
+                    // Refused or not, unknown: it may never take effect,
+                    // even if the logs hold it (a refusal is logged too).
+                    ret = NEVER;
+                }
+                if let Some(lease) = refused_for_its_lease(op) {
+                    // Refused: its compares chose the success branch, and
+                    // the lease it puts with was not live.
+                    guards.extend(key_index(&lease_key(lease)).map(|l| Need::Is(l, None)));
+                    KvOp::Txn {
+                        guards,
+                        complete,
+                        then: vec![],
+                        otherwise: vec![],
+                        succeeded: Some(true),
+                    }
+                } else if succeeded != Some(true) && guards.iter().any(Need::never_holds) {
+                    // A compare that holds for no value the key may hold
+                    // (`lease < 0`): only the failure branch can have run.
+                    // (An optional success branch that does nothing would
+                    // still be a choice the search tries at every step.)
+                    KvOp::Txn {
+                        guards: vec![],
+                        complete: false,
+                        then: vec![],
+                        otherwise,
+                        succeeded: Some(false),
+                    }
+                } else if succeeded.is_none() && !complete {
                     // The branch hangs on what this part cannot see:
                     // either may have run, each optionally (even if it is
                     // known to have been committed: one of the two ran).
+                    // An optional operation is still linearized, at the
+                    // end if nowhere else, so the success branch is one
+                    // that runs if the guards this part sees hold and does
+                    // nothing otherwise: guards that never hold (`lease <
+                    // 0`) must not make it illegal everywhere.
                     ret = NEVER;
                     push(
                         KvOp::Txn {
                             guards,
-                            complete: false,
+                            complete: true,
                             then,
                             otherwise: vec![],
-                            succeeded: Some(true),
+                            succeeded: None,
                         },
                         ret,
                     );
@@ -1198,103 +1415,253 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
     }
 }
 
-/// What a history tells of versions: every value each key may have held,
-/// and the version of each value a read showed.
-pub struct Versions<'h> {
+/// What a history tells of each value a key may hold. Values are unique,
+/// so each has one mod revision (that of the write that wrote it, known
+/// when the write was acknowledged or a read showed it), one create
+/// revision and version (known when a read showed them) and one lease
+/// (named by the write: a put's, 0 for any other).
+pub struct Attributes<'h> {
     written: BTreeMap<&'h str, Vec<&'h str>>,
-    seen: BTreeMap<(&'h str, &'h str), i64>,
+    known: BTreeMap<&'h str, BTreeMap<&'h str, Known>>,
 }
 
-impl<'h> Versions<'h> {
+/// The fields of one value of one key that the history tells.
+#[derive(Clone, Copy, Debug, Default)]
+struct Known {
+    mod_revision: Option<i64>,
+    create_revision: Option<i64>,
+    version: Option<i64>,
+    lease: Option<i64>,
+}
+
+impl<'h> Attributes<'h> {
     /// Gathers them from `history`.
     pub fn of(history: &'h History) -> Self {
         let mut written: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        let mut seen = BTreeMap::new();
+        let mut known: BTreeMap<&str, BTreeMap<&str, Known>> = BTreeMap::new();
+        fn entry<'m, 'h>(
+            known: &'m mut BTreeMap<&'h str, BTreeMap<&'h str, Known>>,
+            key: &'h str,
+            value: &'h str,
+        ) -> &'m mut Known {
+            known.entry(key).or_default().entry(value).or_default()
+        }
         for op in &history.operations {
             if op.may_have_taken_effect() {
                 for (key, value) in op.request.written_values() {
                     written.entry(key).or_default().push(value);
+                    let lease = match &op.request {
+                        Request::Put { lease, .. } => *lease,
+                        request => request
+                            .txn_steps()
+                            .find_map(|step| match step {
+                                TxnStep::Put {
+                                    value: v, lease, ..
+                                } if v == value => Some(*lease),
+                                _ => None,
+                            })
+                            .unwrap_or(0),
+                    };
+                    entry(&mut known, key, value).lease.get_or_insert(lease);
+                }
+            }
+            for (key, value, revision) in op.writes_at_revision() {
+                if let Some(value) = value {
+                    entry(&mut known, key, value)
+                        .mod_revision
+                        .get_or_insert(revision);
                 }
             }
             for (key, kv) in op.observed() {
-                seen.entry((key, kv.value.as_str())).or_insert(kv.version);
+                let known = entry(&mut known, key, kv.value.as_str());
+                known.mod_revision.get_or_insert(kv.mod_revision);
+                known.create_revision.get_or_insert(kv.create_revision);
+                known.version.get_or_insert(kv.version);
             }
         }
-        Versions { written, seen }
+        Attributes { written, known }
     }
 
-    /// A compare of `key`'s version with `n` as one need, when it is one:
-    /// values are unique, so each value the key may hold has one version,
-    /// and an absent key has version 0. If every value the key may hold
-    /// has a version some read showed, the compare holds for a known set
-    /// of states; it is one need when that set, or the set where it fails,
-    /// has one state. Otherwise `None` (left to the search as unknown).
+    fn known(&self, key: &str, value: &str) -> Known {
+        self.known
+            .get(key)
+            .and_then(|values| values.get(value))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every value `key` may hold, absence first.
+    fn states(&self, key: &str) -> impl Iterator<Item = Option<&'h str>> + '_ {
+        std::iter::once(None).chain(
+            self.written
+                .get(key)
+                .into_iter()
+                .flatten()
+                .map(|&v| Some(v)),
+        )
+    }
+
+    /// Whether `compare` holds while its key holds `value` (`None`:
+    /// absent, which etcd compares as a key-value of zeros, except that a
+    /// value compare on it fails), if the history tells the field.
+    fn holds(&self, compare: &Compare, value: Option<&str>) -> Option<bool> {
+        use std::cmp::Ordering;
+        let relation = |ord: Ordering| match compare.relation {
+            Relation::Equal => ord == Ordering::Equal,
+            Relation::NotEqual => ord != Ordering::Equal,
+            Relation::Greater => ord == Ordering::Greater,
+            Relation::Less => ord == Ordering::Less,
+        };
+        let Some(value) = value else {
+            return Some(match compare.target {
+                CompareTarget::Value(_) => false,
+                CompareTarget::ModRevision(n)
+                | CompareTarget::CreateRevision(n)
+                | CompareTarget::Version(n)
+                | CompareTarget::Lease(n) => relation(0.cmp(&n)),
+            });
+        };
+        let known = self.known(&compare.key, value);
+        Some(match &compare.target {
+            // etcd compares values as bytes, which is how `str` orders.
+            CompareTarget::Value(v) => relation(value.cmp(v.as_str())),
+            CompareTarget::ModRevision(n) => relation(known.mod_revision?.cmp(n)),
+            CompareTarget::CreateRevision(n) => relation(known.create_revision?.cmp(n)),
+            CompareTarget::Version(n) => relation(known.version?.cmp(n)),
+            CompareTarget::Lease(n) => relation(known.lease?.cmp(n)),
+        })
+    }
+
+    /// `compare` on the key at index `k` as one need: the values where it
+    /// holds, if the history tells the compared field of every value the
+    /// key may hold; otherwise `None` (left to the search as unknown).
     fn need(
         &self,
         k: usize,
-        key: &str,
-        relation: Relation,
-        n: i64,
+        compare: &Compare,
         intern: &mut impl FnMut(&str) -> u32,
     ) -> Option<Need> {
-        let holds = |version: i64| match relation {
-            Relation::Equal => version == n,
-            Relation::NotEqual => version != n,
-            Relation::Greater => version > n,
-            Relation::Less => version < n,
-        };
-        let mut states: Vec<(Value, bool)> = vec![(None, holds(0))];
-        for &value in self.written.get(key).into_iter().flatten() {
-            let version = *self.seen.get(&(key, value))?;
-            states.push((Some(intern(value)), holds(version)));
+        let (mut yes, mut no) = (Vec::new(), Vec::new());
+        for value in self.states(&compare.key) {
+            let interned = value.map(&mut *intern);
+            if self.holds(compare, value)? {
+                yes.push(interned);
+            } else {
+                no.push(interned);
+            }
         }
-        let (yes, no): (Vec<_>, Vec<_>) = states.iter().partition(|(_, h)| *h);
-        match (yes.as_slice(), no.as_slice()) {
-            ([(v, _)], _) => Some(Need::Is(k, *v)),
-            (_, [(v, _)]) => Some(Need::IsNot(k, *v)),
-            _ => None,
+        Some(match no.as_slice() {
+            [v] if yes.len() != 1 => Need::IsNot(k, *v),
+            _ => Need::one_of(k, yes),
+        })
+    }
+
+    /// What a sorted or filtered list (`order`) that did not return `key`
+    /// (at index `k`) needs of it: absent, outside the filters, or, when
+    /// the list was cut at its limit (`last` is its last key-value),
+    /// ranked at or after `last` (ties may fall either side). `None` if
+    /// the history does not tell the fields that decide it for every value
+    /// the key may hold.
+    fn left_out(
+        &self,
+        k: usize,
+        key: &str,
+        order: &ListOrder,
+        keys_only: bool,
+        last: Option<(&str, &KeyValue)>,
+        intern: &mut impl FnMut(&str) -> u32,
+    ) -> Option<Need> {
+        use crate::history::SortTarget;
+        let mut allowed = vec![None];
+        for value in self.states(key).flatten() {
+            let known = self.known(key, value);
+            if order.filtered() {
+                let passes = order.passes_revisions(
+                    known.mod_revision.unwrap_or(0),
+                    known.create_revision.unwrap_or(0),
+                );
+                let told = (order.min_mod_revision == 0 && order.max_mod_revision == 0
+                    || known.mod_revision.is_some())
+                    && (order.min_create_revision == 0 && order.max_create_revision == 0
+                        || known.create_revision.is_some());
+                if !told {
+                    return None;
+                }
+                if !passes {
+                    allowed.push(Some(intern(value)));
+                    continue;
+                }
+            }
+            let Some(last) = last else {
+                continue; // it passes the filters: the list had to return it
+            };
+            let kv = KeyValue {
+                value: value.to_string(),
+                mod_revision: known.mod_revision.unwrap_or(0),
+                create_revision: known.create_revision.unwrap_or(0),
+                version: known.version.unwrap_or(0),
+            };
+            let told = match order.sort_target {
+                SortTarget::Key => true,
+                // A keys-only list shows no value to rank against.
+                SortTarget::Value => !keys_only,
+                SortTarget::Version => known.version.is_some(),
+                SortTarget::Create => known.create_revision.is_some(),
+                SortTarget::Mod => known.mod_revision.is_some(),
+            };
+            if !told {
+                return None;
+            }
+            if order.rank((key, &kv), last) != std::cmp::Ordering::Less {
+                allowed.push(Some(intern(value)));
+            }
         }
+        Some(Need::one_of(k, allowed))
     }
 }
 
 /// A compare on the key at index `k` as a need on its value, if it can be
-/// one: a value compare; a mod revision, named by the value written at
-/// it; a create revision or version compared with 0 (absence); a version
-/// compared with another number where the history shows every version the
-/// key may have had ([`Versions::need`]). Other compares (`None`) are left
-/// to the search as unknown.
+/// one: a value compared for equality; a mod revision compared for
+/// (in)equality, named by the value written at it; a create revision,
+/// mod revision or version compared with 0 (absence); otherwise the values
+/// where it holds, when the history tells the compared field of every
+/// value the key may hold ([`Attributes::need`]). Other compares (`None`)
+/// are left to the search as unknown.
 fn guard(
     k: usize,
     compare: &Compare,
     by_revision: &BTreeMap<(&str, i64), &str>,
-    versions: &Versions<'_>,
+    attributes: &Attributes<'_>,
     intern: &mut impl FnMut(&str) -> u32,
 ) -> Option<Need> {
-    let is = |v| match compare.relation {
-        Relation::Equal => Some(Need::Is(k, v)),
-        Relation::NotEqual => Some(Need::IsNot(k, v)),
-        _ => None,
-    };
-    match &compare.target {
-        // A value compare on an absent key fails whatever the relation:
-        // only `==` says as much as one need.
-        CompareTarget::Value(v) if compare.relation == Relation::Equal => {
-            Some(Need::Is(k, Some(intern(v))))
+    match (&compare.target, compare.relation) {
+        (CompareTarget::Value(v), Relation::Equal) => return Some(Need::Is(k, Some(intern(v)))),
+        (
+            CompareTarget::ModRevision(0)
+            | CompareTarget::CreateRevision(0)
+            | CompareTarget::Version(0),
+            relation,
+        ) => {
+            return Some(match relation {
+                Relation::Greater | Relation::NotEqual => Need::IsNot(k, None),
+                Relation::Equal => Need::Is(k, None),
+                // Below 0: never.
+                Relation::Less => Need::one_of(k, vec![]),
+            });
         }
-        CompareTarget::Value(_) => None,
-        CompareTarget::ModRevision(0)
-        | CompareTarget::CreateRevision(0)
-        | CompareTarget::Version(0) => match compare.relation {
-            Relation::Greater | Relation::NotEqual => Some(Need::IsNot(k, None)),
-            _ => is(None),
-        },
-        CompareTarget::ModRevision(m) => {
-            let v = by_revision.get(&(compare.key.as_str(), *m))?;
-            is(Some(intern(v)))
+        (CompareTarget::ModRevision(m), relation @ (Relation::Equal | Relation::NotEqual)) => {
+            if let Some(v) = by_revision.get(&(compare.key.as_str(), *m)) {
+                let v = Some(intern(v));
+                return Some(if relation == Relation::Equal {
+                    Need::Is(k, v)
+                } else {
+                    Need::IsNot(k, v)
+                });
+            }
         }
-        CompareTarget::Version(n) => versions.need(k, &compare.key, compare.relation, *n, intern),
-        CompareTarget::CreateRevision(_) => None,
+        _ => {}
     }
+    attributes.need(k, compare, intern)
 }
 
 /// Gives a write of unknown outcome a return time when a read saw its
@@ -1389,7 +1756,7 @@ mod tests {
         let call = below(12);
         let reads = matches!(
             op,
-            KvOp::Get { .. } | KvOp::Range { .. } | KvOp::Count { .. }
+            KvOp::Get { .. } | KvOp::Range { .. } | KvOp::Count { .. } | KvOp::Filtered { .. }
         );
         let ret = if unknown && !reads {
             u64::MAX
@@ -1607,10 +1974,14 @@ mod tests {
                     let succeeded = (!unknown).then(|| below(2) == 0);
                     let known = succeeded.is_some();
                     KvOp::Txn {
-                        guards: vec![if below(2) == 0 {
-                            Need::Is(key, seen(a))
-                        } else {
-                            Need::IsNot(key, seen(a))
+                        guards: vec![match below(3) {
+                            0 => Need::Is(key, seen(a)),
+                            1 => Need::IsNot(key, seen(a)),
+                            // Holds for a drawn set of values (maybe none).
+                            _ => Need::one_of(
+                                key,
+                                (0..3).filter(|_| below(2) == 0).map(seen).collect(),
+                            ),
                         }],
                         complete: unknown || below(4) > 0,
                         then: vec![step(0, b, known), step(1, a, known)],
@@ -1621,6 +1992,13 @@ mod tests {
                 4 => KvOp::DeleteRange {
                     keys: vec![0, 1],
                     prev: (!unknown).then(|| vec![seen(a), seen(b)]),
+                },
+                // A sorted or filtered list: key 0 as seen, key 1 one of
+                // the values it may have left out, maybe a count.
+                5 if below(4) == 0 => KvOp::Filtered {
+                    needs: vec![Need::Is(0, seen(a)), Need::one_of(1, vec![None, seen(b)])],
+                    keys: vec![0, 1],
+                    count: (below(2) == 0).then(|| below(3) as usize),
                 },
                 // Count-only, or a page of key 0 counting key 1 beyond it.
                 _ if below(2) == 0 => KvOp::Count {

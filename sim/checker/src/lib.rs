@@ -48,8 +48,8 @@ pub mod watch;
 pub use check::{check_kv, CheckOptions, CheckReport, Failure, Verdict};
 pub use history::{
     in_range, lease_not_found, may_expire, Compare, CompareTarget, FaultBand, History, KeyValue,
-    Operation, Outcome, Persisted, Relation, Request, Response, ServedBy, StepResult, TxnStep,
-    EXPIRY_FREE_TTL, LEASE_NOT_FOUND,
+    ListOrder, Operation, Outcome, Persisted, Relation, Request, Response, ServedBy, SortOrder,
+    SortTarget, StepResult, TxnStep, EXPIRY_FREE_TTL, LEASE_NOT_FOUND,
 };
 pub use jsonl::{ParseError, SavedRun};
 pub use report::{render_html, BrokenEvidence};

@@ -535,10 +535,12 @@ fn a_range_sees_all_of_a_multi_key_txn_or_none() {
                 TxnStep::Put {
                     key: "k1".into(),
                     value: "a".into(),
+                    lease: 0,
                 },
                 TxnStep::Put {
                     key: "k2".into(),
                     value: "b".into(),
+                    lease: 0,
                 },
             ],
             failure: vec![],
@@ -574,6 +576,7 @@ fn list_at(
             keys_only: false,
             count_only: false,
             serializable: false,
+            order: Default::default(),
         },
         Outcome::Ok(Response::List {
             kvs: seen
@@ -624,6 +627,7 @@ fn err_compacted_needs_a_compaction_above_the_revision() {
             keys_only: false,
             count_only: false,
             serializable: false,
+            order: Default::default(),
         },
         Outcome::Fail("etcdserver: mvcc: required revision has been compacted".into()),
     );
@@ -951,6 +955,7 @@ fn version_txn(
             success: vec![TxnStep::Put {
                 key: "j".into(),
                 value: format!("t{call}"),
+                lease: 0,
             }],
             failure: vec![],
         },
@@ -1108,6 +1113,7 @@ fn listed(start: &str, end: &str, limit: i64, keys_only: bool, count_only: bool)
             keys_only,
             count_only,
             serializable: false,
+            order: Default::default(),
         },
         Outcome::Ok(Response::List {
             kvs,
@@ -1498,6 +1504,7 @@ fn txn_history() -> Vec<Operation> {
                 TxnStep::Put {
                     key: "k3".into(),
                     value: "c".into(),
+                    lease: 0,
                 },
             ],
             failure: vec![TxnStep::Get {

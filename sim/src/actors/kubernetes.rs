@@ -82,6 +82,7 @@ pub async fn run_client(
                     keys_only: false,
                     count_only: false,
                     serializable: false,
+                    order: Default::default(),
                 };
                 Some(c.run(&request).await)
             }
@@ -128,6 +129,7 @@ fn put(key: &str, value: &str) -> TxnStep {
     TxnStep::Put {
         key: key.to_string(),
         value: value.to_string(),
+        lease: 0,
     }
 }
 

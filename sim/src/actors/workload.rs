@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use etcd_sim::client::{Client, ClientError, Compare, CompareOp, GetOptions, Op, Txn, TxnOp};
+use etcd_sim::client::{
+    Client, ClientError, Compare, CompareOp, GetOptions, Op, SortOrder, SortTarget, Txn, TxnOp,
+};
 use etcd_sim::perturb::Perturbations;
 use etcd_sim::proto::etcdserverpb::{response_op, RangeResponse, ResponseHeader, ResponseOp};
 use etcd_sim::proto::mvccpb;
@@ -19,6 +21,10 @@ use crate::shape::op_mix::{OpMix, TurnKind};
 
 /// Every key the workload uses starts with this.
 pub const KEY_PREFIX: &str = "k";
+
+/// The prefix of the election's keys: apart from the workload's keys, so
+/// that the lists and watchers of those do not see them.
+pub const ELECTION_PREFIX: &str = "e/";
 
 pub use crate::shape::traffic::Traffic;
 
@@ -75,23 +81,26 @@ impl Workload {
 /// Runs KV client `ctx.id` (etcd traffic), recording every operation.
 ///
 /// Values are unique (`c<id>-<seq>`, and `-<n>` for the n-th put of a
-/// txn), so a read names the write it saw. The mix (etcd robustness's etcd
-/// traffic, percent of turns): puts 12, linearizable gets 9,
-/// serializable gets 4, deletes 6, compare-and-set txns expecting the
-/// last value this client saw 11, ranges over every key 8, multi-key txns
-/// 10, delete-ranges with prev_kv 4, reads at a past revision 8 (a key or
-/// every key, some serializable), paginated lists 6 (limit 1 or 2, the
-/// next pages at the first page's revision from after its last key),
-/// count-only and keys-only lists 4, txns that read a past revision and
-/// write 4, compactions raced by a read of the compacted revision 6
-/// (ErrCompacted must come exactly when it should), lease grants 2 (ids
-/// the client chooses; one in three short, to expire, the others an hour
-/// long), puts attached to one of the client's leases 4 and revokes of
-/// one 2 (etcd robustness's PutWithLease and LeaseRevoke), and now and then a
-/// compaction a little below the newest revision seen, as an operator's
-/// auto-compaction would, or at the revision of a delete just made.
-/// Compactions are operations of the history: the checker needs them to
-/// tell a legal ErrCompacted.
+/// txn), so a read names the write it saw. The mix (etcd robustness's
+/// etcd traffic with etcd's client patterns, percent of turns; the table
+/// is in docs/campaigns.md): puts 10, linearizable gets 8, serializable
+/// gets 4, deletes 5, compare-and-set txns expecting the last value this
+/// client saw 9, ranges over every key 7, multi-key txns 8, delete-ranges
+/// with prev_kv 4, reads at a past revision 7 (a key or every key, some
+/// serializable), paginated lists 6 (limit 1 or 2, the next pages at the
+/// first page's revision from after its last key), count-only and
+/// keys-only lists 4, txns that read a past revision and write 4,
+/// compactions raced by a read of the compacted revision 6 (ErrCompacted
+/// must come exactly when it should), lease grants 2 (ids the client
+/// chooses; one in three short, to expire, the others an hour long), puts
+/// attached to one of the client's leases 4 and revokes of one 2 (etcd
+/// robustness's PutWithLease and LeaseRevoke), txns with several compares
+/// mixing targets and relations 4, STM read-modify-writes 2, sorted and
+/// filtered lists 3, elections 1; and now and then a compaction a little
+/// below the newest revision seen, as an operator's auto-compaction
+/// would, or at the revision of a delete just made. Compactions are
+/// operations of the history: the checker needs them to tell a legal
+/// ErrCompacted.
 pub async fn run_client(ctx: ClientContext, workload: Workload) {
     let client = ctx.client().with_perturbations(workload.perturbations);
     client.prefer_endpoint(thread_rng().gen_range(0..ctx.endpoints.len()));
@@ -148,6 +157,7 @@ pub async fn run_client(ctx: ClientContext, workload: Workload) {
                     keys_only: false,
                     count_only: false,
                     serializable: thread_rng().gen_bool(0.3),
+                    order: Default::default(),
                 }
             }
             TurnKind::PaginatedList => {
@@ -165,6 +175,7 @@ pub async fn run_client(ctx: ClientContext, workload: Workload) {
                     keys_only: !count_only,
                     count_only,
                     serializable: false,
+                    order: Default::default(),
                 }
             }
             TurnKind::PastReadTxn => Request::Txn {
@@ -174,7 +185,11 @@ pub async fn run_client(ctx: ClientContext, workload: Workload) {
                         key: c.key(),
                         revision: c.past_revision().max(1),
                     },
-                    TxnStep::Put { key, value },
+                    TxnStep::Put {
+                        key,
+                        value,
+                        lease: 0,
+                    },
                 ],
                 failure: vec![],
             },
@@ -192,6 +207,18 @@ pub async fn run_client(ctx: ClientContext, workload: Workload) {
                 Some(id) => Request::LeaseRevoke { id },
                 None => c.lease_grant(),
             },
+            TurnKind::MultiCompareTxn => c.multi_compare_txn(&value),
+            TurnKind::Stm => {
+                c.stm(&value).await;
+                c.pause(None).await;
+                continue;
+            }
+            TurnKind::SortedList => c.sorted_list(),
+            TurnKind::Election => {
+                c.election(&value).await;
+                c.pause(None).await;
+                continue;
+            }
         };
         let outcome = c.run(&request).await;
         // Compaction racing deletes: more often than not, compact at the
@@ -223,6 +250,9 @@ pub(crate) struct Turn<'a> {
     /// Each key's version as this client last read it (none after its own
     /// write of the key: it does not know the version that left).
     versions: BTreeMap<String, i64>,
+    /// Each key as this client last read it whole (create revision and
+    /// version too): operands for compares near the truth.
+    read: BTreeMap<String, KeyValue>,
     /// The leases this client granted (or may have) and has not revoked.
     leases: Vec<i64>,
     /// How many leases it asked for.
@@ -250,6 +280,7 @@ impl<'a> Turn<'a> {
             seen: BTreeMap::new(),
             newest_revision: 0,
             versions: BTreeMap::new(),
+            read: BTreeMap::new(),
             leases: Vec::new(),
             grants: 0,
         }
@@ -337,6 +368,7 @@ impl<'a> Turn<'a> {
             self.seen
                 .insert(key.to_string(), (Some(kv.value.clone()), kv.mod_revision));
             self.versions.insert(key.to_string(), kv.version);
+            self.read.insert(key.to_string(), kv.clone());
         }
         if let Outcome::Ok(response) = &outcome {
             self.newest_revision = self.newest_revision.max(response.revision());
@@ -376,15 +408,7 @@ impl<'a> Turn<'a> {
     /// version near the one last read with any relation (=, !=, >, <),
     /// and puts, deletes and gets in both branches.
     fn multi_key_txn(&self, value: &str) -> Request {
-        let mut keys: Vec<String> = (0..self.workload.keys)
-            .map(|k| format!("{KEY_PREFIX}{k}"))
-            .collect();
-        let take = keys.len().min(thread_rng().gen_range(2..=3));
-        for i in 0..take {
-            let j = thread_rng().gen_range(i..keys.len());
-            keys.swap(i, j);
-        }
-        keys.truncate(take);
+        let keys = self.some_keys(2..=3);
         let guarded = keys[0].clone();
         let (seen_value, seen_mod) = self.seen.get(&guarded).cloned().unwrap_or((None, 0));
         let seen_version = self.versions.get(&guarded).copied().unwrap_or(0);
@@ -413,6 +437,133 @@ impl<'a> Turn<'a> {
             target,
             relation,
         }];
+        let (success, failure) = branches(&keys, value);
+        Request::Txn {
+            compares,
+            success,
+            failure,
+        }
+    }
+
+    /// Distinct keys, as many as drawn from `count` (at most every key).
+    fn some_keys(&self, count: std::ops::RangeInclusive<usize>) -> Vec<String> {
+        let mut keys: Vec<String> = (0..self.workload.keys)
+            .map(|k| format!("{KEY_PREFIX}{k}"))
+            .collect();
+        let take = keys.len().min(thread_rng().gen_range(count));
+        for i in 0..take {
+            let j = thread_rng().gen_range(i..keys.len());
+            keys.swap(i, j);
+        }
+        keys.truncate(take);
+        keys
+    }
+
+    /// A txn over two or three keys with two to four compares, each on
+    /// one of them, mixing every target (value, version, create and mod
+    /// revision, lease) with every relation (=, !=, >, <), the operands
+    /// near what this client last read (so that both outcomes come), and
+    /// puts, deletes and gets in both branches.
+    fn multi_compare_txn(&self, value: &str) -> Request {
+        let keys = self.some_keys(2..=3);
+        let compares = (0..thread_rng().gen_range(2..=4))
+            .map(|_| {
+                let key = keys[thread_rng().gen_range(0..keys.len())].clone();
+                let read = self.read.get(&key);
+                let near = |n: i64| (n + thread_rng().gen_range(-1..=1)).max(0);
+                let target = match thread_rng().gen_range(0..5) {
+                    0 => CompareTarget::Value(match read {
+                        Some(kv) if thread_rng().gen_bool(0.7) => kv.value.clone(),
+                        _ => self
+                            .workload
+                            .value(self.ctx.id, thread_rng().gen_range(0..50)),
+                    }),
+                    1 => CompareTarget::Version(near(read.map_or(0, |kv| kv.version))),
+                    2 => {
+                        CompareTarget::CreateRevision(near(read.map_or(0, |kv| kv.create_revision)))
+                    }
+                    3 => CompareTarget::ModRevision(near(self.mod_revision(&key))),
+                    _ => CompareTarget::Lease(match self.some_lease() {
+                        Some(lease) if thread_rng().gen_bool(0.5) => lease,
+                        _ => 0,
+                    }),
+                };
+                let relation = [
+                    Relation::Equal,
+                    Relation::NotEqual,
+                    Relation::Greater,
+                    Relation::Less,
+                ][thread_rng().gen_range(0..4)];
+                history::Compare {
+                    key,
+                    target,
+                    relation,
+                }
+            })
+            .collect();
+        let (success, failure) = branches(&keys, value);
+        Request::Txn {
+            compares,
+            success,
+            failure,
+        }
+    }
+
+    /// A sorted and/or filtered list, as etcd's clients ask for them: all
+    /// keys or a span, sorted by any target either way (or not), with
+    /// min/max mod and create revision filters near the newest revision
+    /// seen, often with a limit, now and then keys-only or count-only.
+    fn sorted_list(&self) -> Request {
+        let (start, end) = self.span();
+        let sort_target = [
+            history::SortTarget::Key,
+            history::SortTarget::Version,
+            history::SortTarget::Create,
+            history::SortTarget::Mod,
+            history::SortTarget::Value,
+        ][thread_rng().gen_range(0..5)];
+        let sort_order = [
+            history::SortOrder::None,
+            history::SortOrder::Ascend,
+            history::SortOrder::Descend,
+        ][thread_rng().gen_range(0..3)];
+        let bound = || {
+            if thread_rng().gen_bool(0.3) {
+                (self.newest_revision - thread_rng().gen_range(0..20)).max(1)
+            } else {
+                0
+            }
+        };
+        let order = history::ListOrder {
+            sort_target,
+            sort_order,
+            min_mod_revision: bound(),
+            max_mod_revision: bound(),
+            min_create_revision: bound(),
+            max_create_revision: bound(),
+        };
+        let shape = thread_rng().gen_range(0..10);
+        Request::List {
+            start,
+            end,
+            revision: 0,
+            limit: if thread_rng().gen_bool(0.6) {
+                thread_rng().gen_range(1..=3)
+            } else {
+                0
+            },
+            keys_only: shape == 0,
+            count_only: shape == 1,
+            serializable: false,
+            order,
+        }
+    }
+}
+
+/// Both branches of a txn over `keys`: each a put (of a value made
+/// unique from `value`), a delete or a get of every key.
+fn branches(keys: &[String], value: &str) -> (Vec<TxnStep>, Vec<TxnStep>) {
+    {
         let mut n = 0;
         let mut branch = || -> Vec<TxnStep> {
             keys.iter()
@@ -422,6 +573,7 @@ impl<'a> Turn<'a> {
                         0 => TxnStep::Put {
                             key: key.clone(),
                             value: format!("{value}-{n}"),
+                            lease: 0,
                         },
                         1 => TxnStep::Delete { key: key.clone() },
                         _ => TxnStep::Get {
@@ -434,10 +586,285 @@ impl<'a> Turn<'a> {
         };
         let success = branch();
         let failure = branch();
-        Request::Txn {
-            compares,
-            success,
-            failure,
+        (success, failure)
+    }
+}
+
+impl Turn<'_> {
+    /// A campaign, leadership and resignation as etcd's
+    /// `concurrency.Election` runs them. A session lease (3 s, never
+    /// renewed, so it may run out mid-campaign as a crashed candidate's
+    /// would); a key of its own under the election's prefix, put with
+    /// that lease if absent (`create_revision == 0`, else read back: its
+    /// create revision is the candidate's place in line); then, until no
+    /// candidate created earlier remains, the latest such (a list sorted
+    /// by create revision, descending, limit 1, max create revision just
+    /// below its own) and a wait for its delete through a watch; then, as
+    /// leader, a proclamation (a put guarded on still holding its key);
+    /// and the resignation (a delete guarded so) and the lease's revoke.
+    /// A wait gives up after 2 s, and the candidate resigns.
+    async fn election(&mut self, value: &str) {
+        self.grants += 1;
+        let lease = (i64::from(self.ctx.id) + 1) * 1_000_000 + self.grants;
+        let grant = Request::LeaseGrant {
+            id: lease,
+            ttl: SHORT_LEASE_TTL,
+        };
+        if !matches!(self.run(&grant).await, Outcome::Ok(_)) {
+            return;
+        }
+        let key = format!("{ELECTION_PREFIX}{lease:x}");
+        let created = |revision| history::Compare {
+            key: key.clone(),
+            target: CompareTarget::CreateRevision(revision),
+            relation: Relation::Equal,
+        };
+        let campaign = Request::Txn {
+            compares: vec![created(0)],
+            success: vec![TxnStep::Put {
+                key: key.clone(),
+                value: format!("{value}-e0"),
+                lease,
+            }],
+            failure: vec![TxnStep::Get {
+                key: key.clone(),
+                revision: 0,
+            }],
+        };
+        let mine = match self.run(&campaign).await {
+            Outcome::Ok(Response::Txn {
+                succeeded: true,
+                revision,
+                ..
+            }) => Some(revision),
+            Outcome::Ok(Response::Txn { results, .. }) => match results.first() {
+                Some(StepResult::Get { kv: Some(kv), .. }) => Some(kv.create_revision),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(mine) = mine.filter(|&r| r > 1) {
+            let mut leader = false;
+            for _wait in 0..3 {
+                let predecessors = Request::List {
+                    start: ELECTION_PREFIX.to_string(),
+                    end: prefix_end(ELECTION_PREFIX),
+                    revision: 0,
+                    limit: 1,
+                    keys_only: false,
+                    count_only: false,
+                    serializable: false,
+                    order: history::ListOrder {
+                        sort_target: history::SortTarget::Create,
+                        sort_order: history::SortOrder::Descend,
+                        max_create_revision: mine - 1,
+                        ..Default::default()
+                    },
+                };
+                let Outcome::Ok(Response::List { kvs, revision, .. }) =
+                    self.run(&predecessors).await
+                else {
+                    break;
+                };
+                let Some((predecessor, _)) = kvs.first() else {
+                    leader = true;
+                    break;
+                };
+                if !self.deleted(predecessor, revision).await {
+                    break;
+                }
+            }
+            if leader {
+                let proclaim = Request::Txn {
+                    compares: vec![created(mine)],
+                    success: vec![TxnStep::Put {
+                        key: key.clone(),
+                        value: format!("{value}-e1"),
+                        lease,
+                    }],
+                    failure: vec![],
+                };
+                self.run(&proclaim).await;
+            }
+            let resign = Request::Txn {
+                compares: vec![created(mine)],
+                success: vec![TxnStep::Delete { key: key.clone() }],
+                failure: vec![],
+            };
+            self.run(&resign).await;
+        }
+        self.run(&Request::LeaseRevoke { id: lease }).await;
+    }
+
+    /// Waits, at most 2 s, for `key` to be deleted, watching it from
+    /// `revision` on; whether it was.
+    async fn deleted(&self, key: &str, revision: i64) -> bool {
+        use etcd_sim::client::WatchOptions;
+        use etcd_sim::proto::mvccpb::event::EventType;
+        let mut watch = self
+            .client
+            .watch(key, WatchOptions::new().from_revision(revision));
+        let wait = async {
+            while let Some(response) = watch.next().await {
+                if response.canceled {
+                    return false;
+                }
+                if response
+                    .events
+                    .iter()
+                    .any(|e| e.r#type == EventType::Delete as i32)
+                {
+                    return true;
+                }
+            }
+            false
+        };
+        let deleted = tokio::time::timeout(Duration::from_secs(2), wait)
+            .await
+            .unwrap_or(false);
+        watch.cancel();
+        deleted
+    }
+
+    /// A read-modify-write of several keys as etcd's `concurrency.STM`
+    /// runs one: it reads one to three keys, then commits a txn whose
+    /// compares require every key read to still have the mod revision it
+    /// was read at (0: absent), and whose success branch writes (puts or
+    /// deletes) some of them and maybe one key more; on a conflict it
+    /// tries again, at most three times in all. Half the time with
+    /// repeatable-read isolation (each key read once, linearizably; a
+    /// retry reads afresh), half with serializable snapshot: the first
+    /// read is linearizable, the others are serializable reads at its
+    /// revision, the txn also requires each key written but not read to
+    /// be unmodified since that revision (mod revision < first + 1), and
+    /// its failure branch reads every key read, which a retry uses as its
+    /// reads (at the txn's revision), as etcd's prefetch does.
+    async fn stm(&mut self, value: &str) {
+        let snapshot = thread_rng().gen_bool(0.5);
+        let reads = self.some_keys(1..=3);
+        let mut writes: Vec<String> = reads
+            .iter()
+            .filter(|_| thread_rng().gen_bool(0.7))
+            .cloned()
+            .collect();
+        let extra = self.key();
+        if (writes.is_empty() || thread_rng().gen_bool(0.3)) && !writes.contains(&extra) {
+            writes.push(extra);
+        }
+        // Each key read: its key-value, `None` if absent.
+        let mut read: BTreeMap<String, Option<KeyValue>> = BTreeMap::new();
+        let mut first = 0;
+        for attempt in 0..3 {
+            for key in &reads {
+                if read.contains_key(key) {
+                    continue;
+                }
+                let request = if snapshot && first > 0 {
+                    Request::List {
+                        start: key.clone(),
+                        end: String::new(),
+                        revision: first,
+                        limit: 0,
+                        keys_only: false,
+                        count_only: false,
+                        serializable: true,
+                        order: Default::default(),
+                    }
+                } else {
+                    Request::Get {
+                        key: key.clone(),
+                        serializable: false,
+                    }
+                };
+                let kv = match self.run(&request).await {
+                    Outcome::Ok(Response::Get { kv, revision, .. }) => {
+                        if snapshot && first == 0 {
+                            first = revision;
+                        }
+                        kv
+                    }
+                    Outcome::Ok(Response::List { kvs, .. }) => {
+                        kvs.into_iter().next().map(|(_, kv)| kv)
+                    }
+                    // etcd's STM returns the error.
+                    _ => return,
+                };
+                read.insert(key.clone(), kv);
+            }
+            let mut compares: Vec<history::Compare> = read
+                .iter()
+                .map(|(key, kv)| history::Compare {
+                    key: key.clone(),
+                    target: CompareTarget::ModRevision(kv.as_ref().map_or(0, |kv| kv.mod_revision)),
+                    relation: Relation::Equal,
+                })
+                .collect();
+            if snapshot {
+                compares.extend(writes.iter().filter(|k| !read.contains_key(*k)).map(|key| {
+                    history::Compare {
+                        key: key.clone(),
+                        target: CompareTarget::ModRevision(first + 1),
+                        relation: Relation::Less,
+                    }
+                }));
+            }
+            let success = writes
+                .iter()
+                .enumerate()
+                .map(|(n, key)| {
+                    if thread_rng().gen_range(0..5) == 0 {
+                        TxnStep::Delete { key: key.clone() }
+                    } else {
+                        TxnStep::Put {
+                            key: key.clone(),
+                            value: format!("{value}-s{attempt}-{n}"),
+                            lease: 0,
+                        }
+                    }
+                })
+                .collect();
+            let failure = if snapshot {
+                read.keys()
+                    .map(|key| TxnStep::Get {
+                        key: key.clone(),
+                        revision: 0,
+                    })
+                    .collect()
+            } else {
+                vec![]
+            };
+            let request = Request::Txn {
+                compares,
+                success,
+                failure,
+            };
+            match self.run(&request).await {
+                Outcome::Ok(Response::Txn {
+                    succeeded: false,
+                    results,
+                    revision,
+                }) => {
+                    let prefetched: Vec<Option<KeyValue>> = results
+                        .into_iter()
+                        .map(|r| match r {
+                            StepResult::Get { kv, .. } => kv,
+                            _ => None,
+                        })
+                        .collect();
+                    if snapshot && prefetched.len() == read.len() {
+                        for (kv, slot) in prefetched.into_iter().zip(read.values_mut()) {
+                            *slot = kv;
+                        }
+                        first = revision;
+                    } else {
+                        read.clear();
+                        first = 0;
+                    }
+                }
+                // Committed, or an error the STM returns.
+                _ => return,
+            }
+            self.pause(None).await;
         }
     }
 
@@ -459,6 +886,7 @@ impl<'a> Turn<'a> {
                 keys_only: false,
                 count_only: false,
                 serializable: false,
+                order: Default::default(),
             };
             let Outcome::Ok(Response::List {
                 kvs,
@@ -498,6 +926,7 @@ impl<'a> Turn<'a> {
                 keys_only: false,
                 count_only: false,
                 serializable: false,
+                order: Default::default(),
             };
             self.run(&request).await;
         }
@@ -648,8 +1077,17 @@ async fn execute(
             keys_only,
             count_only,
             serializable,
+            order,
         } => {
             let mut op = Op::get(start.as_str()).revision(*revision).limit(*limit);
+            if !order.is_plain() {
+                op = op
+                    .sort(sort_target(order.sort_target), sort_order(order.sort_order))
+                    .min_mod_revision(order.min_mod_revision)
+                    .max_mod_revision(order.max_mod_revision)
+                    .min_create_revision(order.min_create_revision)
+                    .max_create_revision(order.max_create_revision);
+            }
             if !end.is_empty() {
                 op = op.range_end(end.as_str());
             }
@@ -717,12 +1155,33 @@ fn compare(c: &history::Compare) -> Compare {
         CompareTarget::ModRevision(r) => Compare::mod_revision(key, op, *r),
         CompareTarget::CreateRevision(r) => Compare::create_revision(key, op, *r),
         CompareTarget::Version(v) => Compare::version(key, op, *v),
+        CompareTarget::Lease(l) => Compare::lease(key, op, *l),
+    }
+}
+
+fn sort_target(target: history::SortTarget) -> SortTarget {
+    match target {
+        history::SortTarget::Key => SortTarget::Key,
+        history::SortTarget::Version => SortTarget::Version,
+        history::SortTarget::Create => SortTarget::Create,
+        history::SortTarget::Mod => SortTarget::Mod,
+        history::SortTarget::Value => SortTarget::Value,
+    }
+}
+
+fn sort_order(order: history::SortOrder) -> SortOrder {
+    match order {
+        history::SortOrder::None => SortOrder::None,
+        history::SortOrder::Ascend => SortOrder::Ascend,
+        history::SortOrder::Descend => SortOrder::Descend,
     }
 }
 
 fn txn_op(step: &TxnStep) -> TxnOp {
     match step {
-        TxnStep::Put { key, value } => TxnOp::put(key.as_str(), value.as_str()),
+        TxnStep::Put { key, value, lease } => {
+            Op::put(key.as_str(), value.as_str()).lease(*lease).into()
+        }
         TxnStep::Delete { key } => TxnOp::delete(key.as_str()),
         TxnStep::Get { key, revision } => Op::get(key.as_str()).revision(*revision).into(),
     }

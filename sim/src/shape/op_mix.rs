@@ -48,11 +48,26 @@ pub enum TurnKind {
     PutWithLease,
     /// A revoke of one of the client's leases, which deletes its keys.
     LeaseRevoke,
+    /// A txn with two to four compares mixing targets (value, version,
+    /// create and mod revision, lease) and relations.
+    MultiCompareTxn,
+    /// A read-modify-write of several keys as etcd's `concurrency.STM`
+    /// (repeatable-read or serializable-snapshot isolation), retried on
+    /// conflict.
+    Stm,
+    /// A list sorted by any target either way, with min/max mod and create
+    /// revision filters and a limit.
+    SortedList,
+    /// A campaign for leadership as etcd's `concurrency.Election` runs
+    /// one: a leased key put if absent, the predecessor found by create
+    /// revision and its delete awaited through a watch, a guarded
+    /// proclamation, a guarded resignation.
+    Election,
 }
 
 impl TurnKind {
     /// Every kind, in the order the mix is drawn.
-    pub const ALL: [TurnKind; 16] = [
+    pub const ALL: [TurnKind; 20] = [
         TurnKind::Put,
         TurnKind::Get,
         TurnKind::SerializableGet,
@@ -69,6 +84,10 @@ impl TurnKind {
         TurnKind::LeaseGrant,
         TurnKind::PutWithLease,
         TurnKind::LeaseRevoke,
+        TurnKind::MultiCompareTxn,
+        TurnKind::Stm,
+        TurnKind::SortedList,
+        TurnKind::Election,
     ];
 
     /// The name a schedule file gives it.
@@ -83,15 +102,15 @@ impl TurnKind {
 
     fn row(self) -> (&'static str, u32) {
         match self {
-            TurnKind::Put => ("put", 12),
-            TurnKind::Get => ("get", 9),
+            TurnKind::Put => ("put", 10),
+            TurnKind::Get => ("get", 8),
             TurnKind::SerializableGet => ("serializable-get", 4),
-            TurnKind::Delete => ("delete", 6),
-            TurnKind::Cas => ("cas", 11),
-            TurnKind::Range => ("range", 8),
-            TurnKind::MultiKeyTxn => ("multi-key-txn", 10),
+            TurnKind::Delete => ("delete", 5),
+            TurnKind::Cas => ("cas", 9),
+            TurnKind::Range => ("range", 7),
+            TurnKind::MultiKeyTxn => ("multi-key-txn", 8),
             TurnKind::DeleteRange => ("delete-range", 4),
-            TurnKind::PastRead => ("past-read", 8),
+            TurnKind::PastRead => ("past-read", 7),
             TurnKind::PaginatedList => ("paginated-list", 6),
             TurnKind::CountOrKeysOnly => ("count-or-keys-only", 4),
             TurnKind::PastReadTxn => ("past-read-txn", 4),
@@ -99,6 +118,10 @@ impl TurnKind {
             TurnKind::LeaseGrant => ("lease-grant", 2),
             TurnKind::PutWithLease => ("put-with-lease", 4),
             TurnKind::LeaseRevoke => ("lease-revoke", 2),
+            TurnKind::MultiCompareTxn => ("multi-compare-txn", 4),
+            TurnKind::Stm => ("stm", 2),
+            TurnKind::Election => ("election", 1),
+            TurnKind::SortedList => ("sorted-list", 3),
         }
     }
 
@@ -112,6 +135,9 @@ impl TurnKind {
                 | TurnKind::DeleteRange
                 | TurnKind::PutWithLease
                 | TurnKind::LeaseRevoke
+                | TurnKind::MultiCompareTxn
+                | TurnKind::Stm
+                | TurnKind::Election
         )
     }
 }

@@ -303,8 +303,20 @@ fn request_text(request: &Request) -> String {
             keys_only,
             count_only,
             serializable,
+            order,
         } => {
             let mut text = format!("list [{start}, {end})");
+            if !order.is_plain() {
+                text.push_str(&format!(
+                    " sort {:?} {:?} mod [{}, {}] create [{}, {}]",
+                    order.sort_target,
+                    order.sort_order,
+                    order.min_mod_revision,
+                    order.max_mod_revision,
+                    order.min_create_revision,
+                    order.max_create_revision
+                ));
+            }
             for (on, word) in [
                 (*revision != 0, format!(" @ rev {revision}")),
                 (*limit != 0, format!(" limit {limit}")),
@@ -337,7 +349,7 @@ fn steps_text(steps: &[TxnStep]) -> String {
     let steps: Vec<String> = steps
         .iter()
         .map(|step| match step {
-            TxnStep::Put { key, value } => format!("put {key}={value}"),
+            TxnStep::Put { key, value, .. } => format!("put {key}={value}"),
             TxnStep::Delete { key } => format!("delete {key}"),
             TxnStep::Get { key, revision: 0 } => format!("get {key}"),
             TxnStep::Get { key, revision } => format!("get {key}@{revision}"),
