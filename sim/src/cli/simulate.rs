@@ -181,12 +181,7 @@ pub fn run(args: RunArgs) -> u8 {
         println!("  campaign page: {}", path.display());
     }
     if let Some(dir) = &args.save_failures {
-        let failing: Vec<(u64, String)> = summary
-            .results
-            .iter()
-            .filter(|r| r.failed())
-            .map(|r| (r.seed, r.describe()))
-            .collect();
+        let failing: Vec<u64> = summary.failures().map(|r| r.seed).collect();
         if let Err(e) = save_failures(dir, &failing, &args) {
             eprintln!("error: {e}");
             return EXIT_USAGE;
@@ -210,14 +205,9 @@ pub fn run(args: RunArgs) -> u8 {
 /// Shrinks each of the `failing` seeds and writes it to `dir` as a
 /// regression file (`seed-N[-BUG...].json`) that expects the verdict it
 /// gave.
-fn save_failures(
-    dir: &std::path::Path,
-    failing: &[(u64, String)],
-    args: &RunArgs,
-) -> Result<(), String> {
+fn save_failures(dir: &std::path::Path, failing: &[u64], args: &RunArgs) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for (seed, found) in failing {
-        let seed = *seed;
+    for &seed in failing {
         let config = config(seed, &args.shape)?;
         let shrunk = match shrink(&config, args.shrink_runs, |_| {}) {
             Ok(shrunk) => shrunk,
@@ -228,9 +218,17 @@ fn save_failures(
                 continue;
             }
         };
+        // What the saved (shrunk) schedule replays to, not the first run's
+        // figures: a reader compares the file with its replay.
+        let evidence = shrunk.verdict.evidence().map(|e| format!(": {e}"));
         let regression = Regression {
             expect: shrunk.verdict.class(),
-            found: format!("seed {seed}: {found}"),
+            found: format!(
+                "seed {seed}, shrunk in {} runs: {}{}",
+                shrunk.runs,
+                shrunk.verdict.class(),
+                evidence.unwrap_or_default()
+            ),
             schedule: shrunk.schedule,
         };
         let bugs: String = regression

@@ -87,6 +87,20 @@ pub enum SeedVerdict {
 }
 
 impl SeedVerdict {
+    /// What was found, if the verdict carries evidence (a broken check's,
+    /// a panic's message, a stuck or quiet cluster's figures).
+    pub fn evidence(&self) -> Option<&str> {
+        match self {
+            SeedVerdict::Broken(evidence)
+            | SeedVerdict::Panicked(evidence)
+            | SeedVerdict::Stuck(evidence)
+            | SeedVerdict::Quiet(evidence) => Some(evidence),
+            SeedVerdict::Linearizable | SeedVerdict::NotLinearizable | SeedVerdict::Undecided => {
+                None
+            }
+        }
+    }
+
     /// The verdict's class, without its evidence: `linearizable`,
     /// `not-linearizable`, `undecided`, `panicked`, `broken:CHECK`,
     /// `stuck` or `quiet`. Regression files record it.
