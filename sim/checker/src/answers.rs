@@ -258,6 +258,20 @@ struct RangeAnswer<'a> {
 }
 
 impl RangeAnswer<'_> {
+    /// A keys-only answer's values: each one returned is wrong.
+    fn values_returned(&self, what: &str) -> Vec<String> {
+        self.kvs
+            .iter()
+            .filter(|(_, kv)| !kv.value.is_empty())
+            .map(|(k, kv)| {
+                format!(
+                    "keys-only {what} returned {k} with a value of {} bytes",
+                    kv.value.len()
+                )
+            })
+            .collect()
+    }
+
     /// What is wrong with it, given what was `asked`; `what` names the
     /// read in the messages.
     fn wrong(&self, what: &str, asked: &Asked<'_>) -> Vec<String> {
@@ -267,12 +281,7 @@ impl RangeAnswer<'_> {
         let keys: Vec<&str> = self.kvs.iter().map(|&(k, _)| k).collect();
         let mut wrong = keys_wrong(what, &keys, asked.scope);
         if asked.keys_only {
-            for (k, kv) in self.kvs.iter().filter(|(_, kv)| !kv.value.is_empty()) {
-                wrong.push(format!(
-                    "keys-only {what} returned {k} with a value of {} bytes",
-                    kv.value.len()
-                ));
-            }
+            wrong.extend(self.values_returned(what));
         }
         let n = self.kvs.len() as i64;
         let limit = asked.limit;
@@ -353,12 +362,7 @@ impl RangeAnswer<'_> {
             ));
         }
         if asked.keys_only {
-            for (k, kv) in self.kvs.iter().filter(|(_, kv)| !kv.value.is_empty()) {
-                wrong.push(format!(
-                    "keys-only {what} returned {k} with a value of {} bytes",
-                    kv.value.len()
-                ));
-            }
+            wrong.extend(self.values_returned(what));
         }
         let n = self.kvs.len() as i64;
         let limit = asked.limit;
