@@ -1,22 +1,13 @@
 //! Hand-written histories with known verdicts: the checker must accept the
 //! linearizable ones and reject every kind of violation.
 
+mod common;
+
+use common::{op, verdict};
 use etcd_sim_checker::{
     check_kv, CheckOptions, History, KeyValue, Operation, Outcome, Persisted, Request, Response,
     Verdict, LEASE_NOT_FOUND,
 };
-
-fn op(client: u32, call: u64, ret: u64, request: Request, outcome: Outcome) -> Operation {
-    Operation {
-        client,
-        call_ns: call,
-        return_ns: ret,
-        request,
-        outcome,
-        served_by: None,
-        persisted: None,
-    }
-}
 
 fn put_request(key: &str, value: &str, lease: i64) -> Request {
     Request::Put {
@@ -101,26 +92,6 @@ fn range(client: u32, call: u64, ret: u64, kvs: Vec<(&str, &str, i64)>) -> Opera
         more: false,
     };
     op(client, call, ret, request, Outcome::Ok(response))
-}
-
-fn verdict(operations: Vec<Operation>) -> Verdict {
-    let history = History {
-        operations,
-        faults: vec![],
-    };
-    let report = check_kv(&history, &CheckOptions::default());
-    let unsplit = check_kv(
-        &history,
-        &CheckOptions {
-            partition_by_key: false,
-            timeout: None,
-        },
-    );
-    assert_eq!(
-        report.verdict, unsplit.verdict,
-        "partitioning must not change the verdict"
-    );
-    report.verdict
 }
 
 #[test]

@@ -3,22 +3,13 @@
 //! sorted and filtered lists. Each test accepts a correct history and
 //! refutes the same history with exactly one thing wrong.
 
+mod common;
+
+use common::{op, verdict};
 use etcd_sim_checker::{
     check_kv, CheckOptions, Compare, CompareTarget, History, KeyValue, ListOrder, Operation,
     Outcome, Relation, Request, Response, SortOrder, SortTarget, StepResult, TxnStep, Verdict,
 };
-
-fn op(client: u32, call: u64, ret: u64, request: Request, outcome: Outcome) -> Operation {
-    Operation {
-        client,
-        call_ns: call,
-        return_ns: ret,
-        request,
-        outcome,
-        served_by: None,
-        persisted: None,
-    }
-}
 
 fn put(call: u64, key: &str, value: &str, lease: i64, revision: i64) -> Operation {
     op(
@@ -122,23 +113,6 @@ fn answered(succeeded: bool, seen: Option<KeyValue>, revision: i64) -> Outcome {
         results,
         revision,
     })
-}
-
-fn verdict(operations: Vec<Operation>) -> Verdict {
-    let history = History {
-        operations,
-        faults: vec![],
-    };
-    let split = check_kv(&history, &CheckOptions::default());
-    let whole = check_kv(
-        &history,
-        &CheckOptions {
-            partition_by_key: false,
-            timeout: None,
-        },
-    );
-    assert_eq!(split.verdict, whole.verdict, "partitioning changed it");
-    split.verdict
 }
 
 fn report(operations: Vec<Operation>) -> String {
