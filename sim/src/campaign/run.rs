@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use etcd_sim::crash::CRASH_PANIC;
 use etcd_sim_checker::lease::check_leases;
+use etcd_sim_checker::search::Search;
 use etcd_sim_checker::watch::check_watches;
-use etcd_sim_checker::{check_kv, CheckOptions, History, Outcome};
+use etcd_sim_checker::{check_kv, CheckOptions, CheckReport, History, Outcome};
 use madsim::runtime::{NodeHandle, Runtime};
 use tokio::sync::watch;
 
@@ -63,13 +64,13 @@ pub fn run_seed(config: &RunConfig) -> SeedOutcome {
             observed.clone(),
         ))
     }));
-    let (simulated, panic) = match run {
+    let (simulated, mut panic) = match run {
         Ok(simulated) => (simulated, None),
         Err(payload) => (Duration::ZERO, Some(panic_message(payload.as_ref()))),
     };
     let (mut history, trace) = recorder.snapshot();
     let settled = observed.persisted.lock().unwrap().settle(&mut history);
-    let report = check_kv(&history, &CheckOptions::default());
+    let report = check_or_panicked(&history, &mut panic);
     let watch_logs = logs.watches.lock().unwrap().clone();
     let watch_violations = check_watches(&history, &watch_logs);
     let lease_events = logs.leases.events();
@@ -184,6 +185,21 @@ fn coverage(observations: &Observations, history: &History, trace: &Trace) -> Co
         }
     }
     counts
+}
+
+/// The checker's report on `history`. A panic of the checker itself (a
+/// bug in it) is this seed's `panicked` verdict, with the history kept,
+/// rather than the end of the whole campaign; a member's panic that ended
+/// the run comes first.
+fn check_or_panicked(history: &History, panic: &mut Option<String>) -> CheckReport {
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_kv(history, &CheckOptions::default())
+    }));
+    checked.unwrap_or_else(|payload| {
+        let message = format!("the checker panicked: {}", panic_message(payload.as_ref()));
+        panic.get_or_insert(message);
+        CheckReport::from_search(&Search::TimedOut)
+    })
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
