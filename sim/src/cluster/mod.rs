@@ -18,7 +18,7 @@ pub mod replace;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_sim::client::Client;
@@ -99,6 +99,7 @@ fn spawn_member(
     this_node.set(node.id()).expect("set once");
     SimMember {
         id: AtomicU64::new(cluster.member(&name).expect("built above").id),
+        retired: Mutex::new(Vec::new()),
         joins,
         in_cluster: AtomicBool::new(true),
         name,
@@ -118,6 +119,9 @@ pub struct SimMember {
     pub ip: IpAddr,
     /// Its raft and member id, which a replacement changes.
     id: AtomicU64,
+    /// The ids it had before, each removed from the cluster when the slot
+    /// took the next.
+    retired: Mutex<Vec<u64>>,
     /// Whether it starts as a member joining the running cluster.
     joins: Arc<AtomicBool>,
     /// Whether it is in the cluster (a spare slot is not until a member
@@ -133,6 +137,11 @@ impl SimMember {
     /// Its raft and member id now.
     pub fn id(&self) -> u64 {
         self.id.load(Ordering::Relaxed)
+    }
+
+    /// Whether `id` is one this slot had before its current one.
+    pub fn retired(&self, id: u64) -> bool {
+        self.retired.lock().unwrap().contains(&id)
     }
 
     /// Its madsim node.
@@ -212,7 +221,10 @@ impl SimCluster {
     /// Slot `index` goes by `id` from now on.
     fn take_id(&self, index: usize, id: u64) {
         let member = &self.slots[index];
-        member.id.store(id, Ordering::Relaxed);
+        let old = member.id.swap(id, Ordering::Relaxed);
+        if old != id {
+            member.retired.lock().unwrap().push(old);
+        }
         if let Some(hook) = self.new_ids.lock().unwrap().as_ref() {
             hook(id, &member.name);
         }

@@ -167,14 +167,14 @@ pub async fn shrink(cluster: &SimCluster, grown: &[usize]) -> Vec<(usize, String
 /// replaced (a member it started with) or freed (a spare). Returns what it
 /// changed, for the trace, with the new ids.
 pub async fn reconcile(cluster: &SimCluster, slots: &[usize]) -> Vec<(usize, Reconciled)> {
-    let Some(list) = leaders_member_list(cluster).await else {
+    let Some(list) = current_member_list(cluster, slots).await else {
         return Vec::new();
     };
     let mut changed = Vec::new();
     for &slot in slots {
         let (id, url) = (cluster.slots()[slot].id(), cluster.peer_url(slot));
-        let listed = list.iter().find(|m| m.peer_ur_ls.contains(&url));
         let in_cluster = cluster.in_cluster().contains(&slot);
+        let listed = list.iter().find(|m| m.peer_ur_ls.contains(&url));
         match listed {
             Some(member) if member.id == id && in_cluster => {}
             // A spare's member: the cluster shrinks back without it.
@@ -209,6 +209,25 @@ pub async fn reconcile(cluster: &SimCluster, slots: &[usize]) -> Vec<(usize, Rec
         }
     }
     changed
+}
+
+/// The leader's member list, once it is no older than the slots' last
+/// replacements: a leader that has not applied one yet still lists the
+/// slot's removed incarnation under its old id, and acting on that list
+/// would start a member afresh under a removed id (it could never join;
+/// seed 2750) or add a member the cluster has. `None` if no list is.
+async fn current_member_list(cluster: &SimCluster, slots: &[usize]) -> Option<Vec<Member>> {
+    for _ in 0..10 {
+        let list = leaders_member_list(cluster).await?;
+        let stale = slots.iter().any(|&slot| {
+            let slot = &cluster.slots()[slot];
+            list.iter().any(|m| slot.retired(m.id))
+        });
+        if !stale {
+            return Some(list);
+        }
+    }
+    None
 }
 
 /// The member list of the leader, once there is one (tried for a while:
