@@ -103,6 +103,13 @@ pub fn run(args: &DetectionArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    // Found out now, not after minutes of measuring.
+    if let Some(path) = &args.save {
+        if let Err(e) = super::simulate::writable(path) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    }
     let bugs = if args.bugs.is_empty() {
         Bug::ALL.to_vec()
     } else {

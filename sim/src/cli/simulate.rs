@@ -291,7 +291,7 @@ pub fn merge(args: &MergeArgs) -> u8 {
 
 /// Whether `path` can be written (it is created if missing, never
 /// truncated).
-fn writable(path: &std::path::Path) -> std::io::Result<()> {
+pub(super) fn writable(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
