@@ -1355,13 +1355,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                     // (`lease < 0`): only the failure branch can have run.
                     // (An optional success branch that does nothing would
                     // still be a choice the search tries at every step.)
-                    KvOp::Txn {
-                        guards: vec![],
-                        complete: false,
-                        then: vec![],
-                        otherwise,
-                        succeeded: Some(false),
-                    }
+                    failure_only(otherwise)
                 } else if succeeded.is_none() && !complete {
                     // The branch hangs on what this part cannot see:
                     // either may have run, each optionally (even if it is
@@ -1382,13 +1376,7 @@ pub fn model_ops(history: &History, part: &Part, members: &[usize]) -> ModelOps 
                         },
                         ret,
                     );
-                    KvOp::Txn {
-                        guards: vec![],
-                        complete: false,
-                        then: vec![],
-                        otherwise,
-                        succeeded: Some(false),
-                    }
+                    failure_only(otherwise)
                 } else {
                     KvOp::Txn {
                         guards,
@@ -1728,6 +1716,17 @@ fn may_write(op: &KvOp) -> Vec<(usize, u32)> {
         .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))
         .collect()
+}
+
+/// A txn whose failure branch ran: no guards, nothing on success.
+fn failure_only(otherwise: Vec<Step>) -> KvOp {
+    KvOp::Txn {
+        guards: vec![],
+        complete: false,
+        then: vec![],
+        otherwise,
+        succeeded: Some(false),
+    }
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ fn verdicts(page: &mut String, summary: &Summary, previous: Option<&Summary>) {
         let now = summary.count(verdict) as f64;
         let before = previous.map(|p| p.count(verdict) as f64);
         let lower_is_better = verdict != "linearizable";
-        row(page, verdict, now, before, lower_is_better, 0);
+        row(page, verdict, now, before, lower_is_better);
     }
     let figures = |s: &Summary| {
         let operations: usize = s.results.iter().map(|r| r.operations).sum();
@@ -73,38 +73,17 @@ fn verdicts(page: &mut String, summary: &Summary, previous: Option<&Summary>) {
     };
     let (ops, speed) = figures(summary);
     let before = previous.map(figures);
-    row(
-        page,
-        "operations per seed",
-        ops,
-        before.map(|b| b.0),
-        false,
-        0,
-    );
-    row(
-        page,
-        "seeds per minute",
-        speed,
-        before.map(|b| b.1),
-        false,
-        0,
-    );
+    row(page, "operations per seed", ops, before.map(|b| b.0), false);
+    row(page, "seeds per minute", speed, before.map(|b| b.1), false);
     page.push_str("</table>\n");
 }
 
 /// One figure row: the figure, and the previous one marked better or
-/// worse.
-fn row(
-    page: &mut String,
-    name: &str,
-    now: f64,
-    before: Option<f64>,
-    lower_is_better: bool,
-    decimals: usize,
-) {
+/// worse (whole numbers: counts, operations, seeds per minute).
+fn row(page: &mut String, name: &str, now: f64, before: Option<f64>, lower_is_better: bool) {
     let _ = write!(
         page,
-        "<tr><td>{}</td><td class=\"n\">{now:.decimals$}</td>",
+        "<tr><td>{}</td><td class=\"n\">{now:.0}</td>",
         escape(name)
     );
     if let Some(before) = before {
@@ -114,7 +93,7 @@ fn row(
             std::cmp::Ordering::Greater if !lower_is_better => "better",
             _ => "worse",
         };
-        let _ = write!(page, "<td class=\"n {class}\">{before:.decimals$}</td>");
+        let _ = write!(page, "<td class=\"n {class}\">{before:.0}</td>");
     }
     page.push_str("</tr>\n");
 }
